@@ -1,0 +1,1 @@
+"""The `email-infra` command line (Typer + Rich): one module per command group."""

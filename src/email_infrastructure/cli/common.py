@@ -1,0 +1,61 @@
+"""What every command shares: consoles, settings, inventory loading, JSON output, async runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Coroutine
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from email_infrastructure.core.inventory import LoadedInventory, load_inventory
+from email_infrastructure.core.settings import Settings, load_settings
+from email_infrastructure.reconcile.registry import provider_schemas
+
+T = TypeVar("T")
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+DEFAULT_INVENTORY = Path("inventory.yaml")
+InventoryOption = Annotated[
+    Path,
+    typer.Option("--file", "-f", help="Inventory file (YAML, version 1).", show_default=True),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+@cache
+def settings() -> Settings:
+    """Settings for this process (read once)."""
+    return load_settings()
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from a synchronous command."""
+    return asyncio.run(coro)
+
+
+def inventory(path: Path, *, quiet: bool = False) -> LoadedInventory:
+    """Load and validate an inventory, printing its warnings to stderr."""
+    loaded = load_inventory(path, provider_schemas())
+    if not quiet:
+        for warning in loaded.warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+    return loaded
+
+
+def print_json(data: Any) -> None:
+    """Write JSON to stdout (no Rich markup, stable key order as given)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def debug_enabled() -> bool:
+    """True with --debug or EMAIL_INFRA_DEBUG=1."""
+    return "--debug" in sys.argv or os.environ.get("EMAIL_INFRA_DEBUG") == "1"

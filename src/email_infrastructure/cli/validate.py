@@ -1,0 +1,39 @@
+"""`email-infra validate`: check an inventory and list every problem."""
+
+from __future__ import annotations
+
+import typer
+
+from email_infrastructure.cli.common import (
+    DEFAULT_INVENTORY,
+    InventoryOption,
+    JsonOption,
+    console,
+    err_console,
+    inventory,
+    print_json,
+)
+from email_infrastructure.core.errors import InventoryError
+
+
+def validate(file: InventoryOption = DEFAULT_INVENTORY, as_json: JsonOption = False) -> None:
+    """Validate an inventory file; exit 0 when valid, 2 with every problem as FILE:LINE:COL."""
+    try:
+        loaded = inventory(file, quiet=as_json)
+    except InventoryError as exc:
+        if as_json:
+            print_json({"valid": False, "problems": exc.problems, "warnings": []})
+        else:
+            for problem in exc.problems:
+                err_console.print(f"[red]error:[/] {problem}", soft_wrap=True)
+            err_console.print(f"{len(exc.problems)} problem(s) in {file}")
+        raise typer.Exit(2) from None
+    inv = loaded.inventory
+    if as_json:
+        print_json({"valid": True, "problems": [], "warnings": loaded.warnings})
+        return
+    mailboxes = sum(len(d.mailboxes) for d in inv.domains)
+    console.print(
+        f"[green]valid:[/] {file}: {len(inv.domains)} domain(s), {mailboxes} mailbox(es), "
+        f"{len(inv.servers)} server(s)"
+    )

@@ -1,0 +1,1 @@
+"""The spine every component builds on: settings, inventory, errors, events, logging, vault."""

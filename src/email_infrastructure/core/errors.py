@@ -1,0 +1,95 @@
+"""The errors hierarchy: every error the user can see derives from EmailInfraError."""
+
+from __future__ import annotations
+
+
+class EmailInfraError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    #: process exit code when this error ends a CLI command (2 = user error, 1 = internal)
+    exit_code = 1
+
+
+class UserError(EmailInfraError):
+    """Something the user gave us is wrong (input, configuration, arguments)."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """Settings or environment are invalid."""
+
+
+class InventoryError(UserError):
+    """The inventory file cannot be used; carries every problem found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems) if problems else "invalid inventory")
+
+
+class SecretReferenceError(UserError):
+    """An `env:NAME` secret reference cannot be resolved."""
+
+
+class VaultError(EmailInfraError):
+    """A secret cannot be encrypted or decrypted."""
+
+
+class StorageError(EmailInfraError):
+    """The database cannot be reached or used."""
+
+    exit_code = 2
+
+
+class ProviderError(EmailInfraError):
+    """A vendor API (DNS host, mail server, VPS) failed."""
+
+    def __init__(self, message: str, *, provider: str = "", status: int | None = None) -> None:
+        self.provider = provider
+        self.status = status
+        prefix = f"{provider}: " if provider else ""
+        super().__init__(f"{prefix}{message}")
+
+
+class ProviderAuthError(ProviderError):
+    """Credentials were refused (401/403)."""
+
+
+class ProviderRateLimitError(ProviderError):
+    """The vendor kept answering 429 after our retries."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status: int | None = 429,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, provider=provider, status=status)
+
+
+class ProviderNotFoundError(ProviderError):
+    """The resource (zone, record, server) does not exist at the vendor."""
+
+
+class ProviderConflictError(ProviderError):
+    """The vendor refused a write because of a conflicting resource."""
+
+
+class ProviderValidationError(ProviderError):
+    """The vendor refused a request as invalid (400/422)."""
+
+
+class ProviderServerError(ProviderError):
+    """The vendor kept failing with 5xx after our retries."""
+
+
+class ProviderTimeoutError(ProviderError):
+    """The vendor could not be reached in time after our retries."""
+
+
+class VerificationError(ProviderError):
+    """A write was acknowledged but reading it back shows it did not happen."""

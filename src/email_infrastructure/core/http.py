@@ -1,0 +1,194 @@
+"""The vendor HTTP helper every API client uses: timeouts, retries, rate limits, error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from email_infrastructure.core.errors import (
+    ProviderAuthError,
+    ProviderConflictError,
+    ProviderError,
+    ProviderNotFoundError,
+    ProviderRateLimitError,
+    ProviderServerError,
+    ProviderTimeoutError,
+    ProviderValidationError,
+)
+from email_infrastructure.core.logging import redact_text
+
+_log = logging.getLogger(__name__)
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class RateLimiter:
+    """A token bucket: at most `capacity` requests per `period` seconds, refilled smoothly."""
+
+    def __init__(
+        self, capacity: int, period: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.capacity = capacity
+        self.period = period
+        self._tokens = float(capacity)
+        self._clock = clock
+        self._updated = clock()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, sleep: Sleep = asyncio.sleep) -> None:
+        """Wait until one request may be sent."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                rate = self.capacity / self.period
+                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * rate)
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await sleep((1 - self._tokens) / rate)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with jittered exponential backoff."""
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 300.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter delay before retry number `attempt` (1-based)."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """Parse Retry-After as seconds or an HTTP date."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class VendorClient:
+    """One choke point for a vendor API: every request goes through `request()`."""
+
+    #: name used in errors and logs
+    provider = "vendor"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        rate_limiter: RateLimiter | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url, headers=dict(headers or {}), timeout=timeout, transport=transport
+        )
+        self.retry = retry or RetryPolicy()
+        self.rate_limiter = rate_limiter
+        self._sleep = sleep
+        self.calls = 0
+
+    async def __aenter__(self) -> VendorClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send with retries on connection errors, timeouts, 429 and 5xx; map failures to errors."""
+        attempt = 0
+        while True:
+            attempt += 1
+            if self.rate_limiter is not None:
+                await self.rate_limiter.acquire(self._sleep)
+            self.calls += 1
+            try:
+                response = await self._client.request(method, path, **kwargs)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if attempt >= self.retry.attempts:
+                    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "unreachable"
+                    raise ProviderTimeoutError(
+                        f"{method} {path} {kind} after {attempt} attempts: {type(exc).__name__}",
+                        provider=self.provider,
+                    ) from None
+                await self._sleep(self.retry.backoff(attempt))
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                wait = retry_after_seconds(response)
+                if attempt < self.retry.attempts and (
+                    wait is None or wait <= self.retry.max_retry_after
+                ):
+                    delay = (
+                        wait + random.uniform(0, 0.25)
+                        if wait is not None
+                        else self.retry.backoff(attempt)
+                    )
+                    _log.info(
+                        "%s %s → %s; retrying in %.1fs", method, path, response.status_code, delay
+                    )
+                    await self._sleep(delay)
+                    continue
+            if response.is_success:
+                return response
+            raise self.error_for(response, method, path)
+
+    def error_message(self, response: httpx.Response) -> str:
+        """The vendor's own words for an error; subclasses read their envelope."""
+        try:
+            body = response.json()
+        except ValueError:
+            return response.text.strip()[:200] or response.reason_phrase
+        if isinstance(body, dict):
+            for key in ("error", "message", "msg", "detail"):
+                if isinstance(body.get(key), str):
+                    return str(body[key])
+        return response.reason_phrase
+
+    def error_for(self, response: httpx.Response, method: str, path: str) -> ProviderError:
+        """Map an HTTP error to our errors hierarchy."""
+        status = response.status_code
+        message = redact_text(f"{method} {path}: HTTP {status}: {self.error_message(response)}")
+        kwargs: dict[str, Any] = {"provider": self.provider, "status": status}
+        if status in (401, 403):
+            return ProviderAuthError(message, **kwargs)
+        if status == 404:
+            return ProviderNotFoundError(message, **kwargs)
+        if status == 409:
+            return ProviderConflictError(message, **kwargs)
+        if status == 429:
+            return ProviderRateLimitError(
+                message, retry_after=retry_after_seconds(response), **kwargs
+            )
+        if status >= 500:
+            return ProviderServerError(message, **kwargs)
+        if status in (400, 422):
+            return ProviderValidationError(message, **kwargs)
+        return ProviderError(message, **kwargs)

@@ -1,0 +1,333 @@
+"""Load an inventory file: YAML with positions → pydantic models, every problem as FILE:LINE:COL."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from email_infrastructure.core.errors import InventoryError, SecretReferenceError
+from email_infrastructure.core.inventory.schema import SECRET_REF, Inventory, MailboxSpec
+from email_infrastructure.core.logging import register_secret
+from email_infrastructure.core.names import normalise_domain
+
+Path_ = tuple[str | int, ...]
+#: (provider kind, type) → pydantic model of that type's settings, supplied by the components
+ProviderSchemas = Mapping[tuple[str, str], type[BaseModel]]
+
+# Keys whose values are credentials: they must be env:NAME references, never literals.
+_SECRET_KEY = re.compile(
+    r"(^|_)(token|password|secret|api_key|apikey|key|webhook_url|url_secret|dqs_key)$"
+)
+
+
+@dataclass
+class LoadedInventory:
+    """A valid inventory, where it came from, and the warnings found while loading it."""
+
+    inventory: Inventory
+    path: Path
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Positions:
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def at(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        table = self.keys if key else self.values
+        for cut in range(len(path), -1, -1):
+            found = table.get(path[:cut]) or self.values.get(path[:cut])
+            if found:
+                return found
+        return (1, 1)
+
+
+def _plain(node: Any, path: Path_, pos: _Positions) -> Any:
+    """Turn ruamel nodes into plain data while recording 1-based line/column of each path."""
+    if isinstance(node, CommentedMap):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            child = (*path, str(key))
+            line, col = node.lc.key(key)
+            pos.keys[child] = (line + 1, col + 1)
+            vline, vcol = node.lc.value(key)
+            pos.values[child] = (vline + 1, vcol + 1)
+            out[str(key)] = _plain(value, child, pos)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, value in enumerate(node):
+            child = (*path, index)
+            line, col = node.lc.item(index)
+            pos.values[child] = pos.keys[child] = (line + 1, col + 1)
+            items.append(_plain(value, child, pos))
+        return items
+    return node
+
+
+def _model_at(model: type[BaseModel], loc: Path_) -> type[BaseModel] | None:
+    """The pydantic model that owns the last element of `loc` (for "did you mean")."""
+    current: Any = model
+    for part in loc[:-1]:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            if info is None:
+                return None
+            current = info.annotation
+        else:
+            args = typing.get_args(current)
+            current = args[-1] if args else None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = args[0] if len(args) == 1 else tp
+            if len(args) != 1:
+                return tp
+        elif origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        else:
+            return tp
+
+
+def _hint(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _format_pydantic(
+    exc: ValidationError, model: type[BaseModel], base: Path_, pos: _Positions, where: str
+) -> list[str]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc: Path_ = (*base, *tuple(err["loc"]))
+        inner = tuple(err["loc"])
+        if err["type"] == "extra_forbidden":
+            owner = _model_at(model, inner)
+            hint = _hint(str(inner[-1]), list(owner.model_fields)) if owner else ""
+            line, col = pos.at(loc, key=True)
+            problems.append(f"{where}:{line}:{col}: unknown key {inner[-1]!r}{hint}")
+            continue
+        line, col = pos.at(loc)
+        dotted = ".".join(str(p) for p in loc) or "inventory"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}:{line}:{col}: {dotted}: {message}")
+    return problems
+
+
+def _secret_problems(data: Any, path: Path_, pos: _Positions, where: str) -> list[str]:
+    problems: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            child = (*path, key)
+            if _SECRET_KEY.search(key) and isinstance(value, str) and not SECRET_REF.match(value):
+                line, col = pos.at(child)
+                problems.append(
+                    f"{where}:{line}:{col}: {'.'.join(map(str, child))}: a secret must be an "
+                    "env:NAME reference, never a literal value"
+                )
+            else:
+                problems.extend(_secret_problems(value, child, pos, where))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            problems.extend(_secret_problems(value, (*path, index), pos, where))
+    return problems
+
+
+def _env_refs(data: Any, path: Path_) -> list[tuple[Path_, str]]:
+    if isinstance(data, dict):
+        return [ref for k, v in data.items() for ref in _env_refs(v, (*path, k))]
+    if isinstance(data, list):
+        return [ref for i, v in enumerate(data) for ref in _env_refs(v, (*path, i))]
+    if isinstance(data, str) and (match := SECRET_REF.match(data)):
+        return [(path, match.group(1))]
+    return []
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    return (
+        [(i, v) for i, v in enumerate(value) if isinstance(v, dict)]
+        if isinstance(value, list)
+        else []
+    )
+
+
+def _reference_problems(data: dict[str, Any], pos: _Positions, where: str) -> list[str]:
+    """Duplicates and references to undeclared names, read from the raw data.
+
+    Works on the raw mapping so that these problems are reported together with schema
+    errors elsewhere in the file, not only once the rest is valid.
+    """
+    problems: list[str] = []
+
+    def bad(path: Path_, message: str) -> None:
+        line, col = pos.at(path)
+        problems.append(f"{where}:{line}:{col}: {'.'.join(map(str, path))}: {message}")
+
+    def ref(path: Path_, name: Any, known: list[str], what: str) -> None:
+        if isinstance(name, str) and name not in known:
+            bad(path, f"{what} {name!r} is not declared{_hint(name, known)}")
+
+    providers = _mapping(data.get("providers"))
+    dns, mail, vps = (list(_mapping(providers.get(k))) for k in ("dns", "mail", "vps"))
+    servers: list[str] = []
+    for i, server in _items(data.get("servers")):
+        ref(("servers", i, "provider"), server.get("provider"), vps, "VPS provider")
+        ref(("servers", i, "mail_backend"), server.get("mail_backend"), mail, "mail provider")
+        if server.get("name") in servers:
+            bad(("servers", i, "name"), f"duplicate server {server.get('name')!r}")
+        servers.append(str(server.get("name")))
+    defaults = _mapping(data.get("defaults"))
+    ref(("defaults", "dns_provider"), defaults.get("dns_provider"), dns, "DNS provider")
+    ref(("defaults", "server"), defaults.get("server"), servers, "server")
+
+    seen: dict[str, int] = {}
+    for i, domain in _items(data.get("domains")):
+        try:
+            name = normalise_domain(str(domain.get("name", "")))
+        except ValueError:
+            name = None  # reported by the schema
+        if name is not None and name in seen:
+            bad(
+                ("domains", i, "name"), f"duplicate domain {name!r} (first at domains.{seen[name]})"
+            )
+        elif name is not None:
+            seen[name] = i
+        ref(("domains", i, "dns_provider"), domain.get("dns_provider"), dns, "DNS provider")
+        ref(("domains", i, "server"), domain.get("server"), servers, "server")
+        if "name" in domain and domain.get("dns_provider", defaults.get("dns_provider")) is None:
+            bad(("domains", i, "name"), "no DNS provider: set dns_provider here or in defaults")
+        locals_seen: set[str] = set()
+        for j, raw in _items(domain.get("mailboxes")):
+            try:
+                local = MailboxSpec.model_validate(raw).address_local_part
+            except ValidationError:
+                continue  # reported by the schema
+            if local in locals_seen:
+                bad(
+                    ("domains", i, "mailboxes", j),
+                    f"duplicate mailbox {local}@{name or domain.get('name')}",
+                )
+            locals_seen.add(local)
+    return problems
+
+
+def _provider_problems(
+    inv: Inventory, schemas: ProviderSchemas, pos: _Positions, where: str
+) -> list[str]:
+    problems: list[str] = []
+    for kind in ("dns", "mail", "vps"):
+        known = sorted(t for k, t in schemas if k == kind)
+        for name, spec in getattr(inv.providers, kind).items():
+            base: Path_ = ("providers", kind, name)
+            model = schemas.get((kind, spec.type))
+            if model is None:
+                line, col = pos.at((*base, "type"))
+                problems.append(
+                    f"{where}:{line}:{col}: providers.{kind}.{name}.type: unknown {kind} provider "
+                    f"type {spec.type!r}{_hint(spec.type, known)}; known: {', '.join(known)}"
+                )
+                continue
+            try:
+                model.model_validate(spec.settings)
+            except ValidationError as exc:
+                problems.extend(_format_pydantic(exc, model, base, pos, where))
+    return problems
+
+
+def _line_order(problem: str) -> tuple[int, int]:
+    match = re.search(r":(\d+):(\d+): ", problem)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def parse_inventory_text(
+    text: str, where: str, provider_schemas: ProviderSchemas | None = None
+) -> LoadedInventory:
+    """Validate inventory YAML text; raise InventoryError listing every problem."""
+    pos = _Positions()
+    try:
+        yaml = YAML(typ="rt")
+        yaml.allow_duplicate_keys = False
+        root = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise InventoryError(
+            [f"{where}:{line}:{col}: invalid YAML: {exc.problem or exc}"]
+        ) from None
+    except YAMLError as exc:
+        raise InventoryError([f"{where}:1:1: invalid YAML: {exc}"]) from None
+    if root is None:
+        raise InventoryError([f"{where}:1:1: the inventory is empty"])
+    data = _plain(root, (), pos)
+    if not isinstance(data, dict):
+        raise InventoryError([f"{where}:1:1: the inventory must be a mapping (version: 1, ...)"])
+
+    problems = _secret_problems(data, (), pos, where)
+    try:
+        inv = Inventory.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_format_pydantic(exc, Inventory, (), pos, where))
+        problems.extend(_reference_problems(data, pos, where))
+        raise InventoryError(sorted(problems, key=_line_order)) from None
+    problems.extend(_reference_problems(data, pos, where))
+    if provider_schemas is not None:
+        problems.extend(_provider_problems(inv, provider_schemas, pos, where))
+    if problems:
+        raise InventoryError(sorted(problems, key=_line_order))
+
+    warnings = []
+    for path, name in _env_refs(data, ()):
+        if name not in os.environ:
+            line, col = pos.at(path)
+            warnings.append(
+                f"{where}:{line}:{col}: {'.'.join(map(str, path))}: environment variable "
+                f"{name} is not set (needed when this is used)"
+            )
+    return LoadedInventory(inventory=inv, path=Path(where), warnings=warnings)
+
+
+def load_inventory(path: Path, provider_schemas: ProviderSchemas | None = None) -> LoadedInventory:
+    """Read and validate an inventory file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InventoryError([f"{path}:1:1: cannot read inventory: {reason}"]) from None
+    return parse_inventory_text(text, str(path), provider_schemas)
+
+
+def resolve_secret(value: str) -> str:
+    """Resolve an `env:NAME` reference to its value, or raise when the variable is unset."""
+    match = SECRET_REF.match(value)
+    if not match:
+        raise SecretReferenceError("secrets must be given as env:NAME references")
+    name = match.group(1)
+    resolved = os.environ.get(name)
+    if not resolved:
+        raise SecretReferenceError(f"environment variable {name} is not set")
+    register_secret(resolved)
+    return resolved

@@ -1,0 +1,272 @@
+"""Pydantic models of the inventory file (schema version 1)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from ipaddress import IPv4Address, IPv6Address
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from email_infrastructure.core.names import normalise_domain
+
+SECRET_REF = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration_seconds(value: Any) -> Any:
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError("a duration is a number of seconds or like 15m, 6h, 1d")
+        return int(match.group(1)) * _UNITS[match.group(2)]
+    return value
+
+
+DomainName = Annotated[str, AfterValidator(normalise_domain)]
+Seconds = Annotated[int, BeforeValidator(_duration_seconds), Field(ge=60, le=7 * 86400)]
+LocalPart = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderSpec(BaseModel):
+    """A named provider: its `type` plus type-specific settings (checked by its component)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str = Field(min_length=1)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The type-specific settings (every key but `type`)."""
+        return dict(self.model_extra or {})
+
+
+class ProvidersSpec(_Model):
+    """Providers by kind, each keyed by the name the rest of the inventory uses."""
+
+    dns: dict[str, ProviderSpec] = Field(default_factory=dict)
+    mail: dict[str, ProviderSpec] = Field(default_factory=dict)
+    vps: dict[str, ProviderSpec] = Field(default_factory=dict)
+
+
+class ServerSpec(_Model):
+    """A mail server: created by a VPS provider, or an existing one given by its addresses."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    hostname: DomainName
+    provider: str | None = None
+    size: str | None = None
+    region: str | None = None
+    image: str | None = None
+    ipv4: IPv4Address | None = None
+    ipv6: IPv6Address | None = None
+    mail_backend: str | None = None
+
+    @model_validator(mode="after")
+    def _existing_or_created(self) -> ServerSpec:
+        if self.provider is None and self.ipv4 is None and self.ipv6 is None:
+            raise ValueError("a server without a VPS provider needs ipv4 or ipv6")
+        if self.provider is not None and not (self.size and self.region):
+            raise ValueError("a server created by a VPS provider needs size and region")
+        return self
+
+    @property
+    def ips(self) -> list[str]:
+        """Known sending addresses (IPv4 first)."""
+        return [str(ip) for ip in (self.ipv4, self.ipv6) if ip is not None]
+
+
+class DmarcSpec(_Model):
+    """The DMARC policy to publish (RFC 7489 / RFC 9989 tags)."""
+
+    policy: Literal["none", "quarantine", "reject"] = "none"
+    subdomain_policy: Literal["none", "quarantine", "reject"] | None = None
+    rua: list[Annotated[str, Field(pattern=r"^mailto:[^@\s,;!]+@[^@\s,;!]+$")]] = Field(
+        default_factory=list
+    )
+    ruf: list[Annotated[str, Field(pattern=r"^mailto:[^@\s,;!]+@[^@\s,;!]+$")]] = Field(
+        default_factory=list
+    )
+    adkim: Literal["r", "s"] = "r"
+    aspf: Literal["r", "s"] = "r"
+    testing: bool = False
+
+
+class TrackingSpec(_Model):
+    """A sending platform's tracking CNAME; host/target default from the platform."""
+
+    platform: str | None = None
+    host: str | None = Field(default=None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+    target: DomainName | None = None
+
+    @model_validator(mode="after")
+    def _platform_or_target(self) -> TrackingSpec:
+        if self.platform is None and (self.host is None or self.target is None):
+            raise ValueError("tracking needs a platform, or both host and target")
+        return self
+
+
+class MtaStsSpec(_Model):
+    """MTA-STS policy settings (RFC 8461)."""
+
+    enabled: bool = False
+    mode: Literal["enforce", "testing", "none"] = "testing"
+    max_age: int = Field(default=604800, ge=0, le=31557600)
+
+
+class MailboxSpec(_Model):
+    """A persona whose mailbox is created on the domain."""
+
+    first_name: str = Field(min_length=1, max_length=64)
+    last_name: str = Field(min_length=1, max_length=64)
+    local_part: LocalPart | None = None
+
+    @property
+    def address_local_part(self) -> str:
+        """The declared local part, or `first.last` folded to ASCII."""
+        if self.local_part:
+            return self.local_part
+        return f"{_ascii_slug(self.first_name)}.{_ascii_slug(self.last_name)}"
+
+
+def _ascii_slug(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "", folded.lower()) or "x"
+
+
+class _DomainOptions(_Model):
+    """Settings a domain inherits from `defaults` and may override."""
+
+    dns_provider: str | None = None
+    server: str | None = None
+    dmarc: DmarcSpec | None = None
+    tracking: TrackingSpec | None = None
+    redirect: Annotated[str, Field(pattern=r"^https?://[^\s/]+\S*$")] | None = None
+    spf_includes: list[DomainName] | None = None
+    spf_all: Literal["-all", "~all"] | None = None
+    dkim_selector: Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")] | None = None
+    mta_sts: MtaStsSpec | None = None
+    tls_rpt: list[Annotated[str, Field(pattern=r"^(mailto:|https://)\S+$")]] | None = None
+    daily_send_limit: int | None = Field(default=None, ge=1, le=2000)
+    ttl: int | None = Field(default=None, ge=60, le=86400)
+
+
+class DefaultsSpec(_DomainOptions):
+    """Fleet-wide defaults."""
+
+    mailboxes_per_domain: int = Field(default=3, ge=0, le=50)
+
+
+class DomainSpec(_DomainOptions):
+    """A sending domain."""
+
+    name: DomainName
+    purge: bool = False
+    mailboxes: list[MailboxSpec] = Field(default_factory=list)
+
+
+class SinkSpec(BaseModel):
+    """An alert sink (slack, webhook, email) and its settings."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: Literal["slack", "webhook", "email"]
+    name: str | None = None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The type-specific settings."""
+        return dict(self.model_extra or {})
+
+
+class IntervalsSpec(_Model):
+    """How often each family of checks runs."""
+
+    dns: Seconds = 900
+    blacklist: Seconds = 3600
+    tls: Seconds = 21600
+    ptr: Seconds = 3600
+
+
+class MonitoringSpec(_Model):
+    """Monitoring settings."""
+
+    intervals: IntervalsSpec = Field(default_factory=IntervalsSpec)
+    blacklists: list[DomainName] | None = None
+    nameservers: list[str] = Field(default_factory=list)
+    spamhaus_dqs_key: str | None = None
+    alert_sinks: list[SinkSpec] = Field(default_factory=list)
+
+
+class ResolvedDomain(_Model):
+    """A domain with every default applied: what the components act on."""
+
+    name: str
+    dns_provider: str | None
+    server: ServerSpec | None
+    dmarc: DmarcSpec
+    tracking: TrackingSpec | None
+    redirect: str | None
+    spf_includes: list[str]
+    spf_all: Literal["-all", "~all"]
+    dkim_selector: str
+    mta_sts: MtaStsSpec
+    tls_rpt: list[str]
+    daily_send_limit: int
+    ttl: int
+    purge: bool
+    mailboxes: list[MailboxSpec]
+
+
+class Inventory(_Model):
+    """The whole inventory file."""
+
+    version: Literal[1]
+    providers: ProvidersSpec = Field(default_factory=ProvidersSpec)
+    servers: list[ServerSpec] = Field(default_factory=list)
+    defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
+    domains: list[DomainSpec] = Field(default_factory=list)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+
+    def server(self, name: str) -> ServerSpec | None:
+        """The server declared under `name`."""
+        return next((s for s in self.servers if s.name == name), None)
+
+    def resolve(self, domain: DomainSpec) -> ResolvedDomain:
+        """Apply `defaults` to one domain."""
+        d, base = domain, self.defaults
+
+        def pick(field: str, fallback: Any) -> Any:
+            value = getattr(d, field)
+            if value is None:
+                value = getattr(base, field)
+            return fallback if value is None else value
+
+        server_name = pick("server", None)
+        return ResolvedDomain(
+            name=d.name,
+            dns_provider=pick("dns_provider", None),
+            server=self.server(server_name) if server_name else None,
+            dmarc=pick("dmarc", DmarcSpec()),
+            tracking=pick("tracking", None),
+            redirect=pick("redirect", None),
+            spf_includes=pick("spf_includes", []),
+            spf_all=pick("spf_all", "-all"),
+            dkim_selector=pick("dkim_selector", "dkim"),
+            mta_sts=pick("mta_sts", MtaStsSpec()),
+            tls_rpt=pick("tls_rpt", []),
+            daily_send_limit=pick("daily_send_limit", 30),
+            ttl=pick("ttl", 3600),
+            purge=d.purge,
+            mailboxes=list(d.mailboxes),
+        )
+
+    def resolved_domains(self) -> list[ResolvedDomain]:
+        """Every domain with defaults applied, in file order."""
+        return [self.resolve(d) for d in self.domains]

@@ -1,0 +1,132 @@
+"""Settings from EMAIL_INFRA_* variables, a .env file and config/environments/<env>.yaml."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from email_infrastructure.core.errors import ConfigError
+
+Environment = Literal["development", "testing", "production"]
+
+# Values people paste from examples; refusing them in production is cheaper than a leak.
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changethis", "changeme", "change-me", "secret", "placeholder", "your-secret-key", "xxx"}
+)
+
+
+class _EnvironmentYamlSource(PydanticBaseSettingsSource):
+    """Reads config/environments/<env>.yaml, chosen by EMAIL_INFRA_ENV."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls)
+        self._data: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                loaded = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+            except (OSError, YAMLError) as exc:
+                raise ConfigError(f"{path}: cannot read settings: {exc}") from None
+            if loaded is None:
+                loaded = {}
+            if not isinstance(loaded, dict):
+                raise ConfigError(f"{path}: settings must be a mapping of keys to values")
+            self._data = {str(k): v for k, v in loaded.items()}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Return the YAML value of one field."""
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+
+
+class Settings(BaseSettings):
+    """Process-wide settings; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="EMAIL_INFRA_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    env: Environment = "development"
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
+    config_dir: Path = Path("config")
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("EMAIL_INFRA_DATABASE_URL", "DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("EMAIL_INFRA_REDIS_URL", "REDIS_URL")
+    )
+    secret_key: SecretStr | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order: arguments, environment, .env, the environment's YAML file, defaults."""
+        env = os.environ.get("EMAIL_INFRA_ENV", "development")
+        config_dir = Path(os.environ.get("EMAIL_INFRA_CONFIG_DIR", "config"))
+        yaml_source = _EnvironmentYamlSource(
+            settings_cls, config_dir / "environments" / f"{env}.yaml"
+        )
+        return (init_settings, env_settings, dotenv_settings, yaml_source)
+
+    @model_validator(mode="after")
+    def _production_needs_a_real_key(self) -> Settings:
+        if self.env == "production":
+            key = self.secret_key.get_secret_value() if self.secret_key else ""
+            if key.strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    "EMAIL_INFRA_SECRET_KEY must be set to a real key in production "
+                    "(generate one with `email-infra vault generate-key`)"
+                )
+        return self
+
+    @property
+    def database_url_effective(self) -> str:
+        """The SQLAlchemy async URL: DATABASE_URL, or a SQLite file in the data directory."""
+        if not self.database_url:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'email-infra.db').resolve()}"
+        return normalise_database_url(self.database_url)
+
+
+def normalise_database_url(url: str) -> str:
+    """Map plain postgres/sqlite URLs to the async drivers we ship."""
+    for prefix, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgresql+psycopg://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(prefix):
+            return driver + url[len(prefix) :]
+    if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        return url
+    raise ConfigError(
+        "DATABASE_URL must start with postgresql:// or sqlite:/// "
+        f"(got scheme {url.split(':', 1)[0]!r})"
+    )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation problems into one clear ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors(include_input=False)
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None

@@ -1,0 +1,1 @@
+"""The DNS component: the records a sending domain needs, providers, plan and apply."""

@@ -1,0 +1,1 @@
+"""The mail backend component (Mailcow through its REST API)."""

@@ -1,0 +1,1 @@
+"""The monitoring component: audits, blacklists, TLS, drift, history and alerts."""

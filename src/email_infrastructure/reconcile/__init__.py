@@ -1,0 +1,1 @@
+"""Plan and apply across components, in dependency order."""

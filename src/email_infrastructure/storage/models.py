@@ -1,0 +1,117 @@
+"""SQLAlchemy 2 models: the desired state, the audit log, API keys and encrypted secrets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the only clock the models use."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names (Alembic needs them)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        datetime: DateTime(timezone=True),
+    }
+
+
+class _Timestamps:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Server(_Timestamps, Base):
+    """A mail server of the desired state."""
+
+    __tablename__ = "servers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    hostname: Mapped[str] = mapped_column(String(253))
+    provider: Mapped[str | None] = mapped_column(String(128))
+    ipv4: Mapped[str | None] = mapped_column(String(15))
+    ipv6: Mapped[str | None] = mapped_column(String(39))
+    mail_backend: Mapped[str | None] = mapped_column(String(128))
+    managed_by: Mapped[str] = mapped_column(String(255), default="api")
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Domain(_Timestamps, Base):
+    """A sending domain of the desired state."""
+
+    __tablename__ = "domains"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True)
+    dns_provider: Mapped[str | None] = mapped_column(String(128))
+    server_id: Mapped[int | None] = mapped_column(ForeignKey("servers.id", ondelete="SET NULL"))
+    managed_by: Mapped[str] = mapped_column(String(255), default="api")
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    mailboxes: Mapped[list[Mailbox]] = relationship(
+        back_populates="domain", cascade="all, delete-orphan", order_by="Mailbox.local_part"
+    )
+
+
+class Mailbox(_Timestamps, Base):
+    """A mailbox on a sending domain."""
+
+    __tablename__ = "mailboxes"
+    __table_args__ = (UniqueConstraint("domain_id", "local_part"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), index=True)
+    local_part: Mapped[str] = mapped_column(String(64))
+    first_name: Mapped[str] = mapped_column(String(64))
+    last_name: Mapped[str] = mapped_column(String(64))
+    managed_by: Mapped[str] = mapped_column(String(255), default="api")
+    domain: Mapped[Domain] = relationship(back_populates="mailboxes")
+
+
+class EventRecord(Base):
+    """The audit log: every event published on the bus."""
+
+    __tablename__ = "events"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(128), index=True)
+    source: Mapped[str] = mapped_column(String(255), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ApiKey(Base):
+    """An API key, stored as a hash; the key itself is shown once."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    key_hash: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[str] = mapped_column(String(64), default="read")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class SecretRecord(_Timestamps, Base):
+    """A generated secret (mailbox password, DKIM private key), encrypted by the vault."""
+
+    __tablename__ = "secrets"
+    __table_args__ = (UniqueConstraint("owner", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    ciphertext: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,1 @@
+"""The VPS component: servers with Mailcow installed, and their reverse DNS."""
