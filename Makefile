@@ -17,7 +17,8 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/email-infra validate -f $(INVENTORY)
-	$(BIN)/email-infra status -f $(INVENTORY)
+	$(BIN)/email-infra plan -f $(INVENTORY)
+	$(BIN)/email-infra apply -f $(INVENTORY) --yes
 
 os-deps:
 	./scripts/install-os-deps

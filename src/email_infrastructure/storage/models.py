@@ -115,3 +115,29 @@ class SecretRecord(_Timestamps, Base):
     owner: Mapped[str] = mapped_column(String(255), index=True)
     name: Mapped[str] = mapped_column(String(128))
     ciphertext: Mapped[str] = mapped_column(Text)
+
+
+class DnsOwnedRecord(Base):
+    """An RRset we created or took over: only these are ever deleted without `purge`."""
+
+    __tablename__ = "dns_owned_records"
+    __table_args__ = (UniqueConstraint("provider", "zone", "name", "type"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(128))
+    zone: Mapped[str] = mapped_column(String(253), index=True)
+    name: Mapped[str] = mapped_column(String(253))
+    type: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AppliedPlan(Base):
+    """A plan as applied, with the outcome per zone."""
+
+    __tablename__ = "applied_plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    component: Mapped[str] = mapped_column(String(32), default="dns")
+    checksum: Mapped[str] = mapped_column(String(80), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    plan: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    outcome: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    applied_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -12,7 +12,15 @@ from sqlalchemy.orm import selectinload
 from email_infrastructure.core.events import Event, EventBus
 from email_infrastructure.core.inventory import Inventory
 from email_infrastructure.core.vault import Vault
-from email_infrastructure.storage.models import Domain, EventRecord, Mailbox, SecretRecord, Server
+from email_infrastructure.storage.models import (
+    AppliedPlan,
+    DnsOwnedRecord,
+    Domain,
+    EventRecord,
+    Mailbox,
+    SecretRecord,
+    Server,
+)
 
 
 class EventLog:
@@ -162,3 +170,71 @@ def _mailbox(domain: Domain, local: str, spec: Any, managed_by: str) -> Mailbox:
     row.last_name = spec.last_name
     row.managed_by = managed_by
     return row
+
+
+class DnsOwnership:
+    """Which RRsets we manage, per provider and zone."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def owned(self, provider: str, zone: str) -> set[tuple[str, str]]:
+        """(name, type) of every RRset we own in the zone."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(DnsOwnedRecord.name, DnsOwnedRecord.type).where(
+                    DnsOwnedRecord.provider == provider, DnsOwnedRecord.zone == zone
+                )
+            )
+            return {(name, rtype) for name, rtype in rows.all()}
+
+    async def claim(self, provider: str, zone: str, keys: set[tuple[str, str]]) -> None:
+        """Record ownership (before writing, so that an interrupted apply still knows)."""
+        if not keys:
+            return
+        known = await self.owned(provider, zone)
+        async with self._sessions() as session, session.begin():
+            for name, rtype in sorted(keys - known):
+                session.add(DnsOwnedRecord(provider=provider, zone=zone, name=name, type=rtype))
+
+    async def release(self, provider: str, zone: str, keys: set[tuple[str, str]]) -> None:
+        """Forget RRsets that were deleted."""
+        if not keys:
+            return
+        async with self._sessions() as session, session.begin():
+            for name, rtype in keys:
+                await session.execute(
+                    delete(DnsOwnedRecord).where(
+                        DnsOwnedRecord.provider == provider,
+                        DnsOwnedRecord.zone == zone,
+                        DnsOwnedRecord.name == name,
+                        DnsOwnedRecord.type == rtype,
+                    )
+                )
+
+
+class PlanHistory:
+    """Applied plans and their outcomes."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def record(
+        self, component: str, checksum: str, status: str, plan: dict[str, Any], outcome: dict[str, Any]
+    ) -> None:
+        """Store one applied plan."""
+        async with self._sessions() as session, session.begin():
+            session.add(
+                AppliedPlan(component=component, checksum=checksum, status=status, plan=plan, outcome=outcome)
+            )
+
+    async def latest(self, component: str = "dns") -> AppliedPlan | None:
+        """The newest applied plan of a component."""
+        async with self._sessions() as session:
+            query = (
+                select(AppliedPlan)
+                .where(AppliedPlan.component == component)
+                .order_by(AppliedPlan.id.desc())
+                .limit(1)
+            )
+            return await session.scalar(query)

@@ -1,0 +1,69 @@
+"""The DnsProvider seam: a provider only reads and writes records; planning lives elsewhere."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from email_infrastructure.core.component import Health, HealthStatus
+from email_infrastructure.core.errors import EmailInfraError
+from email_infrastructure.dns.plan import Change
+from email_infrastructure.dns.records import Record
+
+S = TypeVar("S", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What every provider may use besides its own settings."""
+
+    data_dir: Path
+
+
+class DnsProvider(ABC, Generic[S]):
+    """Reads the records of a zone and applies changes to it."""
+
+    type: ClassVar[str]
+    #: what the provider can do beyond plain records, shown in plans and docs
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    settings_model: ClassVar[type[BaseModel]]
+
+    def __init__(self, name: str, settings: S, context: ProviderContext) -> None:
+        self.name = name
+        self.settings = settings
+        self.context = context
+
+    @abstractmethod
+    async def zone_exists(self, zone: str) -> bool:
+        """True when the provider serves `zone`."""
+
+    @abstractmethod
+    async def list_records(self, zone: str) -> list[Record]:
+        """Every record of the zone except the provider-managed SOA and apex NS."""
+
+    @abstractmethod
+    async def apply_changes(self, zone: str, changes: list[Change]) -> None:
+        """Apply deletes, creates and updates, creating the zone when needed and allowed."""
+
+    def prepare(self, record: Record) -> Record:
+        """Adapt a desired record to what this provider stores (e.g. its TTL limits)."""
+        return record
+
+    def notes(self, zone: str) -> list[str]:
+        """Provider-specific notes for a zone's plan."""
+        return []
+
+    async def health(self) -> Health:
+        """Reachable and authorised?"""
+        try:
+            await self.zone_exists("health-check.invalid")
+        except EmailInfraError as exc:
+            return Health(HealthStatus.DOWN, str(exc))
+        return Health(HealthStatus.OK, self.type)
+
+    async def close(self) -> None:
+        """Release connections."""

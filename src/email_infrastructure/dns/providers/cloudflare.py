@@ -1,0 +1,297 @@
+"""Cloudflare API v4: zones by name (cached), paginated listing, writes through the batch endpoint.
+
+Why httpx and not the official `cloudflare` SDK: the SDK's auto-pager asks for one empty page past
+the end of every listing (two calls per zone where one suffices), honours Retry-After only up to
+60 s, and keeps its own retry loop; our shared VendorClient gives one choke point with a token
+bucket shared by every zone of a token (1,200 requests / 5 minutes), which the budget needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import httpx
+
+from email_infrastructure.core.errors import ProviderError, ProviderNotFoundError
+from email_infrastructure.core.http import RateLimiter, VendorClient
+from email_infrastructure.core.inventory.loader import resolve_secret
+from email_infrastructure.dns.config import CloudflareSettings
+from email_infrastructure.dns.plan import Action, Change
+from email_infrastructure.dns.providers.base import DnsProvider, ProviderContext
+from email_infrastructure.dns.records import Record, RecordError, parse_txt, txt_presentation
+
+_log = logging.getLogger(__name__)
+PROXIABLE = frozenset({"A", "AAAA", "CNAME"})
+ALREADY_EXISTS = frozenset({81057, 81058})
+BAD_ZONE_ID = frozenset({7003, 7000})
+LIST_PAGE_SIZE = 5000
+
+
+class _CloudflareClient(VendorClient):
+    provider = "cloudflare"
+
+    def error_message(self, response: httpx.Response) -> str:
+        """`code: message` of every error in the envelope."""
+        try:
+            errors = response.json().get("errors") or []
+        except (ValueError, AttributeError):
+            return super().error_message(response)
+        return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors) or response.reason_phrase
+
+    def error_for(self, response: httpx.Response, method: str, path: str) -> ProviderError:
+        """Map as usual, remembering Cloudflare's own error codes."""
+        error = super().error_for(response, method, path)
+        try:
+            error.vendor_codes = {int(e["code"]) for e in response.json().get("errors") or []}  # type: ignore[attr-defined]
+        except (ValueError, AttributeError, KeyError, TypeError):
+            error.vendor_codes = set()  # type: ignore[attr-defined]
+        return error
+
+
+@dataclass(frozen=True)
+class _Live:
+    id: str
+    value: str
+    ttl: int
+    proxied: bool
+
+
+def _codes(exc: ProviderError) -> set[int]:
+    return set(getattr(exc, "vendor_codes", set()))
+
+
+class CloudflareProvider(DnsProvider[CloudflareSettings]):
+    """Cloudflare zones; records are never proxied (mail and tracking hosts must be DNS-only)."""
+
+    type = "cloudflare"
+    settings_model = CloudflareSettings
+    capabilities = frozenset({"redirect_rule"})
+    #: one bucket per API token: the budget is per user, shared by every zone
+    _limiters: ClassVar[dict[str, RateLimiter]] = {}
+
+    def __init__(self, name: str, settings: CloudflareSettings, context: ProviderContext) -> None:
+        super().__init__(name, settings, context)
+        self._client: _CloudflareClient | None = None
+        self._zone_ids: dict[str, str] | None = None
+        self._live: dict[str, dict[tuple[str, str], list[_Live]]] = {}
+
+    @property
+    def client(self) -> _CloudflareClient:
+        """The API client, created on first use (the token is resolved then)."""
+        if self._client is None:
+            token = resolve_secret(self.settings.api_token)
+            bucket = hashlib.sha256(token.encode()).hexdigest()
+            limiter = self._limiters.setdefault(
+                bucket, RateLimiter(self.settings.requests_per_5_minutes, 300.0)
+            )
+            self._client = _CloudflareClient(
+                self.settings.api_url.rstrip("/"),
+                headers={"Authorization": f"Bearer {token}"},
+                rate_limiter=limiter,
+            )
+            self._client.provider = self.name
+        return self._client
+
+    # zone ids ---------------------------------------------------------------------------------
+    @property
+    def _cache_path(self) -> Any:
+        return self.context.data_dir / "cache" / f"cloudflare-{self.name}-zones.json"
+
+    def _cache(self) -> dict[str, str]:
+        if self._zone_ids is None:
+            try:
+                self._zone_ids = dict(json.loads(self._cache_path.read_text()))
+            except (OSError, ValueError, TypeError):
+                self._zone_ids = {}
+        return self._zone_ids
+
+    def _save_cache(self) -> None:
+        path = self._cache_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self._cache(), sort_keys=True))
+
+    async def _lookup(self, zone: str) -> str | None:
+        response = await self.client.request("GET", "/zones", params={"name": zone, "per_page": 5})
+        result = response.json().get("result") or []
+        match = next((z for z in result if str(z.get("name", "")).lower() == zone), None)
+        return str(match["id"]) if match else None
+
+    async def zone_id(self, zone: str, *, refresh: bool = False) -> str:
+        """The zone's id: looked up by name once, then cached (also across runs)."""
+        cache = self._cache()
+        if refresh or zone not in cache:
+            found = await self._lookup(zone)
+            if found is None:
+                cache.pop(zone, None)
+                raise ProviderNotFoundError(f"zone {zone} does not exist in this Cloudflare account", provider=self.name)
+            cache[zone] = found
+            self._save_cache()
+        return cache[zone]
+
+    async def zone_exists(self, zone: str) -> bool:
+        """True when the account has the zone."""
+        return await self._lookup(zone) is not None
+
+    # reading ----------------------------------------------------------------------------------
+    async def _fetch(self, zone: str) -> list[dict[str, Any]]:
+        zone_id = await self.zone_id(zone)
+        try:
+            return await self._pages(zone_id)
+        except ProviderError as exc:
+            if not (_codes(exc) & BAD_ZONE_ID or isinstance(exc, ProviderNotFoundError)):
+                raise
+        # A cached id went stale (zone deleted and re-added): look it up once more.
+        return await self._pages(await self.zone_id(zone, refresh=True))
+
+    async def _pages(self, zone_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            response = await self.client.request(
+                "GET", f"/zones/{zone_id}/dns_records", params={"page": page, "per_page": LIST_PAGE_SIZE}
+            )
+            body = response.json()
+            items.extend(body.get("result") or [])
+            info = body.get("result_info") or {}
+            if not body.get("result") or page >= int(info.get("total_pages") or 1):
+                return items
+            page += 1
+
+    @staticmethod
+    def _value(item: dict[str, Any]) -> str:
+        rtype, content, data = item["type"], str(item.get("content", "")), item.get("data") or {}
+        if rtype == "TXT":
+            return parse_txt(content)
+        if rtype == "MX":
+            return f"{item.get('priority', 0)} {content}"
+        if rtype == "SRV":
+            if data:
+                return f"{data.get('priority', 0)} {data.get('weight', 0)} {data.get('port', 0)} {data.get('target', '')}"
+            return f"{item.get('priority', 0)} {content}"
+        if rtype == "CAA" and data:
+            return f"{data.get('flags', 0)} {data.get('tag', '')} {data.get('value', '')}"
+        return content
+
+    async def list_records(self, zone: str) -> list[Record]:
+        """Group Cloudflare's single records into RRsets; proxied or automatic TTL reads as 1."""
+        try:
+            items = await self._fetch(zone)
+        except ProviderNotFoundError:
+            self._live[zone] = {}
+            raise
+        live: dict[tuple[str, str], list[_Live]] = {}
+        for item in items:
+            name, rtype = str(item["name"]).rstrip(".").lower(), str(item["type"])
+            if rtype == "NS" and name == zone:
+                continue
+            try:
+                record = Record.make(name, rtype, [self._value(item)], 3600)
+            except RecordError as exc:
+                _log.warning("%s: skipping unreadable record %s %s: %s", zone, name, rtype, exc)
+                continue
+            proxied = bool(item.get("proxied"))
+            ttl = 1 if proxied else int(item.get("ttl") or 1)
+            live.setdefault((name, rtype), []).append(_Live(str(item["id"]), record.values[0], ttl, proxied))
+        self._live[zone] = live
+        records = []
+        for (name, rtype), entries in live.items():
+            ttls = {e.ttl for e in entries}
+            # Mixed TTLs inside one RRset read as the lowest, so that the plan rewrites them.
+            records.append(Record(name=name, type=rtype, values=tuple(sorted({e.value for e in entries})), ttl=min(ttls)))
+        return sorted(records)
+
+    # writing ----------------------------------------------------------------------------------
+    def _body(self, record: Record, value: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": record.type, "name": record.name, "ttl": record.ttl}
+        if record.type == "TXT":
+            body["content"] = txt_presentation(value)
+        elif record.type == "MX":
+            prio, host = value.split()
+            body |= {"content": host, "priority": int(prio)}
+        elif record.type == "SRV":
+            prio, weight, port, target = value.split()
+            body["data"] = {"priority": int(prio), "weight": int(weight), "port": int(port), "target": target}
+        elif record.type == "CAA":
+            flags, tag, text = value.split(" ", 2)
+            body["data"] = {"flags": int(flags), "tag": tag, "value": text}
+        else:
+            body["content"] = value
+        if record.type in PROXIABLE:
+            body["proxied"] = False
+        return body
+
+    def _operations(self, zone: str, changes: list[Change]) -> dict[str, list[dict[str, Any]]]:
+        live = self._live.get(zone, {})
+        ops: dict[str, list[dict[str, Any]]] = {"deletes": [], "patches": [], "posts": []}
+        for change in changes:
+            entries = live.get(change.record.key, [])
+            if change.action is Action.DELETE:
+                ops["deletes"] += [{"id": e.id} for e in entries]
+                continue
+            new = change.new
+            assert new is not None
+            kept = {e.value: e for e in entries if e.value in new.values}
+            ops["deletes"] += [{"id": e.id} for e in entries if e.value not in new.values]
+            for entry in kept.values():
+                if entry.ttl != new.ttl or entry.proxied:
+                    patch: dict[str, Any] = {"id": entry.id, "ttl": new.ttl}
+                    if new.type in PROXIABLE:
+                        patch["proxied"] = False
+                    ops["patches"].append(patch)
+            ops["posts"] += [self._body(new, v) for v in new.values if v not in kept]
+            # a duplicate value listed twice at Cloudflare: drop the extra copies
+            seen: set[str] = set()
+            for entry in entries:
+                if entry.value in kept and entry.value in seen:
+                    ops["deletes"].append({"id": entry.id})
+                seen.add(entry.value)
+        return ops
+
+    async def apply_changes(self, zone: str, changes: list[Change]) -> None:
+        """Batch calls of at most `batch_limit` operations, each atomic at Cloudflare."""
+        if not changes:
+            return
+        if zone not in self._live:
+            await self.list_records(zone)
+        try:
+            await self._send(zone, self._operations(zone, changes))
+        except ProviderError as exc:
+            if not _codes(exc) & ALREADY_EXISTS:
+                raise
+            # "Record already exists": re-read and send only what is still missing.
+            _log.info("%s: Cloudflare reports existing records; re-reading before one retry", zone)
+            current = {r.key: r for r in await self.list_records(zone)}
+            remaining = []
+            for change in changes:
+                now = current.get(change.record.key)
+                if change.action is Action.DELETE and now is not None:
+                    remaining.append(Change(Action.DELETE, old=now))
+                elif change.new is not None and now != change.new:
+                    action = Action.CREATE if now is None else Action.UPDATE
+                    remaining.append(Change(action, old=now, new=change.new))
+            await self._send(zone, self._operations(zone, remaining))
+
+    async def _send(self, zone: str, ops: dict[str, list[dict[str, Any]]]) -> None:
+        zone_id = await self.zone_id(zone)
+        flat = [(kind, op) for kind in ("deletes", "patches", "posts") for op in ops[kind]]
+        limit = self.settings.batch_limit
+        for start in range(0, len(flat), limit):
+            chunk: dict[str, list[dict[str, Any]]] = {"deletes": [], "patches": [], "posts": []}
+            for kind, op in flat[start : start + limit]:
+                chunk[kind].append(op)
+            await self.client.request("POST", f"/zones/{zone_id}/dns_records/batch", json=chunk)
+        self._live.pop(zone, None)
+
+    def notes(self, zone: str) -> list[str]:
+        """Cloudflare specifics worth a line in the plan."""
+        return ["Cloudflare: every record is DNS-only (proxied: false)"]
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
