@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from email_infrastructure.core.settings import Settings
+from tests.fixtures.pdns import PowerDns, pdns_available, start_pdns
 
 #: CI sets this so that a missing service fails the run instead of skipping tests.
 REQUIRE_SERVICES = os.environ.get("EMAIL_INFRA_TEST_REQUIRE_SERVICES") == "1"
@@ -88,3 +89,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="session")
+def pdns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PowerDns]:
+    """One real PowerDNS for the whole session (zones are per test, named uniquely)."""
+    reason = pdns_available()
+    if reason:
+        service_missing(reason)
+    server = start_pdns(tmp_path_factory.mktemp("pdns"))
+    yield server
+    server.stop()

@@ -133,8 +133,12 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
         return cache[zone]
 
     async def zone_exists(self, zone: str) -> bool:
-        """True when the account has the zone."""
-        return await self._lookup(zone) is not None
+        """True when the account has the zone (answered from the id cache when possible)."""
+        try:
+            await self.zone_id(zone)
+        except ProviderNotFoundError:
+            return False
+        return True
 
     # reading ----------------------------------------------------------------------------------
     async def _fetch(self, zone: str) -> list[dict[str, Any]]:

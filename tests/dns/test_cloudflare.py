@@ -1,0 +1,172 @@
+"""The Cloudflare provider against the faithful fake API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from email_infrastructure.dns.plan import Action
+from email_infrastructure.dns.providers import cloudflare as cf_module
+from tests.dns.conftest import Make
+from tests.fakes.cloudflare import ApiError, FakeCloudflare
+from tests.fakes.http_server import FakeServer
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloudflare]:
+    monkeypatch.setenv("CF_TEST_TOKEN", "test-token")
+    monkeypatch.setattr(cf_module.CloudflareProvider, "_limiters", {})
+    api = FakeCloudflare()
+    with FakeServer(api) as server:
+        api.url = server.url + "/client/v4"
+        yield api
+
+
+def inventory(fake: FakeCloudflare, *zones: str, extra: str = "", batch_limit: int = 200) -> str:
+    domains = "".join(f"  - name: {z}\n" for z in zones)
+    return f"""\
+version: 1
+providers:
+  dns:
+    cf: {{type: cloudflare, api_token: env:CF_TEST_TOKEN, api_url: "{fake.url}", batch_limit: {batch_limit}}}
+servers:
+  - {{name: mx1, hostname: mail.{zones[0]}, ipv4: 127.0.0.10}}
+defaults:
+  dns_provider: cf
+  server: mx1
+  tracking: {{platform: instantly}}
+  dmarc: {{policy: none, rua: ["mailto:dmarc@{zones[0]}"]}}
+{extra}domains:
+{domains}"""
+
+
+def by_key(fake: FakeCloudflare, zone: str) -> dict[tuple[str, str], list[dict]]:  # type: ignore[type-arg]
+    out: dict[tuple[str, str], list[dict]] = {}  # type: ignore[type-arg]
+    for record in fake.records(zone):
+        out.setdefault((record["name"], record["type"]), []).append(record)
+    return out
+
+
+async def test_initial_apply_then_reapply_costs(make_reconciler: Make, fake: FakeCloudflare) -> None:
+    for zone in ("one.test", "two.test"):
+        fake.add_zone(zone)
+    text = inventory(fake, "one.test", "two.test")
+    result = await (await make_reconciler(text)).apply()
+    assert not result.failed, result.failed
+    # per zone: 1 zone lookup, 1 listing, 1 batch, 1 read-back listing
+    assert fake.calls == {"GET /zones": 2, "GET /dns_records": 4, "POST /batch": 2}
+    records = by_key(fake, "one.test")
+    assert records[("inst.one.test", "CNAME")][0]["proxied"] is False
+    assert records[("one.test", "MX")][0]["priority"] == 10
+    dkim = records[("dkim._domainkey.one.test", "TXT")][0]["content"]
+    assert dkim.startswith('"v=DKIM1; k=rsa; p=') and dkim.count('" "') == 1
+
+    fake.calls.clear()
+    again = await (await make_reconciler(text)).apply()
+    assert not again.plan.has_changes
+    # zone ids come from the cache; one listing per zone; no writes
+    assert fake.calls == {"GET /dns_records": 2}
+
+
+async def test_listing_follows_pages_without_asking_past_the_end(make_reconciler: Make, fake: FakeCloudflare, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.add_zone("paged.test")
+    for n in range(12):
+        fake.add_record("paged.test", type="A", name=f"h{n}.paged.test", content=f"127.0.1.{n}", ttl=300)
+    monkeypatch.setattr(cf_module, "LIST_PAGE_SIZE", 5)
+    text = inventory(fake, "paged.test")
+    plan = await (await make_reconciler(text)).plan()
+    assert plan.zones[0].unmanaged == 12
+    assert fake.calls["GET /dns_records"] == 3  # pages of 5, 5 and 2
+
+
+async def test_small_batch_limit_splits_writes_into_ceil_batches(make_reconciler: Make, fake: FakeCloudflare) -> None:
+    fake.add_zone("split.test")
+    text = inventory(fake, "split.test", batch_limit=4)
+    result = await (await make_reconciler(text)).apply()
+    creates = result.plan.summary()["create"]
+    assert not result.failed
+    assert fake.calls["POST /batch"] == -(-creates // 4)
+
+
+async def test_failed_batch_applies_nothing_and_rerun_converges_without_duplicates(make_reconciler: Make, fake: FakeCloudflare) -> None:
+    fake.add_zone("atomic.test")
+    text = inventory(fake, "atomic.test", batch_limit=5)
+    # the second batch fails part-way through the run: the first one stays, the second is all-or-nothing
+    original = fake._batch
+    seen = {"n": 0}
+
+    def flaky(zone, data):  # type: ignore[no-untyped-def]
+        seen["n"] += 1
+        if seen["n"] == 2:
+            data = {**data, "posts": [*data.get("posts", [])[:-1], {"type": "A", "name": "bad.atomic.test", "content": "not-an-ip", "ttl": 0}]}
+        return original(zone, data)
+
+    fake._batch = flaky  # type: ignore[method-assign]
+    first = await (await make_reconciler(text)).apply()
+    assert [o.zone for o in first.failed] == ["atomic.test"]
+    assert "1004" in (first.failed[0].error or "")
+    assert len(fake.records("atomic.test")) == 5  # exactly the first batch
+    fake._batch = original  # type: ignore[method-assign]
+
+    second = await (await make_reconciler(text)).apply()
+    assert not second.failed
+    keys = [(r["name"], r["type"], r["content"]) for r in fake.records("atomic.test")]
+    assert len(keys) == len(set(keys))
+    assert not (await (await make_reconciler(text)).plan()).has_changes
+
+
+async def test_rate_limit_waits_for_retry_after(make_reconciler: Make, fake: FakeCloudflare) -> None:
+    fake.add_zone("slow.test")
+    fake.budget, fake.window, fake.retry_after = 2, 1.0, 1
+    text = inventory(fake, "slow.test")
+    result = await (await make_reconciler(text)).apply()
+    assert not result.failed, result.failed
+
+
+async def test_wrong_token_and_missing_zone_fail_clearly(make_reconciler: Make, fake: FakeCloudflare, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.add_zone("present.test")
+    text = inventory(fake, "present.test", "absent.test")
+    result = await (await make_reconciler(text)).apply()
+    assert [o.zone for o in result.failed] == ["absent.test"]
+    assert "zone absent.test does not exist" in (result.failed[0].error or "")
+
+    monkeypatch.setenv("CF_TEST_TOKEN", "bad-token-xyz")
+    result = await (await make_reconciler(text.replace("present.test", "other.test"))).apply()
+    errors = [o.error or "" for o in result.failed]
+    assert errors and all("HTTP 403" in e and "10000" in e for e in errors)
+    assert not any("bad-token-xyz" in e for e in errors)
+
+
+async def test_proxied_tracking_cname_is_turned_grey(make_reconciler: Make, fake: FakeCloudflare) -> None:
+    fake.add_zone("orange.test")
+    fake.add_record("orange.test", type="CNAME", name="inst.orange.test", content="prox.itrackly.com", proxied=True)
+    text = inventory(fake, "orange.test")
+    result = await (await make_reconciler(text)).apply()
+    change = next(c for c in result.plan.zones[0].changes if c.record.name == "inst.orange.test")
+    assert change.action is Action.UPDATE
+    cname = by_key(fake, "orange.test")[("inst.orange.test", "CNAME")]
+    assert len(cname) == 1
+    assert cname[0]["proxied"] is False
+    assert cname[0]["ttl"] == 3600
+
+
+async def test_identical_record_error_is_resolved_by_rereading(make_reconciler: Make, fake: FakeCloudflare) -> None:
+    fake.add_zone("race.test")
+    text = inventory(fake, "race.test")
+    service = await make_reconciler(text)
+    original = fake._batch
+    armed = {"on": True}
+
+    def racing(zone, data):  # type: ignore[no-untyped-def]
+        if armed["on"]:
+            armed["on"] = False
+            fake.add_record("race.test", type="TXT", name="_dmarc.race.test", content='"v=DMARC1; p=none; rua=mailto:dmarc@race.test"', ttl=3600)
+            raise ApiError(400, 81058, "An identical record already exists.")
+        return original(zone, data)
+
+    fake._batch = racing  # type: ignore[method-assign]
+    result = await service.apply()
+    assert not result.failed, result.failed
+    dmarc = by_key(fake, "race.test")[("_dmarc.race.test", "TXT")]
+    assert len(dmarc) == 1
