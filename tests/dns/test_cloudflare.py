@@ -170,3 +170,14 @@ async def test_identical_record_error_is_resolved_by_rereading(make_reconciler: 
     assert not result.failed, result.failed
     dmarc = by_key(fake, "race.test")[("_dmarc.race.test", "TXT")]
     assert len(dmarc) == 1
+
+
+async def test_many_unknown_zones_are_resolved_by_listing_zones(make_reconciler: Make, fake: FakeCloudflare) -> None:
+    zones = [f"bulk{n:03d}.test" for n in range(60)]
+    for zone in zones:
+        fake.add_zone(zone)
+    fake.add_zone("unrelated.test")
+    plan = await (await make_reconciler(inventory(fake, *zones))).plan()
+    assert not plan.failed
+    assert fake.calls["GET /zones"] == 2  # 61 zones, 50 a page
+    assert fake.calls["GET /dns_records"] == 60

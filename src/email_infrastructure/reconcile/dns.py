@@ -98,15 +98,21 @@ class DnsReconciler:
         Generating here (not at apply) keeps the plan's checksum stable between plan and apply.
         """
         store = SecretStore(self.db.sessions, Vault.from_settings(self.settings))
-        keys: dict[str, str | None] = {}
-        for domain in self.inventory.resolved_domains():
-            owner, name = f"domain:{domain.name}", f"dkim:{domain.dkim_selector}"
-            private = await store.get(owner, name)
-            if private is None:
+        wanted = {d.name: (f"domain:{d.name}", f"dkim:{d.dkim_selector}") for d in self.inventory.resolved_domains()}
+        found = await store.get_many(list(wanted.values()))
+        missing = [key for key in wanted.values() if key not in found]
+        semaphore = asyncio.Semaphore(4)
+
+        async def generate() -> str:
+            async with semaphore:  # RSA generation is CPU-bound: a few threads at a time
                 private, _ = await asyncio.to_thread(generate_keypair)
-                await store.put(owner, name, private)
-            keys[domain.name] = public_key_b64(private)
-        return keys
+            return private
+
+        created = dict(zip(missing, await asyncio.gather(*(generate() for _ in missing)), strict=True))
+        if created:
+            await store.put_many(created)
+        found.update(created)
+        return {domain: public_key_b64(found[key]) for domain, key in wanted.items()}
 
     async def desired(self) -> dict[str, DesiredZone]:
         """The desired zones."""
@@ -140,6 +146,11 @@ class DnsReconciler:
     async def plan(self, progress: Progress | None = None) -> Plan:
         """Read every zone and diff it with the desired records; never writes to a provider."""
         zones = await self.desired()
+        for name, provider in self.providers.items():
+            try:
+                await provider.prefetch([z.zone for z in zones.values() if z.provider == name])
+            except EmailInfraError:
+                pass  # each zone then looks itself up and reports its own error
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def one(zone: DesiredZone) -> ZonePlan:

@@ -83,6 +83,27 @@ class SecretStore:
             )
         return None if row is None else self._vault.decrypt(row.ciphertext)
 
+    async def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Decrypted secrets for many (owner, name) pairs in one query; absent ones are left out."""
+        wanted = set(keys)
+        owners = sorted({owner for owner, _ in wanted})
+        found: dict[tuple[str, str], str] = {}
+        async with self._sessions() as session:
+            for start in range(0, len(owners), 500):
+                rows = await session.scalars(
+                    select(SecretRecord).where(SecretRecord.owner.in_(owners[start : start + 500]))
+                )
+                for row in rows:
+                    if (row.owner, row.name) in wanted:
+                        found[(row.owner, row.name)] = self._vault.decrypt(row.ciphertext)
+        return found
+
+    async def put_many(self, items: dict[tuple[str, str], str]) -> None:
+        """Create many new secrets in one transaction."""
+        async with self._sessions() as session, session.begin():
+            for (owner, name), value in items.items():
+                session.add(SecretRecord(owner=owner, name=name, ciphertext=self._vault.encrypt(value)))
+
     async def reencrypt_all(self, vault: Vault) -> int:
         """Re-encrypt every secret under `vault`'s primary key in one transaction."""
         async with self._sessions() as session, session.begin():

@@ -49,6 +49,9 @@ class DnsProvider(ABC, Generic[S]):
     async def apply_changes(self, zone: str, changes: list[Change]) -> None:
         """Apply deletes, creates and updates, creating the zone when needed and allowed."""
 
+    async def prefetch(self, zones: list[str]) -> None:
+        """Warm caches before many zones are read (e.g. resolve zone ids in bulk)."""
+
     def prepare(self, record: Record) -> Record:
         """Adapt a desired record to what this provider stores (e.g. its TTL limits)."""
         return record

@@ -29,6 +29,7 @@ PROXIABLE = frozenset({"A", "AAAA", "CNAME"})
 ALREADY_EXISTS = frozenset({81057, 81058})
 BAD_ZONE_ID = frozenset({7003, 7000})
 LIST_PAGE_SIZE = 5000
+ZONES_PAGE_SIZE = 50
 
 
 class _CloudflareClient(VendorClient):
@@ -119,6 +120,28 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
         result = response.json().get("result") or []
         match = next((z for z in result if str(z.get("name", "")).lower() == zone), None)
         return str(match["id"]) if match else None
+
+    async def prefetch(self, zones: list[str]) -> None:
+        """Resolve many unknown zone ids by listing zones (50 a page) instead of one call each."""
+        cache = self._cache()
+        missing = {z for z in zones if z not in cache}
+        if len(missing) <= ZONES_PAGE_SIZE:
+            return
+        page = 1
+        while True:
+            params: dict[str, Any] = {"page": page, "per_page": ZONES_PAGE_SIZE}
+            if self.settings.account_id:
+                params["account.id"] = self.settings.account_id
+            body = (await self.client.request("GET", "/zones", params=params)).json()
+            for item in body.get("result") or []:
+                name = str(item.get("name", "")).lower()
+                if name in missing:
+                    cache[name] = str(item["id"])
+            info = body.get("result_info") or {}
+            if not body.get("result") or page >= int(info.get("total_pages") or 1):
+                break
+            page += 1
+        self._save_cache()
 
     async def zone_id(self, zone: str, *, refresh: bool = False) -> str:
         """The zone's id: looked up by name once, then cached (also across runs)."""
