@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from email_infrastructure import __version__
-from email_infrastructure.cli import db, dns, init, status, validate, vault
+from email_infrastructure.cli import audit, db, dns, init, status, validate, vault
 from email_infrastructure.cli.common import debug_enabled, err_console
 from email_infrastructure.core.errors import EmailInfraError
 from email_infrastructure.core.logging import redact_text, setup_logging
@@ -51,6 +51,8 @@ app.command("validate")(validate.validate)
 app.command("records")(dns.records)
 app.command("plan")(dns.plan)
 app.command("apply")(dns.apply)
+app.command("audit")(audit.audit_command)
+app.command("blacklist")(audit.blacklist_command)
 app.command("status")(status.status)
 app.add_typer(db.app, name="db")
 app.add_typer(vault.app, name="vault")

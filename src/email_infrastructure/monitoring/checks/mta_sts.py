@@ -1,0 +1,167 @@
+"""MTA-STS (RFC 8461): the _mta-sts TXT and the policy file over HTTPS; TLS-RPT (RFC 8460)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+
+from email_infrastructure.monitoring.checks.dkim import parse_tags
+from email_infrastructure.monitoring.context import AuditContext, DomainTarget
+from email_infrastructure.monitoring.findings import CheckResult
+
+_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
+MAX_POLICY_BYTES = 64 * 1024
+
+
+def tls_context(ctx: AuditContext) -> ssl.SSLContext:
+    """Certificate-verifying TLS (the configured CA file, else the system store)."""
+    context = ssl.create_default_context(cafile=str(ctx.options.ca_file) if ctx.options.ca_file else None)
+    return context
+
+
+async def fetch_policy(host: str, ip: str, ctx: AuditContext) -> tuple[int, str]:
+    """GET /.well-known/mta-sts.txt from `ip` with TLS for `host` (no redirects followed)."""
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(ip, ctx.options.https_port, ssl=tls_context(ctx), server_hostname=host),
+        ctx.options.connect_timeout,
+    )
+    try:
+        writer.write(f"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nUser-Agent: email-infra\r\n\r\n".encode())
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(MAX_POLICY_BYTES), ctx.options.connect_timeout)
+    finally:
+        writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = status_line.split()
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    return status, body.decode("utf-8", "replace")
+
+
+def parse_policy(text: str) -> tuple[dict[str, str], list[str], list[str]]:
+    """(fields, mx patterns, problems)."""
+    fields: dict[str, str] = {}
+    mx: list[str] = []
+    problems = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            problems.append(f"line {line!r} is not key: value")
+            continue
+        key, value = key.strip(), value.strip()
+        if key == "mx":
+            mx.append(value.lower().rstrip("."))
+        else:
+            fields[key] = value
+    if fields.get("version") != "STSv1":
+        problems.append("version must be STSv1")
+    if fields.get("mode") not in ("enforce", "testing", "none"):
+        problems.append("mode must be enforce, testing or none")
+    age = fields.get("max_age", "")
+    if not age.isdigit() or int(age) > 31557600:
+        problems.append("max_age must be 0..31557600")
+    if fields.get("mode") != "none" and not mx:
+        problems.append("at least one mx: line is required")
+    return fields, mx, problems
+
+
+def mx_matches(host: str, pattern: str) -> bool:
+    """RFC 8461 §4.1: exact, or `*.` matching exactly one left-most label."""
+    if pattern.startswith("*."):
+        return host.count(".") >= pattern.count(".") and host.split(".", 1)[1] == pattern[2:]
+    return host == pattern
+
+
+async def check_mta_sts(target: DomainTarget, ctx: AuditContext, mx_hosts: list[str]) -> CheckResult:
+    """The MTA-STS check."""
+    result = CheckResult("mta_sts")
+    answer = await ctx.resolver.txt(f"_mta-sts.{target.name}")
+    if answer.status.unknown:
+        result.cannot_tell("mta_sts.unknown", "the _mta-sts query did not answer")
+        return result
+    records = [t for t in answer.texts() if t.startswith("v=STSv1")]
+    if not records:
+        if target.mta_sts_expected:
+            result.error("mta_sts.missing", f"no MTA-STS record at _mta-sts.{target.name}")
+        else:
+            result.info("mta_sts.missing", "MTA-STS is not published (optional)")
+        return result
+    if len(records) > 1:
+        result.error("mta_sts.multiple_records", "more than one MTA-STS record", records)
+    tags = parse_tags(records[0])
+    if not _ID.match(tags.get("id", "")):
+        result.error("mta_sts.invalid_id", "id= must be 1 to 32 letters or digits", records)
+    host = f"mta-sts.{target.name}"
+    addresses = (await ctx.resolver.query(host, "A")).values() + (await ctx.resolver.query(host, "AAAA")).values()
+    if not addresses:
+        result.error("mta_sts.policy_unreachable", f"{host} has no address: the policy cannot be fetched")
+        return result
+    try:
+        status, body = await fetch_policy(host, addresses[0], ctx)
+    except ssl.SSLCertVerificationError as exc:
+        result.error("mta_sts.certificate", f"https://{host}: the certificate does not verify: {exc.verify_message}")
+        return result
+    except (OSError, TimeoutError, ssl.SSLError) as exc:
+        result.cannot_tell("mta_sts.policy_unreachable", f"https://{host}: {type(exc).__name__}: {exc}")
+        return result
+    if status != 200:
+        result.error("mta_sts.policy_unreachable", f"https://{host}/.well-known/mta-sts.txt answered HTTP {status}")
+        return result
+    fields, patterns, problems = parse_policy(body)
+    for problem in problems:
+        result.error("mta_sts.policy_invalid", problem, [body])
+    mode = fields.get("mode")
+    if mode == "testing":
+        result.info("mta_sts.mode_testing", "mode: testing reports failures but does not enforce TLS")
+    elif mode == "none":
+        result.warn("mta_sts.mode_none", "mode: none withdraws the policy")
+    for mx in mx_hosts:
+        if patterns and not any(mx_matches(mx, p) for p in patterns):
+            result.error("mta_sts.mx_mismatch", f"the MX host {mx} is not allowed by the policy", patterns)
+    return result
+
+
+async def check_tls_rpt(target: DomainTarget, ctx: AuditContext) -> CheckResult:
+    """The TLS-RPT check."""
+    result = CheckResult("tls_rpt")
+    answer = await ctx.resolver.txt(f"_smtp._tls.{target.name}")
+    if answer.status.unknown:
+        result.cannot_tell("tls_rpt.unknown", "the _smtp._tls query did not answer")
+        return result
+    records = [t for t in answer.texts() if t.startswith("v=TLSRPTv1")]
+    if not records:
+        severity_warn = target.mta_sts_expected
+        (result.warn if severity_warn else result.info)("tls_rpt.missing", "no TLS-RPT record at _smtp._tls")
+        return result
+    if len(records) > 1:
+        result.error("tls_rpt.multiple_records", "more than one TLS-RPT record", records)
+    rua = parse_tags(records[0]).get("rua", "")
+    uris = [u.strip() for u in rua.split(",") if u.strip()]
+    if not uris or not all(u.startswith(("mailto:", "https://")) for u in uris):
+        result.error("tls_rpt.invalid", "rua= must list mailto: or https: URIs", records)
+    return result
+
+
+async def check_bimi(target: DomainTarget, ctx: AuditContext) -> CheckResult:
+    """BIMI record syntax at default._bimi (the logo and certificate are not fetched)."""
+    result = CheckResult("bimi")
+    answer = await ctx.resolver.txt(f"default._bimi.{target.name}")
+    if answer.status.unknown:
+        result.cannot_tell("bimi.unknown", "the BIMI query did not answer")
+        return result
+    records = [t for t in answer.texts() if t.startswith("v=BIMI1")]
+    if not records:
+        result.info("bimi.missing", "no BIMI record (optional)")
+        return result
+    tags = parse_tags(records[0])
+    logo, authority = tags.get("l", ""), tags.get("a", "")
+    if logo and not (logo.startswith("https://") and logo.lower().endswith(".svg")):
+        result.error("bimi.invalid", "l= must be an https:// URL of an SVG file", records)
+    if authority and not authority.startswith("https://"):
+        result.error("bimi.invalid", "a= must be an https:// URL of a VMC/CMC certificate", records)
+    if not logo and not authority:
+        result.info("bimi.declined", "the record declines BIMI (empty l= and a=)", records)
+    return result

@@ -1,0 +1,56 @@
+"""What a check gets: the target it looks at, and the shared resolver and options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from publicsuffixlist import PublicSuffixList
+
+from email_infrastructure.dns.records import Record
+from email_infrastructure.monitoring.resolver import Resolver
+
+COMMON_SELECTORS = (
+    "dkim", "default", "mail", "selector1", "selector2", "google", "k1", "s1", "s2",
+    "smtp", "dkim1", "key1", "mx",
+)
+_PSL = PublicSuffixList()
+
+
+def organizational_domain(name: str) -> str:
+    """The registrable domain of a name (Public Suffix List); the name itself if unknown."""
+    return _PSL.privatesuffix(name.lower().rstrip(".")) or name.lower().rstrip(".")
+
+
+@dataclass
+class DomainTarget:
+    """A domain to audit, with what the inventory expects of it (when audited with -f)."""
+
+    name: str
+    selectors: list[str] = field(default_factory=lambda: list(COMMON_SELECTORS))
+    selectors_declared: bool = False
+    sending_ips: list[str] | None = None
+    mail_host: str | None = None
+    expected_dkim: dict[str, str] = field(default_factory=dict)
+    desired: list[Record] | None = None
+    mta_sts_expected: bool = False
+    tracking_hosts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AuditOptions:
+    """Knobs of an audit run."""
+
+    https_port: int = 443
+    smtp_ports: tuple[int, ...] = (25, 587)
+    tls_ports: tuple[int, ...] = (465, 993)
+    ca_file: Path | None = None
+    connect_timeout: float = 5.0
+
+
+@dataclass
+class AuditContext:
+    """Shared by every check of a run."""
+
+    resolver: Resolver
+    options: AuditOptions = field(default_factory=AuditOptions)
