@@ -24,6 +24,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.fakes.cloudflare import FakeCloudflare  # noqa: E402
+from tests.fakes.http_server import FakeServer  # noqa: E402
+
 from email_infrastructure.core.events import EventBus  # noqa: E402
 from email_infrastructure.core.http import RateLimiter  # noqa: E402
 from email_infrastructure.core.inventory.loader import parse_inventory_text  # noqa: E402
@@ -32,8 +35,6 @@ from email_infrastructure.dns.providers.cloudflare import CloudflareProvider  # 
 from email_infrastructure.dns.records import Record  # noqa: E402
 from email_infrastructure.reconcile.dns import DnsReconciler  # noqa: E402
 from email_infrastructure.storage.db import open_database  # noqa: E402
-from tests.fakes.cloudflare import FakeCloudflare  # noqa: E402
-from tests.fakes.http_server import FakeServer  # noqa: E402
 
 TOKEN = "bench-token"
 BURST, PER_SECOND = 1200, 1200 / 300
@@ -101,15 +102,23 @@ async def run_ours(domains: list[str], latency: float, scale: float, work: Path)
         start = time.perf_counter()
         await service().dkim_keys()
         results["dkim_keygen_seconds"] = round(time.perf_counter() - start, 2)
-        for label, action in (("plan (cold)", "plan"), ("apply (initial)", "apply"), ("plan (no change)", "plan"), ("apply (no change)", "apply")):
+        for label, action in (
+            ("plan (cold)", "plan"),
+            ("apply (initial)", "apply"),
+            ("plan (no change)", "plan"),
+            ("apply (no change)", "apply"),
+        ):
             svc = service()
             with Phase(fake) as phase:
                 outcome = await (svc.plan() if action == "plan" else svc.apply(force=True))
             await svc.close()
             plan = outcome if action == "plan" else outcome.plan  # type: ignore[union-attr]
             results[label] = {
-                "seconds": round(phase.seconds, 2), "calls": phase.calls, "writes": phase.writes,
-                "detail": phase.detail, "changes": plan.summary(),  # type: ignore[union-attr]
+                "seconds": round(phase.seconds, 2),
+                "calls": phase.calls,
+                "writes": phase.writes,
+                "detail": phase.detail,
+                "changes": plan.summary(),  # type: ignore[union-attr]
                 "real_budget_seconds": round(real_budget_seconds(phase.calls, phase.seconds, scale), 1),
             }
             print(label, results[label], flush=True)
@@ -128,7 +137,11 @@ def octodns_yaml(zone: str, records: list[Record]) -> dict[str, Any]:
         if r.type == "MX":
             entry["values"] = [{"preference": int(v.split()[0]), "exchange": v.split()[1] + "."} for v in r.values]
         elif r.type == "SRV":
-            entry["values"] = [dict(zip(("priority", "weight", "port"), map(int, v.split()[:3]), strict=True)) | {"target": v.split()[3] + "."} for v in r.values]
+            entry["values"] = [
+                dict(zip(("priority", "weight", "port"), map(int, v.split()[:3]), strict=True))
+                | {"target": v.split()[3] + "."}
+                for v in r.values
+            ]
         elif r.type == "CNAME":
             entry["value"] = r.values[0] + "."
         elif r.type == "TXT":
@@ -139,7 +152,9 @@ def octodns_yaml(zone: str, records: list[Record]) -> dict[str, Any]:
     return out
 
 
-def run_octodns(domains: list[str], latency: float, scale: float, work: Path, desired: dict[str, list[Record]]) -> dict[str, Any]:
+def run_octodns(
+    domains: list[str], latency: float, scale: float, work: Path, desired: dict[str, list[Record]]
+) -> dict[str, Any]:
     import yaml
     from octodns.manager import Manager
 
@@ -156,11 +171,19 @@ def run_octodns(domains: list[str], latency: float, scale: float, work: Path, de
         config = {
             "manager": {"max_workers": 16},
             "providers": {
-                "config": {"class": "octodns.provider.yaml.YamlProvider", "directory": str(config_dir / "zones"), "enforce_order": False},
+                "config": {
+                    "class": "octodns.provider.yaml.YamlProvider",
+                    "directory": str(config_dir / "zones"),
+                    "enforce_order": False,
+                },
                 "cf": {
-                    "class": "octodns_cloudflare.CloudflareProvider", "token": "env/BENCH_CF_TOKEN",
-                    "api_url": server.url + "/client/v4", "pagerules": False,
-                    "retry_period": max(1, int(300 / scale)), "retry_count": 20, "min_ttl": 120,
+                    "class": "octodns_cloudflare.CloudflareProvider",
+                    "token": "env/BENCH_CF_TOKEN",
+                    "api_url": server.url + "/client/v4",
+                    "pagerules": False,
+                    "retry_period": max(1, int(300 / scale)),
+                    "retry_count": 20,
+                    "min_ttl": 120,
                 },
             },
             "zones": {f"{z}.": {"sources": ["config"], "targets": ["cf"]} for z in domains},
@@ -172,7 +195,10 @@ def run_octodns(domains: list[str], latency: float, scale: float, work: Path, de
             with Phase(fake) as phase:
                 manager.sync(dry_run=dry)
             results[label] = {
-                "seconds": round(phase.seconds, 2), "calls": phase.calls, "writes": phase.writes, "detail": phase.detail,
+                "seconds": round(phase.seconds, 2),
+                "calls": phase.calls,
+                "writes": phase.writes,
+                "detail": phase.detail,
                 "real_budget_seconds": round(real_budget_seconds(phase.calls, phase.seconds, scale), 1),
             }
             print("octodns", label, results[label], flush=True)
@@ -199,7 +225,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "dns_cloudflare.json")
     args = parser.parse_args()
     domains = [f"fleet{n:04d}.test" for n in range(args.domains)]
-    report: dict[str, Any] = {"domains": args.domains, "latency": args.latency, "time_scale": args.time_scale}
+    report: dict[str, Any] = {
+        "domains": args.domains,
+        "latency": args.latency,
+        "time_scale": args.time_scale,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         report["ours"] = asyncio.run(run_ours(domains, args.latency, args.time_scale, work))

@@ -16,9 +16,7 @@ from tests.fixtures.pdns import PowerDns, pdns_available, start_pdns
 
 #: CI sets this so that a missing service fails the run instead of skipping tests.
 REQUIRE_SERVICES = os.environ.get("EMAIL_INFRA_TEST_REQUIRE_SERVICES") == "1"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "EMAIL_INFRA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_ADMIN_URL = os.environ.get("EMAIL_INFRA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def service_missing(reason: str) -> None:
@@ -100,3 +98,12 @@ def pdns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PowerDns]:
     server = start_pdns(tmp_path_factory.mktemp("pdns"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def audit_dns(pdns: PowerDns) -> PowerDns:
+    """The PowerDNS loaded with the monitoring defect zones (tests/monitoring/zones.py)."""
+    from tests.monitoring.zones import defect_zones, load_zones
+
+    load_zones(pdns, defect_zones())
+    return pdns

@@ -28,7 +28,12 @@ def test_plan_apply_reapply_on_the_quickstart(cli: Cli, tmp_path: Path) -> None:
     if shutil.which("named-checkzone") is None:
         service_missing("named-checkzone is not installed (Debian bind9-utils)")
     for zone in ("acme-outreach.test", "acme-mail.test"):
-        check = subprocess.run(["named-checkzone", zone, str(tmp_path / "data" / "zones" / f"{zone}.zone")], capture_output=True, text=True, check=False)
+        check = subprocess.run(
+            ["named-checkzone", zone, str(tmp_path / "data" / "zones" / f"{zone}.zone")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert check.returncode == 0, check.stdout
 
     again = cli("apply", "-f", QUICKSTART, "--yes", "--json")
@@ -55,9 +60,14 @@ def test_records_formats(cli: Cli) -> None:
     assert table.returncode == 0, table.stderr
     assert "_dmarc" in table.stdout
     zone = cli("records", "acme-mail.test", "-f", QUICKSTART, "--format", "zone")
-    assert "_dmarc.acme-mail.test.\t3600\tIN\tTXT\t\"v=DMARC1; p=none;" in zone.stdout
+    assert '_dmarc.acme-mail.test.\t3600\tIN\tTXT\t"v=DMARC1; p=none;' in zone.stdout
     data = json.loads(cli("records", "acme-mail.test", "-f", QUICKSTART, "--format", "json").stdout)
-    assert {"name": "acme-mail.test", "type": "MX", "ttl": 3600, "values": ["10 mail.acme-outreach.test"]} in data["records"]
+    assert {
+        "name": "acme-mail.test",
+        "type": "MX",
+        "ttl": 3600,
+        "values": ["10 mail.acme-outreach.test"],
+    } in data["records"]
     missing = cli("records", "nope.test", "-f", QUICKSTART)
     assert missing.returncode == 2
     assert "not a domain of" in missing.stderr

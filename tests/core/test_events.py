@@ -68,9 +68,7 @@ async def test_every_event_is_appended_to_the_audit_log(settings: Settings) -> N
     bus = EventBus()
     log = EventLog(db.sessions)
     log.attach(bus)
-    await bus.emit(
-        "dns.record.created", {"name": "_dmarc.example.test", "api_key": "k-987654"}, source="test"
-    )
+    await bus.emit("dns.record.created", {"name": "_dmarc.example.test", "api_key": "k-987654"}, source="test")
     await bus.emit("monitoring.check.failed", {"check": "spf"})
     rows = await log.recent()
     assert [r.topic for r in rows] == ["monitoring.check.failed", "dns.record.created"]

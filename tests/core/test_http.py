@@ -42,9 +42,7 @@ def sequence(*responses: httpx.Response | Exception) -> httpx.MockTransport:
 
 async def test_429_waits_for_retry_after_then_succeeds() -> None:
     sleeps = Sleeps()
-    transport = sequence(
-        httpx.Response(429, headers={"retry-after": "7"}), httpx.Response(200, json={"ok": 1})
-    )
+    transport = sequence(httpx.Response(429, headers={"retry-after": "7"}), httpx.Response(200, json={"ok": 1}))
     async with client(transport, sleeps) as c:
         response = await c.request("GET", "/x")
     assert response.json() == {"ok": 1}
@@ -54,12 +52,8 @@ async def test_429_waits_for_retry_after_then_succeeds() -> None:
 
 async def test_5xx_and_connection_errors_retry_with_bounded_backoff() -> None:
     sleeps = Sleeps()
-    transport = sequence(
-        httpx.ConnectError("refused"), httpx.Response(503), httpx.Response(502), httpx.Response(200)
-    )
-    async with client(
-        transport, sleeps, retry=RetryPolicy(attempts=4, base_delay=1, max_delay=2)
-    ) as c:
+    transport = sequence(httpx.ConnectError("refused"), httpx.Response(503), httpx.Response(502), httpx.Response(200))
+    async with client(transport, sleeps, retry=RetryPolicy(attempts=4, base_delay=1, max_delay=2)) as c:
         assert (await c.request("GET", "/x")).status_code == 200
     assert len(sleeps.delays) == 3
     assert all(0 <= d <= 2 for d in sleeps.delays)

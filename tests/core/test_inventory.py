@@ -61,12 +61,8 @@ def test_every_problem_is_reported_with_its_position() -> None:
     found = problems(text)
     assert len(found) == 3
     assert found[0] == "inv.yaml:12:3: unknown key 'sever' (did you mean 'server'?)"
-    assert found[1].startswith(
-        "inv.yaml:17:9: domains.0.mailboxes.1: duplicate mailbox ann.lee@example.test"
-    )
-    assert found[2].startswith(
-        "inv.yaml:18:11: domains.1.name: invalid domain name 'bad_name..test'"
-    )
+    assert found[1].startswith("inv.yaml:17:9: domains.0.mailboxes.1: duplicate mailbox ann.lee@example.test")
+    assert found[2].startswith("inv.yaml:18:11: domains.1.name: invalid domain name 'bad_name..test'")
 
 
 def test_idn_domains_are_normalised_and_duplicates_found_across_forms() -> None:
@@ -83,9 +79,7 @@ def test_idn_domain_is_stored_as_punycode() -> None:
 
 
 def test_references_to_undeclared_names_are_errors_with_hints() -> None:
-    text = BASE.replace("  dns_provider: local", "  dns_provider: locl").replace(
-        "  server: mx1", "  server: mx2"
-    )
+    text = BASE.replace("  dns_provider: local", "  dns_provider: locl").replace("  server: mx1", "  server: mx2")
     found = problems(text)
     assert any("DNS provider 'locl' is not declared (did you mean 'local'?)" in p for p in found)
     assert any("server 'mx2' is not declared" in p for p in found)
@@ -127,10 +121,7 @@ def test_unknown_provider_type_and_settings_key() -> None:
     )
     found = problems(text)
     assert any("unknown dns provider type 'zonfile' (did you mean 'zonefile'?)" in p for p in found)
-    assert any(
-        p.startswith("inv.yaml:5:") and "unknown key 'sever_id' (did you mean 'server_id'?)" in p
-        for p in found
-    )
+    assert any(p.startswith("inv.yaml:5:") and "unknown key 'sever_id' (did you mean 'server_id'?)" in p for p in found)
 
 
 @pytest.mark.parametrize(
@@ -155,9 +146,9 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 
 def test_defaults_are_applied_and_overridden() -> None:
-    text = BASE.replace(
-        "defaults:\n", "defaults:\n  daily_send_limit: 25\n  dmarc: {policy: quarantine}\n"
-    ) + ("  - name: other.test\n    daily_send_limit: 10\n    dmarc: {policy: reject}\n")
+    text = BASE.replace("defaults:\n", "defaults:\n  daily_send_limit: 25\n  dmarc: {policy: quarantine}\n") + (
+        "  - name: other.test\n    daily_send_limit: 10\n    dmarc: {policy: reject}\n"
+    )
     inv = parse_inventory_text(text, "inv.yaml").inventory
     first, second = inv.resolved_domains()
     assert (first.daily_send_limit, first.dmarc.policy) == (25, "quarantine")

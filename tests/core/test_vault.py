@@ -13,9 +13,7 @@ from email_infrastructure.core.vault import Vault, generate_key, key_file_path
 from email_infrastructure.storage.db import open_database
 from email_infrastructure.storage.repositories import SecretStore
 
-PRIVATE_KEY = (
-    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
-)
+PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
 
 
 def test_round_trip_and_ciphertext_hides_plaintext() -> None:

@@ -69,7 +69,9 @@ async def test_initial_apply_then_reapply_costs(make_reconciler: Make, fake: Fak
     assert fake.calls == {"GET /dns_records": 2}
 
 
-async def test_listing_follows_pages_without_asking_past_the_end(make_reconciler: Make, fake: FakeCloudflare, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_listing_follows_pages_without_asking_past_the_end(
+    make_reconciler: Make, fake: FakeCloudflare, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake.add_zone("paged.test")
     for n in range(12):
         fake.add_record("paged.test", type="A", name=f"h{n}.paged.test", content=f"127.0.1.{n}", ttl=300)
@@ -89,7 +91,9 @@ async def test_small_batch_limit_splits_writes_into_ceil_batches(make_reconciler
     assert fake.calls["POST /batch"] == -(-creates // 4)
 
 
-async def test_failed_batch_applies_nothing_and_rerun_converges_without_duplicates(make_reconciler: Make, fake: FakeCloudflare) -> None:
+async def test_failed_batch_applies_nothing_and_rerun_converges_without_duplicates(
+    make_reconciler: Make, fake: FakeCloudflare
+) -> None:
     fake.add_zone("atomic.test")
     text = inventory(fake, "atomic.test", batch_limit=5)
     # the second batch fails part-way through the run: the first one stays, the second is all-or-nothing
@@ -99,7 +103,13 @@ async def test_failed_batch_applies_nothing_and_rerun_converges_without_duplicat
     def flaky(zone, data):  # type: ignore[no-untyped-def]
         seen["n"] += 1
         if seen["n"] == 2:
-            data = {**data, "posts": [*data.get("posts", [])[:-1], {"type": "A", "name": "bad.atomic.test", "content": "not-an-ip", "ttl": 0}]}
+            data = {
+                **data,
+                "posts": [
+                    *data.get("posts", [])[:-1],
+                    {"type": "A", "name": "bad.atomic.test", "content": "not-an-ip", "ttl": 0},
+                ],
+            }
         return original(zone, data)
 
     fake._batch = flaky  # type: ignore[method-assign]
@@ -124,7 +134,9 @@ async def test_rate_limit_waits_for_retry_after(make_reconciler: Make, fake: Fak
     assert not result.failed, result.failed
 
 
-async def test_wrong_token_and_missing_zone_fail_clearly(make_reconciler: Make, fake: FakeCloudflare, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_wrong_token_and_missing_zone_fail_clearly(
+    make_reconciler: Make, fake: FakeCloudflare, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake.add_zone("present.test")
     text = inventory(fake, "present.test", "absent.test")
     result = await (await make_reconciler(text)).apply()
@@ -140,7 +152,13 @@ async def test_wrong_token_and_missing_zone_fail_clearly(make_reconciler: Make, 
 
 async def test_proxied_tracking_cname_is_turned_grey(make_reconciler: Make, fake: FakeCloudflare) -> None:
     fake.add_zone("orange.test")
-    fake.add_record("orange.test", type="CNAME", name="inst.orange.test", content="prox.itrackly.com", proxied=True)
+    fake.add_record(
+        "orange.test",
+        type="CNAME",
+        name="inst.orange.test",
+        content="prox.itrackly.com",
+        proxied=True,
+    )
     text = inventory(fake, "orange.test")
     result = await (await make_reconciler(text)).apply()
     change = next(c for c in result.plan.zones[0].changes if c.record.name == "inst.orange.test")
@@ -161,7 +179,13 @@ async def test_identical_record_error_is_resolved_by_rereading(make_reconciler: 
     def racing(zone, data):  # type: ignore[no-untyped-def]
         if armed["on"]:
             armed["on"] = False
-            fake.add_record("race.test", type="TXT", name="_dmarc.race.test", content='"v=DMARC1; p=none; rua=mailto:dmarc@race.test"', ttl=3600)
+            fake.add_record(
+                "race.test",
+                type="TXT",
+                name="_dmarc.race.test",
+                content='"v=DMARC1; p=none; rua=mailto:dmarc@race.test"',
+                ttl=3600,
+            )
             raise ApiError(400, 81058, "An identical record already exists.")
         return original(zone, data)
 

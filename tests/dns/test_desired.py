@@ -42,7 +42,9 @@ def test_sending_domain_records() -> None:
     assert beta.error is None
     assert values(beta, "beta.test", "MX") == ("10 mail.alpha.test",)
     assert values(beta, "beta.test", "TXT") == ("v=spf1 ip4:127.0.0.10 ip6:::1 include:spf.provider.test ~all",)
-    assert values(beta, "_dmarc.beta.test", "TXT") == ("v=DMARC1; p=quarantine; adkim=s; rua=mailto:reports@alpha.test",)
+    assert values(beta, "_dmarc.beta.test", "TXT") == (
+        "v=DMARC1; p=quarantine; adkim=s; rua=mailto:reports@alpha.test",
+    )
     assert values(beta, "dkim._domainkey.beta.test", "TXT")[0].endswith(KEY)
     assert values(beta, "emailtracking.beta.test", "CNAME") == ("open.sleadtrack.com",)
     assert values(beta, "_smtp._tls.beta.test", "TXT") == ("v=TLSRPTv1; rua=mailto:tls@alpha.test",)
@@ -61,7 +63,9 @@ def test_mail_host_address_and_report_authorisation_live_in_the_hosting_zone() -
 def test_mta_sts_id_follows_the_policy() -> None:
     inv = parse_inventory_text(INVENTORY, "i.yaml").inventory
     beta = inv.resolve(inv.domains[1])
-    testing = inv.resolve(inv.domains[1].model_copy(update={"mta_sts": beta.mta_sts.model_copy(update={"mode": "testing"})}))
+    testing = inv.resolve(
+        inv.domains[1].model_copy(update={"mta_sts": beta.mta_sts.model_copy(update={"mode": "testing"})})
+    )
     assert mta_sts_id(mta_sts_policy(beta)) != mta_sts_id(mta_sts_policy(testing))
     assert "mx: mail.alpha.test" in mta_sts_policy(beta)
 
@@ -78,7 +82,10 @@ def test_too_many_spf_lookups_fail_that_domain_only() -> None:
 def test_invalid_dkim_key_names_domain_and_record() -> None:
     inv = parse_inventory_text(INVENTORY, "i.yaml").inventory
     result = desired_zones(inv, {"alpha.test": KEY, "beta.test": "bm90IGEga2V5"})
-    assert result["beta.test"].error == "beta.test: DKIM record dkim._domainkey: the DKIM public key is not an RSA public key"
+    assert (
+        result["beta.test"].error
+        == "beta.test: DKIM record dkim._domainkey: the DKIM public key is not an RSA public key"
+    )
 
 
 def test_unknown_tracking_platform_is_an_error() -> None:
@@ -87,7 +94,10 @@ def test_unknown_tracking_platform_is_an_error() -> None:
 
 
 def test_cname_tracking_host_beside_other_data_conflicts() -> None:
-    text = INVENTORY.replace("  - name: alpha.test\n", "  - name: alpha.test\n    tracking: {host: mail, target: x.track.test}\n")
+    text = INVENTORY.replace(
+        "  - name: alpha.test\n",
+        "  - name: alpha.test\n    tracking: {host: mail, target: x.track.test}\n",
+    )
     result = zones(text)
     assert "mail.alpha.test has a CNAME beside other data (A, AAAA)" in (result["alpha.test"].error or "")
     text = INVENTORY.replace("tracking: {platform: smartlead}", "tracking: {host: autodiscover, target: x.track.test}")

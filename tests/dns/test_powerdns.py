@@ -38,7 +38,9 @@ def zone(pdns: PowerDns, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 async def query(pdns: PowerDns, name: str, rtype: str) -> list[str]:
-    response = await dns.asyncquery.udp(dns.message.make_query(name, rtype), pdns.address, port=pdns.dns_port, timeout=3)
+    response = await dns.asyncquery.udp(
+        dns.message.make_query(name, rtype), pdns.address, port=pdns.dns_port, timeout=3
+    )
     out = []
     for rrset in response.answer:
         if rrset.rdtype == dns.rdatatype.from_text(rtype):
@@ -63,7 +65,12 @@ async def test_apply_publishes_records_that_dns_answers(make_reconciler: Make, p
     assert await query(pdns, zone, "MX") == [f"10 mail.{zone}."]
     assert await query(pdns, f"mail.{zone}", "A") == ["127.0.0.10"]
     # the 410-character DKIM value travels as two character-strings
-    response = await dns.asyncquery.udp(dns.message.make_query(f"dkim._domainkey.{zone}", "TXT"), pdns.address, port=pdns.dns_port, timeout=3)
+    response = await dns.asyncquery.udp(
+        dns.message.make_query(f"dkim._domainkey.{zone}", "TXT"),
+        pdns.address,
+        port=pdns.dns_port,
+        timeout=3,
+    )
     assert [len(s) for s in response.answer[0][0].strings] == [255, 155]
 
 
@@ -77,10 +84,25 @@ async def test_second_apply_writes_nothing(make_reconciler: Make, pdns: PowerDns
 
 
 async def test_unmanaged_records_stay_and_updates_replace(make_reconciler: Make, pdns: PowerDns, zone: str) -> None:
-    pdns.create_zone(zone, [
-        {"name": f"keep.{zone}.", "type": "A", "ttl": 300, "changetype": "REPLACE", "records": [{"content": "127.0.0.9", "disabled": False}]},
-        {"name": f"_dmarc.{zone}.", "type": "TXT", "ttl": 300, "changetype": "REPLACE", "records": [{"content": '"v=DMARC1; p=reject"', "disabled": False}]},
-    ])
+    pdns.create_zone(
+        zone,
+        [
+            {
+                "name": f"keep.{zone}.",
+                "type": "A",
+                "ttl": 300,
+                "changetype": "REPLACE",
+                "records": [{"content": "127.0.0.9", "disabled": False}],
+            },
+            {
+                "name": f"_dmarc.{zone}.",
+                "type": "TXT",
+                "ttl": 300,
+                "changetype": "REPLACE",
+                "records": [{"content": '"v=DMARC1; p=reject"', "disabled": False}],
+            },
+        ],
+    )
     result = await (await make_reconciler(inventory(pdns, zone))).apply()
     plan = result.plan.zones[0]
     assert plan.unmanaged == 1
@@ -89,10 +111,21 @@ async def test_unmanaged_records_stay_and_updates_replace(make_reconciler: Make,
     assert await query(pdns, f"_dmarc.{zone}", "TXT") == [f"v=DMARC1; p=none; rua=mailto:dmarc@{zone}"]
 
 
-async def test_cname_over_unmanaged_data_is_refused_and_nothing_is_written(make_reconciler: Make, pdns: PowerDns, zone: str) -> None:
-    pdns.create_zone(zone, [
-        {"name": f"inst.{zone}.", "type": "A", "ttl": 300, "changetype": "REPLACE", "records": [{"content": "127.0.0.9", "disabled": False}]},
-    ])
+async def test_cname_over_unmanaged_data_is_refused_and_nothing_is_written(
+    make_reconciler: Make, pdns: PowerDns, zone: str
+) -> None:
+    pdns.create_zone(
+        zone,
+        [
+            {
+                "name": f"inst.{zone}.",
+                "type": "A",
+                "ttl": 300,
+                "changetype": "REPLACE",
+                "records": [{"content": "127.0.0.9", "disabled": False}],
+            },
+        ],
+    )
     before = await serial(pdns, zone)
     text = inventory(pdns, zone).replace("defaults:\n", "defaults:\n  tracking: {platform: instantly}\n")
     result = await (await make_reconciler(text)).apply()
@@ -102,7 +135,9 @@ async def test_cname_over_unmanaged_data_is_refused_and_nothing_is_written(make_
     assert await query(pdns, zone, "TXT") == []
 
 
-async def test_wrong_api_key_is_an_auth_error(make_reconciler: Make, pdns: PowerDns, zone: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_wrong_api_key_is_an_auth_error(
+    make_reconciler: Make, pdns: PowerDns, zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PDNS_TEST_KEY", "wrong-key-123")
     result = await (await make_reconciler(inventory(pdns, zone))).apply()
     assert len(result.failed) == 1

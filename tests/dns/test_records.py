@@ -69,7 +69,10 @@ def test_bad_records_are_refused_with_the_name(args: tuple, message: str) -> Non
 
 def test_cname_beside_other_data_and_two_spf_records_conflict() -> None:
     with pytest.raises(RecordError, match="CNAME beside other data"):
-        check_conflicts([Record.make("w.test", "CNAME", ["x.test"]), Record.make("w.test", "TXT", ["x"])], "test")
+        check_conflicts(
+            [Record.make("w.test", "CNAME", ["x.test"]), Record.make("w.test", "TXT", ["x"])],
+            "test",
+        )
     with pytest.raises(RecordError, match="2 SPF records"):
         check_conflicts([Record.make("test.test", "TXT", ["v=spf1 -all", "v=spf1 ~all"])], "test")
 

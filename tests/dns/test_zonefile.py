@@ -78,7 +78,9 @@ async def test_records_we_do_not_manage_are_left_alone_unless_purged(make_reconc
     assert "hand-made" not in path.read_text()
 
 
-async def test_records_we_created_are_deleted_when_no_longer_declared(make_reconciler: Make, settings: Settings) -> None:
+async def test_records_we_created_are_deleted_when_no_longer_declared(
+    make_reconciler: Make, settings: Settings
+) -> None:
     await (await make_reconciler(QUICKSTART)).apply()
     without_tracking = QUICKSTART.replace("  tracking: {platform: instantly}\n", "")
     result = await (await make_reconciler(without_tracking)).apply()
@@ -111,7 +113,9 @@ async def test_checksum_must_match(make_reconciler: Make) -> None:
 
 async def test_a_broken_domain_fails_alone(make_reconciler: Make, settings: Settings) -> None:
     includes = ", ".join(f"i{n}.spf.test" for n in range(11))
-    text = QUICKSTART.replace("  - name: acme-mail.test\n", f"  - name: acme-mail.test\n    spf_includes: [{includes}]\n")
+    text = QUICKSTART.replace(
+        "  - name: acme-mail.test\n", f"  - name: acme-mail.test\n    spf_includes: [{includes}]\n"
+    )
     result = await (await make_reconciler(text)).apply()
     failed = {o.zone: o.error for o in result.failed}
     assert list(failed) == ["acme-mail.test"]

@@ -81,7 +81,12 @@ class FakeCloudflare:
 
     # app -------------------------------------------------------------------------------------
     def __call__(
-        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: bytes,
     ) -> tuple[int, dict[str, str], bytes]:
         if self.latency:
             time.sleep(self.latency)
@@ -97,7 +102,12 @@ class FakeCloudflare:
                 status, result, info = self._route(method, path, query, body)
             except ApiError as exc:
                 extra = {"retry-after": str(self.retry_after)} if exc.status == 429 else {}
-                envelope = {"success": False, "errors": [{"code": exc.code, "message": exc.message}], "messages": [], "result": None}
+                envelope = {
+                    "success": False,
+                    "errors": [{"code": exc.code, "message": exc.message}],
+                    "messages": [],
+                    "result": None,
+                }
                 return json_response(exc.status, envelope, extra)
         envelope = {"success": True, "errors": [], "messages": [], "result": result}
         if info is not None:
@@ -110,20 +120,28 @@ class FakeCloudflare:
         while stamps and now - stamps[0] > self.window:
             stamps.popleft()
         if len(stamps) >= self.budget:
-            raise ApiError(429, 10100, f"More than {self.budget} requests per {int(self.window)} seconds reached. Please wait and consider throttling your request speed")
+            raise ApiError(
+                429,
+                10100,
+                f"More than {self.budget} requests per {int(self.window)} seconds reached. Please wait and consider throttling your request speed",
+            )
         stamps.append(now)
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any, Any]:
         if not path.startswith(PREFIX):
             raise ApiError(400, 7000, "No route for that URI")
-        parts = [p for p in path[len(PREFIX):].split("/") if p]
+        parts = [p for p in path[len(PREFIX) :].split("/") if p]
         if parts == ["zones"] and method == "GET":
             self.calls["GET /zones"] += 1
             return self._list_zones(query)
         if len(parts) >= 3 and parts[0] == "zones" and parts[2] == "dns_records":
             zone = self.zones.get(parts[1])
             if zone is None:
-                raise ApiError(400, 7003, f"Could not route to /zones/{parts[1]}/dns_records, perhaps your object identifier is invalid?")
+                raise ApiError(
+                    400,
+                    7003,
+                    f"Could not route to /zones/{parts[1]}/dns_records, perhaps your object identifier is invalid?",
+                )
             data = json.loads(body) if body else {}
             if len(parts) == 3 and method == "GET":
                 self.calls["GET /dns_records"] += 1
@@ -149,19 +167,31 @@ class FakeCloudflare:
         raise ApiError(400, 7000, "No route for that URI")
 
     @staticmethod
-    def _page(items: list[Any], query: dict[str, list[str]], default: int, maximum: int) -> tuple[list[Any], dict[str, int]]:
+    def _page(
+        items: list[Any], query: dict[str, list[str]], default: int, maximum: int
+    ) -> tuple[list[Any], dict[str, int]]:
         page = max(1, int(query.get("page", ["1"])[0]))
         per_page = min(maximum, max(5, int(query.get("per_page", [str(default)])[0])))
-        chunk = items[(page - 1) * per_page: page * per_page]
+        chunk = items[(page - 1) * per_page : page * per_page]
         total_pages = max(1, -(-len(items) // per_page))
-        info = {"page": page, "per_page": per_page, "count": len(chunk), "total_count": len(items), "total_pages": total_pages}
+        info = {
+            "page": page,
+            "per_page": per_page,
+            "count": len(chunk),
+            "total_count": len(items),
+            "total_pages": total_pages,
+        }
         return chunk, info
 
     def _list_zones(self, query: dict[str, list[str]]) -> tuple[int, Any, Any]:
         items = sorted(self.zones.values(), key=lambda z: z["name"])
         if "name" in query:
             items = [z for z in items if z["name"] == query["name"][0]]
-        public = [{k: v for k, v in z.items() if k != "records"} | {"name_servers": ["alice.ns.cloudflare.com", "tom.ns.cloudflare.com"]} for z in items]
+        public = [
+            {k: v for k, v in z.items() if k != "records"}
+            | {"name_servers": ["alice.ns.cloudflare.com", "tom.ns.cloudflare.com"]}
+            for z in items
+        ]
         chunk, info = self._page(public, query, 20, 50)
         return 200, chunk, info
 
@@ -188,11 +218,21 @@ class FakeCloudflare:
         if proxied and rtype not in PROXIABLE:
             raise ApiError(400, 1004, f"DNS Validation Error: {rtype} records cannot be proxied")
         record: dict[str, Any] = {
-            "id": record_id or uuid.uuid4().hex, "zone_id": zone["id"], "zone_name": zone["name"],
-            "name": name, "type": rtype, "proxiable": rtype in PROXIABLE, "proxied": proxied,
-            "ttl": 1 if proxied else ttl, "locked": False, "comment": data.get("comment"),
-            "tags": data.get("tags", []), "settings": {}, "meta": {"auto_added": False},
-            "created_on": datetime.now(UTC).isoformat(), "modified_on": datetime.now(UTC).isoformat(),
+            "id": record_id or uuid.uuid4().hex,
+            "zone_id": zone["id"],
+            "zone_name": zone["name"],
+            "name": name,
+            "type": rtype,
+            "proxiable": rtype in PROXIABLE,
+            "proxied": proxied,
+            "ttl": 1 if proxied else ttl,
+            "locked": False,
+            "comment": data.get("comment"),
+            "tags": data.get("tags", []),
+            "settings": {},
+            "meta": {"auto_added": False},
+            "created_on": datetime.now(UTC).isoformat(),
+            "modified_on": datetime.now(UTC).isoformat(),
         }
         if rtype in ("SRV", "CAA"):
             payload = data.get("data") or {}
@@ -201,7 +241,7 @@ class FakeCloudflare:
                 record["priority"] = payload.get("priority", 0)
                 record["content"] = f"{payload.get('weight', 0)} {payload.get('port', 0)} {payload.get('target', '')}"
             else:
-                record["content"] = f"{payload.get('flags', 0)} {payload.get('tag', '')} \"{payload.get('value', '')}\""
+                record["content"] = f'{payload.get("flags", 0)} {payload.get("tag", "")} "{payload.get("value", "")}"'
         else:
             content = data.get("content")
             if not content:
@@ -213,7 +253,12 @@ class FakeCloudflare:
 
     @staticmethod
     def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-        return (a["name"], a["type"], a["content"], a.get("priority")) == (b["name"], b["type"], b["content"], b.get("priority"))
+        return (a["name"], a["type"], a["content"], a.get("priority")) == (
+            b["name"],
+            b["type"],
+            b["content"],
+            b.get("priority"),
+        )
 
     def _check_conflicts(self, records: dict[str, dict[str, Any]], record: dict[str, Any]) -> None:
         others = [r for r in records.values() if r["name"] == record["name"] and r["id"] != record["id"]]
@@ -236,7 +281,15 @@ class FakeCloudflare:
             raise ApiError(404, 81044, "Record does not exist.")
         return {"id": record_id}
 
-    def _update(self, zone: dict[str, Any], records: dict[str, dict[str, Any]], record_id: str, data: dict[str, Any], *, replace: bool) -> dict[str, Any]:
+    def _update(
+        self,
+        zone: dict[str, Any],
+        records: dict[str, dict[str, Any]],
+        record_id: str,
+        data: dict[str, Any],
+        *,
+        replace: bool,
+    ) -> dict[str, Any]:
         old = records.get(record_id)
         if old is None:
             raise ApiError(404, 81044, "Record does not exist.")
@@ -260,9 +313,25 @@ class FakeCloudflare:
             self._delete(records, op.get("id", ""))
             result["deletes"].append(removed)
         for op in data.get("patches") or []:
-            result["patches"].append(self._update(zone, records, op.get("id", ""), {k: v for k, v in op.items() if k != "id"}, replace=False))
+            result["patches"].append(
+                self._update(
+                    zone,
+                    records,
+                    op.get("id", ""),
+                    {k: v for k, v in op.items() if k != "id"},
+                    replace=False,
+                )
+            )
         for op in data.get("puts") or []:
-            result["puts"].append(self._update(zone, records, op.get("id", ""), {k: v for k, v in op.items() if k != "id"}, replace=True))
+            result["puts"].append(
+                self._update(
+                    zone,
+                    records,
+                    op.get("id", ""),
+                    {k: v for k, v in op.items() if k != "id"},
+                    replace=True,
+                )
+            )
         for op in data.get("posts") or []:
             result["posts"].append(self._post(zone, records, op))
         zone["records"] = records  # all or nothing: only now does the zone change

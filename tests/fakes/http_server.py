@@ -62,4 +62,8 @@ class FakeServer:
 
 def json_response(status: int, data: Any, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     """A JSON response tuple."""
-    return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(data).encode()
+    return (
+        status,
+        {"Content-Type": "application/json", **(headers or {})},
+        json.dumps(data).encode(),
+    )

@@ -9,14 +9,6 @@ import pytest
 from email_infrastructure.monitoring.context import AuditContext
 from email_infrastructure.monitoring.resolver import Resolver
 from tests.fixtures.pdns import PowerDns
-from tests.monitoring.zones import defect_zones, load_zones
-
-
-@pytest.fixture(scope="session")
-def audit_dns(pdns: PowerDns) -> PowerDns:
-    """The PowerDNS with every defect zone."""
-    load_zones(pdns, defect_zones())
-    return pdns
 
 
 @pytest.fixture

@@ -6,7 +6,12 @@ import pytest
 
 from email_infrastructure.monitoring.checks.dkim import check_dkim
 from email_infrastructure.monitoring.checks.dmarc import check_dmarc, walk_names
-from email_infrastructure.monitoring.checks.mta_sts import check_bimi, check_tls_rpt, mx_matches, parse_policy
+from email_infrastructure.monitoring.checks.mta_sts import (
+    check_bimi,
+    check_tls_rpt,
+    mx_matches,
+    parse_policy,
+)
 from email_infrastructure.monitoring.checks.mx import check_mx
 from email_infrastructure.monitoring.checks.ptr import check_ptr
 from email_infrastructure.monitoring.checks.spf import check_spf
@@ -83,7 +88,10 @@ async def test_dkim_expected_key_and_common_selectors(ctx: AuditContext) -> None
         ("good.test", set()),
         ("nothing.test", {"dmarc.missing"}),
         ("twospf.test", {"dmarc.multiple_records"}),
-        ("badtag.test", {"dmarc.invalid_tag", "dmarc.partial", "dmarc.obsolete_tag", "dmarc.no_rua"}),
+        (
+            "badtag.test",
+            {"dmarc.invalid_tag", "dmarc.partial", "dmarc.obsolete_tag", "dmarc.no_rua"},
+        ),
         ("policynone.test", {"dmarc.policy_none"}),
         ("extrua.test", {"dmarc.unauthorized_destination"}),
         ("sub.parent.test", {"dmarc.inherited"}),
@@ -102,7 +110,12 @@ async def test_dmarc_external_authorisation_names_the_destination(ctx: AuditCont
 
 
 def test_dmarc_walk_is_capped_at_eight_names() -> None:
-    assert walk_names("a.b.example.test") == ["a.b.example.test", "b.example.test", "example.test", "test"]
+    assert walk_names("a.b.example.test") == [
+        "a.b.example.test",
+        "b.example.test",
+        "example.test",
+        "test",
+    ]
     long = ".".join(f"l{n}" for n in range(12)) + ".test"
     names = walk_names(long)
     assert len(names) == 8

@@ -37,8 +37,18 @@ def txt(*values: str) -> list[str]:
     return [txt_presentation(v) for v in values]
 
 
-def mail_domain(zone: str, *, spf: str | None = "v=spf1 ip4:127.0.0.10 -all", dmarc: str | None = None, dkim: str | None = KEY_2048, mx: str | None = None) -> list[Rec]:
-    records: list[Rec] = [(zone, "MX", [mx or f"10 mail.{zone}."]), (f"mail.{zone}", "A", ["127.0.0.10"])]
+def mail_domain(
+    zone: str,
+    *,
+    spf: str | None = "v=spf1 ip4:127.0.0.10 -all",
+    dmarc: str | None = None,
+    dkim: str | None = KEY_2048,
+    mx: str | None = None,
+) -> list[Rec]:
+    records: list[Rec] = [
+        (zone, "MX", [mx or f"10 mail.{zone}."]),
+        (f"mail.{zone}", "A", ["127.0.0.10"]),
+    ]
     if spf:
         records.append((zone, "TXT", txt(spf)))
     if dmarc is None:
@@ -71,7 +81,10 @@ def defect_zones(mta_sts_ip: str = "127.0.0.1") -> dict[str, list[Rec]]:
             ("_dmarc.twospf.test", "TXT", txt("v=DMARC1; p=none", "v=DMARC1; p=reject")),
         ],
         "manylookups.test": mail_domain("manylookups.test", spf=f"v=spf1 {includes} -all"),
-        "voids.test": mail_domain("voids.test", spf="v=spf1 a:nx1.voids.test a:nx2.voids.test a:nx3.voids.test ip4:127.0.0.10 -all"),
+        "voids.test": mail_domain(
+            "voids.test",
+            spf="v=spf1 a:nx1.voids.test a:nx2.voids.test a:nx3.voids.test ip4:127.0.0.10 -all",
+        ),
         "plusall.test": mail_domain("plusall.test", spf="v=spf1 ip4:127.0.0.10 +all"),
         "neutral.test": mail_domain("neutral.test", spf="v=spf1 ptr ip4:127.0.0.10 ?all"),
         "loop.test": mail_domain("loop.test", spf="v=spf1 include:loop2.test -all"),
@@ -82,17 +95,36 @@ def defect_zones(mta_sts_ip: str = "127.0.0.1") -> dict[str, list[Rec]]:
         "baddkim.test": mail_domain("baddkim.test", dkim="bm90IGEga2V5IGF0IGFsbA=="),
         "badtag.test": mail_domain("badtag.test", dmarc="v=DMARC1; p=maybe; adkim=x; pct=50"),
         "policynone.test": mail_domain("policynone.test", dmarc="v=DMARC1; p=none; rua=mailto:d@policynone.test"),
-        "extrua.test": mail_domain("extrua.test", dmarc="v=DMARC1; p=reject; rua=mailto:r@reports.test,mailto:r@authorised.test"),
+        "extrua.test": mail_domain(
+            "extrua.test",
+            dmarc="v=DMARC1; p=reject; rua=mailto:r@reports.test,mailto:r@authorised.test",
+        ),
         "reports.test": [("reports.test", "MX", ["10 mail.good.test."])],
         "authorised.test": [
             ("authorised.test", "MX", ["10 mail.good.test."]),
             ("extrua.test._report._dmarc.authorised.test", "TXT", txt("v=DMARC1")),
         ],
         "sub.parent.test": mail_domain("sub.parent.test", dmarc=""),
-        "parent.test": [("_dmarc.parent.test", "TXT", txt("v=DMARC1; p=quarantine; sp=reject; rua=mailto:d@parent.test"))],
-        "nomx.test": [(f"nomx.test", "TXT", txt("v=spf1 -all")), ("_dmarc.nomx.test", "TXT", txt("v=DMARC1; p=reject"))],
-        "nullmx.test": [("nullmx.test", "MX", ["0 ."]), ("nullmx.test", "TXT", txt("v=spf1 -all")), ("_dmarc.nullmx.test", "TXT", txt("v=DMARC1; p=reject"))],
-        "cnamemx.test": [*mail_domain("cnamemx.test", mx="10 mx.cnamemx.test."), ("mx.cnamemx.test", "CNAME", ["mail.cnamemx.test."])],
+        "parent.test": [
+            (
+                "_dmarc.parent.test",
+                "TXT",
+                txt("v=DMARC1; p=quarantine; sp=reject; rua=mailto:d@parent.test"),
+            )
+        ],
+        "nomx.test": [
+            ("nomx.test", "TXT", txt("v=spf1 -all")),
+            ("_dmarc.nomx.test", "TXT", txt("v=DMARC1; p=reject")),
+        ],
+        "nullmx.test": [
+            ("nullmx.test", "MX", ["0 ."]),
+            ("nullmx.test", "TXT", txt("v=spf1 -all")),
+            ("_dmarc.nullmx.test", "TXT", txt("v=DMARC1; p=reject")),
+        ],
+        "cnamemx.test": [
+            *mail_domain("cnamemx.test", mx="10 mx.cnamemx.test."),
+            ("mx.cnamemx.test", "CNAME", ["mail.cnamemx.test."]),
+        ],
         "badmtasts.test": [
             *mail_domain("badmtasts.test"),
             ("_mta-sts.badmtasts.test", "TXT", txt("v=STSv1; id=not-valid!")),
@@ -124,7 +156,10 @@ def defect_zones(mta_sts_ip: str = "127.0.0.1") -> dict[str, list[Rec]]:
             ("test.multi.surbl.org", "A", ["127.0.0.80"]),
             ("tracked.test.multi.surbl.org", "A", ["127.0.0.80"]),
         ],
-        "bl.spamcop.net": [("2.0.0.127.bl.spamcop.net", "A", ["127.0.0.2"]), ("20.0.0.127.bl.spamcop.net", "A", ["127.0.0.2"])],
+        "bl.spamcop.net": [
+            ("2.0.0.127.bl.spamcop.net", "A", ["127.0.0.2"]),
+            ("20.0.0.127.bl.spamcop.net", "A", ["127.0.0.2"]),
+        ],
         "everything.example-bl.test": [("*.everything.example-bl.test", "A", ["127.0.0.2"])],
         "public-resolver.example-bl.test": [("*.public-resolver.example-bl.test", "A", ["127.255.255.254"])],
     }
@@ -142,9 +177,22 @@ def load_zones(pdns: PowerDns, zones: dict[str, list[Rec]]) -> None:
             for name, rtype, values in records:
                 grouped.setdefault((name, rtype), []).extend(values)
             rrsets: list[dict[str, Any]] = [
-                {"name": f"{name}.", "type": rtype, "ttl": 300, "changetype": "REPLACE",
-                 "records": [{"content": v, "disabled": False} for v in values]}
+                {
+                    "name": f"{name}.",
+                    "type": rtype,
+                    "ttl": 300,
+                    "changetype": "REPLACE",
+                    "records": [{"content": v, "disabled": False} for v in values],
+                }
                 for (name, rtype), values in grouped.items()
             ]
-            response = client.post(base, json={"name": f"{zone}.", "kind": "Native", "nameservers": ["ns1.localhost."], "rrsets": rrsets})
+            response = client.post(
+                base,
+                json={
+                    "name": f"{zone}.",
+                    "kind": "Native",
+                    "nameservers": ["ns1.localhost."],
+                    "rrsets": rrsets,
+                },
+            )
             response.raise_for_status()

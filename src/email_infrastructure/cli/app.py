@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from email_infrastructure import __version__
-from email_infrastructure.cli import audit, db, dns, init, status, validate, vault
+from email_infrastructure.cli import audit, db, dns, init, monitor, status, validate, vault
 from email_infrastructure.cli.common import debug_enabled, err_console
 from email_infrastructure.core.errors import EmailInfraError
 from email_infrastructure.core.logging import redact_text, setup_logging
@@ -53,6 +53,8 @@ app.command("plan")(dns.plan)
 app.command("apply")(dns.apply)
 app.command("audit")(audit.audit_command)
 app.command("blacklist")(audit.blacklist_command)
+app.command("monitor")(monitor.monitor)
+app.command("metrics")(monitor.metrics)
 app.command("status")(status.status)
 app.add_typer(db.app, name="db")
 app.add_typer(vault.app, name="vault")

@@ -11,14 +11,26 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from email_infrastructure.cli.common import console, err_console, inventory, print_json, run, settings
+from email_infrastructure.cli.common import (
+    console,
+    err_console,
+    inventory,
+    print_json,
+    run,
+    settings,
+)
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.events import EventBus
 from email_infrastructure.core.logging import register_secret
 from email_infrastructure.core.names import normalise_domain
 from email_infrastructure.monitoring.audit import ALL_CHECKS, DEFAULT_CHECKS, AuditReport, audit
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
-from email_infrastructure.monitoring.dnsbl import ListingResult, ZoneHealth, check_blocklists, resolve_zones
+from email_infrastructure.monitoring.dnsbl import (
+    ListingResult,
+    ZoneHealth,
+    check_blocklists,
+    resolve_zones,
+)
 from email_infrastructure.monitoring.findings import Severity
 from email_infrastructure.monitoring.resolver import Resolver
 from email_infrastructure.monitoring.targets import inventory_targets, plain_target
@@ -36,9 +48,15 @@ class Format(StrEnum):
 
 NameserverOption = Annotated[
     list[str] | None,
-    typer.Option("--nameserver", help="Upstream DNS server IP[:PORT] (repeatable); default: the inventory's, else the system's."),
+    typer.Option(
+        "--nameserver",
+        help="Upstream DNS server IP[:PORT] (repeatable); default: the inventory's, else the system's.",
+    ),
 ]
-ZonesOption = Annotated[str | None, typer.Option("--zones", help="Comma-separated DNSBL zones (default: the curated list).")]
+ZonesOption = Annotated[
+    str | None,
+    typer.Option("--zones", help="Comma-separated DNSBL zones (default: the curated list)."),
+]
 FormatOption = Annotated[Format, typer.Option("--format", help="table, json or csv.")]
 
 
@@ -78,7 +96,11 @@ async def _inventory_targets(file: Path, only: list[str]) -> tuple[list[DomainTa
         known = {t.name for t in targets}
         missing = [d for d in only if d not in known]
         targets = [t for t in targets if t.name in only] + [plain_target(d, None) for d in missing]
-    return targets, loaded.inventory.monitoring.nameservers, [str(z) for z in loaded.inventory.monitoring.blacklists or []]
+    return (
+        targets,
+        loaded.inventory.monitoring.nameservers,
+        [str(z) for z in loaded.inventory.monitoring.blacklists or []],
+    )
 
 
 def _print_audit(report: AuditReport, output: Format) -> None:
@@ -102,24 +124,43 @@ def _print_audit(report: AuditReport, output: Format) -> None:
         names = [c for c in ALL_CHECKS if any(c in r.checks for r in reports)]
         table = Table(label, "status", *names)
         for r in reports:
-            cells = [f"[{style[r.checks[c].status.value]}]{r.checks[c].status.value}[/]" if c in r.checks else "" for c in names]
+            cells = [
+                f"[{style[r.checks[c].status.value]}]{r.checks[c].status.value}[/]" if c in r.checks else ""
+                for c in names
+            ]
             table.add_row(r.subject, f"[{style[r.status.value]}]{r.status.value}[/]", *cells)
         console.print(table)
     for subject, _name, result in rows:
         for f in result.findings:
             if f.severity is not Severity.INFO or result.unknown:
                 color = {"error": "red", "warning": "yellow", "info": "cyan"}[f.severity.value]
-                console.print(f"[{color}]{f.severity.value}[/] {subject} {f.id}: {f.message}", soft_wrap=True, markup=True)
+                console.print(
+                    f"[{color}]{f.severity.value}[/] {subject} {f.id}: {f.message}",
+                    soft_wrap=True,
+                    markup=True,
+                )
 
 
 def audit_command(
-    domains: Annotated[list[str] | None, typer.Argument(help="Domains to audit (default with -f: every inventory domain).")] = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="Inventory: audit its domains, selectors and IPs, and add drift.")] = None,
+    domains: Annotated[
+        list[str] | None,
+        typer.Argument(help="Domains to audit (default with -f: every inventory domain)."),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="Inventory: audit its domains, selectors and IPs, and add drift."),
+    ] = None,
     nameserver: NameserverOption = None,
-    selector: Annotated[list[str] | None, typer.Option("--selector", help="DKIM selector (repeatable); default: common ones.")] = None,
+    selector: Annotated[
+        list[str] | None,
+        typer.Option("--selector", help="DKIM selector (repeatable); default: common ones."),
+    ] = None,
     output: FormatOption = Format.table,
     concurrency: Annotated[int, typer.Option(help="Domains audited at once.", min=1, max=5000)] = 200,
-    checks: Annotated[str | None, typer.Option("--checks", help=f"Comma-separated subset of: {','.join(ALL_CHECKS)}.")] = None,
+    checks: Annotated[
+        str | None,
+        typer.Option("--checks", help=f"Comma-separated subset of: {','.join(ALL_CHECKS)}."),
+    ] = None,
     zones: ZonesOption = None,
     dqs_key_env: Annotated[str | None, typer.Option(help="Variable holding a Spamhaus DQS key.")] = None,
 ) -> None:
@@ -183,16 +224,29 @@ def blacklist_command(
     async def go() -> tuple[list[ListingResult], list[ZoneHealth]]:
         resolver = _resolver(nameserver, [])
         try:
-            return await check_blocklists(resolver, subjects, resolve_zones(_split(zones), dqs_key=_dqs_key(dqs_key_env)))
+            return await check_blocklists(
+                resolver, subjects, resolve_zones(_split(zones), dqs_key=_dqs_key(dqs_key_env))
+            )
         finally:
             await resolver.close()
 
     results, health = run(go())
     if output is Format.json:
-        print_json({
-            "results": [{"target": r.target, "zone": r.zone, "status": r.status, "codes": r.codes, "meaning": r.meaning} for r in results],
-            "zones": [{"zone": z.zone, "healthy": z.healthy, "reason": z.reason} for z in health],
-        })
+        print_json(
+            {
+                "results": [
+                    {
+                        "target": r.target,
+                        "zone": r.zone,
+                        "status": r.status,
+                        "codes": r.codes,
+                        "meaning": r.meaning,
+                    }
+                    for r in results
+                ],
+                "zones": [{"zone": z.zone, "healthy": z.healthy, "reason": z.reason} for z in health],
+            }
+        )
     elif output is Format.csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(["target", "zone", "status", "codes", "meaning"])

@@ -64,8 +64,12 @@ def _progress(total: int) -> Progress | None:
     if total < 2 or not err_console.is_terminal:
         return None
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
     )
 
 
@@ -120,7 +124,9 @@ def _show_plan(plan: Plan) -> None:
         if not zone.changes:
             console.print(f"{header}: no changes")
             continue
-        console.print(f"{header}: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete")
+        console.print(
+            f"{header}: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete"
+        )
         for change in zone.changes:
             r = change.record
             if change.action is Action.UPDATE:
@@ -130,18 +136,26 @@ def _show_plan(plan: Plan) -> None:
                 text = f"{old} → {new}"
             else:
                 text = f"{r.ttl} {' | '.join(r.values)}"
-            console.print(f"  {_SIGN[change.action]} {r.name} {r.type} {text}", soft_wrap=True, markup=True, highlight=False)
+            console.print(
+                f"  {_SIGN[change.action]} {r.name} {r.type} {text}",
+                soft_wrap=True,
+                markup=True,
+                highlight=False,
+            )
         for note in zone.notes:
             console.print(f"  [dim]note: {note}[/]", soft_wrap=True)
     s = plan.summary()
-    console.print(f"plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete; checksum {plan.checksum}")
+    console.print(
+        f"plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete; checksum {plan.checksum}"
+    )
 
 
 def plan(
     file: InventoryOption = DEFAULT_INVENTORY,
     as_json: JsonOption = False,
     detailed_exitcode: Annotated[
-        bool, typer.Option("--detailed-exitcode", help="Exit 0 without changes, 2 with changes, 1 on error.")
+        bool,
+        typer.Option("--detailed-exitcode", help="Exit 0 without changes, 2 with changes, 1 on error."),
     ] = False,
 ) -> None:
     """Show what apply would change at each DNS provider; never writes to a provider."""
@@ -173,8 +187,11 @@ def _summary(result: ApplyResult) -> None:
     for outcome in sorted(result.outcomes, key=lambda o: o.zone):
         c = outcome.counts
         table.add_row(
-            outcome.zone, f"[{style[outcome.status]}]{outcome.status}[/]",
-            str(c.get("create", 0)), str(c.get("update", 0)), str(c.get("delete", 0)),
+            outcome.zone,
+            f"[{style[outcome.status]}]{outcome.status}[/]",
+            str(c.get("create", 0)),
+            str(c.get("update", 0)),
+            str(c.get("delete", 0)),
             outcome.error or "",
         )
     console.print(table)
@@ -183,8 +200,14 @@ def _summary(result: ApplyResult) -> None:
 def apply(
     file: InventoryOption = DEFAULT_INVENTORY,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Allow updating/deleting more than 30% of a zone's managed records.")] = False,
-    checksum: Annotated[str | None, typer.Option("--checksum", help="Apply only if the plan still has this checksum.")] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Allow updating/deleting more than 30% of a zone's managed records."),
+    ] = False,
+    checksum: Annotated[
+        str | None,
+        typer.Option("--checksum", help="Apply only if the plan still has this checksum."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Make every DNS provider match the inventory, reading back each write; exit 1 if a zone failed."""
@@ -213,7 +236,9 @@ def apply(
             with progress:
                 task = progress.add_task("applying", total=len(service.inventory.domains))
                 return await service.apply(
-                    checksum=checksum, force=force, managed_by=managed_by,
+                    checksum=checksum,
+                    force=force,
+                    managed_by=managed_by,
                     progress=lambda _zone: progress.advance(task),
                 )
 

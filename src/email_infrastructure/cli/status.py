@@ -77,9 +77,7 @@ def status(
     inv = inventory(file, quiet=as_json).inventory if file else None
     results = run(collect(ComponentContext(settings=settings(), bus=EventBus(), inventory=inv)))
     if as_json:
-        data: dict[str, Any] = {
-            name: {"status": h.status.value, "detail": h.detail} for name, h in results.items()
-        }
+        data: dict[str, Any] = {name: {"status": h.status.value, "detail": h.detail} for name, h in results.items()}
         print_json({"components": data})
     else:
         table = Table("component", "status", "detail")

@@ -34,6 +34,5 @@ def validate(file: InventoryOption = DEFAULT_INVENTORY, as_json: JsonOption = Fa
         return
     mailboxes = sum(len(d.mailboxes) for d in inv.domains)
     console.print(
-        f"[green]valid:[/] {file}: {len(inv.domains)} domain(s), {mailboxes} mailbox(es), "
-        f"{len(inv.servers)} server(s)"
+        f"[green]valid:[/] {file}: {len(inv.domains)} domain(s), {mailboxes} mailbox(es), {len(inv.servers)} server(s)"
     )

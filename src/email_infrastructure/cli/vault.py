@@ -19,9 +19,7 @@ from email_infrastructure.core.vault import (
 from email_infrastructure.storage.db import open_database
 from email_infrastructure.storage.repositories import SecretStore
 
-app = typer.Typer(
-    help="The secrets vault (encrypted mailbox passwords and DKIM keys).", no_args_is_help=True
-)
+app = typer.Typer(help="The secrets vault (encrypted mailbox passwords and DKIM keys).", no_args_is_help=True)
 
 
 @app.command("generate-key")
@@ -34,9 +32,7 @@ def generate() -> None:
 def rotate(
     new_key_env: Annotated[
         str | None,
-        typer.Option(
-            help="Variable with the new key (needed when the key is EMAIL_INFRA_SECRET_KEY)."
-        ),
+        typer.Option(help="Variable with the new key (needed when the key is EMAIL_INFRA_SECRET_KEY)."),
     ] = None,
 ) -> None:
     """Re-encrypt every stored secret under a new key."""
@@ -71,7 +67,4 @@ def rotate(
         os.replace(pending, key_file_path(cfg))
         console.print(f"re-encrypted {count} secret(s); new key written to {key_file_path(cfg)}")
     else:
-        console.print(
-            f"re-encrypted {count} secret(s); "
-            f"set EMAIL_INFRA_SECRET_KEY to the value of {new_key_env}"
-        )
+        console.print(f"re-encrypted {count} secret(s); set EMAIL_INFRA_SECRET_KEY to the value of {new_key_env}")

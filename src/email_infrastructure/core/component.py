@@ -86,16 +86,12 @@ class CredentialsOnlyComponent(BaseComponent):
     async def health_check(self) -> Health:
         """Unconfigured without providers; down when a credential is missing; else unknown."""
         inventory = self.context.inventory
-        providers: dict[str, ProviderSpec] = (
-            getattr(inventory.providers, self.kind) if inventory else {}
-        )
+        providers: dict[str, ProviderSpec] = getattr(inventory.providers, self.kind) if inventory else {}
         if not providers:
             return Health(HealthStatus.UNCONFIGURED, f"no {self.kind} provider in the inventory")
         missing = missing_credentials(providers)
         if missing:
-            return Health(
-                HealthStatus.DOWN, "; ".join(f"{n}: {r}" for n, r in missing.items()), missing
-            )
+            return Health(HealthStatus.DOWN, "; ".join(f"{n}: {r}" for n, r in missing.items()), missing)
         return Health(
             HealthStatus.UNKNOWN,
             f"{len(providers)} provider(s) with credentials; live API check not implemented yet",

@@ -64,9 +64,7 @@ class EventBus:
     async def publish(self, event: Event) -> None:
         """Deliver to every matching handler; a failing handler is logged, never raised."""
         handlers = [h for p, h in list(self._subscriptions) if fnmatch.fnmatchcase(event.topic, p)]
-        results = await asyncio.gather(
-            *(self._call(handler, event) for handler in handlers), return_exceptions=True
-        )
+        results = await asyncio.gather(*(self._call(handler, event) for handler in handlers), return_exceptions=True)
         for handler, result in zip(handlers, results, strict=True):
             if isinstance(result, BaseException) and not isinstance(result, Exception):
                 raise result  # cancellation and interrupts still propagate
@@ -79,9 +77,7 @@ class EventBus:
                     exc_info=result,
                 )
 
-    async def emit(
-        self, topic: str, payload: Mapping[str, Any] | None = None, source: str = ""
-    ) -> Event:
+    async def emit(self, topic: str, payload: Mapping[str, Any] | None = None, source: str = "") -> Event:
         """Build and publish an event in one call."""
         event = Event(topic=topic, payload=payload or {}, source=source)
         await self.publish(event)

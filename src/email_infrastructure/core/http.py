@@ -33,9 +33,7 @@ Sleep = Callable[[float], Awaitable[None]]
 class RateLimiter:
     """A token bucket: at most `capacity` requests per `period` seconds, refilled smoothly."""
 
-    def __init__(
-        self, capacity: int, period: float, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, capacity: int, period: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.capacity = capacity
         self.period = period
         self._tokens = float(capacity)
@@ -143,17 +141,9 @@ class VendorClient:
                 continue
             if response.status_code == 429 or response.status_code >= 500:
                 wait = retry_after_seconds(response)
-                if attempt < self.retry.attempts and (
-                    wait is None or wait <= self.retry.max_retry_after
-                ):
-                    delay = (
-                        wait + random.uniform(0, 0.25)
-                        if wait is not None
-                        else self.retry.backoff(attempt)
-                    )
-                    _log.info(
-                        "%s %s → %s; retrying in %.1fs", method, path, response.status_code, delay
-                    )
+                if attempt < self.retry.attempts and (wait is None or wait <= self.retry.max_retry_after):
+                    delay = wait + random.uniform(0, 0.25) if wait is not None else self.retry.backoff(attempt)
+                    _log.info("%s %s → %s; retrying in %.1fs", method, path, response.status_code, delay)
                     await self._sleep(delay)
                     continue
             if response.is_success:
@@ -184,9 +174,7 @@ class VendorClient:
         if status == 409:
             return ProviderConflictError(message, **kwargs)
         if status == 429:
-            return ProviderRateLimitError(
-                message, retry_after=retry_after_seconds(response), **kwargs
-            )
+            return ProviderRateLimitError(message, retry_after=retry_after_seconds(response), **kwargs)
         if status >= 500:
             return ProviderServerError(message, **kwargs)
         if status in (400, 422):

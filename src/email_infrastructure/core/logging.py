@@ -61,8 +61,7 @@ def redact(value: Any) -> Any:
     """Redact a JSON-like value: secret-named fields are replaced, strings are scrubbed."""
     if isinstance(value, Mapping):
         return {
-            k: REDACTED if isinstance(k, str) and _SECRET_FIELD.search(k) and v else redact(v)
-            for k, v in value.items()
+            k: REDACTED if isinstance(k, str) and _SECRET_FIELD.search(k) and v else redact(v) for k, v in value.items()
         }
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
@@ -116,9 +115,7 @@ def setup_logging(level: str = "INFO", *, json_output: bool = False) -> None:
     """Configure the root logger once: one stderr handler with the redaction filter."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(
-        JsonFormatter() if json_output else logging.Formatter("%(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if json_output else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_email_infra", False):

@@ -50,9 +50,7 @@ class _EnvironmentYamlSource(PydanticBaseSettingsSource):
 class Settings(BaseSettings):
     """Process-wide settings; see README "Configuration"."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="EMAIL_INFRA_", env_file=".env", extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix="EMAIL_INFRA_", env_file=".env", extra="ignore", populate_by_name=True)
 
     env: Environment = "development"
     data_dir: Path = Path("data")
@@ -61,9 +59,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("EMAIL_INFRA_DATABASE_URL", "DATABASE_URL")
     )
-    redis_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("EMAIL_INFRA_REDIS_URL", "REDIS_URL")
-    )
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("EMAIL_INFRA_REDIS_URL", "REDIS_URL"))
     secret_key: SecretStr | None = None
 
     @classmethod
@@ -78,9 +74,7 @@ class Settings(BaseSettings):
         """Order: arguments, environment, .env, the environment's YAML file, defaults."""
         env = os.environ.get("EMAIL_INFRA_ENV", "development")
         config_dir = Path(os.environ.get("EMAIL_INFRA_CONFIG_DIR", "config"))
-        yaml_source = _EnvironmentYamlSource(
-            settings_cls, config_dir / "environments" / f"{env}.yaml"
-        )
+        yaml_source = _EnvironmentYamlSource(settings_cls, config_dir / "environments" / f"{env}.yaml")
         return (init_settings, env_settings, dotenv_settings, yaml_source)
 
     @model_validator(mode="after")
@@ -114,10 +108,7 @@ def normalise_database_url(url: str) -> str:
             return driver + url[len(prefix) :]
     if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
         return url
-    raise ConfigError(
-        "DATABASE_URL must start with postgresql:// or sqlite:/// "
-        f"(got scheme {url.split(':', 1)[0]!r})"
-    )
+    raise ConfigError(f"DATABASE_URL must start with postgresql:// or sqlite:/// (got scheme {url.split(':', 1)[0]!r})")
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -153,7 +153,9 @@ def _tracking(domain: ResolvedDomain) -> tuple[str, str]:
     platform = TRACKING_PLATFORMS.get(spec.platform or "")
     if spec.platform and platform is None and not (spec.host and spec.target):
         known = ", ".join(sorted(TRACKING_PLATFORMS))
-        raise RecordError(f"{domain.name}: unknown tracking platform {spec.platform!r} (known: {known}); give host and target")
+        raise RecordError(
+            f"{domain.name}: unknown tracking platform {spec.platform!r} (known: {known}); give host and target"
+        )
     host = spec.host or (platform[0] if platform else "")
     target = spec.target or (platform[1] if platform else "")
     return host, target
@@ -192,7 +194,14 @@ def desired_zones(inventory: Inventory, dkim_keys: Mapping[str, str | None]) -> 
         for report_domain in sorted(report_domains(domain)):
             target = zone_for(report_domain)
             if target is not None:
-                extra.append(Record.make(f"{domain.name}._report._dmarc.{report_domain}", "TXT", ["v=DMARC1"], domain.ttl))
+                extra.append(
+                    Record.make(
+                        f"{domain.name}._report._dmarc.{report_domain}",
+                        "TXT",
+                        ["v=DMARC1"],
+                        domain.ttl,
+                    )
+                )
     for record in extra:
         target = zone_for(record.name)
         assert target is not None
@@ -216,5 +225,11 @@ def _merge(records: list[Record], zone: str) -> list[Record]:
         elif record.type == "CNAME" and old.values != record.values:
             raise RecordError(f"{zone}: {record.name} is wanted as CNAME to {old.values[0]} and to {record.values[0]}")
         else:
-            merged[record.key] = Record.make(record.name, record.type, [*old.values, *record.values], min(old.ttl, record.ttl), old.note)
+            merged[record.key] = Record.make(
+                record.name,
+                record.type,
+                [*old.values, *record.values],
+                min(old.ttl, record.ttl),
+                old.note,
+            )
     return sorted(merged.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,11 +19,41 @@ from email_infrastructure.monitoring.checks.ptr import check_ptr
 from email_infrastructure.monitoring.checks.spf import check_spf, spf_records
 from email_infrastructure.monitoring.checks.tls import check_tls
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
-from email_infrastructure.monitoring.dnsbl import Blocklist, ListingResult, ZoneHealth, check_blocklists
+from email_infrastructure.monitoring.dnsbl import (
+    Blocklist,
+    ListingResult,
+    ZoneHealth,
+    check_blocklists,
+)
 from email_infrastructure.monitoring.findings import CheckResult, CheckStatus, worst
 
-ALL_CHECKS = ("spf", "dkim", "dmarc", "mx", "mta_sts", "tls_rpt", "bimi", "ptr", "dnsbl", "tls", "drift", "compliance")
-DEFAULT_CHECKS = ("spf", "dkim", "dmarc", "mx", "mta_sts", "tls_rpt", "bimi", "ptr", "dnsbl", "drift", "compliance")
+ALL_CHECKS = (
+    "spf",
+    "dkim",
+    "dmarc",
+    "mx",
+    "mta_sts",
+    "tls_rpt",
+    "bimi",
+    "ptr",
+    "dnsbl",
+    "tls",
+    "drift",
+    "compliance",
+)
+DEFAULT_CHECKS = (
+    "spf",
+    "dkim",
+    "dmarc",
+    "mx",
+    "mta_sts",
+    "tls_rpt",
+    "bimi",
+    "ptr",
+    "dnsbl",
+    "drift",
+    "compliance",
+)
 
 
 @dataclass
@@ -56,11 +87,19 @@ class AuditReport:
         return {
             "status": self.status.value,
             "domains": [
-                {"domain": d.subject, "status": d.status.value, "checks": {k: v.to_json() for k, v in d.checks.items()}}
+                {
+                    "domain": d.subject,
+                    "status": d.status.value,
+                    "checks": {k: v.to_json() for k, v in d.checks.items()},
+                }
                 for d in self.domains
             ],
             "ips": [
-                {"ip": i.subject, "status": i.status.value, "checks": {k: v.to_json() for k, v in i.checks.items()}}
+                {
+                    "ip": i.subject,
+                    "status": i.status.value,
+                    "checks": {k: v.to_json() for k, v in i.checks.items()},
+                }
                 for i in self.ips
             ],
             "zones": [{"zone": z.zone, "healthy": z.healthy, "reason": z.reason} for z in self.zones],
@@ -74,13 +113,11 @@ def single_addresses(spf: str) -> list[str]:
         term = term.lstrip("+")
         for prefix, full in (("ip4:", 32), ("ip6:", 128)):
             if term.lower().startswith(prefix):
-                value = term[len(prefix):]
+                value = term[len(prefix) :]
                 address, _, length = value.partition("/")
                 if not length or int(length) == full:
-                    try:
+                    with contextlib.suppress(ValueError):
                         out.append(str(ipaddress.ip_address(address)))
-                    except ValueError:
-                        pass
     return out
 
 
@@ -93,7 +130,11 @@ def listing_result(subject: str, listings: list[ListingResult]) -> CheckResult:
             if item.policy:
                 result.warn("dnsbl.policy", f"{item.target} is on {item.zone}: {item.meaning}", evidence)
             else:
-                result.error("dnsbl.listed", f"{item.target} is listed on {item.zone}: {item.meaning}", evidence)
+                result.error(
+                    "dnsbl.listed",
+                    f"{item.target} is listed on {item.zone}: {item.meaning}",
+                    evidence,
+                )
         elif item.status == "unknown":
             result.cannot_tell("dnsbl.unknown", f"{item.target} on {item.zone}: {item.meaning}")
     return result
@@ -120,7 +161,13 @@ async def audit(
         async with semaphore:
             report = SubjectReport(target.name)
             jobs: dict[str, Any] = {}
-            for name, fn in (("spf", check_spf), ("dkim", check_dkim), ("dmarc", check_dmarc), ("tls_rpt", check_tls_rpt), ("bimi", check_bimi)):
+            for name, fn in (
+                ("spf", check_spf),
+                ("dkim", check_dkim),
+                ("dmarc", check_dmarc),
+                ("tls_rpt", check_tls_rpt),
+                ("bimi", check_bimi),
+            ):
                 if name in checks:
                     jobs[name] = fn(target, ctx)
             if target.desired is not None and "drift" in checks:
@@ -154,7 +201,10 @@ async def audit(
     zone_health: list[ZoneHealth] = []
 
     if "ptr" in checks:
-        host_for_ip = {ip: next((mail_hosts[d] for d in sorted(owners) if mail_hosts.get(d)), None) for ip, owners in ip_owners.items()}
+        host_for_ip = {
+            ip: next((mail_hosts[d] for d in sorted(owners) if mail_hosts.get(d)), None)
+            for ip, owners in ip_owners.items()
+        }
         ptrs = await asyncio.gather(*(check_ptr(ip, ctx, host_for_ip[ip]) for ip in ip_list))
         for report, result in zip(ip_reports, ptrs, strict=True):
             report.checks["ptr"] = result
@@ -170,8 +220,16 @@ async def audit(
             items = grouped.get(target.name, []) + [i for h in target.tracking_hosts for i in grouped.get(h, [])]
             by_name[target.name].checks["dnsbl"] = listing_result(target.name, items)
     if "tls" in checks:
-        pairs = sorted({(host, ip) for d, host in mail_hosts.items() if host for ip in (await _addresses(ctx, host))[:1]})
-        tls_results = dict(zip(pairs, await asyncio.gather(*(check_tls(h, ip, ctx) for h, ip in pairs)), strict=True))
+        pairs = sorted(
+            {(host, ip) for d, host in mail_hosts.items() if host for ip in (await _addresses(ctx, host))[:1]}
+        )
+        tls_results = dict(
+            zip(
+                pairs,
+                await asyncio.gather(*(check_tls(h, ip, ctx) for h, ip in pairs)),
+                strict=True,
+            )
+        )
         for domain, host in mail_hosts.items():
             for (h, _ip), result in tls_results.items():
                 if h == host:

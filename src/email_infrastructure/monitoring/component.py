@@ -15,6 +15,4 @@ class MonitoringComponent(BaseComponent):
         inventory = self.context.inventory
         if inventory is None or not inventory.domains:
             return Health(HealthStatus.UNCONFIGURED, "no domains to watch")
-        return Health(
-            HealthStatus.UNKNOWN, f"{len(inventory.domains)} domain(s); no check has run yet"
-        )
+        return Health(HealthStatus.UNKNOWN, f"{len(inventory.domains)} domain(s); no check has run yet")

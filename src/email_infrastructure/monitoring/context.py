@@ -11,8 +11,19 @@ from email_infrastructure.dns.records import Record
 from email_infrastructure.monitoring.resolver import Resolver
 
 COMMON_SELECTORS = (
-    "dkim", "default", "mail", "selector1", "selector2", "google", "k1", "s1", "s2",
-    "smtp", "dkim1", "key1", "mx",
+    "dkim",
+    "default",
+    "mail",
+    "selector1",
+    "selector2",
+    "google",
+    "k1",
+    "s1",
+    "s2",
+    "smtp",
+    "dkim1",
+    "key1",
+    "mx",
 )
 _PSL = PublicSuffixList()
 

@@ -66,7 +66,13 @@ DEFAULT_IP_ZONES = [
     Blocklist("ips.backscatterer.org", "ip"),
 ]
 DEFAULT_DOMAIN_ZONES = [
-    Blocklist("dbl.spamhaus.org", "domain", Decoder.SPAMHAUS_DBL, test_listed="dbltest.com", test_clean="invalid"),
+    Blocklist(
+        "dbl.spamhaus.org",
+        "domain",
+        Decoder.SPAMHAUS_DBL,
+        test_listed="dbltest.com",
+        test_clean="invalid",
+    ),
     Blocklist("multi.surbl.org", "domain", Decoder.SURBL, test_listed="test", test_clean="invalid"),
     Blocklist("multi.uribl.com", "domain", Decoder.URIBL, test_listed="test", test_clean="invalid"),
     Blocklist("uribl.spameatingmonkey.net", "domain", test_listed="test", test_clean="invalid"),
@@ -76,18 +82,28 @@ DEFAULT_DOMAIN_ZONES = [
 KNOWN = {b.zone: b for b in DEFAULT_IP_ZONES + DEFAULT_DOMAIN_ZONES}
 
 ZEN = {
-    "127.0.0.2": ("SBL: spam source", "listed"), "127.0.0.3": ("CSS: snowshoe spam", "listed"),
-    "127.0.0.4": ("XBL: exploited host", "listed"), "127.0.0.5": ("XBL: exploited host", "listed"),
-    "127.0.0.6": ("XBL: exploited host", "listed"), "127.0.0.7": ("XBL: exploited host", "listed"),
+    "127.0.0.2": ("SBL: spam source", "listed"),
+    "127.0.0.3": ("CSS: snowshoe spam", "listed"),
+    "127.0.0.4": ("XBL: exploited host", "listed"),
+    "127.0.0.5": ("XBL: exploited host", "listed"),
+    "127.0.0.6": ("XBL: exploited host", "listed"),
+    "127.0.0.7": ("XBL: exploited host", "listed"),
     "127.0.0.9": ("DROP: hijacked network", "listed"),
     "127.0.0.10": ("PBL (ISP): end-user range, not for direct mail", "policy"),
     "127.0.0.11": ("PBL (Spamhaus): end-user range, not for direct mail", "policy"),
-    "127.0.0.20": ("AuthBL: authentication abuse", "listed"), "127.0.0.30": ("BCL: botnet controller", "listed"),
+    "127.0.0.20": ("AuthBL: authentication abuse", "listed"),
+    "127.0.0.30": ("BCL: botnet controller", "listed"),
 }
 DBL = {
-    "127.0.1.2": "low-reputation domain", "127.0.1.4": "phishing domain", "127.0.1.5": "malware domain",
-    "127.0.1.6": "botnet C&C domain", "127.0.1.102": "abused legit domain", "127.0.1.103": "abused legit redirector",
-    "127.0.1.104": "abused legit phish", "127.0.1.105": "abused legit malware", "127.0.1.106": "abused legit C&C",
+    "127.0.1.2": "low-reputation domain",
+    "127.0.1.4": "phishing domain",
+    "127.0.1.5": "malware domain",
+    "127.0.1.6": "botnet C&C domain",
+    "127.0.1.102": "abused legit domain",
+    "127.0.1.103": "abused legit redirector",
+    "127.0.1.104": "abused legit phish",
+    "127.0.1.105": "abused legit malware",
+    "127.0.1.106": "abused legit C&C",
 }
 SPAMHAUS_ERRORS = {
     "127.255.255.252": "Spamhaus error: typo in the zone name",
@@ -120,7 +136,10 @@ def decode(blocklist: Blocklist, answer: Answer) -> Verdict:
     meanings: list[str] = []
     policy_only = True
     for code in codes:
-        if code in SPAMHAUS_ERRORS and blocklist.decoder in (Decoder.SPAMHAUS_ZEN, Decoder.SPAMHAUS_DBL):
+        if code in SPAMHAUS_ERRORS and blocklist.decoder in (
+            Decoder.SPAMHAUS_ZEN,
+            Decoder.SPAMHAUS_DBL,
+        ):
             return Verdict("unknown", SPAMHAUS_ERRORS[code], codes)
         last = int(code.rsplit(".", 1)[1])
         if blocklist.decoder is Decoder.SPAMHAUS_ZEN:
@@ -129,7 +148,11 @@ def decode(blocklist: Blocklist, answer: Answer) -> Verdict:
             meanings.append(meaning)
         elif blocklist.decoder is Decoder.SPAMHAUS_DBL:
             if code == "127.0.1.255":
-                return Verdict("unknown", "Spamhaus DBL error: an IP address was queried against a domain list", codes)
+                return Verdict(
+                    "unknown",
+                    "Spamhaus DBL error: an IP address was queried against a domain list",
+                    codes,
+                )
             meanings.append(DBL.get(code, f"unknown DBL code {code}"))
             policy_only = False
         elif blocklist.decoder in (Decoder.SURBL, Decoder.URIBL):
@@ -201,13 +224,27 @@ def resolve_zones(names: list[str] | None, kind_hint: str | None = None, dqs_key
             if known is None:
                 domainish = any(k in zone for k in ("dbl", "uribl", "surbl", "rhsbl"))
                 kind = kind_hint or ("domain" if domainish else "ip")
-                known = Blocklist(zone, kind, test_listed="test" if kind == "domain" else "127.0.0.2", test_clean="invalid" if kind == "domain" else "127.0.0.1")
+                known = Blocklist(
+                    zone,
+                    kind,
+                    test_listed="test" if kind == "domain" else "127.0.0.2",
+                    test_clean="invalid" if kind == "domain" else "127.0.0.1",
+                )
             zones.append(known)
     if dqs_key:
         dqs = {"zen.spamhaus.org": "zen.dq.spamhaus.net", "dbl.spamhaus.org": "dbl.dq.spamhaus.net"}
         zones = [
-            Blocklist(f"{dqs_key}.{dqs[z.zone]}", z.kind, z.decoder, z.ipv6, z.test_listed, z.test_clean, label=f"<key>.{dqs[z.zone]}")
-            if z.zone in dqs else z
+            Blocklist(
+                f"{dqs_key}.{dqs[z.zone]}",
+                z.kind,
+                z.decoder,
+                z.ipv6,
+                z.test_listed,
+                z.test_clean,
+                label=f"<key>.{dqs[z.zone]}",
+            )
+            if z.zone in dqs
+            else z
             for z in zones
         ]
     return zones
@@ -220,7 +257,11 @@ async def self_test(resolver: Resolver, blocklist: Blocklist) -> ZoneHealth:
     assert listed_name and clean_name
     listed, clean = await asyncio.gather(resolver.query(listed_name, "A"), resolver.query(clean_name, "A"))
     if listed.status.unknown or clean.status.unknown:
-        return ZoneHealth(blocklist.name, False, f"self-test unanswered ({listed.status.value}/{clean.status.value})")
+        return ZoneHealth(
+            blocklist.name,
+            False,
+            f"self-test unanswered ({listed.status.value}/{clean.status.value})",
+        )
     verdict_listed, verdict_clean = decode(blocklist, listed), decode(blocklist, clean)
     if verdict_listed.status != "listed":
         reason = verdict_listed.meaning or "the test entry is not listed: the zone is dead or blocks this resolver"
@@ -249,5 +290,14 @@ async def check_blocklists(
         zone_health = by_zone[zone.name]
         if not zone_health.healthy:
             verdict = Verdict("unknown", f"zone failed its self-test: {zone_health.reason}", verdict.codes)
-        results.append(ListingResult(subject, zone.name, verdict.status, list(verdict.codes), verdict.meaning, verdict.policy))
+        results.append(
+            ListingResult(
+                subject,
+                zone.name,
+                verdict.status,
+                list(verdict.codes),
+                verdict.meaning,
+                verdict.policy,
+            )
+        )
     return results, list(health)

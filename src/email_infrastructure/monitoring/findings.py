@@ -44,7 +44,11 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        data: dict[str, Any] = {"id": self.id, "severity": self.severity.value, "message": self.message}
+        data: dict[str, Any] = {
+            "id": self.id,
+            "severity": self.severity.value,
+            "message": self.message,
+        }
         if self.evidence:
             data["evidence"] = list(self.evidence)
         return data

@@ -20,8 +20,8 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
-import dns.rdataclass
 import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 
 from email_infrastructure.core.errors import UserError
@@ -153,7 +153,7 @@ class Resolver:
         if not nameservers:
             import dns.resolver
 
-            nameservers = list(dns.resolver.get_default_resolver().nameservers)
+            nameservers = [str(n) for n in dns.resolver.get_default_resolver().nameservers]
         return cls([parse_nameserver(n) for n in nameservers], **kwargs)  # type: ignore[arg-type]
 
     async def close(self) -> None:
@@ -223,18 +223,25 @@ class Resolver:
             if cname is None or wanted == dns.rdatatype.CNAME:
                 break
             ttl = cname.ttl if ttl is None else min(ttl, cname.ttl)
-            current = cname[0].target  # type: ignore[attr-defined]
+            current = cname[0].target
             names.append(current.to_text().rstrip(".").lower())
         if records:
             return Answer(name, rtype, Status.OK, tuple(records), ttl or 0, tuple(names))
         if names and len(names) > len(chain) and len(names) < MAX_CNAME_DEPTH:
             # The CNAME target is outside what this answer carries: ask for it.
             target = await self._resolve(names[-1], rtype, tuple(names))
-            return Answer(name, rtype, target.status, target.records, min(ttl or 0, target.ttl) if target.records else target.ttl, target.cnames)
+            return Answer(
+                name,
+                rtype,
+                target.status,
+                target.records,
+                min(ttl or 0, target.ttl) if target.records else target.ttl,
+                target.cnames,
+            )
         negative_ttl = DEFAULT_NEGATIVE_TTL
         for rrset in response.authority:
             if rrset.rdtype == dns.rdatatype.SOA:
-                negative_ttl = min(rrset.ttl, rrset[0].minimum)  # type: ignore[attr-defined]
+                negative_ttl = min(rrset.ttl, rrset[0].minimum)
         status = Status.NXDOMAIN if rcode == dns.rcode.NXDOMAIN else Status.NODATA
         return Answer(name, rtype, status, (), negative_ttl, tuple(names))
 

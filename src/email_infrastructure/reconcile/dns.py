@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,12 @@ from email_infrastructure.dns.plan import Action, Change, Plan, ZonePlan, diff
 from email_infrastructure.dns.providers import DnsProvider, build_provider
 from email_infrastructure.dns.records import Record
 from email_infrastructure.storage.db import Database
-from email_infrastructure.storage.repositories import DesiredState, DnsOwnership, PlanHistory, SecretStore
+from email_infrastructure.storage.repositories import (
+    DesiredState,
+    DnsOwnership,
+    PlanHistory,
+    SecretStore,
+)
 
 Progress = Callable[[str], None]
 _VERB = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted"}
@@ -82,10 +88,11 @@ class DnsReconciler:
         self.bus = bus
         self.concurrency = concurrency
         self.ownership = DnsOwnership(db.sessions)
-        self.providers = providers if providers is not None else {
-            name: build_provider(name, spec, settings.data_dir)
-            for name, spec in inventory.providers.dns.items()
-        }
+        self.providers = (
+            providers
+            if providers is not None
+            else {name: build_provider(name, spec, settings.data_dir) for name, spec in inventory.providers.dns.items()}
+        )
 
     async def close(self) -> None:
         """Close every provider."""
@@ -147,10 +154,9 @@ class DnsReconciler:
         """Read every zone and diff it with the desired records; never writes to a provider."""
         zones = await self.desired()
         for name, provider in self.providers.items():
-            try:
+            # On failure each zone looks itself up and reports its own error.
+            with contextlib.suppress(EmailInfraError):
                 await provider.prefetch([z.zone for z in zones.values() if z.provider == name])
-            except EmailInfraError:
-                pass  # each zone then looks itself up and reports its own error
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def one(zone: DesiredZone) -> ZonePlan:
@@ -194,11 +200,19 @@ class DnsReconciler:
             await self.bus.emit("dns.zone.failed", {"zone": zone.zone, "error": message}, source="dns")
             return ZoneOutcome(zone.zone, "failed", counts, message)
         for change in zone.changes:
-            await self.bus.emit(f"dns.record.{_VERB[change.action]}", {"zone": zone.zone, **change.to_json()}, source="dns")
+            await self.bus.emit(
+                f"dns.record.{_VERB[change.action]}",
+                {"zone": zone.zone, **change.to_json()},
+                source="dns",
+            )
         return ZoneOutcome(zone.zone, "applied", counts)
 
     async def apply(
-        self, *, checksum: str | None = None, force: bool = False, progress: Progress | None = None,
+        self,
+        *,
+        checksum: str | None = None,
+        force: bool = False,
+        progress: Progress | None = None,
         managed_by: str = "inventory",
     ) -> ApplyResult:
         """Plan, check the guard rails, then write zone by zone; a failed zone never stops the others."""
@@ -206,8 +220,7 @@ class DnsReconciler:
         plan = await self.plan()
         if checksum is not None and checksum != plan.checksum:
             raise UserError(
-                f"the plan changed since it was shown (expected {checksum}, now {plan.checksum}); "
-                "run plan again"
+                f"the plan changed since it was shown (expected {checksum}, now {plan.checksum}); run plan again"
             )
         if not force:
             problems = [p for z in plan.zones if (p := z.safety_problem())]
@@ -226,7 +239,10 @@ class DnsReconciler:
         result = ApplyResult(plan=plan, outcomes=outcomes)
         status = "failed" if result.failed else ("applied" if plan.has_changes else "unchanged")
         await PlanHistory(self.db.sessions).record(
-            "dns", plan.checksum, status, plan.to_json(),
+            "dns",
+            plan.checksum,
+            status,
+            plan.to_json(),
             {o.zone: {"status": o.status, "error": o.error} for o in outcomes},
         )
         return result

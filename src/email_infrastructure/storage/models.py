@@ -141,3 +141,29 @@ class AppliedPlan(Base):
     plan: Mapped[dict[str, Any]] = mapped_column(default=dict)
     outcome: Mapped[dict[str, Any]] = mapped_column(default=dict)
     applied_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CheckResultRecord(Base):
+    """Every check result, kept as history."""
+
+    __tablename__ = "check_results"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(253), index=True)
+    check: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    findings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CheckState(Base):
+    """The current state of each (subject, check): what alerts compare against."""
+
+    __tablename__ = "check_states"
+    __table_args__ = (UniqueConstraint("subject", "check"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(253))
+    check: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    since: Mapped[datetime] = mapped_column(default=utcnow)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    summary: Mapped[str] = mapped_column(Text, default="")

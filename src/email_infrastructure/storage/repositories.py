@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -14,12 +15,15 @@ from email_infrastructure.core.inventory import Inventory
 from email_infrastructure.core.vault import Vault
 from email_infrastructure.storage.models import (
     AppliedPlan,
+    CheckResultRecord,
+    CheckState,
     DnsOwnedRecord,
     Domain,
     EventRecord,
     Mailbox,
     SecretRecord,
     Server,
+    utcnow,
 )
 
 
@@ -69,9 +73,7 @@ class SecretStore:
                 select(SecretRecord).where(SecretRecord.owner == owner, SecretRecord.name == name)
             )
             if row is None:
-                session.add(
-                    SecretRecord(owner=owner, name=name, ciphertext=self._vault.encrypt(value))
-                )
+                session.add(SecretRecord(owner=owner, name=name, ciphertext=self._vault.encrypt(value)))
             else:
                 row.ciphertext = self._vault.encrypt(value)
 
@@ -127,10 +129,7 @@ class DesiredState:
             servers = await self._sync_servers(session, inventory, managed_by)
             counts["servers"] = len(servers)
             existing = {
-                d.name: d
-                for d in (
-                    await session.scalars(select(Domain).options(selectinload(Domain.mailboxes)))
-                ).all()
+                d.name: d for d in (await session.scalars(select(Domain).options(selectinload(Domain.mailboxes)))).all()
             }
             for spec in inventory.domains:
                 resolved = inventory.resolve(spec)
@@ -142,9 +141,7 @@ class DesiredState:
                 row.managed_by = managed_by
                 row.spec = resolved.model_dump(mode="json", exclude={"server", "mailboxes"})
                 wanted = {m.address_local_part: m for m in spec.mailboxes}
-                row.mailboxes = [
-                    _mailbox(row, local, m, managed_by) for local, m in sorted(wanted.items())
-                ]
+                row.mailboxes = [_mailbox(row, local, m, managed_by) for local, m in sorted(wanted.items())]
                 counts["domains"] += 1
                 counts["mailboxes"] += len(wanted)
             for stale in existing.values():
@@ -153,9 +150,7 @@ class DesiredState:
                     counts["removed"] += 1
         return counts
 
-    async def _sync_servers(
-        self, session: AsyncSession, inventory: Inventory, managed_by: str
-    ) -> dict[str, Server]:
+    async def _sync_servers(self, session: AsyncSession, inventory: Inventory, managed_by: str) -> dict[str, Server]:
         rows = {s.name: s for s in (await session.scalars(select(Server))).all()}
         for spec in inventory.servers:
             row = rows.get(spec.name)
@@ -241,21 +236,107 @@ class PlanHistory:
         self._sessions = sessions
 
     async def record(
-        self, component: str, checksum: str, status: str, plan: dict[str, Any], outcome: dict[str, Any]
+        self,
+        component: str,
+        checksum: str,
+        status: str,
+        plan: dict[str, Any],
+        outcome: dict[str, Any],
     ) -> None:
         """Store one applied plan."""
         async with self._sessions() as session, session.begin():
             session.add(
-                AppliedPlan(component=component, checksum=checksum, status=status, plan=plan, outcome=outcome)
+                AppliedPlan(
+                    component=component,
+                    checksum=checksum,
+                    status=status,
+                    plan=plan,
+                    outcome=outcome,
+                )
             )
 
     async def latest(self, component: str = "dns") -> AppliedPlan | None:
         """The newest applied plan of a component."""
         async with self._sessions() as session:
             query = (
-                select(AppliedPlan)
-                .where(AppliedPlan.component == component)
-                .order_by(AppliedPlan.id.desc())
-                .limit(1)
+                select(AppliedPlan).where(AppliedPlan.component == component).order_by(AppliedPlan.id.desc()).limit(1)
             )
             return await session.scalar(query)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A (subject, check) whose state changed."""
+
+    subject: str
+    check: str
+    old: str | None
+    new: str
+    summary: str
+
+
+class CheckHistory:
+    """Check results (history) and current states (for state-change alerts)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def record(self, results: list[tuple[str, str, str, dict[str, Any], str]]) -> list[Transition]:
+        """Store (subject, check, status, findings, summary) rows; return the state changes.
+
+        `unknown` is stored in the history but never changes the state: a resolver hiccup is
+        not an incident and must not page anyone, nor hide one.
+        """
+        now = utcnow()
+        transitions: list[Transition] = []
+        async with self._sessions() as session, session.begin():
+            states = {(s.subject, s.check): s for s in (await session.scalars(select(CheckState))).all()}
+            for subject, check, status, findings, summary in results:
+                session.add(
+                    CheckResultRecord(
+                        subject=subject,
+                        check=check,
+                        status=status,
+                        findings=findings,
+                        checked_at=now,
+                    )
+                )
+                state = states.get((subject, check))
+                if status == "unknown":
+                    if state is not None:
+                        state.checked_at = now
+                    continue
+                if state is None:
+                    state = CheckState(
+                        subject=subject,
+                        check=check,
+                        status=status,
+                        since=now,
+                        checked_at=now,
+                        summary=summary,
+                    )
+                    session.add(state)
+                    states[(subject, check)] = state
+                    transitions.append(Transition(subject, check, None, status, summary))
+                    continue
+                if state.status != status:
+                    transitions.append(Transition(subject, check, state.status, status, summary))
+                    state.status, state.since = status, now
+                state.checked_at, state.summary = now, summary
+        return transitions
+
+    async def states(self) -> Sequence[CheckState]:
+        """Every current state."""
+        async with self._sessions() as session:
+            return (await session.scalars(select(CheckState).order_by(CheckState.subject, CheckState.check))).all()
+
+    async def history(self, subject: str, check: str, limit: int = 50) -> Sequence[CheckResultRecord]:
+        """Newest results of one (subject, check)."""
+        async with self._sessions() as session:
+            query = (
+                select(CheckResultRecord)
+                .where(CheckResultRecord.subject == subject, CheckResultRecord.check == check)
+                .order_by(CheckResultRecord.id.desc())
+                .limit(limit)
+            )
+            return (await session.scalars(query)).all()

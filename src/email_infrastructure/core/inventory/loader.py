@@ -27,9 +27,7 @@ Path_ = tuple[str | int, ...]
 ProviderSchemas = Mapping[tuple[str, str], type[BaseModel]]
 
 # Keys whose values are credentials: they must be env:NAME references, never literals.
-_SECRET_KEY = re.compile(
-    r"(^|_)(token|password|secret|api_key|apikey|key|webhook_url|url_secret|dqs_key)$"
-)
+_SECRET_KEY = re.compile(r"(^|_)(token|password|secret|api_key|apikey|key|webhook_url|url_secret|dqs_key)$")
 
 
 @dataclass
@@ -168,11 +166,7 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 
 def _items(value: Any) -> list[tuple[int, dict[str, Any]]]:
-    return (
-        [(i, v) for i, v in enumerate(value) if isinstance(v, dict)]
-        if isinstance(value, list)
-        else []
-    )
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def _reference_problems(data: dict[str, Any], pos: _Positions, where: str) -> list[str]:
@@ -211,9 +205,7 @@ def _reference_problems(data: dict[str, Any], pos: _Positions, where: str) -> li
         except ValueError:
             name = None  # reported by the schema
         if name is not None and name in seen:
-            bad(
-                ("domains", i, "name"), f"duplicate domain {name!r} (first at domains.{seen[name]})"
-            )
+            bad(("domains", i, "name"), f"duplicate domain {name!r} (first at domains.{seen[name]})")
         elif name is not None:
             seen[name] = i
         ref(("domains", i, "dns_provider"), domain.get("dns_provider"), dns, "DNS provider")
@@ -235,9 +227,7 @@ def _reference_problems(data: dict[str, Any], pos: _Positions, where: str) -> li
     return problems
 
 
-def _provider_problems(
-    inv: Inventory, schemas: ProviderSchemas, pos: _Positions, where: str
-) -> list[str]:
+def _provider_problems(inv: Inventory, schemas: ProviderSchemas, pos: _Positions, where: str) -> list[str]:
     problems: list[str] = []
     for kind in ("dns", "mail", "vps"):
         known = sorted(t for k, t in schemas if k == kind)
@@ -263,9 +253,7 @@ def _line_order(problem: str) -> tuple[int, int]:
     return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
 
 
-def parse_inventory_text(
-    text: str, where: str, provider_schemas: ProviderSchemas | None = None
-) -> LoadedInventory:
+def parse_inventory_text(text: str, where: str, provider_schemas: ProviderSchemas | None = None) -> LoadedInventory:
     """Validate inventory YAML text; raise InventoryError listing every problem."""
     pos = _Positions()
     try:
@@ -275,9 +263,7 @@ def parse_inventory_text(
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise InventoryError(
-            [f"{where}:{line}:{col}: invalid YAML: {exc.problem or exc}"]
-        ) from None
+        raise InventoryError([f"{where}:{line}:{col}: invalid YAML: {exc.problem or exc}"]) from None
     except YAMLError as exc:
         raise InventoryError([f"{where}:1:1: invalid YAML: {exc}"]) from None
     if root is None:

@@ -87,12 +87,8 @@ class DmarcSpec(_Model):
 
     policy: Literal["none", "quarantine", "reject"] = "none"
     subdomain_policy: Literal["none", "quarantine", "reject"] | None = None
-    rua: list[Annotated[str, Field(pattern=r"^mailto:[^@\s,;!]+@[^@\s,;!]+$")]] = Field(
-        default_factory=list
-    )
-    ruf: list[Annotated[str, Field(pattern=r"^mailto:[^@\s,;!]+@[^@\s,;!]+$")]] = Field(
-        default_factory=list
-    )
+    rua: list[Annotated[str, Field(pattern=r"^mailto:[^@\s,;!]+@[^@\s,;!]+$")]] = Field(default_factory=list)
+    ruf: list[Annotated[str, Field(pattern=r"^mailto:[^@\s,;!]+@[^@\s,;!]+$")]] = Field(default_factory=list)
     adkim: Literal["r", "s"] = "r"
     aspf: Literal["r", "s"] = "r"
     testing: bool = False

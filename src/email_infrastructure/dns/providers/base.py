@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ class DnsProvider(ABC, Generic[S]):
     type: ClassVar[str]
     #: what the provider can do beyond plain records, shown in plans and docs
     capabilities: ClassVar[frozenset[str]] = frozenset()
-    settings_model: ClassVar[type[BaseModel]]
+    settings_model: ClassVar[builtins.type[BaseModel]]
 
     def __init__(self, name: str, settings: S, context: ProviderContext) -> None:
         self.name = name

@@ -86,9 +86,7 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
         if self._client is None:
             token = resolve_secret(self.settings.api_token)
             bucket = hashlib.sha256(token.encode()).hexdigest()
-            limiter = self._limiters.setdefault(
-                bucket, RateLimiter(self.settings.requests_per_5_minutes, 300.0)
-            )
+            limiter = self._limiters.setdefault(bucket, RateLimiter(self.settings.requests_per_5_minutes, 300.0))
             self._client = _CloudflareClient(
                 self.settings.api_url.rstrip("/"),
                 headers={"Authorization": f"Bearer {token}"},
@@ -150,7 +148,9 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
             found = await self._lookup(zone)
             if found is None:
                 cache.pop(zone, None)
-                raise ProviderNotFoundError(f"zone {zone} does not exist in this Cloudflare account", provider=self.name)
+                raise ProviderNotFoundError(
+                    f"zone {zone} does not exist in this Cloudflare account", provider=self.name
+                )
             cache[zone] = found
             self._save_cache()
         return cache[zone]
@@ -179,7 +179,9 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
         page = 1
         while True:
             response = await self.client.request(
-                "GET", f"/zones/{zone_id}/dns_records", params={"page": page, "per_page": LIST_PAGE_SIZE}
+                "GET",
+                f"/zones/{zone_id}/dns_records",
+                params={"page": page, "per_page": LIST_PAGE_SIZE},
             )
             body = response.json()
             items.extend(body.get("result") or [])
@@ -197,7 +199,9 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
             return f"{item.get('priority', 0)} {content}"
         if rtype == "SRV":
             if data:
-                return f"{data.get('priority', 0)} {data.get('weight', 0)} {data.get('port', 0)} {data.get('target', '')}"
+                return (
+                    f"{data.get('priority', 0)} {data.get('weight', 0)} {data.get('port', 0)} {data.get('target', '')}"
+                )
             return f"{item.get('priority', 0)} {content}"
         if rtype == "CAA" and data:
             return f"{data.get('flags', 0)} {data.get('tag', '')} {data.get('value', '')}"
@@ -228,7 +232,14 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
         for (name, rtype), entries in live.items():
             ttls = {e.ttl for e in entries}
             # Mixed TTLs inside one RRset read as the lowest, so that the plan rewrites them.
-            records.append(Record(name=name, type=rtype, values=tuple(sorted({e.value for e in entries})), ttl=min(ttls)))
+            records.append(
+                Record(
+                    name=name,
+                    type=rtype,
+                    values=tuple(sorted({e.value for e in entries})),
+                    ttl=min(ttls),
+                )
+            )
         return sorted(records)
 
     # writing ----------------------------------------------------------------------------------
@@ -241,7 +252,12 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
             body |= {"content": host, "priority": int(prio)}
         elif record.type == "SRV":
             prio, weight, port, target = value.split()
-            body["data"] = {"priority": int(prio), "weight": int(weight), "port": int(port), "target": target}
+            body["data"] = {
+                "priority": int(prio),
+                "weight": int(weight),
+                "port": int(port),
+                "target": target,
+            }
         elif record.type == "CAA":
             flags, tag, text = value.split(" ", 2)
             body["data"] = {"flags": int(flags), "tag": tag, "value": text}

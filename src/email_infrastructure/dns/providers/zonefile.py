@@ -20,7 +20,9 @@ from email_infrastructure.dns.providers.base import DnsProvider
 from email_infrastructure.dns.records import Record, RecordError, parse_txt
 
 _SERIAL = re.compile(r"^@\s+\d+\s+IN\s+SOA\s+\S+\s+\S+\s+\(\s*(\d+)", re.M)
-_HEADER = "; Managed by email-infrastructure; edits outside the inventory are kept only for records it does not manage.\n"
+_HEADER = (
+    "; Managed by email-infrastructure; edits outside the inventory are kept only for records it does not manage.\n"
+)
 
 
 class ZonefileProvider(DnsProvider[ZonefileSettings]):
@@ -58,9 +60,7 @@ class ZonefileProvider(DnsProvider[ZonefileSettings]):
             owner = name.to_text().rstrip(".").lower()
             if rtype == "SOA" or (rtype == "NS" and owner == zone):
                 continue
-            values = [
-                parse_txt(r.to_text()) if rtype == "TXT" else r.to_text() for r in rdataset
-            ]
+            values = [parse_txt(r.to_text()) if rtype == "TXT" else r.to_text() for r in rdataset]
             try:
                 records.append(Record.make(owner, rtype, values, rdataset.ttl))
             except RecordError as exc:

@@ -18,17 +18,37 @@ def compliance(checks: dict[str, CheckResult], ptr_ok: bool | None) -> CheckResu
     spf, dkim, dmarc = _passes(checks, "spf"), _passes(checks, "dkim"), _passes(checks, "dmarc")
     dmarc_present = checks.get("dmarc") is not None and "dmarc.missing" not in checks["dmarc"].ids()
     rules = {
-        "gmail": [("SPF", spf), ("DKIM", dkim), ("DMARC record", dmarc_present if dmarc is not None else None), ("forward-confirmed PTR", ptr_ok)],
-        "yahoo": [("SPF", spf), ("DKIM", dkim), ("DMARC record", dmarc_present if dmarc is not None else None), ("forward-confirmed PTR", ptr_ok)],
-        "microsoft": [("SPF", spf), ("DKIM", dkim), ("DMARC record", dmarc_present if dmarc is not None else None)],
+        "gmail": [
+            ("SPF", spf),
+            ("DKIM", dkim),
+            ("DMARC record", dmarc_present if dmarc is not None else None),
+            ("forward-confirmed PTR", ptr_ok),
+        ],
+        "yahoo": [
+            ("SPF", spf),
+            ("DKIM", dkim),
+            ("DMARC record", dmarc_present if dmarc is not None else None),
+            ("forward-confirmed PTR", ptr_ok),
+        ],
+        "microsoft": [
+            ("SPF", spf),
+            ("DKIM", dkim),
+            ("DMARC record", dmarc_present if dmarc is not None else None),
+        ],
     }
     for provider, items in rules.items():
         failing = [name for name, ok in items if ok is False]
         unknown = [name for name, ok in items if ok is None]
         if failing:
-            result.warn(f"compliance.{provider}", f"{provider} bulk-sender rules not met: {', '.join(failing)}")
+            result.warn(
+                f"compliance.{provider}",
+                f"{provider} bulk-sender rules not met: {', '.join(failing)}",
+            )
         elif unknown:
-            result.info(f"compliance.{provider}", f"{provider}: not determined ({', '.join(unknown)} unknown or not checked)")
+            result.info(
+                f"compliance.{provider}",
+                f"{provider}: not determined ({', '.join(unknown)} unknown or not checked)",
+            )
         else:
             result.info(f"compliance.{provider}", f"{provider} bulk-sender DNS requirements are met")
     return result

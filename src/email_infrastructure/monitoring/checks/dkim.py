@@ -52,17 +52,37 @@ def _inspect(result: CheckResult, selector: str, name: str, record: str, expecte
             result.error("dkim.invalid_key", f"{name}: {exc}", [record])
             return
         if bits < 1024:
-            result.error("dkim.weak_key", f"{name}: a {bits}-bit RSA key is too short (at least 1024; RFC 8301)", [record])
+            result.error(
+                "dkim.weak_key",
+                f"{name}: a {bits}-bit RSA key is too short (at least 1024; RFC 8301)",
+                [record],
+            )
         elif bits < 2048:
-            result.warn("dkim.weak_key", f"{name}: a {bits}-bit RSA key; 2048 bits are recommended", [record])
+            result.warn(
+                "dkim.weak_key",
+                f"{name}: a {bits}-bit RSA key; 2048 bits are recommended",
+                [record],
+            )
     else:
         result.error("dkim.invalid", f"{name}: unknown key type k={kind}", [record])
     if "y" in tags.get("t", "").split(":"):
-        result.warn("dkim.testing", f"{name}: t=y marks the key as testing; verifiers may ignore failures", [record])
+        result.warn(
+            "dkim.testing",
+            f"{name}: t=y marks the key as testing; verifiers may ignore failures",
+            [record],
+        )
     if "h" in tags and "sha256" not in tags["h"].lower():
-        result.error("dkim.weak_hash", f"{name}: h= does not allow sha256 (rsa-sha1 must not be used)", [record])
+        result.error(
+            "dkim.weak_hash",
+            f"{name}: h= does not allow sha256 (rsa-sha1 must not be used)",
+            [record],
+        )
     if expected is not None and key != re.sub(r"\s+", "", expected):
-        result.error("dkim.key_mismatch", f"{name}: the published key is not the one the mail server signs with", [record])
+        result.error(
+            "dkim.key_mismatch",
+            f"{name}: the published key is not the one the mail server signs with",
+            [record],
+        )
 
 
 async def check_dkim(target: DomainTarget, ctx: AuditContext) -> CheckResult:
@@ -88,5 +108,8 @@ async def check_dkim(target: DomainTarget, ctx: AuditContext) -> CheckResult:
     if unknown:
         result.cannot_tell("dkim.unknown", f"DKIM queries did not answer: {', '.join(unknown)}")
     elif found == 0 and not target.selectors_declared:
-        result.error("dkim.missing", f"no DKIM key at any of the common selectors ({', '.join(target.selectors)}); pass --selector")
+        result.error(
+            "dkim.missing",
+            f"no DKIM key at any of the common selectors ({', '.join(target.selectors)}); pass --selector",
+        )
     return result

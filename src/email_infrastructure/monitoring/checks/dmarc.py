@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 
 from email_infrastructure.monitoring.checks.dkim import parse_tags
-from email_infrastructure.monitoring.context import AuditContext, DomainTarget, organizational_domain
+from email_infrastructure.monitoring.context import (
+    AuditContext,
+    DomainTarget,
+    organizational_domain,
+)
 from email_infrastructure.monitoring.findings import CheckResult
 from email_infrastructure.monitoring.resolver import Resolver
 
 MAX_WALK = 8
 _POLICIES = {"none", "quarantine", "reject"}
 _URI = re.compile(r"^(mailto:[^@\s]+@([^!\s]+)|https?://\S+?)(![0-9]+[kmgt]?)?$", re.I)
-_VALID = {
-    "p": lambda v: v in _POLICIES, "sp": lambda v: v in _POLICIES, "np": lambda v: v in _POLICIES,
-    "adkim": lambda v: v in ("r", "s"), "aspf": lambda v: v in ("r", "s"),
-    "pct": lambda v: v.isdigit() and 0 <= int(v) <= 100, "ri": lambda v: v.isdigit(),
+_VALID: dict[str, Callable[[str], bool]] = {
+    "p": lambda v: v in _POLICIES,
+    "sp": lambda v: v in _POLICIES,
+    "np": lambda v: v in _POLICIES,
+    "adkim": lambda v: v in ("r", "s"),
+    "aspf": lambda v: v in ("r", "s"),
+    "pct": lambda v: v.isdigit() and 0 <= int(v) <= 100,
+    "ri": lambda v: v.isdigit(),
     "rf": lambda v: all(x.strip().lower() in ("afrf", "iodef") for x in v.split(":")),
     "fo": lambda v: all(x.strip() in ("0", "1", "d", "s") for x in v.split(":")),
-    "psd": lambda v: v in ("y", "n", "u"), "t": lambda v: v in ("y", "n"),
+    "psd": lambda v: v in ("y", "n", "u"),
+    "t": lambda v: v in ("y", "n"),
 }
 OBSOLETE_IN_9989 = ("pct", "rf", "ri")
 
@@ -34,7 +44,7 @@ def walk_names(domain: str) -> list[str]:
     labels = domain.split(".")
     names = [domain]
     if len(labels) > MAX_WALK:
-        labels = labels[-(MAX_WALK - 1):]
+        labels = labels[-(MAX_WALK - 1) :]
         names.append(".".join(labels))
     for i in range(1, len(labels)):
         parent = ".".join(labels[i:])
@@ -85,7 +95,11 @@ async def check_dmarc(target: DomainTarget, ctx: AuditContext) -> CheckResult:
     if found_at != target.name:
         result.info("dmarc.inherited", f"the policy comes from _dmarc.{found_at} (sp/np apply)", records)
     if len(records) > 1:
-        result.error("dmarc.multiple_records", f"_dmarc.{found_at} has {len(records)} DMARC records; receivers ignore them all", records)
+        result.error(
+            "dmarc.multiple_records",
+            f"_dmarc.{found_at} has {len(records)} DMARC records; receivers ignore them all",
+            records,
+        )
         return result
     record = records[0]
     tags = parse_tags(record)
@@ -99,7 +113,11 @@ async def check_dmarc(target: DomainTarget, ctx: AuditContext) -> CheckResult:
             if bad:
                 result.error("dmarc.invalid_tag", f"{tag}= has invalid URIs: {', '.join(bad)}", [record])
             if any("!" in u for u in value.split(",")):
-                result.info("dmarc.obsolete_tag", f"the !size suffix in {tag}= is obsolete (RFC 9990) and ignored", [record])
+                result.info(
+                    "dmarc.obsolete_tag",
+                    f"the !size suffix in {tag}= is obsolete (RFC 9990) and ignored",
+                    [record],
+                )
         elif check is None:
             result.info("dmarc.unknown_tag", f"unknown tag {tag}= is ignored", [record])
         elif not check(value.lower()):
@@ -110,13 +128,25 @@ async def check_dmarc(target: DomainTarget, ctx: AuditContext) -> CheckResult:
     if found_at != target.name:
         policy = tags.get("sp", tags.get("p", "")).lower()
     if "p" not in tags:
-        result.warn("dmarc.missing_policy", "no p= tag: RFC 9989 reads it as none, RFC 7489 receivers reject the record", [record])
+        result.warn(
+            "dmarc.missing_policy",
+            "no p= tag: RFC 9989 reads it as none, RFC 7489 receivers reject the record",
+            [record],
+        )
     elif first != "p":
         result.info("dmarc.tag_order", "p= should follow v= (required by RFC 7489)", [record])
     if policy == "none":
-        result.warn("dmarc.policy_none", "p=none only monitors; move to quarantine or reject once reports are clean", [record])
+        result.warn(
+            "dmarc.policy_none",
+            "p=none only monitors; move to quarantine or reject once reports are clean",
+            [record],
+        )
     if tags.get("pct", "100").isdigit() and int(tags.get("pct", "100")) < 100:
-        result.warn("dmarc.partial", f"pct={tags['pct']} applies the policy to part of the mail only", [record])
+        result.warn(
+            "dmarc.partial",
+            f"pct={tags['pct']} applies the policy to part of the mail only",
+            [record],
+        )
     if tags.get("t", "n").lower() == "y":
         result.warn("dmarc.testing", "t=y: receivers apply a weaker policy", [record])
     if "rua" not in tags:
@@ -130,7 +160,15 @@ async def check_dmarc(target: DomainTarget, ctx: AuditContext) -> CheckResult:
     checks = await asyncio.gather(*(_authorised(ctx.resolver, found_at, d) for d in external))
     for destination, (ok, has_mx) in zip(external, checks, strict=True):
         if ok is False:
-            result.warn("dmarc.unauthorized_destination", f"{destination} does not publish {found_at}._report._dmarc.{destination}: reports to it are dropped", [record])
+            result.warn(
+                "dmarc.unauthorized_destination",
+                f"{destination} does not publish {found_at}._report._dmarc.{destination}: reports to it are dropped",
+                [record],
+            )
         if has_mx is False:
-            result.warn("dmarc.report_domain_no_mx", f"the report domain {destination} has no MX record", [record])
+            result.warn(
+                "dmarc.report_domain_no_mx",
+                f"the report domain {destination} has no MX record",
+                [record],
+            )
     return result

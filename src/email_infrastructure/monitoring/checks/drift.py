@@ -33,10 +33,22 @@ async def check_drift(target: DomainTarget, ctx: AuditContext) -> CheckResult:
             wanted_spf = [v for v in record.values if v.startswith("v=spf1")]
             live_spf = spf_records(list(live.values))
             if wanted_spf and len(live_spf) > 1:
-                result.error("drift.extra_spf", f"{label}: a second SPF record was published next to ours", live_spf)
+                result.error(
+                    "drift.extra_spf",
+                    f"{label}: a second SPF record was published next to ours",
+                    live_spf,
+                )
                 continue
             if not set(record.values) <= set(live.values):
-                result.error("drift.changed", f"{label} differs from the desired value", [f"want: {' | '.join(record.values)}", f"live: {' | '.join(live.values)}"])
+                result.error(
+                    "drift.changed",
+                    f"{label} differs from the desired value",
+                    [f"want: {' | '.join(record.values)}", f"live: {' | '.join(live.values)}"],
+                )
         elif live.values != record.values:
-            result.error("drift.changed", f"{label} differs from the desired value", [f"want: {' | '.join(record.values)}", f"live: {' | '.join(live.values)}"])
+            result.error(
+                "drift.changed",
+                f"{label} differs from the desired value",
+                [f"want: {' | '.join(record.values)}", f"live: {' | '.join(live.values)}"],
+            )
     return result

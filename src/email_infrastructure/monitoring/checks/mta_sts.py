@@ -27,7 +27,8 @@ async def fetch_policy(host: str, ip: str, ctx: AuditContext) -> tuple[int, str]
         ctx.options.connect_timeout,
     )
     try:
-        writer.write(f"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nUser-Agent: email-infra\r\n\r\n".encode())
+        request = f"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        writer.write(request.encode())
         await writer.drain()
         raw = await asyncio.wait_for(reader.read(MAX_POLICY_BYTES), ctx.options.connect_timeout)
     finally:
@@ -102,13 +103,19 @@ async def check_mta_sts(target: DomainTarget, ctx: AuditContext, mx_hosts: list[
     try:
         status, body = await fetch_policy(host, addresses[0], ctx)
     except ssl.SSLCertVerificationError as exc:
-        result.error("mta_sts.certificate", f"https://{host}: the certificate does not verify: {exc.verify_message}")
+        result.error(
+            "mta_sts.certificate",
+            f"https://{host}: the certificate does not verify: {exc.verify_message}",
+        )
         return result
     except (OSError, TimeoutError, ssl.SSLError) as exc:
         result.cannot_tell("mta_sts.policy_unreachable", f"https://{host}: {type(exc).__name__}: {exc}")
         return result
     if status != 200:
-        result.error("mta_sts.policy_unreachable", f"https://{host}/.well-known/mta-sts.txt answered HTTP {status}")
+        result.error(
+            "mta_sts.policy_unreachable",
+            f"https://{host}/.well-known/mta-sts.txt answered HTTP {status}",
+        )
         return result
     fields, patterns, problems = parse_policy(body)
     for problem in problems:

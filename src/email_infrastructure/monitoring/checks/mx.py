@@ -30,12 +30,19 @@ async def check_mx(target: DomainTarget, ctx: AuditContext) -> tuple[CheckResult
     evidence = [f"{p} {h}" for p, h in hosts]
     if any(h in ("", ".") for _, h in hosts):
         if len(hosts) == 1:
-            result.warn("mx.null", f"{target.name} publishes a null MX (RFC 7505): it accepts no mail, so replies bounce", evidence)
+            result.warn(
+                "mx.null",
+                f"{target.name} publishes a null MX (RFC 7505): it accepts no mail, so replies bounce",
+                evidence,
+            )
         else:
             result.error("mx.null_mixed", "a null MX must be the only MX record", evidence)
         return result, []
-    lookups = await asyncio.gather(*(ctx.resolver.query(h, "A") for _, h in hosts), *(ctx.resolver.query(h, "AAAA") for _, h in hosts))
-    a_answers, aaaa_answers = lookups[: len(hosts)], lookups[len(hosts):]
+    lookups = await asyncio.gather(
+        *(ctx.resolver.query(h, "A") for _, h in hosts),
+        *(ctx.resolver.query(h, "AAAA") for _, h in hosts),
+    )
+    a_answers, aaaa_answers = lookups[: len(hosts)], lookups[len(hosts) :]
     ips: list[str] = []
     for (_, host), a, aaaa in zip(hosts, a_answers, aaaa_answers, strict=True):
         if a.cnames or aaaa.cnames:
@@ -48,5 +55,9 @@ async def check_mx(target: DomainTarget, ctx: AuditContext) -> tuple[CheckResult
         else:
             result.error("mx.unresolvable", f"the MX host {host} has no A or AAAA record", evidence)
     if target.mail_host and target.mail_host not in {h for _, h in hosts}:
-        result.error("mx.mismatch", f"the MX records do not name the mail server {target.mail_host}", evidence)
+        result.error(
+            "mx.mismatch",
+            f"the MX records do not name the mail server {target.mail_host}",
+            evidence,
+        )
     return result, sorted(set(ips))

@@ -32,7 +32,15 @@ async def check_ptr(ip: str, ctx: AuditContext, mail_host: str | None = None) ->
         if any(ipaddress.ip_address(v) == ipaddress.ip_address(ip) for v in forward.values()):
             confirmed.append(name)
     if not confirmed and not result.unknown:
-        result.error("ptr.mismatch", f"the PTR of {ip} ({', '.join(names)}) does not resolve back to it", names)
+        result.error(
+            "ptr.mismatch",
+            f"the PTR of {ip} ({', '.join(names)}) does not resolve back to it",
+            names,
+        )
     elif mail_host and mail_host not in confirmed and confirmed:
-        result.warn("ptr.wrong_host", f"the PTR of {ip} names {', '.join(confirmed)}, not the mail host {mail_host}", names)
+        result.warn(
+            "ptr.wrong_host",
+            f"the PTR of {ip} names {', '.join(confirmed)}, not the mail host {mail_host}",
+            names,
+        )
     return result

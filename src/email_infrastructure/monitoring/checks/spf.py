@@ -92,7 +92,11 @@ class _Walker:
                 answer = await self.resolver.query(target, "A")
                 self.count_void(answer.status, f"exists:{target}")
         if redirect is not None and has_all:
-            self.problem("spf.redirect_ignored", "warning", f"{name}: redirect= is ignored because the record has an all mechanism")
+            self.problem(
+                "spf.redirect_ignored",
+                "warning",
+                f"{name}: redirect= is ignored because the record has an all mechanism",
+            )
         elif redirect is not None:
             self.result.lookups += 1
             await self.include(redirect.lower().rstrip("."), chain, redirect=True, top=top)
@@ -118,7 +122,11 @@ class _Walker:
             self.problem("spf.include_missing", "error", f"{kind}:{target} has no SPF record (permerror)")
             return
         if len(records) > 1:
-            self.problem("spf.multiple_records", "error", f"{kind}:{target} publishes {len(records)} SPF records")
+            self.problem(
+                "spf.multiple_records",
+                "error",
+                f"{kind}:{target} publishes {len(records)} SPF records",
+            )
         # A redirect's all mechanism becomes the record's own; an include's never does.
         await self.record(records[0], target, (*chain, target), top=redirect and top)
 
@@ -161,30 +169,62 @@ async def check_spf(target: DomainTarget, ctx: AuditContext) -> CheckResult:
         result.error("spf.missing", f"{target.name} publishes no SPF record", answer.texts())
         return result
     if len(records) > 1:
-        result.error("spf.multiple_records", f"{target.name} publishes {len(records)} SPF records (permerror)", records)
+        result.error(
+            "spf.multiple_records",
+            f"{target.name} publishes {len(records)} SPF records (permerror)",
+            records,
+        )
     record = records[0]
     if len(record.encode()) > MAX_RECORD_BYTES:
-        result.warn("spf.too_long", f"the SPF record is {len(record.encode())} bytes; keep it under {MAX_RECORD_BYTES}", [record])
+        result.warn(
+            "spf.too_long",
+            f"the SPF record is {len(record.encode())} bytes; keep it under {MAX_RECORD_BYTES}",
+            [record],
+        )
     found = await expand(ctx.resolver, target.name, record)
     for id, severity, message in found.problems:
         result.add(id, severity, message, [record])  # type: ignore[arg-type]
     if found.lookups > LOOKUP_LIMIT:
-        result.error("spf.too_many_lookups", f"evaluating SPF needs {found.lookups} DNS lookups; the limit is {LOOKUP_LIMIT} (permerror)", [record])
+        result.error(
+            "spf.too_many_lookups",
+            f"evaluating SPF needs {found.lookups} DNS lookups; the limit is {LOOKUP_LIMIT} (permerror)",
+            [record],
+        )
     if found.voids > VOID_LIMIT:
-        result.error("spf.void_lookups", f"SPF has {found.voids} void lookups; the limit is {VOID_LIMIT} (permerror)", [record])
+        result.error(
+            "spf.void_lookups",
+            f"SPF has {found.voids} void lookups; the limit is {VOID_LIMIT} (permerror)",
+            [record],
+        )
     if found.uses_ptr:
-        result.warn("spf.ptr", "the ptr mechanism is slow, unreliable and SHOULD NOT be used (RFC 7208 §5.5)", [record])
+        result.warn(
+            "spf.ptr",
+            "the ptr mechanism is slow, unreliable and SHOULD NOT be used (RFC 7208 §5.5)",
+            [record],
+        )
     if found.all_qualifier == "+":
-        result.error("spf.plus_all", "+all authorises every host on the Internet to send as this domain", [record])
+        result.error(
+            "spf.plus_all",
+            "+all authorises every host on the Internet to send as this domain",
+            [record],
+        )
     elif found.all_qualifier == "?":
         result.warn("spf.neutral_all", "?all is neutral and protects nothing; use -all or ~all", [record])
     elif found.all_qualifier is None and "redirect=" not in record.lower():
-        result.warn("spf.no_all", "the record ends without an all mechanism (the default is neutral)", [record])
+        result.warn(
+            "spf.no_all",
+            "the record ends without an all mechanism (the default is neutral)",
+            [record],
+        )
     if found.unknown:
         result.cannot_tell("spf.lookup_unknown", f"some SPF lookups did not answer: {', '.join(found.unknown[:5])}")
     for ip in target.sending_ips or []:
         address = ipaddress.ip_address(ip)
-        if not any(address in net for net in found.networks if net.version == address.version):
-            if not found.unknown:
-                result.error("spf.ip_not_covered", f"the sending IP {ip} is not authorised by the SPF record", [record])
+        covered = any(address in net for net in found.networks if net.version == address.version)
+        if not covered and not found.unknown:
+            result.error(
+                "spf.ip_not_covered",
+                f"the sending IP {ip} is not authorised by the SPF record",
+                [record],
+            )
     return result

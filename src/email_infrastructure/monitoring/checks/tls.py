@@ -83,7 +83,11 @@ async def check_tls(host: str, ip: str, ctx: AuditContext, now: datetime | None 
         left = (cert.not_valid_after_utc - now).days
         evidence = [f"{host}:{port} expires {cert.not_valid_after_utc:%Y-%m-%d}"]
         if cert.not_valid_after_utc <= now:
-            result.error("tls.expired", f"{host}:{port}: the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}", evidence)
+            result.error(
+                "tls.expired",
+                f"{host}:{port}: the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}",
+                evidence,
+            )
         elif left < ERROR_DAYS:
             result.error("tls.expiring", f"{host}:{port}: the certificate expires in {left} days", evidence)
         elif left < WARN_DAYS:

@@ -1,0 +1,32 @@
+"""The alert Sink seam."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from email_infrastructure.core.events import Event
+
+
+def headline(event: Event) -> str:
+    """One line for humans: `FAILED spf on example.com: …`."""
+    p = event.payload
+    verb = "FAILED" if event.topic.endswith(".failed") else "RECOVERED"
+    return f"{verb} {p.get('check')} on {p.get('subject')}: {p.get('summary') or p.get('status')}"
+
+
+class Sink(ABC):
+    """Delivers alert events somewhere (Slack, a webhook, email)."""
+
+    type: str
+
+    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+        self.name = name
+        self.settings = settings
+
+    @abstractmethod
+    async def send(self, event: Event) -> None:
+        """Deliver one event; raise a ProviderError when it cannot be delivered."""
+
+    async def close(self) -> None:  # noqa: B027 (optional hook, most sinks hold nothing)
+        """Release resources."""

@@ -1,0 +1,101 @@
+"""Blocklists against real test zones: decoding, error answers, self-tests, broken zones."""
+
+from __future__ import annotations
+
+from email_infrastructure.monitoring.context import AuditContext
+from email_infrastructure.monitoring.dnsbl import (
+    Blocklist,
+    Decoder,
+    check_blocklists,
+    query_name,
+    resolve_zones,
+)
+
+
+def by_key(results: list) -> dict[tuple[str, str], object]:  # type: ignore[type-arg]
+    return {(r.target, r.zone): r for r in results}
+
+
+def test_query_names() -> None:
+    zen = resolve_zones(["zen.spamhaus.org"])[0]
+    dbl = resolve_zones(["dbl.spamhaus.org"])[0]
+    assert query_name("192.0.2.10", zen) == "10.2.0.192.zen.spamhaus.org"
+    assert (
+        query_name("2001:db8::1", zen)
+        == "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.zen.spamhaus.org"
+    )
+    assert query_name("Track.Example.co.uk", dbl) == "example.co.uk.dbl.spamhaus.org"
+    assert query_name("192.0.2.10", dbl) is None
+    assert query_name("example.com", zen) is None
+    ipv4_only = Blocklist("bl.spamcop.net", "ip")
+    assert query_name("2001:db8::1", ipv4_only) is None
+
+
+def test_dqs_key_rewrites_spamhaus_zones_and_hides_the_key() -> None:
+    zones = resolve_zones(["zen.spamhaus.org", "bl.spamcop.net"], dqs_key="abcdef123456")
+    assert zones[0].zone == "abcdef123456.zen.dq.spamhaus.net"
+    assert zones[0].name == "<key>.zen.dq.spamhaus.net"
+    assert zones[0].decoder is Decoder.SPAMHAUS_ZEN
+    assert zones[1].zone == "bl.spamcop.net"
+
+
+async def test_ip_listings_are_decoded_and_errors_are_never_listings(ctx: AuditContext) -> None:
+    zones = resolve_zones(["zen.spamhaus.org", "bl.spamcop.net"])
+    results, health = await check_blocklists(
+        ctx.resolver, ["127.0.0.20", "127.0.0.21", "127.0.0.22", "127.0.0.30"], zones
+    )
+    assert all(h.healthy for h in health), health
+    r = by_key(results)
+    assert (
+        r[("127.0.0.20", "zen.spamhaus.org")].status,
+        r[("127.0.0.20", "zen.spamhaus.org")].meaning,
+    ) == ("listed", "XBL: exploited host")  # type: ignore[attr-defined]
+    err = r[("127.0.0.21", "zen.spamhaus.org")]
+    assert err.status == "unknown"  # type: ignore[attr-defined]
+    assert "public/open resolver" in err.meaning  # type: ignore[attr-defined]
+    pbl = r[("127.0.0.22", "zen.spamhaus.org")]
+    assert (pbl.status, pbl.policy) == ("listed", True)  # type: ignore[attr-defined]
+    assert r[("127.0.0.30", "zen.spamhaus.org")].status == "clean"  # type: ignore[attr-defined]
+    assert r[("127.0.0.20", "bl.spamcop.net")].status == "listed"  # type: ignore[attr-defined]
+
+
+async def test_domain_lists_decode_bitmasks_and_refusals(ctx: AuditContext) -> None:
+    zones = resolve_zones(["dbl.spamhaus.org", "multi.uribl.com", "multi.surbl.org"])
+    results, health = await check_blocklists(
+        ctx.resolver,
+        ["listed.test", "tracked.test", "refused.test", "confused.test", "clean.test"],
+        zones,
+    )
+    assert all(h.healthy for h in health), health
+    r = by_key(results)
+    assert r[("listed.test", "dbl.spamhaus.org")].meaning == "low-reputation domain"  # type: ignore[attr-defined]
+    assert r[("tracked.test", "multi.uribl.com")].meaning == "grey"  # type: ignore[attr-defined]
+    assert r[("tracked.test", "multi.surbl.org")].meaning == "MW (malware) + ABUSE"  # type: ignore[attr-defined]
+    refused = r[("refused.test", "multi.uribl.com")]
+    assert refused.status == "unknown"  # type: ignore[attr-defined]
+    assert "refused" in refused.meaning  # type: ignore[attr-defined]
+    assert r[("confused.test", "dbl.spamhaus.org")].status == "unknown"  # type: ignore[attr-defined]
+    assert r[("clean.test", "multi.uribl.com")].status == "clean"  # type: ignore[attr-defined]
+
+
+async def test_broken_and_refusing_zones_are_reported_broken_never_listing(
+    ctx: AuditContext,
+) -> None:
+    zones = resolve_zones(
+        [
+            "everything.example-bl.test",
+            "public-resolver.example-bl.test",
+            "not-served.example-bl.test",
+            "bl.spamcop.net",
+        ]
+    )
+    ips = [f"127.0.0.{n}" for n in range(30, 60)]
+    results, health = await check_blocklists(ctx.resolver, ips, zones)
+    state = {h.zone: h for h in health}
+    assert not state["everything.example-bl.test"].healthy
+    assert "answers everything" in state["everything.example-bl.test"].reason
+    assert not state["public-resolver.example-bl.test"].healthy
+    assert not state["not-served.example-bl.test"].healthy
+    assert state["bl.spamcop.net"].healthy
+    assert not [r for r in results if r.status == "listed"]
+    assert {r.status for r in results if r.zone != "bl.spamcop.net"} == {"unknown"}
