@@ -34,8 +34,6 @@ from email_infrastructure.monitoring.dnsbl import (
 from email_infrastructure.monitoring.findings import Severity
 from email_infrastructure.monitoring.resolver import Resolver
 from email_infrastructure.monitoring.targets import inventory_targets, plain_target
-from email_infrastructure.reconcile.dns import DnsReconciler
-from email_infrastructure.storage.db import open_database
 
 
 class Format(StrEnum):
@@ -81,6 +79,10 @@ def _split(text: str | None) -> list[str]:
 
 
 async def _inventory_targets(file: Path, only: list[str]) -> tuple[list[DomainTarget], list[str], list[str]]:
+    # Imported here: auditing a plain domain needs no database, and starts faster without it.
+    from email_infrastructure.reconcile.dns import DnsReconciler
+    from email_infrastructure.storage.db import open_database
+
     loaded = inventory(file)
     cfg = settings()
     db = await open_database(cfg)

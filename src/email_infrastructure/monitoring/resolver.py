@@ -9,14 +9,16 @@ A timeout, SERVFAIL or REFUSED is `unknown` — never `missing`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import socket
+import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import dns.exception
-import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
@@ -61,6 +63,13 @@ class Answer:
     records: tuple[dns.rdata.Rdata, ...] = ()
     ttl: int = 0
     cnames: tuple[str, ...] = ()
+    #: A/AAAA answers decoded on the fast path (no dnspython objects)
+    addresses: tuple[str, ...] = ()
+
+    @property
+    def found(self) -> bool:
+        """True when the answer holds at least one record of the asked type."""
+        return bool(self.records or self.addresses)
 
     def texts(self) -> list[str]:
         """TXT records with their character-strings joined (RFC 7208 §3.3)."""
@@ -68,6 +77,8 @@ class Answer:
 
     def values(self) -> list[str]:
         """Presentation form of every record."""
+        if self.addresses:
+            return list(self.addresses)
         return [r.to_text() for r in self.records]
 
 
@@ -91,6 +102,87 @@ def parse_nameserver(text: str) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise UserError(f"nameserver {text!r} has an invalid port")
     return host, port
+
+
+_HEADER = struct.Struct("!HHHHHH")
+_RR = struct.Struct("!HHIH")
+_ADDRESS_TYPES = {"A": (1, 4), "AAAA": (28, 16)}
+
+
+def _encode_question(name: str, rtype: str) -> bytes:
+    """QNAME QTYPE QCLASS in wire form (dnspython only for names that are not plain ASCII)."""
+    labels = name.encode("ascii").split(b".") if name.isascii() else None
+    if labels is None or any(not 0 < len(label) < 64 for label in labels) or len(name) > 253:
+        encoded = dns.name.from_text(name).to_wire()
+        assert encoded is not None
+    else:
+        encoded = b"".join(bytes([len(label)]) + label for label in labels) + b"\0"
+    return encoded + struct.pack("!HH", dns.rdatatype.from_text(rtype), 1)
+
+
+def _answers(wire: bytes, question: bytes) -> bool:
+    """A response (QR set) to exactly our one question (names compared case-insensitively)."""
+    if len(wire) < 12 + len(question) or not wire[2] & 0x80:
+        return False
+    if int.from_bytes(wire[4:6], "big") != 1:
+        return False
+    return wire[12 : 12 + len(question)].lower() == question.lower()
+
+
+def _skip_name(wire: bytes, offset: int) -> int:
+    while True:
+        length = wire[offset]
+        if length & 0xC0 == 0xC0:
+            return offset + 2
+        if length == 0:
+            return offset + 1
+        offset += length + 1
+
+
+def _parse_addresses(wire: bytes, name: str, rtype: str) -> Answer | None:
+    """Decode an A/AAAA reply without dnspython; None when it needs the full parser (CNAMEs)."""
+    import ipaddress
+
+    try:
+        wanted, size = _ADDRESS_TYPES[rtype]
+        rcode = wire[3] & 0x0F
+        if rcode == 2:
+            return Answer(name, rtype, Status.SERVFAIL)
+        if rcode == 5:
+            return Answer(name, rtype, Status.REFUSED)
+        if rcode not in (0, 3):
+            return None
+        ancount, nscount = int.from_bytes(wire[6:8], "big"), int.from_bytes(wire[8:10], "big")
+        offset = _skip_name(wire, 12) + 4
+        addresses, ttl = [], None
+        for _ in range(ancount):
+            offset = _skip_name(wire, offset)
+            rdtype, _cls, rr_ttl, rdlength = _RR.unpack_from(wire, offset)
+            offset += _RR.size
+            if rdtype == wanted and rdlength == size:
+                addresses.append(str(ipaddress.ip_address(wire[offset : offset + size])))
+                ttl = rr_ttl if ttl is None else min(ttl, rr_ttl)
+            elif rdtype == 5:
+                return None
+            offset += rdlength
+        if addresses:
+            return Answer(name, rtype, Status.OK, (), ttl or 0, (), tuple(addresses))
+        negative = DEFAULT_NEGATIVE_TTL
+        for _ in range(nscount):
+            offset = _skip_name(wire, offset)
+            rdtype, _cls, rr_ttl, rdlength = _RR.unpack_from(wire, offset)
+            offset += _RR.size
+            if rdtype == 6 and rdlength >= 20:  # SOA: MINIMUM is the last 32 bits of its rdata
+                negative = min(rr_ttl, int.from_bytes(wire[offset + rdlength - 4 : offset + rdlength], "big"))
+            offset += rdlength
+        return Answer(name, rtype, Status.NXDOMAIN if rcode == 3 else Status.NODATA, ttl=negative)
+    except (IndexError, struct.error, ValueError):
+        return None
+
+
+def _expire(future: asyncio.Future[bytes]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 class _Protocol(asyncio.DatagramProtocol):
@@ -136,7 +228,8 @@ class Resolver:
     nameservers: Sequence[tuple[str, int]]
     timeout: float = 2.0
     attempts: int = 3
-    concurrency: int = 256
+    #: queries in flight; more only makes a loaded server drop packets (and costs a timeout each)
+    concurrency: int = 64
     stats: ResolverStats = field(default_factory=ResolverStats)
 
     def __post_init__(self) -> None:
@@ -167,7 +260,11 @@ class Resolver:
         protocol = self._protocols.get(server)
         if protocol is None or protocol.transport is None or protocol.transport.is_closing():
             loop = asyncio.get_running_loop()
-            _, protocol = await loop.create_datagram_endpoint(_Protocol, remote_addr=server)
+            transport, protocol = await loop.create_datagram_endpoint(_Protocol, remote_addr=server)
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
             self._protocols[server] = protocol
         return protocol
 
@@ -198,9 +295,21 @@ class Resolver:
             del self._inflight[key]
 
     async def _resolve(self, name: str, rtype: str, chain: tuple[str, ...]) -> Answer:
-        response = await self._exchange(name, rtype)
-        if response is None:
+        try:
+            wire = await self._exchange(name, rtype)
+        except (ValueError, dns.exception.DNSException):
+            # A name that cannot be encoded (label > 63 bytes…) cannot exist.
+            return Answer(name, rtype, Status.NXDOMAIN, ttl=DEFAULT_NEGATIVE_TTL, cnames=chain)
+        if wire is None:
             return Answer(name, rtype, Status.TIMEOUT, cnames=chain)
+        if rtype in _ADDRESS_TYPES and not chain:
+            fast = _parse_addresses(wire, name, rtype)
+            if fast is not None:
+                return fast
+        try:
+            response = dns.message.from_wire(wire)
+        except dns.exception.DNSException:
+            return Answer(name, rtype, Status.SERVFAIL, cnames=chain)
         rcode = response.rcode()
         if rcode == dns.rcode.SERVFAIL:
             return Answer(name, rtype, Status.SERVFAIL, cnames=chain)
@@ -245,48 +354,54 @@ class Resolver:
         status = Status.NXDOMAIN if rcode == dns.rcode.NXDOMAIN else Status.NODATA
         return Answer(name, rtype, status, (), negative_ttl, tuple(names))
 
-    async def _exchange(self, name: str, rtype: str) -> dns.message.Message | None:
-        query = dns.message.make_query(name, rtype)
-        query.flags |= dns.flags.RD
+    def _attempt_timeout(self, attempt: int) -> float:
+        # A lost UDP packet should cost little: the first try waits briefly, later ones longer.
+        return self.timeout * (0.25, 0.5, 1.0)[min(attempt, 2)]
+
+    async def _exchange(self, name: str, rtype: str) -> bytes | None:
+        """Send the query and return the raw reply to exactly our question, or None on timeout."""
+        question = _encode_question(name, rtype)
+        loop = asyncio.get_running_loop()
         async with self._semaphore:
             for attempt in range(self.attempts):
                 server = self.nameservers[attempt % len(self.nameservers)]
                 protocol = await self._protocol(server)
-                query.id = random.randrange(1, 65536)
-                while query.id in protocol.pending:
-                    query.id = random.randrange(1, 65536)
-                future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-                protocol.pending[query.id] = future
+                qid = random.randrange(1, 65536)
+                while qid in protocol.pending:
+                    qid = random.randrange(1, 65536)
+                future: asyncio.Future[bytes] = loop.create_future()
+                protocol.pending[qid] = future
                 self.stats.queries += 1
                 if attempt:
                     self.stats.retries += 1
+                # call_later instead of wait_for: no extra task per query on the hot path
+                timer = loop.call_later(self._attempt_timeout(attempt), _expire, future)
                 try:
                     assert protocol.transport is not None
-                    protocol.transport.sendto(query.to_wire())
-                    wire = await asyncio.wait_for(future, self.timeout)
+                    protocol.transport.sendto(_HEADER.pack(qid, 0x0100, 1, 0, 0, 0) + question)
+                    wire = await future
                 except (TimeoutError, OSError):
                     self.stats.timeouts += 1
                     continue
                 finally:
-                    protocol.pending.pop(query.id, None)
-                try:
-                    response = dns.message.from_wire(wire)
-                except dns.exception.DNSException:
-                    continue  # garbage: treat as lost and retry
-                if not query.is_response(response):
-                    continue  # a reply to someone else's question: ignore it
-                if response.flags & dns.flags.TC:
-                    return await self._tcp(query, server)
-                return response
+                    timer.cancel()
+                    protocol.pending.pop(qid, None)
+                if not _answers(wire, question):
+                    continue  # garbage, or a reply to someone else's question: ignore it
+                if wire[2] & 0x02:  # TC: truncated, ask again over TCP
+                    return await self._tcp(name, rtype, server)
+                return wire
         return None
 
-    async def _tcp(self, query: dns.message.Message, server: tuple[str, int]) -> dns.message.Message | None:
+    async def _tcp(self, name: str, rtype: str, server: tuple[str, int]) -> bytes | None:
         import dns.asyncquery
 
+        query = dns.message.make_query(name, rtype)
         try:
-            return await dns.asyncquery.tcp(query, server[0], port=server[1], timeout=self.timeout)
+            response = await dns.asyncquery.tcp(query, server[0], port=server[1], timeout=self.timeout)
         except (dns.exception.DNSException, OSError, TimeoutError):
             return None
+        return response.to_wire()
 
     # helpers ------------------------------------------------------------------------------------
     async def txt(self, name: str) -> Answer:

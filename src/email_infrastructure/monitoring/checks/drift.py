@@ -20,7 +20,7 @@ async def check_drift(target: DomainTarget, ctx: AuditContext) -> CheckResult:
         if answer.status.unknown:
             result.cannot_tell("drift.unknown", f"{label}: the query did not answer")
             continue
-        if not answer.records:
+        if not answer.found:
             result.error("drift.missing", f"{label} is not published", [" | ".join(record.values)])
             continue
         raw = answer.texts() if record.type == "TXT" else answer.values()

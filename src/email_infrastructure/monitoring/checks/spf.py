@@ -141,9 +141,9 @@ class _Walker:
         for host in hosts:
             for rtype, prefix in (("A", cidr4 or "32"), ("AAAA", cidr6 or "128")):
                 answer = await self.resolver.query(host, rtype)
-                if mech == "a" and rtype == "A" and not answer.records:
+                if mech == "a" and rtype == "A" and not answer.found:
                     aaaa = await self.resolver.query(host, "AAAA")
-                    if not aaaa.records:
+                    if not aaaa.found:
                         self.count_void(answer.status, f"a:{host}")
                 for value in answer.values():
                     if qualifier == "+":
