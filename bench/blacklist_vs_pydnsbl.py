@@ -1,4 +1,4 @@
-"""Benchmark: 500 IPs × 20 DNSBL zones on a local PowerDNS — ours against pydnsbl, same run.
+"""Benchmark: 500 IPs x 20 DNSBL zones on a local PowerDNS — ours against pydnsbl, same run.
 
 Zones: zen.spamhaus.org (listing codes, and 127.255.255.254 "public resolver" errors for 40 clean
 IPs), 18 generic lists answering 127.0.0.2 for their listed IPs, and one zone the server refuses
