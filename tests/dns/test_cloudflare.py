@@ -205,3 +205,26 @@ async def test_many_unknown_zones_are_resolved_by_listing_zones(make_reconciler:
     assert not plan.failed
     assert fake.calls["GET /zones"] == 2  # 61 zones, 50 a page
     assert fake.calls["GET /dns_records"] == 60
+
+
+async def test_persistent_5xx_fails_that_zone_and_the_others_go_on(make_reconciler: Make, fake: FakeCloudflare) -> None:
+    fake.add_zone("fine.test")
+    fake.add_zone("flaky.test")
+    text = inventory(fake, "fine.test", "flaky.test")
+    service = await make_reconciler(text)
+    plan = await service.plan()
+    original = fake._batch
+
+    def failing(zone, data):  # type: ignore[no-untyped-def]
+        if zone["name"] == "flaky.test":
+            raise ApiError(503, 10000, "Service Unavailable")
+        return original(zone, data)
+
+    fake._batch = failing  # type: ignore[method-assign]
+    for provider in service.providers.values():
+        provider.client.retry = type(provider.client.retry)(attempts=2, base_delay=0.01)  # type: ignore[attr-defined]
+    result = await service.apply(checksum=plan.checksum)
+    assert [o.zone for o in result.failed] == ["flaky.test"]
+    assert "HTTP 503" in (result.failed[0].error or "")
+    assert fake.records("flaky.test") == []
+    assert len(fake.records("fine.test")) > 5

@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from email_infrastructure.cli.common import console, run, settings
-from email_infrastructure.core.database import create_engine
 from email_infrastructure.core.errors import StorageError
-from email_infrastructure.storage import migrate
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -20,6 +17,11 @@ def upgrade(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
     """Migrate the database (SQLite in the data dir, or DATABASE_URL) to the newest schema."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from email_infrastructure.core.database import create_engine
+    from email_infrastructure.storage import migrate
+
     url = settings().database_url_effective
 
     async def go() -> str | None:
@@ -40,6 +42,11 @@ def upgrade(
 @app.command()
 def current() -> None:
     """Print the database's schema revision and the newest one this version ships."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from email_infrastructure.core.database import create_engine
+    from email_infrastructure.storage import migrate
+
     url = settings().database_url_effective
 
     async def go() -> str | None:

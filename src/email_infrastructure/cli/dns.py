@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,9 +29,9 @@ from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.events import EventBus
 from email_infrastructure.core.names import normalise_domain
 from email_infrastructure.dns.plan import Action, Plan
-from email_infrastructure.reconcile.dns import ApplyResult, DnsReconciler
-from email_infrastructure.storage.db import open_database
-from email_infrastructure.storage.repositories import EventLog
+
+if TYPE_CHECKING:
+    from email_infrastructure.reconcile.dns import ApplyResult, DnsReconciler
 
 _SIGN = {Action.CREATE: "[green]+[/]", Action.UPDATE: "[yellow]~[/]", Action.DELETE: "[red]-[/]"}
 
@@ -47,6 +47,11 @@ class RecordFormat(StrEnum):
 @asynccontextmanager
 async def reconciler(file: Path) -> AsyncIterator[DnsReconciler]:
     """A DnsReconciler on the configured database, its events going to the audit log."""
+    # Storage and providers are imported on use: commands that need neither start faster.
+    from email_infrastructure.reconcile.dns import DnsReconciler
+    from email_infrastructure.storage.db import open_database
+    from email_infrastructure.storage.repositories import EventLog
+
     loaded = inventory(file)
     cfg = settings()
     db = await open_database(cfg)

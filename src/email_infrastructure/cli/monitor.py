@@ -6,10 +6,9 @@ import asyncio
 import contextlib
 import signal
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from prometheus_client import CollectorRegistry, start_http_server
 from rich.table import Table
 
 from email_infrastructure.cli.audit import NameserverOption, _inventory_targets, _resolver
@@ -24,15 +23,12 @@ from email_infrastructure.cli.common import (
     settings,
 )
 from email_infrastructure.core.events import EventBus
-from email_infrastructure.monitoring.alerts import AlertDispatcher
 from email_infrastructure.monitoring.audit import AuditReport, audit
 from email_infrastructure.monitoring.context import AuditContext
 from email_infrastructure.monitoring.dnsbl import resolve_zones
-from email_infrastructure.monitoring.metrics import StateCollector, exposition
-from email_infrastructure.monitoring.monitor import FAMILIES, Monitor, RunSummary
-from email_infrastructure.monitoring.sinks import build_sink
-from email_infrastructure.storage.db import open_database
-from email_infrastructure.storage.repositories import CheckHistory, EventLog
+
+if TYPE_CHECKING:
+    from email_infrastructure.monitoring.monitor import RunSummary
 
 
 def monitor(
@@ -45,6 +41,16 @@ def monitor(
     as_json: JsonOption = False,
 ) -> None:
     """Run checks at the inventory's intervals, store every result, alert on changes of state."""
+    # Storage, sinks and the metrics server are imported on use (faster start for other commands).
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from email_infrastructure.monitoring.alerts import AlertDispatcher
+    from email_infrastructure.monitoring.metrics import StateCollector
+    from email_infrastructure.monitoring.monitor import FAMILIES, Monitor
+    from email_infrastructure.monitoring.sinks import build_sink
+    from email_infrastructure.storage.db import open_database
+    from email_infrastructure.storage.repositories import CheckHistory, EventLog
+
     loaded = inventory(file, quiet=as_json)
     spec = loaded.inventory.monitoring
     intervals = spec.intervals.model_dump()
@@ -137,6 +143,9 @@ def _merged(summaries: list[RunSummary]) -> dict[str, list[dict[str, Any]]]:
 
 def metrics() -> None:
     """Print the current check states in the Prometheus text format (for a textfile collector)."""
+    from email_infrastructure.monitoring.metrics import exposition
+    from email_infrastructure.storage.db import open_database
+    from email_infrastructure.storage.repositories import CheckHistory
 
     async def go() -> bytes:
         db = await open_database(settings())

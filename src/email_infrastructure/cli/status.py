@@ -27,7 +27,6 @@ from email_infrastructure.core.events import EventBus
 from email_infrastructure.dns.component import DnsComponent
 from email_infrastructure.mailcow.component import MailcowComponent
 from email_infrastructure.monitoring.component import MonitoringComponent
-from email_infrastructure.storage.db import open_database
 from email_infrastructure.vps.component import VpsComponent
 
 COMPONENTS: list[type[BaseComponent]] = [
@@ -46,6 +45,8 @@ _STYLE = {
 
 
 async def _storage_health() -> Health:
+    from email_infrastructure.storage.db import open_database
+
     try:
         db = await open_database(settings())
     except EmailInfraError as exc:

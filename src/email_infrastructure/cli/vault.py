@@ -16,8 +16,6 @@ from email_infrastructure.core.vault import (
     key_file_path,
     write_key_file,
 )
-from email_infrastructure.storage.db import open_database
-from email_infrastructure.storage.repositories import SecretStore
 
 app = typer.Typer(help="The secrets vault (encrypted mailbox passwords and DKIM keys).", no_args_is_help=True)
 
@@ -36,6 +34,9 @@ def rotate(
     ] = None,
 ) -> None:
     """Re-encrypt every stored secret under a new key."""
+    from email_infrastructure.storage.db import open_database
+    from email_infrastructure.storage.repositories import SecretStore
+
     cfg = settings()
     old = Vault.from_settings(cfg)
     if new_key_env:

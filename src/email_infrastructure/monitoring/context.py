@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from publicsuffixlist import PublicSuffixList
@@ -25,12 +26,16 @@ COMMON_SELECTORS = (
     "key1",
     "mx",
 )
-_PSL = PublicSuffixList()
+
+
+@cache
+def _psl() -> PublicSuffixList:
+    return PublicSuffixList()  # parsing the list takes ~30 ms: only when first needed
 
 
 def organizational_domain(name: str) -> str:
     """The registrable domain of a name (Public Suffix List); the name itself if unknown."""
-    return _PSL.privatesuffix(name.lower().rstrip(".")) or name.lower().rstrip(".")
+    return _psl().privatesuffix(name.lower().rstrip(".")) or name.lower().rstrip(".")
 
 
 @dataclass

@@ -6,8 +6,6 @@ import asyncio
 import ssl
 from datetime import UTC, datetime
 
-from cryptography import x509
-
 from email_infrastructure.monitoring.checks.mta_sts import tls_context
 from email_infrastructure.monitoring.context import AuditContext
 from email_infrastructure.monitoring.findings import CheckResult
@@ -63,6 +61,8 @@ async def _peer_cert(host: str, ip: str, port: int, ctx: AuditContext, verify: b
 
 async def check_tls(host: str, ip: str, ctx: AuditContext, now: datetime | None = None) -> CheckResult:
     """Validity, name match and expiry of the certificate on every mail port."""
+    from cryptography import x509
+
     result = CheckResult("tls")
     now = now or datetime.now(UTC)
     ports = [*ctx.options.smtp_ports, *ctx.options.tls_ports]
