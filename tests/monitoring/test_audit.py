@@ -81,3 +81,9 @@ async def test_many_domains_share_queries(ctx: AuditContext) -> None:
     report = await audit(targets, ctx, {"spf", "dkim", "dmarc", "mx"}, [])
     assert len(report.domains) == 100
     assert ctx.resolver.stats.queries < 60
+
+
+async def test_null_mx_domain_audits_without_crashing(ctx: AuditContext) -> None:
+    report = await audit([plain_target("nullmx.test", ["dkim"])], ctx, {"spf", "dmarc", "mx", "mta_sts", "ptr"}, [])
+    assert report.domains[0].checks["mx"].ids() == {"mx.null"}
+    assert report.ips == []

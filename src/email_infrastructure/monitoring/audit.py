@@ -178,7 +178,7 @@ async def audit(
             if "mx" in checks:
                 results["mx"] = mx_result
             if "mta_sts" in checks:
-                hosts = [h.split()[1] for h in (await _mx_list(ctx, target.name))]
+                hosts = [h for _, h in await _mx_list(ctx, target.name) if h]
                 results["mta_sts"] = await check_mta_sts(target, ctx, hosts)
             order = [c for c in ALL_CHECKS if c in results]
             report.checks = {c: results[c] for c in order}
@@ -247,14 +247,13 @@ async def audit(
     return AuditReport(domain_reports, ip_reports, zone_health)
 
 
-async def _mx_list(ctx: AuditContext, domain: str) -> list[str]:
-    answer = await ctx.resolver.query(domain, "MX")
-    return sorted(f"{r.preference} {r.exchange.to_text().rstrip('.').lower()}" for r in answer.records)  # type: ignore[attr-defined]
+async def _mx_list(ctx: AuditContext, domain: str) -> list[tuple[int, str]]:
+    return (await ctx.resolver.query(domain, "MX")).mx()
 
 
 async def _first_mx(ctx: AuditContext, domain: str) -> str | None:
-    hosts = await _mx_list(ctx, domain)
-    return hosts[0].split()[1] if hosts and hosts[0].split()[1] not in ("", ".") else None
+    hosts = [h for _, h in await _mx_list(ctx, domain) if h]
+    return hosts[0] if hosts else None
 
 
 async def _addresses(ctx: AuditContext, host: str) -> list[str]:

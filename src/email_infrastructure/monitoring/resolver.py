@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import dns.exception
 import dns.message
@@ -27,6 +28,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from email_infrastructure.core.errors import UserError
+from email_infrastructure.monitoring import wire as wire_codec
 
 DEFAULT_NEGATIVE_TTL = 300
 MAX_CNAME_DEPTH = 8
@@ -63,22 +65,35 @@ class Answer:
     records: tuple[dns.rdata.Rdata, ...] = ()
     ttl: int = 0
     cnames: tuple[str, ...] = ()
-    #: A/AAAA answers decoded on the fast path (no dnspython objects)
-    addresses: tuple[str, ...] = ()
+    #: values decoded by the lean decoder (monitoring/wire.py): addresses, joined TXT strings,
+    #: (preference, host) for MX, hosts for PTR/CNAME/NS
+    data: tuple[Any, ...] = ()
 
     @property
     def found(self) -> bool:
         """True when the answer holds at least one record of the asked type."""
-        return bool(self.records or self.addresses)
+        return bool(self.records or self.data)
 
     def texts(self) -> list[str]:
         """TXT records with their character-strings joined (RFC 7208 §3.3)."""
+        if self.data:
+            return [str(d) for d in self.data]
         return [b"".join(r.strings).decode("utf-8", "replace") for r in self.records]  # type: ignore[attr-defined]
 
+    def mx(self) -> list[tuple[int, str]]:
+        """MX records as (preference, host), sorted; a null MX has the host ''."""
+        if self.data:
+            return sorted((int(p), str(h)) for p, h in self.data)
+        return sorted((r.preference, r.exchange.to_text().rstrip(".").lower()) for r in self.records)  # type: ignore[attr-defined]
+
     def values(self) -> list[str]:
-        """Presentation form of every record."""
-        if self.addresses:
-            return list(self.addresses)
+        """Presentation form of every record (names with their trailing dot)."""
+        if self.data:
+            if self.rtype == "MX":
+                return [f"{p} {h}." for p, h in self.data]
+            if self.rtype in ("PTR", "CNAME", "NS"):
+                return [f"{h}." for h in self.data]
+            return [str(d) for d in self.data]
         return [r.to_text() for r in self.records]
 
 
@@ -105,8 +120,7 @@ def parse_nameserver(text: str) -> tuple[str, int]:
 
 
 _HEADER = struct.Struct("!HHHHHH")
-_RR = struct.Struct("!HHIH")
-_ADDRESS_TYPES = {"A": (1, 4), "AAAA": (28, 16)}
+_RCODES = {0: Status.OK, 3: Status.NXDOMAIN, 2: Status.SERVFAIL, 5: Status.REFUSED}
 
 
 def _encode_question(name: str, rtype: str) -> bytes:
@@ -127,57 +141,6 @@ def _answers(wire: bytes, question: bytes) -> bool:
     if int.from_bytes(wire[4:6], "big") != 1:
         return False
     return wire[12 : 12 + len(question)].lower() == question.lower()
-
-
-def _skip_name(wire: bytes, offset: int) -> int:
-    while True:
-        length = wire[offset]
-        if length & 0xC0 == 0xC0:
-            return offset + 2
-        if length == 0:
-            return offset + 1
-        offset += length + 1
-
-
-def _parse_addresses(wire: bytes, name: str, rtype: str) -> Answer | None:
-    """Decode an A/AAAA reply without dnspython; None when it needs the full parser (CNAMEs)."""
-    import ipaddress
-
-    try:
-        wanted, size = _ADDRESS_TYPES[rtype]
-        rcode = wire[3] & 0x0F
-        if rcode == 2:
-            return Answer(name, rtype, Status.SERVFAIL)
-        if rcode == 5:
-            return Answer(name, rtype, Status.REFUSED)
-        if rcode not in (0, 3):
-            return None
-        ancount, nscount = int.from_bytes(wire[6:8], "big"), int.from_bytes(wire[8:10], "big")
-        offset = _skip_name(wire, 12) + 4
-        addresses, ttl = [], None
-        for _ in range(ancount):
-            offset = _skip_name(wire, offset)
-            rdtype, _cls, rr_ttl, rdlength = _RR.unpack_from(wire, offset)
-            offset += _RR.size
-            if rdtype == wanted and rdlength == size:
-                addresses.append(str(ipaddress.ip_address(wire[offset : offset + size])))
-                ttl = rr_ttl if ttl is None else min(ttl, rr_ttl)
-            elif rdtype == 5:
-                return None
-            offset += rdlength
-        if addresses:
-            return Answer(name, rtype, Status.OK, (), ttl or 0, (), tuple(addresses))
-        negative = DEFAULT_NEGATIVE_TTL
-        for _ in range(nscount):
-            offset = _skip_name(wire, offset)
-            rdtype, _cls, rr_ttl, rdlength = _RR.unpack_from(wire, offset)
-            offset += _RR.size
-            if rdtype == 6 and rdlength >= 20:  # SOA: MINIMUM is the last 32 bits of its rdata
-                negative = min(rr_ttl, int.from_bytes(wire[offset + rdlength - 4 : offset + rdlength], "big"))
-            offset += rdlength
-        return Answer(name, rtype, Status.NXDOMAIN if rcode == 3 else Status.NODATA, ttl=negative)
-    except (IndexError, struct.error, ValueError):
-        return None
 
 
 def _expire(future: asyncio.Future[bytes]) -> None:
@@ -302,10 +265,8 @@ class Resolver:
             return Answer(name, rtype, Status.NXDOMAIN, ttl=DEFAULT_NEGATIVE_TTL, cnames=chain)
         if wire is None:
             return Answer(name, rtype, Status.TIMEOUT, cnames=chain)
-        if rtype in _ADDRESS_TYPES and not chain:
-            fast = _parse_addresses(wire, name, rtype)
-            if fast is not None:
-                return fast
+        if rtype in wire_codec.TYPES:
+            return await self._resolve_lean(name, rtype, chain, wire)
         try:
             response = dns.message.from_wire(wire)
         except dns.exception.DNSException:
@@ -357,6 +318,39 @@ class Resolver:
     def _attempt_timeout(self, attempt: int) -> float:
         # A lost UDP packet should cost little: the first try waits briefly, later ones longer.
         return self.timeout * (0.25, 0.5, 1.0)[min(attempt, 2)]
+
+    async def _resolve_lean(self, name: str, rtype: str, chain: tuple[str, ...], raw: bytes) -> Answer:
+        try:
+            reply = wire_codec.decode(raw)
+        except (ValueError, IndexError, struct.error):
+            return Answer(name, rtype, Status.SERVFAIL, cnames=chain)
+        status = _RCODES.get(reply.rcode)
+        if status is None:
+            return Answer(name, rtype, Status.SERVFAIL, cnames=chain)
+        if status.unknown:
+            return Answer(name, rtype, status, cnames=chain)
+        wanted = wire_codec.TYPES[rtype]
+        current, names, ttl = name, list(chain), None
+        for _ in range(MAX_CNAME_DEPTH):
+            values = [(t, v) for owner, kind, t, v in reply.answers if owner == current and kind == wanted]
+            if values:
+                ttl = min([t for t, _ in values] + ([ttl] if ttl is not None else []))
+                data = tuple(v for _, v in values)
+                return Answer(name, rtype, Status.OK, (), ttl, tuple(names), data)
+            target = next(((t, v) for owner, kind, t, v in reply.answers if owner == current and kind == 5), None)
+            if target is None or wanted == 5:
+                break
+            ttl = target[0] if ttl is None else min(ttl, target[0])
+            current = target[1]
+            names.append(current)
+        if len(names) > len(chain) and len(names) < MAX_CNAME_DEPTH:
+            # The CNAME target is outside what this answer carries: ask for it.
+            found = await self._resolve(names[-1], rtype, tuple(names))
+            return Answer(name, rtype, found.status, found.records, found.ttl, found.cnames, found.data)
+        negative = reply.negative_ttl if reply.negative_ttl is not None else DEFAULT_NEGATIVE_TTL
+        return Answer(
+            name, rtype, Status.NXDOMAIN if reply.rcode == 3 else Status.NODATA, ttl=negative, cnames=tuple(names)
+        )
 
     async def _exchange(self, name: str, rtype: str) -> bytes | None:
         """Send the query and return the raw reply to exactly our question, or None on timeout."""

@@ -78,7 +78,7 @@ async def _authorised(resolver: Resolver, domain: str, destination: str) -> tupl
         resolver.txt(f"{domain}._report._dmarc.{destination}"), resolver.query(destination, "MX")
     )
     ok = None if auth.status.unknown else any(t.startswith("v=DMARC1") for t in auth.texts())
-    has_mx = None if mx.status.unknown else bool(mx.records)
+    has_mx = None if mx.status.unknown else mx.found
     return ok, has_mx
 
 

@@ -12,8 +12,7 @@ from email_infrastructure.monitoring.resolver import Resolver
 async def mx_hosts(resolver: Resolver, domain: str) -> tuple[list[tuple[int, str]], str]:
     """(preference, host) sorted, and the answer's status value."""
     answer = await resolver.query(domain, "MX")
-    hosts = sorted((r.preference, r.exchange.to_text().rstrip(".").lower()) for r in answer.records)  # type: ignore[attr-defined]
-    return hosts, answer.status.value
+    return answer.mx(), answer.status.value
 
 
 async def check_mx(target: DomainTarget, ctx: AuditContext) -> tuple[CheckResult, list[str]]:
@@ -23,7 +22,7 @@ async def check_mx(target: DomainTarget, ctx: AuditContext) -> tuple[CheckResult
     if answer.status.unknown:
         result.cannot_tell("mx.unknown", f"the MX query did not answer ({answer.status.value})")
         return result, []
-    hosts = sorted((r.preference, r.exchange.to_text().rstrip(".").lower()) for r in answer.records)  # type: ignore[attr-defined]
+    hosts = answer.mx()
     if not hosts:
         result.error("mx.missing", f"{target.name} has no MX record: bounces and replies cannot arrive")
         return result, []

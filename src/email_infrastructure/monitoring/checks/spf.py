@@ -135,8 +135,9 @@ class _Walker:
         if mech == "mx":
             answer = await self.resolver.query(target, "MX")
             self.count_void(answer.status, f"mx:{target}")
-            hosts = [r.exchange.to_text().rstrip(".") for r in answer.records][:10]  # type: ignore[attr-defined]
-            if len(answer.records) > 10:
+            mx = answer.mx()
+            hosts = [host for _, host in mx][:10]
+            if len(mx) > 10:
                 self.problem("spf.too_many_mx", "error", f"mx:{target} has more than 10 MX hosts (permerror)")
         for host in hosts:
             for rtype, prefix in (("A", cidr4 or "32"), ("AAAA", cidr6 or "128")):
