@@ -250,6 +250,19 @@ def resolve_zones(names: list[str] | None, kind_hint: str | None = None, dqs_key
     return zones
 
 
+async def query_all(resolver: Resolver, names: list[str], workers: int = 128) -> list[Answer]:
+    """A answers for many names through a fixed pool of workers (no task per name)."""
+    answers: list[Answer | None] = [None] * len(names)
+    cursor = iter(range(len(names)))
+
+    async def worker() -> None:
+        for index in cursor:
+            answers[index] = await resolver.query(names[index], "A")
+
+    await asyncio.gather(*(worker() for _ in range(min(workers, len(names)) or 1)))
+    return [a for a in answers if a is not None]
+
+
 async def self_test(resolver: Resolver, blocklist: Blocklist) -> ZoneHealth:
     """The test entry must be listed and the clean one must not (RFC 5782 §5)."""
     listed_name = query_name(blocklist.test_listed, blocklist)
@@ -283,7 +296,7 @@ async def check_blocklists(
             name = query_name(subject, zone)
             if name is not None:
                 jobs.append((subject, zone, name))
-    answers = await asyncio.gather(*(resolver.query(name, "A") for _, _, name in jobs))
+    answers = await query_all(resolver, [name for _, _, name in jobs])
     results = []
     for (subject, zone, _), answer in zip(jobs, answers, strict=True):
         verdict = decode(zone, answer)
