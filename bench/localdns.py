@@ -7,13 +7,11 @@ address such as 127.0.0.2 on port 53 (root needed, as in CI).
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
-from tests.fixtures.pdns import SCHEMA, PowerDns, free_port
+from tests.fixtures.pdns import SCHEMA, PowerDns, start_pdns
 
 Row = tuple[str, str, str]  # name, type, content (zone-file presentation)
 
@@ -48,48 +46,8 @@ def write_zones(database: Path, zones: dict[str, Iterable[Row]]) -> int:
 
 
 def start(directory: Path, address: str = "127.0.0.2", port: int = 53) -> PowerDns:
-    """Start pdns_server on an existing database in `directory`."""
-    api_port = free_port()
-    key = "bench-key"
-    (directory / "pdns.conf").write_text(
-        "\n".join(
-            [
-                "launch=gsqlite3",
-                f"gsqlite3-database={directory / 'pdns.sqlite3'}",
-                f"local-address={address}",
-                f"local-port={port}",
-                "api=yes",
-                f"api-key={key}",
-                "webserver=yes",
-                "webserver-address=127.0.0.1",
-                f"webserver-port={api_port}",
-                "webserver-allow-from=127.0.0.0/8",
-                f"socket-dir={directory}",
-                "daemon=no",
-                "guardian=no",
-                "setuid=",
-                "setgid=",
-                "distributor-threads=2",
-                "receiver-threads=2",
-                "loglevel=3",
-                "",
-            ]
-        )
-    )
-    log = (directory / "pdns.log").open("wb")
-    process = subprocess.Popen(["pdns_server", f"--config-dir={directory}"], stdout=log, stderr=subprocess.STDOUT)
-    api = f"http://127.0.0.1:{api_port}"
-    for _ in range(300):
-        if process.poll() is not None:
-            raise RuntimeError((directory / "pdns.log").read_text()[-2000:])
-        try:
-            if httpx.get(f"{api}/api/v1/servers/localhost", headers={"X-API-Key": key}, timeout=1).status_code == 200:
-                return PowerDns(address, port, api, key, process, directory)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("pdns_server did not start")
+    """Start pdns_server, caches on, on the database `write_zones` filled in `directory`."""
+    return start_pdns(directory, address, port, fresh=False, cache=True)
 
 
 def queries_answered(server: PowerDns) -> int:

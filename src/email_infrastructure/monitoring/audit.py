@@ -68,6 +68,14 @@ class SubjectReport:
         """The worst status of its checks."""
         return worst(c.status for c in self.checks.values())
 
+    def to_json(self, key: str) -> dict[str, Any]:
+        """`{key: subject, "status": …, "checks": {…}}`."""
+        return {
+            key: self.subject,
+            "status": self.status.value,
+            "checks": {k: v.to_json() for k, v in self.checks.items()},
+        }
+
 
 @dataclass
 class AuditReport:
@@ -86,22 +94,8 @@ class AuditReport:
         """The documented JSON shape (docs/audit-format.md)."""
         return {
             "status": self.status.value,
-            "domains": [
-                {
-                    "domain": d.subject,
-                    "status": d.status.value,
-                    "checks": {k: v.to_json() for k, v in d.checks.items()},
-                }
-                for d in self.domains
-            ],
-            "ips": [
-                {
-                    "ip": i.subject,
-                    "status": i.status.value,
-                    "checks": {k: v.to_json() for k, v in i.checks.items()},
-                }
-                for i in self.ips
-            ],
+            "domains": [d.to_json("domain") for d in self.domains],
+            "ips": [i.to_json("ip") for i in self.ips],
             "zones": [{"zone": z.zone, "healthy": z.healthy, "reason": z.reason} for z in self.zones],
         }
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from email_infrastructure.core.errors import EmailInfraError, UserError, VerificationError
 from email_infrastructure.core.events import EventBus
@@ -27,6 +27,8 @@ from email_infrastructure.storage.repositories import (
 )
 
 Progress = Callable[[str], None]
+Z = TypeVar("Z", DesiredZone, ZonePlan)
+R = TypeVar("R")
 _VERB = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted"}
 
 
@@ -157,17 +159,21 @@ class DnsReconciler:
             # On failure each zone looks itself up and reports its own error.
             with contextlib.suppress(EmailInfraError):
                 await provider.prefetch([z.zone for z in zones.values() if z.provider == name])
+        plans = await self._each(list(zones.values()), self._plan_zone, progress)
+        return Plan(zones=plans)
+
+    async def _each(self, zones: Sequence[Z], work: Callable[[Z], Awaitable[R]], progress: Progress | None) -> list[R]:
+        """Run `work` for every zone, at most `concurrency` at once, reporting each one done."""
         semaphore = asyncio.Semaphore(self.concurrency)
 
-        async def one(zone: DesiredZone) -> ZonePlan:
+        async def one(zone: Z) -> R:
             async with semaphore:
-                result = await self._plan_zone(zone)
+                result = await work(zone)
             if progress:
                 progress(zone.zone)
             return result
 
-        plans = await asyncio.gather(*(one(z) for z in zones.values()))
-        return Plan(zones=list(plans))
+        return list(await asyncio.gather(*(one(z) for z in zones)))
 
     async def _apply_zone(self, zone: ZonePlan) -> ZoneOutcome:
         provider = self.providers[zone.provider]
@@ -226,16 +232,7 @@ class DnsReconciler:
             problems = [p for z in plan.zones if (p := z.safety_problem())]
             if problems:
                 raise UserError("refusing to apply: " + "; ".join(problems))
-        semaphore = asyncio.Semaphore(self.concurrency)
-
-        async def one(zone: ZonePlan) -> ZoneOutcome:
-            async with semaphore:
-                outcome = await self._apply_zone(zone)
-            if progress:
-                progress(zone.zone)
-            return outcome
-
-        outcomes = list(await asyncio.gather(*(one(z) for z in plan.zones)))
+        outcomes = await self._each(plan.zones, self._apply_zone, progress)
         result = ApplyResult(plan=plan, outcomes=outcomes)
         status = "failed" if result.failed else ("applied" if plan.has_changes else "unchanged")
         await PlanHistory(self.db.sessions).record(

@@ -76,22 +76,33 @@ def mx_matches(host: str, pattern: str) -> bool:
     return host == pattern
 
 
+async def tagged_records(ctx: AuditContext, result: CheckResult, name: str, version: str) -> list[str] | None:
+    """TXT records at `name` starting with `version`; None (result unknown) when DNS did not answer.
+
+    More than one is an error (`<check>.multiple_records`): receivers ignore them all.
+    """
+    answer = await ctx.resolver.txt(name)
+    if answer.status.unknown:
+        result.cannot_tell(f"{result.check}.unknown", f"the query for {name} did not answer")
+        return None
+    records = [t for t in answer.texts() if t.startswith(version)]
+    if len(records) > 1:
+        result.error(f"{result.check}.multiple_records", f"{name} has {len(records)} {version} records", records)
+    return records
+
+
 async def check_mta_sts(target: DomainTarget, ctx: AuditContext, mx_hosts: list[str]) -> CheckResult:
     """The MTA-STS check."""
     result = CheckResult("mta_sts")
-    answer = await ctx.resolver.txt(f"_mta-sts.{target.name}")
-    if answer.status.unknown:
-        result.cannot_tell("mta_sts.unknown", "the _mta-sts query did not answer")
+    records = await tagged_records(ctx, result, f"_mta-sts.{target.name}", "v=STSv1")
+    if records is None:
         return result
-    records = [t for t in answer.texts() if t.startswith("v=STSv1")]
     if not records:
         if target.mta_sts_expected:
             result.error("mta_sts.missing", f"no MTA-STS record at _mta-sts.{target.name}")
         else:
             result.info("mta_sts.missing", "MTA-STS is not published (optional)")
         return result
-    if len(records) > 1:
-        result.error("mta_sts.multiple_records", "more than one MTA-STS record", records)
     tags = parse_tags(records[0])
     if not _ID.match(tags.get("id", "")):
         result.error("mta_sts.invalid_id", "id= must be 1 to 32 letters or digits", records)
@@ -134,17 +145,13 @@ async def check_mta_sts(target: DomainTarget, ctx: AuditContext, mx_hosts: list[
 async def check_tls_rpt(target: DomainTarget, ctx: AuditContext) -> CheckResult:
     """The TLS-RPT check."""
     result = CheckResult("tls_rpt")
-    answer = await ctx.resolver.txt(f"_smtp._tls.{target.name}")
-    if answer.status.unknown:
-        result.cannot_tell("tls_rpt.unknown", "the _smtp._tls query did not answer")
+    records = await tagged_records(ctx, result, f"_smtp._tls.{target.name}", "v=TLSRPTv1")
+    if records is None:
         return result
-    records = [t for t in answer.texts() if t.startswith("v=TLSRPTv1")]
     if not records:
         severity_warn = target.mta_sts_expected
         (result.warn if severity_warn else result.info)("tls_rpt.missing", "no TLS-RPT record at _smtp._tls")
         return result
-    if len(records) > 1:
-        result.error("tls_rpt.multiple_records", "more than one TLS-RPT record", records)
     rua = parse_tags(records[0]).get("rua", "")
     uris = [u.strip() for u in rua.split(",") if u.strip()]
     if not uris or not all(u.startswith(("mailto:", "https://")) for u in uris):
@@ -155,11 +162,9 @@ async def check_tls_rpt(target: DomainTarget, ctx: AuditContext) -> CheckResult:
 async def check_bimi(target: DomainTarget, ctx: AuditContext) -> CheckResult:
     """BIMI record syntax at default._bimi (the logo and certificate are not fetched)."""
     result = CheckResult("bimi")
-    answer = await ctx.resolver.txt(f"default._bimi.{target.name}")
-    if answer.status.unknown:
-        result.cannot_tell("bimi.unknown", "the BIMI query did not answer")
+    records = await tagged_records(ctx, result, f"default._bimi.{target.name}", "v=BIMI1")
+    if records is None:
         return result
-    records = [t for t in answer.texts() if t.startswith("v=BIMI1")]
     if not records:
         result.info("bimi.missing", "no BIMI record (optional)")
         return result
