@@ -228,3 +228,45 @@ async def test_persistent_5xx_fails_that_zone_and_the_others_go_on(make_reconcil
     assert "HTTP 503" in (result.failed[0].error or "")
     assert fake.records("flaky.test") == []
     assert len(fake.records("fine.test")) > 5
+
+
+async def test_a_record_deleted_behind_our_back_is_reread_not_fatal(
+    make_reconciler: Make, fake: FakeCloudflare
+) -> None:
+    fake.add_zone("moving.test")
+    fake.add_record("moving.test", type="TXT", name="_dmarc.moving.test", content='"v=DMARC1; p=reject"', ttl=300)
+    service = await make_reconciler(inventory(fake, "moving.test"))
+    plan = await service.plan()
+    assert any(c.record.name == "_dmarc.moving.test" for z in plan.zones for c in z.changes)
+    for record in fake.records("moving.test"):  # someone deletes it between our read and our write
+        fake.zone_by_name("moving.test")["records"].pop(record["id"])
+    result = await service.apply(checksum=None, force=True)
+    assert not result.failed, result.failed
+    dmarc = by_key(fake, "moving.test")[("_dmarc.moving.test", "TXT")]
+    assert [r["content"] for r in dmarc] == ['"v=DMARC1; p=none; rua=mailto:dmarc@moving.test"']
+
+
+async def test_a_stale_cached_zone_id_is_looked_up_again(
+    make_reconciler: Make, fake: FakeCloudflare, settings: object
+) -> None:
+    fake.add_zone("cached.test")
+    text = inventory(fake, "cached.test")
+    await (await make_reconciler(text)).plan()
+    cache = next((settings.data_dir / "cache").glob("cloudflare-*-zones.json"))  # type: ignore[attr-defined]
+    cache.write_text('{"cached.test": "0123456789abcdef0123456789abcdef"}')  # e.g. zone deleted and re-added
+    fake.calls.clear()
+    plan = await (await make_reconciler(text)).plan()
+    assert not plan.failed
+    assert fake.calls["GET /zones"] == 1
+
+
+def test_the_fake_answers_pages_past_the_end_with_an_empty_result(fake: FakeCloudflare) -> None:
+    import httpx
+
+    zone_id = fake.add_zone("pages.test")
+    response = httpx.get(
+        f"{fake.url}/zones/{zone_id}/dns_records", params={"page": 9}, headers={"Authorization": "Bearer test-token"}
+    )
+    body = response.json()
+    assert response.status_code == 200
+    assert (body["success"], body["result"], body["result_info"]["page"]) == (True, [], 9)

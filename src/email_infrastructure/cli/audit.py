@@ -58,8 +58,9 @@ ZonesOption = Annotated[
 FormatOption = Annotated[Format, typer.Option("--format", help="table, json or csv.")]
 
 
-def _resolver(nameservers: list[str] | None, fallback: list[str], concurrency: int = 256) -> Resolver:
-    return Resolver.from_strings(nameservers or fallback, concurrency=concurrency)
+def _resolver(nameservers: list[str] | None, fallback: list[str]) -> Resolver:
+    """--nameserver, else the inventory's, else EMAIL_INFRA_NAMESERVERS, else the system's."""
+    return Resolver.from_strings(nameservers or fallback or settings().nameservers)
 
 
 def _dqs_key(env_name: str | None) -> str | None:

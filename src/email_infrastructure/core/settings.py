@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("EMAIL_INFRA_REDIS_URL", "REDIS_URL"))
     secret_key: SecretStr | None = None
+    #: DNS servers for audits and monitoring (IP[:PORT]); the inventory's, then the system's, otherwise
+    nameservers: list[str] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(

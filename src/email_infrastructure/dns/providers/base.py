@@ -29,8 +29,6 @@ class DnsProvider(ABC, Generic[S]):
     """Reads the records of a zone and applies changes to it."""
 
     type: ClassVar[str]
-    #: what the provider can do beyond plain records, shown in plans and docs
-    capabilities: ClassVar[frozenset[str]] = frozenset()
     settings_model: ClassVar[builtins.type[BaseModel]]
 
     def __init__(self, name: str, settings: S, context: ProviderContext) -> None:

@@ -26,7 +26,8 @@ from email_infrastructure.dns.records import Record, RecordError, parse_txt, txt
 
 _log = logging.getLogger(__name__)
 PROXIABLE = frozenset({"A", "AAAA", "CNAME"})
-ALREADY_EXISTS = frozenset({81057, 81058})
+#: "record already exists" / "record does not exist": someone changed the zone since we read it
+STALE_VIEW = frozenset({81057, 81058, 81044})
 BAD_ZONE_ID = frozenset({7003, 7000})
 LIST_PAGE_SIZE = 5000
 ZONES_PAGE_SIZE = 50
@@ -70,7 +71,6 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
 
     type = "cloudflare"
     settings_model = CloudflareSettings
-    capabilities = frozenset({"redirect_rule"})
     #: one bucket per API token: the budget is per user, shared by every zone
     _limiters: ClassVar[dict[str, RateLimiter]] = {}
 
@@ -303,10 +303,10 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
         try:
             await self._send(zone, self._operations(zone, changes))
         except ProviderError as exc:
-            if not _codes(exc) & ALREADY_EXISTS:
+            if not _codes(exc) & STALE_VIEW:
                 raise
-            # "Record already exists": re-read and send only what is still missing.
-            _log.info("%s: Cloudflare reports existing records; re-reading before one retry", zone)
+            # The zone changed under us (a record appeared or vanished): re-read, send what is left.
+            _log.info("%s: Cloudflare reports a changed zone (%s); re-reading before one retry", zone, exc)
             current = {r.key: r for r in await self.list_records(zone)}
             remaining = []
             for change in changes:

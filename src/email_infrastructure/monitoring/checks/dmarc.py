@@ -149,6 +149,14 @@ async def check_dmarc(target: DomainTarget, ctx: AuditContext) -> CheckResult:
         )
     if tags.get("t", "n").lower() == "y":
         result.warn("dmarc.testing", "t=y: receivers apply a weaker policy", [record])
+    strict = [t for t in ("adkim", "aspf") if tags.get(t, "r").lower() == "s"]
+    if strict:
+        result.info(
+            "dmarc.strict_alignment",
+            f"strict alignment ({', '.join(strict)}=s): mail signed or bounced through a subdomain "
+            "or an ESP's domain fails",
+            [record],
+        )
     if "rua" not in tags:
         result.warn("dmarc.no_rua", "no rua=: you receive no aggregate reports", [record])
     destinations = {
