@@ -31,6 +31,7 @@ from email_infrastructure.core.names import normalise_domain
 from email_infrastructure.dns.plan import Action, Plan
 
 if TYPE_CHECKING:
+    from email_infrastructure.dns.desired import DesiredZone
     from email_infrastructure.reconcile.dns import ApplyResult, DnsReconciler
 
 _SIGN = {Action.CREATE: "[green]+[/]", Action.UPDATE: "[yellow]~[/]", Action.DELETE: "[red]-[/]"}
@@ -89,19 +90,16 @@ def records(
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
-    async def go() -> list[tuple[str, object]]:
+    async def go() -> DesiredZone:
         async with reconciler(file) as service:
             zones = await service.desired()
         if name not in zones:
             raise UserError(f"{name} is not a domain of {file}")
         if zones[name].error:
             raise UserError(zones[name].error or "")
-        return [("zone", zones[name])]
+        return zones[name]
 
-    zone = run(go())[0][1]
-    from email_infrastructure.dns.desired import DesiredZone
-
-    assert isinstance(zone, DesiredZone)
+    zone = run(go())
     if output is RecordFormat.json:
         print_json({"domain": name, "records": [r.to_json() for r in zone.records], "notes": zone.notes})
     elif output is RecordFormat.zone:
@@ -226,11 +224,9 @@ def apply(
 
         shown = run(preview())
         _show_plan(shown)
-        if not shown.has_changes:
-            checksum = shown.checksum
-        elif not typer.confirm("apply these changes?", default=False):
+        if shown.has_changes and not typer.confirm("apply these changes?", default=False):
             raise typer.Exit(1)
-        checksum = shown.checksum
+        checksum = shown.checksum  # apply exactly what was shown
 
     async def go() -> ApplyResult:
         async with reconciler(file) as service:

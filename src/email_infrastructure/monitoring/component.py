@@ -11,8 +11,12 @@ class MonitoringComponent(BaseComponent):
     name = "monitoring"
 
     async def health_check(self) -> Health:
-        """Unconfigured without domains to watch; unknown until checks have run."""
+        """Unconfigured without domains to watch; otherwise unknown here (the checks' states live in
+        the history: `email-infra metrics`, `email-infra monitor --once`)."""
         inventory = self.context.inventory
         if inventory is None or not inventory.domains:
             return Health(HealthStatus.UNCONFIGURED, "no domains to watch")
-        return Health(HealthStatus.UNKNOWN, f"{len(inventory.domains)} domain(s); no check has run yet")
+        return Health(
+            HealthStatus.UNKNOWN,
+            f"{len(inventory.domains)} domain(s) to watch; check states: `email-infra metrics`",
+        )
