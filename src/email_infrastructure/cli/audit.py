@@ -20,7 +20,6 @@ from email_infrastructure.cli.common import (
     settings,
 )
 from email_infrastructure.core.errors import UserError
-from email_infrastructure.core.events import EventBus
 from email_infrastructure.core.logging import register_secret
 from email_infrastructure.core.names import normalise_domain
 from email_infrastructure.monitoring.audit import ALL_CHECKS, DEFAULT_CHECKS, AuditReport, audit
@@ -33,7 +32,6 @@ from email_infrastructure.monitoring.dnsbl import (
 )
 from email_infrastructure.monitoring.findings import Severity
 from email_infrastructure.monitoring.resolver import Resolver
-from email_infrastructure.monitoring.targets import inventory_targets, plain_target
 
 
 class Format(StrEnum):
@@ -81,6 +79,8 @@ def _split(text: str | None) -> list[str]:
 
 async def _inventory_targets(file: Path, only: list[str]) -> tuple[list[DomainTarget], list[str], list[str]]:
     # Imported here: auditing a plain domain needs no database, and starts faster without it.
+    from email_infrastructure.core.events import EventBus
+    from email_infrastructure.monitoring.targets import inventory_targets, plain_target
     from email_infrastructure.reconcile.dns import DnsReconciler
     from email_infrastructure.storage.db import open_database
 
@@ -180,6 +180,8 @@ def audit_command(
         raise UserError("name at least one domain, or give an inventory with -f")
 
     async def go() -> AuditReport:
+        from email_infrastructure.monitoring.targets import plain_target
+
         fallback: list[str] = []
         zone_names = _split(zones)
         if file is not None:

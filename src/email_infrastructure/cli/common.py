@@ -9,14 +9,17 @@ import sys
 from collections.abc import Coroutine
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
-from email_infrastructure.core.inventory import LoadedInventory, load_inventory
-from email_infrastructure.core.settings import Settings, load_settings
-from email_infrastructure.reconcile.registry import provider_schemas
+if TYPE_CHECKING:
+    from email_infrastructure.core.inventory import LoadedInventory
+    from email_infrastructure.core.settings import Settings
+
+# Modules behind the commands are imported when a command runs, not when the CLI starts:
+# `--help` and a plain `audit` should not pay for pydantic models, SQLAlchemy or httpx.
 
 T = TypeVar("T")
 
@@ -34,6 +37,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 @cache
 def settings() -> Settings:
     """Settings for this process (read once)."""
+    from email_infrastructure.core.settings import load_settings
+
     return load_settings()
 
 
@@ -44,6 +49,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 def inventory(path: Path, *, quiet: bool = False) -> LoadedInventory:
     """Load and validate an inventory, printing its warnings to stderr."""
+    from email_infrastructure.core.inventory import load_inventory
+    from email_infrastructure.reconcile.registry import provider_schemas
+
     loaded = load_inventory(path, provider_schemas())
     if not quiet:
         for warning in loaded.warnings:

@@ -3,48 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from email_infrastructure.cli.common import (
-    JsonOption,
-    console,
-    inventory,
-    print_json,
-    run,
-    settings,
-)
-from email_infrastructure.core.component import (
-    BaseComponent,
-    ComponentContext,
-    Health,
-    HealthStatus,
-)
-from email_infrastructure.core.errors import EmailInfraError
-from email_infrastructure.core.events import EventBus
-from email_infrastructure.dns.component import DnsComponent
-from email_infrastructure.mailcow.component import MailcowComponent
-from email_infrastructure.monitoring.component import MonitoringComponent
-from email_infrastructure.vps.component import VpsComponent
+from email_infrastructure.cli.common import JsonOption, console, inventory, print_json, run, settings
 
-COMPONENTS: list[type[BaseComponent]] = [
-    DnsComponent,
-    MailcowComponent,
-    VpsComponent,
-    MonitoringComponent,
-]
-_STYLE = {
-    "ok": "green",
-    "degraded": "yellow",
-    "down": "red",
-    "unconfigured": "dim",
-    "unknown": "cyan",
-}
+if TYPE_CHECKING:
+    from email_infrastructure.core.component import BaseComponent, ComponentContext, Health
+
+_STYLE = {"ok": "green", "degraded": "yellow", "down": "red", "unconfigured": "dim", "unknown": "cyan"}
+
+
+def components() -> list[type[BaseComponent]]:
+    """Every component, in the order `status` shows them (imported on use: they pull in providers)."""
+    from email_infrastructure.dns.component import DnsComponent
+    from email_infrastructure.mailcow.component import MailcowComponent
+    from email_infrastructure.monitoring.component import MonitoringComponent
+    from email_infrastructure.vps.component import VpsComponent
+
+    return [DnsComponent, MailcowComponent, VpsComponent, MonitoringComponent]
 
 
 async def _storage_health() -> Health:
+    from email_infrastructure.core.component import Health, HealthStatus
+    from email_infrastructure.core.errors import EmailInfraError
     from email_infrastructure.storage.db import open_database
 
     try:
@@ -57,8 +41,11 @@ async def _storage_health() -> Health:
 
 async def collect(context: ComponentContext) -> dict[str, Health]:
     """Initialise every component, ask its health, clean up."""
+    from email_infrastructure.core.component import Health, HealthStatus
+    from email_infrastructure.core.errors import EmailInfraError
+
     results = {"storage": await _storage_health()}
-    for cls in COMPONENTS:
+    for cls in components():
         component = cls(context)
         try:
             await component.initialize()
@@ -75,6 +62,9 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Print each component's health; exit 1 when any is down."""
+    from email_infrastructure.core.component import ComponentContext, HealthStatus
+    from email_infrastructure.core.events import EventBus
+
     inv = inventory(file, quiet=as_json).inventory if file else None
     results = run(collect(ComponentContext(settings=settings(), bus=EventBus(), inventory=inv)))
     if as_json:

@@ -8,14 +8,6 @@ from typing import Annotated
 import typer
 
 from email_infrastructure.cli.common import console, run, settings
-from email_infrastructure.core.errors import ConfigError
-from email_infrastructure.core.vault import (
-    PENDING_KEY_FILE_NAME,
-    Vault,
-    generate_key,
-    key_file_path,
-    write_key_file,
-)
 
 app = typer.Typer(help="The secrets vault (encrypted mailbox passwords and DKIM keys).", no_args_is_help=True)
 
@@ -23,6 +15,8 @@ app = typer.Typer(help="The secrets vault (encrypted mailbox passwords and DKIM 
 @app.command("generate-key")
 def generate() -> None:
     """Print a new random vault key (for EMAIL_INFRA_SECRET_KEY)."""
+    from email_infrastructure.core.vault import generate_key
+
     console.print(generate_key())
 
 
@@ -34,6 +28,14 @@ def rotate(
     ] = None,
 ) -> None:
     """Re-encrypt every stored secret under a new key."""
+    from email_infrastructure.core.errors import ConfigError
+    from email_infrastructure.core.vault import (
+        PENDING_KEY_FILE_NAME,
+        Vault,
+        generate_key,
+        key_file_path,
+        write_key_file,
+    )
     from email_infrastructure.storage.db import open_database
     from email_infrastructure.storage.repositories import SecretStore
 
