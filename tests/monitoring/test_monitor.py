@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -153,3 +154,24 @@ async def test_a_failing_sink_does_not_stop_the_others(
     await dispatcher.close()
     assert len(dispatcher.failures) == 1
     assert len(hook.requests) == 1
+
+
+async def test_run_forever_repeats_each_family_at_its_interval_until_stopped(settings: Settings) -> None:
+    db = await open_database(settings)
+    calls: list[frozenset[str]] = []
+    stop = asyncio.Event()
+
+    async def runner(checks: set[str]) -> AuditReport:
+        calls.append(frozenset(checks))
+        if sum("spf" in c for c in calls) >= 3:
+            stop.set()
+        return report({"a.test": "ok"})
+
+    monitor = Monitor(
+        runner, CheckHistory(db.sessions), EventBus(), {"dns": 0.2, "blacklist": 30, "ptr": 30, "tls": 30}
+    )
+    await asyncio.wait_for(monitor.run_forever(stop), 20)
+    dns_runs = sum("spf" in c for c in calls)
+    assert dns_runs == 3
+    assert sum("dnsbl" in c for c in calls) <= 1  # 30 s interval: at most its first, jittered run
+    await db.close()
