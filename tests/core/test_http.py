@@ -117,3 +117,12 @@ async def test_rate_limiter_spaces_requests_beyond_the_burst() -> None:
     for _ in range(5):
         await limiter.acquire(fake_sleep)
     assert sleeps.delays == pytest.approx([1.0, 1.0])
+
+
+async def test_a_success_that_is_not_json_is_a_provider_error() -> None:
+    from email_infrastructure.core.errors import ProviderError
+
+    sleeps = Sleeps()
+    async with client(sequence(httpx.Response(200, text="<html>maintenance</html>")), sleeps) as c:
+        with pytest.raises(ProviderError, match="the body is not JSON"):
+            await c.json("GET", "/x")

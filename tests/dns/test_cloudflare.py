@@ -270,3 +270,14 @@ def test_the_fake_answers_pages_past_the_end_with_an_empty_result(fake: FakeClou
     body = response.json()
     assert response.status_code == 200
     assert (body["success"], body["result"], body["result_info"]["page"]) == (True, [], 9)
+
+
+async def test_a_garbled_vendor_answer_fails_that_zone_only(make_reconciler: Make, fake: FakeCloudflare) -> None:
+    fake.add_zone("sane.test")
+    odd_id = fake.add_zone("odd.test")
+    fake.add_record("odd.test", type="A", name="x.odd.test", content="127.0.0.9")
+    del fake.zones[odd_id]["records"][next(iter(fake.zones[odd_id]["records"]))]["name"]  # a record without a name
+    plan = await (await make_reconciler(inventory(fake, "sane.test", "odd.test"))).plan()
+    assert [z.zone for z in plan.failed] == ["odd.test"]
+    assert "unexpected answer: KeyError" in (plan.failed[0].error or "")
+    assert next(z for z in plan.zones if z.zone == "sane.test").changes

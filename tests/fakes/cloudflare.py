@@ -196,7 +196,7 @@ class FakeCloudflare:
         return 200, chunk, info
 
     def _list_records(self, zone: dict[str, Any], query: dict[str, list[str]]) -> tuple[int, Any, Any]:
-        items = sorted(zone["records"].values(), key=lambda r: (r["name"], r["type"], r["id"]))
+        items = sorted(zone["records"].values(), key=lambda r: (r.get("name", ""), r.get("type", ""), r.get("id", "")))
         for key in ("type", "name"):
             if key in query:
                 items = [r for r in items if r[key] == query[key][0]]

@@ -150,6 +150,16 @@ class VendorClient:
                 return response
             raise self.error_for(response, method, path)
 
+    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """`request()` and decode the JSON body; a body that is not JSON is a ProviderError."""
+        response = await self.request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderError(
+                f"{method} {path}: HTTP {response.status_code} but the body is not JSON", provider=self.provider
+            ) from None
+
     def error_message(self, response: httpx.Response) -> str:
         """The vendor's own words for an error; subclasses read their envelope."""
         try:

@@ -17,6 +17,7 @@ from email_infrastructure.dns.desired import DesiredZone, desired_zones
 from email_infrastructure.dns.dkim import generate_keypair, public_key_b64
 from email_infrastructure.dns.plan import Action, Change, Plan, ZonePlan, diff
 from email_infrastructure.dns.providers import DnsProvider, build_provider
+from email_infrastructure.dns.providers.base import vendor_answers
 from email_infrastructure.dns.records import Record
 from email_infrastructure.storage.db import Database
 from email_infrastructure.storage.repositories import (
@@ -134,9 +135,10 @@ class DnsReconciler:
             plan.error = zone.error
             return plan
         try:
-            existing = await provider.list_records(zone.zone)
-            if not existing:
-                plan.zone_exists = await provider.zone_exists(zone.zone)
+            with vendor_answers(provider.name):
+                existing = await provider.list_records(zone.zone)
+                if not existing:
+                    plan.zone_exists = await provider.zone_exists(zone.zone)
                 if not plan.zone_exists:
                     plan.notes.append(f"zone {zone.zone} will be created at {provider.name}")
             owned = await self.ownership.owned(provider.name, zone.zone)
@@ -186,8 +188,9 @@ class DnsReconciler:
         deleted = {c.record.key for c in zone.changes if c.action is Action.DELETE}
         try:
             await self.ownership.claim(provider.name, zone.zone, written)
-            await provider.apply_changes(zone.zone, zone.changes)
-            after = {r.key: r for r in await provider.list_records(zone.zone)}
+            with vendor_answers(provider.name):
+                await provider.apply_changes(zone.zone, zone.changes)
+                after = {r.key: r for r in await provider.list_records(zone.zone)}
             wrong = [
                 f"{c.record.name} {c.record.type}"
                 for c in zone.changes

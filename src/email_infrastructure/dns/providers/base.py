@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Generic, TypeVar
@@ -11,7 +13,7 @@ from typing import ClassVar, Generic, TypeVar
 from pydantic import BaseModel
 
 from email_infrastructure.core.component import Health, HealthStatus
-from email_infrastructure.core.errors import EmailInfraError
+from email_infrastructure.core.errors import EmailInfraError, ProviderError
 from email_infrastructure.dns.plan import Change
 from email_infrastructure.dns.records import Record
 
@@ -23,6 +25,16 @@ class ProviderContext:
     """What every provider may use besides its own settings."""
 
     data_dir: Path
+
+
+@contextmanager
+def vendor_answers(provider: str) -> Iterator[None]:
+    """Turn a vendor answer of an unexpected shape (a missing field, a wrong type) into a
+    ProviderError, so that one odd response fails its zone instead of the whole run."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ProviderError(f"unexpected answer: {type(exc).__name__}: {exc}", provider=provider) from None
 
 
 class DnsProvider(ABC, Generic[S]):

@@ -114,8 +114,8 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
         path.write_text(json.dumps(self._cache(), sort_keys=True))
 
     async def _lookup(self, zone: str) -> str | None:
-        response = await self.client.request("GET", "/zones", params={"name": zone, "per_page": 5})
-        result = response.json().get("result") or []
+        body = await self.client.json("GET", "/zones", params={"name": zone, "per_page": 5})
+        result = body.get("result") or []
         match = next((z for z in result if str(z.get("name", "")).lower() == zone), None)
         return str(match["id"]) if match else None
 
@@ -130,7 +130,7 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
             params: dict[str, Any] = {"page": page, "per_page": ZONES_PAGE_SIZE}
             if self.settings.account_id:
                 params["account.id"] = self.settings.account_id
-            body = (await self.client.request("GET", "/zones", params=params)).json()
+            body = await self.client.json("GET", "/zones", params=params)
             for item in body.get("result") or []:
                 name = str(item.get("name", "")).lower()
                 if name in missing:
@@ -178,12 +178,11 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
         items: list[dict[str, Any]] = []
         page = 1
         while True:
-            response = await self.client.request(
+            body = await self.client.json(
                 "GET",
                 f"/zones/{zone_id}/dns_records",
                 params={"page": page, "per_page": LIST_PAGE_SIZE},
             )
-            body = response.json()
             items.extend(body.get("result") or [])
             info = body.get("result_info") or {}
             if not body.get("result") or page >= int(info.get("total_pages") or 1):

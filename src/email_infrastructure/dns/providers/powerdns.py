@@ -47,13 +47,12 @@ class PowerDnsProvider(DnsProvider[PowerDnsSettings]):
 
     async def zone_exists(self, zone: str) -> bool:
         """GET /zones?zone=NAME answers [] when absent."""
-        response = await self.client.request("GET", "/zones", params={"zone": zone + "."})
-        return bool(response.json())
+        return bool(await self.client.json("GET", "/zones", params={"zone": zone + "."}))
 
     async def list_records(self, zone: str) -> list[Record]:
         """All rrsets but SOA and apex NS; an absent zone reads as empty."""
         try:
-            response = await self.client.request("GET", f"/zones/{_zone_id(zone)}")
+            body = await self.client.json("GET", f"/zones/{_zone_id(zone)}")
         except ProviderNotFoundError:
             return []
         except ProviderValidationError as exc:
@@ -61,7 +60,7 @@ class PowerDnsProvider(DnsProvider[PowerDnsSettings]):
                 return []
             raise
         records = []
-        for rrset in response.json().get("rrsets", []):
+        for rrset in body.get("rrsets", []):
             name = str(rrset["name"]).rstrip(".").lower()
             rtype = str(rrset["type"])
             if rtype == "SOA" or (rtype == "NS" and name == zone):
