@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from email_infrastructure.dns.records import Record
 from email_infrastructure.monitoring.audit import DEFAULT_CHECKS, audit, single_addresses
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
@@ -87,3 +89,23 @@ async def test_null_mx_domain_audits_without_crashing(ctx: AuditContext) -> None
     report = await audit([plain_target("nullmx.test", ["dkim"])], ctx, {"spf", "dmarc", "mx", "mta_sts", "ptr"}, [])
     assert report.domains[0].checks["mx"].ids() == {"mx.null"}
     assert report.ips == []
+
+
+async def test_a_failing_check_is_unknown_and_the_audit_goes_on(
+    ctx: AuditContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from email_infrastructure.monitoring import audit as audit_module
+
+    async def broken(target: DomainTarget, ctx: AuditContext) -> None:
+        raise RuntimeError("unforeseen answer")
+
+    monkeypatch.setattr(audit_module, "check_dkim", broken)
+    report = await audit(
+        [plain_target("good.test", ["dkim"]), plain_target("nothing.test", ["dkim"])], ctx, {"spf", "dkim"}, []
+    )
+    assert [r.checks["dkim"].ids() for r in report.domains] == [{"dkim.internal_error"}] * 2
+    assert report.domains[1].checks["spf"].ids() == {"spf.missing"}
+
+
+def test_odd_cidr_lengths_are_ignored() -> None:
+    assert single_addresses("v=spf1 ip4:127.0.0.10/abc ip4:127.0.0.11 -all") == ["127.0.0.11"]

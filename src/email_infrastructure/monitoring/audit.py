@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,8 @@ from email_infrastructure.monitoring.dnsbl import (
     check_blocklists,
 )
 from email_infrastructure.monitoring.findings import CheckResult, CheckStatus, worst
+
+_log = logging.getLogger(__name__)
 
 ALL_CHECKS = (
     "spf",
@@ -109,10 +112,21 @@ def single_addresses(spf: str) -> list[str]:
             if term.lower().startswith(prefix):
                 value = term[len(prefix) :]
                 address, _, length = value.partition("/")
-                if not length or int(length) == full:
+                if not length or (length.isdigit() and int(length) == full):
                     with contextlib.suppress(ValueError):
                         out.append(str(ipaddress.ip_address(address)))
     return out
+
+
+async def guarded(check: str, subject: str, work: Awaitable[CheckResult]) -> CheckResult:
+    """Run one check; a bug or an answer nobody foresaw makes it `unknown`, never ends the audit."""
+    try:
+        return await work
+    except Exception as exc:  # one odd domain must not cost the other thousand their results
+        _log.exception("check %s on %s failed", check, subject)
+        result = CheckResult(check)
+        result.cannot_tell(f"{check}.internal_error", f"the check failed: {type(exc).__name__}: {exc}")
+        return result
 
 
 def listing_result(subject: str, listings: list[ListingResult]) -> CheckResult:
@@ -163,9 +177,9 @@ async def audit(
                 ("bimi", check_bimi),
             ):
                 if name in checks:
-                    jobs[name] = fn(target, ctx)
+                    jobs[name] = guarded(name, target.name, fn(target, ctx))
             if target.desired is not None and "drift" in checks:
-                jobs["drift"] = check_drift(target, ctx)
+                jobs["drift"] = guarded("drift", target.name, check_drift(target, ctx))
             mx_task = asyncio.ensure_future(check_mx(target, ctx))
             results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
             mx_result, mx_ips = await mx_task
@@ -173,7 +187,7 @@ async def audit(
                 results["mx"] = mx_result
             if "mta_sts" in checks:
                 hosts = [h for _, h in await _mx_list(ctx, target.name) if h]
-                results["mta_sts"] = await check_mta_sts(target, ctx, hosts)
+                results["mta_sts"] = await guarded("mta_sts", target.name, check_mta_sts(target, ctx, hosts))
             order = [c for c in ALL_CHECKS if c in results]
             report.checks = {c: results[c] for c in order}
             ips = target.sending_ips
@@ -199,7 +213,7 @@ async def audit(
             ip: next((mail_hosts[d] for d in sorted(owners) if mail_hosts.get(d)), None)
             for ip, owners in ip_owners.items()
         }
-        ptrs = await asyncio.gather(*(check_ptr(ip, ctx, host_for_ip[ip]) for ip in ip_list))
+        ptrs = await asyncio.gather(*(guarded("ptr", ip, check_ptr(ip, ctx, host_for_ip[ip])) for ip in ip_list))
         for report, result in zip(ip_reports, ptrs, strict=True):
             report.checks["ptr"] = result
     if "dnsbl" in checks and zones:
@@ -220,7 +234,7 @@ async def audit(
         tls_results = dict(
             zip(
                 pairs,
-                await asyncio.gather(*(check_tls(h, ip, ctx) for h, ip in pairs)),
+                await asyncio.gather(*(guarded("tls", h, check_tls(h, ip, ctx)) for h, ip in pairs)),
                 strict=True,
             )
         )
