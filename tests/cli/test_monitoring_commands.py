@@ -147,3 +147,33 @@ monitoring:
     metrics = cli("metrics")
     assert metrics.returncode == 0
     assert 'email_infra_check_state{check="spf",state="error",subject="nothing.test"} 1.0' in metrics.stdout
+
+
+def test_spamhaus_dqs_key_from_the_inventory_is_used_and_never_printed(
+    cli: Cli, audit_dns: PowerDns, tmp_path: Path
+) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(f"""\
+version: 1
+providers:
+  dns:
+    local: {{type: zonefile}}
+servers:
+  - {{name: mx1, hostname: mail.good.test, ipv4: 127.0.0.10}}
+defaults: {{dns_provider: local, server: mx1}}
+domains:
+  - name: good.test
+monitoring:
+  nameservers: ["{ns(audit_dns)}"]
+  blacklists: [zen.spamhaus.org]
+  spamhaus_dqs_key: env:TEST_DQS_KEY
+""")
+    result = cli(
+        "audit", "-f", str(inventory), "--checks", "dnsbl", "--format", "json", env={"TEST_DQS_KEY": "dqskey123"}
+    )
+    assert "dqskey123" not in result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    assert data["zones"] == [{"zone": "<key>.zen.dq.spamhaus.net", "healthy": True, "reason": ""}]
+    listing = data["ips"][0]["checks"]["dnsbl"]
+    assert (data["ips"][0]["ip"], listing["findings"][0]["id"]) == ("127.0.0.10", "dnsbl.listed")
+    assert "CSS" in listing["findings"][0]["message"]

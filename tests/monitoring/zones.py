@@ -156,6 +156,10 @@ def defect_zones(mta_sts_ip: str = "127.0.0.1") -> dict[str, list[Rec]]:
             ("test.multi.surbl.org", "A", ["127.0.0.80"]),
             ("tracked.test.multi.surbl.org", "A", ["127.0.0.80"]),
         ],
+        "dqskey123.zen.dq.spamhaus.net": [
+            ("2.0.0.127.dqskey123.zen.dq.spamhaus.net", "A", ["127.0.0.2"]),
+            ("10.0.0.127.dqskey123.zen.dq.spamhaus.net", "A", ["127.0.0.3"]),
+        ],
         "bl.spamcop.net": [
             ("2.0.0.127.bl.spamcop.net", "A", ["127.0.0.2"]),
             ("20.0.0.127.bl.spamcop.net", "A", ["127.0.0.2"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -77,33 +78,42 @@ def _split(text: str | None) -> list[str]:
     return [p.strip() for p in (text or "").split(",") if p.strip()]
 
 
-async def _inventory_targets(file: Path, only: list[str]) -> tuple[list[DomainTarget], list[str], list[str]]:
+@dataclass
+class InventoryAudit:
+    """What an inventory says about auditing its domains."""
+
+    targets: list[DomainTarget]
+    nameservers: list[str]
+    zones: list[str]
+    dqs_key: str | None
+
+
+async def _from_inventory(file: Path, only: list[str]) -> InventoryAudit:
+    """Targets with their selectors, IPs, DKIM keys and desired records; the monitoring settings."""
     # Imported here: auditing a plain domain needs no database, and starts faster without it.
     from email_infrastructure.core.events import EventBus
+    from email_infrastructure.core.inventory.loader import resolve_secret
+    from email_infrastructure.dns.desired import desired_zones
     from email_infrastructure.monitoring.targets import inventory_targets, plain_target
     from email_infrastructure.reconcile.dns import DnsReconciler
     from email_infrastructure.storage.db import open_database
 
-    loaded = inventory(file)
+    inv = inventory(file).inventory
     cfg = settings()
     db = await open_database(cfg)
-    service = DnsReconciler(cfg, loaded.inventory, db, EventBus())
+    service = DnsReconciler(cfg, inv, db, EventBus(), providers={})
     try:
         keys = await service.dkim_keys()
-        zones = await service.desired()
     finally:
-        await service.close()
         await db.close()
-    targets = inventory_targets(loaded.inventory, zones, keys)
+    targets = inventory_targets(inv, desired_zones(inv, keys), keys)
     if only:
         known = {t.name for t in targets}
         missing = [d for d in only if d not in known]
         targets = [t for t in targets if t.name in only] + [plain_target(d, None) for d in missing]
-    return (
-        targets,
-        loaded.inventory.monitoring.nameservers,
-        [str(z) for z in loaded.inventory.monitoring.blacklists or []],
-    )
+    spec = inv.monitoring
+    dqs_key = resolve_secret(spec.spamhaus_dqs_key) if spec.spamhaus_dqs_key else None
+    return InventoryAudit(targets, spec.nameservers, [str(z) for z in spec.blacklists or []], dqs_key)
 
 
 def _print_audit(report: AuditReport, output: Format) -> None:
@@ -184,9 +194,12 @@ def audit_command(
 
         fallback: list[str] = []
         zone_names = _split(zones)
+        dqs_key = _dqs_key(dqs_key_env)
         if file is not None:
-            targets, fallback, inventory_zones = await _inventory_targets(file, names)
-            zone_names = zone_names or inventory_zones
+            found = await _from_inventory(file, names)
+            targets, fallback = found.targets, found.nameservers
+            zone_names = zone_names or found.zones
+            dqs_key = dqs_key or found.dqs_key
         else:
             targets = [plain_target(d, selector) for d in names]
         if selector and file is not None:
@@ -195,7 +208,7 @@ def audit_command(
         resolver = _resolver(nameserver, fallback)
         try:
             ctx = AuditContext(resolver)
-            bl = resolve_zones(zone_names, dqs_key=_dqs_key(dqs_key_env))
+            bl = resolve_zones(zone_names, dqs_key=dqs_key)
             return await audit(targets, ctx, selected, bl, concurrency=concurrency)
         finally:
             await resolver.close()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from email_infrastructure.cli.audit import NameserverOption, _inventory_targets, _resolver
+from email_infrastructure.cli.audit import NameserverOption, _from_inventory, _resolver
 from email_infrastructure.cli.common import (
     DEFAULT_INVENTORY,
     InventoryOption,
@@ -56,13 +56,14 @@ def monitor(
     intervals = spec.intervals.model_dump()
 
     async def go() -> list[RunSummary]:
-        targets, fallback_ns, zone_names = await _inventory_targets(file, [])
+        found = await _from_inventory(file, [])
+        targets, fallback_ns = found.targets, found.nameservers
         db = await open_database(settings())
         bus = EventBus()
         EventLog(db.sessions).attach(bus)
         dispatcher = AlertDispatcher([build_sink(i, s) for i, s in enumerate(spec.alert_sinks)])
         dispatcher.attach(bus)
-        zones = resolve_zones(zone_names, dqs_key=None)
+        zones = resolve_zones(found.zones, dqs_key=found.dqs_key)
         history = CheckHistory(db.sessions)
 
         async def runner(checks: set[str]) -> AuditReport:
