@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from email_infrastructure.core.settings import Settings
+from email_infrastructure.storage.db import Database, open_database
 from tests.fixtures.pdns import PowerDns, pdns_available, start_pdns
 
 #: CI sets this so that a missing service fails the run instead of skipping tests.
@@ -87,6 +88,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def database(settings: Settings, database_url: str) -> AsyncIterator[Database]:
+    """A migrated database: each test that uses it runs on SQLite and on PostgreSQL."""
+    db = await open_database(settings.model_copy(update={"database_url": database_url}), migrate=True)
+    yield db
+    await db.close()
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,7 @@ import logging
 import pytest
 
 from email_infrastructure.core.events import Event, EventBus
-from email_infrastructure.core.settings import Settings
-from email_infrastructure.storage.db import open_database
+from email_infrastructure.storage.db import Database
 from email_infrastructure.storage.repositories import EventLog
 
 
@@ -63,8 +62,8 @@ def test_topics_must_have_three_parts() -> None:
         Event("dns.created")
 
 
-async def test_every_event_is_appended_to_the_audit_log(settings: Settings) -> None:
-    db = await open_database(settings)
+async def test_every_event_is_appended_to_the_audit_log(database: Database) -> None:
+    db = database
     bus = EventBus()
     log = EventLog(db.sessions)
     log.attach(bus)
@@ -74,4 +73,3 @@ async def test_every_event_is_appended_to_the_audit_log(settings: Settings) -> N
     assert [r.topic for r in rows] == ["monitoring.check.failed", "dns.record.created"]
     assert rows[1].payload == {"name": "_dmarc.example.test", "api_key": "[REDACTED]"}
     assert [r.topic for r in await log.recent(topic_prefix="dns.")] == ["dns.record.created"]
-    await db.close()

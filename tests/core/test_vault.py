@@ -10,7 +10,7 @@ import pytest
 from email_infrastructure.core.errors import ConfigError, VaultError
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.core.vault import Vault, generate_key, key_file_path
-from email_infrastructure.storage.db import open_database
+from email_infrastructure.storage.db import Database, open_database
 from email_infrastructure.storage.repositories import SecretStore
 
 PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
@@ -84,3 +84,15 @@ async def test_rotation_reencrypts_every_secret(settings: Settings) -> None:
     with pytest.raises(VaultError):
         await SecretStore(db.sessions, old).get("mailbox:a@example.test", "password")
     await db.close()
+
+
+async def test_secret_rows_hold_only_ciphertext_on_every_backend(database: Database, settings: Settings) -> None:
+    from sqlalchemy import text
+
+    store = SecretStore(database.sessions, Vault.from_settings(settings))
+    await store.put("mailbox:c@example.test", "password", "Row-Level-Secret-42")
+    async with database.engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT ciphertext FROM secrets"))).scalars().all()
+    assert len(stored) == 1
+    assert "Row-Level-Secret-42" not in stored[0]
+    assert await store.get("mailbox:c@example.test", "password") == "Row-Level-Secret-42"

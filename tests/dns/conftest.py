@@ -1,4 +1,4 @@
-"""Build a DnsReconciler from inventory text, on a fresh SQLite database."""
+"""Build a DnsReconciler from inventory text, on a fresh database (SQLite, then PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,9 @@ from email_infrastructure.core.inventory.loader import parse_inventory_text
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.reconcile.dns import DnsReconciler
 from email_infrastructure.reconcile.registry import provider_schemas
-from email_infrastructure.storage.db import Database, open_database
+from email_infrastructure.storage.db import Database
 
 Make = Callable[[str], Awaitable[DnsReconciler]]
-
-
-@pytest.fixture
-async def database(settings: Settings) -> AsyncIterator[Database]:
-    db = await open_database(settings)
-    yield db
-    await db.close()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from email_infrastructure.monitoring.findings import CheckResult
 from email_infrastructure.monitoring.metrics import exposition
 from email_infrastructure.monitoring.monitor import Monitor
 from email_infrastructure.monitoring.sinks import build_sink
-from email_infrastructure.storage.db import open_database
+from email_infrastructure.storage.db import Database, open_database
 from email_infrastructure.storage.repositories import CheckHistory
 from tests.fakes.http_server import FakeServer
 from tests.fixtures.pdns import free_port
@@ -93,9 +93,9 @@ def report(status_by_subject: dict[str, str]) -> AuditReport:
     return AuditReport(domains, [])
 
 
-async def test_alerts_only_on_changes_of_state_and_sinks_receive_them(settings: Settings, receivers: Any) -> None:
+async def test_alerts_only_on_changes_of_state_and_sinks_receive_them(database: Database, receivers: Any) -> None:
     slack, hook, mailbox, config = receivers
-    db = await open_database(settings)
+    db = database
     bus = EventBus()
     events: list[Event] = []
     bus.subscribe("monitoring.*", events.append)
@@ -139,7 +139,6 @@ async def test_alerts_only_on_changes_of_state_and_sinks_receive_them(settings: 
     text = exposition(await history.states()).decode()
     assert 'email_infra_check_state{check="spf",state="error",subject="a.test"} 1.0' in text
     assert 'email_infra_check_state{check="spf",state="ok",subject="a.test"} 0.0' in text
-    await db.close()
 
 
 async def test_a_failing_sink_does_not_stop_the_others(
