@@ -281,3 +281,47 @@ async def test_a_garbled_vendor_answer_fails_that_zone_only(make_reconciler: Mak
     assert [z.zone for z in plan.failed] == ["odd.test"]
     assert "unexpected answer: KeyError" in (plan.failed[0].error or "")
     assert next(z for z in plan.zones if z.zone == "sane.test").changes
+
+
+async def test_redirect_rule_and_proxied_apex_and_www(make_reconciler: Make, fake: FakeCloudflare) -> None:
+    zone_id = fake.add_zone("brand.test")
+    other_rule = {
+        "ref": "someone_else",
+        "expression": 'http.host eq "old.brand.test"',
+        "action": "redirect",
+        "action_parameters": {"from_value": {"status_code": 302, "target_url": {"value": "https://x.test"}}},
+    }
+    fake.rulesets[(zone_id, "http_request_dynamic_redirect")] = {
+        "id": "r1",
+        "version": "1",
+        "rules": [dict(other_rule, id="a1")],
+    }
+    text = inventory(fake, "brand.test", extra="  redirect: https://www.brand-main.test\n")
+    result = await (await make_reconciler(text)).apply()
+    assert not result.failed, result.failed
+    zone = result.plan.zones[0]
+    assert zone.redirect == (None, "https://www.brand-main.test")
+    assert any("rule sends brand.test and www.brand.test to https://www.brand-main.test" in n for n in zone.notes)
+    records = by_key(fake, "brand.test")
+    assert records[("brand.test", "A")][0]["proxied"] is True
+    assert records[("www.brand.test", "CNAME")][0]["proxied"] is True
+    assert records[("mail.brand.test", "A")][0]["proxied"] is False
+    assert records[("inst.brand.test", "CNAME")][0]["proxied"] is False
+    rules = fake.rulesets[(zone_id, "http_request_dynamic_redirect")]["rules"]
+    assert [r["ref"] for r in rules] == ["someone_else", "email_infra_redirect_brand.test"]
+    assert rules[1]["action_parameters"]["from_value"]["target_url"]["value"] == "https://www.brand-main.test"
+
+    fake.calls.clear()
+    again = await (await make_reconciler(text)).apply()
+    assert not again.plan.has_changes
+    assert fake.writes == 0
+
+    moved = await (await make_reconciler(text.replace("www.brand-main.test", "brand-new.test"))).apply()
+    assert moved.plan.zones[0].redirect == ("https://www.brand-main.test", "https://brand-new.test")
+    rules = fake.rulesets[(zone_id, "http_request_dynamic_redirect")]["rules"]
+    assert [r["ref"] for r in rules] == ["someone_else", "email_infra_redirect_brand.test"]
+
+    gone = await (await make_reconciler(inventory(fake, "brand.test"))).apply(force=True)
+    assert gone.plan.zones[0].redirect == ("https://brand-new.test", None)
+    assert [r["ref"] for r in fake.rulesets[(zone_id, "http_request_dynamic_redirect")]["rules"]] == ["someone_else"]
+    assert ("www.brand.test", "CNAME") not in by_key(fake, "brand.test")

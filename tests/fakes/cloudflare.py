@@ -1,5 +1,9 @@
 """A faithful fake of Cloudflare API v4 zones and DNS records (../shared/reference/cloudflare-api.md).
 
+Also the zone-level entry point ruleset of the `http_request_dynamic_redirect` phase (Single
+Redirects): GET answers 404 until a PUT creates it; PUT replaces every rule (the Rulesets API's
+"update entry point" semantics). Its 404 code 10003 is **unconfirmed**.
+
 Reproduces: the envelope everywhere, `result: []` past the last page, batch endpoint applied in
 one transaction in the order deletes → patches → puts → posts, error codes 81053/81054/81057/81058/
 81044/7003/7000/10000/10100, 429 + retry-after once the budget is spent, and TXT content stored as
@@ -51,6 +55,7 @@ class FakeCloudflare:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     fail_next: list[tuple[int, int, str]] = field(default_factory=list)
     url: str = ""
+    rulesets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     # test helpers ----------------------------------------------------------------------------
     def add_zone(self, name: str) -> str:
@@ -134,6 +139,20 @@ class FakeCloudflare:
         if parts == ["zones"] and method == "GET":
             self.calls["GET /zones"] += 1
             return self._list_zones(query)
+        if (
+            len(parts) == 6
+            and parts[0] == "zones"
+            and parts[2:4] == ["rulesets", "phases"]
+            and parts[5] == "entrypoint"
+        ):
+            if parts[1] not in self.zones:
+                raise ApiError(
+                    400,
+                    7003,
+                    f"Could not route to /zones/{parts[1]}/rulesets, perhaps your object identifier is invalid?",
+                )
+            self.calls[f"{method} /rulesets/entrypoint"] += 1
+            return self._entrypoint(method, parts[1], parts[4], json.loads(body) if body else {})
         if len(parts) >= 3 and parts[0] == "zones" and parts[2] == "dns_records":
             zone = self.zones.get(parts[1])
             if zone is None:
@@ -165,6 +184,40 @@ class FakeCloudflare:
                 zone["records"] = records
                 return 200, result, None
         raise ApiError(400, 7000, "No route for that URI")
+
+    def _entrypoint(self, method: str, zone_id: str, phase: str, data: dict[str, Any]) -> tuple[int, Any, Any]:
+        key = (zone_id, phase)
+        if method == "GET":
+            if key not in self.rulesets:
+                raise ApiError(404, 10003, f"could not find entrypoint ruleset in the {phase} phase")
+            return 200, self.rulesets[key], None
+        if method != "PUT":
+            raise ApiError(400, 7000, "No route for that URI")
+        rules = []
+        for rule in data.get("rules") or []:
+            if not rule.get("expression") or rule.get("action") != "redirect":
+                raise ApiError(
+                    400, 1004, "ruleset validation failed: a redirect rule needs an expression and action redirect"
+                )
+            target = (((rule.get("action_parameters") or {}).get("from_value") or {}).get("target_url") or {}).get(
+                "value"
+            )
+            if not target:
+                raise ApiError(400, 1004, "ruleset validation failed: from_value.target_url is required")
+            rules.append(
+                {**rule, "id": uuid.uuid4().hex, "version": "1", "last_updated": datetime.now(UTC).isoformat()}
+            )
+        previous = self.rulesets.get(key)
+        self.rulesets[key] = {
+            "id": previous["id"] if previous else uuid.uuid4().hex,
+            "name": "default",
+            "kind": "zone",
+            "phase": phase,
+            "version": str(int(previous["version"]) + 1 if previous else 1),
+            "rules": rules,
+            "last_updated": datetime.now(UTC).isoformat(),
+        }
+        return 200, self.rulesets[key], None
 
     @staticmethod
     def _page(

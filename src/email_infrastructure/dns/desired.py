@@ -17,6 +17,8 @@ TRACKING_PLATFORMS: dict[str, tuple[str, str]] = {
     "smartlead": ("emailtracking", "open.sleadtrack.com"),
 }
 SPF_LOOKUP_LIMIT = 10
+#: note on the apex/www records that exist for the redirect (a proxying provider proxies them)
+REDIRECT = "redirect"
 
 
 @dataclass
@@ -29,6 +31,10 @@ class DesiredZone:
     records: list[Record] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    #: where apex and www should redirect (the records for the redirect host are in `records`)
+    redirect: str | None = None
+    #: the host those records point at
+    redirect_host: str | None = None
 
 
 def spf_value(domain: ResolvedDomain) -> tuple[str, int]:
@@ -136,14 +142,10 @@ def domain_records(domain: ResolvedDomain, dkim_public_key: str | None) -> tuple
             notes.append(f"redirect to {domain.redirect}: no server address for the redirect host; skipped")
         else:
             if server.ipv4:
-                add("@", "A", str(server.ipv4))
+                add("@", "A", str(server.ipv4), note=REDIRECT)
             if server.ipv6:
-                add("@", "AAAA", str(server.ipv6))
-            add("www", "CNAME", name)
-            notes.append(
-                f"redirect: {name} and www.{name} point at {server.hostname}, whose web server "
-                f"must answer with a redirect to {domain.redirect}"
-            )
+                add("@", "AAAA", str(server.ipv6), note=REDIRECT)
+            add("www", "CNAME", name, note=REDIRECT)
     return records, notes
 
 
@@ -187,6 +189,9 @@ def desired_zones(inventory: Inventory, dkim_keys: Mapping[str, str | None]) -> 
             zones[domain.name].error = str(exc)
             continue
         zones[domain.name].notes.extend(notes)
+        if domain.redirect and domain.server is not None and domain.server.ips:
+            zones[domain.name].redirect = domain.redirect
+            zones[domain.name].redirect_host = domain.server.hostname
         for record in records:
             target = zone_for(record.name)
             assert target is not None

@@ -48,9 +48,18 @@ class Change:
             "action": self.action.value,
             "name": r.name,
             "type": r.type,
-            "old": None if self.old is None else {"ttl": self.old.ttl, "values": list(self.old.values)},
-            "new": None if self.new is None else {"ttl": self.new.ttl, "values": list(self.new.values)},
+            "old": _state(self.old),
+            "new": _state(self.new),
         }
+
+
+def _state(record: Record | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    state: dict[str, Any] = {"ttl": record.ttl, "values": list(record.values)}
+    if record.proxied:
+        state["proxied"] = True
+    return state
 
 
 _ORDER = {Action.DELETE: 0, Action.CREATE: 1, Action.UPDATE: 2}
@@ -79,7 +88,7 @@ def diff(
         old = current.get(key)
         if old is None:
             changes.append(Change(Action.CREATE, new=record))
-        elif (old.values, old.ttl) != (record.values, record.ttl):
+        elif (old.values, old.ttl, old.proxied) != (record.values, record.ttl, record.proxied):
             changes.append(Change(Action.UPDATE, old=old, new=record))
     changes.sort(key=lambda c: (_ORDER[c.action], c.record.name, c.record.type))
     return changes, unmanaged
@@ -97,6 +106,13 @@ class ZonePlan:
     managed: int = 0
     unmanaged: int = 0
     error: str | None = None
+    #: (current, wanted) redirect target when a provider-side redirect rule must change
+    redirect: tuple[str | None, str | None] | None = None
+
+    @property
+    def has_changes(self) -> bool:
+        """Records or the redirect rule would change."""
+        return bool(self.changes) or self.redirect is not None
 
     def counts(self) -> dict[str, int]:
         """Changes by action."""
@@ -123,6 +139,7 @@ class ZonePlan:
             "managed_records": self.managed,
             "unmanaged_records": self.unmanaged,
             "changes": [c.to_json() for c in self.changes],
+            "redirect": None if self.redirect is None else {"old": self.redirect[0], "new": self.redirect[1]},
             "notes": list(self.notes),
             "error": self.error,
         }
@@ -138,7 +155,12 @@ class Plan:
     def checksum(self) -> str:
         """sha256 of the canonical JSON of every zone's changes."""
         material = [
-            {"zone": z.zone, "provider": z.provider, "changes": [c.to_json() for c in z.changes]}
+            {
+                "zone": z.zone,
+                "provider": z.provider,
+                "changes": [c.to_json() for c in z.changes],
+                "redirect": z.redirect,
+            }
             for z in sorted(self.zones, key=lambda z: z.zone)
         ]
         blob = json.dumps(material, sort_keys=True, separators=(",", ":"))
@@ -147,7 +169,7 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         """True when any zone would change."""
-        return any(z.changes for z in self.zones)
+        return any(z.has_changes for z in self.zones)
 
     @property
     def failed(self) -> list[ZonePlan]:

@@ -131,6 +131,8 @@ class Record:
     values: tuple[str, ...]
     ttl: int = 3600
     note: str = field(default="", compare=False)
+    #: served through a CDN proxy (Cloudflare); only providers that proxy ever set it
+    proxied: bool = False
 
     @classmethod
     def make(cls, name: str, rtype: str, values: Iterable[str], ttl: int = 3600, note: str = "") -> Record:
@@ -179,8 +181,11 @@ class Record:
         return value
 
     def to_json(self) -> dict[str, Any]:
-        """The stable JSON form used in plans."""
-        return {"name": self.name, "type": self.type, "ttl": self.ttl, "values": list(self.values)}
+        """The stable JSON form used in plans (`proxied` only when true)."""
+        data: dict[str, Any] = {"name": self.name, "type": self.type, "ttl": self.ttl, "values": list(self.values)}
+        if self.proxied:
+            data["proxied"] = True
+        return data
 
 
 def check_conflicts(records: Iterable[Record], where: str) -> None:

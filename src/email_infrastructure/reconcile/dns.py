@@ -30,6 +30,8 @@ from email_infrastructure.storage.repositories import (
 Progress = Callable[[str], None]
 Z = TypeVar("Z", DesiredZone, ZonePlan)
 R = TypeVar("R")
+#: the ownership entry (name = zone) that says we created the zone's redirect rule
+REDIRECT_RULE = "REDIRECT"
 _VERB = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted"}
 
 
@@ -149,10 +151,31 @@ class DnsReconciler:
             if conflicts:
                 plan.error = f"{zone.zone}: " + "; ".join(conflicts)
                 plan.changes = []
+            with vendor_answers(provider.name):
+                await self._plan_redirect(zone, provider, plan, (zone.zone, REDIRECT_RULE) in owned)
         except EmailInfraError as exc:
             plan.error = f"{zone.zone}: {exc}"
-            plan.changes = []
+            plan.changes, plan.redirect = [], None
         return plan
+
+    async def _plan_redirect(self, zone: DesiredZone, provider: DnsProvider[Any], plan: ZonePlan, ours: bool) -> None:
+        """A provider with a rule engine redirects by itself; elsewhere the redirect host must.
+
+        The rule is read only when one is wanted or we made one: a zone without a redirect costs
+        no extra call.
+        """
+        name, target = zone.zone, zone.redirect
+        if provider.supports_redirect and (target or ours):
+            current = await provider.redirect_target(name)
+            if current != target:
+                plan.redirect = (current, target)
+            if target:
+                plan.notes.append(f"redirect: a {provider.type} rule sends {name} and www.{name} to {target}")
+        elif target:
+            plan.notes.append(
+                f"redirect: {name} and www.{name} point at {zone.redirect_host}, whose web server "
+                f"must answer with a redirect to {target}"
+            )
 
     async def plan(self, progress: Progress | None = None) -> Plan:
         """Read every zone and diff it with the desired records; never writes to a provider."""
@@ -182,15 +205,24 @@ class DnsReconciler:
         counts = zone.counts()
         if zone.error:
             return ZoneOutcome(zone.zone, "failed", counts, zone.error)
-        if not zone.changes:
+        if not zone.has_changes:
             return ZoneOutcome(zone.zone, "unchanged", counts)
         written = {c.record.key for c in zone.changes if c.action is not Action.DELETE}
         deleted = {c.record.key for c in zone.changes if c.action is Action.DELETE}
         try:
             await self.ownership.claim(provider.name, zone.zone, written)
             with vendor_answers(provider.name):
-                await provider.apply_changes(zone.zone, zone.changes)
-                after = {r.key: r for r in await provider.list_records(zone.zone)}
+                if zone.changes:
+                    await provider.apply_changes(zone.zone, zone.changes)
+                after = {r.key: r for r in await provider.list_records(zone.zone)} if zone.changes else {}
+                if zone.redirect is not None:
+                    if zone.redirect[1] is not None:
+                        await self.ownership.claim(provider.name, zone.zone, {(zone.zone, REDIRECT_RULE)})
+                    await provider.set_redirect(zone.zone, zone.redirect[1])
+                    if await provider.redirect_target(zone.zone) != zone.redirect[1]:
+                        raise VerificationError(
+                            f"{zone.zone}: the redirect rule reads back differently", provider=provider.name
+                        )
             wrong = [
                 f"{c.record.name} {c.record.type}"
                 for c in zone.changes
@@ -208,6 +240,11 @@ class DnsReconciler:
             message = str(exc) if zone.zone in str(exc) else f"{zone.zone}: {exc}"
             await self.bus.emit("dns.zone.failed", {"zone": zone.zone, "error": message}, source="dns")
             return ZoneOutcome(zone.zone, "failed", counts, message)
+        if zone.redirect is not None:
+            old, new = zone.redirect
+            if new is None:
+                await self.ownership.release(provider.name, zone.zone, {(zone.zone, REDIRECT_RULE)})
+            await self.bus.emit("dns.redirect.updated", {"zone": zone.zone, "old": old, "new": new}, source="dns")
         for change in zone.changes:
             await self.bus.emit(
                 f"dns.record.{_VERB[change.action]}",

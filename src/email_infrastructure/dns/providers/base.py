@@ -63,6 +63,17 @@ class DnsProvider(ABC, Generic[S]):
     async def prefetch(self, zones: list[str]) -> None:
         """Warm caches before many zones are read (e.g. resolve zone ids in bulk)."""
 
+    #: True when the provider itself can redirect HTTP for a zone (a redirect rule)
+    supports_redirect: ClassVar[bool] = False
+
+    async def redirect_target(self, zone: str) -> str | None:
+        """The URL our redirect rule sends apex and www to, or None (providers with a rule engine)."""
+        return None
+
+    async def set_redirect(self, zone: str, target: str | None) -> None:
+        """Create, change or (None) remove our redirect rule."""
+        raise NotImplementedError(f"{self.type} cannot redirect by itself")
+
     def prepare(self, record: Record) -> Record:
         """Adapt a desired record to what this provider stores (e.g. its TTL limits)."""
         return record

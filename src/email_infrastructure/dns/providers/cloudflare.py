@@ -8,6 +8,7 @@ bucket shared by every zone of a token (1,200 requests / 5 minutes), which the b
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -20,6 +21,7 @@ from email_infrastructure.core.errors import ProviderError, ProviderNotFoundErro
 from email_infrastructure.core.http import RateLimiter, VendorClient
 from email_infrastructure.core.inventory.loader import resolve_secret
 from email_infrastructure.dns.config import CloudflareSettings
+from email_infrastructure.dns.desired import REDIRECT
 from email_infrastructure.dns.plan import Action, Change
 from email_infrastructure.dns.providers.base import DnsProvider, ProviderContext
 from email_infrastructure.dns.records import Record, RecordError, parse_txt, txt_presentation
@@ -30,6 +32,8 @@ PROXIABLE = frozenset({"A", "AAAA", "CNAME"})
 STALE_VIEW = frozenset({81057, 81058, 81044})
 BAD_ZONE_ID = frozenset({7003, 7000})
 LIST_PAGE_SIZE = 5000
+REDIRECT_PHASE = "http_request_dynamic_redirect"
+RULE_FIELDS = frozenset({"ref", "description", "expression", "action", "action_parameters", "enabled"})
 ZONES_PAGE_SIZE = 50
 
 
@@ -62,6 +66,10 @@ class _Live:
     proxied: bool
 
 
+def _rule_ref(zone: str) -> str:
+    return f"email_infra_redirect_{zone}"
+
+
 def _codes(exc: ProviderError) -> set[int]:
     return set(getattr(exc, "vendor_codes", set()))
 
@@ -71,6 +79,7 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
 
     type = "cloudflare"
     settings_model = CloudflareSettings
+    supports_redirect = True
     #: one bucket per API token: the budget is per user, shared by every zone
     _limiters: ClassVar[dict[str, RateLimiter]] = {}
 
@@ -224,19 +233,20 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
                 _log.warning("%s: skipping unreadable record %s %s: %s", zone, name, rtype, exc)
                 continue
             proxied = bool(item.get("proxied"))
-            ttl = 1 if proxied else int(item.get("ttl") or 1)
-            live.setdefault((name, rtype), []).append(_Live(str(item["id"]), record.values[0], ttl, proxied))
+            live.setdefault((name, rtype), []).append(
+                _Live(str(item["id"]), record.values[0], int(item.get("ttl") or 1), proxied)
+            )
         self._live[zone] = live
         records = []
         for (name, rtype), entries in live.items():
-            ttls = {e.ttl for e in entries}
-            # Mixed TTLs inside one RRset read as the lowest, so that the plan rewrites them.
+            # Mixed TTLs or proxy flags inside one RRset read as the lowest / any: the plan rewrites them.
             records.append(
                 Record(
                     name=name,
                     type=rtype,
                     values=tuple(sorted({e.value for e in entries})),
-                    ttl=min(ttls),
+                    ttl=min(e.ttl for e in entries),
+                    proxied=any(e.proxied for e in entries),
                 )
             )
         return sorted(records)
@@ -263,7 +273,7 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
         else:
             body["content"] = value
         if record.type in PROXIABLE:
-            body["proxied"] = False
+            body["proxied"] = record.proxied
         return body
 
     def _operations(self, zone: str, changes: list[Change]) -> dict[str, list[dict[str, Any]]]:
@@ -279,10 +289,10 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
             kept = {e.value: e for e in entries if e.value in new.values}
             ops["deletes"] += [{"id": e.id} for e in entries if e.value not in new.values]
             for entry in kept.values():
-                if entry.ttl != new.ttl or entry.proxied:
+                if entry.ttl != new.ttl or entry.proxied != new.proxied:
                     patch: dict[str, Any] = {"id": entry.id, "ttl": new.ttl}
                     if new.type in PROXIABLE:
-                        patch["proxied"] = False
+                        patch["proxied"] = new.proxied
                     ops["patches"].append(patch)
             ops["posts"] += [self._body(new, v) for v in new.values if v not in kept]
             # a duplicate value listed twice at Cloudflare: drop the extra copies
@@ -328,9 +338,59 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
             await self.client.request("POST", f"/zones/{zone_id}/dns_records/batch", json=chunk)
         self._live.pop(zone, None)
 
+    def prepare(self, record: Record) -> Record:
+        """The apex/www records of a redirect are proxied (TTL automatic) so the redirect rule sees
+        their HTTP traffic; every other record stays DNS-only."""
+        if record.note == REDIRECT and record.type in PROXIABLE:
+            return dataclasses.replace(record, proxied=True, ttl=1)
+        return record
+
     def notes(self, zone: str) -> list[str]:
         """Cloudflare specifics worth a line in the plan."""
-        return ["Cloudflare: every record is DNS-only (proxied: false)"]
+        return ["Cloudflare: records are DNS-only (proxied: false) except the apex/www of a redirect"]
+
+    # redirect rule (Rulesets API, phase http_request_dynamic_redirect) -------------------------
+    def _entrypoint(self, zone_id: str) -> str:
+        return f"/zones/{zone_id}/rulesets/phases/{REDIRECT_PHASE}/entrypoint"
+
+    async def _rules(self, zone: str) -> list[dict[str, Any]]:
+        try:
+            body = await self.client.json("GET", self._entrypoint(await self.zone_id(zone)))
+        except ProviderNotFoundError:
+            return []  # no entry point ruleset yet
+        return list((body.get("result") or {}).get("rules") or [])
+
+    async def redirect_target(self, zone: str) -> str | None:
+        """The target of our rule (found by its ref), if any."""
+        for rule in await self._rules(zone):
+            if rule.get("ref") == _rule_ref(zone):
+                return str(rule["action_parameters"]["from_value"]["target_url"]["value"])
+        return None
+
+    async def set_redirect(self, zone: str, target: str | None) -> None:
+        """PUT the entry point with every other rule kept as it is and ours replaced or removed."""
+        rules = [r for r in await self._rules(zone) if r.get("ref") != _rule_ref(zone)]
+        # Rules read back carry server-set fields; send only what a rule definition holds.
+        keep = [{k: v for k, v in r.items() if k in RULE_FIELDS} for r in rules]
+        if target is not None:
+            keep.append(
+                {
+                    "ref": _rule_ref(zone),
+                    "description": f"email-infra: redirect {zone} and www.{zone}",
+                    "expression": f'(http.host eq "{zone}") or (http.host eq "www.{zone}")',
+                    "action": "redirect",
+                    "action_parameters": {
+                        "from_value": {
+                            "status_code": 301,
+                            "target_url": {"value": target},
+                            "preserve_query_string": True,
+                        }
+                    },
+                    "enabled": True,
+                }
+            )
+        zone_id = await self.zone_id(zone)
+        await self.client.json("PUT", self._entrypoint(zone_id), json={"rules": keep})
 
     async def close(self) -> None:
         """Close the HTTP client."""
