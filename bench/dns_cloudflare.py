@@ -52,7 +52,6 @@ def inventory_text(url: str, domains: list[str]) -> str:
         "  dns_provider: cf",
         "  server: mx1",
         "  tracking: {platform: instantly}",
-        "  redirect: https://www.fleet-hq.test",
         '  dmarc: {policy: none, rua: ["mailto:dmarc@fleet-hq.test"]}',
         "domains:",
     ]

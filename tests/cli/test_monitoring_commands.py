@@ -15,6 +15,21 @@ def ns(pdns: PowerDns) -> str:
     return f"{pdns.address}:{pdns.dns_port}"
 
 
+def write_inventory(directory: Path, pdns: PowerDns, domains: list[str], blacklists: str, extra: str = "") -> Path:
+    """An inventory whose domains live in the test DNS server, mail host 127.0.0.10."""
+    path = directory / "inventory.yaml"
+    listed = "".join(f"  - name: {d}\n" for d in domains)
+    path.write_text(
+        "version: 1\n"
+        "providers: {dns: {local: {type: zonefile}}}\n"
+        "servers:\n  - {name: mx1, hostname: mail.good.test, ipv4: 127.0.0.10}\n"
+        "defaults: {dns_provider: local, server: mx1}\n"
+        f"domains:\n{listed}"
+        f'monitoring:\n  nameservers: ["{ns(pdns)}"]\n  blacklists: {blacklists}\n{extra}'
+    )
+    return path
+
+
 def test_audit_any_domain_json_and_exit_codes(cli: Cli, audit_dns: PowerDns) -> None:
     good = cli(
         "audit",
@@ -113,24 +128,9 @@ def test_blacklist_json(cli: Cli, audit_dns: PowerDns) -> None:
 
 
 def test_monitor_once_stores_history_and_alerts_only_on_change(cli: Cli, audit_dns: PowerDns, tmp_path: Path) -> None:
-    inventory = tmp_path / "inventory.yaml"
-    inventory.write_text(f"""\
-version: 1
-providers:
-  dns:
-    local: {{type: zonefile}}
-servers:
-  - {{name: mx1, hostname: mail.good.test, ipv4: 127.0.0.10}}
-defaults:
-  dns_provider: local
-  server: mx1
-domains:
-  - name: good.test
-  - name: nothing.test
-monitoring:
-  nameservers: ["{ns(audit_dns)}"]
-  blacklists: [zen.spamhaus.org, dbl.spamhaus.org]
-""")
+    inventory = write_inventory(
+        tmp_path, audit_dns, ["good.test", "nothing.test"], "[zen.spamhaus.org, dbl.spamhaus.org]"
+    )
     first = cli("monitor", "-f", str(inventory), "--once", "--json")
     assert first.returncode == 1, first.stderr
     data = json.loads(first.stdout)
@@ -152,22 +152,9 @@ monitoring:
 def test_spamhaus_dqs_key_from_the_inventory_is_used_and_never_printed(
     cli: Cli, audit_dns: PowerDns, tmp_path: Path
 ) -> None:
-    inventory = tmp_path / "inventory.yaml"
-    inventory.write_text(f"""\
-version: 1
-providers:
-  dns:
-    local: {{type: zonefile}}
-servers:
-  - {{name: mx1, hostname: mail.good.test, ipv4: 127.0.0.10}}
-defaults: {{dns_provider: local, server: mx1}}
-domains:
-  - name: good.test
-monitoring:
-  nameservers: ["{ns(audit_dns)}"]
-  blacklists: [zen.spamhaus.org]
-  spamhaus_dqs_key: env:TEST_DQS_KEY
-""")
+    inventory = write_inventory(
+        tmp_path, audit_dns, ["good.test"], "[zen.spamhaus.org]", "  spamhaus_dqs_key: env:TEST_DQS_KEY\n"
+    )
     result = cli(
         "audit", "-f", str(inventory), "--checks", "dnsbl", "--format", "json", env={"TEST_DQS_KEY": "dqskey123"}
     )

@@ -44,19 +44,8 @@ ALL_CHECKS = (
     "drift",
     "compliance",
 )
-DEFAULT_CHECKS = (
-    "spf",
-    "dkim",
-    "dmarc",
-    "mx",
-    "mta_sts",
-    "tls_rpt",
-    "bimi",
-    "ptr",
-    "dnsbl",
-    "drift",
-    "compliance",
-)
+#: `tls` connects to the mail host's ports: opt-in for audits, on in the monitor
+DEFAULT_CHECKS = tuple(c for c in ALL_CHECKS if c != "tls")
 
 
 @dataclass
