@@ -12,6 +12,8 @@ from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.events import Event
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.dns.plan import Action
+from email_infrastructure.storage.db import Database
+from email_infrastructure.storage.repositories import PlanHistory
 from tests.conftest import service_missing
 from tests.dns.conftest import Make
 
@@ -122,3 +124,12 @@ async def test_a_broken_domain_fails_alone(make_reconciler: Make, settings: Sett
     assert "SPF needs 11 DNS lookups" in (failed["acme-mail.test"] or "")
     assert not zone_path(settings, "acme-mail.test").exists()
     assert zone_path(settings, "acme-outreach.test").exists()
+
+
+async def test_the_applied_plan_is_stored_with_its_outcome(make_reconciler: Make, database: Database) -> None:
+    result = await (await make_reconciler(QUICKSTART)).apply()
+    stored = await PlanHistory(database.sessions).latest("dns")
+    assert stored is not None
+    assert (stored.checksum, stored.status) == (result.plan.checksum, "applied")
+    assert stored.plan["summary"] == {"create": 25, "update": 0, "delete": 0}
+    assert stored.outcome["acme-mail.test"] == {"status": "applied", "error": None}

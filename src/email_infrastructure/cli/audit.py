@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
@@ -65,8 +66,6 @@ def _resolver(nameservers: list[str] | None, fallback: list[str]) -> Resolver:
 def _dqs_key(env_name: str | None) -> str | None:
     if not env_name:
         return None
-    import os
-
     key = os.environ.get(env_name, "")
     if not key:
         raise UserError(f"environment variable {env_name} is not set")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,7 @@ class EventLog:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    def attach(self, bus: EventBus) -> Any:
+    def attach(self, bus: EventBus) -> Callable[[], None]:
         """Subscribe to every topic; returns the unsubscribe function."""
         return bus.subscribe("*", self.record)
 

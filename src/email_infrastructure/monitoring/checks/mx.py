@@ -6,13 +6,6 @@ import asyncio
 
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
 from email_infrastructure.monitoring.findings import CheckResult
-from email_infrastructure.monitoring.resolver import Resolver
-
-
-async def mx_hosts(resolver: Resolver, domain: str) -> tuple[list[tuple[int, str]], str]:
-    """(preference, host) sorted, and the answer's status value."""
-    answer = await resolver.query(domain, "MX")
-    return answer.mx(), answer.status.value
 
 
 async def check_mx(target: DomainTarget, ctx: AuditContext) -> tuple[CheckResult, list[str]]:
