@@ -27,14 +27,15 @@ sys.path.insert(0, str(ROOT))
 from tests.fakes.cloudflare import FakeCloudflare  # noqa: E402
 from tests.fakes.http_server import FakeServer  # noqa: E402
 
-from email_infrastructure.core.events import EventBus  # noqa: E402
 from email_infrastructure.core.http import RateLimiter  # noqa: E402
 from email_infrastructure.core.inventory.loader import parse_inventory_text  # noqa: E402
 from email_infrastructure.core.settings import Settings  # noqa: E402
 from email_infrastructure.dns.providers.cloudflare import CloudflareProvider  # noqa: E402
 from email_infrastructure.dns.records import Record  # noqa: E402
-from email_infrastructure.reconcile.dns import DnsReconciler  # noqa: E402
-from email_infrastructure.storage.db import open_database  # noqa: E402
+from email_infrastructure.reconcile.registry import provider_schemas  # noqa: E402
+from email_infrastructure.services import plans  # noqa: E402
+from email_infrastructure.services.app import open_app  # noqa: E402
+from email_infrastructure.services.records import desired_records as records_of  # noqa: E402
 
 TOKEN = "bench-token"
 BURST, PER_SECOND = 1200, 1200 / 300
@@ -92,38 +93,32 @@ async def run_ours(domains: list[str], latency: float, scale: float, work: Path)
 
         CloudflareProvider._limiters[hashlib.sha256(TOKEN.encode()).hexdigest()] = RateLimiter(BURST, 300 / scale)
         settings = Settings(data_dir=work / "ours", _env_file=None)  # type: ignore[call-arg]
-        db = await open_database(settings)
-        inv = parse_inventory_text(inventory_text(server.url + "/client/v4", domains), "bench.yaml").inventory
-
-        def service() -> DnsReconciler:
-            return DnsReconciler(settings, inv, db, EventBus(), concurrency=16)
-
-        start = time.perf_counter()
-        await service().dkim_keys()
-        results["dkim_keygen_seconds"] = round(time.perf_counter() - start, 2)
-        for label, action in (
-            ("plan (cold)", "plan"),
-            ("apply (initial)", "apply"),
-            ("plan (no change)", "plan"),
-            ("apply (no change)", "apply"),
-        ):
-            svc = service()
-            with Phase(fake) as phase:
-                outcome = await (svc.plan() if action == "plan" else svc.apply(force=True))
-            await svc.close()
-            plan = outcome if action == "plan" else outcome.plan  # type: ignore[union-attr]
-            results[label] = {
-                "seconds": round(phase.seconds, 2),
-                "calls": phase.calls,
-                "writes": phase.writes,
-                "detail": phase.detail,
-                "changes": plan.summary(),  # type: ignore[union-attr]
-                "real_budget_seconds": round(real_budget_seconds(phase.calls, phase.seconds, scale), 1),
-            }
-            print(label, results[label], flush=True)
+        source = parse_inventory_text(
+            inventory_text(server.url + "/client/v4", domains), str(work / "bench.yaml"), provider_schemas()
+        )
+        async with open_app(settings) as app:
+            for label, action in (
+                ("plan (cold)", "plan"),
+                ("apply (initial, with DKIM key generation)", "apply"),
+                ("plan (no change)", "plan"),
+                ("apply (no change)", "apply"),
+            ):
+                with Phase(fake) as phase:
+                    if action == "plan":
+                        planned = await plans.plan(app, source=source)
+                    else:
+                        planned = (await plans.apply(app, source=source, force=True)).plan
+                results[label] = {
+                    "seconds": round(phase.seconds, 2),
+                    "calls": phase.calls,
+                    "writes": phase.writes,
+                    "detail": phase.detail,
+                    "changes": planned.summary(),
+                    "real_budget_seconds": round(real_budget_seconds(phase.calls, phase.seconds, scale), 1),
+                }
+                print(label, results[label], flush=True)
         records = sum(len(fake.records(d)) for d in domains)
         results["records"] = records
-        await db.close()
     return results
 
 
@@ -206,13 +201,10 @@ def run_octodns(
 
 
 async def desired_records(domains: list[str], work: Path) -> dict[str, list[Record]]:
+    """The records of our run on `work` (its DKIM keys included), for octoDNS to publish."""
     settings = Settings(data_dir=work / "ours", _env_file=None)  # type: ignore[call-arg]
-    db = await open_database(settings)
-    inv = parse_inventory_text(inventory_text("http://127.0.0.1:1/client/v4", domains), "bench.yaml").inventory
-    service = DnsReconciler(settings, inv, db, EventBus())
-    zones = await service.desired()
-    await db.close()
-    return {z: dz.records for z, dz in zones.items()}
+    async with open_app(settings) as app:
+        return {d: (await records_of(app, d)).records for d in domains}
 
 
 def main() -> None:
@@ -234,8 +226,8 @@ def main() -> None:
         report["ours"] = asyncio.run(run_ours(domains, args.latency, args.time_scale, work))
         if args.octodns:
             subset = domains[: args.octodns]
-            desired = asyncio.run(desired_records(subset, work))
             report["ours_subset"] = asyncio.run(run_ours(subset, args.latency, args.time_scale, work / "subset"))
+            desired = asyncio.run(desired_records(subset, work / "subset"))
             report["octodns"] = run_octodns(subset, args.latency, args.time_scale, work, desired)
             report["octodns_domains"] = args.octodns
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,8 +17,10 @@ def test_plan_apply_reapply_on_the_quickstart(cli: Cli, tmp_path: Path) -> None:
     plan = cli("plan", "-f", QUICKSTART, "--json", "--detailed-exitcode")
     assert plan.returncode == 2, plan.stderr
     data = json.loads(plan.stdout)
-    assert data["format_version"] == 1
-    assert data["summary"] == {"create": 25, "update": 0, "delete": 0}
+    assert data["format_version"] == 2
+    # 25 RRsets and the two DKIM keys, generated at apply (the plan generated nothing)
+    assert data["summary"] == {"create": 27, "update": 0, "delete": 0}
+    assert not (tmp_path / "data").exists()
     assert data["checksum"].startswith("sha256:")
     assert {z["zone"] for z in data["zones"]} == {"acme-outreach.test", "acme-mail.test"}
 
@@ -40,6 +42,9 @@ def test_plan_apply_reapply_on_the_quickstart(cli: Cli, tmp_path: Path) -> None:
     assert again.returncode == 0
     assert json.loads(again.stdout)["summary"] == {"create": 0, "update": 0, "delete": 0}
     assert cli("plan", "-f", QUICKSTART, "--detailed-exitcode").returncode == 0
+    # the desired state is in the database now: a plan without the file agrees
+    stored = cli("plan", "--detailed-exitcode", cwd=tmp_path / "data")
+    assert stored.returncode == 0, stored.stdout + stored.stderr
 
 
 def test_apply_with_a_stale_checksum_changes_nothing(cli: Cli, tmp_path: Path) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
 
-from email_infrastructure.core.events import Event, EventBus
+from email_infrastructure.core.events import Event, EventBus, Topic, correlation
+from email_infrastructure.core.settings import Settings
+from email_infrastructure.services.app import App
 from email_infrastructure.storage.db import Database
-from email_infrastructure.storage.repositories import EventLog
 
 
 async def test_patterns_select_topics() -> None:
@@ -62,14 +64,60 @@ def test_topics_must_have_three_parts() -> None:
         Event("dns.created")
 
 
-async def test_every_event_is_appended_to_the_audit_log(database: Database) -> None:
-    db = database
+async def test_events_of_a_unit_of_work_are_logged_with_it_and_published_after_commit(
+    database: Database, settings: Settings
+) -> None:
+    app = App(settings.model_copy(update={"database_url": database.url}))
+    seen: list[str] = []
+    app.bus.subscribe("*", lambda e: seen.append(e.topic))
+    async with app.uow() as uow:
+        uow.emit("dns.record.created", {"name": "_dmarc.example.test", "api_key": "k-987654"}, source="test")
+        uow.emit("monitoring.check.failed", {"check": "spf"})
+        assert seen == []  # nothing is published before the commit
+        await uow.commit()
+    assert seen == ["dns.record.created", "monitoring.check.failed"]
+    async with app.uow() as uow:
+        uow.emit("dns.record.deleted", {"name": "x.example.test"})
+        # left without commit: rolled back, never logged, never published
+    async with app.uow() as uow:
+        rows = await uow.events.recent()
+        assert sorted(r.topic for r in rows) == ["dns.record.created", "monitoring.check.failed"]
+        created = next(r for r in rows if r.topic == "dns.record.created")
+        assert created.payload == {"name": "_dmarc.example.test", "api_key": "[REDACTED]"}
+        assert [r.topic for r in await uow.events.recent(topic_prefix="dns.")] == ["dns.record.created"]
+    assert seen == ["dns.record.created", "monitoring.check.failed"]
+    await app.close()
+
+
+async def test_events_carry_the_correlation_id_of_their_run() -> None:
     bus = EventBus()
-    log = EventLog(db.sessions)
-    log.attach(bus)
-    await bus.emit("dns.record.created", {"name": "_dmarc.example.test", "api_key": "k-987654"}, source="test")
-    await bus.emit("monitoring.check.failed", {"check": "spf"})
-    rows = await log.recent()
-    assert [r.topic for r in rows] == ["monitoring.check.failed", "dns.record.created"]
-    assert rows[1].payload == {"name": "_dmarc.example.test", "api_key": "[REDACTED]"}
-    assert [r.topic for r in await log.recent(topic_prefix="dns.")] == ["dns.record.created"]
+    seen: list[Event] = []
+    bus.subscribe("*", seen.append)
+    with correlation() as run_id:
+        await bus.emit("dns.record.created")
+    await bus.emit("dns.record.deleted")
+    assert [e.correlation_id for e in seen] == [run_id, None]
+
+
+async def test_a_queued_handler_never_stalls_the_publisher() -> None:
+    bus = EventBus()
+    release = asyncio.Event()
+    delivered: list[str] = []
+
+    async def slow_sink(event: Event) -> None:
+        await release.wait()  # a sink whose server does not answer
+        delivered.append(event.topic)
+
+    bus.subscribe("monitoring.*", slow_sink, queued=True)
+    await asyncio.wait_for(bus.emit("monitoring.check.failed"), timeout=5)
+    await asyncio.wait_for(bus.emit("monitoring.check.recovered"), timeout=5)
+    assert delivered == []
+    release.set()
+    await asyncio.wait_for(bus.drain(), timeout=5)
+    assert delivered == ["monitoring.check.failed", "monitoring.check.recovered"]
+    await bus.close()
+
+
+def test_typed_topics_need_three_parts() -> None:
+    with pytest.raises(ValueError, match="component"):
+        Topic("dns.created", dict)

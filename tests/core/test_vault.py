@@ -10,6 +10,7 @@ import pytest
 from email_infrastructure.core.errors import ConfigError, VaultError
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.core.vault import Vault, generate_key, key_file_path
+from email_infrastructure.services.app import open_app
 from email_infrastructure.storage.db import Database, open_database
 from email_infrastructure.storage.repositories import SecretStore
 
@@ -58,12 +59,14 @@ def test_wrong_key_cannot_decrypt() -> None:
 
 
 async def test_secrets_are_encrypted_at_rest_in_the_sqlite_file(settings: Settings) -> None:
-    db = await open_database(settings)
-    store = SecretStore(db.sessions, Vault.from_settings(settings))
-    await store.put("mailbox:ann@example.test", "password", "Pl41ntext-Passw0rd!")
-    await store.put("domain:example.test", "dkim_private_key", PRIVATE_KEY)
-    assert await store.get("mailbox:ann@example.test", "password") == "Pl41ntext-Passw0rd!"
-    await db.close()
+    async with open_app(settings) as app:
+        async with app.uow() as uow:
+            store = uow.secrets()
+            await store.put("mailbox:ann@example.test", "password", "Pl41ntext-Passw0rd!")
+            await store.put("domain:example.test", "dkim_private_key", PRIVATE_KEY)
+            await uow.commit()
+        async with app.uow() as uow:
+            assert await uow.secrets().get("mailbox:ann@example.test", "password") == "Pl41ntext-Passw0rd!"
     raw = b"".join(p.read_bytes() for p in settings.data_dir.glob("email-infra.db*"))
     assert raw, "the database file was not written"
     assert b"Pl41ntext-Passw0rd!" not in raw
@@ -74,25 +77,29 @@ async def test_secrets_are_encrypted_at_rest_in_the_sqlite_file(settings: Settin
 async def test_rotation_reencrypts_every_secret(settings: Settings) -> None:
     db = await open_database(settings)
     old = Vault.from_settings(settings)
-    store = SecretStore(db.sessions, old)
-    await store.put("mailbox:a@example.test", "password", "one")
-    await store.put("mailbox:b@example.test", "password", "two")
+    async with db.sessions() as session, session.begin():
+        store = SecretStore(session, old)
+        await store.put("mailbox:a@example.test", "password", "one")
+        await store.put("mailbox:b@example.test", "password", "two")
     new_key = generate_key()
-    assert await store.reencrypt_all(Vault([new_key, *old.keys])) == 2
-    only_new = SecretStore(db.sessions, Vault([new_key]))
-    assert await only_new.get("mailbox:b@example.test", "password") == "two"
-    with pytest.raises(VaultError):
-        await SecretStore(db.sessions, old).get("mailbox:a@example.test", "password")
+    async with db.sessions() as session, session.begin():
+        assert await SecretStore(session, old).reencrypt_all(Vault([new_key, *old.keys])) == 2
+    async with db.sessions() as session:
+        assert await SecretStore(session, Vault([new_key])).get("mailbox:b@example.test", "password") == "two"
+        with pytest.raises(VaultError):
+            await SecretStore(session, old).get("mailbox:a@example.test", "password")
     await db.close()
 
 
 async def test_secret_rows_hold_only_ciphertext_on_every_backend(database: Database, settings: Settings) -> None:
     from sqlalchemy import text
 
-    store = SecretStore(database.sessions, Vault.from_settings(settings))
-    await store.put("mailbox:c@example.test", "password", "Row-Level-Secret-42")
+    vault = Vault.from_settings(settings)
+    async with database.sessions() as session, session.begin():
+        await SecretStore(session, vault).put("mailbox:c@example.test", "password", "Row-Level-Secret-42")
     async with database.engine.connect() as conn:
         stored = (await conn.execute(text("SELECT ciphertext FROM secrets"))).scalars().all()
     assert len(stored) == 1
     assert "Row-Level-Secret-42" not in stored[0]
-    assert await store.get("mailbox:c@example.test", "password") == "Row-Level-Secret-42"
+    async with database.sessions() as session:
+        assert await SecretStore(session, vault).get("mailbox:c@example.test", "password") == "Row-Level-Secret-42"

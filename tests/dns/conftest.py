@@ -1,20 +1,48 @@
-"""Build a DnsReconciler from inventory text, on a fresh database (SQLite, then PostgreSQL)."""
+"""Plan and apply an inventory text through the services, on a fresh database (SQLite, then PostgreSQL)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from email_infrastructure.core.events import Event, EventBus
+from email_infrastructure.core.events import Event
+from email_infrastructure.core.inventory import LoadedInventory
 from email_infrastructure.core.inventory.loader import parse_inventory_text
 from email_infrastructure.core.settings import Settings
-from email_infrastructure.reconcile.dns import DnsReconciler
 from email_infrastructure.reconcile.registry import provider_schemas
+from email_infrastructure.services import plans
+from email_infrastructure.services.app import App
 from email_infrastructure.storage.db import Database
 
-Make = Callable[[str], Awaitable[DnsReconciler]]
+
+@dataclass
+class Reconciler:
+    """An inventory text planned and applied through the services, as `apply -f` does."""
+
+    app: App
+    source: LoadedInventory
+
+    async def plan(self, **kwargs: Any) -> plans.Plan:
+        return await plans.plan(self.app, source=self.source, **kwargs)
+
+    async def apply(self, **kwargs: Any) -> plans.ApplyResult:
+        return await plans.apply(self.app, source=self.source, **kwargs)
+
+    async def dkim_keys(self) -> dict[str, str]:
+        """Each domain's DKIM public key, as the vault holds it."""
+        from email_infrastructure.dns.dkim import public_key_b64
+        from email_infrastructure.reconcile.dkim_step import secret_key
+        from email_infrastructure.services.context import AppContext
+
+        domains = self.source.inventory.resolved_domains()
+        stored = await AppContext(self.app).secrets([secret_key(d.name, d.dkim_selector) for d in domains])
+        return {owner.removeprefix("domain:"): public_key_b64(pem) for (owner, _), pem in stored.items()}
+
+
+Make = Callable[[str], Awaitable[Reconciler]]
 
 
 @pytest.fixture
@@ -23,16 +51,19 @@ def events() -> list[Event]:
 
 
 @pytest.fixture
-async def make_reconciler(settings: Settings, database: Database, events: list[Event]) -> AsyncIterator[Make]:
-    """`await make(text)` → a reconciler for that inventory; each call sees the same database."""
-    async with AsyncExitStack() as stack:
+async def app(settings: Settings, database: Database, events: list[Event]) -> AsyncIterator[App]:
+    """An App on the test database; every event it publishes is collected in `events`."""
+    instance = App(settings.model_copy(update={"database_url": database.url}))
+    instance.bus.subscribe("*", events.append)
+    yield instance
+    await instance.close()
 
-        async def make(text: str) -> DnsReconciler:
-            inv = parse_inventory_text(text, "inventory.yaml", provider_schemas()).inventory
-            bus = EventBus()
-            bus.subscribe("dns.*", events.append)
-            service = DnsReconciler(settings, inv, database, bus)
-            stack.push_async_callback(service.close)
-            return service
 
-        yield make
+@pytest.fixture
+async def make_reconciler(app: App) -> Make:
+    """`await make(text)` → plan/apply of that inventory; each call sees the same database."""
+
+    async def make(text: str) -> Reconciler:
+        return Reconciler(app, parse_inventory_text(text, "inventory.yaml", provider_schemas()))
+
+    return make

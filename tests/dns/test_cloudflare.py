@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from email_infrastructure.core.http import RetryPolicy
 from email_infrastructure.dns.plan import Action
 from email_infrastructure.dns.providers import cloudflare as cf_module
 from tests.dns.conftest import Make
@@ -114,7 +115,7 @@ async def test_failed_batch_applies_nothing_and_rerun_converges_without_duplicat
 
     fake._batch = flaky  # type: ignore[method-assign]
     first = await (await make_reconciler(text)).apply()
-    assert [o.zone for o in first.failed] == ["atomic.test"]
+    assert [o.key for o in first.failed] == ["dns.zone:atomic.test"]
     assert "1004" in (first.failed[0].error or "")
     assert len(fake.records("atomic.test")) == 5  # exactly the first batch
     fake._batch = original  # type: ignore[method-assign]
@@ -140,7 +141,7 @@ async def test_wrong_token_and_missing_zone_fail_clearly(
     fake.add_zone("present.test")
     text = inventory(fake, "present.test", "absent.test")
     result = await (await make_reconciler(text)).apply()
-    assert [o.zone for o in result.failed] == ["absent.test"]
+    assert [o.key for o in result.failed] == ["dns.zone:absent.test"]
     assert "zone absent.test does not exist" in (result.failed[0].error or "")
 
     monkeypatch.setenv("CF_TEST_TOKEN", "bad-token-xyz")
@@ -207,7 +208,9 @@ async def test_many_unknown_zones_are_resolved_by_listing_zones(make_reconciler:
     assert fake.calls["GET /dns_records"] == 60
 
 
-async def test_persistent_5xx_fails_that_zone_and_the_others_go_on(make_reconciler: Make, fake: FakeCloudflare) -> None:
+async def test_persistent_5xx_fails_that_zone_and_the_others_go_on(
+    make_reconciler: Make, fake: FakeCloudflare, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake.add_zone("fine.test")
     fake.add_zone("flaky.test")
     text = inventory(fake, "fine.test", "flaky.test")
@@ -221,10 +224,9 @@ async def test_persistent_5xx_fails_that_zone_and_the_others_go_on(make_reconcil
         return original(zone, data)
 
     fake._batch = failing  # type: ignore[method-assign]
-    for provider in service.providers.values():
-        provider.client.retry = type(provider.client.retry)(attempts=2, base_delay=0.01)  # type: ignore[attr-defined]
+    monkeypatch.setattr(RetryPolicy, "backoff", lambda self, attempt: 0.0)
     result = await service.apply(checksum=plan.checksum)
-    assert [o.zone for o in result.failed] == ["flaky.test"]
+    assert [o.key for o in result.failed] == ["dns.zone:flaky.test"]
     assert "HTTP 503" in (result.failed[0].error or "")
     assert fake.records("flaky.test") == []
     assert len(fake.records("fine.test")) > 5
@@ -278,7 +280,7 @@ async def test_a_garbled_vendor_answer_fails_that_zone_only(make_reconciler: Mak
     fake.add_record("odd.test", type="A", name="x.odd.test", content="127.0.0.9")
     del fake.zones[odd_id]["records"][next(iter(fake.zones[odd_id]["records"]))]["name"]  # a record without a name
     plan = await (await make_reconciler(inventory(fake, "sane.test", "odd.test"))).plan()
-    assert [z.zone for z in plan.failed] == ["odd.test"]
+    assert [s.key for s in plan.failed] == ["dns.zone:odd.test"]
     assert "unexpected answer: KeyError" in (plan.failed[0].error or "")
     assert next(z for z in plan.zones if z.zone == "sane.test").changes
 

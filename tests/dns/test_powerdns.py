@@ -129,7 +129,7 @@ async def test_cname_over_unmanaged_data_is_refused_and_nothing_is_written(
     before = await serial(pdns, zone)
     text = inventory(pdns, zone).replace("defaults:\n", "defaults:\n  tracking: {platform: instantly}\n")
     result = await (await make_reconciler(text)).apply()
-    assert [o.zone for o in result.failed] == [zone]
+    assert [o.key for o in result.failed] == [f"dns.zone:{zone}"]
     assert "inst." + zone in (result.failed[0].error or "")
     assert await serial(pdns, zone) == before
     assert await query(pdns, zone, "TXT") == []

@@ -37,7 +37,9 @@ async def test_apply_writes_valid_zone_files_and_reapply_is_a_noop(
 ) -> None:
     first = await (await make_reconciler(QUICKSTART)).apply()
     assert not first.failed
-    assert first.plan.summary()["create"] == 25
+    # 25 RRsets in two zones, and the two domains' DKIM keys, generated at apply.
+    assert first.plan.summary()["create"] == 27
+    assert sum(z.counts()["create"] for z in first.plan.zones) == 25
     for zone in ("acme-outreach.test", "acme-mail.test"):
         checkzone(zone, zone_path(settings, zone))
     assert sum(e.topic == "dns.record.created" for e in events) == 25
@@ -119,17 +121,19 @@ async def test_a_broken_domain_fails_alone(make_reconciler: Make, settings: Sett
         "  - name: acme-mail.test\n", f"  - name: acme-mail.test\n    spf_includes: [{includes}]\n"
     )
     result = await (await make_reconciler(text)).apply()
-    failed = {o.zone: o.error for o in result.failed}
-    assert list(failed) == ["acme-mail.test"]
-    assert "SPF needs 11 DNS lookups" in (failed["acme-mail.test"] or "")
+    failed = {o.key: o.error for o in result.failed}
+    assert list(failed) == ["dns.zone:acme-mail.test"]
+    assert "SPF needs 11 DNS lookups" in (failed["dns.zone:acme-mail.test"] or "")
     assert not zone_path(settings, "acme-mail.test").exists()
     assert zone_path(settings, "acme-outreach.test").exists()
 
 
 async def test_the_applied_plan_is_stored_with_its_outcome(make_reconciler: Make, database: Database) -> None:
     result = await (await make_reconciler(QUICKSTART)).apply()
-    stored = await PlanHistory(database.sessions).latest("dns")
+    async with database.sessions() as session:
+        stored = await PlanHistory(session).latest("reconcile")
     assert stored is not None
     assert (stored.checksum, stored.status) == (result.plan.checksum, "applied")
-    assert stored.plan["summary"] == {"create": 25, "update": 0, "delete": 0}
-    assert stored.outcome["acme-mail.test"] == {"status": "applied", "error": None}
+    assert stored.plan["summary"] == {"create": 27, "update": 0, "delete": 0}
+    assert stored.outcome["dns.zone:acme-mail.test"]["status"] == "applied"
+    assert stored.outcome["dkim.key:acme-mail.test"]["status"] == "applied"

@@ -13,17 +13,18 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from email_infrastructure.core.events import Event, EventBus
+from email_infrastructure.core.events import Event
 from email_infrastructure.core.inventory.schema import SinkSpec
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.monitoring.alerts import AlertDispatcher
 from email_infrastructure.monitoring.audit import AuditReport, SubjectReport
 from email_infrastructure.monitoring.findings import CheckResult
 from email_infrastructure.monitoring.metrics import exposition
-from email_infrastructure.monitoring.monitor import Monitor
+from email_infrastructure.monitoring.monitor import FAMILIES, Monitor
 from email_infrastructure.monitoring.sinks import build_sink
-from email_infrastructure.storage.db import Database, open_database
-from email_infrastructure.storage.repositories import CheckHistory
+from email_infrastructure.services.app import App
+from email_infrastructure.services.monitoring import check_states, record_results
+from email_infrastructure.storage.db import Database
 from tests.fakes.http_server import FakeServer
 from tests.fixtures.pdns import free_port
 
@@ -93,10 +94,12 @@ def report(status_by_subject: dict[str, str]) -> AuditReport:
     return AuditReport(domains, [])
 
 
-async def test_alerts_only_on_changes_of_state_and_sinks_receive_them(database: Database, receivers: Any) -> None:
+async def test_alerts_only_on_changes_of_state_and_sinks_receive_them(
+    database: Database, settings: Settings, receivers: Any
+) -> None:
     slack, hook, mailbox, config = receivers
-    db = database
-    bus = EventBus()
+    app = App(settings.model_copy(update={"database_url": database.url}))
+    bus = app.bus
     events: list[Event] = []
     bus.subscribe("monitoring.*", events.append)
     dispatcher = AlertDispatcher([build_sink(i, s) for i, s in enumerate(config["sinks"])])
@@ -113,10 +116,10 @@ async def test_alerts_only_on_changes_of_state_and_sinks_receive_them(database: 
     async def runner(checks: set[str]) -> AuditReport:
         return report(next(script))
 
-    history = CheckHistory(db.sessions)
-    monitor = Monitor(runner, history, bus, {})
+    monitor = Monitor(runner, lambda rows: record_results(app, rows), {})
     for _ in range(4):
         await monitor.run_family("dns", {"spf"})
+    await bus.drain()
     await dispatcher.close()
     assert [(e.topic, e.payload["subject"]) for e in events] == [
         ("monitoring.check.failed", "b.test"),
@@ -133,12 +136,16 @@ async def test_alerts_only_on_changes_of_state_and_sinks_receive_them(database: 
     assert json.loads(body)["topic"] == "monitoring.check.failed"
     assert len(mailbox.messages) == 3
     assert b"Subject: [email-infra] FAILED spf on b.test" in mailbox.messages[0]
-    assert len(await history.history("a.test", "spf")) == 4
-    states = {s.subject: s.status for s in await history.states()}
+    async with app.uow() as uow:
+        assert len(await uow.checks.history("a.test", "spf")) == 4
+        logged = [r.topic for r in await uow.events.recent(topic_prefix="monitoring.")]
+    assert sorted(logged) == sorted(e.topic for e in events)  # each alert logged once, with its state
+    states = {s.subject: s.status for s in await check_states(app)}
     assert states == {"a.test": "error", "b.test": "ok"}
-    text = exposition(await history.states()).decode()
+    text = exposition(await check_states(app)).decode()
     assert 'email_infra_check_state{check="spf",state="error",subject="a.test"} 1.0' in text
     assert 'email_infra_check_state{check="spf",state="ok",subject="a.test"} 0.0' in text
+    await app.close()
 
 
 async def test_a_failing_sink_does_not_stop_the_others(
@@ -156,7 +163,7 @@ async def test_a_failing_sink_does_not_stop_the_others(
 
 
 async def test_run_forever_repeats_each_family_at_its_interval_until_stopped(settings: Settings) -> None:
-    db = await open_database(settings)
+    app = App(settings)
     calls: list[frozenset[str]] = []
     stop = asyncio.Event()
 
@@ -166,11 +173,26 @@ async def test_run_forever_repeats_each_family_at_its_interval_until_stopped(set
             stop.set()
         return report({"a.test": "ok"})
 
-    monitor = Monitor(
-        runner, CheckHistory(db.sessions), EventBus(), {"dns": 0.2, "blacklist": 30, "ptr": 30, "tls": 30}
-    )
+    intervals = {"dns": 0.2, "blacklist": 30, "ptr": 30, "tls": 30}
+    monitor = Monitor(runner, lambda rows: record_results(app, rows), intervals)
     await asyncio.wait_for(monitor.run_forever(stop), 20)
     dns_runs = sum("spf" in c for c in calls)
     assert dns_runs == 3
     assert sum("dnsbl" in c for c in calls) <= 1  # 30 s interval: at most its first, jittered run
-    await db.close()
+    await app.close()
+
+
+async def test_a_stop_ends_the_first_jittered_sleep_at_once(settings: Settings) -> None:
+    app = App(settings)
+    stop = asyncio.Event()
+
+    async def runner(checks: set[str]) -> AuditReport:
+        return report({"a.test": "ok"})
+
+    # Hour-long intervals: the first sleep is up to 6 minutes of jitter.
+    monitor = Monitor(runner, lambda rows: record_results(app, rows), dict.fromkeys(FAMILIES, 3600))
+    task = asyncio.ensure_future(monitor.run_forever(stop))
+    await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    await app.close()

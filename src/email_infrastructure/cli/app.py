@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from email_infrastructure import __version__
-from email_infrastructure.cli import audit, db, dns, init, monitor, status, validate, vault
+from email_infrastructure.cli import audit, db, dkim, dns, domain, init, monitor, status, validate, vault
 from email_infrastructure.cli.common import debug_enabled, err_console
 from email_infrastructure.core.errors import EmailInfraError
 from email_infrastructure.core.logging import redact_text, setup_logging
@@ -56,6 +56,8 @@ app.command("blacklist")(audit.blacklist_command)
 app.command("monitor")(monitor.monitor)
 app.command("metrics")(monitor.metrics)
 app.command("status")(status.status)
+app.add_typer(domain.app, name="domain")
+app.add_typer(dkim.app, name="dkim")
 app.add_typer(db.app, name="db")
 app.add_typer(vault.app, name="vault")
 

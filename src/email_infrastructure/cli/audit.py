@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import os
 import sys
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,27 +11,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from email_infrastructure.cli.common import (
-    console,
-    err_console,
-    inventory,
-    print_json,
-    run,
-    settings,
-)
-from email_infrastructure.core.errors import UserError
-from email_infrastructure.core.logging import register_secret
-from email_infrastructure.core.names import normalise_domain
-from email_infrastructure.monitoring.audit import ALL_CHECKS, DEFAULT_CHECKS, AuditReport, audit
-from email_infrastructure.monitoring.context import AuditContext, DomainTarget
-from email_infrastructure.monitoring.dnsbl import (
-    ListingResult,
-    ZoneHealth,
-    check_blocklists,
-    resolve_zones,
-)
+from email_infrastructure.cli.common import call, console, err_console, inventory, print_json
+from email_infrastructure.monitoring.audit import ALL_CHECKS, AuditReport
 from email_infrastructure.monitoring.findings import Severity
-from email_infrastructure.monitoring.resolver import Resolver
 
 
 class Format(StrEnum):
@@ -58,61 +38,8 @@ ZonesOption = Annotated[
 FormatOption = Annotated[Format, typer.Option("--format", help="table, json or csv.")]
 
 
-def _resolver(nameservers: list[str] | None, fallback: list[str]) -> Resolver:
-    """--nameserver, else the inventory's, else EMAIL_INFRA_NAMESERVERS, else the system's."""
-    return Resolver.from_strings(nameservers or fallback or settings().nameservers)
-
-
-def _dqs_key(env_name: str | None) -> str | None:
-    if not env_name:
-        return None
-    key = os.environ.get(env_name, "")
-    if not key:
-        raise UserError(f"environment variable {env_name} is not set")
-    register_secret(key)
-    return key
-
-
 def _split(text: str | None) -> list[str]:
     return [p.strip() for p in (text or "").split(",") if p.strip()]
-
-
-@dataclass
-class InventoryAudit:
-    """What an inventory says about auditing its domains."""
-
-    targets: list[DomainTarget]
-    nameservers: list[str]
-    zones: list[str]
-    dqs_key: str | None
-
-
-async def _from_inventory(file: Path, only: list[str]) -> InventoryAudit:
-    """Targets with their selectors, IPs, DKIM keys and desired records; the monitoring settings."""
-    # Imported here: auditing a plain domain needs no database, and starts faster without it.
-    from email_infrastructure.core.events import EventBus
-    from email_infrastructure.core.inventory.loader import resolve_secret
-    from email_infrastructure.dns.desired import desired_zones
-    from email_infrastructure.monitoring.targets import inventory_targets, plain_target
-    from email_infrastructure.reconcile.dns import DnsReconciler
-    from email_infrastructure.storage.db import open_database
-
-    inv = inventory(file).inventory
-    cfg = settings()
-    db = await open_database(cfg)
-    service = DnsReconciler(cfg, inv, db, EventBus(), providers={})
-    try:
-        keys = await service.dkim_keys()
-    finally:
-        await db.close()
-    targets = inventory_targets(inv, desired_zones(inv, keys), keys)
-    if only:
-        known = {t.name for t in targets}
-        missing = [d for d in only if d not in known]
-        targets = [t for t in targets if t.name in only] + [plain_target(d, None) for d in missing]
-    spec = inv.monitoring
-    dqs_key = resolve_secret(spec.spamhaus_dqs_key) if spec.spamhaus_dqs_key else None
-    return InventoryAudit(targets, spec.nameservers, [str(z) for z in spec.blacklists or []], dqs_key)
 
 
 def _print_audit(report: AuditReport, output: Format) -> None:
@@ -156,7 +83,7 @@ def _print_audit(report: AuditReport, output: Format) -> None:
 def audit_command(
     domains: Annotated[
         list[str] | None,
-        typer.Argument(help="Domains to audit (default with -f: every inventory domain)."),
+        typer.Argument(help="Domains to audit (default: every domain of -f FILE, else of the stored desired state)."),
     ] = None,
     file: Annotated[
         Path | None,
@@ -176,43 +103,24 @@ def audit_command(
     zones: ZonesOption = None,
     dqs_key_env: Annotated[str | None, typer.Option(help="Variable holding a Spamhaus DQS key.")] = None,
 ) -> None:
-    """Audit SPF, DKIM, DMARC, MX, MTA-STS, TLS-RPT, BIMI, PTR, blacklists, TLS and drift; exit 1 on any error."""
-    selected = set(_split(checks)) or set(DEFAULT_CHECKS)
-    unknown_checks = selected - set(ALL_CHECKS)
-    if unknown_checks:
-        raise UserError(f"unknown checks: {', '.join(sorted(unknown_checks))} (known: {', '.join(ALL_CHECKS)})")
-    try:
-        names = [normalise_domain(d) for d in domains or []]
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    if file is None and not names:
-        raise UserError("name at least one domain, or give an inventory with -f")
+    """Audit SPF, DKIM, DMARC, MX, MTA-STS, TLS-RPT, BIMI, PTR, blocklists, TLS and drift; exit 1 on any error.
 
-    async def go() -> AuditReport:
-        from email_infrastructure.monitoring.targets import plain_target
+    Writes nothing: no database, no vault key, no file.
+    """
+    from email_infrastructure.services.audit import AuditRequest, audit_domains, check_names
 
-        fallback: list[str] = []
-        zone_names = _split(zones)
-        dqs_key = _dqs_key(dqs_key_env)
-        if file is not None:
-            found = await _from_inventory(file, names)
-            targets, fallback = found.targets, found.nameservers
-            zone_names = zone_names or found.zones
-            dqs_key = dqs_key or found.dqs_key
-        else:
-            targets = [plain_target(d, selector) for d in names]
-        if selector and file is not None:
-            for t in targets:
-                t.selectors, t.selectors_declared = list(selector), True
-        resolver = _resolver(nameserver, fallback)
-        try:
-            ctx = AuditContext(resolver)
-            bl = resolve_zones(zone_names, dqs_key=dqs_key)
-            return await audit(targets, ctx, selected, bl, concurrency=concurrency)
-        finally:
-            await resolver.close()
-
-    report = run(go())
+    request = AuditRequest(
+        domains=list(domains or []),
+        source=inventory(file) if file is not None else None,
+        desired=file is None and not domains,
+        nameservers=list(nameserver or []),
+        selectors=list(selector or []),
+        checks=check_names(set(_split(checks))),
+        zones=_split(zones),
+        dqs_key_env=dqs_key_env,
+        concurrency=concurrency,
+    )
+    report = call(lambda app: audit_domains(app, request))
     _print_audit(report, output)
     if report.status.value == "error":
         raise typer.Exit(1)
@@ -226,28 +134,13 @@ def blacklist_command(
     dqs_key_env: Annotated[str | None, typer.Option(help="Variable holding a Spamhaus DQS key.")] = None,
 ) -> None:
     """Check IPs and domains on DNS blocklists; answers are decoded per list; exit 1 when listed."""
-    subjects = []
-    for target in targets:
-        try:
-            import ipaddress
+    from email_infrastructure.services.audit import blocklist_lookup
 
-            subjects.append(str(ipaddress.ip_address(target)))
-        except ValueError:
-            try:
-                subjects.append(normalise_domain(target))
-            except ValueError as exc:
-                raise UserError(f"{target!r} is neither an IP address nor a domain: {exc}") from None
-
-    async def go() -> tuple[list[ListingResult], list[ZoneHealth]]:
-        resolver = _resolver(nameserver, [])
-        try:
-            return await check_blocklists(
-                resolver, subjects, resolve_zones(_split(zones), dqs_key=_dqs_key(dqs_key_env))
-            )
-        finally:
-            await resolver.close()
-
-    results, health = run(go())
+    results, health = call(
+        lambda app: blocklist_lookup(
+            app, targets, nameservers=list(nameserver or []), zones=_split(zones), dqs_key_env=dqs_key_env
+        )
+    )
     if output is Format.json:
         print_json(
             {

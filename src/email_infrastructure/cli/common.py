@@ -6,7 +6,8 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -17,6 +18,7 @@ from rich.console import Console
 if TYPE_CHECKING:
     from email_infrastructure.core.inventory import LoadedInventory
     from email_infrastructure.core.settings import Settings
+    from email_infrastructure.services.app import App
 
 # Modules behind the commands are imported when a command runs, not when the CLI starts:
 # `--help` and a plain `audit` should not pay for pydantic models, SQLAlchemy or httpx.
@@ -30,6 +32,15 @@ DEFAULT_INVENTORY = Path("inventory.yaml")
 InventoryOption = Annotated[
     Path,
     typer.Option("--file", "-f", help="Inventory file (YAML, version 1).", show_default=True),
+]
+#: for commands that work on the stored desired state unless a file is given
+SourceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--file",
+        "-f",
+        help="Inventory file (YAML, version 1). Without it: the desired state stored in the database.",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -57,6 +68,42 @@ def inventory(path: Path, *, quiet: bool = False) -> LoadedInventory:
         for warning in loaded.warnings:
             err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     return loaded
+
+
+def source(path: Path | None, *, quiet: bool = False) -> LoadedInventory | None:
+    """The inventory named by -f, or None for the stored desired state."""
+    return None if path is None else inventory(path, quiet=quiet)
+
+
+@asynccontextmanager
+async def application() -> AsyncIterator[App]:
+    """The App of this command (settings read once)."""
+    from email_infrastructure.services.app import open_app
+
+    async with open_app(settings()) as app:
+        yield app
+
+
+def call(work: Callable[[App], Awaitable[T]]) -> T:
+    """Run one service call with the command's App, from a synchronous command."""
+
+    async def go() -> T:
+        async with application() as app:
+            return await work(app)
+
+    return run(go())
+
+
+def note_state(app: App) -> None:
+    """Say where state lives (stderr), and warn about a ./data left from an older default."""
+    err_console.print(f"[dim]state: {app.state_location}[/]", soft_wrap=True, highlight=False)
+    legacy = Path("data") / "email-infra.db"
+    if legacy.exists() and legacy.resolve() != (app.settings.data_dir / "email-infra.db").resolve():
+        err_console.print(
+            f"[yellow]warning:[/] {legacy} exists but state now lives at {app.state_location}; "
+            f"set EMAIL_INFRA_DATA_DIR={legacy.parent.resolve()} to keep using it",
+            soft_wrap=True,
+        )
 
 
 def print_json(data: Any) -> None:

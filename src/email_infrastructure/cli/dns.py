@@ -1,40 +1,46 @@
-"""`email-infra records | plan | apply`: the DNS of sending domains as code."""
+"""`email-infra records | plan | apply`: renderers of the plan and apply services."""
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from email_infrastructure.cli.common import (
-    DEFAULT_INVENTORY,
-    InventoryOption,
     JsonOption,
+    SourceOption,
+    application,
     console,
     err_console,
-    inventory,
+    note_state,
     print_json,
     run,
-    settings,
+    source,
 )
 from email_infrastructure.core.errors import UserError
-from email_infrastructure.core.events import EventBus
-from email_infrastructure.core.names import normalise_domain
-from email_infrastructure.dns.plan import Action, Plan
 
 if TYPE_CHECKING:
     from email_infrastructure.dns.desired import DesiredZone
-    from email_infrastructure.reconcile.dns import ApplyResult, DnsReconciler
+    from email_infrastructure.services.plans import ApplyResult, Plan
 
-_SIGN = {Action.CREATE: "[green]+[/]", Action.UPDATE: "[yellow]~[/]", Action.DELETE: "[red]-[/]"}
+_SIGN = {"create": "[green]+[/]", "update": "[yellow]~[/]", "delete": "[red]-[/]"}
+DomainsArgument = Annotated[
+    list[str] | None, typer.Argument(help="Only these domains (default: every domain of the desired state).")
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Allow what is refused by default: changing >30% of a zone's managed records, replacing a "
+        "published DKIM key we do not hold, taking over another owner's domains.",
+    ),
+]
 
 
 class RecordFormat(StrEnum):
@@ -43,27 +49,6 @@ class RecordFormat(StrEnum):
     table = "table"
     zone = "zone"
     json = "json"
-
-
-@asynccontextmanager
-async def reconciler(file: Path) -> AsyncIterator[DnsReconciler]:
-    """A DnsReconciler on the configured database, its events going to the audit log."""
-    # Storage and providers are imported on use: commands that need neither start faster.
-    from email_infrastructure.reconcile.dns import DnsReconciler
-    from email_infrastructure.storage.db import open_database
-    from email_infrastructure.storage.repositories import EventLog
-
-    loaded = inventory(file)
-    cfg = settings()
-    db = await open_database(cfg)
-    bus = EventBus()
-    EventLog(db.sessions).attach(bus)
-    service = DnsReconciler(cfg, loaded.inventory, db, bus)
-    try:
-        yield service
-    finally:
-        await service.close()
-        await db.close()
 
 
 def _progress(total: int) -> Progress | None:
@@ -80,103 +65,125 @@ def _progress(total: int) -> Progress | None:
 
 
 def records(
-    domain: Annotated[str, typer.Argument(help="A domain of the inventory.")],
-    file: InventoryOption = DEFAULT_INVENTORY,
+    domain: Annotated[str, typer.Argument(help="A domain of the desired state (or of -f FILE).")],
+    file: SourceOption = None,
     output: Annotated[RecordFormat, typer.Option("--format", help="table, zone or json.")] = RecordFormat.table,
 ) -> None:
-    """Print the records DOMAIN needs (from the inventory, its server and its DKIM key)."""
-    try:
-        name = normalise_domain(domain)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    """Print the records DOMAIN needs (its DKIM key as the vault holds it); writes nothing."""
+    from email_infrastructure.services.records import desired_records
+
+    loaded = source(file)
 
     async def go() -> DesiredZone:
-        async with reconciler(file) as service:
-            zones = await service.desired()
-        if name not in zones:
-            raise UserError(f"{name} is not a domain of {file}")
-        if zones[name].error:
-            raise UserError(zones[name].error or "")
-        return zones[name]
+        async with application() as app:
+            return await desired_records(app, domain, loaded)
 
     zone = run(go())
     if output is RecordFormat.json:
-        print_json({"domain": name, "records": [r.to_json() for r in zone.records], "notes": zone.notes})
+        print_json({"domain": zone.zone, "records": [r.to_json() for r in zone.records], "notes": zone.notes})
     elif output is RecordFormat.zone:
         for record in zone.records:
             for value in record.values:
                 sys.stdout.write(f"{record.name}.\t{record.ttl}\tIN\t{record.type}\t{record.presentation(value)}\n")
     else:
-        table = Table("name", "type", "ttl", "value", title=name)
+        table = Table("name", "type", "ttl", "value", title=zone.zone)
         table.columns[-1].overflow = "fold"
         for record in zone.records:
             for value in record.values:
-                table.add_row(record.relative_name(name), record.type, str(record.ttl), value)
+                table.add_row(record.relative_name(zone.zone), record.type, str(record.ttl), escape(value))
         console.print(table)
         for note in zone.notes:
-            console.print(f"[dim]note: {note}[/]")
+            console.print(f"[dim]note: {escape(note)}[/]")
 
 
-def _show_plan(plan: Plan) -> None:
-    for zone in sorted(plan.zones, key=lambda z: z.zone):
+def _line(text: str) -> None:
+    console.print(text, soft_wrap=True, highlight=False)
+
+
+def show_plan(result: Plan) -> None:
+    """The plan for people: steps other than DNS by key, then zones with their record changes."""
+    if result.imported is not None and result.imported.changed:
+        i = result.imported
+        _line(f"[bold]desired state[/]: {len(i.added)} added, {len(i.updated)} updated, {len(i.removed)} removed")
+        for what, sign in ((i.added, "+"), (i.updated, "~"), (i.removed, "-")):
+            for item in what:
+                _line(f"  {sign} {escape(item)}")
+    for step in result.graph.ordered:
+        if step.component == "dns":
+            continue
+        if step.error:
+            _line(f"[bold]{escape(step.key)}[/]: [red]error:[/] {escape(step.error)}")
+        for step_change in step.changes:
+            resource = escape(step_change.resource)
+            _line(f"[bold]{escape(step.key)}[/]: {_SIGN[step_change.action]} {resource} (known after apply)")
+    for zone in sorted(result.zones, key=lambda z: z.zone):
         counts = zone.counts()
-        header = f"[bold]{zone.zone}[/] ({zone.provider})"
+        header = f"[bold]{escape(zone.zone)}[/] ({escape(zone.provider)})"
         if zone.error:
-            console.print(f"{header}: [red]error:[/] {zone.error}", soft_wrap=True)
+            _line(f"{header}: [red]error:[/] {escape(zone.error)}")
             continue
-        if not zone.changes:
-            console.print(f"{header}: no changes")
+        if not zone.has_changes:
+            _line(f"{header}: no changes")
             continue
-        console.print(
-            f"{header}: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete"
-        )
+        _line(f"{header}: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete")
         for change in zone.changes:
             r = change.record
-            if change.action is Action.UPDATE:
-                assert change.old is not None and change.new is not None
-                old = f"{change.old.ttl} {' | '.join(change.old.values)}"
-                new = f"{change.new.ttl} {' | '.join(change.new.values)}"
-                text = f"{old} → {new}"
+            if change.old is not None and change.new is not None:
+                old, new = change.old, change.new
+                text = f"{old.ttl} {' | '.join(old.values)} → {new.ttl} {' | '.join(new.values)}"
             else:
                 text = f"{r.ttl} {' | '.join(r.values)}"
-            console.print(
-                f"  {_SIGN[change.action]} {r.name} {r.type} {text}",
-                soft_wrap=True,
-                markup=True,
-                highlight=False,
-            )
+            _line(f"  {_SIGN[change.action.value]} {escape(r.name)} {r.type} {escape(text)}")
+        for extra in zone.extra:
+            _line(f"  [yellow]~[/] {extra.kind}: {escape(str(extra.old))} → {escape(str(extra.new))}")
         for note in zone.notes:
-            console.print(f"  [dim]note: {note}[/]", soft_wrap=True)
-    s = plan.summary()
-    console.print(
-        f"plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete; checksum {plan.checksum}"
-    )
+            _line(f"  [dim]note: {escape(note)}[/]")
+    for reason in result.unsafe:
+        _line(f"[yellow]needs --force:[/] {escape(reason)}")
+    s = result.summary()
+    _line(f"plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete")
+    # On its own line, never wrapped: scripts and people copy it into `apply --checksum`.
+    sys.stdout.flush()
+    console.file.flush()
+    sys.stdout.write(f"checksum: {result.checksum}\n")
 
 
 def plan(
-    file: InventoryOption = DEFAULT_INVENTORY,
+    domains: DomainsArgument = None,
+    file: SourceOption = None,
     as_json: JsonOption = False,
+    force: Annotated[bool, typer.Option("--force", help="Preview taking over another owner's domains.")] = False,
     detailed_exitcode: Annotated[
         bool,
         typer.Option("--detailed-exitcode", help="Exit 0 without changes, 2 with changes, 1 on error."),
     ] = False,
 ) -> None:
-    """Show what apply would change at each DNS provider; never writes to a provider."""
+    """Show what apply would change; writes nothing (no provider, no database, no key).
+
+    Without -f the desired state stored in the database is planned; with -f FILE, what importing
+    FILE and reconciling would do.
+    """
+    from email_infrastructure.services.plans import plan as plan_service
+
+    loaded = source(file, quiet=as_json)
 
     async def go() -> Plan:
-        async with reconciler(file) as service:
-            progress = _progress(len(service.inventory.domains))
+        async with application() as app:
+            note_state(app)
+            progress = _progress(2)
             if progress is None:
-                return await service.plan()
+                return await plan_service(app, source=loaded, only=domains or (), force=force)
             with progress:
-                task = progress.add_task("planning", total=len(service.inventory.domains))
-                return await service.plan(lambda _zone: progress.advance(task))
+                task = progress.add_task("planning", total=None)
+                return await plan_service(
+                    app, source=loaded, only=domains or (), force=force, progress=lambda _k: progress.advance(task)
+                )
 
     result = run(go())
     if as_json:
         print_json(result.to_json())
     else:
-        _show_plan(result)
+        show_plan(result)
     if result.failed:
         raise typer.Exit(1)
     if detailed_exitcode and result.has_changes:
@@ -184,70 +191,84 @@ def plan(
 
 
 def _summary(result: ApplyResult) -> None:
-    table = Table("zone", "status", "create", "update", "delete", "error", title="apply")
+    table = Table("step", "status", "create", "update", "delete", "error", title="apply")
     table.columns[-1].overflow = "fold"
-    style = {"applied": "green", "unchanged": "dim", "failed": "red"}
-    for outcome in sorted(result.outcomes, key=lambda o: o.zone):
+    style = {"applied": "green", "unchanged": "dim", "failed": "red", "skipped": "yellow"}
+    for outcome in sorted(result.outcomes, key=lambda o: o.key):
         c = outcome.counts
         table.add_row(
-            outcome.zone,
+            escape(outcome.key),
             f"[{style[outcome.status]}]{outcome.status}[/]",
             str(c.get("create", 0)),
             str(c.get("update", 0)),
             str(c.get("delete", 0)),
-            outcome.error or "",
+            escape(outcome.error or ""),
         )
     console.print(table)
 
 
 def apply(
-    file: InventoryOption = DEFAULT_INVENTORY,
+    domains: DomainsArgument = None,
+    file: SourceOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    force: Annotated[
-        bool,
-        typer.Option("--force", help="Allow updating/deleting more than 30% of a zone's managed records."),
-    ] = False,
+    force: ForceOption = False,
     checksum: Annotated[
         str | None,
-        typer.Option("--checksum", help="Apply only if the plan still has this checksum."),
+        typer.Option("--checksum", help="Apply only if the plan still has this checksum (with or without sha256:)."),
     ] = None,
+    lock_timeout: Annotated[
+        float, typer.Option("--lock-timeout", help="Seconds to wait for another apply of this database.", min=0)
+    ] = 30.0,
     as_json: JsonOption = False,
 ) -> None:
-    """Make every DNS provider match the inventory, reading back each write; exit 1 if a zone failed."""
+    """Import -f FILE (if given), then make every provider match the desired state, reading back each
+    write; exit 1 if a step failed, 2 if refused."""
+    from email_infrastructure.services.plans import apply as apply_service
+    from email_infrastructure.services.plans import plan as plan_service
+
+    loaded = source(file, quiet=as_json)
+    only = domains or ()
     if not yes and checksum is None:
         if not sys.stdin.isatty():
             raise UserError("apply needs --yes (or --checksum from a reviewed plan) when not run interactively")
 
         async def preview() -> Plan:
-            async with reconciler(file) as service:
-                return await service.plan()
+            async with application() as app:
+                note_state(app)
+                return await plan_service(app, source=loaded, only=only, force=force)
 
         shown = run(preview())
-        _show_plan(shown)
+        show_plan(shown)
         if shown.has_changes and not typer.confirm("apply these changes?", default=False):
-            raise typer.Exit(1)
+            raise UserError("refused: nothing was applied")
         checksum = shown.checksum  # apply exactly what was shown
 
     async def go() -> ApplyResult:
-        async with reconciler(file) as service:
-            progress = _progress(len(service.inventory.domains))
-            managed_by = f"inventory:{file.resolve()}"
-            if progress is None:
-                return await service.apply(checksum=checksum, force=force, managed_by=managed_by)
-            with progress:
-                task = progress.add_task("applying", total=len(service.inventory.domains))
-                return await service.apply(
+        async with application() as app:
+            if yes:
+                note_state(app)
+            progress = _progress(2)
+
+            async def call(advance: Callable[[str], None] | None) -> ApplyResult:
+                return await apply_service(
+                    app,
+                    source=loaded,
                     checksum=checksum,
                     force=force,
-                    managed_by=managed_by,
-                    progress=lambda _zone: progress.advance(task),
+                    only=only,
+                    lock_timeout=lock_timeout,
+                    progress=advance,
                 )
+
+            if progress is None:
+                return await call(None)
+            with progress:
+                task = progress.add_task("applying", total=None)
+                return await call(lambda _key: progress.advance(task))
 
     result = run(go())
     if as_json:
-        data = result.plan.to_json()
-        data["outcomes"] = {o.zone: {"status": o.status, "error": o.error} for o in result.outcomes}
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        print_json(result.to_json())
     else:
         _summary(result)
     if result.failed:

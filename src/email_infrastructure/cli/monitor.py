@@ -1,9 +1,8 @@
-"""`email-infra monitor` and `email-infra metrics`: scheduled checks, history, alerts, Prometheus."""
+"""`email-infra monitor` and `email-infra metrics`: renderers of the monitoring services."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
@@ -11,28 +10,24 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from email_infrastructure.cli.audit import NameserverOption, _from_inventory, _resolver
+from email_infrastructure.cli.audit import NameserverOption
 from email_infrastructure.cli.common import (
-    DEFAULT_INVENTORY,
-    InventoryOption,
     JsonOption,
+    SourceOption,
+    application,
+    call,
     console,
-    inventory,
     print_json,
     run,
-    settings,
+    source,
 )
-from email_infrastructure.core.events import EventBus
-from email_infrastructure.monitoring.audit import AuditReport, audit
-from email_infrastructure.monitoring.context import AuditContext
-from email_infrastructure.monitoring.dnsbl import resolve_zones
 
 if TYPE_CHECKING:
     from email_infrastructure.monitoring.monitor import RunSummary
 
 
 def monitor(
-    file: InventoryOption = DEFAULT_INVENTORY,
+    file: SourceOption = None,
     once: Annotated[bool, typer.Option("--once", help="Run every check family once, then exit.")] = False,
     nameserver: NameserverOption = None,
     metrics_port: Annotated[
@@ -40,64 +35,27 @@ def monitor(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run checks at the inventory's intervals, store every result, alert on changes of state."""
-    # Storage, sinks and the metrics server are imported on use (faster start for other commands).
-    from prometheus_client import CollectorRegistry, start_http_server
+    """Run checks at the intervals of the desired state (or -f FILE), store every result, alert on
+    changes of state."""
+    from email_infrastructure.monitoring.monitor import FAMILIES
+    from email_infrastructure.services.monitoring import MonitorRequest, MonitorService
 
-    from email_infrastructure.monitoring.alerts import AlertDispatcher
-    from email_infrastructure.monitoring.metrics import StateCollector
-    from email_infrastructure.monitoring.monitor import FAMILIES, Monitor
-    from email_infrastructure.monitoring.sinks import build_sink
-    from email_infrastructure.storage.db import open_database
-    from email_infrastructure.storage.repositories import CheckHistory, EventLog
-
-    loaded = inventory(file, quiet=as_json)
-    spec = loaded.inventory.monitoring
-    intervals = spec.intervals.model_dump()
+    request = MonitorRequest(source=source(file, quiet=as_json), nameservers=list(nameserver or []))
 
     async def go() -> list[RunSummary]:
-        found = await _from_inventory(file, [])
-        targets, fallback_ns = found.targets, found.nameservers
-        db = await open_database(settings())
-        bus = EventBus()
-        EventLog(db.sessions).attach(bus)
-        dispatcher = AlertDispatcher([build_sink(i, s) for i, s in enumerate(spec.alert_sinks)])
-        dispatcher.attach(bus)
-        zones = resolve_zones(found.zones, dqs_key=found.dqs_key)
-        history = CheckHistory(db.sessions)
-
-        async def runner(checks: set[str]) -> AuditReport:
-            resolver = _resolver(nameserver, fallback_ns)
+        async with application() as app:
+            service = await MonitorService.create(app, request)
             try:
-                return await audit(targets, AuditContext(resolver), checks, zones)
+                if once:
+                    return await service.run_once()
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
+                await service.run_forever(stop, metrics_port=metrics_port)
+                return []
             finally:
-                await resolver.close()
-
-        service = Monitor(runner, history, bus, intervals)
-        try:
-            if once:
-                return await service.run_once()
-            collector = StateCollector(await history.states())
-            if metrics_port:
-                registry = CollectorRegistry()
-                registry.register(collector)
-                start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-
-            async def refresh() -> None:
-                while not stop.is_set():
-                    collector.update(await history.states())
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), 15)
-
-            await asyncio.gather(service.run_forever(stop), refresh())
-            return []
-        finally:
-            await dispatcher.close()
-            await db.close()
+                await service.close()
 
     summaries = run(go())
     if as_json:
@@ -120,10 +78,7 @@ def monitor(
         table = Table("family", "checks", "status", "state changes")
         for s in summaries:
             table.add_row(
-                s.family,
-                ",".join(sorted(FAMILIES[s.family])),
-                s.report.status.value,
-                str(len(s.transitions)),
+                s.family, ",".join(sorted(FAMILIES[s.family])), s.report.status.value, str(len(s.transitions))
             )
         console.print(table)
     if any(s.report.status.value == "error" for s in summaries):
@@ -144,15 +99,6 @@ def _merged(summaries: list[RunSummary]) -> dict[str, list[dict[str, Any]]]:
 
 def metrics() -> None:
     """Print the current check states in the Prometheus text format (for a textfile collector)."""
-    from email_infrastructure.monitoring.metrics import exposition
-    from email_infrastructure.storage.db import open_database
-    from email_infrastructure.storage.repositories import CheckHistory
+    from email_infrastructure.services.monitoring import metrics_text
 
-    async def go() -> bytes:
-        db = await open_database(settings())
-        try:
-            return exposition(await CheckHistory(db.sessions).states())
-        finally:
-            await db.close()
-
-    sys.stdout.write(run(go()).decode())
+    sys.stdout.write(call(metrics_text).decode())

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from email_infrastructure.cli.common import console, run, settings
+from email_infrastructure.cli.common import call, console
 
 app = typer.Typer(help="The secrets vault (encrypted mailbox passwords and DKIM keys).", no_args_is_help=True)
 
@@ -27,47 +27,16 @@ def rotate(
         typer.Option(help="Variable with the new key (needed when the key is EMAIL_INFRA_SECRET_KEY)."),
     ] = None,
 ) -> None:
-    """Re-encrypt every stored secret under a new key."""
+    """Re-encrypt every stored secret under a new key; finishes an interrupted rotation first."""
     from email_infrastructure.core.errors import ConfigError
-    from email_infrastructure.core.vault import (
-        PENDING_KEY_FILE_NAME,
-        Vault,
-        generate_key,
-        key_file_path,
-        write_key_file,
-    )
-    from email_infrastructure.storage.db import open_database
-    from email_infrastructure.storage.repositories import SecretStore
+    from email_infrastructure.services.vault import rotate_key
 
-    cfg = settings()
-    old = Vault.from_settings(cfg)
+    new_key = None
     if new_key_env:
         new_key = os.environ.get(new_key_env, "")
         if not new_key:
             raise ConfigError(f"environment variable {new_key_env} is not set")
-    elif cfg.secret_key is not None:
-        raise ConfigError(
-            "the key comes from EMAIL_INFRA_SECRET_KEY: put the new key in another variable "
-            "and pass --new-key-env NAME, then set EMAIL_INFRA_SECRET_KEY to it"
-        )
-    else:
-        new_key = generate_key()
-    pending = key_file_path(cfg).with_name(PENDING_KEY_FILE_NAME)
-    if cfg.secret_key is None and not new_key_env:
-        # Written before re-encrypting, so a crash in between leaves a key that still decrypts.
-        write_key_file(pending, new_key, replace=True)
-    both = Vault([new_key, *old.keys])
-
-    async def go() -> int:
-        db = await open_database(cfg)
-        try:
-            return await SecretStore(db.sessions, old).reencrypt_all(both)
-        finally:
-            await db.close()
-
-    count = run(go())
-    if cfg.secret_key is None and not new_key_env:
-        os.replace(pending, key_file_path(cfg))
-        console.print(f"re-encrypted {count} secret(s); new key written to {key_file_path(cfg)}")
-    else:
-        console.print(f"re-encrypted {count} secret(s); set EMAIL_INFRA_SECRET_KEY to the value of {new_key_env}")
+    result = call(lambda a: rotate_key(a, new_key))
+    if result.finished_interrupted:
+        console.print("finished an interrupted rotation first")
+    console.print(f"re-encrypted {result.reencrypted} secret(s); key: {result.key_location}")

@@ -47,13 +47,20 @@ class _EnvironmentYamlSource(PydanticBaseSettingsSource):
         return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
 
 
+def default_data_dir() -> Path:
+    """Where state lives unless EMAIL_INFRA_DATA_DIR says: the user's data directory (XDG), the same
+    whichever folder a command runs from."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "email-infra"
+
+
 class Settings(BaseSettings):
     """Process-wide settings; see README "Configuration"."""
 
     model_config = SettingsConfigDict(env_prefix="EMAIL_INFRA_", env_file=".env", extra="ignore", populate_by_name=True)
 
     env: Environment = "development"
-    data_dir: Path = Path("data")
+    data_dir: Path = Field(default_factory=default_data_dir)
     log_level: str = "INFO"
     config_dir: Path = Path("config")
     database_url: str | None = Field(

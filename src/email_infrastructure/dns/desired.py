@@ -118,10 +118,7 @@ def domain_records(domain: ResolvedDomain, dkim_public_key: str | None) -> tuple
     add("@", "TXT", spf)
 
     if dkim_public_key is not None:
-        try:
-            add(f"{domain.dkim_selector}._domainkey", "TXT", dkim_txt(dkim_public_key))
-        except RecordError as exc:
-            raise RecordError(f"{name}: DKIM record {domain.dkim_selector}._domainkey: {exc}") from None
+        records.append(dkim_record(domain, dkim_public_key))
     add("_dmarc", "TXT", dmarc_value(domain))
 
     if domain.mta_sts.enabled:
@@ -147,6 +144,21 @@ def domain_records(domain: ResolvedDomain, dkim_public_key: str | None) -> tuple
                 add("@", "AAAA", str(server.ipv6), note=REDIRECT)
             add("www", "CNAME", name, note=REDIRECT)
     return records, notes
+
+
+#: the DKIM record's value while the key is known only after apply (a plan generates nothing)
+DKIM_PENDING = "v=DKIM1; k=rsa; p=(known after apply)"
+
+
+def dkim_record(domain: ResolvedDomain, public_key: str | None) -> Record:
+    """The DKIM key record of a domain; `None` for a key that will be generated at apply."""
+    name = f"{domain.dkim_selector}._domainkey.{domain.name}"
+    if public_key is None:
+        return Record.make(name, "TXT", [DKIM_PENDING], domain.ttl)
+    try:
+        return Record.make(name, "TXT", [dkim_txt(public_key)], domain.ttl)
+    except RecordError as exc:
+        raise RecordError(f"{domain.name}: DKIM record {domain.dkim_selector}._domainkey: {exc}") from None
 
 
 def _tracking(domain: ResolvedDomain) -> tuple[str, str]:

@@ -1,9 +1,7 @@
-"""The DNS plan: typed changes per zone, a stable checksum, and the safety threshold."""
+"""The DNS plan of one zone: typed RRset changes, provider extras, and the safety threshold."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -11,7 +9,6 @@ from typing import Any
 
 from email_infrastructure.dns.records import Record
 
-PLAN_FORMAT_VERSION = 1
 #: octoDNS-style safety: zones with at least this many managed records…
 SAFETY_MIN_RECORDS = 10
 #: …refuse to update or delete more than this share of them without --force
@@ -94,6 +91,24 @@ def diff(
     return changes, unmanaged
 
 
+@dataclass(frozen=True)
+class ExtraChange:
+    """A change a provider makes beside the records (octoDNS's `_extra_changes`): a redirect rule.
+
+    `owned` is the ownership entry that marks the thing as ours, so that only what we made is
+    ever changed or removed.
+    """
+
+    kind: str
+    owned: tuple[str, str]
+    old: str | None
+    new: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Stable JSON form."""
+        return {"kind": self.kind, "old": self.old, "new": self.new}
+
+
 @dataclass
 class ZonePlan:
     """The changes for one zone at one provider."""
@@ -106,13 +121,19 @@ class ZonePlan:
     managed: int = 0
     unmanaged: int = 0
     error: str | None = None
-    #: (current, wanted) redirect target when a provider-side redirect rule must change
-    redirect: tuple[str | None, str | None] | None = None
+    #: changes a provider makes beside the records (its redirect rule)
+    extra: list[ExtraChange] = field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:
-        """Records or the redirect rule would change."""
-        return bool(self.changes) or self.redirect is not None
+        """Records or a provider extra would change."""
+        return bool(self.changes or self.extra)
+
+    @property
+    def redirect(self) -> tuple[str | None, str | None] | None:
+        """(current, wanted) target of the redirect extra, if the plan changes it."""
+        found = next((e for e in self.extra if e.kind == "redirect"), None)
+        return None if found is None else (found.old, found.new)
 
     def counts(self) -> dict[str, int]:
         """Changes by action."""
@@ -131,7 +152,8 @@ class ZonePlan:
         return None
 
     def to_json(self) -> dict[str, Any]:
-        """Stable JSON form."""
+        """Stable JSON form (format 1's zone entry; `redirect` is the redirect extra, if any)."""
+        redirect = next((e for e in self.extra if e.kind == "redirect"), None)
         return {
             "zone": self.zone,
             "provider": self.provider,
@@ -139,56 +161,8 @@ class ZonePlan:
             "managed_records": self.managed,
             "unmanaged_records": self.unmanaged,
             "changes": [c.to_json() for c in self.changes],
-            "redirect": None if self.redirect is None else {"old": self.redirect[0], "new": self.redirect[1]},
+            "redirect": None if redirect is None else {"old": redirect.old, "new": redirect.new},
+            "extra_changes": [e.to_json() for e in self.extra],
             "notes": list(self.notes),
             "error": self.error,
-        }
-
-
-@dataclass
-class Plan:
-    """A plan over every zone; the checksum covers exactly the changes."""
-
-    zones: list[ZonePlan]
-
-    @property
-    def checksum(self) -> str:
-        """sha256 of the canonical JSON of every zone's changes."""
-        material = [
-            {
-                "zone": z.zone,
-                "provider": z.provider,
-                "changes": [c.to_json() for c in z.changes],
-                "redirect": z.redirect,
-            }
-            for z in sorted(self.zones, key=lambda z: z.zone)
-        ]
-        blob = json.dumps(material, sort_keys=True, separators=(",", ":"))
-        return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
-
-    @property
-    def has_changes(self) -> bool:
-        """True when any zone would change."""
-        return any(z.has_changes for z in self.zones)
-
-    @property
-    def failed(self) -> list[ZonePlan]:
-        """Zones that could not be planned."""
-        return [z for z in self.zones if z.error]
-
-    def summary(self) -> dict[str, int]:
-        """Changes by action over all zones."""
-        total = {a.value: 0 for a in Action}
-        for zone in self.zones:
-            for action, count in zone.counts().items():
-                total[action] += count
-        return total
-
-    def to_json(self) -> dict[str, Any]:
-        """The documented, stable plan schema (docs/plan-format.md)."""
-        return {
-            "format_version": PLAN_FORMAT_VERSION,
-            "checksum": self.checksum,
-            "summary": self.summary(),
-            "zones": [z.to_json() for z in sorted(self.zones, key=lambda z: z.zone)],
         }

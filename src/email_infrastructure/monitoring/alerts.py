@@ -23,7 +23,8 @@ class AlertDispatcher:
     def attach(self, bus: EventBus) -> Callable[[], None]:
         """Subscribe to alert topics."""
         unsubscribes = [
-            bus.subscribe(t, self.deliver) for t in ("monitoring.check.failed", "monitoring.check.recovered")
+            bus.subscribe(t, self.deliver, queued=True)
+            for t in ("monitoring.check.failed", "monitoring.check.recovered")
         ]
 
         def detach() -> None:

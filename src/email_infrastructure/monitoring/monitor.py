@@ -9,9 +9,8 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from email_infrastructure.core.events import EventBus
 from email_infrastructure.monitoring.audit import AuditReport
-from email_infrastructure.storage.repositories import CheckHistory, Transition
+from email_infrastructure.storage.repositories import Transition
 
 _log = logging.getLogger(__name__)
 
@@ -25,6 +24,10 @@ FAMILIES: dict[str, frozenset[str]] = {
 JITTER = 0.1
 
 AuditRunner = Callable[[set[str]], Awaitable[AuditReport]]
+Row = tuple[str, str, str, dict[str, object], str]
+#: stores (subject, check, status, findings, summary) rows and returns the state changes, emitting
+#: their events in the same transaction (services/monitoring.py)
+Store = Callable[[list[Row]], Awaitable[list[Transition]]]
 
 
 @dataclass
@@ -36,8 +39,9 @@ class RunSummary:
     transitions: list[Transition]
 
 
-def _rows(report: AuditReport, checks: set[str]) -> list[tuple[str, str, str, dict[str, object], str]]:
-    rows = []
+def rows(report: AuditReport, checks: set[str]) -> list[Row]:
+    """History rows of a report, each with a one-line summary (its worst finding)."""
+    out: list[Row] = []
     for subject in [*report.domains, *report.ips]:
         for name, result in subject.checks.items():
             if name not in checks:
@@ -46,37 +50,23 @@ def _rows(report: AuditReport, checks: set[str]) -> list[tuple[str, str, str, di
                 (f for f in result.findings if f.severity.value == "warning"), None
             )
             summary = worst.message if worst else result.status.value
-            rows.append((subject.subject, name, result.status.value, result.to_json(), summary))
-    return rows
+            out.append((subject.subject, name, result.status.value, result.to_json(), summary))
+    return out
 
 
 class Monitor:
     """Runs check families, stores every result, and emits events only when a state changes."""
 
-    def __init__(self, runner: AuditRunner, history: CheckHistory, bus: EventBus, intervals: dict[str, int]) -> None:
+    def __init__(self, runner: AuditRunner, store: Store, intervals: dict[str, int]) -> None:
         self.runner = runner
-        self.history = history
-        self.bus = bus
+        self.store = store
         self.intervals = intervals
 
     async def run_family(self, family: str, checks: set[str] | None = None) -> RunSummary:
         """One run of one family."""
         selected = set(checks or FAMILIES[family])
         report = await self.runner(selected)
-        transitions = await self.history.record(_rows(report, selected))
-        for change in transitions:
-            payload = {
-                "subject": change.subject,
-                "check": change.check,
-                "status": change.new,
-                "previous": change.old,
-                "summary": change.summary,
-            }
-            if change.new == "error":
-                await self.bus.emit("monitoring.check.failed", payload, source="monitoring")
-            elif change.old == "error":
-                await self.bus.emit("monitoring.check.recovered", payload, source="monitoring")
-        return RunSummary(family, report, transitions)
+        return RunSummary(family, report, await self.store(rows(report, selected)))
 
     async def run_once(self, families: list[str] | None = None) -> list[RunSummary]:
         """Every family once (what `monitor --once` does)."""
@@ -87,7 +77,9 @@ class Monitor:
 
         async def loop(family: str) -> None:
             interval = self.intervals.get(family, 3600)
-            await asyncio.sleep(random.uniform(0, interval * JITTER))
+            # The first sleep spreads families apart; like every wait, a stop ends it at once.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), random.uniform(0, interval * JITTER))
             while not stop.is_set():
                 try:
                     await self.run_family(family)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from email_infrastructure.core.database import create_engine, session_factory
 from email_infrastructure.core.errors import StorageError
 from email_infrastructure.core.settings import Settings
+from email_infrastructure.storage.locks import MIGRATE_LOCK, database_lock, holder_description
 from email_infrastructure.storage.migrate import current_revision, head_revision, upgrade
+
+#: how long a command waits for another one's migration of the same database
+MIGRATION_WAIT = 120.0
 
 
 @dataclass
@@ -26,19 +32,42 @@ class Database:
         await self.engine.dispose()
 
 
+def sqlite_file(settings: Settings) -> Path | None:
+    """The SQLite file the settings point at (None for PostgreSQL or an in-memory database)."""
+    url = make_url(settings.database_url_effective)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def database_exists(settings: Settings) -> bool:
+    """False only for a SQLite file not created yet: read-only commands then see an empty state."""
+    path = sqlite_file(settings)
+    return path is None or path.exists()
+
+
 async def open_database(settings: Settings, *, migrate: bool | None = None) -> Database:
-    """Connect and check the schema; SQLite is migrated automatically, PostgreSQL on request."""
+    """Connect and check the schema; SQLite is migrated automatically, PostgreSQL on request.
+
+    Migration holds the database lock, so two commands started together on a fresh data dir
+    do not both create the tables.
+    """
     url = settings.database_url_effective
     engine = create_engine(url)
     if migrate is None:
         migrate = engine.dialect.name == "sqlite"
     try:
-        if migrate:
-            await upgrade(url)
         revision = await current_revision(engine)
+        if migrate and revision != head_revision():
+            async with database_lock(engine, MIGRATE_LOCK, holder_description("a migration"), MIGRATION_WAIT):
+                await upgrade(url)
+            revision = await current_revision(engine)
     except (OperationalError, DBAPIError, OSError) as exc:
         await engine.dispose()
         raise StorageError(f"cannot use the database: {_reason(exc)}") from None
+    except BaseException:
+        await engine.dispose()
+        raise
     if revision != head_revision():
         await engine.dispose()
         raise StorageError(

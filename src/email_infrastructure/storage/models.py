@@ -37,6 +37,28 @@ class _Timestamps:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class Provider(_Timestamps, Base):
+    """A named provider of the desired state (credentials only as `env:NAME` references)."""
+
+    __tablename__ = "providers"
+    __table_args__ = (UniqueConstraint("kind", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(64))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    managed_by: Mapped[str] = mapped_column(String(255), default="api")
+
+
+class DesiredSetting(_Timestamps, Base):
+    """A fleet-wide document of the desired state: `defaults` or `monitoring`."""
+
+    __tablename__ = "desired_settings"
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    managed_by: Mapped[str] = mapped_column(String(255), default="api")
+
+
 class Server(_Timestamps, Base):
     """A mail server of the desired state."""
 
@@ -88,6 +110,8 @@ class EventRecord(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     topic: Mapped[str] = mapped_column(String(128), index=True)
     source: Mapped[str] = mapped_column(String(255), default="")
+    #: the plan/apply/check run the event belongs to
+    correlation_id: Mapped[str | None] = mapped_column(String(32), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     occurred_at: Mapped[datetime] = mapped_column(index=True)
 

@@ -153,6 +153,10 @@ class _DomainOptions(_Model):
     ttl: int | None = Field(default=None, ge=60, le=86400)
 
 
+#: the options a domain inherits from `defaults`
+DOMAIN_OPTIONS: tuple[str, ...] = tuple(_DomainOptions.model_fields)
+
+
 class DefaultsSpec(_DomainOptions):
     """Fleet-wide defaults."""
 

@@ -8,14 +8,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from email_infrastructure.core.component import Health, HealthStatus
 from email_infrastructure.core.errors import EmailInfraError, ProviderError
-from email_infrastructure.dns.plan import Change
+from email_infrastructure.dns.plan import Change, ExtraChange
 from email_infrastructure.dns.records import Record
+
+if TYPE_CHECKING:
+    from email_infrastructure.dns.desired import DesiredZone
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -63,24 +66,28 @@ class DnsProvider(ABC, Generic[S]):
     async def prefetch(self, zones: list[str]) -> None:
         """Warm caches before many zones are read (e.g. resolve zone ids in bulk)."""
 
-    #: True when the provider itself can redirect HTTP for a zone (a redirect rule)
-    supports_redirect: ClassVar[bool] = False
+    async def extra_changes(self, desired: DesiredZone, owned: set[tuple[str, str]]) -> list[ExtraChange]:
+        """Changes beside the records that this provider makes itself (a redirect rule); `owned`
+        holds the zone's ownership entries, so only what we made is ever touched."""
+        return []
 
-    async def redirect_target(self, zone: str) -> str | None:
-        """The URL our redirect rule sends apex and www to, or None (providers with a rule engine)."""
-        return None
-
-    async def set_redirect(self, zone: str, target: str | None) -> None:
-        """Create, change or (None) remove our redirect rule."""
-        raise NotImplementedError(f"{self.type} cannot redirect by itself")
+    async def apply_extra_changes(self, zone: str, changes: list[ExtraChange]) -> None:
+        """Make the extra changes and read them back (VerificationError when they did not hold)."""
+        if changes:
+            raise NotImplementedError(f"{self.type} plans no extra changes")
 
     def prepare(self, record: Record) -> Record:
         """Adapt a desired record to what this provider stores (e.g. its TTL limits)."""
         return record
 
-    def notes(self, zone: str) -> list[str]:
-        """Provider-specific notes for a zone's plan."""
-        return []
+    def notes(self, desired: DesiredZone) -> list[str]:
+        """Notes for a zone's plan; by default, what the web server must do for a redirect."""
+        if not desired.redirect:
+            return []
+        return [
+            f"redirect: {desired.zone} and www.{desired.zone} point at {desired.redirect_host}, whose web "
+            f"server must answer with a redirect to {desired.redirect}"
+        ]
 
     async def health(self) -> Health:
         """Reachable and authorised?"""

@@ -17,12 +17,12 @@ from typing import Any, ClassVar
 
 import httpx
 
-from email_infrastructure.core.errors import ProviderError, ProviderNotFoundError
+from email_infrastructure.core.errors import ProviderError, ProviderNotFoundError, VerificationError
 from email_infrastructure.core.http import RateLimiter, VendorClient
 from email_infrastructure.core.inventory.loader import resolve_secret
 from email_infrastructure.dns.config import CloudflareSettings
-from email_infrastructure.dns.desired import REDIRECT
-from email_infrastructure.dns.plan import Action, Change
+from email_infrastructure.dns.desired import REDIRECT, DesiredZone
+from email_infrastructure.dns.plan import Action, Change, ExtraChange
 from email_infrastructure.dns.providers.base import DnsProvider, ProviderContext
 from email_infrastructure.dns.records import Record, RecordError, parse_txt, txt_presentation
 
@@ -35,6 +35,8 @@ LIST_PAGE_SIZE = 5000
 REDIRECT_PHASE = "http_request_dynamic_redirect"
 RULE_FIELDS = frozenset({"ref", "description", "expression", "action", "action_parameters", "enabled"})
 ZONES_PAGE_SIZE = 50
+#: the ownership entry (name = zone) that says we created the zone's redirect rule
+REDIRECT_RULE = "REDIRECT"
 
 
 class _CloudflareClient(VendorClient):
@@ -79,7 +81,6 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
 
     type = "cloudflare"
     settings_model = CloudflareSettings
-    supports_redirect = True
     #: one bucket per API token: the budget is per user, shared by every zone
     _limiters: ClassVar[dict[str, RateLimiter]] = {}
 
@@ -345,9 +346,32 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
             return dataclasses.replace(record, proxied=True, ttl=1)
         return record
 
-    def notes(self, zone: str) -> list[str]:
+    def notes(self, desired: DesiredZone) -> list[str]:
         """Cloudflare specifics worth a line in the plan."""
-        return ["Cloudflare: records are DNS-only (proxied: false) except the apex/www of a redirect"]
+        notes = ["Cloudflare: records are DNS-only (proxied: false) except the apex/www of a redirect"]
+        if desired.redirect:
+            notes.append(
+                f"redirect: a cloudflare rule sends {desired.zone} and www.{desired.zone} to {desired.redirect}"
+            )
+        return notes
+
+    async def extra_changes(self, desired: DesiredZone, owned: set[tuple[str, str]]) -> list[ExtraChange]:
+        """Our Single Redirect rule. It is read only when one is wanted or we made one: a zone
+        without a redirect costs no extra call."""
+        key = (desired.zone, REDIRECT_RULE)
+        if not desired.redirect and key not in owned:
+            return []
+        current = await self.redirect_target(desired.zone)
+        if current == desired.redirect:
+            return []
+        return [ExtraChange("redirect", key, current, desired.redirect)]
+
+    async def apply_extra_changes(self, zone: str, changes: list[ExtraChange]) -> None:
+        """Set (or remove) the redirect rule, then read it back."""
+        for change in changes:
+            await self.set_redirect(zone, change.new)
+            if await self.redirect_target(zone) != change.new:
+                raise VerificationError(f"{zone}: the redirect rule reads back differently", provider=self.name)
 
     # redirect rule (Rulesets API, phase http_request_dynamic_redirect) -------------------------
     def _entrypoint(self, zone_id: str) -> str:

@@ -1,0 +1,113 @@
+"""Build the reconcile graph of a desired state: which steps, keyed how, depending on what."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from email_infrastructure.core.errors import EmailInfraError, UserError
+from email_infrastructure.core.inventory import Inventory
+from email_infrastructure.dns.desired import DesiredZone, desired_zones
+from email_infrastructure.dns.providers import DnsProvider, build_provider
+from email_infrastructure.reconcile.context import ReconcileContext
+from email_infrastructure.reconcile.dkim_step import DkimKeyStep, secret_key
+from email_infrastructure.reconcile.dns_step import DnsZoneStep
+from email_infrastructure.reconcile.graph import Graph, Step
+
+
+@dataclass
+class Reconciler:
+    """The graph of one desired state and the providers its steps hold (close them after use)."""
+
+    graph: Graph
+    providers: dict[str, DnsProvider[Any]] = field(default_factory=dict)
+    zones: dict[str, DesiredZone] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        """Close every provider."""
+        for provider in self.providers.values():
+            await provider.close()
+
+
+async def build(
+    ctx: ReconcileContext,
+    inventory: Inventory,
+    *,
+    only: Iterable[str] = (),
+    concurrency: int = 8,
+    providers: dict[str, DnsProvider[Any]] | None = None,
+) -> Reconciler:
+    """Steps per domain (DKIM key → DNS zone), plus the zones where we still own records that
+    no domain wants any more (their records are planned as deletions). `only` limits the graph
+    to some domains."""
+    domains = inventory.resolved_domains()
+    wanted = set(only)
+    unknown = wanted - {d.name for d in domains}
+    built = providers if providers is not None else {}
+    if providers is None:
+        for name, spec in inventory.providers.dns.items():
+            built[name] = build_provider(name, spec, ctx.data_dir)
+    reconciler = Reconciler(Graph([], concurrency=concurrency), built)
+    try:
+        zones = desired_zones(inventory, {})
+        keys = await ctx.secrets([secret_key(d.name, d.dkim_selector) for d in domains])
+        steps: list[Step] = []
+        for domain in domains:
+            if wanted and domain.name not in wanted:
+                continue
+            zone = zones[domain.name]
+            provider = built.get(zone.provider)
+            if provider is None:
+                zone.error = zone.error or f"{domain.name}: no DNS provider named {zone.provider!r}"
+                provider = _Missing(zone.provider)
+            dkim = DkimKeyStep(ctx, domain, keys.get(secret_key(domain.name, domain.dkim_selector)))
+            steps += [dkim, DnsZoneStep(ctx, zone, provider, domain=domain, dkim_step=dkim.key)]
+        desired_places = {(z.provider, z.zone) for z in zones.values()}
+        for provider_name, zone_name in sorted(await ctx.owned_zones()):
+            if (provider_name, zone_name) in desired_places or (wanted and zone_name not in wanted):
+                continue
+            unknown.discard(zone_name)
+            gone = DesiredZone(zone_name, provider_name, purge=False)
+            provider = built.get(provider_name)
+            if provider is None:
+                gone.error = (
+                    f"{zone_name}: records we made at DNS provider {provider_name!r} remain, but that "
+                    "provider is no longer declared (declare it again to remove them)"
+                )
+                provider = _Missing(provider_name)
+            steps.append(DnsZoneStep(ctx, gone, provider, orphan=zone_name in zones))
+        if unknown:
+            raise UserError(f"not in the desired state: {', '.join(sorted(unknown))}")
+        reconciler.graph = Graph(steps, concurrency=concurrency)
+        reconciler.zones = zones
+        for name, provider in built.items():
+            # On failure each zone looks itself up and reports its own error.
+            with contextlib.suppress(EmailInfraError):
+                await provider.prefetch([z.zone for z in zones.values() if z.provider == name])
+    except BaseException:
+        await reconciler.close()
+        raise
+    return reconciler
+
+
+class _Missing(DnsProvider[Any]):
+    """Stands in for an undeclared provider; its zone's plan carries the error, so it is never called."""
+
+    type = "missing"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def zone_exists(self, zone: str) -> bool:
+        """Never called."""
+        raise UserError(f"no DNS provider named {self.name!r}")
+
+    async def list_records(self, zone: str) -> list[Any]:
+        """Never called."""
+        raise UserError(f"no DNS provider named {self.name!r}")
+
+    async def apply_changes(self, zone: str, changes: list[Any]) -> None:
+        """Never called."""
+        raise UserError(f"no DNS provider named {self.name!r}")

@@ -1,0 +1,54 @@
+"""What the steps need from the application layer, as protocols (reconcile imports no service)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from email_infrastructure.core.events import Event
+from email_infrastructure.storage.repositories import DnsOwnership, SecretStore
+
+
+class StepUnitOfWork(Protocol):
+    """One transaction with an event outbox (services.uow.UnitOfWork)."""
+
+    @property
+    def ownership(self) -> DnsOwnership:
+        """DNS RRsets we own."""
+
+    def secrets(self, *, create_key: bool = True) -> SecretStore:
+        """Encrypted secrets."""
+
+    def emit(self, topic: Any, payload: Mapping[str, Any], source: str = "") -> Event:
+        """Queue an event, logged with the transaction."""
+
+    async def commit(self) -> None:
+        """Commit and publish."""
+
+    async def __aenter__(self) -> StepUnitOfWork: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+class ReconcileContext(Protocol):
+    """Reads that a plan may make (and that write nothing), and units of work for apply."""
+
+    @property
+    def data_dir(self) -> Path:
+        """Where file-based providers keep their data."""
+
+    async def owned(self, provider: str, zone: str) -> set[tuple[str, str]]:
+        """The RRsets we own in a zone (empty when nothing is stored yet)."""
+
+    async def owned_zones(self) -> set[tuple[str, str]]:
+        """(provider, zone) wherever we own something."""
+
+    async def secrets(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Stored secrets by (owner, name); absent ones left out; creates no key."""
+
+    def uow(self) -> StepUnitOfWork:
+        """A unit of work for apply."""

@@ -1,0 +1,65 @@
+"""The DKIM key step: a 2048-bit key per domain, generated at apply and kept in the vault.
+
+Domains without a mail backend get a locally generated key; the Mailcow backend replaces this
+step with one that asks the server for its key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from email_infrastructure.core.inventory import ResolvedDomain
+from email_infrastructure.dns.dkim import generate_keypair, public_key_b64
+from email_infrastructure.dns.events import DKIM_KEY_CREATED, DkimKeyPayload
+from email_infrastructure.reconcile.context import ReconcileContext
+from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
+
+KEY_BITS = 2048
+#: RSA generation is CPU-bound: a few threads at a time, whatever the step concurrency
+_GENERATORS = asyncio.Semaphore(4)
+
+
+def secret_key(domain: str, selector: str) -> tuple[str, str]:
+    """Where a domain's DKIM private key is kept in the vault: (owner, name)."""
+    return (f"domain:{domain}", f"dkim:{selector}")
+
+
+class DkimKeyStep(Step):
+    """`dkim.key:<domain>`: outputs `selector` and `public_key` (known after apply when new)."""
+
+    component = "dkim"
+
+    def __init__(self, ctx: ReconcileContext, domain: ResolvedDomain, private_key: str | None) -> None:
+        self.ctx = ctx
+        self.domain = domain
+        self.private_key = private_key
+        self.key = f"dkim.key:{domain.name}"
+
+    async def plan(self, upstream: Mapping[str, StepPlan]) -> StepPlan:
+        """Known when the vault holds the key; otherwise a key to generate at apply."""
+        plan = self.new_plan()
+        selector = self.domain.dkim_selector
+        if self.private_key is not None:
+            plan.outputs = {"selector": selector, "public_key": public_key_b64(self.private_key)}
+            return plan
+        plan.outputs = {"selector": selector, "public_key": KNOWN_AFTER_APPLY}
+        plan.changes.append(
+            StepChange("create", f"dkim key {selector} of {self.domain.name}", None, {"bits": KEY_BITS})
+        )
+        return plan
+
+    async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
+        """Generate, store at once (a kill later keeps it), and output the public key."""
+        selector = self.domain.dkim_selector
+        async with _GENERATORS:
+            private, public = await asyncio.to_thread(generate_keypair, KEY_BITS)
+        async with self.ctx.uow() as uow:
+            await uow.secrets().put(*secret_key(self.domain.name, selector), private)
+            uow.emit(
+                DKIM_KEY_CREATED,
+                DkimKeyPayload(domain=self.domain.name, selector=selector, bits=KEY_BITS),
+                source="dkim",
+            )
+            await uow.commit()
+        return {"selector": selector, "public_key": public}

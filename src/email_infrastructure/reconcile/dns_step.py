@@ -1,0 +1,194 @@
+"""The DNS zone step: read the zone, diff it with the desired records, write, read back.
+
+The DKIM record comes from the zone's DKIM step (its key may be known only after apply); a
+provider's own extras (Cloudflare's redirect rule) come from its `extra_changes` hook.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from email_infrastructure.core.errors import EmailInfraError, VerificationError
+from email_infrastructure.core.inventory import ResolvedDomain
+from email_infrastructure.dns.desired import DKIM_PENDING, DesiredZone, dkim_record
+from email_infrastructure.dns.events import (
+    EXTRA_TOPICS,
+    RECORD_CREATED,
+    RECORD_DELETED,
+    RECORD_UPDATED,
+    ZONE_FAILED,
+    ExtraChangePayload,
+    RecordChangePayload,
+    ZoneFailedPayload,
+)
+from email_infrastructure.dns.plan import Action, Change, ZonePlan, diff
+from email_infrastructure.dns.providers import DnsProvider
+from email_infrastructure.dns.providers.base import vendor_answers
+from email_infrastructure.dns.records import Record
+from email_infrastructure.reconcile.context import ReconcileContext
+from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
+
+_TOPIC = {Action.CREATE: RECORD_CREATED, Action.UPDATE: RECORD_UPDATED, Action.DELETE: RECORD_DELETED}
+
+
+def _conflicts(desired: list[Record], existing: list[Record], changes: list[Change]) -> list[str]:
+    """CNAMEs that would stand beside data we leave alone (the provider would refuse them)."""
+    deleted = {c.record.key for c in changes if c.action is Action.DELETE}
+    wanted = {r.key for r in desired}
+    remaining = [r for r in existing if r.key not in deleted and r.key not in wanted]
+    problems = []
+    for record in desired:
+        for other in remaining:
+            if other.name == record.name and "CNAME" in (record.type, other.type):
+                problems.append(
+                    f"{record.name}: the {record.type} we want conflicts with an existing "
+                    f"{other.type} we do not manage (set purge: true or remove it)"
+                )
+    return problems
+
+
+def _pending(record: Record | None) -> bool:
+    return record is not None and DKIM_PENDING in record.values
+
+
+class DnsZoneStep(Step):
+    """`dns.zone:<zone>` (or `dns.zone:<zone>@<provider>` for a zone no longer desired there)."""
+
+    component = "dns"
+
+    def __init__(
+        self,
+        ctx: ReconcileContext,
+        desired: DesiredZone,
+        provider: DnsProvider[Any],
+        *,
+        domain: ResolvedDomain | None = None,
+        dkim_step: str | None = None,
+        orphan: bool = False,
+    ) -> None:
+        self.ctx = ctx
+        self.desired = desired
+        self.provider = provider
+        self.domain = domain
+        self.dkim_step = dkim_step
+        self.key = f"dns.zone:{desired.zone}" + (f"@{provider.name}" if orphan else "")
+        self.depends_on = (dkim_step,) if dkim_step else ()
+
+    def _records(self, public_key: Any) -> list[Record]:
+        records = list(self.desired.records)
+        if self.domain is not None and self.dkim_step is not None:
+            key = None if public_key is KNOWN_AFTER_APPLY else public_key
+            records = sorted([*records, dkim_record(self.domain, key)])
+        return [self.provider.prepare(r) for r in records]
+
+    async def plan(self, upstream: Mapping[str, StepPlan]) -> StepPlan:
+        """Read the zone and diff; never writes."""
+        zone, provider = self.desired.zone, self.provider
+        plan = self.new_plan()
+        zp = ZonePlan(zone=zone, provider=provider.name, notes=[*self.desired.notes, *provider.notes(self.desired)])
+        plan.detail = zp
+        if self.desired.error:
+            zp.error = plan.error = self.desired.error
+            return plan
+        public_key = upstream[self.dkim_step].outputs.get("public_key") if self.dkim_step else None
+        try:
+            desired = self._records(public_key)
+            with vendor_answers(provider.name):
+                existing = await provider.list_records(zone)
+                if not existing:
+                    zp.zone_exists = await provider.zone_exists(zone)
+                if not zp.zone_exists:
+                    zp.notes.append(f"zone {zone} will be created at {provider.name}")
+            owned = await self.ctx.owned(provider.name, zone)
+            zp.changes, zp.unmanaged = diff(desired, existing, owned, self.desired.purge)
+            zp.managed = len(owned & {r.key for r in existing})
+            conflicts = _conflicts(desired, existing, zp.changes)
+            if conflicts:
+                raise VerificationError(f"{zone}: " + "; ".join(conflicts), provider=provider.name)
+            with vendor_answers(provider.name):
+                zp.extra = await provider.extra_changes(self.desired, owned)
+        except EmailInfraError as exc:
+            zp.changes, zp.extra = [], []
+            zp.error = plan.error = str(exc) if zone in str(exc) else f"{zone}: {exc}"
+            return plan
+        problem = zp.safety_problem()
+        plan.unsafe += [problem] if problem else []
+        for change in zp.changes:
+            if change.action is Action.UPDATE and _pending(change.new):
+                plan.unsafe.append(
+                    f"{change.record.name}: a DKIM key is published there but is not in our vault (a new "
+                    "database, or state moved?): `email-infra dkim import` it, or --force to replace it"
+                )
+        plan.changes = [
+            StepChange(c.action.value, f"{c.record.name} {c.record.type}", c.to_json()["old"], c.to_json()["new"])
+            for c in zp.changes
+        ] + [StepChange("update", f"{zone} {e.kind}", e.old, e.new) for e in zp.extra]
+        plan.outputs = {"zone": zone}
+        return plan
+
+    def _resolved(self, zp: ZonePlan, upstream: Mapping[str, Outputs]) -> list[Change]:
+        """The planned changes with the DKIM value that apply now knows."""
+        if not any(_pending(c.new) for c in zp.changes) or self.dkim_step is None or self.domain is None:
+            return zp.changes
+        real = self.provider.prepare(dkim_record(self.domain, upstream[self.dkim_step]["public_key"]))
+        return [dataclasses.replace(c, new=real) if _pending(c.new) else c for c in zp.changes]
+
+    async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
+        """Claim ownership, write, read back, then release what was deleted and log the events."""
+        zp: ZonePlan = plan.detail
+        zone, provider = zp.zone, self.provider
+        changes = self._resolved(zp, upstream)
+        written = {c.record.key for c in changes if c.action is not Action.DELETE}
+        written |= {e.owned for e in zp.extra if e.new is not None}
+        deleted = {c.record.key for c in changes if c.action is Action.DELETE}
+        deleted |= {e.owned for e in zp.extra if e.new is None}
+        try:
+            async with self.ctx.uow() as uow:
+                await uow.ownership.claim(provider.name, zone, written)
+                await uow.commit()
+            with vendor_answers(provider.name):
+                if changes:
+                    await provider.apply_changes(zone, changes)
+                after = {r.key: r for r in await provider.list_records(zone)} if changes else {}
+                await provider.apply_extra_changes(zone, zp.extra)
+            wrong = [
+                f"{c.record.name} {c.record.type}"
+                for c in changes
+                if (c.new is not None and after.get(c.new.key) != c.new)
+                or (c.action is Action.DELETE and c.record.key in after)
+            ]
+            if wrong:
+                raise VerificationError(
+                    f"{zone}: the provider acknowledged the changes but reading back shows "
+                    f"{len(wrong)} not applied: {', '.join(wrong[:5])}",
+                    provider=provider.name,
+                )
+        except EmailInfraError as exc:
+            message = str(exc) if zone in str(exc) else f"{zone}: {exc}"
+            async with self.ctx.uow() as uow:
+                uow.emit(ZONE_FAILED, ZoneFailedPayload(zone=zone, error=message), source="dns")
+                await uow.commit()
+            raise EmailInfraError(message) from None
+        async with self.ctx.uow() as uow:
+            await uow.ownership.release(provider.name, zone, deleted)
+            for extra in zp.extra:
+                payload = ExtraChangePayload(zone=zone, old=extra.old, new=extra.new)
+                uow.emit(EXTRA_TOPICS[extra.kind], payload, source="dns")
+            for change in changes:
+                data = change.to_json()
+                uow.emit(
+                    _TOPIC[change.action],
+                    RecordChangePayload(
+                        zone=zone,
+                        action=data["action"],
+                        name=data["name"],
+                        type=data["type"],
+                        old=data["old"],
+                        new=data["new"],
+                    ),
+                    source="dns",
+                )
+            await uow.commit()
+        return {"zone": zone}

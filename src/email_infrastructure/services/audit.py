@@ -1,0 +1,159 @@
+"""Audits: the live DNS of any domain, or of the desired state's (or a file's) domains. Writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from email_infrastructure.core.errors import UserError
+from email_infrastructure.core.inventory import Inventory, LoadedInventory
+from email_infrastructure.core.inventory.loader import resolve_secret
+from email_infrastructure.core.names import normalise_domain
+from email_infrastructure.monitoring.audit import ALL_CHECKS, DEFAULT_CHECKS, AuditReport, audit
+from email_infrastructure.monitoring.context import AuditContext, DomainTarget
+from email_infrastructure.monitoring.dnsbl import Blocklist, ListingResult, ZoneHealth, check_blocklists, resolve_zones
+from email_infrastructure.monitoring.resolver import Resolver
+from email_infrastructure.services.app import App
+from email_infrastructure.services.context import AppContext
+from email_infrastructure.services.desired import desired_inventory
+
+
+@dataclass
+class AuditRequest:
+    """What to audit and how; empty `domains` with an inventory means all of its domains."""
+
+    domains: list[str] = field(default_factory=list)
+    #: audit this file's domains (with their selectors, IPs, keys and desired records)
+    source: LoadedInventory | None = None
+    #: audit the stored desired state's domains
+    desired: bool = False
+    nameservers: list[str] = field(default_factory=list)
+    selectors: list[str] = field(default_factory=list)
+    checks: set[str] = field(default_factory=lambda: set(DEFAULT_CHECKS))
+    zones: list[str] = field(default_factory=list)
+    dqs_key_env: str | None = None
+    concurrency: int = 200
+
+
+@dataclass
+class AuditPlan:
+    """Targets, resolver settings and blocklists for an audit or a monitoring run."""
+
+    targets: list[DomainTarget]
+    nameservers: list[str]
+    zones: list[Blocklist]
+
+
+def domain_names(names: list[str]) -> list[str]:
+    """Normalised domain names, or a UserError naming the bad one."""
+    try:
+        return [normalise_domain(d) for d in names]
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def check_names(names: set[str]) -> set[str]:
+    """The checks asked for, refusing unknown names."""
+    unknown = names - set(ALL_CHECKS)
+    if unknown:
+        raise UserError(f"unknown checks: {', '.join(sorted(unknown))} (known: {', '.join(ALL_CHECKS)})")
+    return names or set(DEFAULT_CHECKS)
+
+
+def nameservers_for(app: App, explicit: list[str], inventory: Inventory | None) -> list[str]:
+    """--nameserver, else the inventory's, else EMAIL_INFRA_NAMESERVERS, else the system's (empty)."""
+    return explicit or (inventory.monitoring.nameservers if inventory else []) or app.settings.nameservers
+
+
+def dqs_key(env_name: str | None, inventory: Inventory | None) -> str | None:
+    """The Spamhaus DQS key: from a named variable, else the inventory's `env:` reference."""
+    if env_name:
+        return resolve_secret(f"env:{env_name}")
+    ref = inventory.monitoring.spamhaus_dqs_key if inventory else None
+    return resolve_secret(ref) if ref else None
+
+
+async def targets_of(app: App, inventory: Inventory, only: list[str]) -> list[DomainTarget]:
+    """One target per inventory domain, with the DKIM keys the vault holds (read, never created)."""
+    from email_infrastructure.dns.desired import desired_zones
+    from email_infrastructure.dns.dkim import public_key_b64
+    from email_infrastructure.monitoring.targets import inventory_targets, plain_target
+    from email_infrastructure.reconcile.dkim_step import secret_key
+
+    domains = inventory.resolved_domains()
+    stored = await AppContext(app).secrets([secret_key(d.name, d.dkim_selector) for d in domains])
+    keys: dict[str, str | None] = {}
+    for d in domains:
+        private = stored.get(secret_key(d.name, d.dkim_selector))
+        keys[d.name] = public_key_b64(private) if private else None
+    targets = inventory_targets(inventory, desired_zones(inventory, keys), keys)
+    if only:
+        known = {t.name for t in targets}
+        targets = [t for t in targets if t.name in only] + [plain_target(d, None) for d in only if d not in known]
+    return targets
+
+
+async def prepare(app: App, request: AuditRequest) -> AuditPlan:
+    """Resolve targets, nameservers and blocklists for a request."""
+    from email_infrastructure.monitoring.targets import plain_target
+
+    names = domain_names(request.domains)
+    inventory: Inventory | None = None
+    if request.source is not None:
+        inventory = request.source.inventory
+    elif request.desired and app.has_state():
+        inventory = await desired_inventory(app)
+    if inventory is None and not names:
+        raise UserError("name at least one domain, or give an inventory with -f (nothing is stored yet)")
+    if inventory is not None:
+        targets = await targets_of(app, inventory, names)
+        if request.selectors:
+            for t in targets:
+                t.selectors, t.selectors_declared = list(request.selectors), True
+    else:
+        targets = [plain_target(d, request.selectors or None) for d in names]
+    zone_names = request.zones or ([str(z) for z in inventory.monitoring.blacklists or []] if inventory else [])
+    return AuditPlan(
+        targets,
+        nameservers_for(app, request.nameservers, inventory),
+        resolve_zones(zone_names, dqs_key=dqs_key(request.dqs_key_env, inventory)),
+    )
+
+
+async def run_audit(
+    plan: AuditPlan, checks: set[str], *, concurrency: int = 200, progress: Callable[[str], None] | None = None
+) -> AuditReport:
+    """Run the checks of an audit plan on a fresh resolver."""
+    resolver = Resolver.from_strings(plan.nameservers)
+    try:
+        return await audit(plan.targets, AuditContext(resolver), checks, plan.zones, concurrency=concurrency)
+    finally:
+        await resolver.close()
+
+
+async def audit_domains(app: App, request: AuditRequest) -> AuditReport:
+    """Audit; reads the stored state at most, writes nothing (no database, no key, no file)."""
+    checks = check_names(set(request.checks))
+    return await run_audit(await prepare(app, request), checks, concurrency=request.concurrency)
+
+
+async def blocklist_lookup(
+    app: App, targets: list[str], *, nameservers: list[str], zones: list[str], dqs_key_env: str | None
+) -> tuple[list[ListingResult], list[ZoneHealth]]:
+    """IPs and domains on DNS blocklists, each list self-tested."""
+    import ipaddress
+
+    subjects = []
+    for target in targets:
+        try:
+            subjects.append(str(ipaddress.ip_address(target)))
+        except ValueError:
+            try:
+                subjects.append(normalise_domain(target))
+            except ValueError as exc:
+                raise UserError(f"{target!r} is neither an IP address nor a domain: {exc}") from None
+    resolver = Resolver.from_strings(nameservers_for(app, nameservers, None))
+    try:
+        return await check_blocklists(resolver, subjects, resolve_zones(zones, dqs_key=dqs_key(dqs_key_env, None)))
+    finally:
+        await resolver.close()

@@ -1,0 +1,55 @@
+"""The reconcile context over an App: reads that create nothing, units of work for apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from email_infrastructure.core.errors import ConfigError
+from email_infrastructure.services.app import App
+from email_infrastructure.services.uow import UnitOfWork
+from email_infrastructure.storage.repositories import secret_count
+
+
+class AppContext:
+    """What reconcile steps read and write, through one App."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    @property
+    def data_dir(self) -> Path:
+        """Where file-based providers keep their data."""
+        return self.app.settings.data_dir
+
+    async def owned(self, provider: str, zone: str) -> set[tuple[str, str]]:
+        """RRsets we own in a zone; nothing before anything was stored."""
+        if not self.app.has_state():
+            return set()
+        async with self.app.uow() as uow:
+            return await uow.ownership.owned(provider, zone)
+
+    async def owned_zones(self) -> set[tuple[str, str]]:
+        """Every (provider, zone) where we own something."""
+        if not self.app.has_state():
+            return set()
+        async with self.app.uow() as uow:
+            return await uow.ownership.zones()
+
+    async def secrets(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Stored secrets; without a vault key only an empty store is acceptable."""
+        if not keys or not self.app.has_state():
+            return {}
+        async with self.app.uow() as uow:
+            if not self.app.has_vault_key():
+                stored = await secret_count(uow.session)
+                if stored:
+                    raise ConfigError(
+                        f"{stored} secrets are stored but there is no vault key "
+                        "(set EMAIL_INFRA_SECRET_KEY, or restore the data dir's secret.key)"
+                    )
+                return {}
+            return await uow.secrets(create_key=False).get_many(keys)
+
+    def uow(self) -> UnitOfWork:
+        """A unit of work for a step's writes."""
+        return self.app.uow()

@@ -1,0 +1,146 @@
+"""Edit desired state without a file: the path the REST API takes (`email-infra domain …`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from email_infrastructure.core.errors import UserError
+from email_infrastructure.core.inventory import DomainSpec, Inventory, MailboxSpec
+from email_infrastructure.core.inventory.schema import DOMAIN_OPTIONS
+from email_infrastructure.core.names import normalise_domain
+from email_infrastructure.services.app import App
+from email_infrastructure.services.desired import (
+    API_OWNER,
+    Owned,
+    OwnershipConflictError,
+    explicit_domain,
+    from_rows,
+    write_snapshot,
+)
+
+
+@dataclass
+class DomainView:
+    """A domain of the desired state, with every default applied."""
+
+    name: str
+    owner: str
+    spec: dict[str, Any]
+    mailboxes: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"name": self.name, "owner": self.owner, "spec": self.spec, "mailboxes": self.mailboxes}
+
+
+def _view(inventory: Inventory, name: str, owner: str) -> DomainView:
+    spec = next(d for d in inventory.domains if d.name == name)
+    resolved = inventory.resolve(spec)
+    data = resolved.model_dump(mode="json", exclude={"server", "mailboxes", "name"})
+    data["server"] = resolved.server.name if resolved.server else None
+    return DomainView(name, owner, data, [f"{m.address_local_part}@{name}" for m in spec.mailboxes])
+
+
+def _name(text: str) -> str:
+    try:
+        return normalise_domain(text)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+async def list_domains(app: App) -> list[DomainView]:
+    """Every domain of the desired state."""
+    from email_infrastructure.services.desired import load_snapshot
+
+    snap = await load_snapshot(app)
+    inventory = snap.inventory()
+    return [_view(inventory, name, item.owner) for name, item in sorted(snap.domains.items())]
+
+
+async def show_domain(app: App, name: str) -> DomainView:
+    """One domain; UserError when it is not in the desired state."""
+    wanted = _name(name)
+    for view in await list_domains(app):
+        if view.name == wanted:
+            return view
+    raise UserError(f"{wanted} is not a domain of the desired state (see `email-infra domain list`)")
+
+
+async def add_domain(
+    app: App,
+    name: str,
+    options: dict[str, Any] | None = None,
+    mailboxes: list[dict[str, str]] | None = None,
+    *,
+    owner: str = API_OWNER,
+    force: bool = False,
+) -> DomainView:
+    """Add a domain with the stored defaults, `options` overriding them; `force` replaces one."""
+    wanted = _name(name)
+    unknown = sorted(set(options or {}) - set(DOMAIN_OPTIONS) - {"purge"})
+    if unknown:
+        raise UserError(f"unknown domain options: {', '.join(unknown)} (known: {', '.join(DOMAIN_OPTIONS)})")
+    async with app.uow() as uow:
+        rows = await uow.desired.load()
+        snap = from_rows(rows)
+        existing = snap.domains.get(wanted)
+        if existing is not None and not force:
+            if existing.owner != owner:
+                raise OwnershipConflictError(f"{wanted} is owned by {existing.owner}; --force takes it over")
+            raise UserError(f"{wanted} exists already; --force replaces it")
+        inventory = snap.inventory()
+        try:
+            spec = DomainSpec.model_validate(
+                {
+                    "name": wanted,
+                    **(options or {}),
+                    "mailboxes": [MailboxSpec.model_validate(m) for m in mailboxes or []],
+                }
+            )
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise UserError(f"{wanted}: {where}: {err['msg']}") from None
+        value = explicit_domain(inventory, spec)
+        _check_references(inventory, wanted, value)
+        snap.domains[wanted] = Owned(value, owner)
+        await write_snapshot(uow, rows, snap)
+        verb = "updated" if existing else "created"
+        uow.emit(f"desired.domain.{verb}", {"domain": wanted, "owner": owner}, source=owner)
+        await uow.commit()
+    return _view(snap.inventory(), wanted, owner)
+
+
+def _check_references(inventory: Inventory, name: str, spec: dict[str, Any]) -> None:
+    dns = spec.get("dns_provider")
+    if dns and dns not in inventory.providers.dns:
+        known = ", ".join(sorted(inventory.providers.dns)) or "none"
+        raise UserError(f"{name}: DNS provider {dns!r} is not in the desired state (known: {known})")
+    server = spec.get("server")
+    if server and inventory.server(server) is None:
+        known = ", ".join(s.name for s in inventory.servers) or "none"
+        raise UserError(f"{name}: server {server!r} is not in the desired state (known: {known})")
+    if not dns:
+        raise UserError(f"{name}: no DNS provider: give one, or set defaults.dns_provider through an inventory")
+
+
+async def remove_domain(app: App, name: str, *, owner: str = API_OWNER, force: bool = False) -> DomainView:
+    """Drop a domain from the desired state; the next apply deletes the records we made for it."""
+    wanted = _name(name)
+    async with app.uow() as uow:
+        rows = await uow.desired.load()
+        snap = from_rows(rows)
+        existing = snap.domains.get(wanted)
+        if existing is None:
+            raise UserError(f"{wanted} is not a domain of the desired state")
+        if existing.owner != owner and not force:
+            raise OwnershipConflictError(f"{wanted} is owned by {existing.owner}: remove it from there, or --force")
+        view = _view(snap.inventory(), wanted, existing.owner)
+        del snap.domains[wanted]
+        await write_snapshot(uow, rows, snap)
+        uow.emit("desired.domain.removed", {"domain": wanted, "owner": existing.owner}, source=owner)
+        await uow.commit()
+    return view

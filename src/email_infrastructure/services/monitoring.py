@@ -1,0 +1,149 @@
+"""Monitoring runs: check families for the desired state's (or a file's) domains, with history.
+
+State changes are stored and their events logged in one transaction; alert sinks consume the
+events from their own queue, so a slow sink never stalls a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from email_infrastructure.core.events import correlation
+from email_infrastructure.core.inventory import Inventory, LoadedInventory
+from email_infrastructure.monitoring.audit import AuditReport
+from email_infrastructure.monitoring.events import CHECK_FAILED, CHECK_RECOVERED, CheckChangePayload
+from email_infrastructure.monitoring.monitor import FAMILIES, Monitor, Row, RunSummary
+from email_infrastructure.services.app import App, require_state
+from email_infrastructure.services.audit import AuditPlan, AuditRequest, prepare, run_audit
+from email_infrastructure.services.desired import desired_inventory
+from email_infrastructure.storage.repositories import Transition
+
+if TYPE_CHECKING:
+    from email_infrastructure.storage.models import CheckState
+
+
+@dataclass
+class MonitorRequest:
+    """Which domains to watch: a file's, else the stored desired state's."""
+
+    source: LoadedInventory | None = None
+    nameservers: list[str] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+
+
+async def _inventory(app: App, request: MonitorRequest) -> Inventory:
+    return request.source.inventory if request.source else await desired_inventory(app)
+
+
+async def record_results(app: App, rows: list[Row]) -> list[Transition]:
+    """Store results; state changes to or from error become events in the same transaction."""
+    async with app.uow() as uow:
+        transitions = await uow.checks.record(rows)
+        for change in transitions:
+            payload = CheckChangePayload(
+                subject=change.subject,
+                check=change.check,
+                status=change.new,
+                previous=change.old,
+                summary=change.summary,
+            )
+            if change.new == "error":
+                uow.emit(CHECK_FAILED, payload, source="monitoring")
+            elif change.old == "error":
+                uow.emit(CHECK_RECOVERED, payload, source="monitoring")
+        await uow.commit()
+    return transitions
+
+
+class MonitorService:
+    """Monitoring of one inventory: alert sinks attached, runs recorded."""
+
+    def __init__(self, app: App, inventory: Inventory, plan: AuditPlan) -> None:
+        from email_infrastructure.monitoring.alerts import AlertDispatcher
+        from email_infrastructure.monitoring.sinks import build_sink
+
+        self.app = app
+        self.inventory = inventory
+        self.plan = plan
+        self.dispatcher = AlertDispatcher([build_sink(i, s) for i, s in enumerate(inventory.monitoring.alert_sinks)])
+        self._detach = self.dispatcher.attach(app.bus)
+        self.monitor = Monitor(self._run, self._store, inventory.monitoring.intervals.model_dump())
+
+    @classmethod
+    async def create(cls, app: App, request: MonitorRequest) -> MonitorService:
+        """Resolve targets (with stored DKIM keys) and sinks for a request."""
+        inventory = await _inventory(app, request)
+        audit_request = AuditRequest(
+            domains=list(request.subjects), source=request.source, desired=request.source is None
+        )
+        audit_request.nameservers = list(request.nameservers)
+        return cls(app, inventory, await prepare(app, audit_request))
+
+    async def _run(self, checks: set[str]) -> AuditReport:
+        return await run_audit(self.plan, checks)
+
+    async def _store(self, rows: list[Row]) -> list[Transition]:
+        return await record_results(self.app, rows)
+
+    async def run_once(self, families: Sequence[str] | None = None) -> list[RunSummary]:
+        """Every family (or the given ones) once."""
+        with correlation():
+            summaries = await self.monitor.run_once(list(families) if families else None)
+        await self.app.bus.drain()
+        return summaries
+
+    async def run_forever(self, stop: asyncio.Event, *, metrics_port: int | None = None) -> None:
+        """Each family at its interval until `stop`; serves Prometheus metrics when asked."""
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        from email_infrastructure.monitoring.metrics import StateCollector
+
+        collector = StateCollector(await check_states(self.app))
+        if metrics_port:
+            registry = CollectorRegistry()
+            registry.register(collector)
+            start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
+
+        async def refresh() -> None:
+            while not stop.is_set():
+                collector.update(await check_states(self.app))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 15)
+
+        await asyncio.gather(self.monitor.run_forever(stop), refresh())
+
+    async def close(self) -> None:
+        """Deliver what is queued, then close the sinks."""
+        await self.app.bus.drain()
+        self._detach()
+        await self.dispatcher.close()
+
+
+async def run_checks(app: App, subject: str, family: str) -> RunSummary:
+    """One family of checks for one domain of the desired state, recorded (a worker's task body)."""
+    service = await MonitorService.create(app, MonitorRequest(subjects=[subject]))
+    try:
+        summaries = await service.run_once([family] if family in FAMILIES else None)
+    finally:
+        await service.close()
+    return summaries[0]
+
+
+async def check_states(app: App) -> Sequence[CheckState]:
+    """Every current check state (what alerts and metrics read)."""
+    await require_state(app)
+    async with app.uow() as uow:
+        return await uow.checks.states()
+
+
+async def metrics_text(app: App) -> bytes:
+    """The current check states in the Prometheus text format."""
+    from email_infrastructure.monitoring.metrics import exposition
+
+    if not app.has_state():
+        return exposition([])
+    return exposition(await check_states(app))

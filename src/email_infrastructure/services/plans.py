@@ -1,0 +1,192 @@
+"""Plan and apply: the desired state (stored, or stored plus a file) against every provider."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from email_infrastructure.core.errors import UserError
+from email_infrastructure.core.events import correlation
+from email_infrastructure.core.inventory import Inventory, LoadedInventory
+from email_infrastructure.dns.plan import ZonePlan
+from email_infrastructure.reconcile.build import Reconciler, build
+from email_infrastructure.reconcile.graph import PLAN_FORMAT_VERSION, GraphPlan, Progress, StepOutcome, StepPlan
+from email_infrastructure.services.app import App
+from email_infrastructure.services.context import AppContext
+from email_infrastructure.services.desired import ImportResult, desired_inventory, import_inventory, preview_import
+from email_infrastructure.storage.locks import APPLY_LOCK, database_lock, holder_description
+
+#: how long apply waits for another apply of the same database by default
+LOCK_TIMEOUT = 30.0
+
+
+class UnsafePlanError(UserError):
+    """The plan deletes too much or replaces what we cannot restore; needs --force."""
+
+
+@dataclass
+class Plan:
+    """A plan over every step, where the desired state came from, and where state lives."""
+
+    graph: GraphPlan
+    state: str
+    imported: ImportResult | None = None
+
+    @property
+    def zones(self) -> list[ZonePlan]:
+        """The DNS step plans, by zone."""
+        return [s.detail for s in self.graph.component("dns") if isinstance(s.detail, ZonePlan)]
+
+    @property
+    def checksum(self) -> str:
+        """One checksum over every step's changes."""
+        return self.graph.checksum
+
+    @property
+    def has_changes(self) -> bool:
+        """True when applying would change something."""
+        return self.graph.has_changes
+
+    @property
+    def failed(self) -> list[StepPlan]:
+        """Steps that could not be planned."""
+        return self.graph.failed
+
+    @property
+    def unsafe(self) -> list[str]:
+        """Why applying needs --force."""
+        return self.graph.unsafe
+
+    def summary(self) -> dict[str, int]:
+        """Changes by action over every step."""
+        return self.graph.summary()
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented plan schema (docs/plan-format.md, format 2)."""
+        return {
+            "format_version": PLAN_FORMAT_VERSION,
+            "checksum": self.checksum,
+            "state": self.state,
+            "summary": self.summary(),
+            "import": None if self.imported is None else self.imported.to_json(),
+            "steps": [s.to_json() for s in self.graph.ordered],
+            "zones": [z.to_json() for z in sorted(self.zones, key=lambda z: z.zone)],
+            "unsafe": self.unsafe,
+        }
+
+
+@dataclass
+class ApplyResult:
+    """The plan that was applied and each step's outcome."""
+
+    plan: Plan
+    outcomes: list[StepOutcome] = field(default_factory=list)
+    correlation_id: str = ""
+
+    @property
+    def failed(self) -> list[StepOutcome]:
+        """Steps that failed or were skipped because a dependency failed."""
+        return [o for o in self.outcomes if o.status in ("failed", "skipped")]
+
+    @property
+    def status(self) -> str:
+        """failed, applied or unchanged."""
+        if self.failed:
+            return "failed"
+        return "applied" if self.plan.has_changes else "unchanged"
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan with every step's outcome."""
+        data = self.plan.to_json()
+        data["correlation_id"] = self.correlation_id
+        data["outcomes"] = {o.key: o.to_json() for o in sorted(self.outcomes, key=lambda o: o.key)}
+        return data
+
+
+def normalise_checksum(text: str) -> str:
+    """A checksum as printed, with or without its `sha256:` prefix."""
+    text = text.strip()
+    return text if text.startswith("sha256:") else f"sha256:{text}"
+
+
+async def _desired(app: App, source: LoadedInventory | None, force: bool) -> tuple[Inventory, ImportResult | None]:
+    if source is None:
+        return await desired_inventory(app), None
+    return await preview_import(app, source, force=force)
+
+
+async def _plan(
+    app: App, source: LoadedInventory | None, only: Iterable[str], force: bool, progress: Progress | None
+) -> tuple[Plan, Reconciler]:
+    inventory, imported = await _desired(app, source, force)
+    reconciler = await build(AppContext(app), inventory, only=only)
+    try:
+        graph = await reconciler.graph.plan(progress)
+    except BaseException:
+        await reconciler.close()
+        raise
+    return Plan(graph, app.state_location, imported), reconciler
+
+
+async def plan(
+    app: App,
+    *,
+    source: LoadedInventory | None = None,
+    only: Iterable[str] = (),
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Plan:
+    """What apply would change; never writes (not to providers, not to the database, not keys).
+
+    Without `source` the stored desired state is planned; with it, what importing the file and
+    reconciling would do.
+    """
+    with correlation():
+        result, reconciler = await _plan(app, source, only, force, progress)
+        await reconciler.close()
+    return result
+
+
+async def apply(
+    app: App,
+    *,
+    source: LoadedInventory | None = None,
+    checksum: str | None = None,
+    force: bool = False,
+    only: Iterable[str] = (),
+    progress: Progress | None = None,
+    lock_timeout: float = LOCK_TIMEOUT,
+) -> ApplyResult:
+    """Import `source` (if any), plan, check the guard rails, apply step by step; one process at a time.
+
+    A failed step never stops the others, only the steps that depend on it.
+    """
+    db = await app.database()
+    async with database_lock(db.engine, APPLY_LOCK, holder_description("email-infra apply"), lock_timeout):
+        with correlation() as run_id:
+            planned, reconciler = await _plan(app, source, only, force, None)
+            try:
+                if checksum is not None and normalise_checksum(checksum) != planned.checksum:
+                    raise UserError(
+                        f"the plan changed since it was shown (expected {normalise_checksum(checksum)}, "
+                        f"now {planned.checksum}); run plan again"
+                    )
+                if planned.unsafe and not force:
+                    raise UnsafePlanError("refusing to apply: " + "; ".join(planned.unsafe))
+                if source is not None:
+                    await import_inventory(app, source, force=force)
+                outcomes = await reconciler.graph.apply(planned.graph, progress)
+            finally:
+                await reconciler.close()
+            result = ApplyResult(planned, outcomes, run_id)
+            async with app.uow() as uow:
+                await uow.plans.record(
+                    "reconcile",
+                    planned.checksum,
+                    result.status,
+                    planned.to_json(),
+                    {o.key: o.to_json() for o in outcomes},
+                )
+                await uow.commit()
+    return result

@@ -1,0 +1,33 @@
+"""The records a domain needs, as the desired state (or a file) and the vault say. Writes nothing."""
+
+from __future__ import annotations
+
+from email_infrastructure.core.errors import UserError
+from email_infrastructure.core.inventory import LoadedInventory
+from email_infrastructure.dns.desired import DesiredZone, desired_zones
+from email_infrastructure.dns.dkim import public_key_b64
+from email_infrastructure.reconcile.dkim_step import secret_key
+from email_infrastructure.services.app import App
+from email_infrastructure.services.audit import domain_names
+from email_infrastructure.services.context import AppContext
+from email_infrastructure.services.desired import desired_inventory
+
+
+async def desired_records(app: App, domain: str, source: LoadedInventory | None = None) -> DesiredZone:
+    """The desired zone of `domain`; a DKIM key not generated yet is noted, not made."""
+    (name,) = domain_names([domain])
+    inventory = source.inventory if source is not None else await desired_inventory(app)
+    resolved = next((d for d in inventory.resolved_domains() if d.name == name), None)
+    if resolved is None:
+        where = source.path if source is not None else "the desired state"
+        raise UserError(f"{name} is not a domain of {where}")
+    stored = await AppContext(app).secrets([secret_key(name, resolved.dkim_selector)])
+    private = stored.get(secret_key(name, resolved.dkim_selector))
+    zone = desired_zones(inventory, {name: public_key_b64(private) if private else None})[name]
+    if zone.error:
+        raise UserError(zone.error)
+    if private is None:
+        zone.notes.append(
+            f"DKIM: the key for {resolved.dkim_selector}._domainkey.{name} is generated at the first apply"
+        )
+    return zone

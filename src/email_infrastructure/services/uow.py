@@ -1,0 +1,105 @@
+"""The unit of work: one transaction, repositories bound to it, and an event outbox.
+
+Events emitted through a unit of work are written to the audit log in the same transaction as
+the change they describe, and published on the bus only after that transaction commits: an event
+is never logged for a change that rolled back, nor lost for one that committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from email_infrastructure.core.events import Event, Topic
+from email_infrastructure.storage.repositories import (
+    CheckHistory,
+    DesiredState,
+    DnsOwnership,
+    EventLog,
+    PlanHistory,
+    SecretStore,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from email_infrastructure.services.app import App
+
+
+class UnitOfWork:
+    """`async with app.uow() as uow: …; await uow.commit()` — rolled back unless committed."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._session: AsyncSession | None = None
+        self._outbox: list[Event] = []
+
+    async def __aenter__(self) -> UnitOfWork:
+        db = await self.app.database()
+        self._session = db.sessions()
+        await self._session.begin()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._session is not None
+        try:
+            if self._session.in_transaction():
+                # Detach first: a rollback would expire what was read, and readers keep using it.
+                self._session.expunge_all()
+                await self._session.rollback()
+        finally:
+            await self._session.close()
+            self._outbox.clear()
+
+    @property
+    def session(self) -> AsyncSession:
+        """The session of this unit of work."""
+        assert self._session is not None, "use the unit of work inside `async with`"
+        return self._session
+
+    @property
+    def desired(self) -> DesiredState:
+        """Desired state rows."""
+        return DesiredState(self.session)
+
+    @property
+    def ownership(self) -> DnsOwnership:
+        """DNS RRsets we own."""
+        return DnsOwnership(self.session)
+
+    @property
+    def plans(self) -> PlanHistory:
+        """Applied plans."""
+        return PlanHistory(self.session)
+
+    @property
+    def checks(self) -> CheckHistory:
+        """Check history and states."""
+        return CheckHistory(self.session)
+
+    @property
+    def events(self) -> EventLog:
+        """The audit log."""
+        return EventLog(self.session)
+
+    def secrets(self, *, create_key: bool = True) -> SecretStore:
+        """Encrypted secrets (the vault key file is created unless `create_key` is False)."""
+        return SecretStore(self.session, self.app.vault(create=create_key))
+
+    def emit(self, topic: str | Topic[Any], payload: Mapping[str, Any], source: str = "") -> Event:
+        """Queue an event: logged with this transaction, published after it commits."""
+        name = topic.name if isinstance(topic, Topic) else topic
+        event = Event(topic=name, payload=payload, source=source)
+        self._outbox.append(event)
+        return event
+
+    async def commit(self) -> None:
+        """Write the outbox into the audit log, commit, then publish the events."""
+        events, self._outbox = self._outbox, []
+        self.events.add(events)
+        await self.session.commit()
+        for event in events:
+            await self.app.bus.publish(event)
