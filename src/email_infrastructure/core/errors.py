@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EmailInfraError(Exception):
     """Base of every error this project raises on purpose."""
@@ -45,9 +47,21 @@ class StorageError(EmailInfraError):
 class ProviderError(EmailInfraError):
     """A vendor API (DNS host, mail server, VPS) failed."""
 
-    def __init__(self, message: str, *, provider: str = "", status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status: int | None = None,
+        code: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.provider = provider
         self.status = status
+        #: the vendor's own error code (Cloudflare's 81057, …), when it gives one
+        self.code = code
+        #: the vendor's structured errors, e.g. [{"code": 81057, "message": "…"}]
+        self.details = list(details or [])
         prefix = f"{provider}: " if provider else ""
         super().__init__(f"{prefix}{message}")
 
@@ -66,9 +80,11 @@ class ProviderRateLimitError(ProviderError):
         provider: str = "",
         status: int | None = 429,
         retry_after: float | None = None,
+        code: str | None = None,
+        details: list[dict[str, Any]] | None = None,
     ) -> None:
         self.retry_after = retry_after
-        super().__init__(message, provider=provider, status=status)
+        super().__init__(message, provider=provider, status=status, code=code, details=details)
 
 
 class ProviderNotFoundError(ProviderError):

@@ -85,6 +85,12 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+#: methods whose repetition has the effect of one request (RFC 9110 §9.2.2)
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: failures where the request never reached the vendor: safe to send again whatever it does
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 class VendorClient:
     """One choke point for a vendor API: every request goes through `request()`."""
 
@@ -120,8 +126,16 @@ class VendorClient:
         """Close the connection pool."""
         await self._client.aclose()
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send with retries on connection errors, timeouts, 429 and 5xx; map failures to errors."""
+    async def request(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> httpx.Response:
+        """Send with bounded retries; map failures to errors.
+
+        A request that never reached the vendor, and a 429, are retried whatever the method. A
+        request that may have been carried out (a read timeout, a dropped connection, a 5xx) is
+        retried only when sending it twice does no harm: idempotent methods, or a caller that says
+        so (a PATCH that replaces an RRset). Otherwise the error stands, and the next plan reads what
+        really happened instead of creating something twice. A 503 says the request was not taken.
+        """
+        safe = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
         attempt = 0
         while True:
             attempt += 1
@@ -131,15 +145,20 @@ class VendorClient:
             try:
                 response = await self._client.request(method, path, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                if attempt >= self.retry.attempts:
+                sent = not isinstance(exc, _NOT_SENT)
+                if attempt >= self.retry.attempts or (sent and not safe):
                     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "unreachable"
+                    tries = (
+                        f"after {attempt} attempts" if attempt > 1 else "(not retried: it may have been carried out)"
+                    )
                     raise ProviderTimeoutError(
-                        f"{method} {path} {kind} after {attempt} attempts: {type(exc).__name__}",
+                        f"{method} {path} {kind} {tries}: {type(exc).__name__}",
                         provider=self.provider,
                     ) from None
                 await self._sleep(self.retry.backoff(attempt))
                 continue
-            if response.status_code == 429 or response.status_code >= 500:
+            retryable = response.status_code in (429, 503) or (response.status_code >= 500 and safe)
+            if retryable:
                 wait = retry_after_seconds(response)
                 if attempt < self.retry.attempts and (wait is None or wait <= self.retry.max_retry_after):
                     delay = wait + random.uniform(0, 0.25) if wait is not None else self.retry.backoff(attempt)
@@ -172,11 +191,16 @@ class VendorClient:
                     return str(body[key])
         return response.reason_phrase
 
+    def error_details(self, response: httpx.Response) -> tuple[str | None, list[dict[str, Any]]]:
+        """The vendor's error code and structured errors; subclasses read their envelope."""
+        return None, []
+
     def error_for(self, response: httpx.Response, method: str, path: str) -> ProviderError:
-        """Map an HTTP error to our errors hierarchy."""
+        """Map an HTTP error to our errors hierarchy, with the vendor's code and details as fields."""
         status = response.status_code
         message = redact_text(f"{method} {path}: HTTP {status}: {self.error_message(response)}")
-        kwargs: dict[str, Any] = {"provider": self.provider, "status": status}
+        code, details = self.error_details(response)
+        kwargs: dict[str, Any] = {"provider": self.provider, "status": status, "code": code, "details": details}
         if status in (401, 403):
             return ProviderAuthError(message, **kwargs)
         if status == 404:

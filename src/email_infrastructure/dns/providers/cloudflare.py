@@ -50,14 +50,14 @@ class _CloudflareClient(VendorClient):
             return super().error_message(response)
         return "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors) or response.reason_phrase
 
-    def error_for(self, response: httpx.Response, method: str, path: str) -> ProviderError:
-        """Map as usual, remembering Cloudflare's own error codes."""
-        error = super().error_for(response, method, path)
+    def error_details(self, response: httpx.Response) -> tuple[str | None, list[dict[str, Any]]]:
+        """Cloudflare's `errors` array: [{"code": 81057, "message": "…"}, …]."""
         try:
-            error.vendor_codes = {int(e["code"]) for e in response.json().get("errors") or []}  # type: ignore[attr-defined]
+            errors = response.json().get("errors") or []
+            details = [{"code": int(e["code"]), "message": str(e.get("message", ""))} for e in errors]
         except (ValueError, AttributeError, KeyError, TypeError):
-            error.vendor_codes = set()  # type: ignore[attr-defined]
-        return error
+            return None, []
+        return (str(details[0]["code"]) if details else None), details
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def _rule_ref(zone: str) -> str:
 
 
 def _codes(exc: ProviderError) -> set[int]:
-    return set(getattr(exc, "vendor_codes", set()))
+    return {int(d["code"]) for d in exc.details if isinstance(d.get("code"), int)}
 
 
 class CloudflareProvider(DnsProvider[CloudflareSettings]):

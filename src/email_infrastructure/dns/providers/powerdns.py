@@ -109,7 +109,8 @@ class PowerDnsProvider(DnsProvider[PowerDnsSettings]):
                 },
             )
         rrsets = [self._rrset(c) for c in changes]
-        await self.client.request("PATCH", f"/zones/{_zone_id(zone)}", json={"rrsets": rrsets})
+        # REPLACE/DELETE of whole RRsets: sending it twice has the effect of once.
+        await self.client.request("PATCH", f"/zones/{_zone_id(zone)}", json={"rrsets": rrsets}, idempotent=True)
 
     async def close(self) -> None:
         """Close the HTTP client."""
