@@ -109,3 +109,19 @@ async def test_a_failing_check_is_unknown_and_the_audit_goes_on(
 
 def test_odd_cidr_lengths_are_ignored() -> None:
     assert single_addresses("v=spf1 ip4:127.0.0.10/abc ip4:127.0.0.11 -all") == ["127.0.0.11"]
+
+
+@pytest.mark.parametrize(
+    ("domain", "finding", "severity"),
+    [
+        ("badsyntax.test", "spf.syntax", "error"),
+        ("loop.test", "spf.loop", "error"),
+        ("inclmissing.test", "spf.include_missing", "error"),
+        ("manymx.test", "spf.too_many_mx", "error"),
+        ("redirectall.test", "spf.redirect_ignored", "warning"),
+    ],
+)
+async def test_spf_walk_problems_reach_the_report(ctx: AuditContext, domain: str, finding: str, severity: str) -> None:
+    report = await audit([plain_target(domain, ["dkim"])], ctx, {"spf"}, [])
+    findings = report.to_json()["domains"][0]["checks"]["spf"]["findings"]
+    assert {(f["id"], f["severity"]) for f in findings} == {(finding, severity)}

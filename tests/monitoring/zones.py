@@ -66,6 +66,7 @@ def defect_zones(mta_sts_ip: str = "127.0.0.1") -> dict[str, list[Rec]]:
     zones: dict[str, list[Rec]] = {
         "provider.test": [
             ("_spf.provider.test", "TXT", txt("v=spf1 ip4:127.0.1.0/24 -all")),
+            ("nospf.provider.test", "TXT", txt("not an SPF record")),
             *[(f"l{n}.provider.test", "TXT", txt("v=spf1 -all")) for n in range(11)],
         ],
         "good.test": [
@@ -90,6 +91,14 @@ def defect_zones(mta_sts_ip: str = "127.0.0.1") -> dict[str, list[Rec]]:
         "loop.test": mail_domain("loop.test", spf="v=spf1 include:loop2.test -all"),
         "loop2.test": [("loop2.test", "TXT", txt("v=spf1 include:loop.test -all"))],
         "uncovered.test": mail_domain("uncovered.test", spf="v=spf1 ip4:127.0.0.99 -all"),
+        # each SPF problem the walk reports (issue 8: any of them crashed the audit's JSON)
+        "badsyntax.test": mail_domain("badsyntax.test", spf="v=spf1 ip4:127.0.0.10 moo -all"),
+        "inclmissing.test": mail_domain("inclmissing.test", spf="v=spf1 include:nospf.provider.test -all"),
+        "manymx.test": [
+            *mail_domain("manymx.test", spf="v=spf1 mx -all"),
+            ("manymx.test", "MX", [f"{n} mx{n}.manymx.test." for n in range(10)]),  # 11 with mail.
+        ],
+        "redirectall.test": mail_domain("redirectall.test", spf="v=spf1 -all redirect=_spf.provider.test"),
         "weakdkim.test": mail_domain("weakdkim.test", dkim=KEY_1024),
         "tinydkim.test": mail_domain("tinydkim.test", dkim=weak_key()),
         "baddkim.test": mail_domain("baddkim.test", dkim="bm90IGEga2V5IGF0IGFsbA=="),
