@@ -47,16 +47,22 @@ async def test_listed_ip_and_tracking_host_and_error_status(ctx: AuditContext) -
         "policynone.test",
         selectors=["dkim"],
         selectors_declared=True,
-        sending_ips=["127.0.0.20", "127.0.0.21"],
+        sending_ips=["127.0.0.20", "127.0.0.40"],
         tracking_hosts=["tracked.test"],
     )
-    report = await audit([target], ctx, set(DEFAULT_CHECKS), resolve_zones(["zen.spamhaus.org", "multi.uribl.com"]))
+    zones = resolve_zones(["zen.spamhaus.org", "multi.uribl.com", "mirror.example-bl.test"])
+    report = await audit([target], ctx, set(DEFAULT_CHECKS), zones)
     ips = {r.subject: r for r in report.ips}
-    assert ips["127.0.0.20"].checks["dnsbl"].ids() == {"dnsbl.listed"}
-    assert ips["127.0.0.21"].checks["dnsbl"].ids() == {"dnsbl.unknown"}
-    assert ips["127.0.0.21"].checks["dnsbl"].status.value == "unknown"
+    # listed on zen; unknown on the mirror, which answers another query with an error code
+    assert ips["127.0.0.20"].checks["dnsbl"].ids() == {"dnsbl.listed", "dnsbl.unknown"}
+    # the mirror list answers 127.0.0.40 with an error code: unknown, never listed
+    assert ips["127.0.0.40"].checks["dnsbl"].ids() == {"dnsbl.unknown"}
+    assert ips["127.0.0.40"].checks["dnsbl"].status.value == "unknown"
     assert "dnsbl.listed" in report.domains[0].checks["dnsbl"].ids()
     assert report.status.value == "error"
+    assert [(z.zone, z.healthy) for z in report.zones if z.zone == "mirror.example-bl.test"] == [
+        ("mirror.example-bl.test", False)
+    ]
     gmail = next(f for f in report.domains[0].checks["compliance"].findings if f.id == "compliance.gmail")
     assert "forward-confirmed PTR" in gmail.message
 

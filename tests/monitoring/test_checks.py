@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from email_infrastructure.monitoring.checks.dkim import check_dkim
@@ -20,8 +22,8 @@ from email_infrastructure.monitoring.findings import CheckStatus
 from tests.monitoring.zones import KEY_2048
 
 
-def target(name: str, **kwargs: object) -> DomainTarget:
-    return DomainTarget(name, selectors=["dkim"], selectors_declared=True, **kwargs)  # type: ignore[arg-type]
+def target(name: str, **kwargs: Any) -> DomainTarget:
+    return DomainTarget(name, selectors=["dkim"], selectors_declared=True, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -95,6 +97,9 @@ async def test_dkim_expected_key_and_common_selectors(ctx: AuditContext) -> None
         ("policynone.test", {"dmarc.policy_none"}),
         ("extrua.test", {"dmarc.unauthorized_destination"}),
         ("sub.parent.test", {"dmarc.inherited"}),
+        ("upper.test", set()),
+        ("lowerversion.test", {"dmarc.missing"}),
+        ("duptag.test", {"dmarc.duplicate_tag"}),
     ],
 )
 async def test_dmarc(ctx: AuditContext, domain: str, expected: set[str]) -> None:

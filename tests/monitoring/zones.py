@@ -103,6 +103,12 @@ def defect_zones(mta_sts_ip: str = "127.0.0.1") -> dict[str, list[Rec]]:
         "tinydkim.test": mail_domain("tinydkim.test", dkim=weak_key()),
         "baddkim.test": mail_domain("baddkim.test", dkim="bm90IGEga2V5IGF0IGFsbA=="),
         "badtag.test": mail_domain("badtag.test", dmarc="v=DMARC1; p=maybe; adkim=x; pct=50"),
+        # RFC 7489 §6.4: tag names and keyword values are case-insensitive; "DMARC1" is exact
+        "upper.test": mail_domain("upper.test", dmarc="V=DMARC1; P=REJECT; RUA=mailto:d@upper.test"),
+        "lowerversion.test": mail_domain(
+            "lowerversion.test", dmarc="v=dmarc1; p=reject; rua=mailto:d@lowerversion.test"
+        ),
+        "duptag.test": mail_domain("duptag.test", dmarc="v=DMARC1; p=reject; p=none; rua=mailto:d@duptag.test"),
         "policynone.test": mail_domain("policynone.test", dmarc="v=DMARC1; p=none; rua=mailto:d@policynone.test"),
         "extrua.test": mail_domain(
             "extrua.test",
@@ -172,6 +178,13 @@ def defect_zones(mta_sts_ip: str = "127.0.0.1") -> dict[str, list[Rec]]:
         "bl.spamcop.net": [
             ("2.0.0.127.bl.spamcop.net", "A", ["127.0.0.2"]),
             ("20.0.0.127.bl.spamcop.net", "A", ["127.0.0.2"]),
+        ],
+        # a generic list (CBL-like, mirroring Spamhaus data) whose self-test passes but which
+        # answers real queries with Spamhaus error codes (dnsbl.md §3, §4 "cbl.abuseat.org")
+        "mirror.example-bl.test": [
+            ("2.0.0.127.mirror.example-bl.test", "A", ["127.0.0.2"]),
+            ("40.0.0.127.mirror.example-bl.test", "A", ["127.255.255.254"]),
+            ("41.0.0.127.mirror.example-bl.test", "A", ["127.255.255.255"]),
         ],
         "everything.example-bl.test": [("*.everything.example-bl.test", "A", ["127.0.0.2"])],
         "public-resolver.example-bl.test": [("*.public-resolver.example-bl.test", "A", ["127.255.255.254"])],
