@@ -58,16 +58,24 @@ async def test_ip_listings_are_decoded(ctx: AuditContext) -> None:
 
 
 @pytest.mark.parametrize("zone", ["zen.spamhaus.org", "mirror.example-bl.test"])
-async def test_error_codes_are_never_listings_and_break_the_zone(ctx: AuditContext, zone: str) -> None:
+async def test_error_codes_are_never_listings(ctx: AuditContext, zone: str) -> None:
     """127.255.255.0/24 is an error answer on every list (dnsbl.md §3), Spamhaus-decoded or not."""
-    zones = resolve_zones([zone, zone, "bl.spamcop.net"])  # the same list twice: one health entry
-    subjects = ["127.0.0.21", "127.0.0.40", "127.0.0.41", "127.0.0.20"]
-    results, health = await check_blocklists(ctx.resolver, subjects, zones)
-    assert [h.zone for h in health] == [zone, "bl.spamcop.net"]
+    zones = resolve_zones([zone, zone])  # the same list twice: one health entry
+    results, health = await check_blocklists(ctx.resolver, ["127.0.0.21", "127.0.0.40", "127.0.0.41"], zones)
+    assert [(h.zone, h.healthy) for h in health] == [(zone, True)]
+    served = [r for r in results if r.codes]
+    assert served
+    assert {r.status for r in served} == {"unknown"}
+    assert all("127.255.255." in r.codes[0] for r in served)
+
+
+async def test_a_list_answering_only_error_codes_is_broken(ctx: AuditContext) -> None:
+    results, health = await check_blocklists(
+        ctx.resolver, ["127.0.0.40"], resolve_zones(["public-resolver.example-bl.test"])
+    )
     assert not health[0].healthy
-    assert "error code" in health[0].reason
-    assert {r.status for r in results if r.zone == zone} == {"unknown"}
-    assert by_key(results)[("127.0.0.20", "bl.spamcop.net")].status == "listed"
+    assert "public/open resolver" in health[0].reason
+    assert [r.status for r in results] == ["unknown"]
 
 
 async def test_domain_lists_decode_bitmasks_and_refusals(ctx: AuditContext) -> None:

@@ -4,7 +4,7 @@ Never a false listing: error answers in 127.255.255.0/24 from any list (Spamhaus
 the lists that mirror its data such as CBL), Spamhaus DBL's 127.0.1.255, URIBL's
 127.0.0.1 "refused", answers outside 127.0.0.0/8, timeouts and refusals are `unknown` with a
 reason; a zone that fails its self-test (127.0.0.2 listed, 127.0.0.1 not) is marked broken and
-its answers are not trusted; so is a zone that answers a query with an error code mid-run.
+its answers are not trusted.
 """
 
 from __future__ import annotations
@@ -125,8 +125,6 @@ class Verdict:
     meaning: str = ""
     codes: tuple[str, ...] = ()
     policy: bool = False
-    #: the list answered with an error code: it refuses this resolver, the zone is broken
-    error: bool = False
 
 
 def decode(blocklist: Blocklist, answer: Answer) -> Verdict:
@@ -141,7 +139,7 @@ def decode(blocklist: Blocklist, answer: Answer) -> Verdict:
     errors = [c for c in codes if ipaddress.ip_address(c) in ERROR_RANGE]
     if errors:
         meaning = SPAMHAUS_ERRORS.get(errors[0], f"error code {errors[0]} (127.255.255.0/24 is never a listing)")
-        return Verdict("unknown", meaning, codes, error=True)
+        return Verdict("unknown", meaning, codes)
     meanings: list[str] = []
     policy_only = True
     for code in codes:
@@ -302,13 +300,9 @@ async def check_blocklists(
             if name is not None:
                 jobs.append((subject, zone, name))
     answers = await query_all(resolver, [name for _, _, name in jobs])
-    verdicts = [decode(zone, answer) for (_, zone, _), answer in zip(jobs, answers, strict=True)]
-    for (_, zone, _), verdict in zip(jobs, verdicts, strict=True):
-        if verdict.error and by_zone[zone.name].healthy:
-            by_zone[zone.name].healthy = False
-            by_zone[zone.name].reason = f"answered a query with an error code: {verdict.meaning}"
     results = []
-    for (subject, zone, _), verdict in zip(jobs, verdicts, strict=True):
+    for (subject, zone, _), answer in zip(jobs, answers, strict=True):
+        verdict = decode(zone, answer)
         zone_health = by_zone[zone.name]
         if not zone_health.healthy:
             verdict = Verdict("unknown", f"zone failed its self-test: {zone_health.reason}", verdict.codes)
