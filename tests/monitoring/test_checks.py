@@ -37,6 +37,9 @@ def target(name: str, **kwargs: Any) -> DomainTarget:
         ("plusall.test", {"spf.plus_all"}, CheckStatus.ERROR),
         ("neutral.test", {"spf.ptr", "spf.neutral_all"}, CheckStatus.WARNING),
         ("loop.test", {"spf.loop"}, CheckStatus.ERROR),
+        ("macroinclude.test", set(), CheckStatus.OK),
+        ("sendermacro.test", {"spf.not_static"}, CheckStatus.UNKNOWN),
+        ("allfirst.test", {"spf.plus_all"}, CheckStatus.ERROR),
     ],
 )
 async def test_spf(ctx: AuditContext, domain: str, expected: set[str], status: CheckStatus) -> None:
@@ -55,6 +58,25 @@ async def test_spf_covers_declared_ips(ctx: AuditContext) -> None:
     assert (await check_spf(target("good.test", sending_ips=["127.0.0.10", "127.0.1.7"]), ctx)).ids() == set()
     result = await check_spf(target("uncovered.test", sending_ips=["127.0.0.10"]), ctx)
     assert result.ids() == {"spf.ip_not_covered"}
+
+
+async def test_spf_coverage_reads_mapped_ipv6_as_ipv4_and_never_guesses(ctx: AuditContext) -> None:
+    # RFC 7208 §5: an IPv4-mapped IPv6 address is matched as the IPv4 address
+    assert (await check_spf(target("good.test", sending_ips=["::ffff:127.0.0.10"]), ctx)).ids() == set()
+    assert (await check_spf(target("macroinclude.test", sending_ips=["127.0.0.10"]), ctx)).ids() == set()
+    for domain, also in (("sendermacro.test", set()), ("ptronly.test", {"spf.ptr"})):
+        result = await check_spf(target(domain, sending_ips=["127.0.0.10"]), ctx)
+        assert result.ids() == {"spf.not_static", *also}, domain
+        assert result.status is CheckStatus.UNKNOWN
+        assert any("cannot be determined statically" in f.message for f in result.findings)
+
+
+async def test_two_spf_records_are_each_evaluated_in_sorted_order(ctx: AuditContext) -> None:
+    result = await check_spf(target("twospf.test", sending_ips=["127.0.0.10"]), ctx)
+    assert result.ids() == {"spf.multiple_records", "spf.ip_not_covered"}
+    uncovered = [f for f in result.findings if f.id == "spf.ip_not_covered"]
+    assert [f.evidence for f in uncovered] == [("v=spf1 -all",)]  # the -all record, not the other
+    assert result.findings[0].evidence == ("v=spf1 -all", "v=spf1 ip4:127.0.0.10 -all")
 
 
 @pytest.mark.parametrize(

@@ -98,6 +98,14 @@ def defect_zones(mta_sts_ip: str = "127.0.0.1") -> dict[str, list[Rec]]:
             *mail_domain("manymx.test", spf="v=spf1 mx -all"),
             ("manymx.test", "MX", [f"{n} mx{n}.manymx.test." for n in range(10)]),  # 11 with mail.
         ],
+        # macros (RFC 7208 §7): %{d2} is known statically, %{i} (the sender's IP) is not
+        "macroinclude.test": [
+            *mail_domain("macroinclude.test", spf="v=spf1 include:_spfh.%{d2} -all"),
+            ("_spfh.macroinclude.test", "TXT", txt("v=spf1 ip4:127.0.0.10 -all")),
+        ],
+        "sendermacro.test": mail_domain("sendermacro.test", spf="v=spf1 exists:%{i}._spf.sendermacro.test -all"),
+        "allfirst.test": mail_domain("allfirst.test", spf="v=spf1 all -all"),  # the first all wins: +all
+        "ptronly.test": mail_domain("ptronly.test", spf="v=spf1 ptr -all"),
         "redirectall.test": mail_domain("redirectall.test", spf="v=spf1 -all redirect=_spf.provider.test"),
         "weakdkim.test": mail_domain("weakdkim.test", dkim=KEY_1024),
         "tinydkim.test": mail_domain("tinydkim.test", dkim=weak_key()),
