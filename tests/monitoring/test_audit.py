@@ -47,14 +47,16 @@ async def test_listed_ip_and_tracking_host_and_error_status(ctx: AuditContext) -
         "policynone.test",
         selectors=["dkim"],
         selectors_declared=True,
-        sending_ips=["127.0.0.20", "127.0.0.21"],
+        sending_ips=["127.0.0.20", "127.0.0.40"],
         tracking_hosts=["tracked.test"],
     )
-    report = await audit([target], ctx, set(DEFAULT_CHECKS), resolve_zones(["zen.spamhaus.org", "multi.uribl.com"]))
+    zones = resolve_zones(["zen.spamhaus.org", "multi.uribl.com", "mirror.example-bl.test"])
+    report = await audit([target], ctx, set(DEFAULT_CHECKS), zones)
     ips = {r.subject: r for r in report.ips}
     assert ips["127.0.0.20"].checks["dnsbl"].ids() == {"dnsbl.listed"}
-    assert ips["127.0.0.21"].checks["dnsbl"].ids() == {"dnsbl.unknown"}
-    assert ips["127.0.0.21"].checks["dnsbl"].status.value == "unknown"
+    # the mirror list answers 127.0.0.40 with an error code: unknown, never listed
+    assert ips["127.0.0.40"].checks["dnsbl"].ids() == {"dnsbl.unknown"}
+    assert ips["127.0.0.40"].checks["dnsbl"].status.value == "unknown"
     assert "dnsbl.listed" in report.domains[0].checks["dnsbl"].ids()
     assert report.status.value == "error"
     gmail = next(f for f in report.domains[0].checks["compliance"].findings if f.id == "compliance.gmail")
@@ -109,3 +111,19 @@ async def test_a_failing_check_is_unknown_and_the_audit_goes_on(
 
 def test_odd_cidr_lengths_are_ignored() -> None:
     assert single_addresses("v=spf1 ip4:127.0.0.10/abc ip4:127.0.0.11 -all") == ["127.0.0.11"]
+
+
+@pytest.mark.parametrize(
+    ("domain", "finding", "severity"),
+    [
+        ("badsyntax.test", "spf.syntax", "error"),
+        ("loop.test", "spf.loop", "error"),
+        ("inclmissing.test", "spf.include_missing", "error"),
+        ("manymx.test", "spf.too_many_mx", "error"),
+        ("redirectall.test", "spf.redirect_ignored", "warning"),
+    ],
+)
+async def test_spf_walk_problems_reach_the_report(ctx: AuditContext, domain: str, finding: str, severity: str) -> None:
+    report = await audit([plain_target(domain, ["dkim"])], ctx, {"spf"}, [])
+    findings = report.to_json()["domains"][0]["checks"]["spf"]["findings"]
+    assert {(f["id"], f["severity"]) for f in findings} == {(finding, severity)}

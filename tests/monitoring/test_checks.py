@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from email_infrastructure.monitoring.checks.dkim import check_dkim
@@ -20,8 +22,8 @@ from email_infrastructure.monitoring.findings import CheckStatus
 from tests.monitoring.zones import KEY_2048
 
 
-def target(name: str, **kwargs: object) -> DomainTarget:
-    return DomainTarget(name, selectors=["dkim"], selectors_declared=True, **kwargs)  # type: ignore[arg-type]
+def target(name: str, **kwargs: Any) -> DomainTarget:
+    return DomainTarget(name, selectors=["dkim"], selectors_declared=True, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -35,6 +37,9 @@ def target(name: str, **kwargs: object) -> DomainTarget:
         ("plusall.test", {"spf.plus_all"}, CheckStatus.ERROR),
         ("neutral.test", {"spf.ptr", "spf.neutral_all"}, CheckStatus.WARNING),
         ("loop.test", {"spf.loop"}, CheckStatus.ERROR),
+        ("macroinclude.test", set(), CheckStatus.OK),
+        ("sendermacro.test", {"spf.not_static"}, CheckStatus.UNKNOWN),
+        ("allfirst.test", {"spf.plus_all"}, CheckStatus.ERROR),
     ],
 )
 async def test_spf(ctx: AuditContext, domain: str, expected: set[str], status: CheckStatus) -> None:
@@ -46,13 +51,32 @@ async def test_spf(ctx: AuditContext, domain: str, expected: set[str], status: C
 async def test_spf_counts_lookups_through_includes(ctx: AuditContext) -> None:
     result = await check_spf(target("manylookups.test"), ctx)
     finding = next(f for f in result.findings if f.id == "spf.too_many_lookups")
-    assert "needs 11 DNS lookups" in finding.message
+    assert "the 11th is include:l10.provider.test" in finding.message
 
 
 async def test_spf_covers_declared_ips(ctx: AuditContext) -> None:
     assert (await check_spf(target("good.test", sending_ips=["127.0.0.10", "127.0.1.7"]), ctx)).ids() == set()
     result = await check_spf(target("uncovered.test", sending_ips=["127.0.0.10"]), ctx)
     assert result.ids() == {"spf.ip_not_covered"}
+
+
+async def test_spf_coverage_reads_mapped_ipv6_as_ipv4_and_never_guesses(ctx: AuditContext) -> None:
+    # RFC 7208 §5: an IPv4-mapped IPv6 address is matched as the IPv4 address
+    assert (await check_spf(target("good.test", sending_ips=["::ffff:127.0.0.10"]), ctx)).ids() == set()
+    assert (await check_spf(target("macroinclude.test", sending_ips=["127.0.0.10"]), ctx)).ids() == set()
+    for domain, also in (("sendermacro.test", set()), ("ptronly.test", {"spf.ptr"})):
+        result = await check_spf(target(domain, sending_ips=["127.0.0.10"]), ctx)
+        assert result.ids() == {"spf.not_static", *also}, domain
+        assert result.status is CheckStatus.UNKNOWN
+        assert any("cannot be determined statically" in f.message for f in result.findings)
+
+
+async def test_two_spf_records_are_each_evaluated_in_sorted_order(ctx: AuditContext) -> None:
+    result = await check_spf(target("twospf.test", sending_ips=["127.0.0.10"]), ctx)
+    assert result.ids() == {"spf.multiple_records", "spf.ip_not_covered"}
+    uncovered = [f for f in result.findings if f.id == "spf.ip_not_covered"]
+    assert [f.evidence for f in uncovered] == [("v=spf1 -all",)]  # the -all record, not the other
+    assert result.findings[0].evidence == ("v=spf1 -all", "v=spf1 ip4:127.0.0.10 -all")
 
 
 @pytest.mark.parametrize(
@@ -95,6 +119,9 @@ async def test_dkim_expected_key_and_common_selectors(ctx: AuditContext) -> None
         ("policynone.test", {"dmarc.policy_none"}),
         ("extrua.test", {"dmarc.unauthorized_destination"}),
         ("sub.parent.test", {"dmarc.inherited"}),
+        ("upper.test", set()),
+        ("lowerversion.test", {"dmarc.missing"}),
+        ("duptag.test", {"dmarc.duplicate_tag"}),
     ],
 )
 async def test_dmarc(ctx: AuditContext, domain: str, expected: set[str]) -> None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
+
 from email_infrastructure.monitoring.context import AuditContext
 from email_infrastructure.monitoring.dnsbl import (
     Blocklist,
     Decoder,
+    ListingResult,
     check_blocklists,
     query_name,
     resolve_zones,
 )
 
 
-def by_key(results: list) -> dict[tuple[str, str], object]:  # type: ignore[type-arg]
+def by_key(results: list[ListingResult]) -> dict[tuple[str, str], ListingResult]:
     return {(r.target, r.zone): r for r in results}
 
 
@@ -39,24 +42,40 @@ def test_dqs_key_rewrites_spamhaus_zones_and_hides_the_key() -> None:
     assert zones[1].zone == "bl.spamcop.net"
 
 
-async def test_ip_listings_are_decoded_and_errors_are_never_listings(ctx: AuditContext) -> None:
+async def test_ip_listings_are_decoded(ctx: AuditContext) -> None:
     zones = resolve_zones(["zen.spamhaus.org", "bl.spamcop.net"])
-    results, health = await check_blocklists(
-        ctx.resolver, ["127.0.0.20", "127.0.0.21", "127.0.0.22", "127.0.0.30"], zones
-    )
+    results, health = await check_blocklists(ctx.resolver, ["127.0.0.20", "127.0.0.22", "127.0.0.30"], zones)
     assert all(h.healthy for h in health), health
     r = by_key(results)
     assert (
         r[("127.0.0.20", "zen.spamhaus.org")].status,
         r[("127.0.0.20", "zen.spamhaus.org")].meaning,
-    ) == ("listed", "XBL: exploited host")  # type: ignore[attr-defined]
-    err = r[("127.0.0.21", "zen.spamhaus.org")]
-    assert err.status == "unknown"  # type: ignore[attr-defined]
-    assert "public/open resolver" in err.meaning  # type: ignore[attr-defined]
+    ) == ("listed", "XBL: exploited host")
     pbl = r[("127.0.0.22", "zen.spamhaus.org")]
-    assert (pbl.status, pbl.policy) == ("listed", True)  # type: ignore[attr-defined]
-    assert r[("127.0.0.30", "zen.spamhaus.org")].status == "clean"  # type: ignore[attr-defined]
-    assert r[("127.0.0.20", "bl.spamcop.net")].status == "listed"  # type: ignore[attr-defined]
+    assert (pbl.status, pbl.policy) == ("listed", True)
+    assert r[("127.0.0.30", "zen.spamhaus.org")].status == "clean"
+    assert r[("127.0.0.20", "bl.spamcop.net")].status == "listed"
+
+
+@pytest.mark.parametrize("zone", ["zen.spamhaus.org", "mirror.example-bl.test"])
+async def test_error_codes_are_never_listings(ctx: AuditContext, zone: str) -> None:
+    """127.255.255.0/24 is an error answer on every list (dnsbl.md §3), Spamhaus-decoded or not."""
+    zones = resolve_zones([zone, zone])  # the same list twice: one health entry
+    results, health = await check_blocklists(ctx.resolver, ["127.0.0.21", "127.0.0.40", "127.0.0.41"], zones)
+    assert [(h.zone, h.healthy) for h in health] == [(zone, True)]
+    served = [r for r in results if r.codes]
+    assert served
+    assert {r.status for r in served} == {"unknown"}
+    assert all("127.255.255." in r.codes[0] for r in served)
+
+
+async def test_a_list_answering_only_error_codes_is_broken(ctx: AuditContext) -> None:
+    results, health = await check_blocklists(
+        ctx.resolver, ["127.0.0.40"], resolve_zones(["public-resolver.example-bl.test"])
+    )
+    assert not health[0].healthy
+    assert "public/open resolver" in health[0].reason
+    assert [r.status for r in results] == ["unknown"]
 
 
 async def test_domain_lists_decode_bitmasks_and_refusals(ctx: AuditContext) -> None:
@@ -68,14 +87,14 @@ async def test_domain_lists_decode_bitmasks_and_refusals(ctx: AuditContext) -> N
     )
     assert all(h.healthy for h in health), health
     r = by_key(results)
-    assert r[("listed.test", "dbl.spamhaus.org")].meaning == "low-reputation domain"  # type: ignore[attr-defined]
-    assert r[("tracked.test", "multi.uribl.com")].meaning == "grey"  # type: ignore[attr-defined]
-    assert r[("tracked.test", "multi.surbl.org")].meaning == "MW (malware) + ABUSE"  # type: ignore[attr-defined]
+    assert r[("listed.test", "dbl.spamhaus.org")].meaning == "low-reputation domain"
+    assert r[("tracked.test", "multi.uribl.com")].meaning == "grey"
+    assert r[("tracked.test", "multi.surbl.org")].meaning == "MW (malware) + ABUSE"
     refused = r[("refused.test", "multi.uribl.com")]
-    assert refused.status == "unknown"  # type: ignore[attr-defined]
-    assert "refused" in refused.meaning  # type: ignore[attr-defined]
-    assert r[("confused.test", "dbl.spamhaus.org")].status == "unknown"  # type: ignore[attr-defined]
-    assert r[("clean.test", "multi.uribl.com")].status == "clean"  # type: ignore[attr-defined]
+    assert refused.status == "unknown"
+    assert "refused" in refused.meaning
+    assert r[("confused.test", "dbl.spamhaus.org")].status == "unknown"
+    assert r[("clean.test", "multi.uribl.com")].status == "clean"
 
 
 async def test_broken_and_refusing_zones_are_reported_broken_never_listing(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import cast
 
 import dns.message
 import dns.rrset
@@ -84,7 +85,7 @@ class _Hostile(asyncio.DatagramProtocol):
         self.seen = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)  # a datagram endpoint's transport
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         query = dns.message.from_wire(data)
@@ -93,11 +94,11 @@ class _Hostile(asyncio.DatagramProtocol):
             wrong = dns.message.make_response(dns.message.make_query("evil.test", "TXT"))
             wrong.id = query.id
             wrong.answer.append(dns.rrset.from_text("evil.test.", 300, "IN", "TXT", '"v=spf1 +all"'))
-            self.transport.sendto(wrong.to_wire(), addr)  # type: ignore[attr-defined]
+            self.transport.sendto(wrong.to_wire(), addr)
             return
         reply = dns.message.make_response(query)
         reply.answer.append(dns.rrset.from_text(query.question[0].name, 300, "IN", "TXT", '"v=spf1 -all"'))
-        self.transport.sendto(reply.to_wire(), addr)  # type: ignore[attr-defined]
+        self.transport.sendto(reply.to_wire(), addr)
 
 
 async def test_replies_to_other_questions_are_ignored() -> None:

@@ -66,6 +66,7 @@ def defect_zones(mta_sts_ip: str = "127.0.0.1") -> dict[str, list[Rec]]:
     zones: dict[str, list[Rec]] = {
         "provider.test": [
             ("_spf.provider.test", "TXT", txt("v=spf1 ip4:127.0.1.0/24 -all")),
+            ("nospf.provider.test", "TXT", txt("not an SPF record")),
             *[(f"l{n}.provider.test", "TXT", txt("v=spf1 -all")) for n in range(11)],
         ],
         "good.test": [
@@ -90,10 +91,32 @@ def defect_zones(mta_sts_ip: str = "127.0.0.1") -> dict[str, list[Rec]]:
         "loop.test": mail_domain("loop.test", spf="v=spf1 include:loop2.test -all"),
         "loop2.test": [("loop2.test", "TXT", txt("v=spf1 include:loop.test -all"))],
         "uncovered.test": mail_domain("uncovered.test", spf="v=spf1 ip4:127.0.0.99 -all"),
+        # each SPF problem the walk reports (issue 8: any of them crashed the audit's JSON)
+        "badsyntax.test": mail_domain("badsyntax.test", spf="v=spf1 ip4:127.0.0.10 moo -all"),
+        "inclmissing.test": mail_domain("inclmissing.test", spf="v=spf1 include:nospf.provider.test -all"),
+        "manymx.test": [
+            *mail_domain("manymx.test", spf="v=spf1 mx -all"),
+            ("manymx.test", "MX", [f"{n} mx{n}.manymx.test." for n in range(10)]),  # 11 with mail.
+        ],
+        # macros (RFC 7208 §7): %{d2} is known statically, %{i} (the sender's IP) is not
+        "macroinclude.test": [
+            *mail_domain("macroinclude.test", spf="v=spf1 include:_spfh.%{d2} -all"),
+            ("_spfh.macroinclude.test", "TXT", txt("v=spf1 ip4:127.0.0.10 -all")),
+        ],
+        "sendermacro.test": mail_domain("sendermacro.test", spf="v=spf1 exists:%{i}._spf.sendermacro.test -all"),
+        "allfirst.test": mail_domain("allfirst.test", spf="v=spf1 all -all"),  # the first all wins: +all
+        "ptronly.test": mail_domain("ptronly.test", spf="v=spf1 ptr -all"),
+        "redirectall.test": mail_domain("redirectall.test", spf="v=spf1 -all redirect=_spf.provider.test"),
         "weakdkim.test": mail_domain("weakdkim.test", dkim=KEY_1024),
         "tinydkim.test": mail_domain("tinydkim.test", dkim=weak_key()),
         "baddkim.test": mail_domain("baddkim.test", dkim="bm90IGEga2V5IGF0IGFsbA=="),
         "badtag.test": mail_domain("badtag.test", dmarc="v=DMARC1; p=maybe; adkim=x; pct=50"),
+        # RFC 7489 §6.4: tag names and keyword values are case-insensitive; "DMARC1" is exact
+        "upper.test": mail_domain("upper.test", dmarc="V=DMARC1; P=REJECT; RUA=mailto:d@upper.test"),
+        "lowerversion.test": mail_domain(
+            "lowerversion.test", dmarc="v=dmarc1; p=reject; rua=mailto:d@lowerversion.test"
+        ),
+        "duptag.test": mail_domain("duptag.test", dmarc="v=DMARC1; p=reject; p=none; rua=mailto:d@duptag.test"),
         "policynone.test": mail_domain("policynone.test", dmarc="v=DMARC1; p=none; rua=mailto:d@policynone.test"),
         "extrua.test": mail_domain(
             "extrua.test",
@@ -163,6 +186,13 @@ def defect_zones(mta_sts_ip: str = "127.0.0.1") -> dict[str, list[Rec]]:
         "bl.spamcop.net": [
             ("2.0.0.127.bl.spamcop.net", "A", ["127.0.0.2"]),
             ("20.0.0.127.bl.spamcop.net", "A", ["127.0.0.2"]),
+        ],
+        # a generic list (CBL-like, mirroring Spamhaus data) whose self-test passes but which
+        # answers real queries with Spamhaus error codes (dnsbl.md §3, §4 "cbl.abuseat.org")
+        "mirror.example-bl.test": [
+            ("2.0.0.127.mirror.example-bl.test", "A", ["127.0.0.2"]),
+            ("40.0.0.127.mirror.example-bl.test", "A", ["127.255.255.254"]),
+            ("41.0.0.127.mirror.example-bl.test", "A", ["127.255.255.255"]),
         ],
         "everything.example-bl.test": [("*.everything.example-bl.test", "A", ["127.0.0.2"])],
         "public-resolver.example-bl.test": [("*.public-resolver.example-bl.test", "A", ["127.255.255.254"])],

@@ -46,6 +46,8 @@ ALL_CHECKS = (
 )
 #: `tls` connects to the mail host's ports: opt-in for audits, on in the monitor
 DEFAULT_CHECKS = tuple(c for c in ALL_CHECKS if c != "tls")
+#: seconds a domain's checks may take in all; a silent nameserver delays its own domain only
+DEFAULT_DEADLINE = 30.0
 
 
 @dataclass
@@ -137,6 +139,17 @@ def listing_result(subject: str, listings: list[ListingResult]) -> CheckResult:
     return result
 
 
+async def _within(end: float, check: str, work: Awaitable[CheckResult]) -> CheckResult:
+    """The check's result, or `unknown` with `<check>.deadline` when the domain's deadline passes."""
+    try:
+        async with asyncio.timeout_at(end):
+            return await work
+    except TimeoutError:
+        result = CheckResult(check)
+        result.cannot_tell(f"{check}.deadline", "the domain's audit deadline passed before this check finished")
+        return result
+
+
 Progress = Callable[[str], None]
 
 
@@ -148,16 +161,47 @@ async def audit(
     *,
     concurrency: int = 200,
     progress: Progress | None = None,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> AuditReport:
-    """Run the selected checks; IPs come from the inventory, else from MX hosts and SPF."""
+    """Run the selected checks; IPs come from the inventory, else from MX hosts and SPF.
+
+    Each domain gets `deadline` seconds from its start; checks still running then are `unknown`.
+    """
     semaphore = asyncio.Semaphore(concurrency)
     ip_owners: dict[str, set[str]] = {}
     mail_hosts: dict[str, str | None] = {}
+    mx_ips: dict[str, list[str]] = {}
+
+    async def mx_check(target: DomainTarget) -> CheckResult:
+        result, ips = await check_mx(target, ctx)
+        mx_ips[target.name] = ips
+        return result
+
+    async def discover_ips(target: DomainTarget, end: float) -> None:
+        ips = target.sending_ips
+        if ips is None:
+            ips = mx_ips.get(target.name, [])
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(end):
+                    spf = spf_records((await ctx.resolver.txt(target.name)).texts())
+                    ips = sorted(set(ips) | set(single_addresses(spf[0]) if spf else set()))
+        for ip in ips:
+            ip_owners.setdefault(ip, set()).add(target.name)
+        mail_hosts[target.name] = target.mail_host
+        if target.mail_host is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(end):
+                    mail_hosts[target.name] = await _first_mx(ctx, target.name)
+
+    async def mta_sts(target: DomainTarget) -> CheckResult:
+        hosts = [h for _, h in await _mx_list(ctx, target.name) if h]
+        return await check_mta_sts(target, ctx, hosts)
 
     async def one(target: DomainTarget) -> SubjectReport:
         async with semaphore:
+            end = asyncio.get_running_loop().time() + deadline
             report = SubjectReport(target.name)
-            jobs: dict[str, Any] = {}
+            jobs: dict[str, Awaitable[CheckResult]] = {}
             for name, fn in (
                 ("spf", check_spf),
                 ("dkim", check_dkim),
@@ -169,24 +213,17 @@ async def audit(
                     jobs[name] = guarded(name, target.name, fn(target, ctx))
             if target.desired is not None and "drift" in checks:
                 jobs["drift"] = guarded("drift", target.name, check_drift(target, ctx))
-            mx_task = asyncio.ensure_future(check_mx(target, ctx))
-            results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
-            mx_result, mx_ips = await mx_task
-            if "mx" in checks:
-                results["mx"] = mx_result
+            # mx always runs: its addresses are the IPs to check when no inventory names them
+            jobs["mx"] = guarded("mx", target.name, mx_check(target))
+            done = await asyncio.gather(*(_within(end, name, job) for name, job in jobs.items()))
+            results = dict(zip(jobs, done, strict=True))
+            if "mx" not in checks:
+                del results["mx"]
             if "mta_sts" in checks:
-                hosts = [h for _, h in await _mx_list(ctx, target.name) if h]
-                results["mta_sts"] = await guarded("mta_sts", target.name, check_mta_sts(target, ctx, hosts))
+                results["mta_sts"] = await _within(end, "mta_sts", guarded("mta_sts", target.name, mta_sts(target)))
             order = [c for c in ALL_CHECKS if c in results]
             report.checks = {c: results[c] for c in order}
-            ips = target.sending_ips
-            if ips is None:
-                spf_answer = await ctx.resolver.txt(target.name)
-                spf = spf_records(spf_answer.texts())
-                ips = sorted(set(mx_ips) | set(single_addresses(spf[0]) if spf else set()))
-            for ip in ips:
-                ip_owners.setdefault(ip, set()).add(target.name)
-            mail_hosts[target.name] = target.mail_host or (await _first_mx(ctx, target.name))
+            await discover_ips(target, end)
         if progress:
             progress(target.name)
         return report

@@ -62,6 +62,8 @@ class AuditOptions:
     tls_ports: tuple[int, ...] = (465, 993)
     ca_file: Path | None = None
     connect_timeout: float = 5.0
+    #: bound on one SPF record's walk (below the audit's per-domain deadline, so SPF says why)
+    spf_timeout: float = 20.0
 
 
 @dataclass

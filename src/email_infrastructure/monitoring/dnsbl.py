@@ -1,6 +1,7 @@
 """DNS blocklists: query names, per-list decoding of answers, self-tests, curated default zones.
 
-Never a false listing: Spamhaus error answers (127.255.255.252/254/255, 127.0.1.255), URIBL's
+Never a false listing: error answers in 127.255.255.0/24 from any list (Spamhaus's codes, and
+the lists that mirror its data such as CBL), Spamhaus DBL's 127.0.1.255, URIBL's
 127.0.0.1 "refused", answers outside 127.0.0.0/8, timeouts and refusals are `unknown` with a
 reason; a zone that fails its self-test (127.0.0.2 listed, 127.0.0.1 not) is marked broken and
 its answers are not trusted.
@@ -110,6 +111,8 @@ SPAMHAUS_ERRORS = {
     "127.255.255.254": "Spamhaus error: query through a public/open resolver (use your own resolver or DQS)",
     "127.255.255.255": "Spamhaus error: excessive number of queries",
 }
+#: error answers, never listings: no decoder here documents a listing in this range (dnsbl.md §3)
+ERROR_RANGE = ipaddress.ip_network("127.255.255.0/24")
 SURBL_BITS = {8: "PH (phishing)", 16: "MW (malware)", 64: "ABUSE", 128: "CR (cracked)"}
 URIBL_BITS = {2: "black", 4: "grey", 8: "red"}
 
@@ -133,14 +136,13 @@ def decode(blocklist: Blocklist, answer: Answer) -> Verdict:
     codes = tuple(sorted(answer.values()))
     if any(ipaddress.ip_address(c) not in ipaddress.ip_network("127.0.0.0/8") for c in codes):
         return Verdict("unknown", "answer outside 127.0.0.0/8: a resolver rewrites NXDOMAIN", codes)
+    errors = [c for c in codes if ipaddress.ip_address(c) in ERROR_RANGE]
+    if errors:
+        meaning = SPAMHAUS_ERRORS.get(errors[0], f"error code {errors[0]} (127.255.255.0/24 is never a listing)")
+        return Verdict("unknown", meaning, codes)
     meanings: list[str] = []
     policy_only = True
     for code in codes:
-        if code in SPAMHAUS_ERRORS and blocklist.decoder in (
-            Decoder.SPAMHAUS_ZEN,
-            Decoder.SPAMHAUS_DBL,
-        ):
-            return Verdict("unknown", SPAMHAUS_ERRORS[code], codes)
         last = int(code.rsplit(".", 1)[1])
         if blocklist.decoder is Decoder.SPAMHAUS_ZEN:
             meaning, kind = ZEN.get(code, (f"unknown Spamhaus code {code}", "listed"))
@@ -287,8 +289,9 @@ async def self_test(resolver: Resolver, blocklist: Blocklist) -> ZoneHealth:
 async def check_blocklists(
     resolver: Resolver, subjects: list[str], zones: list[Blocklist]
 ) -> tuple[list[ListingResult], list[ZoneHealth]]:
-    """Every subject on every applicable zone, with each zone's self-test."""
-    health = await asyncio.gather(*(self_test(resolver, z) for z in zones))
+    """Every subject on every applicable zone, with each zone's self-test (one entry per zone)."""
+    zones = list({z.name: z for z in zones}.values())
+    health = list(await asyncio.gather(*(self_test(resolver, z) for z in zones)))
     by_zone = {z.name: h for z, h in zip(zones, health, strict=True)}
     jobs: list[tuple[str, Blocklist, str]] = []
     for subject in subjects:
@@ -313,4 +316,4 @@ async def check_blocklists(
                 verdict.policy,
             )
         )
-    return results, list(health)
+    return results, health

@@ -7,6 +7,108 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+#: one-line fix per finding id (docs/audit-format.md lists them); `<check>.internal_error` and
+#: `<check>.deadline` exist for every check
+HINTS = {
+    "spf.missing": "publish one TXT record 'v=spf1 ip4:<sending IP> -all' at the domain",
+    "spf.multiple_records": "merge the SPF records into one TXT record",
+    "spf.syntax": "fix the term as RFC 7208 §4.6.1 spells it (the message names it)",
+    "spf.too_many_lookups": "flatten includes into ip4:/ip6: or drop unused ones: at most 10 lookups",
+    "spf.void_lookups": "remove a:/mx:/include: names that do not exist (at most 2)",
+    "spf.loop": "break the include/redirect cycle",
+    "spf.include_missing": "fix or remove the include/redirect: its target publishes no SPF record",
+    "spf.plus_all": "end the record with -all (or ~all while testing)",
+    "spf.neutral_all": "end the record with -all (or ~all while testing)",
+    "spf.no_all": "end the record with -all",
+    "spf.ptr": "replace ptr with ip4:/ip6: or a: terms",
+    "spf.too_long": "shorten the record (ip4 ranges, fewer includes) below 450 bytes",
+    "spf.too_many_mx": "use a:/ip4: instead of mx, or publish at most 10 MX records",
+    "spf.redirect_ignored": "remove redirect= or the all mechanism: with all, redirect= never applies",
+    "spf.ip_not_covered": "add ip4:/ip6: for the sending IP (or the include that covers it)",
+    "spf.not_static": "nothing to fix if the macros are intended; check with a real sender",
+    "spf.timeout": "check the nameservers of the included domains: they answer too slowly",
+    "spf.unknown": "check the domain's nameservers (the TXT query failed); re-run later",
+    "spf.lookup_unknown": "check the nameservers of the included names; re-run later",
+    "dkim.missing": "publish the key TXT at <selector>._domainkey (or pass --selector)",
+    "dkim.multiple_records": "keep one key record per selector",
+    "dkim.invalid": "republish the key record as 'v=DKIM1; k=rsa; p=<base64 key>'",
+    "dkim.invalid_key": "republish p= with the mail server's base64 public key",
+    "dkim.revoked": "publish the current key, or remove the selector from the inventory",
+    "dkim.weak_key": "rotate to a 2048-bit RSA key",
+    "dkim.weak_hash": "allow sha256 in h= (or drop h=)",
+    "dkim.testing": "remove t=y once signing works",
+    "dkim.key_mismatch": "republish the key the mail server signs with (email-infra dns apply)",
+    "dkim.unknown": "check the domain's nameservers; re-run later",
+    "dmarc.missing": "publish '_dmarc TXT v=DMARC1; p=none; rua=mailto:…' and tighten later",
+    "dmarc.multiple_records": "keep one DMARC record at _dmarc",
+    "dmarc.invalid_tag": "fix the tag value (RFC 9989 lists the values)",
+    "dmarc.duplicate_tag": "give each tag once",
+    "dmarc.unknown_tag": "remove the tag (receivers ignore it)",
+    "dmarc.obsolete_tag": "remove pct=/rf=/ri= and the !size suffix (RFC 9989 dropped them)",
+    "dmarc.missing_policy": "add p=none|quarantine|reject right after v=DMARC1",
+    "dmarc.tag_order": "move p= right after v=DMARC1 (RFC 7489 receivers require it)",
+    "dmarc.policy_none": "move to p=quarantine, then p=reject, once reports are clean",
+    "dmarc.partial": "remove pct= (apply the policy to all mail)",
+    "dmarc.strict_alignment": "use adkim=r/aspf=r unless every sender signs with this exact domain",
+    "dmarc.testing": "remove t=y",
+    "dmarc.no_rua": "add rua=mailto:<report mailbox>",
+    "dmarc.inherited": "publish _dmarc at this name if it needs its own policy",
+    "dmarc.unauthorized_destination": "publish '<domain>._report._dmarc.<destination> TXT v=DMARC1'",
+    "dmarc.report_domain_no_mx": "use a report mailbox whose domain accepts mail",
+    "dmarc.unknown": "check the domain's nameservers; re-run later",
+    "mx.missing": "publish an MX record (or a null MX '0 .' if the domain takes no mail)",
+    "mx.null": "publish a real MX if replies should arrive",
+    "mx.null_mixed": "remove the null MX or the other MX records",
+    "mx.cname": "point the MX at the host name itself, not a CNAME",
+    "mx.unresolvable": "give the MX host an A/AAAA record",
+    "mx.mismatch": "point the MX at the mail server (email-infra dns apply)",
+    "mx.unknown": "check the domain's nameservers; re-run later",
+    "mta_sts.missing": "publish _mta-sts TXT 'v=STSv1; id=…' and the policy",
+    "mta_sts.multiple_records": "keep one _mta-sts record",
+    "mta_sts.invalid_id": "use an id of 1-32 letters and digits",
+    "mta_sts.policy_unreachable": "serve https://mta-sts.<domain>/.well-known/mta-sts.txt",
+    "mta_sts.certificate": "give mta-sts.<domain> a valid certificate",
+    "mta_sts.policy_invalid": "fix the policy file (version, mode, mx, max_age)",
+    "mta_sts.mode_testing": "switch to mode: enforce once TLS reports are clean",
+    "mta_sts.mode_none": "switch to mode: testing or enforce",
+    "mta_sts.mx_mismatch": "list every MX host in the policy's mx: lines",
+    "tls_rpt.missing": "publish _smtp._tls TXT 'v=TLSRPTv1; rua=mailto:…'",
+    "tls_rpt.multiple_records": "keep one _smtp._tls record",
+    "tls_rpt.invalid": "start the record with 'v=TLSRPTv1;' and use mailto:/https: URIs",
+    "bimi.missing": "optional: publish default._bimi TXT 'v=BIMI1; l=<https SVG>'",
+    "bimi.invalid": "fix the BIMI record (v=BIMI1; l=https://…svg)",
+    "bimi.declined": "nothing to do unless you want BIMI",
+    "ptr.missing": "ask the hosting provider to set the IP's reverse DNS to the mail host",
+    "ptr.mismatch": "give the PTR name an A/AAAA record with this IP",
+    "ptr.wrong_host": "set the PTR to the mail server's host name",
+    "ptr.unknown": "check the reverse zone's nameservers; re-run later",
+    "dnsbl.listed": "find the cause (the list's lookup page), fix it, request delisting",
+    "dnsbl.policy": "send through a relay or an IP the provider marks static",
+    "dnsbl.unknown": "query through your own resolver (or Spamhaus DQS), not a public one",
+    "tls.expired": "renew the certificate",
+    "tls.expiring": "renew the certificate (check the ACME timer)",
+    "tls.not_yet_valid": "check the server clock and the certificate dates",
+    "tls.name_mismatch": "issue a certificate for the mail host name",
+    "tls.untrusted": "serve the full chain from a public CA",
+    "tls.unreachable": "open the port in the firewall, or start the service",
+    "drift.missing": "email-infra dns apply",
+    "drift.changed": "email-infra dns apply (or update the inventory)",
+    "drift.extra_spf": "delete the extra SPF record",
+    "drift.unknown": "check the domain's nameservers; re-run later",
+    "compliance.gmail": "fix the failing rules named in the message",
+    "compliance.yahoo": "fix the failing rules named in the message",
+    "compliance.microsoft": "fix the failing rules named in the message",
+}
+_GENERIC_HINTS = {
+    "internal_error": "a bug or an unforeseen answer: report it with the evidence",
+    "deadline": "check the domain's nameservers (too slow), or raise the audit deadline",
+}
+
+
+def hint(id: str) -> str:
+    """The one-line fix for a finding id ('' if none is known)."""
+    return HINTS.get(id) or _GENERIC_HINTS.get(id.rpartition(".")[2], "")
+
 
 class Severity(StrEnum):
     """How bad one finding is."""
@@ -42,6 +144,11 @@ class Finding:
     message: str
     evidence: tuple[str, ...] = ()
 
+    @property
+    def hint(self) -> str:
+        """The one-line fix for this finding's id."""
+        return hint(self.id)
+
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
         data: dict[str, Any] = {
@@ -49,6 +156,8 @@ class Finding:
             "severity": self.severity.value,
             "message": self.message,
         }
+        if self.hint:
+            data["hint"] = self.hint
         if self.evidence:
             data["evidence"] = list(self.evidence)
         return data

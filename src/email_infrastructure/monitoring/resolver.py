@@ -3,7 +3,7 @@
 A plain dnspython resolver opens a socket per query and tops out near 1.7k queries/s on this
 machine class; multiplexing every query over one socket by message id and sharing a cache of
 positive *and* negative answers is what makes a 1,000-domain audit take about a second.
-A timeout, SERVFAIL or REFUSED is `unknown` — never `missing`.
+A timeout, SERVFAIL, REFUSED or a CNAME loop is `unknown` — never `missing`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import dns.exception
 import dns.message
@@ -26,6 +26,8 @@ import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+from dns.rdtypes.mxbase import MXBase
+from dns.rdtypes.txtbase import TXTBase
 
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.monitoring import wire as wire_codec
@@ -43,11 +45,13 @@ class Status(StrEnum):
     SERVFAIL = "servfail"
     REFUSED = "refused"
     TIMEOUT = "timeout"
+    #: the CNAME chain loops, or is longer than MAX_CNAME_DEPTH: there is no answer to read
+    CNAME_LOOP = "cname_loop"
 
     @property
     def unknown(self) -> bool:
         """True when the answer says nothing about the name (the check result is `unknown`)."""
-        return self in (Status.SERVFAIL, Status.REFUSED, Status.TIMEOUT)
+        return self in (Status.SERVFAIL, Status.REFUSED, Status.TIMEOUT, Status.CNAME_LOOP)
 
     @property
     def void(self) -> bool:
@@ -78,13 +82,15 @@ class Answer:
         """TXT records with their character-strings joined (RFC 7208 §3.3)."""
         if self.data:
             return [str(d) for d in self.data]
-        return [b"".join(r.strings).decode("utf-8", "replace") for r in self.records]  # type: ignore[attr-defined]
+        return [b"".join(r.strings).decode("utf-8", "replace") for r in self.records if isinstance(r, TXTBase)]
 
     def mx(self) -> list[tuple[int, str]]:
         """MX records as (preference, host), sorted; a null MX has the host ''."""
         if self.data:
             return sorted((int(p), str(h)) for p, h in self.data)
-        return sorted((r.preference, r.exchange.to_text().rstrip(".").lower()) for r in self.records)  # type: ignore[attr-defined]
+        return sorted(
+            (r.preference, r.exchange.to_text().rstrip(".").lower()) for r in self.records if isinstance(r, MXBase)
+        )
 
     def values(self) -> list[str]:
         """Presentation form of every record (names with their trailing dot)."""
@@ -154,7 +160,8 @@ class _Protocol(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # what a datagram endpoint passes (CPython 3.11's class does not subclass DatagramTransport)
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         if len(data) < 12:
@@ -199,21 +206,23 @@ class Resolver:
         if not self.nameservers:
             raise UserError("no nameserver configured")
         self._cache: dict[tuple[str, str], tuple[float, Answer]] = {}
-        self._inflight: dict[tuple[str, str], asyncio.Future[Answer]] = {}
+        self._inflight: dict[tuple[str, str], asyncio.Task[Answer]] = {}
         self._protocols: dict[tuple[str, int], _Protocol] = {}
         self._semaphore = asyncio.Semaphore(self.concurrency)
 
     @classmethod
-    def from_strings(cls, nameservers: Sequence[str], **kwargs: object) -> Resolver:
+    def from_strings(cls, nameservers: Sequence[str], **kwargs: Any) -> Resolver:
         """Build from `IP[:PORT]` strings; the system resolver's servers when none are given."""
         if not nameservers:
             import dns.resolver
 
             nameservers = [str(n) for n in dns.resolver.get_default_resolver().nameservers]
-        return cls([parse_nameserver(n) for n in nameservers], **kwargs)  # type: ignore[arg-type]
+        return cls([parse_nameserver(n) for n in nameservers], **kwargs)
 
     async def close(self) -> None:
-        """Close the sockets."""
+        """Close the sockets (and drop lookups nobody waits for any more)."""
+        for task in self._inflight.values():
+            task.cancel()
         for protocol in self._protocols.values():
             if protocol.transport is not None:
                 protocol.transport.close()
@@ -238,24 +247,28 @@ class Resolver:
         if cached is not None and cached[0] > time.monotonic():
             self.stats.cache_hits += 1
             return cached[1]
-        inflight = self._inflight.get(key)
-        if inflight is not None:
+        task = self._inflight.get(key)
+        if task is None:
+            # A task of its own, shared by every caller: a caller cancelled by its deadline must
+            # not cancel the lookup for the others (they would get CancelledError, not an answer).
+            task = asyncio.ensure_future(self._lookup(key))
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._settled(key, done))
+        else:
             self.stats.cache_hits += 1
-            return await asyncio.shield(inflight)
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            answer = await self._resolve(key[0], key[1], ())
-            if not answer.status.unknown:
-                self._cache[key] = (time.monotonic() + answer.ttl, answer)
-            future.set_result(answer)
-            return answer
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
-            raise
-        finally:
+        return await asyncio.shield(task)
+
+    def _settled(self, key: tuple[str, str], task: asyncio.Task[Answer]) -> None:
+        if self._inflight.get(key) is task:
             del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: no "never retrieved" warning when nobody waits
+
+    async def _lookup(self, key: tuple[str, str]) -> Answer:
+        answer = await self._resolve(key[0], key[1], ())
+        if not answer.status.unknown:
+            self._cache[key] = (time.monotonic() + answer.ttl, answer)
+        return answer
 
     async def _resolve(self, name: str, rtype: str, chain: tuple[str, ...]) -> Answer:
         try:
@@ -294,10 +307,13 @@ class Resolver:
                 break
             ttl = cname.ttl if ttl is None else min(ttl, cname.ttl)
             current = cname[0].target
-            names.append(current.to_text().rstrip(".").lower())
+            target_name = current.to_text().rstrip(".").lower()
+            if target_name == name or target_name in names or len(names) >= MAX_CNAME_DEPTH:
+                return Answer(name, rtype, Status.CNAME_LOOP, cnames=tuple(names))
+            names.append(target_name)
         if records:
             return Answer(name, rtype, Status.OK, tuple(records), ttl or 0, tuple(names))
-        if names and len(names) > len(chain) and len(names) < MAX_CNAME_DEPTH:
+        if names and len(names) > len(chain):
             # The CNAME target is outside what this answer carries: ask for it.
             target = await self._resolve(names[-1], rtype, tuple(names))
             return Answer(
@@ -342,8 +358,10 @@ class Resolver:
                 break
             ttl = target[0] if ttl is None else min(ttl, target[0])
             current = target[1]
+            if current == name or current in names or len(names) >= MAX_CNAME_DEPTH:
+                return Answer(name, rtype, Status.CNAME_LOOP, cnames=tuple(names))
             names.append(current)
-        if len(names) > len(chain) and len(names) < MAX_CNAME_DEPTH:
+        if len(names) > len(chain):
             # The CNAME target is outside what this answer carries: ask for it.
             found = await self._resolve(names[-1], rtype, tuple(names))
             return Answer(name, rtype, found.status, found.records, found.ttl, found.cnames, found.data)
@@ -393,7 +411,8 @@ class Resolver:
         query = dns.message.make_query(name, rtype)
         try:
             response = await dns.asyncquery.tcp(query, server[0], port=server[1], timeout=self.timeout)
-        except (dns.exception.DNSException, OSError, TimeoutError):
+        except (dns.exception.DNSException, OSError, EOFError, ValueError):
+            # a peer that closes the connection mid-reply raises EOFError; every failure is `unknown`
             return None
         return response.to_wire()
 

@@ -6,14 +6,13 @@ import asyncio
 import re
 from collections.abc import Callable
 
-from email_infrastructure.monitoring.checks.dkim import parse_tags
 from email_infrastructure.monitoring.context import (
     AuditContext,
     DomainTarget,
     organizational_domain,
 )
 from email_infrastructure.monitoring.findings import CheckResult
-from email_infrastructure.monitoring.resolver import Resolver
+from email_infrastructure.monitoring.resolver import Resolver, Status
 
 MAX_WALK = 8
 _POLICIES = {"none", "quarantine", "reject"}
@@ -32,11 +31,29 @@ _VALID: dict[str, Callable[[str], bool]] = {
     "t": lambda v: v in ("y", "n"),
 }
 OBSOLETE_IN_9989 = ("pct", "rf", "ri")
+#: tag names are case-insensitive, the version value is not: RFC 7489 §6.4 (and RFC 9989) spell
+#: it `%x44 %x4d %x41 %x52 %x43 %x31` ("DMARC1" exactly) and say it "MUST match precisely"
+_VERSION = re.compile(r"^[vV][ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
+_TAG = re.compile(r"^\s*([a-z0-9_]+)\s*=\s*(.*?)\s*$", re.I | re.S)
 
 
 def dmarc_records(texts: list[str]) -> list[str]:
-    """TXT strings that are DMARC records."""
-    return [t for t in texts if re.match(r"^v\s*=\s*DMARC1\s*(;|$)", t)]
+    """TXT strings that are DMARC records, sorted (the DNS answer order means nothing)."""
+    return sorted(t for t in texts if _VERSION.match(t))
+
+
+def parse_tags(record: str) -> tuple[dict[str, str], list[str]]:
+    """`k=v; k=v` → (tags by lower-case name, names given more than once)."""
+    tags: dict[str, str] = {}
+    repeated: list[str] = []
+    for part in record.split(";"):
+        match = _TAG.match(part)
+        if match:
+            name = match.group(1).lower()
+            if name in tags and name not in repeated:
+                repeated.append(name)
+            tags.setdefault(name, match.group(2))
+    return tags, repeated
 
 
 def walk_names(domain: str) -> list[str]:
@@ -53,8 +70,8 @@ def walk_names(domain: str) -> list[str]:
     return names[:MAX_WALK]
 
 
-async def discover(resolver: Resolver, domain: str) -> tuple[str | None, list[str], bool]:
-    """(name the policy was found at, its records, unknown?) walking up from `domain`.
+async def discover(resolver: Resolver, domain: str) -> tuple[str | None, list[str], Status | None]:
+    """(name the policy was found at, its records, why unknown or None) walking up from `domain`.
 
     A failed query at or below the organisational domain makes the result unknown; above it (the
     public-suffix levels, where only rare psd=y records live) a failure ends the walk instead, so
@@ -65,11 +82,11 @@ async def discover(resolver: Resolver, domain: str) -> tuple[str | None, list[st
         answer = await resolver.txt(f"_dmarc.{name}")
         if answer.status.unknown:
             below_org = name == org or name.endswith("." + org)
-            return None, [], below_org
+            return None, [], answer.status if below_org else None
         records = dmarc_records(answer.texts())
         if records:
-            return name, records, False
-    return None, [], False
+            return name, records, None
+    return None, [], None
 
 
 async def _authorised(resolver: Resolver, domain: str, destination: str) -> tuple[bool | None, bool | None]:
@@ -86,8 +103,8 @@ async def check_dmarc(target: DomainTarget, ctx: AuditContext) -> CheckResult:
     """The DMARC check."""
     result = CheckResult("dmarc")
     found_at, records, unknown = await discover(ctx.resolver, target.name)
-    if unknown:
-        result.cannot_tell("dmarc.unknown", "the DMARC query did not answer")
+    if unknown is not None:
+        result.cannot_tell("dmarc.unknown", f"the DMARC query did not answer ({unknown.value})")
         return result
     if found_at is None:
         result.error("dmarc.missing", f"no DMARC record at _dmarc.{target.name} or any parent")
@@ -102,7 +119,10 @@ async def check_dmarc(target: DomainTarget, ctx: AuditContext) -> CheckResult:
         )
         return result
     record = records[0]
-    tags = parse_tags(record)
+    tags, repeated = parse_tags(record)
+    for tag in repeated:
+        # DMARC uses DKIM's tag-list syntax, where a repeated tag invalidates the list (RFC 6376 §3.2)
+        result.error("dmarc.duplicate_tag", f"{tag}= is given more than once: the record is invalid", [record])
     first = record.split(";")[1].strip().split("=")[0].strip().lower() if ";" in record else ""
     for tag, value in tags.items():
         check = _VALID.get(tag)

@@ -1,161 +1,303 @@
-"""SPF (RFC 7208): one record, syntax, recursive lookup and void-lookup counts, loops, coverage."""
+"""SPF (RFC 7208): one record, syntax, lookup and void-lookup limits, loops, IP coverage.
+
+The walk follows RFC 7208 §4.6.4: it stops at the 11th DNS-querying term or the 3rd void lookup
+(no query after that), and the whole walk is bounded in time. What cannot be known without a
+sender (macros naming the sender, `ptr`) is reported as undetermined, never as missing.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
-import re
 from dataclasses import dataclass, field
 
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
-from email_infrastructure.monitoring.findings import CheckResult
-from email_infrastructure.monitoring.resolver import Resolver, Status
+from email_infrastructure.monitoring.findings import CheckResult, Severity
+from email_infrastructure.monitoring.resolver import Answer, Resolver, Status
+from email_infrastructure.monitoring.spf_syntax import Mechanism, Network, expand, is_spf, parse
 
 LOOKUP_LIMIT = 10
 VOID_LIMIT = 2
+MX_LIMIT = 10
 MAX_RECORD_BYTES = 450
-_MECHANISM = re.compile(r"^([+\-~?]?)(all|include|a|mx|ptr|ip4|ip6|exists)(?::(.*?))?(?:/(\d+))?(?://(\d+))?$", re.I)
-_MODIFIER = re.compile(r"^([a-z][a-z0-9_.-]*)=(.*)$", re.I)
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: findings that make the record a permerror for receivers (RFC 7208 §4.6, §4.6.4, §5.2)
+PERMERROR_IDS = frozenset(
+    {
+        "spf.syntax",
+        "spf.multiple_records",
+        "spf.too_many_lookups",
+        "spf.void_lookups",
+        "spf.loop",
+        "spf.include_missing",
+        "spf.too_many_mx",
+    }
+)
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def spf_records(texts: list[str]) -> list[str]:
-    """The TXT strings that are SPF records (`v=spf1` followed by a space or the end)."""
-    return [t for t in texts if t.lower() == "v=spf1" or t.lower().startswith("v=spf1 ")]
+    """The TXT strings that are SPF records, sorted (the DNS answer order means nothing)."""
+    return sorted(t for t in texts if is_spf(t))
+
+
+@dataclass
+class Step:
+    """One evaluated term: what it matches, in record order (`kind` says how to read it)."""
+
+    qualifier: str
+    kind: str  # all | networks | exists | include | redirect | unknown | error
+    networks: tuple[Network, ...] = ()
+    sub: list[Step] = field(default_factory=list)
+    matches: bool = False
+    reason: str = ""
+
+
+def verdict(steps: list[Step], ip: Address) -> tuple[str, str]:
+    """(qualifier of the first matching term, or 'unknown'/'error', or '?' by default; why)."""
+    for step in steps:
+        if step.kind == "all":
+            return step.qualifier, ""
+        if step.kind in ("unknown", "error"):
+            return step.kind, step.reason
+        if step.kind == "networks" and any(ip in n for n in step.networks if n.version == ip.version):
+            return step.qualifier, ""
+        if step.kind == "exists" and step.matches:
+            return step.qualifier, ""
+        if step.kind in ("include", "redirect"):
+            inner, reason = verdict(step.sub, ip)
+            if step.kind == "redirect" or inner in ("unknown", "error"):
+                return inner, reason
+            if inner == "+":
+                return step.qualifier, ""
+    return "?", ""
 
 
 @dataclass
 class Expansion:
     """What evaluating a record's DNS-querying terms found."""
 
+    steps: list[Step] = field(default_factory=list)
     lookups: int = 0
     voids: int = 0
-    networks: list[Network] = field(default_factory=list)
-    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (id, severity, message)
+    problems: list[tuple[str, Severity, str]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    not_static: list[str] = field(default_factory=list)
     all_qualifier: str | None = None
     uses_ptr: bool = False
+    stopped: bool = False
+    timed_out: bool = False
 
 
 class _Walker:
     def __init__(self, resolver: Resolver, domain: str) -> None:
         self.resolver = resolver
         self.domain = domain
-        self.result = Expansion()
+        self.found = Expansion()
 
-    def problem(self, id: str, severity: str, message: str) -> None:
-        self.result.problems.append((id, severity, message))
+    def problem(self, id: str, message: str, severity: Severity = Severity.ERROR) -> None:
+        self.found.problems.append((id, severity, message))
 
-    async def record(self, record: str, name: str, chain: tuple[str, ...], top: bool) -> None:
-        terms = record.split()[1:]
-        redirect = None
-        has_all = False
-        for term in terms:
-            match = _MECHANISM.match(term)
-            if match is None:
-                modifier = _MODIFIER.match(term)
-                if modifier is None:
-                    self.problem("spf.syntax", "error", f"{name}: '{term}' is not a valid SPF term")
-                elif modifier.group(1).lower() == "redirect":
-                    if redirect is not None:
-                        self.problem("spf.syntax", "error", f"{name}: more than one redirect=")
-                    redirect = modifier.group(2)
-                continue
-            qualifier, mech, arg = match.group(1) or "+", match.group(2).lower(), match.group(3)
-            if mech == "all":
-                has_all = True
-                if top:
-                    self.result.all_qualifier = qualifier
-                continue
-            if mech in ("ip4", "ip6"):
-                try:
-                    net = ipaddress.ip_network(f"{arg}{'/' + match.group(4) if match.group(4) else ''}", strict=False)
-                except ValueError:
-                    self.problem("spf.syntax", "error", f"{name}: '{term}' has an invalid address")
-                    continue
-                if (mech == "ip4") != (net.version == 4):
-                    self.problem("spf.syntax", "error", f"{name}: '{term}' has the wrong address family")
-                elif qualifier == "+":
-                    self.result.networks.append(net)
-                continue
-            self.result.lookups += 1
-            target = (arg or name).lower().rstrip(".")
-            if mech == "include":
-                if not arg:
-                    self.problem("spf.syntax", "error", f"{name}: include needs a domain")
-                    continue
-                await self.include(target, chain)
-            elif mech in ("a", "mx"):
-                await self.addresses(mech, target, qualifier, match.group(4), match.group(5))
-            elif mech == "ptr":
-                self.result.uses_ptr = True
-            elif mech == "exists":
-                answer = await self.resolver.query(target, "A")
-                self.count_void(answer.status, f"exists:{target}")
-        if redirect is not None and has_all:
-            self.problem(
-                "spf.redirect_ignored",
-                "warning",
-                f"{name}: redirect= is ignored because the record has an all mechanism",
+    def stop(self, id: str, message: str) -> Step:
+        self.found.stopped = True
+        self.problem(id, message)
+        return Step("", "error", reason=message)
+
+    def unknown(self, what: str, status: Status) -> Step:
+        self.found.unknown.append(f"{what} ({status.value})")
+        return Step("", "unknown", reason=f"{what} did not answer ({status.value})")
+
+    def count(self, term: str, name: str) -> Step | None:
+        """Count one DNS-querying term; the error step when it is over the limit."""
+        self.found.lookups += 1
+        if self.found.lookups > LOOKUP_LIMIT:
+            return self.stop(
+                "spf.too_many_lookups",
+                f"evaluating SPF needs more than {LOOKUP_LIMIT} DNS lookups: the 11th is {term} in {name}; "
+                "the evaluation stops there (permerror)",
             )
-        elif redirect is not None:
-            self.result.lookups += 1
-            await self.include(redirect.lower().rstrip("."), chain, redirect=True, top=top)
+        return None
 
-    def count_void(self, status: Status, what: str) -> None:
-        if status.unknown:
-            self.result.unknown.append(what)
-        elif status.void:
-            self.result.voids += 1
+    def void(self, answer: Answer, what: str) -> Step | None:
+        if answer.status.void:
+            self.found.voids += 1
+            if self.found.voids > VOID_LIMIT:
+                return self.stop(
+                    "spf.void_lookups",
+                    f"more than {VOID_LIMIT} void lookups (the 3rd is {what}); the limit is {VOID_LIMIT} (permerror)",
+                )
+        return None
 
-    async def include(self, target: str, chain: tuple[str, ...], *, redirect: bool = False, top: bool = False) -> None:
-        kind = "redirect" if redirect else "include"
+    async def record(self, text: str, name: str, chain: tuple[str, ...], top: bool) -> list[Step]:
+        parsed = parse(text)
+        first_all = parsed.first_all
+        if top and first_all is not None:
+            self.found.all_qualifier = first_all.qualifier
+        if parsed.errors:
+            for error in parsed.errors:
+                self.problem("spf.syntax", f"{name}: {error} (permerror)")
+            return [Step("", "error", reason=f"{name} has a syntax error")]
+        if parsed.redirect is not None and first_all is not None:
+            message = f"{name}: redirect= is ignored because the record has an all mechanism"
+            self.problem("spf.redirect_ignored", message, Severity.WARNING)
+        steps: list[Step] = []
+        for mechanism in parsed.mechanisms:
+            if self.found.stopped:
+                return [*steps, Step("", "error", reason="the evaluation stopped")]
+            if mechanism.name == "all":
+                steps.append(Step(mechanism.qualifier, "all"))
+                return steps  # later terms are never evaluated, for any sender
+            if mechanism.network is not None:
+                steps.append(Step(mechanism.qualifier, "networks", (mechanism.network,)))
+                continue
+            steps.append(await self.mechanism(mechanism, name, chain))
+        if parsed.redirect is not None and not self.found.stopped:
+            steps.append(await self.redirect(parsed.redirect, name, chain, top))
+        return steps
+
+    async def redirect(self, spec: str, name: str, chain: tuple[str, ...], top: bool) -> Step:
+        over = self.count(f"redirect={spec}", name)
+        if over is not None:
+            return over
+        target = expand(spec, name, self.domain)
+        if target is None:
+            self.found.not_static.append(f"redirect={spec} in {name}")
+            return Step("", "unknown", reason=f"redirect={spec} depends on the sender")
+        return Step("", "redirect", sub=await self.include(target, chain, "redirect", top))
+
+    async def mechanism(self, mechanism: Mechanism, name: str, chain: tuple[str, ...]) -> Step:
+        term = f"{mechanism.name}:{mechanism.domain}" if mechanism.domain else mechanism.name
+        over = self.count(term, name)
+        if over is not None:
+            return over
+        if mechanism.name == "ptr":
+            self.found.uses_ptr = True
+            return Step(mechanism.qualifier, "unknown", reason="ptr depends on the sender's reverse DNS")
+        target = expand(mechanism.domain, name, self.domain) if mechanism.domain else name
+        if target is None:
+            self.found.not_static.append(f"{term} in {name}")
+            return Step(mechanism.qualifier, "unknown", reason=f"{term} depends on the sender")
+        if mechanism.name == "include":
+            return Step(mechanism.qualifier, "include", sub=await self.include(target, chain, "include", False))
+        if mechanism.name == "exists":
+            answer = await self.resolver.query(target, "A")
+            if answer.status.unknown:
+                return self.unknown(f"exists:{target}", answer.status)
+            return self.void(answer, f"exists:{target}") or Step(mechanism.qualifier, "exists", matches=answer.found)
+        return await self.addresses(mechanism, target)
+
+    async def include(self, target: str, chain: tuple[str, ...], kind: str, top: bool) -> list[Step]:
         if target in chain:
-            self.problem("spf.loop", "error", f"{kind}:{target} loops back ({' → '.join((*chain, target))})")
-            return
+            message = f"{kind}:{target} loops back ({' → '.join((*chain, target))}) (permerror)"
+            self.problem("spf.loop", message)
+            return [Step("", "error", reason=message)]
         answer = await self.resolver.txt(target)
         if answer.status.unknown:
-            self.result.unknown.append(f"{kind}:{target}")
-            return
+            return [self.unknown(f"{kind}:{target}", answer.status)]
         records = spf_records(answer.texts())
         if not records:
-            self.count_void(answer.status, f"{kind}:{target}")
-            self.problem("spf.include_missing", "error", f"{kind}:{target} has no SPF record (permerror)")
-            return
+            over = self.void(answer, f"{kind}:{target}")
+            message = f"{kind}:{target} has no SPF record (permerror)"
+            self.problem("spf.include_missing", message)
+            return [over or Step("", "error", reason=message)]
         if len(records) > 1:
-            self.problem(
-                "spf.multiple_records",
-                "error",
-                f"{kind}:{target} publishes {len(records)} SPF records",
-            )
+            message = f"{kind}:{target} publishes {len(records)} SPF records (permerror)"
+            self.problem("spf.multiple_records", message)
+            return [Step("", "error", reason=message)]
         # A redirect's all mechanism becomes the record's own; an include's never does.
-        await self.record(records[0], target, (*chain, target), top=redirect and top)
+        return await self.record(records[0], target, (*chain, target), top)
 
-    async def addresses(self, mech: str, target: str, qualifier: str, cidr4: str | None, cidr6: str | None) -> None:
+    async def addresses(self, mechanism: Mechanism, target: str) -> Step:
         hosts = [target]
-        if mech == "mx":
+        if mechanism.name == "mx":
             answer = await self.resolver.query(target, "MX")
-            self.count_void(answer.status, f"mx:{target}")
-            mx = answer.mx()
-            hosts = [host for _, host in mx][:10]
-            if len(mx) > 10:
-                self.problem("spf.too_many_mx", "error", f"mx:{target} has more than 10 MX hosts (permerror)")
-        for host in hosts:
-            for rtype, prefix in (("A", cidr4 or "32"), ("AAAA", cidr6 or "128")):
-                answer = await self.resolver.query(host, rtype)
-                if mech == "a" and rtype == "A" and not answer.found:
-                    aaaa = await self.resolver.query(host, "AAAA")
-                    if not aaaa.found:
-                        self.count_void(answer.status, f"a:{host}")
-                for value in answer.values():
-                    if qualifier == "+":
-                        self.result.networks.append(ipaddress.ip_network(f"{value}/{prefix}", strict=False))
+            if answer.status.unknown:
+                return self.unknown(f"mx:{target}", answer.status)
+            over = self.void(answer, f"mx:{target}")
+            if over is not None:
+                return over
+            names = answer.mx()
+            if len(names) > MX_LIMIT:
+                message = f"mx:{target} has more than {MX_LIMIT} MX hosts (permerror)"
+                self.problem("spf.too_many_mx", message)
+                return Step("", "error", reason=message)
+            hosts = [host for _, host in names if host]  # a null MX names no host
+        answers = await asyncio.gather(*(self.resolver.query(h, t) for h in hosts for t in ("A", "AAAA")))
+        failed = next((a for a in answers if a.status.unknown), None)
+        if failed is not None:
+            return self.unknown(f"{mechanism.name}:{failed.name}", failed.status)
+        if mechanism.name == "a" and all(a.status.void for a in answers):
+            over = self.void(answers[0], f"a:{target}")
+            if over is not None:
+                return over
+        prefix = {
+            "A": 32 if mechanism.cidr4 is None else mechanism.cidr4,
+            "AAAA": 128 if mechanism.cidr6 is None else mechanism.cidr6,
+        }
+        networks = tuple(
+            ipaddress.ip_network(f"{value}/{prefix[a.rtype]}", strict=False) for a in answers for value in a.values()
+        )
+        return Step(mechanism.qualifier, "networks", networks)
 
 
-async def expand(resolver: Resolver, domain: str, record: str) -> Expansion:
-    """Evaluate every DNS-querying term of `record` recursively."""
+async def expand_record(resolver: Resolver, domain: str, record: str, timeout: float) -> Expansion:
+    """Evaluate every DNS-querying term of `record` recursively, within `timeout` seconds."""
     walker = _Walker(resolver, domain)
-    await walker.record(record, domain, (domain,), top=True)
-    return walker.result
+    try:
+        async with asyncio.timeout(timeout):
+            walker.found.steps = await walker.record(record, domain, (domain,), top=True)
+    except TimeoutError:
+        walker.found.timed_out = True
+        walker.found.steps = [Step("", "unknown", reason=f"the SPF walk did not finish in {timeout:g} s")]
+    return walker.found
+
+
+def _mapped(ip: str) -> Address:
+    """The address as SPF compares it: IPv4-mapped IPv6 is IPv4 (RFC 7208 §5)."""
+    address = ipaddress.ip_address(ip)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+async def _check_record(result: CheckResult, target: DomainTarget, ctx: AuditContext, record: str) -> None:
+    evidence = [record]
+    if len(record.encode()) > MAX_RECORD_BYTES:
+        result.warn(
+            "spf.too_long",
+            f"the SPF record is {len(record.encode())} bytes; keep it under {MAX_RECORD_BYTES}",
+            evidence,
+        )
+    found = await expand_record(ctx.resolver, target.name, record, ctx.options.spf_timeout)
+    for id, severity, message in found.problems:
+        result.add(id, severity, message, evidence)
+    if found.timed_out:
+        result.cannot_tell(
+            "spf.timeout", f"the SPF walk did not finish within {ctx.options.spf_timeout:g} s (slow or silent DNS)"
+        )
+    if found.uses_ptr:
+        result.warn("spf.ptr", "the ptr mechanism is slow, unreliable and SHOULD NOT be used (RFC 7208 §5.5)", evidence)
+    if found.all_qualifier == "+":
+        result.error("spf.plus_all", "+all authorises every host on the Internet to send as this domain", evidence)
+    elif found.all_qualifier == "?":
+        result.warn("spf.neutral_all", "?all is neutral and protects nothing; use -all or ~all", evidence)
+    elif found.all_qualifier is None and parse(record).redirect is None:
+        result.warn("spf.no_all", "the record ends without an all mechanism (the default is neutral)", evidence)
+    if found.unknown:
+        result.cannot_tell("spf.lookup_unknown", f"some SPF lookups did not answer: {', '.join(found.unknown[:5])}")
+    if found.not_static:
+        result.cannot_tell(
+            "spf.not_static",
+            "the result cannot be determined statically: "
+            f"{', '.join(found.not_static[:5])} use macros that depend on the sender",
+        )
+    for ip in target.sending_ips or []:
+        outcome, reason = verdict(found.steps, _mapped(ip))
+        if outcome == "unknown":
+            result.cannot_tell(
+                "spf.not_static", f"whether {ip} is authorised cannot be determined statically: {reason}"
+            )
+        elif outcome not in ("+", "error"):
+            result.error("spf.ip_not_covered", f"the sending IP {ip} is not authorised by the SPF record", evidence)
 
 
 async def check_spf(target: DomainTarget, ctx: AuditContext) -> CheckResult:
@@ -170,62 +312,7 @@ async def check_spf(target: DomainTarget, ctx: AuditContext) -> CheckResult:
         result.error("spf.missing", f"{target.name} publishes no SPF record", answer.texts())
         return result
     if len(records) > 1:
-        result.error(
-            "spf.multiple_records",
-            f"{target.name} publishes {len(records)} SPF records (permerror)",
-            records,
-        )
-    record = records[0]
-    if len(record.encode()) > MAX_RECORD_BYTES:
-        result.warn(
-            "spf.too_long",
-            f"the SPF record is {len(record.encode())} bytes; keep it under {MAX_RECORD_BYTES}",
-            [record],
-        )
-    found = await expand(ctx.resolver, target.name, record)
-    for id, severity, message in found.problems:
-        result.add(id, severity, message, [record])  # type: ignore[arg-type]
-    if found.lookups > LOOKUP_LIMIT:
-        result.error(
-            "spf.too_many_lookups",
-            f"evaluating SPF needs {found.lookups} DNS lookups; the limit is {LOOKUP_LIMIT} (permerror)",
-            [record],
-        )
-    if found.voids > VOID_LIMIT:
-        result.error(
-            "spf.void_lookups",
-            f"SPF has {found.voids} void lookups; the limit is {VOID_LIMIT} (permerror)",
-            [record],
-        )
-    if found.uses_ptr:
-        result.warn(
-            "spf.ptr",
-            "the ptr mechanism is slow, unreliable and SHOULD NOT be used (RFC 7208 §5.5)",
-            [record],
-        )
-    if found.all_qualifier == "+":
-        result.error(
-            "spf.plus_all",
-            "+all authorises every host on the Internet to send as this domain",
-            [record],
-        )
-    elif found.all_qualifier == "?":
-        result.warn("spf.neutral_all", "?all is neutral and protects nothing; use -all or ~all", [record])
-    elif found.all_qualifier is None and "redirect=" not in record.lower():
-        result.warn(
-            "spf.no_all",
-            "the record ends without an all mechanism (the default is neutral)",
-            [record],
-        )
-    if found.unknown:
-        result.cannot_tell("spf.lookup_unknown", f"some SPF lookups did not answer: {', '.join(found.unknown[:5])}")
-    for ip in target.sending_ips or []:
-        address = ipaddress.ip_address(ip)
-        covered = any(address in net for net in found.networks if net.version == address.version)
-        if not covered and not found.unknown:
-            result.error(
-                "spf.ip_not_covered",
-                f"the sending IP {ip} is not authorised by the SPF record",
-                [record],
-            )
+        result.error("spf.multiple_records", f"{target.name} publishes {len(records)} SPF records (permerror)", records)
+    for record in records:  # each one, in sorted order: the output never depends on answer order
+        await _check_record(result, target, ctx, record)
     return result
