@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from email_infrastructure.core.events import Event
 from email_infrastructure.core.settings import Settings
+from email_infrastructure.services.app import App
 from email_infrastructure.storage.db import Database, open_database
 from tests.fixtures.pdns import PowerDns, pdns_available, start_pdns
 
@@ -100,6 +104,21 @@ async def database(settings: Settings, database_url: str) -> AsyncIterator[Datab
     await db.close()
 
 
+@pytest.fixture
+def events() -> list[Event]:
+    """Every event the `app` fixture's bus publishes."""
+    return []
+
+
+@pytest.fixture
+async def app(settings: Settings, database: Database, events: list[Event]) -> AsyncIterator[App]:
+    """An App on the test database (SQLite, then PostgreSQL); its events are collected in `events`."""
+    instance = App(settings.model_copy(update={"database_url": database.url}))
+    instance.bus.subscribe("*", events.append)
+    yield instance
+    await instance.close()
+
+
 @pytest.fixture(scope="session")
 def pdns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PowerDns]:
     """One real PowerDNS for the whole session (zones are per test, named uniquely)."""
@@ -118,3 +137,30 @@ def audit_dns(pdns: PowerDns) -> PowerDns:
 
     load_zones(pdns, defect_zones())
     return pdns
+
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    """Call `email-infra ARGS...` with a clean environment; returns the completed process."""
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_INFRA_")}
+    base_env.pop("DATABASE_URL", None)
+    base_env["EMAIL_INFRA_DATA_DIR"] = str(tmp_path / "data")
+    base_env["COLUMNS"] = "200"
+
+    def run(
+        *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "email_infrastructure", *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd or tmp_path,
+            env={**base_env, **(env or {})},
+            timeout=timeout,
+            check=False,
+        )
+
+    return run

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from email_infrastructure.core.events import Event
 from email_infrastructure.core.inventory import LoadedInventory
 from email_infrastructure.core.inventory.loader import parse_inventory_text
-from email_infrastructure.core.settings import Settings
 from email_infrastructure.reconcile.registry import provider_schemas
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
-from email_infrastructure.storage.db import Database
 
 
 @dataclass
@@ -43,20 +40,6 @@ class Reconciler:
 
 
 Make = Callable[[str], Awaitable[Reconciler]]
-
-
-@pytest.fixture
-def events() -> list[Event]:
-    return []
-
-
-@pytest.fixture
-async def app(settings: Settings, database: Database, events: list[Event]) -> AsyncIterator[App]:
-    """An App on the test database; every event it publishes is collected in `events`."""
-    instance = App(settings.model_copy(update={"database_url": database.url}))
-    instance.bus.subscribe("*", events.append)
-    yield instance
-    await instance.close()
 
 
 @pytest.fixture
