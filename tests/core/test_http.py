@@ -126,3 +126,43 @@ async def test_a_success_that_is_not_json_is_a_provider_error() -> None:
     async with client(sequence(httpx.Response(200, text="<html>maintenance</html>")), sleeps) as c:
         with pytest.raises(ProviderError, match="the body is not JSON"):
             await c.json("GET", "/x")
+
+
+async def test_a_create_that_timed_out_after_sending_is_not_sent_again() -> None:
+    sleeps = Sleeps()
+    transport = sequence(httpx.ReadTimeout("no answer"), httpx.Response(200))
+    async with client(transport, sleeps) as c:
+        with pytest.raises(ProviderTimeoutError, match="not retried"):
+            await c.request("POST", "/records", json={"name": "x"})
+    assert c.calls == 1 and sleeps.delays == []
+
+
+async def test_a_create_that_never_reached_the_vendor_is_sent_again() -> None:
+    sleeps = Sleeps()
+    transport = sequence(httpx.ConnectError("refused"), httpx.Response(429), httpx.Response(503), httpx.Response(201))
+    async with client(transport, sleeps) as c:
+        assert (await c.request("POST", "/records")).status_code == 201
+    assert c.calls == 4
+
+
+async def test_a_500_on_a_create_is_not_retried_but_on_an_idempotent_patch_it_is() -> None:
+    sleeps = Sleeps()
+    async with client(sequence(httpx.Response(500), httpx.Response(200)), sleeps) as c:
+        with pytest.raises(ProviderServerError):
+            await c.request("POST", "/records")
+        assert c.calls == 1
+    async with client(sequence(httpx.ReadTimeout("slow"), httpx.Response(500), httpx.Response(200)), sleeps) as c:
+        assert (await c.request("PATCH", "/zones/a", idempotent=True)).status_code == 200
+        assert c.calls == 3
+
+
+async def test_vendor_error_code_and_details_are_typed_fields() -> None:
+    from email_infrastructure.dns.providers.cloudflare import _CloudflareClient
+
+    body = {"success": False, "errors": [{"code": 81057, "message": "Record already exists."}], "result": None}
+    async with _CloudflareClient("http://cf.test", transport=sequence(httpx.Response(400, json=body))) as c:
+        with pytest.raises(ProviderValidationError) as caught:
+            await c.request("POST", "/zones/z/dns_records/batch")
+    assert caught.value.code == "81057"
+    assert caught.value.details == [{"code": 81057, "message": "Record already exists."}]
+    assert caught.value.status == 400
