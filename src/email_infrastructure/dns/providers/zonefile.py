@@ -13,6 +13,7 @@ import dns.rdatatype
 import dns.zone
 
 from email_infrastructure.core.component import Health, HealthStatus
+from email_infrastructure.core.database import PRIVATE_DIR_MODE, make_dirs
 from email_infrastructure.core.errors import ProviderError
 from email_infrastructure.core.names import normalise_domain
 from email_infrastructure.dns.config import ZonefileSettings, soa_mailbox, zone_directory
@@ -20,6 +21,9 @@ from email_infrastructure.dns.plan import Action, Change
 from email_infrastructure.dns.providers.base import DnsProvider
 from email_infrastructure.dns.records import SUPPORTED_TYPES, Record, RecordError, parse_txt, txt_chunks
 
+#: zone files are public data a name server (often another user) must read; never writable by others
+ZONE_FILE_MODE = 0o644
+ZONE_DIR_MODE = 0o755
 _SERIAL = re.compile(r"^@\s+\d+\s+IN\s+SOA\s+\S+\s+\S+\s+\(\s*(\d+)", re.M)
 MAX_SERIAL = 2**32 - 1  # RFC 1035: an unsigned 32-bit number
 MAX_TTL = 2**31 - 1  # RFC 2181 §8
@@ -145,9 +149,14 @@ class ZonefileProvider(DnsProvider[ZonefileSettings]):
             + f"@\t3600\tIN\tSOA\t{primary} {rname} ( {serial} 3600 900 1209600 300 )\n"
             + body
         )
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if not Path(self.settings.directory).is_absolute():
+            make_dirs(self.context.data_dir, PRIVATE_DIR_MODE)  # it also holds the database and vault key
+        make_dirs(self.directory, ZONE_DIR_MODE)
         tmp = path.with_suffix(".zone.tmp")
-        tmp.write_text(text, encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, ZONE_FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), ZONE_FILE_MODE)  # exact, whatever the umask or a stale tmp file
+            handle.write(text)
         os.replace(tmp, path)
         return True
 
