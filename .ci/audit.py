@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONSTRAINTS = ROOT / "constraints.txt"
 IGNORE = ROOT / ".ci" / "pip-audit-ignore.txt"
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)")
+JSON_OUT = ("--progress-spinner", "off", "--format", "json", "--output", "-")
 IGNORE_LINE = re.compile(r"^(\S+)\s+(\d{4}-\d{2}-\d{2})\s+(\S.*)$")
 
 
@@ -63,8 +64,7 @@ def ignored(today: dt.date) -> tuple[dict[str, str], list[str]]:
 def pip_audit() -> list[dict[str, Any]]:
     """pip-audit's verdict per pin (JSON `dependencies`)."""
     result = subprocess.run(
-        [sys.executable, "-m", "pip_audit", "-r", str(CONSTRAINTS), "--no-deps", "--disable-pip"]
-        + ["--progress-spinner", "off", "--format", "json", "--output", "-"],
+        [sys.executable, "-m", "pip_audit", "-r", str(CONSTRAINTS), "--no-deps", "--disable-pip", *JSON_OUT],
         capture_output=True,
         text=True,
         check=False,
@@ -79,7 +79,7 @@ def latest_release_vulns(name: str, version: str) -> list[dict[str, Any]] | None
     """Vulnerabilities of `version` from PyPI's project JSON, or None when it cannot tell."""
     url = f"https://pypi.org/pypi/{canonical(name)}/json"
     try:
-        with urllib.request.urlopen(url, timeout=20) as answer:  # noqa: S310  (a fixed https URL)
+        with urllib.request.urlopen(url, timeout=20) as answer:
             data = json.load(answer)
     except (urllib.error.URLError, TimeoutError, ValueError):
         return None
@@ -88,12 +88,18 @@ def latest_release_vulns(name: str, version: str) -> list[dict[str, Any]] | None
     return [v for v in data.get("vulnerabilities", []) if not v.get("withdrawn")]
 
 
+def ids(vuln: dict[str, Any]) -> list[str]:
+    """A vulnerability's id and its aliases (PYSEC, GHSA, CVE): an exception may name any of them."""
+    return [vuln["id"], *vuln.get("aliases", [])]
+
+
 def main() -> int:
     """Exit 1 on an unaccepted vulnerability, an expired exception, or an audit that audited nothing."""
     today = dt.date.today()
     accepted, failures = ignored(today)
-    pins = {canonical(m.group(1)): m.group(2) for line in CONSTRAINTS.read_text().splitlines() if (m := PIN.match(line))}
-    found: list[tuple[str, str, str, str]] = []  # (name, version, id, fixed in)
+    lines = CONSTRAINTS.read_text(encoding="utf-8").splitlines()
+    pins = {canonical(m.group(1)): m.group(2) for line in lines if (m := PIN.match(line))}
+    found: list[tuple[str, str, list[str], str]] = []  # (name, version, id and aliases, fixed in)
     unaudited: list[str] = []
     audited = 0
     for dep in pip_audit():
@@ -101,19 +107,19 @@ def main() -> int:
         version = dep.get("version") or pins.get(name, "?")
         if "skip_reason" not in dep:
             audited += 1
-            found += [(name, version, v["id"], ", ".join(v.get("fix_versions", []))) for v in dep.get("vulns", [])]
+            found += [(name, version, ids(v), ", ".join(v.get("fix_versions", []))) for v in dep.get("vulns", [])]
             continue
         vulns = latest_release_vulns(name, version)
         if vulns is None:
             unaudited.append(f"{name}=={version}")
             continue
         audited += 1
-        found += [(name, version, v["id"], ", ".join(v.get("fixed_in", []))) for v in vulns]
-    for name, version, vuln, fixed in found:
-        if vuln in accepted:
-            print(f"audit: accepted {vuln} in {name}=={version}: {accepted[vuln]}")
+        found += [(name, version, ids(v), ", ".join(v.get("fixed_in", []))) for v in vulns]
+    for name, version, names, fixed in found:
+        if match := next((n for n in names if n in accepted), None):
+            print(f"audit: accepted {match} in {name}=={version}: {accepted[match]}")
         else:
-            failures.append(f"{name}=={version}: {vuln} (fixed in {fixed or 'no release yet'})")
+            failures.append(f"{name}=={version}: {' / '.join(names)} (fixed in {fixed or 'no release yet'})")
     if unaudited:
         print(
             f"audit: WARNING: {len(unaudited)} pin(s) not audited (no vulnerability data for that release): "
@@ -123,7 +129,7 @@ def main() -> int:
         failures.append("no pin could be audited: is PyPI reachable?")
     for failure in failures:
         print(f"audit: FAIL: {failure}")
-    print(f"audit: {audited} of {len(pins)} pins audited, {len(found)} known vulnerabilities, {len(failures)} failure(s)")
+    print(f"audit: {audited} of {len(pins)} pins audited, {len(found)} known vulnerabilities, {len(failures)} failures")
     return 1 if failures else 0
 
 
