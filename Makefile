@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 INVENTORY ?= examples/quickstart.yaml
 
-.PHONY: run test lint os-deps install bench clean
+.PHONY: run test lint audit os-deps install bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,12 @@ run: $(STAMP)
 os-deps:
 	./scripts/install-os-deps
 
+# Coverage of the whole suite (CLI subprocesses included) is printed; CI adds its floor to PYTEST_ARGS.
 test: $(STAMP) os-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov=email_infrastructure --cov-report=term $(PYTEST_ARGS)
+
+audit: $(STAMP)
+	$(BIN)/python .ci/audit.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -32,4 +36,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

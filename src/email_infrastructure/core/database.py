@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import event
@@ -15,14 +16,51 @@ from sqlalchemy.ext.asyncio import (
 
 from email_infrastructure.core.settings import normalise_database_url
 
+#: the data directory and the SQLite database hold secrets (encrypted) and the audit log: owner only
+PRIVATE_DIR_MODE = 0o700
+DATABASE_FILE_MODE = 0o600
+
+
+def make_dirs(path: Path, mode: int) -> None:
+    """Create `path` and its missing parents with exactly `mode`, whatever the umask; existing ones are kept."""
+    missing: list[Path] = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=mode)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: theirs to keep
+        os.chmod(directory, mode)  # mkdir's mode is narrowed by the umask
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty database file 0600 before SQLite does (it would use 0644 & ~umask).
+
+    SQLite gives its -wal and -shm files the mode of the database file, so they follow.
+    An existing file is left as it is.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, DATABASE_FILE_MODE)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, DATABASE_FILE_MODE)  # the umask may have narrowed it further (e.g. 0400)
+    finally:
+        os.close(fd)
+
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite gets foreign keys and WAL, its directory is created."""
+    """An async engine; SQLite gets foreign keys and WAL, its directory (0700) and file (0600) are created."""
     url = normalise_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # URI filenames (file:...) are SQLite's to interpret; plain paths are created here, privately.
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            database = Path(parsed.database)
+            make_dirs(database.parent, PRIVATE_DIR_MODE)
+            _create_private_file(database)
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -49,7 +49,9 @@ def read_key_file(path: Path) -> str:
 
 def write_key_file(path: Path, key: str, *, replace: bool = False) -> None:
     """Write a key file with mode 0600, atomically; never widen permissions on the way."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from email_infrastructure.core.database import PRIVATE_DIR_MODE, make_dirs  # only here: spares SQLAlchemy
+
+    make_dirs(path.parent, PRIVATE_DIR_MODE)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from email_infrastructure.core.inventory import Inventory, ResolvedDomain
-from email_infrastructure.core.names import is_subdomain
 from email_infrastructure.dns.dkim import dkim_txt
 from email_infrastructure.dns.records import Record, RecordError, check_conflicts
 
@@ -183,8 +182,16 @@ def desired_zones(inventory: Inventory, dkim_keys: Mapping[str, str | None]) -> 
         zones[domain.name] = DesiredZone(domain.name, domain.dns_provider or "", domain.purge)
 
     def zone_for(name: str) -> DesiredZone | None:
-        matches = [z for z in zones if is_subdomain(name, z)]
-        return zones[max(matches, key=len)] if matches else None
+        # The most specific zone is the longest managed suffix: try the name, then drop one
+        # label at a time, one dict lookup each (scanning every zone per record was quadratic).
+        suffix = name
+        while True:
+            if (zone := zones.get(suffix)) is not None:
+                return zone
+            dot = suffix.find(".")
+            if dot < 0:
+                return None
+            suffix = suffix[dot + 1 :]
 
     extra: list[Record] = []
     for server in inventory.servers:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
+from ruamel.yaml import composer as _composer
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -25,6 +26,21 @@ from email_infrastructure.core.names import normalise_domain
 Path_ = tuple[str | int, ...]
 #: (provider kind, type) → pydantic model of that type's settings, supplied by the components
 ProviderSchemas = Mapping[tuple[str, str], type[BaseModel]]
+
+# Limits on what an inventory may cost to load (docs/limits.md). Loading is the first thing every
+# command does, so a hostile or broken file must be refused in bounded time and memory.
+#: Larger files are refused before parsing: ruamel's round-trip parser needs ~8 s a MiB of
+#: inventory and quadratic time for long runs of comments (4 MiB of comments: ~11 s).
+MAX_INVENTORY_BYTES = 5 * 1024 * 1024
+#: Values (mappings, sequences, scalars) once aliases are expanded; 10,000 domains with two
+#: mailboxes each are ~90,000. Bounds "billion laughs" documents (9 levels of 9 aliases = 9**9).
+MAX_NODES = 1_000_000
+#: Nesting of mappings and sequences (an inventory needs 7); ruamel's composer recurses once a
+#: level and would hit Python's recursion limit at ~200.
+MAX_DEPTH = 64
+# ruamel.yaml >= 0.19 enforces max_depth itself, with a position; older versions only have the
+# RecursionError guard and the depth check in _plain.
+_MaxDepthExceeded: Any = getattr(_composer, "MaxDepthExceededError", None)
 
 # Keys whose values are credentials: they must be env:NAME references, never literals.
 _SECRET_KEY = re.compile(r"(^|_)(token|password|secret|api_key|apikey|key|webhook_url|url_secret|dqs_key)$")
@@ -53,17 +69,67 @@ class _Positions:
         return (1, 1)
 
 
-def _plain(node: Any, path: Path_, pos: _Positions) -> Any:
+@dataclass
+class _Budget:
+    """Values produced so far by _plain: aliases share one ruamel object, so only here do they expand."""
+
+    where: str
+    nodes: int = 0
+    #: ids of the collections already converted: meeting one again means an alias (*name)
+    seen: set[int] = field(default_factory=set)
+    #: the outermost alias being expanded: ruamel gives aliased values the position of their
+    #: anchor (&name), not of the alias, so that is what an overflow can point at
+    expanding: tuple[int, int, str] | None = None
+
+    def spend(self, path: Path_, pos: _Positions) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            if self.expanding:
+                line, col, anchor = self.expanding
+                what = f"aliases (*{anchor}) of this anchor take the inventory beyond {MAX_NODES:,} values"
+            else:
+                (line, col), what = pos.at(path), f"the inventory has more than {MAX_NODES:,} values"
+            raise InventoryError([f"{self.where}:{line}:{col}: {what} (MAX_NODES, see docs/limits.md)"])
+        if len(path) >= MAX_DEPTH:
+            raise InventoryError([_too_deep(self.where, *pos.at(path))])
+
+
+def _too_deep(where: str, line: int, col: int) -> str:
+    return f"{where}:{line}:{col}: the inventory is nested more than {MAX_DEPTH} levels deep (see docs/limits.md)"
+
+
+def _plain(node: Any, path: Path_, pos: _Positions, budget: _Budget) -> Any:
     """Turn ruamel nodes into plain data while recording 1-based line/column of each path."""
+    budget.spend(path, pos)
+    if isinstance(node, CommentedMap | CommentedSeq):
+        if budget.expanding is None and id(node) in budget.seen:
+            anchor = getattr(getattr(node, "anchor", None), "value", None) or "?"
+            budget.expanding = (*pos.at(path), str(anchor))
+            try:
+                return _plain_collection(node, path, pos, budget)
+            finally:
+                budget.expanding = None
+        budget.seen.add(id(node))
+    return _plain_collection(node, path, pos, budget)
+
+
+def _plain_collection(node: Any, path: Path_, pos: _Positions, budget: _Budget) -> Any:
     if isinstance(node, CommentedMap):
         out: dict[str, Any] = {}
+        here = pos.values.get(path, (1, 1))
+        # Keys brought in by a merge key (<<: *anchor) have no position of their own in this
+        # mapping: report them at the mapping that merges them.
+        own = node.lc.data
         for key, value in node.items():
             child = (*path, str(key))
-            line, col = node.lc.key(key)
-            pos.keys[child] = (line + 1, col + 1)
-            vline, vcol = node.lc.value(key)
-            pos.values[child] = (vline + 1, vcol + 1)
-            out[str(key)] = _plain(value, child, pos)
+            if key in own:
+                line, col = node.lc.key(key)
+                vline, vcol = node.lc.value(key)
+                pos.keys[child] = (line + 1, col + 1)
+                pos.values[child] = (vline + 1, vcol + 1)
+            else:
+                pos.keys[child] = pos.values[child] = here
+            out[str(key)] = _plain(value, child, pos, budget)
         return out
     if isinstance(node, CommentedSeq):
         items = []
@@ -71,7 +137,7 @@ def _plain(node: Any, path: Path_, pos: _Positions) -> Any:
             child = (*path, index)
             line, col = node.lc.item(index)
             pos.values[child] = pos.keys[child] = (line + 1, col + 1)
-            items.append(_plain(value, child, pos))
+            items.append(_plain(value, child, pos, budget))
         return items
     return node
 
@@ -255,12 +321,20 @@ def _line_order(problem: str) -> tuple[int, int]:
 
 def parse_inventory_text(text: str, where: str, provider_schemas: ProviderSchemas | None = None) -> LoadedInventory:
     """Validate inventory YAML text; raise InventoryError listing every problem."""
+    # Characters are at most 4 bytes: only long texts need encoding to be measured.
+    if len(text) * 4 > MAX_INVENTORY_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_INVENTORY_BYTES:
+        raise InventoryError([_too_large(where)])
     pos = _Positions()
     try:
         yaml = YAML(typ="rt")
         yaml.allow_duplicate_keys = False
+        yaml.max_depth = MAX_DEPTH
         root = yaml.load(text)
+    except RecursionError:
+        raise InventoryError([_too_deep(where, 1, 1)]) from None
     except MarkedYAMLError as exc:
+        if _MaxDepthExceeded is not None and isinstance(exc, _MaxDepthExceeded) and exc.problem_mark:
+            raise InventoryError([_too_deep(where, exc.problem_mark.line + 1, exc.problem_mark.column + 1)]) from None
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise InventoryError([f"{where}:{line}:{col}: invalid YAML: {exc.problem or exc}"]) from None
@@ -268,7 +342,7 @@ def parse_inventory_text(text: str, where: str, provider_schemas: ProviderSchema
         raise InventoryError([f"{where}:1:1: invalid YAML: {exc}"]) from None
     if root is None:
         raise InventoryError([f"{where}:1:1: the inventory is empty"])
-    data = _plain(root, (), pos)
+    data = _plain(root, (), pos, _Budget(where))
     if not isinstance(data, dict):
         raise InventoryError([f"{where}:1:1: the inventory must be a mapping (version: 1, ...)"])
 
@@ -297,13 +371,26 @@ def parse_inventory_text(text: str, where: str, provider_schemas: ProviderSchema
 
 
 def load_inventory(path: Path, provider_schemas: ProviderSchemas | None = None) -> LoadedInventory:
-    """Read and validate an inventory file."""
+    """Read and validate an inventory file (refused unread beyond MAX_INVENTORY_BYTES)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # Read one byte past the limit, never more: the file may be huge or endless (/dev/zero).
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_INVENTORY_BYTES + 1)
+        if len(raw) > MAX_INVENTORY_BYTES:
+            raise InventoryError([_too_large(str(path))])
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InventoryError([f"{path}:1:1: cannot read inventory: {reason}"]) from None
     return parse_inventory_text(text, str(path), provider_schemas)
+
+
+def _too_large(where: str) -> str:
+    limit = MAX_INVENTORY_BYTES
+    return (
+        f"{where}:1:1: the inventory is larger than the limit of {limit:,} bytes "
+        f"({limit / 2**20:g} MiB; see docs/limits.md)"
+    )
 
 
 def resolve_secret(value: str) -> str:
