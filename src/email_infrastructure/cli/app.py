@@ -12,17 +12,22 @@ import typer
 
 from email_infrastructure import __version__
 from email_infrastructure.cli import audit, db, dkim, dns, domain, init, monitor, status, validate, vault
-from email_infrastructure.cli.common import debug_enabled, err_console
-from email_infrastructure.core.errors import EmailInfraError
+from email_infrastructure.cli.common import console, debug_enabled, err_console
+from email_infrastructure.core.errors import ConfigError, EmailInfraError
 from email_infrastructure.core.logging import redact_text, setup_logging
 
 app = typer.Typer(
     name="email-infra",
-    help="Control plane for cold-email infrastructure: DNS, mail servers, VPS, monitoring.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+#: exit code of an internal error (sysexits' EX_SOFTWARE): 1 means "errors found" for audits
+INTERNAL_ERROR = 70
+#: options that belong to the root command but read well after a command name too
+_GLOBAL_FLAGS = ("--debug", "--no-color")
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _version(value: bool) -> None:
@@ -33,17 +38,28 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and debug logs (anywhere on the line).")
+    ] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR=1 does the same).")] = False,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+        bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    level = "DEBUG" if debug else os.environ.get("EMAIL_INFRA_LOG_LEVEL", "WARNING")
-    production = os.environ.get("EMAIL_INFRA_ENV") == "production"
-    try:
-        setup_logging(level, json_output=production)
-    except ValueError:
-        setup_logging("WARNING", json_output=production)
+    """Control plane for cold-email infrastructure: DNS, mail servers, VPS, monitoring.
+
+    -f/--file names an inventory; plan, apply, records, status, monitor and audit use the stored state without it.
+
+    Exit codes: 0 ok, 1 errors found or a step failed, 2 usage or input error (a refusal, the lock).
+
+    3: nothing at error but something could not be determined (audit, blocklist, monitor); 70: internal error.
+    """
+    if no_color:
+        console.no_color = err_console.no_color = True
+    level = "DEBUG" if debug else os.environ.get("EMAIL_INFRA_LOG_LEVEL", "WARNING").strip().upper()
+    if level not in _LEVELS:
+        raise ConfigError(f"EMAIL_INFRA_LOG_LEVEL {level.lower()!r} is not a log level (one of {', '.join(_LEVELS)})")
+    setup_logging(level, json_output=os.environ.get("EMAIL_INFRA_ENV") == "production")
 
 
 app.command("init")(init.init)
@@ -52,7 +68,8 @@ app.command("records")(dns.records)
 app.command("plan")(dns.plan)
 app.command("apply")(dns.apply)
 app.command("audit")(audit.audit_command)
-app.command("blacklist")(audit.blacklist_command)
+app.command("blocklist")(audit.blacklist_command)
+app.command("blacklist", hidden=True, help="Alias of `blocklist`.")(audit.blacklist_command)
 app.command("monitor")(monitor.monitor)
 app.command("metrics")(monitor.metrics)
 app.command("status")(status.status)
@@ -62,13 +79,22 @@ app.add_typer(db.app, name="db")
 app.add_typer(vault.app, name="vault")
 
 
+def _hoist(argv: list[str]) -> list[str]:
+    """Move root-only flags given after a command name to the front (`plan --debug`)."""
+    head, rest = argv[:1], argv[1:]
+    end = rest.index("--") if "--" in rest else len(rest)
+    flags = [a for a in rest[:end] if a in _GLOBAL_FLAGS]
+    return [*head, *dict.fromkeys(flags), *(a for a in rest[:end] if a not in _GLOBAL_FLAGS), *rest[end:]]
+
+
 def main() -> None:
-    """Run the CLI: exit 0 on success, 2 on user errors, 1 on internal errors."""
+    """Run the CLI: exit 0 on success, 2 on user errors, 70 on internal errors."""
+    sys.argv = _hoist(sys.argv)
     try:
         result = app(standalone_mode=False)
     except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(1)
+        err_console.print("aborted: nothing was applied")
+        sys.exit(2)
     except typer.TyperException as exc:  # usage errors: bad option, missing argument (exit 2)
         show = getattr(exc, "show", None)
         if callable(show):
@@ -79,12 +105,16 @@ def main() -> None:
     except EmailInfraError as exc:
         _report(exc, f"error: {exc}")
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a data dir that cannot be created or written, a file that cannot be read
+        where = f"{exc.filename}: " if exc.filename else ""
+        _report(exc, f"error: {where}{exc.strerror or exc}")
+        sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
     except Exception as exc:
         _report(exc, f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
-        sys.exit(1)
+        sys.exit(INTERNAL_ERROR)
     sys.exit(result if isinstance(result, int) else 0)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from email_infrastructure.core.inventory import LoadedInventory
@@ -63,10 +64,16 @@ def inventory(path: Path, *, quiet: bool = False) -> LoadedInventory:
     from email_infrastructure.core.inventory import load_inventory
     from email_infrastructure.reconcile.registry import provider_schemas
 
+    if not path.exists():
+        from email_infrastructure.core.errors import InventoryError
+
+        raise InventoryError(
+            [f"{path}:1:1: no such inventory file; create one with `email-infra init`, or name one with -f FILE"]
+        )
     loaded = load_inventory(path, provider_schemas())
     if not quiet:
         for warning in loaded.warnings:
-            err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     return loaded
 
 

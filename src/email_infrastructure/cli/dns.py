@@ -160,8 +160,7 @@ def plan(
 ) -> None:
     """Show what apply would change; writes nothing (no provider, no database, no key).
 
-    Without -f the desired state stored in the database is planned; with -f FILE, what importing
-    FILE and reconciling would do.
+    Without -f the desired state stored in the database is planned; with -f FILE, what importing it would do.
     """
     from email_infrastructure.services.plans import plan as plan_service
 
@@ -221,8 +220,12 @@ def apply(
     ] = 30.0,
     as_json: JsonOption = False,
 ) -> None:
-    """Import -f FILE (if given), then make every provider match the desired state, reading back each
-    write; exit 1 if a step failed, 2 if refused."""
+    """Import -f FILE (if given), then make every provider match the desired state.
+
+    Every write is read back. One apply per database at a time: a second one waits --lock-timeout seconds.
+
+    Exit 1 if a step failed; 2 if refused (a stale checksum, a refusal without --force, the lock, answering no).
+    """
     from email_infrastructure.services.plans import apply as apply_service
     from email_infrastructure.services.plans import plan as plan_service
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from email_infrastructure.cli.common import (
     DEFAULT_INVENTORY,
@@ -22,17 +23,16 @@ def validate(file: InventoryOption = DEFAULT_INVENTORY, as_json: JsonOption = Fa
         loaded = inventory(file, quiet=as_json)
     except InventoryError as exc:
         if as_json:
-            print_json({"valid": False, "problems": exc.problems, "warnings": []})
+            print_json({"valid": False, "problems": exc.structured(), "warnings": []})
         else:
             for problem in exc.problems:
-                err_console.print(f"[red]error:[/] {problem}", soft_wrap=True)
-            err_console.print(f"{len(exc.problems)} problem(s) in {file}")
+                err_console.print(f"[red]error:[/] {escape(problem)}", soft_wrap=True)
+            err_console.print(f"{len(exc.problems)} problem(s) in {escape(str(file))}")
         raise typer.Exit(2) from None
     inv = loaded.inventory
     if as_json:
         print_json({"valid": True, "problems": [], "warnings": loaded.warnings})
         return
     mailboxes = sum(len(d.mailboxes) for d in inv.domains)
-    console.print(
-        f"[green]valid:[/] {file}: {len(inv.domains)} domain(s), {mailboxes} mailbox(es), {len(inv.servers)} server(s)"
-    )
+    counts = f"{len(inv.domains)} domain(s), {mailboxes} mailbox(es), {len(inv.servers)} server(s)"
+    console.print(f"[green]valid:[/] {escape(str(file))}: {counts}")

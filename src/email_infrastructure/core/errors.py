@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -22,12 +23,39 @@ class ConfigError(UserError):
     """Settings or environment are invalid."""
 
 
+_PROBLEM = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<column>\d+): (?P<message>.*)$", re.S)
+_HINT = re.compile(r"\s*\((?P<hint>did you mean [^)]*)\)")
+
+
 class InventoryError(UserError):
-    """The inventory file cannot be used; carries every problem found."""
+    """The inventory file cannot be used; carries every problem found (`FILE:LINE:COL: message`)."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems) if problems else "invalid inventory")
+
+    def structured(self) -> list[dict[str, Any]]:
+        """Each problem as {file, line, column, message, hint} (the hint is a "did you mean")."""
+        out: list[dict[str, Any]] = []
+        for problem in self.problems:
+            match = _PROBLEM.match(problem)
+            if match is None:
+                out.append({"file": None, "line": None, "column": None, "message": problem, "hint": None})
+                continue
+            message, hint = match["message"], None
+            found = _HINT.search(message)
+            if found:
+                hint, message = found["hint"], (message[: found.start()] + message[found.end() :]).strip()
+            out.append(
+                {
+                    "file": match["file"],
+                    "line": int(match["line"]),
+                    "column": int(match["column"]),
+                    "message": message,
+                    "hint": hint,
+                }
+            )
+        return out
 
 
 class SecretReferenceError(UserError):

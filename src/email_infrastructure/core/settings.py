@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -47,6 +49,23 @@ class _EnvironmentYamlSource(PydanticBaseSettingsSource):
         return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
 
 
+def check_nameserver(text: str) -> tuple[str, int]:
+    """`IP`, `IP:PORT` or `[IPv6]:PORT` → (ip, port); ValueError in words a user can act on."""
+    host, port_text = text.strip(), "53"
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        port_text = rest.removeprefix(":") or "53"
+    elif host.count(":") == 1:
+        host, _, port_text = host.partition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"nameserver {text!r}: {host!r} is not an IP address (IP, IP:PORT or [IPv6]:PORT)") from None
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"nameserver {text!r}: the port must be a number from 1 to 65535")
+    return host, int(port_text)
+
+
 def default_data_dir() -> Path:
     """Where state lives unless EMAIL_INFRA_DATA_DIR says: the user's data directory (XDG), the same
     whichever folder a command runs from."""
@@ -69,7 +88,25 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("EMAIL_INFRA_REDIS_URL", "REDIS_URL"))
     secret_key: SecretStr | None = None
     #: DNS servers for audits and monitoring (IP[:PORT]); the inventory's, then the system's, otherwise
-    nameservers: list[str] = Field(default_factory=list)
+    nameservers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("nameservers", mode="before")
+    @classmethod
+    def _nameserver_list(cls, value: Any) -> Any:
+        """A JSON list or a comma-separated string; each entry IP, IP:PORT or [IPv6]:PORT."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except ValueError:
+                    raise ValueError("write a JSON list of strings, or IP[:PORT] separated by commas") from None
+            else:
+                value = [part.strip() for part in text.split(",") if part.strip()]
+        if isinstance(value, list):
+            for item in value:
+                check_nameserver(str(item))
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -124,9 +161,12 @@ def load_settings(**overrides: Any) -> Settings:
     """Build settings, turning validation problems into one clear ConfigError."""
     try:
         return Settings(**overrides)
+    except SettingsError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            f"EMAIL_INFRA_{'.'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: "
+            f"{str(err['msg']).removeprefix('Value error, ')}"
             for err in exc.errors(include_input=False)
         )
         raise ConfigError(f"invalid settings: {problems}") from None

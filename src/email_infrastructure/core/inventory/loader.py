@@ -19,7 +19,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from email_infrastructure.core.errors import InventoryError, SecretReferenceError
-from email_infrastructure.core.inventory.schema import SECRET_REF, Inventory, MailboxSpec
+from email_infrastructure.core.inventory.schema import PATTERN_MESSAGES, SECRET_REF, Inventory, MailboxSpec
 from email_infrastructure.core.logging import register_secret
 from email_infrastructure.core.names import normalise_domain
 
@@ -194,6 +194,12 @@ def _format_pydantic(
         line, col = pos.at(loc)
         dotted = ".".join(str(p) for p in loc) or "inventory"
         message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "string_pattern_mismatch":
+            pattern = str((err.get("ctx") or {}).get("pattern", ""))
+            message = PATTERN_MESSAGES.get(pattern, "this value does not have the expected form")
+            # A credential is never echoed: the value that failed may be a pasted token.
+            if isinstance(err.get("input"), str) and not pattern.startswith("^env:"):
+                message = f"{message}; got {err['input']!r}"
         problems.append(f"{where}:{line}:{col}: {dotted}: {message}")
     return problems
 

@@ -7,7 +7,7 @@ import unicodedata
 from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from email_infrastructure.core.names import normalise_domain
 
@@ -27,7 +27,28 @@ def _duration_seconds(value: Any) -> Any:
 
 DomainName = Annotated[str, AfterValidator(normalise_domain)]
 Seconds = Annotated[int, BeforeValidator(_duration_seconds), Field(ge=60, le=7 * 86400)]
-LocalPart = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?$")]
+_LOCAL_PART = r"^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?$"
+_SERVER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_MAILTO = r"^mailto:[^@\s,;!]+@[^@\s,;!]+$"
+_LABEL = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+_HTTP_URL = r"^https?://[^\s/]+\S*$"
+_SELECTOR = r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"
+_TLS_RPT = r"^(mailto:|https://)\S+$"
+_ENV = r"^env:[A-Za-z_][A-Za-z0-9_]*$"
+_ANY_URL = r"^https?://\S+$"
+#: what each pattern means, in our words: a pattern is no message for a person
+PATTERN_MESSAGES: dict[str, str] = {
+    _LOCAL_PART: "a mailbox local part is lowercase letters, digits and . _ + - (e.g. ann.lee)",
+    _SERVER_NAME: "a server name is letters, digits and . _ - (e.g. mx1)",
+    _MAILTO: "a report address is mailto:user@domain (e.g. mailto:dmarc@example.com)",
+    _LABEL: "a host label is lowercase letters, digits and hyphens (e.g. track)",
+    _HTTP_URL: "a redirect target is an http:// or https:// URL (e.g. https://www.example.com)",
+    _SELECTOR: "a DKIM selector is lowercase letters, digits and hyphens (e.g. s2026)",
+    _TLS_RPT: "a TLS-RPT address is mailto:user@domain or an https:// URL",
+    _ENV: "credentials are references to environment variables: env:NAME",
+    _ANY_URL: "an API address is an http:// or https:// URL",
+}
+LocalPart = Annotated[str, Field(pattern=_LOCAL_PART)]
 
 
 class _Model(BaseModel):
@@ -58,7 +79,7 @@ class ProvidersSpec(_Model):
 class ServerSpec(_Model):
     """A mail server: created by a VPS provider, or an existing one given by its addresses."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(min_length=1, pattern=_SERVER_NAME)
     hostname: DomainName
     provider: str | None = None
     size: str | None = None
@@ -87,8 +108,8 @@ class DmarcSpec(_Model):
 
     policy: Literal["none", "quarantine", "reject"] = "none"
     subdomain_policy: Literal["none", "quarantine", "reject"] | None = None
-    rua: list[Annotated[str, Field(pattern=r"^mailto:[^@\s,;!]+@[^@\s,;!]+$")]] = Field(default_factory=list)
-    ruf: list[Annotated[str, Field(pattern=r"^mailto:[^@\s,;!]+@[^@\s,;!]+$")]] = Field(default_factory=list)
+    rua: list[Annotated[str, Field(pattern=_MAILTO)]] = Field(default_factory=list)
+    ruf: list[Annotated[str, Field(pattern=_MAILTO)]] = Field(default_factory=list)
     adkim: Literal["r", "s"] = "r"
     aspf: Literal["r", "s"] = "r"
     testing: bool = False
@@ -98,7 +119,7 @@ class TrackingSpec(_Model):
     """A sending platform's tracking CNAME; host/target default from the platform."""
 
     platform: str | None = None
-    host: str | None = Field(default=None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+    host: str | None = Field(default=None, pattern=_LABEL)
     target: DomainName | None = None
 
     @model_validator(mode="after")
@@ -143,12 +164,12 @@ class _DomainOptions(_Model):
     server: str | None = None
     dmarc: DmarcSpec | None = None
     tracking: TrackingSpec | None = None
-    redirect: Annotated[str, Field(pattern=r"^https?://[^\s/]+\S*$")] | None = None
+    redirect: Annotated[str, Field(pattern=_HTTP_URL)] | None = None
     spf_includes: list[DomainName] | None = None
     spf_all: Literal["-all", "~all"] | None = None
-    dkim_selector: Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")] | None = None
+    dkim_selector: Annotated[str, Field(pattern=_SELECTOR)] | None = None
     mta_sts: MtaStsSpec | None = None
-    tls_rpt: list[Annotated[str, Field(pattern=r"^(mailto:|https://)\S+$")]] | None = None
+    tls_rpt: list[Annotated[str, Field(pattern=_TLS_RPT)]] | None = None
     daily_send_limit: int | None = Field(default=None, ge=1, le=2000)
     ttl: int | None = Field(default=None, ge=60, le=86400)
 
@@ -198,7 +219,8 @@ class MonitoringSpec(_Model):
     """Monitoring settings."""
 
     intervals: IntervalsSpec = Field(default_factory=IntervalsSpec)
-    blacklists: list[DomainName] | None = None
+    #: `blocklists` in the docs; `blacklists` (the first name) is kept as an alias
+    blacklists: list[DomainName] | None = Field(default=None, validation_alias=AliasChoices("blocklists", "blacklists"))
     nameservers: list[str] = Field(default_factory=list)
     spamhaus_dqs_key: str | None = None
     alert_sinks: list[SinkSpec] = Field(default_factory=list)
