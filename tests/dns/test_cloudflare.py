@@ -327,3 +327,18 @@ async def test_redirect_rule_and_proxied_apex_and_www(make_reconciler: Make, fak
     assert gone.plan.zones[0].redirect == ("https://brand-new.test", None)
     assert [r["ref"] for r in fake.rulesets[(zone_id, "http_request_dynamic_redirect")]["rules"]] == ["someone_else"]
     assert ("www.brand.test", "CNAME") not in by_key(fake, "brand.test")
+
+
+async def test_a_refused_token_stops_after_a_few_calls_instead_of_one_per_zone(
+    make_reconciler: Make, fake: FakeCloudflare, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    zones = [f"z{n:02d}.test" for n in range(20)]
+    for zone in zones:
+        fake.add_zone(zone)
+    monkeypatch.setenv("CF_TEST_TOKEN", "bad-token-xyz")
+    before = sum(fake.calls.values())
+    plan = await (await make_reconciler(inventory(fake, *zones))).plan()
+    assert len(plan.failed) == 20
+    assert all("credentials were refused" in (s.error or "") or "HTTP 403" in (s.error or "") for s in plan.failed)
+    # the bulk zone listing, then three refusals in a row: nothing more is sent
+    assert sum(fake.calls.values()) - before <= 5, fake.calls

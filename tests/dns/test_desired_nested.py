@@ -133,11 +133,13 @@ def executed_lines(call: Callable[[], object]) -> int:
         count += event == "line"
         return trace
 
+    # Put back whatever tracer was there (coverage's): clearing it stops coverage for the rest of the run.
+    previous = sys.gettrace()
     sys.settrace(trace)
     try:
         call()
     finally:
-        sys.settrace(None)
+        sys.settrace(previous)
     return count
 
 

@@ -33,6 +33,12 @@ _SIGN = {"create": "[green]+[/]", "update": "[yellow]~[/]", "delete": "[red]-[/]
 DomainsArgument = Annotated[
     list[str] | None, typer.Argument(help="Only these domains (default: every domain of the desired state).")
 ]
+DeadlineOption = Annotated[
+    float | None,
+    typer.Option(
+        "--deadline", help="Seconds for the whole run; what is not done by then fails (default: none).", min=0
+    ),
+]
 ForceOption = Annotated[
     bool,
     typer.Option(
@@ -153,6 +159,7 @@ def plan(
     file: SourceOption = None,
     as_json: JsonOption = False,
     force: Annotated[bool, typer.Option("--force", help="Preview taking over another owner's domains.")] = False,
+    deadline: DeadlineOption = None,
     detailed_exitcode: Annotated[
         bool,
         typer.Option("--detailed-exitcode", help="Exit 0 without changes, 2 with changes, 1 on error."),
@@ -171,11 +178,16 @@ def plan(
             note_state(app)
             progress = _progress(2)
             if progress is None:
-                return await plan_service(app, source=loaded, only=domains or (), force=force)
+                return await plan_service(app, source=loaded, only=domains or (), force=force, deadline=deadline)
             with progress:
                 task = progress.add_task("planning", total=None)
                 return await plan_service(
-                    app, source=loaded, only=domains or (), force=force, progress=lambda _k: progress.advance(task)
+                    app,
+                    source=loaded,
+                    only=domains or (),
+                    force=force,
+                    deadline=deadline,
+                    progress=lambda _k: progress.advance(task),
                 )
 
     result = run(go())
@@ -218,6 +230,7 @@ def apply(
     lock_timeout: Annotated[
         float, typer.Option("--lock-timeout", help="Seconds to wait for another apply of this database.", min=0)
     ] = 30.0,
+    deadline: DeadlineOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Import -f FILE (if given), then make every provider match the desired state.
@@ -260,6 +273,7 @@ def apply(
                     force=force,
                     only=only,
                     lock_timeout=lock_timeout,
+                    deadline=deadline,
                     progress=advance,
                 )
 

@@ -96,6 +96,10 @@ class VendorClient:
 
     #: name used in errors and logs
     provider = "vendor"
+    #: refused credentials (403) in a row after which nothing more is sent; a 401 stops at once.
+    #: One spurious 403 (Cloudflare gives some after zone creation) must not stop a run; a token
+    #: refused on every zone must not cost one failing call per zone.
+    auth_failures_to_stop = 3
 
     def __init__(
         self,
@@ -115,6 +119,8 @@ class VendorClient:
         self.rate_limiter = rate_limiter
         self._sleep = sleep
         self.calls = 0
+        self._auth_strikes = 0
+        self._auth_stopped: ProviderAuthError | None = None
 
     async def __aenter__(self) -> VendorClient:
         return self
@@ -136,6 +142,13 @@ class VendorClient:
         really happened instead of creating something twice. A 503 says the request was not taken.
         """
         safe = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        if self._auth_stopped is not None:
+            raise ProviderAuthError(
+                f"{method} {path}: not sent, the credentials were refused: {self._auth_stopped}",
+                provider=self.provider,
+                status=self._auth_stopped.status,
+                code=self._auth_stopped.code,
+            )
         attempt = 0
         while True:
             attempt += 1
@@ -166,8 +179,14 @@ class VendorClient:
                     await self._sleep(delay)
                     continue
             if response.is_success:
+                self._auth_strikes = 0
                 return response
-            raise self.error_for(response, method, path)
+            error = self.error_for(response, method, path)
+            if isinstance(error, ProviderAuthError):
+                self._auth_strikes = self.auth_failures_to_stop if error.status == 401 else self._auth_strikes + 1
+                if self._auth_strikes >= self.auth_failures_to_stop:
+                    self._auth_stopped = error
+            raise error
 
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """`request()` and decode the JSON body; a body that is not JSON is a ProviderError."""

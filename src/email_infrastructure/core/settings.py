@@ -157,6 +157,12 @@ def normalise_database_url(url: str) -> str:
     raise ConfigError(f"DATABASE_URL must start with postgresql:// or sqlite:/// (got scheme {url.split(':', 1)[0]!r})")
 
 
+def _setting_name(loc: tuple[int | str, ...]) -> str:
+    """`env (EMAIL_INFRA_ENV)`: the key of the settings file and the variable that sets it."""
+    name = ".".join(str(p) for p in loc)
+    return f"{name} (EMAIL_INFRA_{name.upper()})" if name else "settings"
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build settings, turning validation problems into one clear ConfigError."""
     try:
@@ -165,8 +171,7 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"invalid settings: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(
-            f"EMAIL_INFRA_{'.'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: "
-            f"{str(err['msg']).removeprefix('Value error, ')}"
+            f"{_setting_name(err['loc'])}: {str(err['msg']).removeprefix('Value error, ')}"
             for err in exc.errors(include_input=False)
         )
         raise ConfigError(f"invalid settings: {problems}") from None

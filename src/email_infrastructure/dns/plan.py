@@ -123,6 +123,8 @@ class ZonePlan:
     error: str | None = None
     #: changes a provider makes beside the records (its redirect rule)
     extra: list[ExtraChange] = field(default_factory=list)
+    #: intents an interrupted apply left (event id → whether the zone shows the change was made)
+    settle: dict[str, bool] = field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:

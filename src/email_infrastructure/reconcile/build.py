@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ async def build(
     *,
     only: Iterable[str] = (),
     concurrency: int = 8,
+    deadline: float | None = None,
     providers: dict[str, DnsProvider[Any]] | None = None,
 ) -> Reconciler:
     """Steps per domain (DKIM key → DNS zone), plus the zones where we still own records that
@@ -80,12 +82,15 @@ async def build(
             steps.append(DnsZoneStep(ctx, gone, provider, orphan=zone_name in zones))
         if unknown:
             raise UserError(f"not in the desired state: {', '.join(sorted(unknown))}")
-        reconciler.graph = Graph(steps, concurrency=concurrency)
-        reconciler.zones = zones
+        started = asyncio.get_running_loop().time()
         for name, provider in built.items():
-            # On failure each zone looks itself up and reports its own error.
-            with contextlib.suppress(EmailInfraError):
-                await provider.prefetch([z.zone for z in zones.values() if z.provider == name])
+            # On failure (or past the deadline) each zone looks itself up and reports its own error.
+            with contextlib.suppress(EmailInfraError, TimeoutError):
+                async with asyncio.timeout(deadline):
+                    await provider.prefetch([z.zone for z in zones.values() if z.provider == name])
+        left = None if deadline is None else max(0.0, deadline - (asyncio.get_running_loop().time() - started))
+        reconciler.graph = Graph(steps, concurrency=concurrency, deadline=left)
+        reconciler.zones = zones
     except BaseException:
         await reconciler.close()
         raise

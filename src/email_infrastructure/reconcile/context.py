@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from email_infrastructure.core.events import Event
-from email_infrastructure.storage.repositories import DnsOwnership, SecretStore
+from email_infrastructure.storage.repositories import DnsOwnership, EventIntents, SecretStore
 
 
 class StepUnitOfWork(Protocol):
@@ -23,6 +23,16 @@ class StepUnitOfWork(Protocol):
 
     def emit(self, topic: Any, payload: Mapping[str, Any], source: str = "") -> Event:
         """Queue an event, logged with the transaction."""
+
+    def intend(self, scope: str, topic: Any, payload: Mapping[str, Any], source: str = "") -> Event:
+        """Record an event before the change it describes."""
+
+    async def confirm(self, events: list[Event]) -> None:
+        """Log intents whose change is done."""
+
+    @property
+    def intents(self) -> EventIntents:
+        """Pending intents."""
 
     async def commit(self) -> None:
         """Commit and publish."""
@@ -49,6 +59,9 @@ class ReconcileContext(Protocol):
 
     async def secrets(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Stored secrets by (owner, name); absent ones left out; creates no key."""
+
+    async def intents(self, scope: str) -> list[Event]:
+        """Events of an interrupted apply whose change may or may not have been made."""
 
     def uow(self) -> StepUnitOfWork:
         """A unit of work for apply."""

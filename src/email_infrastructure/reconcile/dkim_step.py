@@ -7,6 +7,7 @@ step with one that asks the server for its key.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Mapping
 
 from email_infrastructure.core.inventory import ResolvedDomain
@@ -16,8 +17,8 @@ from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
 
 KEY_BITS = 2048
-#: RSA generation is CPU-bound: a few threads at a time, whatever the step concurrency
-_GENERATORS = asyncio.Semaphore(4)
+#: RSA generation is CPU-bound and OpenSSL releases the GIL while it runs: one thread per core
+_GENERATORS = asyncio.Semaphore(os.cpu_count() or 2)
 
 
 def secret_key(domain: str, selector: str) -> tuple[str, str]:

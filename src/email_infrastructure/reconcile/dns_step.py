@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from email_infrastructure.core.errors import EmailInfraError, VerificationError
+from email_infrastructure.core.events import Event
 from email_infrastructure.core.inventory import ResolvedDomain
 from email_infrastructure.dns.desired import DKIM_PENDING, DesiredZone, dkim_record
 from email_infrastructure.dns.events import (
@@ -31,6 +32,7 @@ from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
 
 _TOPIC = {Action.CREATE: RECORD_CREATED, Action.UPDATE: RECORD_UPDATED, Action.DELETE: RECORD_DELETED}
+EXTRA_TOPICS_BY_NAME = {t.name for t in EXTRA_TOPICS.values()}
 
 
 def _conflicts(desired: list[Record], existing: list[Record], changes: list[Change]) -> list[str]:
@@ -51,6 +53,24 @@ def _conflicts(desired: list[Record], existing: list[Record], changes: list[Chan
 
 def _pending(record: Record | None) -> bool:
     return record is not None and DKIM_PENDING in record.values
+
+
+def _carried_out(event: Event, current: dict[tuple[str, str], Record], zp: ZonePlan, redirect: str | None) -> bool:
+    """Whether the zone as read now shows the change an intent describes."""
+    data = event.payload
+    if event.topic in EXTRA_TOPICS_BY_NAME:
+        planned = next((e for e in zp.extra if EXTRA_TOPICS[e.kind].name == event.topic), None)
+        return (planned.old if planned else redirect) == data.get("new")
+    key = (str(data.get("name")), str(data.get("type")))
+    if data.get("action") == Action.DELETE.value:
+        return key not in current
+    found, new = current.get(key), data.get("new") or {}
+    return (
+        found is not None
+        and list(found.values) == list(new.get("values", []))
+        and found.ttl == new.get("ttl")
+        and found.proxied == bool(new.get("proxied"))
+    )
 
 
 class DnsZoneStep(Step):
@@ -74,6 +94,8 @@ class DnsZoneStep(Step):
         self.domain = domain
         self.dkim_step = dkim_step
         self.key = f"dns.zone:{desired.zone}" + (f"@{provider.name}" if orphan else "")
+        #: where this zone's event intents are kept
+        self.scope = f"dns:{provider.name}:{desired.zone}"
         self.depends_on = (dkim_step,) if dkim_step else ()
 
     def _records(self, public_key: Any) -> list[Record]:
@@ -109,6 +131,10 @@ class DnsZoneStep(Step):
                 raise VerificationError(f"{zone}: " + "; ".join(conflicts), provider=provider.name)
             with vendor_answers(provider.name):
                 zp.extra = await provider.extra_changes(self.desired, owned)
+            current = {r.key: r for r in existing}
+            for event in await self.ctx.intents(self.scope):
+                zp.settle[event.id] = _carried_out(event, current, zp, self.desired.redirect)
+            plan.housekeeping = bool(zp.settle)
         except EmailInfraError as exc:
             zp.changes, zp.extra = [], []
             zp.error = plan.error = str(exc) if zone in str(exc) else f"{zone}: {exc}"
@@ -135,10 +161,36 @@ class DnsZoneStep(Step):
         real = self.provider.prepare(dkim_record(self.domain, upstream[self.dkim_step]["public_key"]))
         return [dataclasses.replace(c, new=real) if _pending(c.new) else c for c in zp.changes]
 
+    async def _settle(self, zp: ZonePlan) -> None:
+        """An interrupted apply's intents: into the audit log if the change was made, else dropped."""
+        async with self.ctx.uow() as uow:
+            pending = [e for e in await uow.intents.pending(self.scope) if e.id in zp.settle]
+            await uow.confirm([e for e in pending if zp.settle[e.id]])
+            await uow.intents.remove(e.id for e in pending if not zp.settle[e.id])
+            await uow.commit()
+
+    def _payloads(self, zone: str, changes: list[Change], zp: ZonePlan) -> list[tuple[Any, dict[str, Any]]]:
+        """(topic, payload) of every event this apply will log."""
+        events: list[tuple[Any, dict[str, Any]]] = []
+        for extra in zp.extra:
+            events.append((EXTRA_TOPICS[extra.kind], dict(ExtraChangePayload(zone=zone, old=extra.old, new=extra.new))))
+        for change in changes:
+            data = change.to_json()
+            payload = RecordChangePayload(
+                zone=zone, action=data["action"], name=data["name"], type=data["type"], old=data["old"], new=data["new"]
+            )
+            events.append((_TOPIC[change.action], dict(payload)))
+        return events
+
     async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
-        """Claim ownership, write, read back, then release what was deleted and log the events."""
+        """Claim ownership and write the events as intents, write, read back, then release what was
+        deleted and confirm the events, so that each change is logged exactly once whatever is killed."""
         zp: ZonePlan = plan.detail
         zone, provider = zp.zone, self.provider
+        if zp.settle:
+            await self._settle(zp)
+        if not zp.has_changes:
+            return {"zone": zone}
         changes = self._resolved(zp, upstream)
         written = {c.record.key for c in changes if c.action is not Action.DELETE}
         written |= {e.owned for e in zp.extra if e.new is not None}
@@ -147,6 +199,7 @@ class DnsZoneStep(Step):
         try:
             async with self.ctx.uow() as uow:
                 await uow.ownership.claim(provider.name, zone, written)
+                intents = [uow.intend(self.scope, t, p, source="dns") for t, p in self._payloads(zone, changes, zp)]
                 await uow.commit()
             with vendor_answers(provider.name):
                 if changes:
@@ -173,22 +226,6 @@ class DnsZoneStep(Step):
             raise EmailInfraError(message) from None
         async with self.ctx.uow() as uow:
             await uow.ownership.release(provider.name, zone, deleted)
-            for extra in zp.extra:
-                payload = ExtraChangePayload(zone=zone, old=extra.old, new=extra.new)
-                uow.emit(EXTRA_TOPICS[extra.kind], payload, source="dns")
-            for change in changes:
-                data = change.to_json()
-                uow.emit(
-                    _TOPIC[change.action],
-                    RecordChangePayload(
-                        zone=zone,
-                        action=data["action"],
-                        name=data["name"],
-                        type=data["type"],
-                        old=data["old"],
-                        new=data["new"],
-                    ),
-                    source="dns",
-                )
+            await uow.confirm(intents)
             await uow.commit()
         return {"zone": zone}

@@ -80,6 +80,9 @@ class StepPlan:
     unsafe: list[str] = field(default_factory=list)
     #: the component's own view of the plan (a ZonePlan for DNS), for renderers and apply
     detail: Any = None
+    #: bookkeeping apply must do even without changes (intents of an interrupted run to settle);
+    #: not a change, so not in the checksum
+    housekeeping: bool = False
 
     @property
     def has_changes(self) -> bool:
@@ -220,28 +223,54 @@ def _order(steps: list[Step]) -> list[Step]:
 
 
 class Graph:
-    """Runs steps: each waits for its dependencies; at most `concurrency` step bodies at once."""
+    """Runs steps: each waits for its dependencies; at most `concurrency` step bodies at once.
 
-    def __init__(self, steps: list[Step], *, concurrency: int = 8) -> None:
+    With a `deadline` (seconds for the whole run), a step still running when it passes is stopped
+    and reported as failed; what finished keeps its result.
+    """
+
+    def __init__(self, steps: list[Step], *, concurrency: int = 8, deadline: float | None = None) -> None:
         self.steps = _order(steps)
         self.concurrency = concurrency
+        self.deadline = deadline
 
-    async def _run(self, body: Callable[[Step, dict[str, Any]], Any], progress: Progress | None) -> dict[str, Any]:
+    async def _run(
+        self,
+        body: Callable[[Step, dict[str, Any]], Any],
+        late: Callable[[Step], Any],
+        progress: Progress | None,
+    ) -> dict[str, Any]:
         semaphore = asyncio.Semaphore(self.concurrency)
         tasks: dict[str, asyncio.Task[Any]] = {}
+        loop = asyncio.get_running_loop()
+        until = None if self.deadline is None else loop.time() + self.deadline
 
         async def one(step: Step) -> Any:
             upstream = {dep: await tasks[dep] for dep in step.depends_on}
             async with semaphore:
-                result = await body(step, upstream)
+                try:
+                    async with asyncio.timeout_at(until):
+                        result = await body(step, upstream)
+                except TimeoutError:
+                    result = late(step)
             if progress:
                 progress(step.key)
             return result
 
         for step in self.steps:  # dependencies first, so their tasks exist
             tasks[step.key] = asyncio.ensure_future(one(step))
-        await asyncio.gather(*tasks.values())
+        try:
+            await asyncio.gather(*tasks.values())
+        except BaseException:
+            # An interrupt (or a bug) in one step: stop the others instead of leaving them running.
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            raise
         return {key: task.result() for key, task in tasks.items()}
+
+    def _late(self) -> str:
+        return f"stopped: the run's deadline of {self.deadline:g} s passed"
 
     async def plan(self, progress: Progress | None = None) -> GraphPlan:
         """Plan every step; a step whose dependency cannot be planned cannot be planned either."""
@@ -259,7 +288,12 @@ class Graph:
                 plan.error = str(exc)
                 return plan
 
-        plans = await self._run(body, progress)
+        def late(step: Step) -> StepPlan:
+            plan = step.new_plan()
+            plan.error = f"{step.key}: {self._late()}"
+            return plan
+
+        plans = await self._run(body, late, progress)
         return GraphPlan([plans[s.key] for s in self.steps])
 
     async def apply(self, plan: GraphPlan, progress: Progress | None = None) -> list[StepOutcome]:
@@ -274,15 +308,20 @@ class Graph:
                 outcome.status, outcome.error = "failed", mine.error
             elif failed:
                 outcome.status, outcome.error = "skipped", f"{step.key}: skipped, {', '.join(failed)} failed"
-            elif not mine.has_changes:
+            elif not mine.has_changes and not mine.housekeeping:
                 outcome.outputs = dict(mine.outputs)
             else:
                 try:
                     outcome.outputs = await step.apply(mine, {k: o.outputs for k, o in upstream.items()})
-                    outcome.status = "applied"
+                    outcome.status = "applied" if mine.has_changes else "unchanged"
                 except EmailInfraError as exc:
                     outcome.status, outcome.error = "failed", str(exc)
             return outcome
 
-        outcomes = await self._run(body, progress)
+        def late(step: Step) -> StepOutcome:
+            return StepOutcome(
+                step.key, step.component, "failed", plans[step.key].counts(), f"{step.key}: {self._late()}"
+            )
+
+        outcomes = await self._run(body, late, progress)
         return [outcomes[s.key] for s in self.steps]

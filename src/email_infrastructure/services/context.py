@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from email_infrastructure.core.errors import ConfigError
+from email_infrastructure.core.events import Event
 from email_infrastructure.services.app import App
 from email_infrastructure.services.uow import UnitOfWork
 from email_infrastructure.storage.repositories import secret_count
@@ -49,6 +50,13 @@ class AppContext:
                     )
                 return {}
             return await uow.secrets(create_key=False).get_many(keys)
+
+    async def intents(self, scope: str) -> list[Event]:
+        """Intents an interrupted apply left in a scope."""
+        if not self.app.has_state():
+            return []
+        async with self.app.uow() as uow:
+            return await uow.intents.pending(scope)
 
     def uow(self) -> UnitOfWork:
         """A unit of work for a step's writes."""

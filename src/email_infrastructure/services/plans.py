@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,10 +118,15 @@ async def _desired(app: App, source: LoadedInventory | None, force: bool) -> tup
 
 
 async def _plan(
-    app: App, source: LoadedInventory | None, only: Iterable[str], force: bool, progress: Progress | None
+    app: App,
+    source: LoadedInventory | None,
+    only: Iterable[str],
+    force: bool,
+    progress: Progress | None,
+    deadline: float | None,
 ) -> tuple[Plan, Reconciler]:
     inventory, imported = await _desired(app, source, force)
-    reconciler = await build(AppContext(app), inventory, only=only)
+    reconciler = await build(AppContext(app), inventory, only=only, deadline=deadline)
     try:
         graph = await reconciler.graph.plan(progress)
     except BaseException:
@@ -136,6 +142,7 @@ async def plan(
     only: Iterable[str] = (),
     force: bool = False,
     progress: Progress | None = None,
+    deadline: float | None = None,
 ) -> Plan:
     """What apply would change; never writes (not to providers, not to the database, not keys).
 
@@ -143,7 +150,7 @@ async def plan(
     reconciling would do.
     """
     with correlation():
-        result, reconciler = await _plan(app, source, only, force, progress)
+        result, reconciler = await _plan(app, source, only, force, progress, deadline)
         await reconciler.close()
     return result
 
@@ -157,15 +164,17 @@ async def apply(
     only: Iterable[str] = (),
     progress: Progress | None = None,
     lock_timeout: float = LOCK_TIMEOUT,
+    deadline: float | None = None,
 ) -> ApplyResult:
     """Import `source` (if any), plan, check the guard rails, apply step by step; one process at a time.
 
     A failed step never stops the others, only the steps that depend on it.
     """
+    started = asyncio.get_running_loop().time()
     db = await app.database()
     async with database_lock(db.engine, APPLY_LOCK, holder_description("email-infra apply"), lock_timeout):
         with correlation() as run_id:
-            planned, reconciler = await _plan(app, source, only, force, None)
+            planned, reconciler = await _plan(app, source, only, force, None, deadline)
             try:
                 if checksum is not None and normalise_checksum(checksum) != planned.checksum:
                     raise UserError(
@@ -176,6 +185,8 @@ async def apply(
                     raise UnsafePlanError("refusing to apply: " + "; ".join(planned.unsafe))
                 if source is not None:
                     await import_inventory(app, source, force=force)
+                if deadline is not None:  # one deadline for the whole run: planning spent part of it
+                    reconciler.graph.deadline = max(0.0, deadline - (asyncio.get_running_loop().time() - started))
                 outcomes = await reconciler.graph.apply(planned.graph, progress)
             finally:
                 await reconciler.close()

@@ -16,6 +16,7 @@ from email_infrastructure.storage.repositories import (
     CheckHistory,
     DesiredState,
     DnsOwnership,
+    EventIntents,
     EventLog,
     PlanHistory,
     SecretStore,
@@ -88,6 +89,23 @@ class UnitOfWork:
     def secrets(self, *, create_key: bool = True) -> SecretStore:
         """Encrypted secrets (the vault key file is created unless `create_key` is False)."""
         return SecretStore(self.session, self.app.vault(create=create_key))
+
+    @property
+    def intents(self) -> EventIntents:
+        """Events written before the provider call they describe."""
+        return EventIntents(self.session)
+
+    def intend(self, scope: str, topic: str | Topic[Any], payload: Mapping[str, Any], source: str = "") -> Event:
+        """Record an event before the change it describes is made (confirm it after read-back)."""
+        name = topic.name if isinstance(topic, Topic) else topic
+        event = Event(topic=name, payload=payload, source=source)
+        self.intents.add(scope, [event])
+        return event
+
+    async def confirm(self, events: list[Event]) -> None:
+        """Intents whose change is done: into the audit log with this transaction, then published."""
+        await self.intents.remove(e.id for e in events)
+        self._outbox.extend(events)
 
     def emit(self, topic: str | Topic[Any], payload: Mapping[str, Any], source: str = "") -> Event:
         """Queue an event: logged with this transaction, published after it commits."""

@@ -116,6 +116,23 @@ class EventRecord(Base):
     occurred_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class EventIntent(Base):
+    """An event written before the provider call it describes, confirmed into `events` after read-back.
+
+    A run killed in between leaves the intent: the next run confirms it if the change is at the
+    provider, or drops it if not (and makes the change again, with a new intent).
+    """
+
+    __tablename__ = "event_intents"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(300), index=True)
+    topic: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(255), default="")
+    correlation_id: Mapped[str | None] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    occurred_at: Mapped[datetime] = mapped_column()
+
+
 class ApiKey(Base):
     """An API key, stored as a hash; the key itself is shown once."""
 

@@ -22,6 +22,7 @@ from email_infrastructure.storage.models import (
     DesiredSetting,
     DnsOwnedRecord,
     Domain,
+    EventIntent,
     EventRecord,
     Mailbox,
     Provider,
@@ -66,6 +67,49 @@ class EventLog:
 async def secret_count(session: AsyncSession) -> int:
     """How many secrets are stored (no key needed to count them)."""
     return int(await session.scalar(select(func.count()).select_from(SecretRecord)) or 0)
+
+
+class EventIntents:
+    """Events written before the provider call they describe (see EventIntent)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, scope: str, events: Iterable[Event]) -> None:
+        """Stage intents (written when the unit of work commits)."""
+        self._session.add_all(
+            EventIntent(
+                id=e.id,
+                scope=scope,
+                topic=e.topic,
+                source=e.source,
+                correlation_id=e.correlation_id,
+                payload=dict(e.payload),
+                occurred_at=e.occurred_at,
+            )
+            for e in events
+        )
+
+    async def pending(self, scope: str) -> list[Event]:
+        """The intents of a scope, oldest first, as the events they would become."""
+        query = select(EventIntent).where(EventIntent.scope == scope).order_by(EventIntent.occurred_at)
+        return [
+            Event(
+                topic=row.topic,
+                payload=row.payload,
+                source=row.source,
+                id=row.id,
+                occurred_at=row.occurred_at,
+                correlation_id=row.correlation_id,
+            )
+            for row in (await self._session.scalars(query)).all()
+        ]
+
+    async def remove(self, ids: Iterable[str]) -> None:
+        """Forget intents (confirmed into the audit log, or found not carried out)."""
+        wanted = list(ids)
+        if wanted:
+            await self._session.execute(delete(EventIntent).where(EventIntent.id.in_(wanted)))
 
 
 class SecretStore:

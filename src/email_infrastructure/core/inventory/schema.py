@@ -7,7 +7,16 @@ import unicodedata
 from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    model_validator,
+)
 
 from email_infrastructure.core.names import normalise_domain
 
@@ -255,10 +264,17 @@ class Inventory(_Model):
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
     domains: list[DomainSpec] = Field(default_factory=list)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+    _server_index: dict[str, ServerSpec] | None = PrivateAttr(default=None)
 
     def server(self, name: str) -> ServerSpec | None:
         """The server declared under `name`."""
-        return next((s for s in self.servers if s.name == name), None)
+        return self._servers_by_name().get(name)
+
+    def _servers_by_name(self) -> dict[str, ServerSpec]:
+        # Built once per (frozen) inventory: resolving 10,000 domains scanned every server for each.
+        if self._server_index is None:
+            self._server_index = {s.name: s for s in self.servers}
+        return self._server_index
 
     def resolve(self, domain: DomainSpec) -> ResolvedDomain:
         """Apply `defaults` to one domain."""
