@@ -27,7 +27,7 @@ from email_infrastructure.dns.dkim import generate_keypair  # noqa: E402  (after
 def inventory_data(domains: int, per_server: int) -> dict[str, Any]:
     """The inventory as plain data: what the loader hands to pydantic."""
     servers = [
-        {"name": f"mx{i}", "hostname": f"mail.d{i * per_server}.test", "ipv4": f"10.0.{i // 250}.{i % 250 + 1}"}
+        {"name": f"mx{i}", "hostname": f"mail.d{i * per_server}.test", "ipv4": f"127.0.{i // 250}.{i % 250 + 1}"}
         for i in range((domains + per_server - 1) // per_server)
     ]
     return {

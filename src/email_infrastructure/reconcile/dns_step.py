@@ -148,8 +148,9 @@ class DnsZoneStep(Step):
                     "database, or state moved?): `email-infra dkim import` it, or --force to replace it"
                 )
         plan.changes = [
-            StepChange(c.action.value, f"{c.record.name} {c.record.type}", c.to_json()["old"], c.to_json()["new"])
+            StepChange(c.action.value, f"{c.record.name} {c.record.type}", data["old"], data["new"])
             for c in zp.changes
+            for data in (c.to_json(),)
         ] + [StepChange("update", f"{zone} {e.kind}", e.old, e.new) for e in zp.extra]
         plan.outputs = {"zone": zone}
         return plan

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from email_infrastructure.core.errors import StorageError
@@ -32,6 +33,7 @@ class App:
     bus: EventBus = field(default_factory=EventBus)
     _db: Database | None = None
     _vault: Vault | None = None
+    _sqlite: tuple[Path | None] | None = None
 
     @property
     def state_location(self) -> str:
@@ -45,9 +47,15 @@ class App:
 
     def has_state(self) -> bool:
         """False when the embedded database has not been created yet (nothing stored)."""
-        from email_infrastructure.storage.db import database_exists
+        if self._db is not None:
+            return True
+        if self._sqlite is None:
+            from email_infrastructure.storage.db import sqlite_file
 
-        return self._db is not None or database_exists(self.settings)
+            # Computed once: a plan asks for every zone, and the URL's path does not change.
+            self._sqlite = (sqlite_file(self.settings),)
+        path = self._sqlite[0]
+        return path is None or path.exists()
 
     async def database(self) -> Database:
         """The database, opened (and on SQLite migrated) on first use."""

@@ -40,12 +40,6 @@ def sqlite_file(settings: Settings) -> Path | None:
     return Path(url.database)
 
 
-def database_exists(settings: Settings) -> bool:
-    """False only for a SQLite file not created yet: read-only commands then see an empty state."""
-    path = sqlite_file(settings)
-    return path is None or path.exists()
-
-
 async def open_database(settings: Settings, *, migrate: bool | None = None) -> Database:
     """Connect and check the schema; SQLite is migrated automatically, PostgreSQL on request.
 
