@@ -61,4 +61,4 @@ domains:
     planned = await asyncio.wait_for(plans.plan(app, source=source, deadline=1.5), timeout=60)
     dns_steps = [s for s in planned.graph.steps if s.component == "dns"]
     assert len(dns_steps) == 12
-    assert all(s.error and "deadline of 1.5 s passed" in s.error for s in dns_steps)
+    assert all(s.error and "deadline of 1.5 s passed" in s.error for s in dns_steps), [s.error for s in dns_steps]

@@ -89,7 +89,7 @@ async def build(
                 async with asyncio.timeout(deadline):
                     await provider.prefetch([z.zone for z in zones.values() if z.provider == name])
         left = None if deadline is None else max(0.0, deadline - (asyncio.get_running_loop().time() - started))
-        reconciler.graph = Graph(steps, concurrency=concurrency, deadline=left)
+        reconciler.graph = Graph(steps, concurrency=concurrency, deadline=left, run_deadline=deadline)
         reconciler.zones = zones
     except BaseException:
         await reconciler.close()

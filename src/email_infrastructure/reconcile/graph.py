@@ -229,10 +229,19 @@ class Graph:
     and reported as failed; what finished keeps its result.
     """
 
-    def __init__(self, steps: list[Step], *, concurrency: int = 8, deadline: float | None = None) -> None:
+    def __init__(
+        self,
+        steps: list[Step],
+        *,
+        concurrency: int = 8,
+        deadline: float | None = None,
+        run_deadline: float | None = None,
+    ) -> None:
         self.steps = _order(steps)
         self.concurrency = concurrency
+        #: seconds left for this graph; `run_deadline` is the whole run's, as the user gave it
         self.deadline = deadline
+        self.run_deadline = run_deadline if run_deadline is not None else deadline
 
     async def _run(
         self,
@@ -270,7 +279,7 @@ class Graph:
         return {key: task.result() for key, task in tasks.items()}
 
     def _late(self) -> str:
-        return f"stopped: the run's deadline of {self.deadline:g} s passed"
+        return f"stopped: the run's deadline of {self.run_deadline:g} s passed"
 
     async def plan(self, progress: Progress | None = None) -> GraphPlan:
         """Plan every step; a step whose dependency cannot be planned cannot be planned either."""
