@@ -122,3 +122,39 @@ async def test_preview_of_an_import_writes_nothing_on_a_fresh_data_dir(
     assert planned.has_changes
     await app.close()
     assert not Path(settings.data_dir).exists()
+
+
+async def test_mailboxes_and_servers_are_edited_without_a_file(app: App, write_inventory: WriteInventory) -> None:
+    from email_infrastructure.services import servers as server_service
+
+    await import_inventory(app, write_inventory())
+    with pytest.raises(OwnershipConflictError):
+        await domain_service.set_mailboxes(app, "acme-mail.test", add=[{"first_name": "Eve", "last_name": "Moss"}])
+    view = await domain_service.set_mailboxes(
+        app, "acme-mail.test", add=[{"first_name": "Eve", "last_name": "Moss"}], remove=["cara.diaz"], force=True
+    )
+    assert view.mailboxes == ["eve.moss@acme-mail.test"]
+    with pytest.raises(UserError, match="exists already"):
+        await domain_service.set_mailboxes(
+            app, "acme-mail.test", add=[{"first_name": "Eve", "last_name": "Moss"}], force=True
+        )
+
+    added = await server_service.add_server(
+        app, {"name": "mx2", "hostname": "mail2.acme-mail.test", "ipv4": "127.0.0.11"}
+    )
+    assert added.hostname == "mail2.acme-mail.test"
+    assert {(s.name, owner) for s, owner in await server_service.list_servers(app)} >= {("mx2", API_OWNER)}
+    with pytest.raises(UserError, match="VPS provider 'hetzner'"):
+        await server_service.add_server(
+            app, {"name": "mx3", "hostname": "m.a.test", "provider": "hetzner", "size": "cx22", "region": "nbg1"}
+        )
+    with pytest.raises(UserError, match="ipv4 or ipv6"):
+        await server_service.add_server(app, {"name": "mx4", "hostname": "m.a.test"})
+    with pytest.raises(UserError, match="used by"):
+        await server_service.remove_server(app, "mx1", force=True)
+    await domain_service.add_domain(app, "third.test", {"server": "mx2"})
+    planned = await plans.plan(app, only=["third.test"])
+    assert any(c.record.values == ("10 mail2.acme-mail.test",) for c in planned.zones[0].changes)
+    await domain_service.remove_domain(app, "third.test")
+    await server_service.remove_server(app, "mx2")
+    assert "mx2" not in {s.name for s, _ in await server_service.list_servers(app)}

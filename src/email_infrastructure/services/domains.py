@@ -144,3 +144,42 @@ async def remove_domain(app: App, name: str, *, owner: str = API_OWNER, force: b
         uow.emit("desired.domain.removed", {"domain": wanted, "owner": existing.owner}, source=owner)
         await uow.commit()
     return view
+
+
+async def set_mailboxes(
+    app: App,
+    name: str,
+    add: list[dict[str, str]] | None = None,
+    remove: list[str] | None = None,
+    *,
+    owner: str = API_OWNER,
+    force: bool = False,
+) -> DomainView:
+    """Add personas to a domain and remove mailboxes by local part; another owner's domain needs `force`."""
+    wanted = _name(name)
+    async with app.uow() as uow:
+        rows = await uow.desired.load()
+        snap = from_rows(rows)
+        existing = snap.domains.get(wanted)
+        if existing is None:
+            raise UserError(f"{wanted} is not a domain of the desired state")
+        if existing.owner != owner and not force:
+            raise OwnershipConflictError(f"{wanted} is owned by {existing.owner}: change it there, or --force")
+        mailboxes = dict(existing.value.get("mailboxes", {}))
+        for local in remove or []:
+            if mailboxes.pop(local.split("@", 1)[0].lower(), None) is None:
+                raise UserError(f"{wanted} has no mailbox {local!r}")
+        for raw in add or []:
+            try:
+                persona = MailboxSpec.model_validate(raw)
+            except ValidationError as exc:
+                raise UserError(f"{wanted}: mailbox: {exc.errors()[0]['msg']}") from None
+            local = persona.address_local_part
+            if local in mailboxes:
+                raise UserError(f"{local}@{wanted} exists already")
+            mailboxes[local] = [persona.first_name, persona.last_name]
+        snap.domains[wanted] = Owned({**existing.value, "mailboxes": mailboxes}, existing.owner)
+        await write_snapshot(uow, rows, snap)
+        uow.emit("desired.mailboxes.updated", {"domain": wanted, "owner": owner}, source=owner)
+        await uow.commit()
+    return _view(snap.inventory(), wanted, existing.owner)
