@@ -16,10 +16,12 @@ from email_infrastructure.services.desired import (
     API_OWNER,
     Owned,
     OwnershipConflictError,
+    Snapshot,
     explicit_domain,
     from_rows,
     write_snapshot,
 )
+from email_infrastructure.storage.repositories import DesiredRows
 
 
 @dataclass
@@ -127,17 +129,23 @@ def _check_references(inventory: Inventory, name: str, spec: dict[str, Any]) -> 
         raise UserError(f"{name}: no DNS provider: give one, or set defaults.dns_provider through an inventory")
 
 
+async def _editable(uow: Any, name: str, owner: str, force: bool) -> tuple[DesiredRows, Snapshot, Owned]:
+    """The stored rows, the state, and the domain `owner` may change (another's only with `force`)."""
+    rows = await uow.desired.load()
+    snap = from_rows(rows)
+    existing = snap.domains.get(name)
+    if existing is None:
+        raise UserError(f"{name} is not a domain of the desired state")
+    if existing.owner != owner and not force:
+        raise OwnershipConflictError(f"{name} is owned by {existing.owner}: change it there, or --force")
+    return rows, snap, existing
+
+
 async def remove_domain(app: App, name: str, *, owner: str = API_OWNER, force: bool = False) -> DomainView:
     """Drop a domain from the desired state; the next apply deletes the records we made for it."""
     wanted = _name(name)
     async with app.uow() as uow:
-        rows = await uow.desired.load()
-        snap = from_rows(rows)
-        existing = snap.domains.get(wanted)
-        if existing is None:
-            raise UserError(f"{wanted} is not a domain of the desired state")
-        if existing.owner != owner and not force:
-            raise OwnershipConflictError(f"{wanted} is owned by {existing.owner}: remove it from there, or --force")
+        rows, snap, existing = await _editable(uow, wanted, owner, force)
         view = _view(snap.inventory(), wanted, existing.owner)
         del snap.domains[wanted]
         await write_snapshot(uow, rows, snap)
@@ -158,13 +166,7 @@ async def set_mailboxes(
     """Add personas to a domain and remove mailboxes by local part; another owner's domain needs `force`."""
     wanted = _name(name)
     async with app.uow() as uow:
-        rows = await uow.desired.load()
-        snap = from_rows(rows)
-        existing = snap.domains.get(wanted)
-        if existing is None:
-            raise UserError(f"{wanted} is not a domain of the desired state")
-        if existing.owner != owner and not force:
-            raise OwnershipConflictError(f"{wanted} is owned by {existing.owner}: change it there, or --force")
+        rows, snap, existing = await _editable(uow, wanted, owner, force)
         mailboxes = dict(existing.value.get("mailboxes", {}))
         for local in remove or []:
             if mailboxes.pop(local.split("@", 1)[0].lower(), None) is None:

@@ -32,6 +32,18 @@ from email_infrastructure.storage.models import (
 )
 
 
+def _columns(event: Event) -> dict[str, Any]:
+    """The columns an event is stored in (the audit log's and the intents' alike)."""
+    return {
+        "id": event.id,
+        "topic": event.topic,
+        "source": event.source,
+        "correlation_id": event.correlation_id,
+        "payload": dict(event.payload),
+        "occurred_at": event.occurred_at,
+    }
+
+
 class EventLog:
     """The `events` table: the audit log."""
 
@@ -40,17 +52,7 @@ class EventLog:
 
     def add(self, events: Iterable[Event]) -> None:
         """Append events (written when the unit of work commits)."""
-        self._session.add_all(
-            EventRecord(
-                id=e.id,
-                topic=e.topic,
-                source=e.source,
-                correlation_id=e.correlation_id,
-                payload=dict(e.payload),
-                occurred_at=e.occurred_at,
-            )
-            for e in events
-        )
+        self._session.add_all(EventRecord(**_columns(e)) for e in events)
 
     async def recent(
         self, limit: int = 100, topic_prefix: str = "", correlation_id: str | None = None
@@ -77,18 +79,7 @@ class EventIntents:
 
     def add(self, scope: str, events: Iterable[Event]) -> None:
         """Stage intents (written when the unit of work commits)."""
-        self._session.add_all(
-            EventIntent(
-                id=e.id,
-                scope=scope,
-                topic=e.topic,
-                source=e.source,
-                correlation_id=e.correlation_id,
-                payload=dict(e.payload),
-                occurred_at=e.occurred_at,
-            )
-            for e in events
-        )
+        self._session.add_all(EventIntent(scope=scope, **_columns(e)) for e in events)
 
     async def pending(self, scope: str) -> list[Event]:
         """The intents of a scope, oldest first, as the events they would become."""
