@@ -107,7 +107,7 @@ class MonitorService:
 
         from email_infrastructure.monitoring.metrics import StateCollector
 
-        collector = StateCollector(await check_states(self.app))
+        collector = StateCollector(await self._states())
         if metrics_port:
             registry = CollectorRegistry()
             registry.register(collector)
@@ -115,11 +115,15 @@ class MonitorService:
 
         async def refresh() -> None:
             while not stop.is_set():
-                collector.update(await check_states(self.app))
+                collector.update(await self._states())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 15)
 
         await asyncio.gather(self.monitor.run_forever(stop), refresh())
+
+    async def _states(self) -> Sequence[CheckState]:
+        # monitoring -f on a fresh data dir: no state until the first run stores its results
+        return await check_states(self.app) if self.app.has_state() else []
 
     async def close(self) -> None:
         """Deliver what is queued, then close the sinks."""
