@@ -112,3 +112,11 @@ def test_monitor_once_lines_formats_and_quiet(cli: Cli, audit_dns: PowerDns, tmp
     assert quiet.stderr.count("ptr: ") == 0
     rows = list(csv.DictReader(io.StringIO(quiet.stdout)))
     assert {(r["family"], r["subject"], r["check"]) for r in rows} == {("ptr", "127.0.0.10", "ptr")}
+
+
+def test_the_checks_help_names_every_check() -> None:
+    from email_infrastructure.cli.audit import CHECK_NAMES
+    from email_infrastructure.monitoring.audit import ALL_CHECKS
+
+    # the help text is spelled out so `--help` does not import the audit engine
+    assert [c.split(" ")[0] for c in CHECK_NAMES.split(",")] == list(ALL_CHECKS)

@@ -215,6 +215,7 @@ def audit_command(
     Exit 0: no error (warnings allowed); 1: an error finding; 2: usage; 3: no error, but something
     could not be determined. Writes nothing: no database, no vault key, no file.
     """
+    from email_infrastructure.monitoring.audit import zone_json
     from email_infrastructure.services.audit import AuditRequest, audit_domains, check_names, stream_audit
 
     names = list(domains or [])
@@ -237,7 +238,7 @@ def audit_command(
     if output is AuditFormat.jsonl:
         summary = call(lambda app: stream_audit(app, request, lambda r: _stream_line(r.to_json())))
         for z in summary.zones:
-            _stream_line({"zone": z.zone, "healthy": z.healthy, "reason": z.reason})
+            _stream_line(zone_json(z))
         raise typer.Exit(exit_code(summary.status.value))
     report = call(lambda app: audit_domains(app, request))
     _print_audit(report, output)
@@ -274,7 +275,7 @@ def blacklist_command(
     Exit 0: not listed (a policy listing such as Spamhaus PBL is a warning); 1: listed; 2: usage;
     3: not listed where asked, but a list was broken or did not answer.
     """
-    from email_infrastructure.monitoring.audit import listing_result
+    from email_infrastructure.monitoring.audit import listing_result, zone_json
     from email_infrastructure.monitoring.findings import worst
     from email_infrastructure.services.audit import BlocklistRequest, blocklist_lookup
 
@@ -296,7 +297,7 @@ def blacklist_command(
             {
                 "status": status.value,
                 "results": [_listing_json(r) for r in results],
-                "zones": [{"zone": z.zone, "healthy": z.healthy, "reason": z.reason} for z in health],
+                "zones": [zone_json(z) for z in health],
             }
         )
     elif output is Format.csv:

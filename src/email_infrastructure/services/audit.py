@@ -95,6 +95,12 @@ def dqs_key(env_name: str | None, inventory: Inventory | None) -> str | None:
     return resolve_secret(ref) if ref else None
 
 
+def zones_for(explicit: list[str], dqs_key_env: str | None, inventory: Inventory | None) -> list[Blocklist]:
+    """--zones, else the inventory's `monitoring.blacklists`, else the curated lists; DQS applied."""
+    names = explicit or ([str(z) for z in inventory.monitoring.blacklists or []] if inventory else [])
+    return resolve_zones(names, dqs_key=dqs_key(dqs_key_env, inventory))
+
+
 async def targets_of(app: App, inventory: Inventory, only: list[str]) -> list[DomainTarget]:
     """One target per inventory domain, with the DKIM keys the vault holds (read, never created)."""
     from email_infrastructure.dns.desired import desired_zones
@@ -134,11 +140,10 @@ async def prepare(app: App, request: AuditRequest) -> AuditPlan:
                 t.selectors, t.selectors_declared = list(request.selectors), True
     else:
         targets = [plain_target(d, request.selectors or None) for d in names]
-    zone_names = request.zones or ([str(z) for z in inventory.monitoring.blacklists or []] if inventory else [])
     return AuditPlan(
         targets,
         nameservers_for(app, request.nameservers, inventory),
-        resolve_zones(zone_names, dqs_key=dqs_key(request.dqs_key_env, inventory)),
+        zones_for(request.zones, request.dqs_key_env, inventory),
         timeout=request.timeout,
         deadline=request.deadline,
     )
@@ -214,7 +219,6 @@ async def blocklist_lookup(app: App, request: BlocklistRequest) -> tuple[list[Li
     inventory = request.source.inventory if request.source else None
     if not subjects:
         raise UserError("name at least one IP address or domain")
-    zone_names = request.zones or ([str(z) for z in inventory.monitoring.blacklists or []] if inventory else [])
-    zones = resolve_zones(zone_names, dqs_key=dqs_key(request.dqs_key_env, inventory))
+    zones = zones_for(request.zones, request.dqs_key_env, inventory)
     async with _resolver(nameservers_for(app, request.nameservers, inventory), request.timeout) as resolver:
         return await check_blocklists(resolver, subjects, zones)
