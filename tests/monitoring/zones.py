@@ -89,6 +89,8 @@ def defect_zones(mta_sts_ip: str = "127.0.0.1") -> dict[str, list[Rec]]:
         "plusall.test": mail_domain("plusall.test", spf="v=spf1 ip4:127.0.0.10 +all"),
         "neutral.test": mail_domain("neutral.test", spf="v=spf1 ptr ip4:127.0.0.10 ?all"),
         "loop.test": mail_domain("loop.test", spf="v=spf1 include:loop2.test -all"),
+        # a record whose text looks like Rich markup: every value must print as written
+        "markup.test": [("markup.test", "TXT", txt("v=spf1 [bold]x[/bold] -all"))],
         "loop2.test": [("loop2.test", "TXT", txt("v=spf1 include:loop.test -all"))],
         "uncovered.test": mail_domain("uncovered.test", spf="v=spf1 ip4:127.0.0.99 -all"),
         # each SPF problem the walk reports (issue 8: any of them crashed the audit's JSON)
@@ -162,6 +164,11 @@ def defect_zones(mta_sts_ip: str = "127.0.0.1") -> dict[str, list[Rec]]:
         "zen.spamhaus.org": [
             ("2.0.0.127.zen.spamhaus.org", "A", ["127.0.0.2"]),
             ("20.0.0.127.zen.spamhaus.org", "A", ["127.0.0.4"]),
+            (
+                "20.0.0.127.zen.spamhaus.org",
+                "TXT",
+                txt("Listed by XBL, see https://check.spamhaus.org/query/ip/127.0.0.20"),
+            ),
             ("21.0.0.127.zen.spamhaus.org", "A", ["127.255.255.254"]),
             ("22.0.0.127.zen.spamhaus.org", "A", ["127.0.0.10"]),
         ],

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +21,7 @@ from email_infrastructure.monitoring.checks.ptr import check_ptr
 from email_infrastructure.monitoring.checks.spf import check_spf, spf_records
 from email_infrastructure.monitoring.checks.tls import check_tls
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
-from email_infrastructure.monitoring.dnsbl import (
-    Blocklist,
-    ListingResult,
-    ZoneHealth,
-    check_blocklists,
-)
+from email_infrastructure.monitoring.dnsbl import Blocklist, ListingResult, ZoneHealth, lookup, self_tests
 from email_infrastructure.monitoring.findings import CheckResult, CheckStatus, worst
 
 _log = logging.getLogger(__name__)
@@ -56,19 +52,26 @@ class SubjectReport:
 
     subject: str
     checks: dict[str, CheckResult] = field(default_factory=dict)
+    #: "domain" or "ip": the JSON key naming the subject
+    kind: str = "domain"
 
     @property
     def status(self) -> CheckStatus:
         """The worst status of its checks."""
         return worst(c.status for c in self.checks.values())
 
-    def to_json(self, key: str) -> dict[str, Any]:
-        """`{key: subject, "status": …, "checks": {…}}`."""
+    def to_json(self, key: str | None = None) -> dict[str, Any]:
+        """`{key: subject, "status": …, "checks": {…}}` (key: the subject's kind by default)."""
         return {
-            key: self.subject,
+            key or self.kind: self.subject,
             "status": self.status.value,
             "checks": {k: v.to_json() for k, v in self.checks.items()},
         }
+
+
+def zone_json(zone: ZoneHealth) -> dict[str, Any]:
+    """`{"zone", "healthy", "reason"}`."""
+    return {"zone": zone.zone, "healthy": zone.healthy, "reason": zone.reason}
 
 
 @dataclass
@@ -90,8 +93,26 @@ class AuditReport:
             "status": self.status.value,
             "domains": [d.to_json("domain") for d in self.domains],
             "ips": [i.to_json("ip") for i in self.ips],
-            "zones": [{"zone": z.zone, "healthy": z.healthy, "reason": z.reason} for z in self.zones],
+            "zones": [zone_json(z) for z in self.zones],
         }
+
+
+@dataclass
+class AuditSummary:
+    """What a streamed audit keeps: counts and the worst status, never the reports themselves."""
+
+    zones: list[ZoneHealth] = field(default_factory=list)
+    status: CheckStatus = CheckStatus.OK
+    domains: int = 0
+    ips: int = 0
+
+    def add(self, report: SubjectReport) -> None:
+        """Count one finished subject."""
+        self.status = worst((self.status, report.status))
+        if report.kind == "ip":
+            self.ips += 1
+        else:
+            self.domains += 1
 
 
 def single_addresses(spf: str) -> list[str]:
@@ -121,10 +142,15 @@ async def guarded(check: str, subject: str, work: Awaitable[CheckResult]) -> Che
 
 
 def listing_result(subject: str, listings: list[ListingResult]) -> CheckResult:
-    """DNSBL findings of one subject."""
+    """DNSBL findings of one subject; the lists that failed their self-test make one finding."""
     result = CheckResult("dnsbl")
+    broken: list[str] = []
     for item in listings:
         evidence = [f"{item.zone}: {', '.join(item.codes) or item.status}"]
+        if item.reason:
+            evidence.append(f"reason: {item.reason}")
+        if item.delisting:
+            evidence.append(f"delisting: {item.delisting}")
         if item.status == "listed":
             if item.policy:
                 result.warn("dnsbl.policy", f"{item.target} is on {item.zone}: {item.meaning}", evidence)
@@ -134,8 +160,14 @@ def listing_result(subject: str, listings: list[ListingResult]) -> CheckResult:
                     f"{item.target} is listed on {item.zone}: {item.meaning}",
                     evidence,
                 )
+        elif item.broken:
+            broken.append(item.zone)
         elif item.status == "unknown":
             result.cannot_tell("dnsbl.unknown", f"{item.target} on {item.zone}: {item.meaning}")
+    if broken:
+        # the same words for every subject, so a report can say it once per list, not per subject
+        lists = ", ".join(sorted(set(broken)))
+        result.cannot_tell("dnsbl.unknown", f"not determined on lists that failed their self-test: {lists}")
     return result
 
 
@@ -151,6 +183,157 @@ async def _within(end: float, check: str, work: Awaitable[CheckResult]) -> Check
 
 
 Progress = Callable[[str], None]
+#: receives each subject's report as soon as it is complete (domains first, then IPs)
+Emit = Callable[[SubjectReport], None]
+
+
+async def audit_stream(
+    targets: Iterable[DomainTarget],
+    ctx: AuditContext,
+    checks: set[str],
+    zones: list[Blocklist],
+    emit: Emit,
+    *,
+    concurrency: int = 200,
+    progress: Progress | None = None,
+    deadline: float = DEFAULT_DEADLINE,
+) -> AuditSummary:
+    """Run the selected checks, handing each report to `emit` as it completes; IPs come last.
+
+    Keeps per IP and per mail host what later subjects share (PTR and TLS results, the owner whose
+    mail host an IP's PTR should name), never a domain's report: memory does not grow with the
+    number of domains. IPs come from the inventory, else from MX hosts and SPF. Each domain gets
+    `deadline` seconds from its start; checks still running then are `unknown`.
+    """
+    summary = AuditSummary()
+    health = await self_tests(ctx.resolver, zones) if "dnsbl" in checks and zones else {}
+    summary.zones = list(health.values())
+    #: ip → (the first owner by name that has a mail host, that host): whom the PTR should name
+    ip_host: dict[str, tuple[str, str] | None] = {}
+    shared: dict[tuple[str, str], asyncio.Task[CheckResult | None]] = {}
+
+    def once(key: tuple[str, str], work: Callable[[], Awaitable[CheckResult | None]]) -> Awaitable[CheckResult | None]:
+        # One task per IP or host for every domain that needs it; shielded, so a domain whose
+        # deadline passes does not cancel it for the others.
+        task = shared.get(key)
+        if task is None:
+            task = shared[key] = asyncio.ensure_future(work())
+        return asyncio.shield(task)
+
+    async def discover(target: DomainTarget, mx_ips: list[str], end: float) -> tuple[list[str], str | None]:
+        ips = target.sending_ips
+        if ips is None:
+            ips = mx_ips
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(end):
+                    spf = spf_records((await ctx.resolver.txt(target.name)).texts())
+                    ips = sorted(set(ips) | set(single_addresses(spf[0]) if spf else set()))
+        host = target.mail_host
+        if host is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(end):
+                    host = await _first_mx(ctx, target.name)
+        for ip in ips:
+            known = ip_host.get(ip)
+            if host and (known is None or target.name < known[0]):
+                ip_host[ip] = (target.name, host)
+            else:
+                ip_host.setdefault(ip, None)
+        return ips, host
+
+    async def tls_of(host: str) -> CheckResult | None:
+        addresses = await _addresses(ctx, host)
+        return await guarded("tls", host, check_tls(host, addresses[0], ctx)) if addresses else None
+
+    async def ptr_of(ip: str) -> CheckResult | None:
+        # error and unknown do not depend on the mail host (it only adds ptr.wrong_host, a warning)
+        return await guarded("ptr", ip, check_ptr(ip, ctx, None))
+
+    async def one(target: DomainTarget) -> SubjectReport:
+        end = asyncio.get_running_loop().time() + deadline
+        mx_ips: list[str] = []
+
+        async def mx_check() -> CheckResult:
+            result, ips = await check_mx(target, ctx)
+            mx_ips.extend(ips)
+            return result
+
+        async def mta_sts() -> CheckResult:
+            hosts = [h for _, h in await _mx_list(ctx, target.name) if h]
+            return await check_mta_sts(target, ctx, hosts)
+
+        jobs: dict[str, Awaitable[CheckResult]] = {}
+        for name, fn in (
+            ("spf", check_spf),
+            ("dkim", check_dkim),
+            ("dmarc", check_dmarc),
+            ("tls_rpt", check_tls_rpt),
+            ("bimi", check_bimi),
+        ):
+            if name in checks:
+                jobs[name] = guarded(name, target.name, fn(target, ctx))
+        if target.desired is not None and "drift" in checks:
+            jobs["drift"] = guarded("drift", target.name, check_drift(target, ctx))
+        # mx always runs: its addresses are the IPs to check when no inventory names them
+        jobs["mx"] = guarded("mx", target.name, mx_check())
+        done = await asyncio.gather(*(_within(end, name, job) for name, job in jobs.items()))
+        results = dict(zip(jobs, done, strict=True))
+        if "mx" not in checks:
+            del results["mx"]
+        if "mta_sts" in checks:
+            results["mta_sts"] = await _within(end, "mta_sts", guarded("mta_sts", target.name, mta_sts()))
+        ips, host = await discover(target, mx_ips, end)
+        if "dnsbl" in checks and zones:
+            subjects = [target.name, *target.tracking_hosts]
+            listings = await lookup(ctx.resolver, subjects, zones, health)
+            results["dnsbl"] = listing_result(target.name, listings)
+        if "tls" in checks and host:
+            tls = await once(("tls", host), lambda: tls_of(host))
+            if tls is not None:
+                results["tls"] = tls
+        if "compliance" in checks:
+            ptr_ok: bool | None = None
+            if "ptr" in checks and ips:
+                ptrs = [await once(("ptr", ip), functools.partial(ptr_of, ip)) for ip in ips]
+                if all(r is not None and r.status is not CheckStatus.UNKNOWN for r in ptrs):
+                    ptr_ok = all(r is not None and r.status is not CheckStatus.ERROR for r in ptrs)
+            results["compliance"] = compliance(results, ptr_ok)
+        return SubjectReport(target.name, {c: results[c] for c in ALL_CHECKS if c in results})
+
+    pending = iter(targets)
+
+    async def worker() -> None:
+        for target in pending:
+            report = await one(target)
+            summary.add(report)
+            emit(report)
+            if progress:
+                progress(target.name)
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        ip_list = sorted(ip_host)
+        ip_reports = {ip: SubjectReport(ip, kind="ip") for ip in ip_list}
+        if "ptr" in checks:
+            hosts = [(ip_host[ip] or ("", None))[1] for ip in ip_list]
+            ptrs = await asyncio.gather(
+                *(guarded("ptr", ip, check_ptr(ip, ctx, host)) for ip, host in zip(ip_list, hosts, strict=True))
+            )
+            for ip, result in zip(ip_list, ptrs, strict=True):
+                ip_reports[ip].checks["ptr"] = result
+        if "dnsbl" in checks and zones:
+            grouped: dict[str, list[ListingResult]] = {}
+            for item in await lookup(ctx.resolver, ip_list, zones, health):
+                grouped.setdefault(item.target, []).append(item)
+            for ip, report in ip_reports.items():
+                report.checks["dnsbl"] = listing_result(ip, grouped.get(ip, []))
+        for report in ip_reports.values():
+            summary.add(report)
+            emit(report)
+    finally:
+        for task in shared.values():
+            task.cancel()
+    return summary
 
 
 async def audit(
@@ -163,122 +346,19 @@ async def audit(
     progress: Progress | None = None,
     deadline: float = DEFAULT_DEADLINE,
 ) -> AuditReport:
-    """Run the selected checks; IPs come from the inventory, else from MX hosts and SPF.
+    """The whole report of `audit_stream`, domains in the order given, IPs sorted."""
+    domains: list[SubjectReport] = []
+    ips: list[SubjectReport] = []
 
-    Each domain gets `deadline` seconds from its start; checks still running then are `unknown`.
-    """
-    semaphore = asyncio.Semaphore(concurrency)
-    ip_owners: dict[str, set[str]] = {}
-    mail_hosts: dict[str, str | None] = {}
-    mx_ips: dict[str, list[str]] = {}
+    def keep(report: SubjectReport) -> None:
+        (ips if report.kind == "ip" else domains).append(report)
 
-    async def mx_check(target: DomainTarget) -> CheckResult:
-        result, ips = await check_mx(target, ctx)
-        mx_ips[target.name] = ips
-        return result
-
-    async def discover_ips(target: DomainTarget, end: float) -> None:
-        ips = target.sending_ips
-        if ips is None:
-            ips = mx_ips.get(target.name, [])
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout_at(end):
-                    spf = spf_records((await ctx.resolver.txt(target.name)).texts())
-                    ips = sorted(set(ips) | set(single_addresses(spf[0]) if spf else set()))
-        for ip in ips:
-            ip_owners.setdefault(ip, set()).add(target.name)
-        mail_hosts[target.name] = target.mail_host
-        if target.mail_host is None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout_at(end):
-                    mail_hosts[target.name] = await _first_mx(ctx, target.name)
-
-    async def mta_sts(target: DomainTarget) -> CheckResult:
-        hosts = [h for _, h in await _mx_list(ctx, target.name) if h]
-        return await check_mta_sts(target, ctx, hosts)
-
-    async def one(target: DomainTarget) -> SubjectReport:
-        async with semaphore:
-            end = asyncio.get_running_loop().time() + deadline
-            report = SubjectReport(target.name)
-            jobs: dict[str, Awaitable[CheckResult]] = {}
-            for name, fn in (
-                ("spf", check_spf),
-                ("dkim", check_dkim),
-                ("dmarc", check_dmarc),
-                ("tls_rpt", check_tls_rpt),
-                ("bimi", check_bimi),
-            ):
-                if name in checks:
-                    jobs[name] = guarded(name, target.name, fn(target, ctx))
-            if target.desired is not None and "drift" in checks:
-                jobs["drift"] = guarded("drift", target.name, check_drift(target, ctx))
-            # mx always runs: its addresses are the IPs to check when no inventory names them
-            jobs["mx"] = guarded("mx", target.name, mx_check(target))
-            done = await asyncio.gather(*(_within(end, name, job) for name, job in jobs.items()))
-            results = dict(zip(jobs, done, strict=True))
-            if "mx" not in checks:
-                del results["mx"]
-            if "mta_sts" in checks:
-                results["mta_sts"] = await _within(end, "mta_sts", guarded("mta_sts", target.name, mta_sts(target)))
-            order = [c for c in ALL_CHECKS if c in results]
-            report.checks = {c: results[c] for c in order}
-            await discover_ips(target, end)
-        if progress:
-            progress(target.name)
-        return report
-
-    domain_reports = list(await asyncio.gather(*(one(t) for t in targets)))
-    by_name = {r.subject: r for r in domain_reports}
-    ip_list = sorted(ip_owners)
-    ip_reports = [SubjectReport(ip) for ip in ip_list]
-    zone_health: list[ZoneHealth] = []
-
-    if "ptr" in checks:
-        host_for_ip = {
-            ip: next((mail_hosts[d] for d in sorted(owners) if mail_hosts.get(d)), None)
-            for ip, owners in ip_owners.items()
-        }
-        ptrs = await asyncio.gather(*(guarded("ptr", ip, check_ptr(ip, ctx, host_for_ip[ip])) for ip in ip_list))
-        for report, result in zip(ip_reports, ptrs, strict=True):
-            report.checks["ptr"] = result
-    if "dnsbl" in checks and zones:
-        subjects = ip_list + [t.name for t in targets] + sorted({h for t in targets for h in t.tracking_hosts})
-        listings, zone_health = await check_blocklists(ctx.resolver, subjects, zones)
-        grouped: dict[str, list[ListingResult]] = {}
-        for item in listings:
-            grouped.setdefault(item.target, []).append(item)
-        for report in ip_reports:
-            report.checks["dnsbl"] = listing_result(report.subject, grouped.get(report.subject, []))
-        for target in targets:
-            items = grouped.get(target.name, []) + [i for h in target.tracking_hosts for i in grouped.get(h, [])]
-            by_name[target.name].checks["dnsbl"] = listing_result(target.name, items)
-    if "tls" in checks:
-        pairs = sorted(
-            {(host, ip) for d, host in mail_hosts.items() if host for ip in (await _addresses(ctx, host))[:1]}
-        )
-        tls_results = dict(
-            zip(
-                pairs,
-                await asyncio.gather(*(guarded("tls", h, check_tls(h, ip, ctx)) for h, ip in pairs)),
-                strict=True,
-            )
-        )
-        for domain, host in mail_hosts.items():
-            for (h, _ip), result in tls_results.items():
-                if h == host:
-                    by_name[domain].checks["tls"] = result
-    if "compliance" in checks:
-        ptr_status = {r.subject: r.checks.get("ptr") for r in ip_reports}
-        for target in targets:
-            owned = [ip for ip, owners in ip_owners.items() if target.name in owners]
-            results = [ptr_status.get(ip) for ip in owned]
-            if not owned or any(r is None or r.status is CheckStatus.UNKNOWN for r in results):
-                ptr_ok = None
-            else:
-                ptr_ok = all(r is not None and r.status is not CheckStatus.ERROR for r in results)
-            by_name[target.name].checks["compliance"] = compliance(by_name[target.name].checks, ptr_ok)
-    return AuditReport(domain_reports, ip_reports, zone_health)
+    summary = await audit_stream(
+        targets, ctx, checks, zones, keep, concurrency=concurrency, progress=progress, deadline=deadline
+    )
+    position = {t.name: i for i, t in reversed(list(enumerate(targets)))}
+    domains.sort(key=lambda r: position[r.subject])
+    return AuditReport(domains, ips, summary.zones)
 
 
 async def _mx_list(ctx: AuditContext, domain: str) -> list[tuple[int, str]]:

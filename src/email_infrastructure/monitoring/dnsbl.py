@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from email_infrastructure.core.names import normalise_domain
@@ -41,6 +41,8 @@ class Blocklist:
     test_clean: str = "127.0.0.1"
     #: the zone to show (the DQS zone carries a key that must not be printed)
     label: str = ""
+    #: the list's own lookup and removal page ('' when none is known)
+    delisting: str = ""
 
     @property
     def name(self) -> str:
@@ -48,17 +50,19 @@ class Blocklist:
         return self.label or self.zone
 
 
+#: the lists' own lookup and removal pages (dnsbl.md names none; these are the lists' sites)
+SPAMHAUS_LOOKUP = "https://check.spamhaus.org/"
 DEFAULT_IP_ZONES = [
-    Blocklist("zen.spamhaus.org", "ip", Decoder.SPAMHAUS_ZEN, ipv6=True),
-    Blocklist("b.barracudacentral.org", "ip"),
-    Blocklist("bl.spamcop.net", "ip"),
-    Blocklist("psbl.surriel.com", "ip"),
+    Blocklist("zen.spamhaus.org", "ip", Decoder.SPAMHAUS_ZEN, ipv6=True, delisting=SPAMHAUS_LOOKUP),
+    Blocklist("b.barracudacentral.org", "ip", delisting="https://www.barracudacentral.org/rbl/removal-request"),
+    Blocklist("bl.spamcop.net", "ip", delisting="https://www.spamcop.net/bl.shtml"),
+    Blocklist("psbl.surriel.com", "ip", delisting="https://psbl.org/"),
     Blocklist("z.mailspike.net", "ip"),
     Blocklist("bl.nordspam.com", "ip"),
     Blocklist("all.s5h.net", "ip"),
     Blocklist("ubl.lashback.com", "ip"),
     Blocklist("rbl.interserver.net", "ip"),
-    Blocklist("dnsbl.dronebl.org", "ip"),
+    Blocklist("dnsbl.dronebl.org", "ip", delisting="https://dronebl.org/lookup"),
     Blocklist("spam.spamrats.com", "ip"),
     Blocklist("dyna.spamrats.com", "ip"),
     Blocklist("noptr.spamrats.com", "ip"),
@@ -73,9 +77,24 @@ DEFAULT_DOMAIN_ZONES = [
         Decoder.SPAMHAUS_DBL,
         test_listed="dbltest.com",
         test_clean="invalid",
+        delisting=SPAMHAUS_LOOKUP,
     ),
-    Blocklist("multi.surbl.org", "domain", Decoder.SURBL, test_listed="test", test_clean="invalid"),
-    Blocklist("multi.uribl.com", "domain", Decoder.URIBL, test_listed="test", test_clean="invalid"),
+    Blocklist(
+        "multi.surbl.org",
+        "domain",
+        Decoder.SURBL,
+        test_listed="test",
+        test_clean="invalid",
+        delisting="https://www.surbl.org/surbl-analysis",
+    ),
+    Blocklist(
+        "multi.uribl.com",
+        "domain",
+        Decoder.URIBL,
+        test_listed="test",
+        test_clean="invalid",
+        delisting="https://admin.uribl.com/",
+    ),
     Blocklist("uribl.spameatingmonkey.net", "domain", test_listed="test", test_clean="invalid"),
     Blocklist("dbl.0spam.org", "domain", test_listed="test", test_clean="invalid"),
     Blocklist("uribl.rspamd.com", "domain", test_listed="test", test_clean="invalid"),
@@ -212,6 +231,12 @@ class ListingResult:
     codes: list[str] = field(default_factory=list)
     meaning: str = ""
     policy: bool = False
+    #: the list's TXT record at the listed name: its own words on why (listings only)
+    reason: str = ""
+    #: where to look the listing up and ask for removal
+    delisting: str = ""
+    #: the zone failed its self-test: the answer was not read (status `unknown`)
+    broken: bool = False
 
 
 def resolve_zones(names: list[str] | None, kind_hint: str | None = None, dqs_key: str | None = None) -> list[Blocklist]:
@@ -236,17 +261,7 @@ def resolve_zones(names: list[str] | None, kind_hint: str | None = None, dqs_key
     if dqs_key:
         dqs = {"zen.spamhaus.org": "zen.dq.spamhaus.net", "dbl.spamhaus.org": "dbl.dq.spamhaus.net"}
         zones = [
-            Blocklist(
-                f"{dqs_key}.{dqs[z.zone]}",
-                z.kind,
-                z.decoder,
-                z.ipv6,
-                z.test_listed,
-                z.test_clean,
-                label=f"<key>.{dqs[z.zone]}",
-            )
-            if z.zone in dqs
-            else z
+            replace(z, zone=f"{dqs_key}.{dqs[z.zone]}", label=f"<key>.{dqs[z.zone]}") if z.zone in dqs else z
             for z in zones
         ]
     return zones
@@ -286,34 +301,55 @@ async def self_test(resolver: Resolver, blocklist: Blocklist) -> ZoneHealth:
     return ZoneHealth(blocklist.name, True)
 
 
-async def check_blocklists(
-    resolver: Resolver, subjects: list[str], zones: list[Blocklist]
-) -> tuple[list[ListingResult], list[ZoneHealth]]:
-    """Every subject on every applicable zone, with each zone's self-test (one entry per zone)."""
-    zones = list({z.name: z for z in zones}.values())
-    health = list(await asyncio.gather(*(self_test(resolver, z) for z in zones)))
-    by_zone = {z.name: h for z, h in zip(zones, health, strict=True)}
+async def self_tests(resolver: Resolver, zones: list[Blocklist]) -> dict[str, ZoneHealth]:
+    """Each zone's self-test, once per zone name (a zone given twice is tested once)."""
+    unique = list({z.name: z for z in zones}.values())
+    health = await asyncio.gather(*(self_test(resolver, z) for z in unique))
+    return {z.name: h for z, h in zip(unique, health, strict=True)}
+
+
+async def lookup(
+    resolver: Resolver, subjects: list[str], zones: list[Blocklist], health: dict[str, ZoneHealth]
+) -> list[ListingResult]:
+    """Every subject on every applicable zone whose self-test ran; listings carry the list's TXT."""
+    unique = [z for z in {z.name: z for z in zones}.values() if z.name in health]
     jobs: list[tuple[str, Blocklist, str]] = []
     for subject in subjects:
-        for zone in zones:
+        for zone in unique:
             name = query_name(subject, zone)
             if name is not None:
                 jobs.append((subject, zone, name))
     answers = await query_all(resolver, [name for _, _, name in jobs])
     results = []
-    for (subject, zone, _), answer in zip(jobs, answers, strict=True):
+    listed: list[tuple[ListingResult, str]] = []
+    for (subject, zone, name), answer in zip(jobs, answers, strict=True):
         verdict = decode(zone, answer)
-        zone_health = by_zone[zone.name]
+        zone_health = health[zone.name]
         if not zone_health.healthy:
             verdict = Verdict("unknown", f"zone failed its self-test: {zone_health.reason}", verdict.codes)
-        results.append(
-            ListingResult(
-                subject,
-                zone.name,
-                verdict.status,
-                list(verdict.codes),
-                verdict.meaning,
-                verdict.policy,
-            )
+        result = ListingResult(
+            subject,
+            zone.name,
+            verdict.status,
+            list(verdict.codes),
+            verdict.meaning,
+            verdict.policy,
+            delisting=zone.delisting,
+            broken=not zone_health.healthy,
         )
-    return results, health
+        results.append(result)
+        if result.status == "listed":
+            listed.append((result, name))
+    # RFC 5782 §2.1: the TXT at the same name says why; asked for listings only (they are few)
+    reasons = await asyncio.gather(*(resolver.txt(name) for _, name in listed))
+    for (result, _), answer in zip(listed, reasons, strict=True):
+        result.reason = " ".join(answer.texts())
+    return results
+
+
+async def check_blocklists(
+    resolver: Resolver, subjects: list[str], zones: list[Blocklist]
+) -> tuple[list[ListingResult], list[ZoneHealth]]:
+    """Every subject on every applicable zone, with each zone's self-test (one entry per zone)."""
+    health = await self_tests(resolver, zones)
+    return await lookup(resolver, subjects, zones, health), list(health.values())

@@ -95,9 +95,9 @@ HINTS = {
     "drift.changed": "email-infra dns apply (or update the inventory)",
     "drift.extra_spf": "delete the extra SPF record",
     "drift.unknown": "check the domain's nameservers; re-run later",
-    "compliance.gmail": "fix the failing rules named in the message",
-    "compliance.yahoo": "fix the failing rules named in the message",
-    "compliance.microsoft": "fix the failing rules named in the message",
+    "compliance.gmail": "fix the failing rules named in the message (if not determined: the unknown checks first)",
+    "compliance.yahoo": "fix the failing rules named in the message (if not determined: the unknown checks first)",
+    "compliance.microsoft": "fix the failing rules named in the message (if not determined: the unknown checks first)",
 }
 _GENERIC_HINTS = {
     "internal_error": "a bug or an unforeseen answer: report it with the evidence",

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import ipaddress
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.inventory import Inventory, LoadedInventory
 from email_infrastructure.core.inventory.loader import resolve_secret
 from email_infrastructure.core.names import normalise_domain
-from email_infrastructure.monitoring.audit import ALL_CHECKS, DEFAULT_CHECKS, AuditReport, audit
+from email_infrastructure.monitoring.audit import (
+    ALL_CHECKS,
+    DEFAULT_CHECKS,
+    DEFAULT_DEADLINE,
+    AuditReport,
+    AuditSummary,
+    Emit,
+    audit,
+    audit_stream,
+)
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
 from email_infrastructure.monitoring.dnsbl import Blocklist, ListingResult, ZoneHealth, check_blocklists, resolve_zones
 from email_infrastructure.monitoring.resolver import Resolver
@@ -33,6 +44,10 @@ class AuditRequest:
     zones: list[str] = field(default_factory=list)
     dqs_key_env: str | None = None
     concurrency: int = 200
+    #: seconds one DNS query may take, retries included (the resolver's `timeout`)
+    timeout: float = 2.0
+    #: seconds one domain's checks may take in all
+    deadline: float = DEFAULT_DEADLINE
 
 
 @dataclass
@@ -42,6 +57,12 @@ class AuditPlan:
     targets: list[DomainTarget]
     nameservers: list[str]
     zones: list[Blocklist]
+    timeout: float = 2.0
+    deadline: float = DEFAULT_DEADLINE
+
+
+#: other names people use for a check: `blocklist` is the word of the README and the docs
+CHECK_ALIASES = {"blocklist": "dnsbl", "blacklist": "dnsbl"}
 
 
 def domain_names(names: list[str]) -> list[str]:
@@ -53,7 +74,8 @@ def domain_names(names: list[str]) -> list[str]:
 
 
 def check_names(names: set[str]) -> set[str]:
-    """The checks asked for, refusing unknown names."""
+    """The checks asked for (aliases resolved), refusing unknown names."""
+    names = {CHECK_ALIASES.get(n, n) for n in names}
     unknown = names - set(ALL_CHECKS)
     if unknown:
         raise UserError(f"unknown checks: {', '.join(sorted(unknown))} (known: {', '.join(ALL_CHECKS)})")
@@ -71,6 +93,12 @@ def dqs_key(env_name: str | None, inventory: Inventory | None) -> str | None:
         return resolve_secret(f"env:{env_name}")
     ref = inventory.monitoring.spamhaus_dqs_key if inventory else None
     return resolve_secret(ref) if ref else None
+
+
+def zones_for(explicit: list[str], dqs_key_env: str | None, inventory: Inventory | None) -> list[Blocklist]:
+    """--zones, else the inventory's `monitoring.blacklists`, else the curated lists; DQS applied."""
+    names = explicit or ([str(z) for z in inventory.monitoring.blacklists or []] if inventory else [])
+    return resolve_zones(names, dqs_key=dqs_key(dqs_key_env, inventory))
 
 
 async def targets_of(app: App, inventory: Inventory, only: list[str]) -> list[DomainTarget]:
@@ -112,23 +140,30 @@ async def prepare(app: App, request: AuditRequest) -> AuditPlan:
                 t.selectors, t.selectors_declared = list(request.selectors), True
     else:
         targets = [plain_target(d, request.selectors or None) for d in names]
-    zone_names = request.zones or ([str(z) for z in inventory.monitoring.blacklists or []] if inventory else [])
     return AuditPlan(
         targets,
         nameservers_for(app, request.nameservers, inventory),
-        resolve_zones(zone_names, dqs_key=dqs_key(request.dqs_key_env, inventory)),
+        zones_for(request.zones, request.dqs_key_env, inventory),
+        timeout=request.timeout,
+        deadline=request.deadline,
     )
 
 
-async def run_audit(
-    plan: AuditPlan, checks: set[str], *, concurrency: int = 200, progress: Callable[[str], None] | None = None
-) -> AuditReport:
-    """Run the checks of an audit plan on a fresh resolver."""
-    resolver = Resolver.from_strings(plan.nameservers)
+@contextlib.asynccontextmanager
+async def _resolver(nameservers: list[str], timeout: float) -> AsyncIterator[Resolver]:
+    resolver = Resolver.from_strings(nameservers, timeout=timeout)
     try:
-        return await audit(plan.targets, AuditContext(resolver), checks, plan.zones, concurrency=concurrency)
+        yield resolver
     finally:
         await resolver.close()
+
+
+async def run_audit(plan: AuditPlan, checks: set[str], *, concurrency: int = 200) -> AuditReport:
+    """Run the checks of an audit plan on a fresh resolver."""
+    async with _resolver(plan.nameservers, plan.timeout) as resolver:
+        return await audit(
+            plan.targets, AuditContext(resolver), checks, plan.zones, concurrency=concurrency, deadline=plan.deadline
+        )
 
 
 async def audit_domains(app: App, request: AuditRequest) -> AuditReport:
@@ -137,12 +172,35 @@ async def audit_domains(app: App, request: AuditRequest) -> AuditReport:
     return await run_audit(await prepare(app, request), checks, concurrency=request.concurrency)
 
 
-async def blocklist_lookup(
-    app: App, targets: list[str], *, nameservers: list[str], zones: list[str], dqs_key_env: str | None
-) -> tuple[list[ListingResult], list[ZoneHealth]]:
-    """IPs and domains on DNS blocklists, each list self-tested."""
-    import ipaddress
+async def stream_audit(app: App, request: AuditRequest, emit: Emit) -> AuditSummary:
+    """Audit, handing each domain's (then each IP's) report to `emit` as it completes; keeps none."""
+    checks = check_names(set(request.checks))
+    plan = await prepare(app, request)
+    async with _resolver(plan.nameservers, plan.timeout) as resolver:
+        return await audit_stream(
+            plan.targets,
+            AuditContext(resolver),
+            checks,
+            plan.zones,
+            emit,
+            concurrency=request.concurrency,
+            deadline=plan.deadline,
+        )
 
+
+@dataclass
+class BlocklistRequest:
+    """IPs and domains to look up; lists and nameservers from the options, else the inventory's."""
+
+    targets: list[str] = field(default_factory=list)
+    source: LoadedInventory | None = None
+    nameservers: list[str] = field(default_factory=list)
+    zones: list[str] = field(default_factory=list)
+    dqs_key_env: str | None = None
+    timeout: float = 2.0
+
+
+def _subjects(targets: list[str]) -> list[str]:
     subjects = []
     for target in targets:
         try:
@@ -152,8 +210,15 @@ async def blocklist_lookup(
                 subjects.append(normalise_domain(target))
             except ValueError as exc:
                 raise UserError(f"{target!r} is neither an IP address nor a domain: {exc}") from None
-    resolver = Resolver.from_strings(nameservers_for(app, nameservers, None))
-    try:
-        return await check_blocklists(resolver, subjects, resolve_zones(zones, dqs_key=dqs_key(dqs_key_env, None)))
-    finally:
-        await resolver.close()
+    return subjects
+
+
+async def blocklist_lookup(app: App, request: BlocklistRequest) -> tuple[list[ListingResult], list[ZoneHealth]]:
+    """IPs and domains on DNS blocklists, each list self-tested."""
+    subjects = _subjects(request.targets)
+    inventory = request.source.inventory if request.source else None
+    if not subjects:
+        raise UserError("name at least one IP address or domain")
+    zones = zones_for(request.zones, request.dqs_key_env, inventory)
+    async with _resolver(nameservers_for(app, request.nameservers, inventory), request.timeout) as resolver:
+        return await check_blocklists(resolver, subjects, zones)

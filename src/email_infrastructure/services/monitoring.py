@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,7 @@ from email_infrastructure.core.events import correlation
 from email_infrastructure.core.inventory import Inventory, LoadedInventory
 from email_infrastructure.monitoring.audit import AuditReport
 from email_infrastructure.monitoring.events import CHECK_FAILED, CHECK_RECOVERED, CheckChangePayload
-from email_infrastructure.monitoring.monitor import FAMILIES, Monitor, Row, RunSummary
+from email_infrastructure.monitoring.monitor import FAMILIES, FAMILY_ALIASES, Monitor, Row, RunSummary, family_name
 from email_infrastructure.services.app import App, require_state
 from email_infrastructure.services.audit import AuditPlan, AuditRequest, prepare, run_audit
 from email_infrastructure.services.desired import desired_inventory
@@ -62,7 +62,9 @@ async def record_results(app: App, rows: list[Row]) -> list[Transition]:
 class MonitorService:
     """Monitoring of one inventory: alert sinks attached, runs recorded."""
 
-    def __init__(self, app: App, inventory: Inventory, plan: AuditPlan) -> None:
+    def __init__(
+        self, app: App, inventory: Inventory, plan: AuditPlan, on_run: Callable[[RunSummary], None] | None = None
+    ) -> None:
         from email_infrastructure.monitoring.alerts import AlertDispatcher
         from email_infrastructure.monitoring.sinks import build_sink
 
@@ -71,17 +73,19 @@ class MonitorService:
         self.plan = plan
         self.dispatcher = AlertDispatcher([build_sink(i, s) for i, s in enumerate(inventory.monitoring.alert_sinks)])
         self._detach = self.dispatcher.attach(app.bus)
-        self.monitor = Monitor(self._run, self._store, inventory.monitoring.intervals.model_dump())
+        self.monitor = Monitor(self._run, self._store, inventory.monitoring.intervals.model_dump(), on_run)
 
     @classmethod
-    async def create(cls, app: App, request: MonitorRequest) -> MonitorService:
+    async def create(
+        cls, app: App, request: MonitorRequest, on_run: Callable[[RunSummary], None] | None = None
+    ) -> MonitorService:
         """Resolve targets (with stored DKIM keys) and sinks for a request."""
         inventory = await _inventory(app, request)
         audit_request = AuditRequest(
             domains=list(request.subjects), source=request.source, desired=request.source is None
         )
         audit_request.nameservers = list(request.nameservers)
-        return cls(app, inventory, await prepare(app, audit_request))
+        return cls(app, inventory, await prepare(app, audit_request), on_run)
 
     async def _run(self, checks: set[str]) -> AuditReport:
         return await run_audit(self.plan, checks)
@@ -90,9 +94,10 @@ class MonitorService:
         return await record_results(self.app, rows)
 
     async def run_once(self, families: Sequence[str] | None = None) -> list[RunSummary]:
-        """Every family (or the given ones) once."""
+        """Every family (or the given ones, aliases allowed) once."""
+        chosen = [family_name(f) for f in families or []]
         with correlation():
-            summaries = await self.monitor.run_once(list(families) if families else None)
+            summaries = await self.monitor.run_once(chosen or None)
         await self.app.bus.drain()
         return summaries
 
@@ -102,7 +107,7 @@ class MonitorService:
 
         from email_infrastructure.monitoring.metrics import StateCollector
 
-        collector = StateCollector(await check_states(self.app))
+        collector = StateCollector(await self._states())
         if metrics_port:
             registry = CollectorRegistry()
             registry.register(collector)
@@ -110,11 +115,15 @@ class MonitorService:
 
         async def refresh() -> None:
             while not stop.is_set():
-                collector.update(await check_states(self.app))
+                collector.update(await self._states())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 15)
 
         await asyncio.gather(self.monitor.run_forever(stop), refresh())
+
+    async def _states(self) -> Sequence[CheckState]:
+        # monitoring -f on a fresh data dir: no state until the first run stores its results
+        return await check_states(self.app) if self.app.has_state() else []
 
     async def close(self) -> None:
         """Deliver what is queued, then close the sinks."""
@@ -127,7 +136,7 @@ async def run_checks(app: App, subject: str, family: str) -> RunSummary:
     """One family of checks for one domain of the desired state, recorded (a worker's task body)."""
     service = await MonitorService.create(app, MonitorRequest(subjects=[subject]))
     try:
-        summaries = await service.run_once([family] if family in FAMILIES else None)
+        summaries = await service.run_once([family] if FAMILY_ALIASES.get(family, family) in FAMILIES else None)
     finally:
         await service.close()
     return summaries[0]

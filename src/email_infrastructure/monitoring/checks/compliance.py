@@ -13,7 +13,7 @@ def _passes(checks: dict[str, CheckResult], name: str) -> bool | None:
 
 
 def compliance(checks: dict[str, CheckResult], ptr_ok: bool | None) -> CheckResult:
-    """Warnings for each provider whose DNS-visible rules are not met; info when they are."""
+    """Warnings for each provider whose DNS-visible rules are not met; unknown when undetermined."""
     result = CheckResult("compliance")
     spf, dkim, dmarc = _passes(checks, "spf"), _passes(checks, "dkim"), _passes(checks, "dmarc")
     dmarc_present = checks.get("dmarc") is not None and "dmarc.missing" not in checks["dmarc"].ids()
@@ -45,7 +45,8 @@ def compliance(checks: dict[str, CheckResult], ptr_ok: bool | None) -> CheckResu
                 f"{provider} bulk-sender rules not met: {', '.join(failing)}",
             )
         elif unknown:
-            result.info(
+            # not `ok`: an audit that could not see the rules must not say they are met
+            result.cannot_tell(
                 f"compliance.{provider}",
                 f"{provider}: not determined ({', '.join(unknown)} unknown or not checked)",
             )

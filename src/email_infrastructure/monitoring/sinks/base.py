@@ -16,7 +16,11 @@ def headline(event: Event) -> str:
 
 
 class Sink(ABC):
-    """Delivers alert events somewhere (Slack, a webhook, email)."""
+    """Delivers alert events somewhere (Slack, a webhook, email).
+
+    HTTP sinks post to their URL exactly as configured: as an absolute request URL, never as a
+    client base URL (httpx joins a base URL and the path "" into `…/hook/`).
+    """
 
     type: str
 

@@ -18,13 +18,13 @@ class SlackSink(Sink):
     def __init__(self, name: str, settings: dict[str, Any]) -> None:
         super().__init__(name, settings)
         self._url = resolve_secret(str(settings["webhook_url"]))
-        self._client = VendorClient(self._url, retry=RetryPolicy(attempts=3, base_delay=0.5))
+        self._client = VendorClient("", retry=RetryPolicy(attempts=3, base_delay=0.5))
         self._client.provider = f"slack sink {name}"
 
     async def send(self, event: Event) -> None:
         """Post the headline and the findings."""
         icon = ":red_circle:" if event.topic.endswith(".failed") else ":large_green_circle:"
-        await self._client.request("POST", "", json={"text": f"{icon} {headline(event)}"})
+        await self._client.request("POST", self._url, json={"text": f"{icon} {headline(event)}"})
 
     async def close(self) -> None:
         """Close the HTTP client."""

@@ -31,7 +31,8 @@ class WebhookSink(Sink):
     def __init__(self, name: str, settings: dict[str, Any]) -> None:
         super().__init__(name, settings)
         self._secret = resolve_secret(str(settings["secret"])) if settings.get("secret") else None
-        self._client = VendorClient(str(settings["url"]), retry=RetryPolicy(attempts=3, base_delay=0.5))
+        self._url = str(settings["url"])
+        self._client = VendorClient("", retry=RetryPolicy(attempts=3, base_delay=0.5))
         self._client.provider = f"webhook sink {name}"
 
     async def send(self, event: Event) -> None:
@@ -49,7 +50,7 @@ class WebhookSink(Sink):
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp}
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, timestamp, body)
-        await self._client.request("POST", "", content=body, headers=headers)
+        await self._client.request("POST", self._url, content=body, headers=headers)
 
     async def close(self) -> None:
         """Close the HTTP client."""
