@@ -30,6 +30,7 @@ from dns.rdtypes.mxbase import MXBase
 from dns.rdtypes.txtbase import TXTBase
 
 from email_infrastructure.core.errors import UserError
+from email_infrastructure.core.settings import check_nameserver
 from email_infrastructure.monitoring import wire as wire_codec
 
 DEFAULT_NEGATIVE_TTL = 300
@@ -104,25 +105,11 @@ class Answer:
 
 
 def parse_nameserver(text: str) -> tuple[str, int]:
-    """`IP`, `IP:PORT` or `[IPv6]:PORT` → (ip, port)."""
-    import ipaddress
-
-    host, port = text.strip(), 53
-    if host.startswith("["):
-        inside, _, rest = host[1:].partition("]")
-        host = inside
-        if rest.startswith(":"):
-            port = int(rest[1:])
-    elif host.count(":") == 1:
-        host, _, port_text = host.partition(":")
-        port = int(port_text)
+    """`IP`, `IP:PORT` or `[IPv6]:PORT` → (ip, port); UserError in words a user can act on."""
     try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise UserError(f"nameserver {text!r} is not an IP address[:port]") from None
-    if not 0 < port < 65536:
-        raise UserError(f"nameserver {text!r} has an invalid port")
-    return host, port
+        return check_nameserver(text)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 _HEADER = struct.Struct("!HHHHHH")

@@ -1,6 +1,5 @@
-"""The application layer: one App per process and the service functions every face calls."""
+"""The application layer: one App per process and the service functions every face calls.
 
-from email_infrastructure.services.app import App, open_app
-from email_infrastructure.services.uow import UnitOfWork
-
-__all__ = ["App", "UnitOfWork", "open_app"]
+Import the modules you need (`services.app`, `services.plans`, …): this package imports nothing
+itself, so an audit does not pay for SQLAlchemy.
+"""

@@ -25,8 +25,6 @@ from email_infrastructure.monitoring.context import AuditContext, DomainTarget
 from email_infrastructure.monitoring.dnsbl import Blocklist, ListingResult, ZoneHealth, check_blocklists, resolve_zones
 from email_infrastructure.monitoring.resolver import Resolver
 from email_infrastructure.services.app import App
-from email_infrastructure.services.context import AppContext
-from email_infrastructure.services.desired import desired_inventory
 
 
 @dataclass
@@ -109,6 +107,8 @@ async def targets_of(app: App, inventory: Inventory, only: list[str]) -> list[Do
     from email_infrastructure.reconcile.dkim_step import secret_key
 
     domains = inventory.resolved_domains()
+    from email_infrastructure.services.context import AppContext
+
     stored = await AppContext(app).secrets([secret_key(d.name, d.dkim_selector) for d in domains])
     keys: dict[str, str | None] = {}
     for d in domains:
@@ -130,6 +130,8 @@ async def prepare(app: App, request: AuditRequest) -> AuditPlan:
     if request.source is not None:
         inventory = request.source.inventory
     elif request.desired and app.has_state():
+        from email_infrastructure.services.desired import desired_inventory
+
         inventory = await desired_inventory(app)
     if inventory is None and not names:
         raise UserError("name at least one domain, or give an inventory with -f (nothing is stored yet)")
