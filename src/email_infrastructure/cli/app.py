@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from email_infrastructure import __version__
-from email_infrastructure.cli import audit, db, dkim, dns, domain, init, monitor, status, validate, vault
+from email_infrastructure.cli import audit, db, dkim, dns, domain, export, init, monitor, status, validate, vault
 from email_infrastructure.cli.common import console, debug_enabled, err_console
 from email_infrastructure.core.errors import ConfigError, EmailInfraError
 from email_infrastructure.core.logging import redact_text, setup_logging
@@ -73,6 +73,7 @@ app.command("blacklist", hidden=True, help="Alias of `blocklist`.")(audit.blackl
 app.command("monitor")(monitor.monitor)
 app.command("metrics")(monitor.metrics)
 app.command("status")(status.status)
+app.command("export")(export.export)
 app.add_typer(domain.app, name="domain")
 app.add_typer(dkim.app, name="dkim")
 app.add_typer(db.app, name="db")

@@ -13,6 +13,10 @@ class MailcowSettings(BaseModel):
     url: str = Field(pattern=r"^https?://\S+$")
     api_key: str = Field(pattern=r"^env:[A-Za-z_][A-Za-z0-9_]*$")
     verify_tls: bool = True
+    #: each mailbox's quota (MiB); the domain's total is this times its mailbox cap
+    mailbox_quota_mib: int = Field(default=3072, ge=1, le=1048576)
+    #: seconds per API request (Mailcow's list endpoints are slow at scale)
+    timeout: float = Field(default=30.0, gt=0, le=600)
 
 
 PROVIDER_SETTINGS: dict[str, type[BaseModel]] = {"mailcow": MailcowSettings}

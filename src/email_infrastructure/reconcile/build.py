@@ -12,10 +12,13 @@ from email_infrastructure.core.errors import EmailInfraError, UserError
 from email_infrastructure.core.inventory import Inventory
 from email_infrastructure.dns.desired import DesiredZone, desired_zones
 from email_infrastructure.dns.providers import DnsProvider, build_provider
+from email_infrastructure.mailcow.backend import MailBackend
+from email_infrastructure.mailcow.registry import build_backend
 from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.dkim_step import DkimKeyStep, secret_key
 from email_infrastructure.reconcile.dns_step import DnsZoneStep
 from email_infrastructure.reconcile.graph import Graph, Step
+from email_infrastructure.reconcile.mail_steps import mail_steps, vault_keys
 
 
 @dataclass
@@ -25,11 +28,14 @@ class Reconciler:
     graph: Graph
     providers: dict[str, DnsProvider[Any]] = field(default_factory=dict)
     zones: dict[str, DesiredZone] = field(default_factory=dict)
+    mail: dict[str, MailBackend] = field(default_factory=dict)
 
     async def close(self) -> None:
-        """Close every provider."""
+        """Close every provider and mail backend."""
         for provider in self.providers.values():
             await provider.close()
+        for backend in self.mail.values():
+            await backend.close()
 
 
 async def build(
@@ -54,7 +60,10 @@ async def build(
     reconciler = Reconciler(Graph([], concurrency=concurrency), built)
     try:
         zones = desired_zones(inventory, {})
-        keys = await ctx.secrets([secret_key(d.name, d.dkim_selector) for d in domains])
+        mailed = [d for d in domains if d.server is not None and d.server.mail_backend]
+        keys = await ctx.secrets(
+            [secret_key(d.name, d.dkim_selector) for d in domains if d not in mailed] + vault_keys(mailed)
+        )
         steps: list[Step] = []
         for domain in domains:
             if wanted and domain.name not in wanted:
@@ -64,6 +73,14 @@ async def build(
             if provider is None:
                 zone.error = zone.error or f"{domain.name}: no DNS provider named {zone.provider!r}"
                 provider = _Missing(zone.provider)
+            backend_name = domain.server.mail_backend if domain.server is not None else None
+            if backend_name:
+                # the server's DKIM key (same step key), then mailboxes once DNS is published
+                backend, error = _backend(inventory, backend_name, reconciler.mail)
+                domain_step, dkim_step, mailboxes_step = mail_steps(ctx, domain, backend, keys, error)
+                dns_step = DnsZoneStep(ctx, zone, provider, domain=domain, dkim_step=dkim_step.key)
+                steps += [domain_step, dkim_step, dns_step, mailboxes_step]
+                continue
             dkim = DkimKeyStep(ctx, domain, keys.get(secret_key(domain.name, domain.dkim_selector)))
             steps += [dkim, DnsZoneStep(ctx, zone, provider, domain=domain, dkim_step=dkim.key)]
         desired_places = {(z.provider, z.zone) for z in zones.values()}
@@ -95,6 +112,19 @@ async def build(
         await reconciler.close()
         raise
     return reconciler
+
+
+def _backend(inventory: Inventory, name: str, built: dict[str, MailBackend]) -> tuple[MailBackend | None, str]:
+    """The mail backend `name` (built once), or why there is none."""
+    if name not in built:
+        spec = inventory.providers.mail.get(name)
+        if spec is None:
+            return None, f"no mail provider named {name!r}"
+        try:
+            built[name] = build_backend(name, spec)
+        except EmailInfraError as exc:
+            return None, str(exc)
+    return built[name], ""
 
 
 class _Missing(DnsProvider[Any]):

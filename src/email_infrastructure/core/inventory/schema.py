@@ -45,6 +45,9 @@ _SELECTOR = r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"
 _TLS_RPT = r"^(mailto:|https://)\S+$"
 _ENV = r"^env:[A-Za-z_][A-Za-z0-9_]*$"
 _ANY_URL = r"^https?://\S+$"
+#: a mailbox naming pattern: placeholders {first} {last} {f} {l} between letters, digits and . _ -
+_PLACE = r"\{(?:first|last|f|l)\}"
+_MAILBOX_PATTERN = rf"^(?:[a-z0-9._-]|{_PLACE})*{_PLACE}(?:[a-z0-9._-]|{_PLACE})*$"
 #: what each pattern means, in our words: a pattern is no message for a person
 PATTERN_MESSAGES: dict[str, str] = {
     _LOCAL_PART: "a mailbox local part is lowercase letters, digits and . _ + - (e.g. ann.lee)",
@@ -56,6 +59,7 @@ PATTERN_MESSAGES: dict[str, str] = {
     _TLS_RPT: "a TLS-RPT address is mailto:user@domain or an https:// URL",
     _ENV: "credentials are references to environment variables: env:NAME",
     _ANY_URL: "an API address is an http:// or https:// URL",
+    _MAILBOX_PATTERN: "a mailbox pattern uses {first}, {last}, {f}, {l} and . _ - (e.g. {first}.{last} or {f}{last})",
 }
 LocalPart = Annotated[str, Field(pattern=_LOCAL_PART)]
 
@@ -181,6 +185,8 @@ class _DomainOptions(_Model):
     tls_rpt: list[Annotated[str, Field(pattern=_TLS_RPT)]] | None = None
     daily_send_limit: int | None = Field(default=None, ge=1, le=2000)
     ttl: int | None = Field(default=None, ge=60, le=86400)
+    #: how generated mailboxes are named from the built-in persona list (mailcow/naming.py)
+    mailbox_pattern: Annotated[str, Field(pattern=_MAILBOX_PATTERN)] | None = None
 
 
 #: the options a domain inherits from `defaults`
@@ -199,6 +205,8 @@ class DomainSpec(_DomainOptions):
     name: DomainName
     purge: bool = False
     mailboxes: list[MailboxSpec] = Field(default_factory=list)
+    #: how many mailboxes to generate when `mailboxes` lists nobody (default: defaults.mailboxes_per_domain)
+    mailbox_count: int | None = Field(default=None, ge=0, le=50)
 
 
 class SinkSpec(BaseModel):
@@ -253,6 +261,9 @@ class ResolvedDomain(_Model):
     ttl: int
     purge: bool
     mailboxes: list[MailboxSpec]
+    mailbox_pattern: str = "{first}.{last}"
+    #: mailboxes to generate when `mailboxes` is empty
+    mailbox_count: int = 3
 
 
 class Inventory(_Model):
@@ -303,6 +314,8 @@ class Inventory(_Model):
             ttl=pick("ttl", 3600),
             purge=d.purge,
             mailboxes=list(d.mailboxes),
+            mailbox_pattern=pick("mailbox_pattern", "{first}.{last}"),
+            mailbox_count=d.mailbox_count if d.mailbox_count is not None else base.mailboxes_per_domain,
         )
 
     def resolved_domains(self) -> list[ResolvedDomain]:

@@ -1,0 +1,334 @@
+"""Mail steps: the mail domain, the server's DKIM key, then mailboxes and aliases once DNS is there.
+
+    mail.domain:<d>  →  dkim.key:<d> (the server's key)  →  dns.zone:<d>  →  mail.mailboxes:<d>
+
+The DKIM step keeps the key `dkim.key:<d>` of the local DKIM step it replaces, so the DNS step
+publishes the server's key unchanged. A mailbox's password is generated at apply, stored in the
+vault as *pending* before the API call and *confirmed* after reading the mailbox back: a kill at
+any point loses no password and a re-run creates no duplicate (the plan sees the mailbox and only
+confirms the pending password). Plans never hold a password.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Mapping
+from typing import Any
+
+from email_infrastructure.core.errors import EmailInfraError, ProviderError
+from email_infrastructure.core.inventory import ResolvedDomain
+from email_infrastructure.mailcow import events
+from email_infrastructure.mailcow.backend import Alias, MailBackend, Mailbox, MailDomain
+from email_infrastructure.mailcow.naming import Persona, personas, warnings
+from email_infrastructure.reconcile.context import ReconcileContext
+from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
+
+KEY_BITS = 2048
+#: Mailcow's Default domain template allows 10 mailboxes; we never ask for fewer
+MIN_MAILBOX_CAP = 10
+PASSWORD_LENGTH = 24
+_ALPHABET = string.ascii_letters + string.digits + "-_.!@#%+="
+#: role addresses every mail domain answers (RFC 2142)
+ROLE_ALIASES = ("postmaster", "abuse")
+
+
+def password_key(address: str) -> tuple[str, str]:
+    """Where a confirmed mailbox password is kept in the vault: (owner, name)."""
+    local, domain = address.split("@", 1)
+    return (f"domain:{domain}", f"mailbox-password:{local}")
+
+
+def pending_key(address: str) -> tuple[str, str]:
+    """Where a password waits between generation and the mailbox reading back."""
+    local, domain = address.split("@", 1)
+    return (f"domain:{domain}", f"mailbox-password-pending:{local}")
+
+
+def new_password() -> str:
+    """A strong random password (24 characters, about 140 bits)."""
+    while True:
+        value = "".join(secrets.choice(_ALPHABET) for _ in range(PASSWORD_LENGTH))
+        if any(c.isdigit() for c in value) and any(c.isupper() for c in value) and any(c.islower() for c in value):
+            return value
+
+
+def _failed(step: str, exc: EmailInfraError) -> str:
+    return str(exc) if step in str(exc) else f"{step}: {exc}"
+
+
+class MailDomainStep(Step):
+    """`mail.domain:<d>`: the domain with its mailbox cap and quotas; outputs `domain`."""
+
+    component = "mail"
+
+    def __init__(
+        self, ctx: ReconcileContext, domain: ResolvedDomain, backend: MailBackend, wanted: MailDomain, error: str = ""
+    ) -> None:
+        self.ctx, self.domain, self.backend, self.wanted, self.error = ctx, domain, backend, wanted, error
+        self.key = f"mail.domain:{domain.name}"
+
+    async def plan(self, upstream: Mapping[str, StepPlan]) -> StepPlan:
+        """Read the domain; create or update it."""
+        plan = self.new_plan()
+        plan.outputs = {"domain": self.domain.name}
+        if self.error:
+            plan.error = self.error
+            return plan
+        try:
+            current = await self.backend.read_domain(self.domain.name)
+        except EmailInfraError as exc:
+            plan.error = _failed(self.domain.name, exc)
+            return plan
+        resource = f"mail domain {self.domain.name} at {self.backend.name}"
+        if current is None:
+            plan.changes.append(StepChange("create", resource, None, self.wanted.to_json()))
+        elif current != self.wanted:
+            plan.changes.append(StepChange("update", resource, current.to_json(), self.wanted.to_json()))
+        return plan
+
+    async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
+        """Create or update, read back, log."""
+        exists = plan.changes[0].action == "update"
+        await self.backend.ensure_domain(self.wanted, selector=self.domain.dkim_selector, bits=KEY_BITS, exists=exists)
+        async with self.ctx.uow() as uow:
+            topic = events.DOMAIN_UPDATED if exists else events.DOMAIN_CREATED
+            uow.emit(topic, events.MailDomainPayload(domain=self.domain.name, backend=self.backend.name), "mail")
+            await uow.commit()
+        return dict(plan.outputs)
+
+
+class MailDkimStep(Step):
+    """`dkim.key:<d>` for a domain on a mail backend: the server's key; outputs `selector`, `public_key`."""
+
+    component = "dkim"
+
+    def __init__(self, ctx: ReconcileContext, domain: ResolvedDomain, backend: MailBackend) -> None:
+        self.ctx, self.domain, self.backend = ctx, domain, backend
+        self.key = f"dkim.key:{domain.name}"
+        self.depends_on = (f"mail.domain:{domain.name}",)
+
+    async def plan(self, upstream: Mapping[str, StepPlan]) -> StepPlan:
+        """Known when the server holds a key of this selector and size (even one a deleted domain left)."""
+        plan = self.new_plan()
+        selector = self.domain.dkim_selector
+        plan.outputs = {"selector": selector, "public_key": KNOWN_AFTER_APPLY}
+        try:
+            key = await self.backend.read_dkim(self.domain.name)
+        except EmailInfraError as exc:
+            plan.error = _failed(self.domain.name, exc)
+            return plan
+        resource = f"dkim key {selector} of {self.domain.name} at {self.backend.name}"
+        if key is None:
+            plan.changes.append(StepChange("create", resource, None, {"bits": KEY_BITS}))
+        elif (key.selector, key.bits) != (selector, KEY_BITS):
+            old = {"selector": key.selector, "bits": key.bits}
+            plan.changes.append(StepChange("update", resource, old, {"selector": selector, "bits": KEY_BITS}))
+        else:
+            plan.outputs["public_key"] = key.public_key
+        return plan
+
+    async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
+        """Keep the key add/domain generated, or create/replace it; read back."""
+        key = await self.backend.ensure_dkim(self.domain.name, self.domain.dkim_selector, KEY_BITS)
+        async with self.ctx.uow() as uow:
+            payload = events.MailDkimPayload(
+                domain=self.domain.name, selector=key.selector, bits=key.bits, backend=self.backend.name
+            )
+            uow.emit(events.DKIM_CREATED, payload, "mail")
+            await uow.commit()
+        return {"selector": key.selector, "public_key": key.public_key}
+
+
+class MailboxesStep(Step):
+    """`mail.mailboxes:<d>`: mailboxes (password in the vault only) and the role aliases, once DNS is live."""
+
+    component = "mail"
+
+    def __init__(
+        self,
+        ctx: ReconcileContext,
+        domain: ResolvedDomain,
+        backend: MailBackend,
+        people: list[Persona],
+        quota_mib: int,
+        vault: Mapping[tuple[str, str], str],
+    ) -> None:
+        self.ctx, self.domain, self.backend, self.people = ctx, domain, backend, people
+        self.quota_mib = quota_mib
+        #: which passwords the vault holds (confirmed or pending), read at build time
+        self.held = set(vault)
+        self.key = f"mail.mailboxes:{domain.name}"
+        self.depends_on = (f"dns.zone:{domain.name}", f"mail.domain:{domain.name}")
+
+    def wanted_mailboxes(self) -> list[Mailbox]:
+        """The mailboxes the inventory asks for."""
+        return [
+            Mailbox(p.address(self.domain.name), p.display_name, self.quota_mib, self.domain.daily_send_limit)
+            for p in self.people
+        ]
+
+    def wanted_aliases(self, mailboxes: list[Mailbox]) -> list[Alias]:
+        """postmaster@, abuse@ and a local DMARC report address, to the first mailbox."""
+        if not mailboxes:
+            return []
+        goto, own = mailboxes[0].address, {m.address for m in mailboxes}
+        addresses = [f"{role}@{self.domain.name}" for role in ROLE_ALIASES]
+        for uri in self.domain.dmarc.rua:
+            address = uri.removeprefix("mailto:").lower()
+            if address.endswith(f"@{self.domain.name}") and address not in addresses:
+                addresses.append(address)
+        return [Alias(a, goto) for a in addresses if a not in own]
+
+    async def plan(self, upstream: Mapping[str, StepPlan]) -> StepPlan:
+        """Read mailboxes and aliases; what to create, update, or confirm in the vault."""
+        plan = self.new_plan()
+        people = self.wanted_mailboxes()
+        plan.notes += warnings(self.domain, self.people)
+        try:
+            current = {m.address: m for m in await self.backend.mailboxes(self.domain.name)}
+            aliases = {a.address: a for a in await self.backend.aliases(self.domain.name)}
+        except EmailInfraError as exc:
+            plan.error = _failed(self.domain.name, exc)
+            return plan
+        for wanted in people:
+            have = current.get(wanted.address)
+            resource = f"mailbox {wanted.address}"
+            if have is None:
+                plan.changes.append(
+                    StepChange("create", resource, None, {**wanted.to_json(), "password": KNOWN_AFTER_APPLY})
+                )
+            elif have != wanted:
+                plan.changes.append(StepChange("update", resource, have.to_json(), wanted.to_json()))
+            if have is not None and password_key(wanted.address) not in self.held:
+                if pending_key(wanted.address) in self.held:
+                    # created by a run that stopped before the read-back: its password is the pending one
+                    plan.changes.append(StepChange("update", f"{resource} password", None, {"vault": "confirm"}))
+                else:
+                    plan.notes.append(f"{wanted.address} exists but its password is not in the vault (not exported)")
+        for alias in self.wanted_aliases(people):
+            have_alias = aliases.get(alias.address)
+            resource = f"alias {alias.address}"
+            if have_alias is None:
+                plan.changes.append(StepChange("create", resource, None, alias.to_json()))
+            elif (have_alias.goto, have_alias.active) != (alias.goto, alias.active):
+                plan.changes.append(StepChange("update", resource, have_alias.to_json(), alias.to_json()))
+        wanted_addresses = {m.address for m in people}
+        for address in sorted(set(current) - wanted_addresses):
+            plan.notes.append(f"{address} is on {self.backend.name} but not in the inventory (left alone)")
+        return plan
+
+    async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
+        """Each item on its own: one rejected mailbox fails alone, the others go on."""
+        mailboxes = {m.address: m for m in self.wanted_mailboxes()}
+        aliases = {a.address: a for a in self.wanted_aliases(list(mailboxes.values()))}
+        existing = {a.address: a for a in await self.backend.aliases(self.domain.name)} if aliases else {}
+        problems: list[str] = []
+        for change in plan.changes:
+            kind, _, subject = change.resource.partition(" ")
+            try:
+                if kind == "mailbox" and subject.endswith(" password"):
+                    await self._confirm(subject.removesuffix(" password"))
+                elif kind == "mailbox" and change.action == "create":
+                    await self._create(mailboxes[subject])
+                elif kind == "mailbox":
+                    await self.backend.update_mailbox(mailboxes[subject])
+                    await self._emit(events.MAILBOX_UPDATED, subject)
+                elif kind == "alias":
+                    alias = aliases[subject]
+                    await self.backend.ensure_alias(alias, existing.get(subject))
+                    topic = events.ALIAS_CREATED if change.action == "create" else events.ALIAS_UPDATED
+                    async with self.ctx.uow() as uow:
+                        payload = events.AliasPayload(
+                            domain=self.domain.name, address=subject, goto=alias.goto, backend=self.backend.name
+                        )
+                        uow.emit(topic, payload, "mail")
+                        await uow.commit()
+            except EmailInfraError as exc:
+                problems.append(_failed(subject, exc))
+                if kind == "mailbox":
+                    await self._emit(events.MAILBOX_FAILED, subject.removesuffix(" password"))
+        if problems:
+            raise ProviderError(
+                f"{self.domain.name}: {len(problems)} of {len(plan.changes)} mail changes failed: "
+                + "; ".join(problems),
+                provider=self.backend.name,
+            )
+        return {"mailboxes": sorted(mailboxes)}
+
+    async def _emit(self, topic: Any, address: str) -> None:
+        async with self.ctx.uow() as uow:
+            uow.emit(
+                topic,
+                events.MailboxPayload(domain=self.domain.name, address=address, backend=self.backend.name),
+                "mail",
+            )
+            await uow.commit()
+
+    async def _create(self, wanted: Mailbox) -> None:
+        """Pending password first (committed), then the API call, then confirm with the event."""
+        async with self.ctx.uow() as uow:
+            password = await uow.secrets().get(*pending_key(wanted.address))
+            if password is None:
+                password = new_password()
+                await uow.secrets().put(*pending_key(wanted.address), password)
+                await uow.commit()
+        await self.backend.create_mailbox(wanted, password)
+        async with self.ctx.uow() as uow:
+            await uow.secrets().put(*password_key(wanted.address), password)
+            uow.emit(
+                events.MAILBOX_CREATED,
+                events.MailboxPayload(domain=self.domain.name, address=wanted.address, backend=self.backend.name),
+                "mail",
+            )
+            await uow.commit()
+
+    async def _confirm(self, address: str) -> None:
+        """The mailbox exists: its pending password is the one the server took."""
+        async with self.ctx.uow() as uow:
+            password = await uow.secrets().get(*pending_key(address))
+            if password is None:
+                raise ProviderError(f"{address}: no pending password in the vault", provider=self.backend.name)
+            await uow.secrets().put(*password_key(address), password)
+            await uow.commit()
+
+
+def vault_keys(domains: list[ResolvedDomain]) -> list[tuple[str, str]]:
+    """The vault entries the mailbox plans of `domains` look at (confirmed and pending passwords)."""
+    out = []
+    for domain in domains:
+        for person in personas(domain):
+            address = person.address(domain.name)
+            out += [password_key(address), pending_key(address)]
+    return out
+
+
+def mail_steps(
+    ctx: ReconcileContext,
+    domain: ResolvedDomain,
+    backend: MailBackend | None,
+    vault: Mapping[tuple[str, str], str],
+    error: str = "",
+) -> tuple[MailDomainStep, Step, MailboxesStep]:
+    """The three steps of a domain on a mail backend (a backend that cannot be built fails them)."""
+    people = personas(domain)
+    stand_in: MailBackend = backend if backend is not None else _NoBackend()
+    quota = stand_in.mailbox_quota_mib
+    cap = max(MIN_MAILBOX_CAP, len(people))
+    wanted = MailDomain(domain.name, cap, quota, quota * cap)
+    mine = {k: v for k, v in vault.items() if k[0] == f"domain:{domain.name}"}
+    return (
+        MailDomainStep(ctx, domain, stand_in, wanted, f"{domain.name}: {error}" if error else ""),
+        MailDkimStep(ctx, domain, stand_in),
+        MailboxesStep(ctx, domain, stand_in, people, quota, mine),
+    )
+
+
+class _NoBackend:
+    """Stands in for a mail backend that could not be built; the domain step carries the error."""
+
+    name = "missing"
+    mailbox_quota_mib = 0
+
+    def __getattr__(self, attr: str) -> Any:
+        raise ProviderError("no mail backend", provider=self.name)
