@@ -198,3 +198,19 @@ async def test_mailcow_down_fails_its_domains_only(
     assert not any(s.key.endswith("plain.test") for s in planned.failed)
     assert {"dkim.key:plain.test", "dns.zone:plain.test"} <= {s.key for s in planned.graph.steps}
     assert "mail.domain:plain.test" not in {s.key for s in planned.graph.steps}
+
+
+async def test_records_of_a_mail_domain_show_the_servers_key_and_write_nothing(
+    app: App, write_inventory: WriteInventory, mailcow: tuple[FakeMailcow, str]
+) -> None:
+    from email_infrastructure.services.records import desired_records
+
+    fake, url = mailcow
+    source = write_inventory(mail_inventory(url))
+    before = await desired_records(app, DOMAIN, source)
+    assert any("generated at the first apply (by the mail server)" in n for n in before.notes)
+    assert fake.writes == 0
+    await plans.apply(app, source=source)
+    after = await desired_records(app, DOMAIN)
+    dkim = next(r for r in after.records if r.name == f"dkim._domainkey.{DOMAIN}")
+    assert fake.dkim[DOMAIN]["pubkey"] in dkim.values[0]

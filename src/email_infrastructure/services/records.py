@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from email_infrastructure.core.errors import UserError
-from email_infrastructure.core.inventory import LoadedInventory
+from email_infrastructure.core.inventory import Inventory, LoadedInventory, ResolvedDomain
 from email_infrastructure.dns.desired import DesiredZone, desired_zones
 from email_infrastructure.dns.dkim import public_key_b64
 from email_infrastructure.reconcile.dkim_step import secret_key
@@ -11,6 +11,22 @@ from email_infrastructure.services.app import App
 from email_infrastructure.services.audit import domain_names
 from email_infrastructure.services.context import AppContext
 from email_infrastructure.services.desired import desired_inventory
+
+
+async def _server_key(inventory: Inventory, domain: ResolvedDomain) -> str | None:
+    """The mail server's DKIM public key of a domain with a mail backend (a read), if it has one."""
+    from email_infrastructure.mailcow.registry import build_backend
+
+    backend_name = domain.server.mail_backend if domain.server else None
+    spec = inventory.providers.mail.get(backend_name or "")
+    if spec is None:
+        return None
+    backend = build_backend(str(backend_name), spec)
+    try:
+        key = await backend.read_dkim(domain.name)
+    finally:
+        await backend.close()
+    return key.public_key if key is not None and key.selector == domain.dkim_selector else None
 
 
 async def desired_records(app: App, domain: str, source: LoadedInventory | None = None) -> DesiredZone:
@@ -21,13 +37,17 @@ async def desired_records(app: App, domain: str, source: LoadedInventory | None 
     if resolved is None:
         where = source.path if source is not None else "the desired state"
         raise UserError(f"{name} is not a domain of {where}")
-    stored = await AppContext(app).secrets([secret_key(name, resolved.dkim_selector)])
-    private = stored.get(secret_key(name, resolved.dkim_selector))
-    zone = desired_zones(inventory, {name: public_key_b64(private) if private else None})[name]
+    public = await _server_key(inventory, resolved)
+    if public is None and not (resolved.server and resolved.server.mail_backend):
+        stored = await AppContext(app).secrets([secret_key(name, resolved.dkim_selector)])
+        private = stored.get(secret_key(name, resolved.dkim_selector))
+        public = public_key_b64(private) if private else None
+    zone = desired_zones(inventory, {name: public})[name]
     if zone.error:
         raise UserError(zone.error)
-    if private is None:
+    if public is None:
         zone.notes.append(
             f"DKIM: the key for {resolved.dkim_selector}._domainkey.{name} is generated at the first apply"
+            + (" (by the mail server)" if resolved.server and resolved.server.mail_backend else "")
         )
     return zone
