@@ -179,3 +179,42 @@ async def test_deleting_over_30_percent_of_ten_managed_mailboxes_needs_force(
     kept = sorted(u for u in fake.mailboxes if u.endswith(OTHER))
     assert len(kept) == 6 and set(kept) < set(ten)
     assert await vault(app, sorted(set(ten) - set(kept))) == set()
+
+
+async def test_the_migration_recovers_domains_we_created_before_ownership_was_recorded(database_url: str) -> None:
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from email_infrastructure.core.database import create_engine
+    from email_infrastructure.storage import migrate
+
+    await migrate.upgrade(database_url, "0005")
+    events = sa.table(
+        "events",
+        *(sa.column(c, sa.String()) for c in ("id", "topic", "source", "correlation_id")),
+        sa.column("payload", sa.JSON()),
+        sa.column("occurred_at", sa.DateTime(timezone=True)),
+    )
+    rows = [("mail.domain.created", "ours.test"), ("mail.domain.updated", "adjusted.test")]
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            for n, (topic, domain) in enumerate(rows):
+                payload = {"domain": domain, "backend": "mc"}
+                await conn.execute(
+                    events.insert().values(
+                        id=f"e{n}",
+                        topic=topic,
+                        source="mail",
+                        correlation_id=None,
+                        payload=payload,
+                        occurred_at=datetime.now(UTC),
+                    )
+                )
+        await migrate.upgrade(database_url)
+        async with engine.connect() as conn:
+            owned = (await conn.execute(sa.text("SELECT backend, domain FROM mail_owned_domains"))).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(r) for r in owned] == [("mc", "ours.test")]  # updated is not created: never ours
