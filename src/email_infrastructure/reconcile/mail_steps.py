@@ -423,7 +423,7 @@ class _Removal(Step):
         if self.prune:
             plan.error = message if self.domain in message else f"{self.domain}: {message}"
         else:
-            plan.notes.append(f"{self.domain} at {self.backend.name}: not read ({message})")
+            plan.notes.append(f"{self.domain}: a mail domain we created, not read ({message})")
         return plan
 
 
