@@ -39,12 +39,17 @@ DeadlineOption = Annotated[
         "--deadline", help="Seconds for the whole run; what is not done by then fails (default: none).", min=0
     ),
 ]
+PruneOption = Annotated[
+    bool,
+    typer.Option("--prune", help="Also remove from the mail server what the desired state no longer has."),
+]
 ForceOption = Annotated[
     bool,
     typer.Option(
         "--force",
-        help="Allow what is refused by default: changing >30% of a zone's managed records, replacing a "
-        "published DKIM key we do not hold, taking over another owner's domains.",
+        help="Allow what is refused by default: changing >30% of a zone's managed records, deleting >30% of a "
+        "domain's managed mailboxes, replacing a published DKIM key we do not hold, taking over another owner's "
+        "domains.",
     ),
 ]
 
@@ -121,7 +126,10 @@ def show_plan(result: Plan) -> None:
             _line(f"[bold]{escape(step.key)}[/]: [red]error:[/] {escape(step.error)}")
         for step_change in step.changes:
             resource = escape(step_change.resource)
-            _line(f"[bold]{escape(step.key)}[/]: {_SIGN[step_change.action]} {resource} (known after apply)")
+            later = "" if step_change.action == "delete" else " (known after apply)"
+            _line(f"[bold]{escape(step.key)}[/]: {_SIGN[step_change.action]} {resource}{later}")
+        for note in step.notes:
+            _line(f"[bold]{escape(step.key)}[/]: [dim]note: {escape(note)}[/]")
     for zone in sorted(result.zones, key=lambda z: z.zone):
         counts = zone.counts()
         header = f"[bold]{escape(zone.zone)}[/] ({escape(zone.provider)})"
@@ -159,6 +167,7 @@ def plan(
     file: SourceOption = None,
     as_json: JsonOption = False,
     force: Annotated[bool, typer.Option("--force", help="Preview taking over another owner's domains.")] = False,
+    prune: PruneOption = False,
     deadline: DeadlineOption = None,
     detailed_exitcode: Annotated[
         bool,
@@ -178,7 +187,9 @@ def plan(
             note_state(app)
             progress = _progress(2)
             if progress is None:
-                return await plan_service(app, source=loaded, only=domains or (), force=force, deadline=deadline)
+                return await plan_service(
+                    app, source=loaded, only=domains or (), force=force, deadline=deadline, prune=prune
+                )
             with progress:
                 task = progress.add_task("planning", total=None)
                 return await plan_service(
@@ -187,6 +198,7 @@ def plan(
                     only=domains or (),
                     force=force,
                     deadline=deadline,
+                    prune=prune,
                     progress=lambda _k: progress.advance(task),
                 )
 
@@ -223,6 +235,7 @@ def apply(
     file: SourceOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     force: ForceOption = False,
+    prune: PruneOption = False,
     checksum: Annotated[
         str | None,
         typer.Option("--checksum", help="Apply only if the plan still has this checksum (with or without sha256:)."),
@@ -251,7 +264,7 @@ def apply(
         async def preview() -> Plan:
             async with application() as app:
                 note_state(app)
-                return await plan_service(app, source=loaded, only=only, force=force)
+                return await plan_service(app, source=loaded, only=only, force=force, prune=prune)
 
         shown = run(preview())
         show_plan(shown)
@@ -274,6 +287,7 @@ def apply(
                     only=only,
                     lock_timeout=lock_timeout,
                     deadline=deadline,
+                    prune=prune,
                     progress=advance,
                 )
 

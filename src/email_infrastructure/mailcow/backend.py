@@ -90,13 +90,16 @@ class MailBackend(Protocol):
         """Create (or update, when `exists`) the domain; read back."""
 
     async def remove_domain(self, domain: str) -> None:
-        """Delete an empty domain, then its DKIM key."""
+        """Delete an empty domain (its DKIM key stays: `remove_dkim`); read back."""
 
     async def read_dkim(self, domain: str) -> DkimKey | None:
         """The domain's DKIM key, or None."""
 
     async def ensure_dkim(self, domain: str, selector: str, bits: int) -> DkimKey:
         """The domain's key with this selector and size: kept, created, or replaced; read back."""
+
+    async def remove_dkim(self, domain: str) -> None:
+        """Delete the domain's DKIM key; read back."""
 
     async def mailboxes(self, domain: str) -> list[Mailbox]:
         """The domain's mailboxes."""
@@ -108,7 +111,7 @@ class MailBackend(Protocol):
         """Bring name, quota, state and rate limit to `wanted`; read back."""
 
     async def remove_mailbox(self, address: str) -> None:
-        """Delete a mailbox."""
+        """Delete a mailbox; read back."""
 
     async def aliases(self, domain: str) -> list[Alias]:
         """The domain's aliases."""

@@ -50,3 +50,4 @@ MAILBOX_FAILED: Topic[MailboxPayload] = Topic("mail.mailbox.failed", MailboxPayl
 ALIAS_CREATED: Topic[AliasPayload] = Topic("mail.alias.created", AliasPayload)
 ALIAS_UPDATED: Topic[AliasPayload] = Topic("mail.alias.updated", AliasPayload)
 DKIM_CREATED: Topic[MailDkimPayload] = Topic("mail.dkim.created", MailDkimPayload)
+DKIM_DELETED: Topic[MailDkimPayload] = Topic("mail.dkim.deleted", MailDkimPayload)

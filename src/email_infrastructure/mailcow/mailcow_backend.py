@@ -98,9 +98,12 @@ class MailcowBackend:
             )
 
     async def remove_domain(self, domain: str) -> None:
-        """delete/domain (refused while mailboxes remain), then delete/dkim (the domain leaves it)."""
+        """delete/domain (refused with domain_not_empty while mailboxes remain); the DKIM key stays."""
         await self.client.delete_domains([domain])
-        await self.client.delete_dkim([domain])
+        if await self.client.domain(domain) is not None:
+            raise VerificationError(
+                f"{domain}: the mail domain still reads back after delete/domain", provider=self.name
+            )
 
     # DKIM -------------------------------------------------------------------------------------
     async def read_dkim(self, domain: str) -> DkimKey | None:
@@ -123,6 +126,12 @@ class MailcowBackend:
         if key is None or key.selector != selector or key.bits != bits:
             raise VerificationError(f"{domain}: Mailcow reports no {bits}-bit DKIM key {selector}", provider=self.name)
         return key
+
+    async def remove_dkim(self, domain: str) -> None:
+        """delete/dkim (answers success whether or not a key existed: read back)."""
+        await self.client.delete_dkim([domain])
+        if await self.client.dkim(domain) is not None:
+            raise VerificationError(f"{domain}: the DKIM key still reads back after delete/dkim", provider=self.name)
 
     # mailboxes --------------------------------------------------------------------------------
     @staticmethod
@@ -188,8 +197,10 @@ class MailcowBackend:
         await self._verify(wanted)
 
     async def remove_mailbox(self, address: str) -> None:
-        """delete/mailbox."""
+        """delete/mailbox, read back."""
         await self.client.delete_mailboxes([address])
+        if await self.client.mailbox(address) is not None:
+            raise VerificationError(f"{address}: the mailbox still reads back after delete/mailbox", provider=self.name)
 
     # aliases ----------------------------------------------------------------------------------
     async def aliases(self, domain: str) -> list[Alias]:

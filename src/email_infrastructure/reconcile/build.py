@@ -18,7 +18,7 @@ from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.dkim_step import DkimKeyStep, secret_key
 from email_infrastructure.reconcile.dns_step import DnsZoneStep
 from email_infrastructure.reconcile.graph import Graph, Step
-from email_infrastructure.reconcile.mail_steps import mail_steps, vault_keys
+from email_infrastructure.reconcile.mail_steps import mail_steps, removal_steps, vault_keys
 
 
 @dataclass
@@ -46,10 +46,12 @@ async def build(
     concurrency: int = 8,
     deadline: float | None = None,
     providers: dict[str, DnsProvider[Any]] | None = None,
+    prune: bool = False,
 ) -> Reconciler:
     """Steps per domain (DKIM key → DNS zone), plus the zones where we still own records that
-    no domain wants any more (their records are planned as deletions). `only` limits the graph
-    to some domains."""
+    no domain wants any more (their records are planned as deletions), plus the mail domains we
+    created that no domain wants any more (removed only with `prune`, else noted). `only` limits
+    the graph to some domains."""
     domains = inventory.resolved_domains()
     wanted = set(only)
     unknown = wanted - {d.name for d in domains}
@@ -77,7 +79,7 @@ async def build(
             if backend_name:
                 # the server's DKIM key (same step key), then mailboxes once DNS is published
                 backend, error = _backend(inventory, backend_name, reconciler.mail)
-                domain_step, dkim_step, mailboxes_step = mail_steps(ctx, domain, backend, keys, error)
+                domain_step, dkim_step, mailboxes_step = mail_steps(ctx, domain, backend, keys, error, prune=prune)
                 dns_step = DnsZoneStep(ctx, zone, provider, domain=domain, dkim_step=dkim_step.key)
                 steps += [domain_step, dkim_step, dns_step, mailboxes_step]
                 continue
@@ -97,6 +99,17 @@ async def build(
                 )
                 provider = _Missing(provider_name)
             steps.append(DnsZoneStep(ctx, gone, provider, orphan=zone_name in zones))
+        desired_mail = {(d.server.mail_backend, d.name) for d in mailed if d.server is not None}
+        names = {d.name for d in domains}
+        for backend_name, domain_name in sorted(await ctx.owned_mail_domains()):
+            if (backend_name, domain_name) in desired_mail or (wanted and domain_name not in wanted):
+                continue
+            unknown.discard(domain_name)
+            backend, error = _backend(inventory, backend_name, reconciler.mail)
+            if error:
+                error = f"we created it at mail provider {backend_name!r}, which cannot be used: {error}"
+            suffix = f"@{backend_name}" if domain_name in names else ""
+            steps += removal_steps(ctx, domain_name, backend, error, prune=prune, suffix=suffix)
         if unknown:
             raise UserError(f"not in the desired state: {', '.join(sorted(unknown))}")
         started = asyncio.get_running_loop().time()

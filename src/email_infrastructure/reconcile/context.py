@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from email_infrastructure.core.events import Event
-from email_infrastructure.storage.repositories import DnsOwnership, EventIntents, SecretStore
+from email_infrastructure.storage.repositories import DnsOwnership, EventIntents, MailOwnership, SecretStore
 
 
 class StepUnitOfWork(Protocol):
@@ -17,6 +17,10 @@ class StepUnitOfWork(Protocol):
     @property
     def ownership(self) -> DnsOwnership:
         """DNS RRsets we own."""
+
+    @property
+    def mail_ownership(self) -> MailOwnership:
+        """Mail domains we created."""
 
     def secrets(self, *, create_key: bool = True) -> SecretStore:
         """Encrypted secrets."""
@@ -56,6 +60,9 @@ class ReconcileContext(Protocol):
 
     async def owned_zones(self) -> set[tuple[str, str]]:
         """(provider, zone) wherever we own something."""
+
+    async def owned_mail_domains(self) -> set[tuple[str, str]]:
+        """(mail backend, domain) of every mail domain we created."""
 
     async def secrets(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Stored secrets by (owner, name); absent ones left out; creates no key."""

@@ -7,6 +7,14 @@ publishes the server's key unchanged. A mailbox's password is generated at apply
 vault as *pending* before the API call and *confirmed* after reading the mailbox back: a kill at
 any point loses no password and a re-run creates no duplicate (the plan sees the mailbox and only
 confirms the pending password). Plans never hold a password.
+
+With `prune`, what the desired state no longer has goes: a mailbox we created (its password is in
+the vault) that the inventory no longer lists, and a mail domain we created (mail ownership) that
+no domain wants any more, in reverse order:
+
+    mail.mailboxes:<d>  →  mail.domain:<d>  →  dkim.key:<d> (Mailcow keeps a deleted domain's key)
+
+Without `prune` these are plan notes.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from typing import Any
 from email_infrastructure.core.errors import EmailInfraError, ProviderError
 from email_infrastructure.core.inventory import ResolvedDomain
 from email_infrastructure.mailcow import events
-from email_infrastructure.mailcow.backend import Alias, MailBackend, Mailbox, MailDomain
+from email_infrastructure.mailcow.backend import Alias, DkimKey, MailBackend, Mailbox, MailDomain
 from email_infrastructure.mailcow.naming import Persona, personas, warnings
 from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
@@ -31,6 +39,9 @@ PASSWORD_LENGTH = 24
 _ALPHABET = string.ascii_letters + string.digits + "-_.!@#%+="
 #: role addresses every mail domain answers (RFC 2142)
 ROLE_ALIASES = ("postmaster", "abuse")
+#: deleting more than this share of at least SAFETY_MIN_MAILBOXES managed mailboxes needs --force
+SAFETY_MIN_MAILBOXES = 10
+SAFETY_MAX_SHARE = 0.3
 
 
 def password_key(address: str) -> tuple[str, str]:
@@ -55,6 +66,35 @@ def new_password() -> str:
 
 def _failed(step: str, exc: EmailInfraError) -> str:
     return str(exc) if step in str(exc) else f"{step}: {exc}"
+
+
+def mailbox_safety(domain: str, deletes: int, managed: int) -> str | None:
+    """Why deleting `deletes` of a domain's `managed` mailboxes needs --force (DNS's rule), or None."""
+    if managed < SAFETY_MIN_MAILBOXES or deletes / managed <= SAFETY_MAX_SHARE:
+        return None
+    return (
+        f"{domain}: would delete {deletes} of {managed} managed mailboxes "
+        f"(more than {SAFETY_MAX_SHARE:.0%}); re-run with --force if that is intended"
+    )
+
+
+async def _emit_mailbox(ctx: ReconcileContext, topic: Any, domain: str, address: str, backend: str) -> None:
+    async with ctx.uow() as uow:
+        uow.emit(topic, events.MailboxPayload(domain=domain, address=address, backend=backend), "mail")
+        await uow.commit()
+
+
+async def _delete_mailbox(ctx: ReconcileContext, backend: MailBackend, domain: str, address: str) -> None:
+    """Delete and read back, then forget its passwords with the event (a kill between keeps them:
+    the next plan no longer sees the mailbox, and a password of a mailbox that is gone harms no one)."""
+    await backend.remove_mailbox(address)
+    async with ctx.uow() as uow:
+        await uow.secrets().delete(*password_key(address))
+        await uow.secrets().delete(*pending_key(address))
+        uow.emit(
+            events.MAILBOX_DELETED, events.MailboxPayload(domain=domain, address=address, backend=backend.name), "mail"
+        )
+        await uow.commit()
 
 
 class MailDomainStep(Step):
@@ -88,14 +128,35 @@ class MailDomainStep(Step):
         return plan
 
     async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
-        """Create or update, read back, log."""
+        """Create (claiming ownership first, so that an interrupted run still knows) or update, read back, log."""
         exists = plan.changes[0].action == "update"
-        await self.backend.ensure_domain(self.wanted, selector=self.domain.dkim_selector, bits=KEY_BITS, exists=exists)
+        owner = self.backend.name, self.domain.name
+        if not exists:
+            async with self.ctx.uow() as uow:
+                await uow.mail_ownership.claim(*owner)
+                await uow.commit()
+        try:
+            await self.backend.ensure_domain(
+                self.wanted, selector=self.domain.dkim_selector, bits=KEY_BITS, exists=exists
+            )
+        except EmailInfraError:
+            if not exists and await self._absent():
+                async with self.ctx.uow() as uow:  # not created: never claim a domain someone else may make
+                    await uow.mail_ownership.release(*owner)
+                    await uow.commit()
+            raise
         async with self.ctx.uow() as uow:
             topic = events.DOMAIN_UPDATED if exists else events.DOMAIN_CREATED
             uow.emit(topic, events.MailDomainPayload(domain=self.domain.name, backend=self.backend.name), "mail")
             await uow.commit()
         return dict(plan.outputs)
+
+    async def _absent(self) -> bool:
+        """True only when the server answers that the domain is not there."""
+        try:
+            return await self.backend.read_domain(self.domain.name) is None
+        except EmailInfraError:
+            return False
 
 
 class MailDkimStep(Step):
@@ -153,9 +214,10 @@ class MailboxesStep(Step):
         people: list[Persona],
         quota_mib: int,
         vault: Mapping[tuple[str, str], str],
+        prune: bool = False,
     ) -> None:
         self.ctx, self.domain, self.backend, self.people = ctx, domain, backend, people
-        self.quota_mib = quota_mib
+        self.quota_mib, self.prune = quota_mib, prune
         #: which passwords the vault holds (confirmed or pending), read at build time
         self.held = set(vault)
         self.key = f"mail.mailboxes:{domain.name}"
@@ -213,10 +275,28 @@ class MailboxesStep(Step):
                 plan.changes.append(StepChange("create", resource, None, alias.to_json()))
             elif (have_alias.goto, have_alias.active) != (alias.goto, alias.active):
                 plan.changes.append(StepChange("update", resource, have_alias.to_json(), alias.to_json()))
-        wanted_addresses = {m.address for m in people}
-        for address in sorted(set(current) - wanted_addresses):
-            plan.notes.append(f"{address} is on {self.backend.name} but not in the inventory (left alone)")
+        await self._plan_removals(plan, current, {m.address for m in people})
         return plan
+
+    async def _plan_removals(self, plan: StepPlan, current: Mapping[str, Mailbox], wanted: set[str]) -> None:
+        """Mailboxes the inventory no longer lists: ours (password in the vault) go with --prune."""
+        extra = sorted(set(current) - wanted)
+        try:
+            held = set(self.held) | set(await self.ctx.secrets([k for a in extra for k in _vault_pair(a)]))
+        except EmailInfraError as exc:
+            plan.changes, plan.error = [], _failed(self.domain.name, exc)
+            return
+        ours = {a for a in current if not held.isdisjoint(_vault_pair(a))}
+        where = f"is on {self.backend.name} but not in the inventory"
+        for address in extra:
+            if address not in ours:
+                plan.notes.append(f"{address} {where} and was not created by us (left alone)")
+            elif self.prune:
+                plan.changes.append(StepChange("delete", f"mailbox {address}", current[address].to_json(), None))
+            else:
+                plan.notes.append(f"{address} {where} (left alone; --prune deletes it)")
+        problem = mailbox_safety(self.domain.name, sum(c.action == "delete" for c in plan.changes), len(ours))
+        plan.unsafe += [problem] if problem else []
 
     async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
         """Each item on its own: one rejected mailbox fails alone, the others go on."""
@@ -231,6 +311,8 @@ class MailboxesStep(Step):
                     await self._confirm(subject.removesuffix(" password"))
                 elif kind == "mailbox" and change.action == "create":
                     await self._create(mailboxes[subject])
+                elif kind == "mailbox" and change.action == "delete":
+                    await _delete_mailbox(self.ctx, self.backend, self.domain.name, subject)
                 elif kind == "mailbox":
                     await self.backend.update_mailbox(mailboxes[subject])
                     await self._emit(events.MAILBOX_UPDATED, subject)
@@ -257,13 +339,7 @@ class MailboxesStep(Step):
         return {"mailboxes": sorted(mailboxes)}
 
     async def _emit(self, topic: Any, address: str) -> None:
-        async with self.ctx.uow() as uow:
-            uow.emit(
-                topic,
-                events.MailboxPayload(domain=self.domain.name, address=address, backend=self.backend.name),
-                "mail",
-            )
-            await uow.commit()
+        await _emit_mailbox(self.ctx, topic, self.domain.name, address, self.backend.name)
 
     async def _create(self, wanted: Mailbox) -> None:
         """Pending password first (committed), then the API call, then confirm with the event."""
@@ -293,6 +369,11 @@ class MailboxesStep(Step):
             await uow.commit()
 
 
+def _vault_pair(address: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """Both vault entries of a mailbox: either one means we created it."""
+    return password_key(address), pending_key(address)
+
+
 def vault_keys(domains: list[ResolvedDomain]) -> list[tuple[str, str]]:
     """The vault entries the mailbox plans of `domains` look at (confirmed and pending passwords)."""
     out = []
@@ -309,6 +390,8 @@ def mail_steps(
     backend: MailBackend | None,
     vault: Mapping[tuple[str, str], str],
     error: str = "",
+    *,
+    prune: bool = False,
 ) -> tuple[MailDomainStep, Step, MailboxesStep]:
     """The three steps of a domain on a mail backend (a backend that cannot be built fails them)."""
     people = personas(domain)
@@ -320,8 +403,159 @@ def mail_steps(
     return (
         MailDomainStep(ctx, domain, stand_in, wanted, f"{domain.name}: {error}" if error else ""),
         MailDkimStep(ctx, domain, stand_in),
-        MailboxesStep(ctx, domain, stand_in, people, quota, mine),
+        MailboxesStep(ctx, domain, stand_in, people, quota, mine, prune),
     )
+
+
+class _Removal(Step):
+    """One of the steps removing a mail domain we created that no domain wants any more."""
+
+    component = "mail"
+
+    def __init__(
+        self, ctx: ReconcileContext, domain: str, backend: MailBackend, *, prune: bool, key: str, error: str = ""
+    ) -> None:
+        self.ctx, self.domain, self.backend, self.prune, self.error = ctx, domain, backend, prune, error
+        self.key = key
+
+    def _problem(self, plan: StepPlan, message: str) -> StepPlan:
+        """With --prune a step that cannot read is an error; without it a note (nothing would be done)."""
+        if self.prune:
+            plan.error = message if self.domain in message else f"{self.domain}: {message}"
+        else:
+            plan.notes.append(f"{self.domain}: a mail domain we created, not read ({message})")
+        return plan
+
+
+class MailboxesRemovalStep(_Removal):
+    """`mail.mailboxes:<d>` of a removed domain: every mailbox goes (delete/domain refuses otherwise)."""
+
+    async def plan(self, upstream: Mapping[str, StepPlan]) -> StepPlan:
+        """Every mailbox of the domain, as deletions under the safety rule."""
+        plan = self.new_plan()
+        try:
+            if self.error:
+                return self._problem(plan, self.error)
+            current = await self.backend.mailboxes(self.domain)
+        except EmailInfraError as exc:
+            return self._problem(plan, str(exc))
+        for mailbox in sorted(current, key=lambda m: m.address):
+            plan.changes.append(StepChange("delete", f"mailbox {mailbox.address}", mailbox.to_json(), None))
+        problem = mailbox_safety(self.domain, len(current), len(current))
+        plan.unsafe += [problem] if problem else []
+        return plan
+
+    async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
+        """Each mailbox on its own; the domain step waits for all of them."""
+        problems: list[str] = []
+        for change in plan.changes:
+            address = change.resource.removeprefix("mailbox ")
+            try:
+                await _delete_mailbox(self.ctx, self.backend, self.domain, address)
+            except EmailInfraError as exc:
+                problems.append(_failed(address, exc))
+                await _emit_mailbox(self.ctx, events.MAILBOX_FAILED, self.domain, address, self.backend.name)
+        if problems:
+            raise ProviderError(
+                f"{self.domain}: {len(problems)} of {len(plan.changes)} mailbox deletions failed: "
+                + "; ".join(problems),
+                provider=self.backend.name,
+            )
+        return {}
+
+
+class MailDomainRemovalStep(_Removal):
+    """`mail.domain:<d>` of a removed domain: delete/domain once its mailboxes are gone."""
+
+    async def plan(self, upstream: Mapping[str, StepPlan]) -> StepPlan:
+        """The domain as a deletion (with --prune) or a note."""
+        plan = self.new_plan()
+        try:
+            if self.error:
+                return self._problem(plan, self.error)
+            current = await self.backend.read_domain(self.domain)
+        except EmailInfraError as exc:
+            return self._problem(plan, str(exc))
+        if current is None:
+            return plan
+        if self.prune:
+            resource = f"mail domain {self.domain} at {self.backend.name}"
+            plan.changes.append(StepChange("delete", resource, current.to_json(), None))
+        else:
+            plan.notes.append(
+                f"mail domain {self.domain} at {self.backend.name} was created by us and is no longer in the desired "
+                "state (left alone; --prune removes it, its mailboxes and its DKIM key)"
+            )
+        return plan
+
+    async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
+        """Delete, read back, log."""
+        await self.backend.remove_domain(self.domain)
+        async with self.ctx.uow() as uow:
+            uow.emit(
+                events.DOMAIN_DELETED, events.MailDomainPayload(domain=self.domain, backend=self.backend.name), "mail"
+            )
+            await uow.commit()
+        return {}
+
+
+class MailDkimRemovalStep(_Removal):
+    """`dkim.key:<d>` of a removed domain: Mailcow keeps a deleted domain's key, so it goes last; then
+    the domain is no longer ours."""
+
+    component = "dkim"
+
+    async def plan(self, upstream: Mapping[str, StepPlan]) -> StepPlan:
+        """The key as a deletion; with --prune the ownership is released even when nothing is left."""
+        plan = self.new_plan()
+        try:
+            key = await self.backend.read_dkim(self.domain)
+        except EmailInfraError as exc:
+            return self._problem(plan, str(exc))
+        if key is not None:
+            resource = f"dkim key {key.selector} of {self.domain} at {self.backend.name}"
+            plan.changes.append(StepChange("delete", resource, {"selector": key.selector, "bits": key.bits}, None))
+        plan.detail = key
+        # nothing left on the server (removed by hand?): apply still forgets that the domain was ours
+        plan.housekeeping = True
+        return plan
+
+    async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
+        """Delete and read back the key, then release the domain with the event."""
+        key: DkimKey | None = plan.detail
+        if key is not None:
+            await self.backend.remove_dkim(self.domain)
+        async with self.ctx.uow() as uow:
+            await uow.mail_ownership.release(self.backend.name, self.domain)
+            if key is not None:
+                payload = events.MailDkimPayload(
+                    domain=self.domain, selector=key.selector, bits=key.bits, backend=self.backend.name
+                )
+                uow.emit(events.DKIM_DELETED, payload, "mail")
+            await uow.commit()
+        return {}
+
+
+def removal_steps(
+    ctx: ReconcileContext, domain: str, backend: MailBackend | None, error: str, *, prune: bool, suffix: str = ""
+) -> list[Step]:
+    """Mailboxes → domain → DKIM key of a mail domain we created that is no longer desired; without
+    `prune` only the domain step, which notes it. `suffix` (`@<backend>`) keeps these keys apart from
+    the steps of the same domain desired elsewhere."""
+    stand_in: MailBackend = backend if backend is not None else _NoBackend()
+    domain_step = MailDomainRemovalStep(
+        ctx, domain, stand_in, prune=prune, key=f"mail.domain:{domain}{suffix}", error=error
+    )
+    if not prune:
+        return [domain_step]
+    boxes = MailboxesRemovalStep(
+        ctx, domain, stand_in, prune=prune, key=f"mail.mailboxes:{domain}{suffix}", error=error
+    )
+    dkim = MailDkimRemovalStep(ctx, domain, stand_in, prune=prune, key=f"dkim.key:{domain}{suffix}")
+    domain_step.error = ""  # reported once, by the first step; the others are then not planned
+    domain_step.depends_on = (boxes.key,)
+    dkim.depends_on = (domain_step.key,)
+    return [boxes, domain_step, dkim]
 
 
 class _NoBackend:

@@ -36,6 +36,13 @@ class AppContext:
         async with self.app.uow() as uow:
             return await uow.ownership.zones()
 
+    async def owned_mail_domains(self) -> set[tuple[str, str]]:
+        """Every (mail backend, domain) we created; nothing before anything was stored."""
+        if not self.app.has_state():
+            return set()
+        async with self.app.uow() as uow:
+            return await uow.mail_ownership.domains()
+
     async def secrets(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Stored secrets; without a vault key only an empty store is acceptable."""
         if not keys or not self.app.has_state():

@@ -124,9 +124,10 @@ async def _plan(
     force: bool,
     progress: Progress | None,
     deadline: float | None,
+    prune: bool = False,
 ) -> tuple[Plan, Reconciler]:
     inventory, imported = await _desired(app, source, force)
-    reconciler = await build(AppContext(app), inventory, only=only, deadline=deadline)
+    reconciler = await build(AppContext(app), inventory, only=only, deadline=deadline, prune=prune)
     try:
         graph = await reconciler.graph.plan(progress)
     except BaseException:
@@ -143,14 +144,16 @@ async def plan(
     force: bool = False,
     progress: Progress | None = None,
     deadline: float | None = None,
+    prune: bool = False,
 ) -> Plan:
     """What apply would change; never writes (not to providers, not to the database, not keys).
 
     Without `source` the stored desired state is planned; with it, what importing the file and
-    reconciling would do.
+    reconciling would do. Only with `prune` does the plan remove what the desired state no longer
+    has from the mail servers (without it that is noted).
     """
     with correlation():
-        result, reconciler = await _plan(app, source, only, force, progress, deadline)
+        result, reconciler = await _plan(app, source, only, force, progress, deadline, prune)
         await reconciler.close()
     return result
 
@@ -165,16 +168,17 @@ async def apply(
     progress: Progress | None = None,
     lock_timeout: float = LOCK_TIMEOUT,
     deadline: float | None = None,
+    prune: bool = False,
 ) -> ApplyResult:
     """Import `source` (if any), plan, check the guard rails, apply step by step; one process at a time.
 
-    A failed step never stops the others, only the steps that depend on it.
+    A failed step never stops the others, only the steps that depend on it. `prune` as for `plan`.
     """
     started = asyncio.get_running_loop().time()
     db = await app.database()
     async with database_lock(db.engine, APPLY_LOCK, holder_description("email-infra apply"), lock_timeout):
         with correlation() as run_id:
-            planned, reconciler = await _plan(app, source, only, force, None, deadline)
+            planned, reconciler = await _plan(app, source, only, force, None, deadline, prune)
             try:
                 if checksum is not None and normalise_checksum(checksum) != planned.checksum:
                     raise UserError(

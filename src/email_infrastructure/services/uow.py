@@ -18,6 +18,7 @@ from email_infrastructure.storage.repositories import (
     DnsOwnership,
     EventIntents,
     EventLog,
+    MailOwnership,
     PlanHistory,
     SecretStore,
 )
@@ -70,6 +71,11 @@ class UnitOfWork:
     def ownership(self) -> DnsOwnership:
         """DNS RRsets we own."""
         return DnsOwnership(self.session)
+
+    @property
+    def mail_ownership(self) -> MailOwnership:
+        """Mail domains we created."""
+        return MailOwnership(self.session)
 
     @property
     def plans(self) -> PlanHistory:

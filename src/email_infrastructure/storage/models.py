@@ -171,6 +171,17 @@ class DnsOwnedRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class MailOwnedDomain(Base):
+    """A mail domain we created on a mail backend: only these are ever removed (`--prune`)."""
+
+    __tablename__ = "mail_owned_domains"
+    __table_args__ = (UniqueConstraint("backend", "domain"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    backend: Mapped[str] = mapped_column(String(128))
+    domain: Mapped[str] = mapped_column(String(253), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AppliedPlan(Base):
     """A plan as applied, with the outcome per zone."""
 

@@ -25,6 +25,7 @@ from email_infrastructure.storage.models import (
     EventIntent,
     EventRecord,
     Mailbox,
+    MailOwnedDomain,
     Provider,
     SecretRecord,
     Server,
@@ -126,6 +127,10 @@ class SecretStore:
             select(SecretRecord).where(SecretRecord.owner == owner, SecretRecord.name == name)
         )
         return None if row is None else self._vault.decrypt(row.ciphertext)
+
+    async def delete(self, owner: str, name: str) -> None:
+        """Forget a secret (nothing happens when it is absent)."""
+        await self._session.execute(delete(SecretRecord).where(SecretRecord.owner == owner, SecretRecord.name == name))
 
     async def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Decrypted secrets for many (owner, name) pairs in few queries; absent ones are left out."""
@@ -244,6 +249,32 @@ class DnsOwnership:
                     DnsOwnedRecord.type == rtype,
                 )
             )
+
+
+class MailOwnership:
+    """Which mail domains we created, per mail backend (a domain someone else made is never removed)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def domains(self) -> set[tuple[str, str]]:
+        """(backend, domain) of every mail domain we created."""
+        rows = await self._session.execute(select(MailOwnedDomain.backend, MailOwnedDomain.domain))
+        return {(backend, domain) for backend, domain in rows.all()}
+
+    async def claim(self, backend: str, domain: str) -> None:
+        """Record that we create `domain` (before the call, so that an interrupted apply still knows)."""
+        found = await self._session.scalar(
+            select(MailOwnedDomain.id).where(MailOwnedDomain.backend == backend, MailOwnedDomain.domain == domain)
+        )
+        if found is None:
+            self._session.add(MailOwnedDomain(backend=backend, domain=domain))
+
+    async def release(self, backend: str, domain: str) -> None:
+        """Forget a domain that was removed (or whose creation failed)."""
+        await self._session.execute(
+            delete(MailOwnedDomain).where(MailOwnedDomain.backend == backend, MailOwnedDomain.domain == domain)
+        )
 
 
 class PlanHistory:
