@@ -17,7 +17,9 @@ app = typer.Typer(help="Mailboxes on their servers: log in as a sending platform
 #: 0 every login passed, 1 one failed, 3 none failed but one could not be determined
 EXIT_CODES = {"pass": 0, "fail": 1, "unknown": 3}
 STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
-PortOption = Annotated[int, typer.Option(min=1, max=65535)]
+SubmissionPort = Annotated[int, typer.Option(min=1, max=65535, help="SMTP submission port (STARTTLS, then AUTH).")]
+SmtpsPort = Annotated[int, typer.Option(min=1, max=65535, help="SMTP port with implicit TLS.")]
+ImapsPort = Annotated[int, typer.Option(min=1, max=65535, help="IMAP port with implicit TLS.")]
 
 
 class CheckFormat(StrEnum):
@@ -61,9 +63,9 @@ def check(
         str | None,
         typer.Option(help="Connect to this address instead of the server's host name (TLS still verifies the name)."),
     ] = None,
-    submission_port: PortOption = 587,
-    smtps_port: PortOption = 465,
-    imaps_port: PortOption = 993,
+    submission_port: SubmissionPort = 587,
+    smtps_port: SmtpsPort = 465,
+    imaps_port: ImapsPort = 993,
     ca_file: Annotated[
         Path | None, typer.Option(exists=True, dir_okay=False, help="Trust this CA file instead of the system's.")
     ] = None,
