@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from email_infrastructure.core.errors import EmailInfraError, UserError
-from email_infrastructure.core.inventory import ResolvedDomain
+from email_infrastructure.core.inventory import Inventory, ResolvedDomain
 from email_infrastructure.dns.desired import TRACKING_PLATFORMS
 from email_infrastructure.mailcow.backend import MailBackend
-from email_infrastructure.mailcow.naming import personas
+from email_infrastructure.mailcow.naming import Persona, personas
 from email_infrastructure.mailcow.registry import build_backend
 from email_infrastructure.reconcile.mail_steps import password_key
 from email_infrastructure.services.app import App, require_state
@@ -119,14 +119,18 @@ def _row(fmt: str, a: _Account) -> list[str]:
     return [f"{a.first} {a.last}", a.address, a.host, smtp, a.address, a.password, a.host, imap, a.address, a.password]
 
 
-async def export_credentials(
-    app: App, fmt: str, path: Path | None = None, *, only: list[str] | None = None, smtp_port: int = 587
-) -> CredentialExport:
-    """Write (or, without `path`, return as text) the mailboxes of every domain on a mail backend."""
-    if fmt not in HEADERS:
-        raise UserError(f"unknown export format {fmt!r} (one of {', '.join(HEADERS)})")
-    if smtp_port not in (587, 465):
-        raise UserError("the SMTP port is 587 (STARTTLS) or 465 (implicit TLS)")
+@dataclass(frozen=True)
+class StoredMailbox:
+    """A mailbox of the desired state with its confirmed password (None: the vault has none)."""
+
+    domain: ResolvedDomain
+    person: Persona
+    address: str
+    password: str | None
+
+
+async def mail_domains(app: App, only: list[str] | None = None) -> tuple[Inventory, list[ResolvedDomain]]:
+    """The desired state and its domains on a mail backend (only those named, refusing unknown ones)."""
     await require_state(app)
     inventory = await desired_inventory(app)
     domains = [d for d in inventory.resolved_domains() if d.server is not None and d.server.mail_backend]
@@ -135,6 +139,29 @@ async def export_credentials(
         if missing:
             raise UserError(f"not a domain on a mail backend in the desired state: {', '.join(missing)}")
         domains = [d for d in domains if d.name in only]
+    return inventory, domains
+
+
+async def stored_mailboxes(app: App, domain: ResolvedDomain) -> list[StoredMailbox]:
+    """A domain's mailboxes in the desired state, each with the password the vault confirmed."""
+    people = personas(domain)
+    async with app.uow() as uow:
+        stored = await uow.secrets().get_many([password_key(p.address(domain.name)) for p in people])
+    return [
+        StoredMailbox(domain, p, p.address(domain.name), stored.get(password_key(p.address(domain.name))))
+        for p in people
+    ]
+
+
+async def export_credentials(
+    app: App, fmt: str, path: Path | None = None, *, only: list[str] | None = None, smtp_port: int = 587
+) -> CredentialExport:
+    """Write (or, without `path`, return as text) the mailboxes of every domain on a mail backend."""
+    if fmt not in HEADERS:
+        raise UserError(f"unknown export format {fmt!r} (one of {', '.join(HEADERS)})")
+    if smtp_port not in (587, 465):
+        raise UserError("the SMTP port is 587 (STARTTLS) or 465 (implicit TLS)")
+    inventory, domains = await mail_domains(app, only)
     result = CredentialExport(fmt, path)
     accounts: list[_Account] = []
     backends: dict[str, MailBackend] = {}
@@ -152,23 +179,18 @@ async def export_credentials(
             except EmailInfraError as exc:
                 result.skipped[domain.name] = str(exc)
                 continue
-            people = personas(domain)
-            async with app.uow() as uow:
-                stored = await uow.secrets().get_many([password_key(p.address(domain.name)) for p in people])
-            for person in people:
-                address = person.address(domain.name)
-                password = stored.get(password_key(address))
-                if address not in live:
-                    result.skipped[address] = "not on the server (run apply)"
-                elif password is None:
-                    result.skipped[address] = "its password is not confirmed in the vault (run apply)"
+            for box in await stored_mailboxes(app, domain):
+                if box.address not in live:
+                    result.skipped[box.address] = "not on the server (run apply)"
+                elif box.password is None:
+                    result.skipped[box.address] = "its password is not confirmed in the vault (run apply)"
                 else:
                     accounts.append(
                         _Account(
-                            person.first_name,
-                            person.last_name,
-                            address,
-                            password,
+                            box.person.first_name,
+                            box.person.last_name,
+                            box.address,
+                            box.password,
                             domain.server.hostname,
                             smtp_port,
                             domain.daily_send_limit,
