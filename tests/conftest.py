@@ -17,6 +17,7 @@ from email_infrastructure.core.events import Event
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.db import Database, open_database
+from tests.fixtures.mailserver import MailServer, mailserver_available, start_mailserver
 from tests.fixtures.pdns import PowerDns, pdns_available, start_pdns
 
 #: CI sets this so that a missing service fails the run instead of skipping tests.
@@ -126,6 +127,17 @@ def pdns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PowerDns]:
     if reason:
         service_missing(reason)
     server = start_pdns(tmp_path_factory.mktemp("pdns"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mailserver() -> Iterator[MailServer]:
+    """One real Postfix + Dovecot per session (mailboxes are per test: `set_user`); skip/fail if missing."""
+    reason = mailserver_available()
+    if reason:
+        service_missing(reason)
+    server = start_mailserver()
     yield server
     server.stop()
 

@@ -12,10 +12,8 @@ import pytest
 from tests.cli.conftest import Cli
 from tests.fakes.http_server import FakeServer
 from tests.fakes.mailcow import FakeMailcow
-from tests.fixtures.mailserver import MailServer, free_port, mailserver
+from tests.fixtures.mailserver import MailServer, free_port
 from tests.services.test_mail_apply import DOMAIN, mail_inventory
-
-__all__ = ["mailserver"]  # the session fixture, used by name
 
 
 @pytest.fixture

@@ -10,11 +10,9 @@ from email_infrastructure.reconcile.mail_steps import password_key
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.services.mailbox_check import CheckOptions, LoginStatus, check_mailboxes
-from tests.fixtures.mailserver import MailServer, free_port, mailserver
+from tests.fixtures.mailserver import MailServer, free_port
 from tests.services.conftest import WriteInventory
 from tests.services.test_mail_apply import DOMAIN, mail_inventory
-
-__all__ = ["mailserver"]  # the session fixture, used by name
 
 ANN, BOB = f"ann.lee@{DOMAIN}", f"bob.stone@{DOMAIN}"
 
