@@ -51,3 +51,57 @@ async def test_each_change_is_logged_exactly_once_across_a_kill(
     async with app.uow() as uow:
         assert [e for s in scopes for e in await uow.intents.pending(s)] == []
     assert not (await plans.plan(app)).has_changes
+
+
+async def test_dkim_keys_generated_before_a_kill_are_kept(
+    app: App, write_inventory: WriteInventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    from email_infrastructure.dns import dkim
+    from email_infrastructure.reconcile import dkim_step
+    from tests.services.conftest import two_domains
+
+    names = ["a1.test", "a2.test", "a3.test", "a4.test"]
+    text = two_domains(names[0], names[1]) + "".join(f"  - name: {n}\n" for n in names[2:])
+    wanted = [dkim_step.secret_key(d, "dkim") for d in names]
+    three_stored = threading.Event()
+    calls = 0
+    lock = threading.Lock()
+    real = dkim.generate_keypair
+
+    def last_one_dies(bits: int = 2048) -> tuple[str, str]:
+        nonlocal calls
+        with lock:
+            calls += 1
+            mine = calls
+        if mine == len(names):
+            three_stored.wait(60)  # the kill comes once the others are done
+            raise Killed
+        return real(bits)
+
+    async def watch() -> None:
+        while True:
+            async with app.uow() as uow:
+                if len(await uow.secrets().get_many(wanted)) >= len(names) - 1:
+                    three_stored.set()
+                    return
+            await asyncio.sleep(0.05)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(dkim_step, "generate_keypair", last_one_dies)
+        watcher = asyncio.ensure_future(watch())
+        with pytest.raises(Killed):
+            await plans.apply(app, source=write_inventory(text))
+        await asyncio.wait_for(watcher, 60)
+    async with app.uow() as uow:
+        kept = await uow.secrets().get_many(wanted)
+    assert len(kept) == len(names) - 1  # each key was stored as soon as it was generated
+
+    again = await plans.apply(app, source=write_inventory(text))
+    assert not again.failed
+    async with app.uow() as uow:
+        after = await uow.secrets().get_many(wanted)
+    assert len(after) == len(names)
+    assert all(after[k] == v for k, v in kept.items())  # the kept keys were not generated anew
