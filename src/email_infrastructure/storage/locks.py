@@ -24,6 +24,8 @@ from email_infrastructure.core.errors import UserError
 APPLY_LOCK = 0x656D_6169_6C01
 MIGRATE_LOCK = 0x656D_6169_6C02
 _POLL = 0.2
+#: the lock files' names beside a SQLite database (`email-infra.db.apply.lock`)
+_LOCK_NAMES = {APPLY_LOCK: "apply", MIGRATE_LOCK: "migrate"}
 
 
 class LockBusyError(UserError):
@@ -136,7 +138,7 @@ async def database_lock(engine: AsyncEngine, key: int, holder: str, timeout: flo
         yield  # an in-memory database belongs to this process alone
         return
     if path is not None:
-        async with file_lock(path.with_name(f"{path.name}.{key & 0xFF}.lock"), holder, timeout):
+        async with file_lock(path.with_name(f"{path.name}.{_LOCK_NAMES.get(key, key)}.lock"), holder, timeout):
             yield
         return
     async with advisory_lock(engine, key, holder, timeout):
