@@ -19,8 +19,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.audit_vs_checkdmarc import VENV_BIN, build_zones, measure  # noqa: E402  (after the path fix)
-from bench.localdns import queries_answered, start, write_zones  # noqa: E402  (after the path fix)
+from bench.audit_vs_checkdmarc import VENV_BIN, build_zones, measure  # noqa: E402  # after the path fix
+from bench.localdns import queries_answered, start, write_zones  # noqa: E402  # after the path fix
 
 
 def run(count: int, address: str, formats: list[str]) -> dict[str, Any]:

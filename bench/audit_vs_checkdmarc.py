@@ -22,9 +22,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.localdns import queries_answered, start, write_zones  # noqa: E402
-from email_infrastructure.dns.dkim import generate_keypair  # noqa: E402
-from email_infrastructure.dns.records import txt_presentation  # noqa: E402
+from bench.localdns import queries_answered, start, write_zones  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.dns.dkim import generate_keypair  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.dns.records import txt_presentation  # noqa: E402  # after the sys.path insert above
 
 VENV_BIN = Path(sys.executable).parent
 MEASURE = (

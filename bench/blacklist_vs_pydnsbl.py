@@ -22,9 +22,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.localdns import queries_answered, start, write_zones  # noqa: E402
-from email_infrastructure.monitoring.dnsbl import check_blocklists, resolve_zones  # noqa: E402
-from email_infrastructure.monitoring.resolver import Resolver  # noqa: E402
+from bench.localdns import queries_answered, start, write_zones  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.monitoring.dnsbl import check_blocklists, resolve_zones  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.monitoring.resolver import Resolver  # noqa: E402  # after the sys.path insert above
 
 GENERIC = [f"bl{n:02d}.bench-bl.test" for n in range(18)]
 REFUSING = "refusing.bench-bl.test"

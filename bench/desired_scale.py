@@ -18,10 +18,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from email_infrastructure.core.inventory.loader import parse_inventory_text  # noqa: E402  (after sys.path)
-from email_infrastructure.core.inventory.schema import Inventory  # noqa: E402  (after sys.path)
-from email_infrastructure.dns.desired import desired_zones  # noqa: E402  (after sys.path)
-from email_infrastructure.dns.dkim import generate_keypair  # noqa: E402  (after sys.path)
+from email_infrastructure.core.inventory.loader import parse_inventory_text  # noqa: E402  # after sys.path
+from email_infrastructure.core.inventory.schema import Inventory  # noqa: E402  # after sys.path
+from email_infrastructure.dns.desired import desired_zones  # noqa: E402  # after sys.path
+from email_infrastructure.dns.dkim import generate_keypair  # noqa: E402  # after sys.path
 
 
 def inventory_data(domains: int, per_server: int) -> dict[str, Any]:

@@ -24,18 +24,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.cloudflare import FakeCloudflare  # noqa: E402
-from tests.fakes.http_server import FakeServer  # noqa: E402
+from tests.fakes.cloudflare import FakeCloudflare  # noqa: E402  # after the sys.path insert above
+from tests.fakes.http_server import FakeServer  # noqa: E402  # after the sys.path insert above
 
-from email_infrastructure.core.http import RateLimiter  # noqa: E402
-from email_infrastructure.core.inventory.loader import parse_inventory_text  # noqa: E402
-from email_infrastructure.core.settings import Settings  # noqa: E402
-from email_infrastructure.dns.providers.cloudflare import CloudflareProvider  # noqa: E402
-from email_infrastructure.dns.records import Record  # noqa: E402
-from email_infrastructure.reconcile.registry import provider_schemas  # noqa: E402
-from email_infrastructure.services import plans  # noqa: E402
-from email_infrastructure.services.app import open_app  # noqa: E402
-from email_infrastructure.services.records import desired_records as records_of  # noqa: E402
+from email_infrastructure.core.http import RateLimiter  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.core.inventory.loader import parse_inventory_text  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.core.settings import Settings  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.dns.providers.cloudflare import CloudflareProvider  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.dns.records import Record  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.reconcile.registry import provider_schemas  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.services import plans  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.services.app import open_app  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.services.records import desired_records as records_of  # noqa: E402  # after the sys.path insert above
 
 TOKEN = "bench-token"
 BURST, PER_SECOND = 1200, 1200 / 300
@@ -92,7 +92,7 @@ async def run_ours(domains: list[str], latency: float, scale: float, work: Path)
         import hashlib
 
         CloudflareProvider._limiters[hashlib.sha256(TOKEN.encode()).hexdigest()] = RateLimiter(BURST, 300 / scale)
-        settings = Settings(data_dir=work / "ours", _env_file=None)  # type: ignore[call-arg]
+        settings = Settings(data_dir=work / "ours", _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file, its signature does not show it
         source = parse_inventory_text(
             inventory_text(server.url + "/client/v4", domains), str(work / "bench.yaml"), provider_schemas()
         )
@@ -202,7 +202,7 @@ def run_octodns(
 
 async def desired_records(domains: list[str], work: Path) -> dict[str, list[Record]]:
     """The records of our run on `work` (its DKIM keys included), for octoDNS to publish."""
-    settings = Settings(data_dir=work / "ours", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=work / "ours", _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file, its signature does not show it
     async with open_app(settings) as app:
         return {d: (await records_of(app, d)).records for d in domains}
 

@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from email_infrastructure.core.inventory.loader import parse_inventory_text  # noqa: E402  (after sys.path)
-from email_infrastructure.core.settings import Settings  # noqa: E402  (after sys.path)
-from email_infrastructure.reconcile.registry import provider_schemas  # noqa: E402  (after sys.path)
-from email_infrastructure.services import plans  # noqa: E402  (after sys.path)
-from email_infrastructure.services.app import open_app  # noqa: E402  (after sys.path)
+from email_infrastructure.core.inventory.loader import parse_inventory_text  # noqa: E402  # after sys.path
+from email_infrastructure.core.settings import Settings  # noqa: E402  # after sys.path
+from email_infrastructure.reconcile.registry import provider_schemas  # noqa: E402  # after sys.path
+from email_infrastructure.services import plans  # noqa: E402  # after sys.path
+from email_infrastructure.services.app import open_app  # noqa: E402  # after sys.path
 
 
 def inventory_text(domains: int) -> str:

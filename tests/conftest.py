@@ -48,7 +48,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Development settings with a fresh data directory (SQLite inside it)."""
-    return Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    return Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file, its signature does not show it
 
 
 async def _admin_async(sql: str) -> None:

@@ -36,7 +36,7 @@ def open_umask() -> Iterator[None]:
 
 @pytest.mark.usefixtures("open_umask")
 async def test_the_sqlite_database_and_its_directory_are_private(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file, its signature does not show it
     database = await open_database(settings)  # creates the data dir, the file, and migrates
     try:
         async with database.engine.connect() as conn:
@@ -79,7 +79,7 @@ async def test_an_existing_directory_keeps_its_mode(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("open_umask")
 def test_the_vault_key_and_its_directory_are_private(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file, its signature does not show it
     Vault.from_settings(settings)
     assert mode(settings.data_dir) == 0o700
     assert mode(settings.data_dir / "secret.key") == 0o600

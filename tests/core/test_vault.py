@@ -40,16 +40,16 @@ def test_key_file_readable_by_others_is_refused(settings: Settings) -> None:
 
 
 def test_invalid_env_key_is_a_clear_error(tmp_path: Path) -> None:
-    bad = Settings(data_dir=tmp_path, secret_key="not-a-key", _env_file=None)  # type: ignore[call-arg]
+    bad = Settings(data_dir=tmp_path, secret_key="not-a-key", _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file, its signature does not show it
     with pytest.raises(ConfigError, match="EMAIL_INFRA_SECRET_KEY is not a valid vault key"):
         Vault.from_settings(bad)
 
 
 def test_production_refuses_missing_or_placeholder_key(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="must be set to a real key in production"):
-        Settings(env="production", data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+        Settings(env="production", data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file, its signature does not show it
     with pytest.raises(ValueError, match="must be set to a real key in production"):
-        Settings(env="production", data_dir=tmp_path, secret_key="changethis", _env_file=None)  # type: ignore[call-arg]
+        Settings(env="production", data_dir=tmp_path, secret_key="changethis", _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file, its signature does not show it
 
 
 def test_wrong_key_cannot_decrypt() -> None:

@@ -74,7 +74,7 @@ def _created_events(env: dict[str, str]) -> int:
         settings = Settings(
             data_dir=Path(env["EMAIL_INFRA_DATA_DIR"]),
             database_url=env.get("DATABASE_URL"),
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,  # type: ignore[call-arg]  # pydantic-settings takes _env_file, its signature does not show it
         )
         async with open_app(settings) as app, app.uow() as uow:
             return sum(e.topic == "dns.record.created" for e in await uow.events.recent(limit=10_000))

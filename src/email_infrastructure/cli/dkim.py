@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from email_infrastructure.services.dkim import DkimTransfer
 
 app = typer.Typer(help="DKIM keys of the vault: export to a file, import into another database.", no_args_is_help=True)
-DEFAULT_PASSPHRASE_ENV = "EMAIL_INFRA_EXPORT_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+DEFAULT_PASSPHRASE_ENV = "EMAIL_INFRA_EXPORT_PASSPHRASE"  # noqa: S105  # a variable name, not a secret
 PassphraseOption = Annotated[
     str,
     typer.Option(help="Variable holding the passphrase that encrypts the file (at least 12 characters)."),

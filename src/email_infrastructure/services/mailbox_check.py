@@ -28,7 +28,7 @@ CONCURRENCY = 8
 class LoginStatus(StrEnum):
     """One login's outcome: `unknown` when the server could not be asked (or answered 'try later')."""
 
-    PASS = "pass"  # noqa: S105 - a status word, not a password
+    PASS = "pass"  # noqa: S105  # a status word, not a password
     FAIL = "fail"
     UNKNOWN = "unknown"
 
