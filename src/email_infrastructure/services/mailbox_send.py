@@ -1,0 +1,184 @@
+"""Send a test message through a mailbox: SMTP submission (STARTTLS, then AUTH with the
+mailbox's vault password), as a sending platform would.
+
+Signing: a domain on a mail backend is signed by its server (Mailcow's own DKIM). A domain
+without one has a locally generated key in the vault (reconcile/dkim_step.py), and nothing on the
+way signs for it: send-test signs the message itself (dkimpy) before submitting it.
+The result keeps the server's answer, never the password or the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import ssl
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+
+from email_infrastructure.core.errors import UserError
+from email_infrastructure.core.inventory import ResolvedDomain
+from email_infrastructure.core.logging import redact_text
+from email_infrastructure.mailcow.naming import personas
+from email_infrastructure.reconcile.dkim_step import secret_key
+from email_infrastructure.reconcile.mail_steps import password_key
+from email_infrastructure.services.app import App, require_state
+from email_infrastructure.services.desired import desired_inventory
+from email_infrastructure.services.mailbox_check import CheckOptions, LoginStatus, _Smtp
+
+#: the headers the signature covers (RFC 6376 §5.4.1: From is required; these are the ones a
+#: relay is least likely to touch)
+SIGNED_HEADERS = (b"From", b"To", b"Subject", b"Date", b"Message-ID", b"MIME-Version", b"Content-Type")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the submission server said about one test message."""
+
+    from_address: str
+    to: str
+    host: str
+    port: int
+    status: LoginStatus
+    answer: str
+    message_id: str
+    #: the DKIM selector send-test signed with (None: left to the mail server)
+    signed_with: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "status": self.status.value,
+            "from": self.from_address,
+            "to": self.to,
+            "host": self.host,
+            "port": self.port,
+            "answer": self.answer,
+            "message_id": self.message_id,
+            "dkim_signed_by": self.signed_with,
+        }
+
+
+def _find(domains: list[ResolvedDomain], address: str) -> ResolvedDomain:
+    wanted = address.strip().lower()
+    for domain in domains:
+        if domain.server is not None and any(p.address(domain.name).lower() == wanted for p in personas(domain)):
+            return domain
+    raise UserError(f"{address} is not a mailbox of a domain on a server in the desired state")
+
+
+def build_message(from_address: str, to: str, domain: str, token: str) -> EmailMessage:
+    """The test message: plain text, with the headers a receiver's DMARC check reads."""
+    message = EmailMessage()
+    message["From"] = from_address
+    message["To"] = to
+    message["Subject"] = f"email-infra send test {token}"
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid(idstring=token, domain=domain)
+    message.set_content(f"A test message sent by email-infra (send-test {token}).\n")
+    return message
+
+
+def sign(raw: bytes, domain: str, selector: str, private_key: str) -> bytes:
+    """The message with a DKIM-Signature (rsa-sha256, relaxed/relaxed) prepended."""
+    import dkim
+
+    try:
+        header = dkim.sign(
+            raw,
+            selector.encode(),
+            domain.encode(),
+            private_key.encode(),
+            canonicalize=(b"relaxed", b"relaxed"),
+            include_headers=list(SIGNED_HEADERS),
+        )
+    except dkim.DKIMException as exc:
+        # dkimpy's messages name what is wrong with the key, never its bytes
+        raise UserError(f"DKIM signing for {domain} failed: {type(exc).__name__}") from None
+    return bytes(header) + raw
+
+
+def _submit(
+    host: str, from_address: str, password: str, to: str, raw: bytes, options: CheckOptions
+) -> tuple[LoginStatus, str]:
+    """STARTTLS, AUTH, MAIL/RCPT/DATA on the submission port; (status, the server's answer)."""
+    context = ssl.create_default_context(cafile=str(options.ca_file) if options.ca_file else None)
+    client = _Smtp(options.address, options.timeout)
+    try:
+        try:
+            client.connect(host, options.submission_port)
+            client.ehlo()
+            if not client.has_extn("starttls"):
+                return LoginStatus.FAIL, "STARTTLS is not offered"
+            client.starttls(context=context)
+            client.ehlo()
+            client.login(from_address, password)
+            refused = client.sendmail(from_address, [to], raw)
+            if refused:
+                code, text = refused[to]
+                return LoginStatus.FAIL, _reply(code, text)
+            code, text = client.noop()
+            return LoginStatus.PASS, "accepted for delivery"
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = exc.recipients[to]
+            return _status(code), _reply(code, text)
+        except smtplib.SMTPResponseException as exc:
+            return _status(exc.smtp_code), _reply(exc.smtp_code, exc.smtp_error)
+        except ssl.SSLCertVerificationError as exc:
+            return LoginStatus.FAIL, redact_text(f"{type(exc).__name__}: {exc}")
+        except (OSError, smtplib.SMTPException) as exc:
+            return LoginStatus.UNKNOWN, redact_text(f"{type(exc).__name__}: {exc}")
+    finally:
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
+
+
+def _status(code: int) -> LoginStatus:
+    # a 4xx is "try later": it says nothing about the mailbox or the message
+    return LoginStatus.UNKNOWN if 400 <= code < 500 else LoginStatus.FAIL
+
+
+def _reply(code: int, message: bytes | str) -> str:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+    return redact_text(f"{code} {' '.join(text.split())}")
+
+
+async def send_test(
+    app: App, from_address: str, to: str, *, options: CheckOptions | None = None, sign_locally: bool = True
+) -> SendResult:
+    """Submit a test message from a mailbox of the desired state (its vault password) to `to`."""
+    options = options or CheckOptions()
+    if "@" not in to or to.startswith("@") or to.endswith("@"):
+        raise UserError(f"--to {to!r} is not an email address")
+    await require_state(app)
+    inventory = await desired_inventory(app)
+    domain = _find(inventory.resolved_domains(), from_address)
+    assert domain.server is not None  # _find keeps domains on a server only
+    address = next(
+        p.address(domain.name)
+        for p in personas(domain)
+        if p.address(domain.name).lower() == from_address.strip().lower()
+    )
+    selector = domain.dkim_selector
+    async with app.uow() as uow:
+        password = await uow.secrets().get(*password_key(address))
+        key = await uow.secrets().get(*secret_key(domain.name, selector)) if not domain.server.mail_backend else None
+    if password is None:
+        raise UserError(f"the password of {address} is not confirmed in the vault (run apply)")
+    token = uuid.uuid4().hex[:12]
+    message = build_message(address, to, domain.name, token)
+    raw = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    signed_with = None
+    if sign_locally and key is not None:
+        raw = sign(raw, domain.name, selector, key)
+        signed_with = f"{selector}._domainkey.{domain.name}"
+    host = domain.server.hostname
+    status, answer = await asyncio.to_thread(_submit, host, address, password, to, raw, options)
+    return SendResult(
+        address, to, host, options.submission_port, status, answer, str(message["Message-ID"]), signed_with
+    )

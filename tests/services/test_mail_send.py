@@ -1,0 +1,175 @@
+"""send-test end to end: a zone on the real PowerDNS, submission to the real Postfix (AUTH via the
+fixture's Dovecot), delivery to an aiosmtpd receiver on loopback, then SPF, DKIM and DMARC of the
+received message against the published DNS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from email_infrastructure.core.errors import UserError
+from email_infrastructure.monitoring.resolver import Resolver
+from email_infrastructure.reconcile.mail_steps import password_key
+from email_infrastructure.services import plans
+from email_infrastructure.services.app import App
+from email_infrastructure.services.mailbox_check import CheckOptions, LoginStatus
+from email_infrastructure.services.mailbox_send import send_test
+from email_infrastructure.services.message_auth import AuthStatus, verify_message
+from tests.fixtures.mailserver import MailServer
+from tests.fixtures.pdns import PowerDns
+from tests.services.conftest import WriteInventory
+
+PASSWORD = "Send-test-pw.1"
+TO = "inbox@receiver.test"
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message as the receiver saw it: the connection's IP, HELO, envelope and bytes."""
+
+    ip: str
+    helo: str
+    mail_from: str
+    rcpt_to: list[str]
+    raw: bytes
+
+
+class _Handler:
+    def __init__(self) -> None:
+        self.messages: queue.Queue[Received] = queue.Queue()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        self.messages.put(
+            Received(peer, session.host_name or "", envelope.mail_from or "", list(envelope.rcpt_tos), raw)
+        )
+        return "250 OK"
+
+
+@pytest.fixture
+def receiver(mailserver: MailServer) -> Iterator[_Handler]:
+    """An SMTP receiver where the fixture's Postfix relays everything."""
+    handler = _Handler()
+    controller = Controller(handler, hostname="127.0.0.1", port=mailserver.relay_port)
+    controller.start()
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+async def resolver(pdns: PowerDns) -> AsyncIterator[Resolver]:
+    """The project's resolver asking the PowerDNS fixture."""
+    instance = Resolver([(pdns.address, pdns.dns_port)], timeout=2)
+    yield instance
+    await instance.close()
+
+
+def inventory(pdns: PowerDns, zone: str) -> str:
+    # the server's name is the fixture's certificate name; 127.0.0.1 is where Postfix relays from
+    return f"""\
+version: 1
+providers:
+  dns:
+    pdns: {{type: powerdns, api_url: "{pdns.api_url}", api_key: env:PDNS_TEST_KEY, nameservers: [ns1.localhost.]}}
+servers:
+  - {{name: mx1, hostname: mail.acme-outreach.test, ipv4: 127.0.0.1}}
+defaults:
+  dns_provider: pdns
+  server: mx1
+  dmarc: {{policy: reject, rua: ["mailto:dmarc@{zone}"]}}
+domains:
+  - name: {zone}
+    mailboxes:
+      - {{first_name: Ann, last_name: Lee}}
+"""
+
+
+async def sent_and_received(
+    app: App,
+    write_inventory: WriteInventory,
+    pdns: PowerDns,
+    mailserver: MailServer,
+    receiver: _Handler,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[str, Received]:
+    """Apply a fresh zone, confirm Ann's password, send-test to the receiver; (zone, what arrived)."""
+    monkeypatch.setenv("PDNS_TEST_KEY", pdns.api_key)
+    zone = f"s{uuid.uuid4().hex[:10]}.test"
+    applied = await plans.apply(app, source=write_inventory(inventory(pdns, zone)))
+    assert not applied.failed, [o.error for o in applied.failed]
+    sender = f"ann.lee@{zone}"
+    mailserver.set_user(sender, PASSWORD)
+    async with app.uow() as uow:
+        await uow.secrets().put(*password_key(sender), PASSWORD)
+        await uow.commit()
+    options = CheckOptions(address="127.0.0.1", submission_port=mailserver.submission_port, ca_file=mailserver.ca_file)
+    result = await send_test(app, sender, TO, options=options)
+    assert result.status is LoginStatus.PASS, result.answer
+    assert result.signed_with == f"dkim._domainkey.{zone}"
+    assert PASSWORD not in json.dumps(result.to_json())
+    got = await asyncio.to_thread(receiver.messages.get, True, 30)
+    assert got.mail_from == sender and got.rcpt_to == [TO]
+    return zone, got
+
+
+async def test_a_sent_message_arrives_with_spf_dkim_and_dmarc_passing(
+    app: App,
+    write_inventory: WriteInventory,
+    pdns: PowerDns,
+    mailserver: MailServer,
+    receiver: _Handler,
+    resolver: Resolver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    zone, got = await sent_and_received(app, write_inventory, pdns, mailserver, receiver, monkeypatch)
+    assert got.ip == "127.0.0.1"
+    found = await verify_message(got.raw, ip=got.ip, mail_from=got.mail_from, helo=got.helo, resolver=resolver)
+    assert found.status is AuthStatus.PASS, found.to_json()
+    assert (found.spf.result, found.spf.domain) == ("pass", zone)
+    assert [(d.result, d.domain) for d in found.dkim] == [("pass", zone)]
+    assert found.dmarc.result == "pass" and "p=reject" in found.dmarc.detail
+    assert "spf" in found.dmarc.detail and f"dkim d={zone}" in found.dmarc.detail
+
+
+async def test_a_tampered_body_fails_dkim_and_a_foreign_ip_then_fails_dmarc(
+    app: App,
+    write_inventory: WriteInventory,
+    pdns: PowerDns,
+    mailserver: MailServer,
+    receiver: _Handler,
+    resolver: Resolver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, got = await sent_and_received(app, write_inventory, pdns, mailserver, receiver, monkeypatch)
+    tampered = got.raw.replace(b"A test message", b"A changed message")
+    assert tampered != got.raw
+    found = await verify_message(tampered, ip=got.ip, mail_from=got.mail_from, helo=got.helo, resolver=resolver)
+    assert [d.result for d in found.dkim] == ["fail"]
+    # SPF alone still aligns: DMARC passes, the whole verification does not
+    assert (found.spf.result, found.dmarc.result, found.status) == ("pass", "pass", AuthStatus.FAIL)
+    foreign = await verify_message(tampered, ip="192.0.2.1", mail_from=got.mail_from, helo=got.helo, resolver=resolver)
+    assert (foreign.spf.result, foreign.dmarc.result) == ("fail", "fail")
+    assert "p=reject" in foreign.dmarc.detail
+
+
+async def test_an_unknown_mailbox_is_a_usage_error(
+    app: App, write_inventory: WriteInventory, pdns: PowerDns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PDNS_TEST_KEY", pdns.api_key)
+    zone = f"s{uuid.uuid4().hex[:10]}.test"
+    await plans.apply(app, source=write_inventory(inventory(pdns, zone)))
+    with pytest.raises(UserError, match="not a mailbox"):
+        await send_test(app, f"nobody@{zone}", TO)
+    with pytest.raises(UserError, match="not confirmed"):
+        await send_test(app, f"ann.lee@{zone}", TO)
