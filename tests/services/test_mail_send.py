@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import queue
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.monitoring.resolver import Resolver
@@ -25,46 +21,11 @@ from email_infrastructure.services.mailbox_send import send_test
 from email_infrastructure.services.message_auth import AuthStatus, verify_message
 from tests.fixtures.mailserver import MailServer
 from tests.fixtures.pdns import PowerDns
+from tests.fixtures.receiver import Received, Receiver
 from tests.services.conftest import WriteInventory
 
 PASSWORD = "Send-test-pw.1"
 TO = "inbox@receiver.test"
-
-
-@dataclass(frozen=True)
-class Received:
-    """One message as the receiver saw it: the connection's IP, HELO, envelope and bytes."""
-
-    ip: str
-    helo: str
-    mail_from: str
-    rcpt_to: list[str]
-    raw: bytes
-
-
-class _Handler:
-    def __init__(self) -> None:
-        self.messages: queue.Queue[Received] = queue.Queue()
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or b""
-        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
-        self.messages.put(
-            Received(peer, session.host_name or "", envelope.mail_from or "", list(envelope.rcpt_tos), raw)
-        )
-        return "250 OK"
-
-
-@pytest.fixture
-def receiver(mailserver: MailServer) -> Iterator[_Handler]:
-    """An SMTP receiver where the fixture's Postfix relays everything."""
-    handler = _Handler()
-    controller = Controller(handler, hostname="127.0.0.1", port=mailserver.relay_port)
-    controller.start()
-    try:
-        yield handler
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -100,7 +61,7 @@ async def sent_and_received(
     write_inventory: WriteInventory,
     pdns: PowerDns,
     mailserver: MailServer,
-    receiver: _Handler,
+    receiver: Receiver,
     monkeypatch: pytest.MonkeyPatch,
 ) -> tuple[str, Received]:
     """Apply a fresh zone, confirm Ann's password, send-test to the receiver; (zone, what arrived)."""
@@ -128,7 +89,7 @@ async def test_a_sent_message_arrives_with_spf_dkim_and_dmarc_passing(
     write_inventory: WriteInventory,
     pdns: PowerDns,
     mailserver: MailServer,
-    receiver: _Handler,
+    receiver: Receiver,
     resolver: Resolver,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -147,7 +108,7 @@ async def test_a_tampered_body_fails_dkim_and_a_foreign_ip_then_fails_dmarc(
     write_inventory: WriteInventory,
     pdns: PowerDns,
     mailserver: MailServer,
-    receiver: _Handler,
+    receiver: Receiver,
     resolver: Resolver,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

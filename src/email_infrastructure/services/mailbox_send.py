@@ -27,7 +27,7 @@ from email_infrastructure.reconcile.dkim_step import secret_key
 from email_infrastructure.reconcile.mail_steps import password_key
 from email_infrastructure.services.app import App, require_state
 from email_infrastructure.services.desired import desired_inventory
-from email_infrastructure.services.mailbox_check import CheckOptions, LoginStatus, _Smtp
+from email_infrastructure.services.mailbox_check import CheckOptions, LoginStatus, StartTlsSmtp, smtp_reply
 
 #: the headers the signature covers (RFC 6376 §5.4.1: From is required; these are the ones a
 #: relay is least likely to touch)
@@ -106,7 +106,7 @@ def _submit(
 ) -> tuple[LoginStatus, str]:
     """STARTTLS, AUTH, MAIL/RCPT/DATA on the submission port; (status, the server's answer)."""
     context = ssl.create_default_context(cafile=str(options.ca_file) if options.ca_file else None)
-    client = _Smtp(options.address, options.timeout)
+    client = StartTlsSmtp(options.address, options.timeout)
     try:
         try:
             client.connect(host, options.submission_port)
@@ -119,14 +119,13 @@ def _submit(
             refused = client.sendmail(from_address, [to], raw)
             if refused:
                 code, text = refused[to]
-                return LoginStatus.FAIL, _reply(code, text)
-            code, text = client.noop()
+                return LoginStatus.FAIL, smtp_reply(code, text)
             return LoginStatus.PASS, "accepted for delivery"
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = exc.recipients[to]
-            return _status(code), _reply(code, text)
+            return _status(code), smtp_reply(code, text)
         except smtplib.SMTPResponseException as exc:
-            return _status(exc.smtp_code), _reply(exc.smtp_code, exc.smtp_error)
+            return _status(exc.smtp_code), smtp_reply(exc.smtp_code, exc.smtp_error)
         except ssl.SSLCertVerificationError as exc:
             return LoginStatus.FAIL, redact_text(f"{type(exc).__name__}: {exc}")
         except (OSError, smtplib.SMTPException) as exc:
@@ -141,11 +140,6 @@ def _submit(
 def _status(code: int) -> LoginStatus:
     # a 4xx is "try later": it says nothing about the mailbox or the message
     return LoginStatus.UNKNOWN if 400 <= code < 500 else LoginStatus.FAIL
-
-
-def _reply(code: int, message: bytes | str) -> str:
-    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
-    return redact_text(f"{code} {' '.join(text.split())}")
 
 
 async def send_test(
