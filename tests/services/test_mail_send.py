@@ -134,3 +134,5 @@ async def test_an_unknown_mailbox_is_a_usage_error(
         await send_test(app, f"nobody@{zone}", TO)
     with pytest.raises(UserError, match="not confirmed"):
         await send_test(app, f"ann.lee@{zone}", TO)
+    with pytest.raises(UserError, match="not an email address"):
+        await send_test(app, f"ann.lee@{zone}", "x@y.test\r\nBcc: z@y.test")

@@ -28,6 +28,7 @@ from email_infrastructure.reconcile.mail_steps import password_key
 from email_infrastructure.services.app import App, require_state
 from email_infrastructure.services.desired import desired_inventory
 from email_infrastructure.services.mailbox_check import CheckOptions, LoginStatus, StartTlsSmtp, smtp_reply
+from email_infrastructure.services.message_auth import dkimpy
 
 #: the headers the signature covers (RFC 6376 §5.4.1: From is required; these are the ones a
 #: relay is least likely to touch)
@@ -62,11 +63,15 @@ class SendResult:
         }
 
 
-def _find(domains: list[ResolvedDomain], address: str) -> ResolvedDomain:
+def _find(domains: list[ResolvedDomain], address: str) -> tuple[ResolvedDomain, str]:
+    """The domain on a server with this mailbox, and the address as the desired state spells it."""
     wanted = address.strip().lower()
     for domain in domains:
-        if domain.server is not None and any(p.address(domain.name).lower() == wanted for p in personas(domain)):
-            return domain
+        if domain.server is None:
+            continue
+        for person in personas(domain):
+            if person.address(domain.name).lower() == wanted:
+                return domain, person.address(domain.name)
     raise UserError(f"{address} is not a mailbox of a domain on a server in the desired state")
 
 
@@ -84,7 +89,7 @@ def build_message(from_address: str, to: str, domain: str, token: str) -> EmailM
 
 def sign(raw: bytes, domain: str, selector: str, private_key: str) -> bytes:
     """The message with a DKIM-Signature (rsa-sha256, relaxed/relaxed) prepended."""
-    import dkim
+    dkim = dkimpy()
 
     try:
         header = dkim.sign(
@@ -147,17 +152,14 @@ async def send_test(
 ) -> SendResult:
     """Submit a test message from a mailbox of the desired state (its vault password) to `to`."""
     options = options or CheckOptions()
-    if "@" not in to or to.startswith("@") or to.endswith("@"):
-        raise UserError(f"--to {to!r} is not an email address")
+    local, at, host = to.rpartition("@")
+    # whitespace or a line break would let the address write headers of its own
+    if not (local and at and host) or any(c.isspace() or not c.isprintable() for c in to):
+        raise UserError(f"the recipient {to!r} is not an email address")
     await require_state(app)
     inventory = await desired_inventory(app)
-    domain = _find(inventory.resolved_domains(), from_address)
+    domain, address = _find(inventory.resolved_domains(), from_address)
     assert domain.server is not None  # _find keeps domains on a server only
-    address = next(
-        p.address(domain.name)
-        for p in personas(domain)
-        if p.address(domain.name).lower() == from_address.strip().lower()
-    )
     selector = domain.dkim_selector
     async with app.uow() as uow:
         password = await uow.secrets().get(*password_key(address))

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from enum import StrEnum
+from types import ModuleType
 from typing import Any
 
+from email_infrastructure.core.errors import UserError
 from email_infrastructure.monitoring.checks.spf import expand_record, spf_records, verdict
 from email_infrastructure.monitoring.context import organizational_domain
 from email_infrastructure.monitoring.resolver import Resolver
@@ -81,6 +83,17 @@ class Verification:
         }
 
 
+def dkimpy() -> ModuleType:
+    """The dkimpy module; a user error naming the extra when it is not installed."""
+    try:
+        import dkim
+    except ImportError:
+        # dkimpy is in the `dev` extra: production mail is signed and verified by the mail servers
+        raise UserError("DKIM signing and verification need dkimpy: pip install 'email-infrastructure[dev]'") from None
+    module: ModuleType = dkim  # untyped package: name the type it has
+    return module
+
+
 def _domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower().rstrip(".")
 
@@ -117,13 +130,16 @@ def _signature_tags(value: str) -> dict[str, str]:
 
 async def check_dkim(resolver: Resolver, raw: bytes, message: Message) -> list[Verdict]:
     """Every DKIM-Signature verified against the key its `s=` and `d=` name."""
-    import dkim
+    dkim = dkimpy()
 
     signatures = [_signature_tags(str(v)) for v in message.get_all("DKIM-Signature") or []]
     keys: dict[bytes, bytes | None] = {}
     verdicts: list[Verdict] = []
     for index, tags in enumerate(signatures):
         domain, selector = tags.get("d", "").lower(), tags.get("s", "")
+        if not domain or not selector:
+            verdicts.append(Verdict("permerror", domain, "the signature names no d= or no s="))
+            continue
         name = f"{selector}._domainkey.{domain}"
         answer = await resolver.query(name, "TXT")
         if answer.status.unknown:
