@@ -66,12 +66,10 @@ class Verification:
     @property
     def status(self) -> AuthStatus:
         """Pass when each of SPF, DKIM and DMARC passed; unknown when DNS failed; fail otherwise."""
-        results = [self.spf.result, self.dmarc.result, *(d.result for d in self.dkim)]
-        if self.dkim and all(r == "pass" for r in results):
-            return AuthStatus.PASS
-        if "temperror" in results and "fail" not in results:
-            return AuthStatus.UNKNOWN
-        return AuthStatus.FAIL
+        results = {self.spf.result, self.dmarc.result, *(d.result for d in self.dkim)}
+        if not self.dkim or results - {"pass", "temperror"}:
+            return AuthStatus.FAIL
+        return AuthStatus.UNKNOWN if "temperror" in results else AuthStatus.PASS
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
@@ -215,6 +213,9 @@ async def check_dmarc(resolver: Resolver, message: Message, spf: Verdict, dkim: 
     aligned = [*(["spf"] if spf_ok else []), *(f"dkim d={d}" for d in dkim_ok)]
     if aligned:
         return Verdict("pass", domain, f"aligned: {', '.join(aligned)}; p={policy}")
+    if "temperror" in {spf.result, *(d.result for d in dkim)}:
+        # an aligned pass may be what DNS did not answer (RFC 7489 §6.6.2)
+        return Verdict("temperror", domain, f"SPF or DKIM could not be evaluated; p={policy}")
     return Verdict("fail", domain, f"no aligned SPF or DKIM pass; p={policy}")
 
 
