@@ -14,7 +14,7 @@ from email_infrastructure.core.settings import Settings
 from email_infrastructure.reconcile.mail_steps import password_key
 from email_infrastructure.services.app import App
 from tests.cli.conftest import Cli
-from tests.fixtures.mailserver import MailServer
+from tests.fixtures.mailserver import LOCAL_SUFFIX, MailServer
 from tests.fixtures.pdns import PowerDns
 from tests.fixtures.receiver import Receiver
 from tests.services.test_mail_send import PASSWORD, TO, inventory
@@ -104,3 +104,41 @@ def test_a_wrong_password_exits_1_and_an_unknown_mailbox_2(
     assert "535 " in out and PASSWORD not in out + err and "Changed-on-the-server.2" not in out + err
     code, out, err = send(cli, mailserver, f"nobody@{zone}")
     assert code == 2 and "not a mailbox" in err, out + err
+
+
+def test_send_test_verify_checks_the_copy_in_a_seed_mailbox(
+    cli: Cli, tmp_path: Path, pdns: PowerDns, mailserver: MailServer
+) -> None:
+    token = uuid.uuid4().hex[:10]
+    zone, inbox = f"c{token}.test", f"r{token}.{LOCAL_SUFFIX}"
+    path = tmp_path / "inventory.yaml"
+    path.write_text(inventory(pdns, zone, inbox), encoding="utf-8")
+    done = cli("apply", "-f", str(path), "--yes", env={"PDNS_TEST_KEY": pdns.api_key})
+    assert done.returncode == 0, done.stderr
+    sender, seed = f"ann.lee@{zone}", f"bob.stone@{inbox}"
+    for address in (sender, seed):
+        mailserver.set_user(address, PASSWORD)
+        asyncio.run(_confirm(tmp_path / "data", address, PASSWORD))
+    base = [
+        "mailbox",
+        "send-test",
+        sender,
+        "--to",
+        seed,
+        "--address",
+        "127.0.0.1",
+        "--ca-file",
+        str(mailserver.ca_file),
+    ]
+    base += ["--submission-port", str(mailserver.submission_port), "--imaps-port", str(mailserver.imaps_port)]
+    nameserver = ["--nameserver", f"{pdns.address}:{pdns.dns_port}"]
+    done = cli(*base, "--verify", *nameserver, "--wait", "30")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "authentication: pass" in done.stdout and "from 127.0.0.1" in done.stdout
+    assert PASSWORD not in done.stdout + done.stderr
+    # a nameserver that does not answer: sent, but the verdicts are undetermined
+    done = cli(*base, "--verify", "--nameserver", "127.0.0.1:9", "--wait", "30", "--format", "json")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert json.loads(done.stdout)["verification"]["status"] == "unknown"
+    done = cli(*base, "--verify", "--nameserver", "not-an-ip")
+    assert done.returncode == 2, done.stdout + done.stderr

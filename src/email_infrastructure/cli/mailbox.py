@@ -29,6 +29,9 @@ Address = Annotated[
 CaFile = Annotated[
     Path | None, typer.Option(exists=True, dir_okay=False, help="Trust this CA file instead of the system's.")
 ]
+Nameservers = Annotated[
+    list[str] | None, typer.Option("--nameserver", help="Ask this IP[:PORT] (repeatable; default: the system's).")
+]
 Timeout = Annotated[float, typer.Option(min=0.1, help="Seconds one connection may wait.")]
 
 
@@ -100,6 +103,10 @@ def _render_send(result: SendResult, output: CheckFormat) -> None:
     console.print(f"message-id {result.message_id}", markup=False)
     signer = result.signed_with or "not signed here (left to the mail server)"
     console.print(f"dkim: {signer}", markup=False)
+    if result.received:
+        console.print(f"received: {result.received}", markup=False)
+    if result.verification is not None:
+        _render_verification(result.verification, output)
 
 
 @app.command("send-test")
@@ -111,19 +118,31 @@ def send_test(
     submission_port: SubmissionPort = 587,
     ca_file: CaFile = None,
     timeout: Timeout = 15.0,
+    verify: Annotated[
+        bool,
+        typer.Option(help="--to is a mailbox of the desired state: fetch the copy over IMAPS and check it."),
+    ] = False,
+    imaps_port: ImapsPort = 993,
+    nameserver: Nameservers = None,
+    wait: Annotated[float, typer.Option(min=0, help="Seconds the copy may take to arrive (with --verify).")] = 60.0,
 ) -> None:
     """Send a test message through a mailbox: submission (STARTTLS, AUTH with its vault password).
 
     A domain without a mail backend is DKIM-signed here with its vault key; Mailcow signs its own.
-    Exit 0: accepted; 1: refused; 3: the server could not be asked (or said 'try later').
+    With --verify, the recipient's copy (its INBOX, its vault password) gets SPF, DKIM and DMARC
+    checked for the hop its Received field names.
+    Exit 0: accepted (and with --verify, all three pass); 1: refused or a check failed;
+    3: a server or DNS could not be asked, or the copy did not arrive.
     """
     from email_infrastructure.services.mailbox_check import CheckOptions
+    from email_infrastructure.services.mailbox_send import VerifyOptions
     from email_infrastructure.services.mailbox_send import send_test as send
 
-    options = CheckOptions(address, submission_port, ca_file=ca_file, timeout=timeout)
-    result = call(lambda app: send(app, from_address, to, options=options))
+    options = CheckOptions(address, submission_port, imaps_port=imaps_port, ca_file=ca_file, timeout=timeout)
+    checking = VerifyOptions(list(nameserver or []), wait) if verify else None
+    result = call(lambda app: send(app, from_address, to, options=options, verify=checking))
     _render_send(result, output)
-    raise typer.Exit(EXIT_CODES[result.status.value])
+    raise typer.Exit(EXIT_CODES[result.outcome.value])
 
 
 def _render_verification(result: Verification, output: CheckFormat) -> None:
@@ -149,9 +168,7 @@ def verify(
     ip: Annotated[str, typer.Option("--ip", help="The IP address the message came from.")],
     mail_from: Annotated[str, typer.Option("--mail-from", help="The envelope sender (MAIL FROM; '' for null).")],
     helo: Annotated[str, typer.Option("--helo", help="The name the sender gave in HELO/EHLO.")] = "",
-    nameserver: Annotated[
-        list[str] | None, typer.Option("--nameserver", help="Ask this IP[:PORT] (repeatable; default: the system's).")
-    ] = None,
+    nameserver: Nameservers = None,
     output: Annotated[CheckFormat, typer.Option("--format", help="table or json.")] = CheckFormat.table,
 ) -> None:
     """Check SPF, DKIM and DMARC of a received message against the published DNS.

@@ -138,7 +138,7 @@ class _Smtps(smtplib.SMTP_SSL):
         return self.context.wrap_socket(raw, server_hostname=host)
 
 
-class _Imaps(imaplib.IMAP4_SSL):
+class ImapsClient(imaplib.IMAP4_SSL):
     """IMAP over implicit TLS to `address`, verifying the host name."""
 
     def __init__(self, host: str, port: int, address: str | None, timeout: float, context: ssl.SSLContext) -> None:
@@ -211,7 +211,7 @@ def _imap_login(host: str, user: str, password: str, options: CheckOptions) -> L
     port = options.imaps_port
     context = ssl.create_default_context(cafile=str(options.ca_file) if options.ca_file else None)
     try:
-        client = _Imaps(host, port, options.address, options.timeout, context)
+        client = ImapsClient(host, port, options.address, options.timeout, context)
     except ssl.SSLCertVerificationError as exc:
         return Login("imaps", port, LoginStatus.FAIL, _unreachable(exc))
     except (OSError, imaplib.IMAP4.error) as exc:

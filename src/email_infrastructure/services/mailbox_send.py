@@ -10,25 +10,30 @@ The result keeps the server's answer, never the password or the key.
 from __future__ import annotations
 
 import asyncio
+import imaplib
+import re
 import smtplib
 import ssl
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from email import message_from_bytes
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.inventory import ResolvedDomain
 from email_infrastructure.core.logging import redact_text
 from email_infrastructure.mailcow.naming import personas
+from email_infrastructure.monitoring.resolver import Resolver, parse_nameserver
 from email_infrastructure.reconcile.dkim_step import secret_key
 from email_infrastructure.reconcile.mail_steps import password_key
 from email_infrastructure.services.app import App, require_state
 from email_infrastructure.services.desired import desired_inventory
-from email_infrastructure.services.mailbox_check import CheckOptions, LoginStatus, StartTlsSmtp, smtp_reply
-from email_infrastructure.services.message_auth import dkimpy
+from email_infrastructure.services.mailbox_check import CheckOptions, ImapsClient, LoginStatus, StartTlsSmtp, smtp_reply
+from email_infrastructure.services.message_auth import Verification, dkimpy, verify_message
 
 #: the headers the signature covers (RFC 6376 §5.4.1: From is required; these are the ones a
 #: relay is least likely to touch)
@@ -48,6 +53,19 @@ class SendResult:
     message_id: str
     #: the DKIM selector send-test signed with (None: left to the mail server)
     signed_with: str | None = None
+    #: with `verify`: the receiving side's verdicts on the copy fetched from the recipient's mailbox
+    verification: Verification | None = None
+    #: with `verify`: how the copy was found (or why it was not)
+    received: str = ""
+
+    @property
+    def outcome(self) -> LoginStatus:
+        """The submission's status; once accepted, the verification's (unknown if it did not arrive)."""
+        if self.status is not LoginStatus.PASS or not self.received:
+            return self.status
+        if self.verification is None:
+            return LoginStatus.UNKNOWN
+        return LoginStatus(self.verification.status.value)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
@@ -60,6 +78,8 @@ class SendResult:
             "answer": self.answer,
             "message_id": self.message_id,
             "dkim_signed_by": self.signed_with,
+            **({"outcome": self.outcome.value, "received": self.received} if self.received else {}),
+            **({"verification": self.verification.to_json()} if self.verification else {}),
         }
 
 
@@ -148,9 +168,16 @@ def _status(code: int) -> LoginStatus:
 
 
 async def send_test(
-    app: App, from_address: str, to: str, *, options: CheckOptions | None = None, sign_locally: bool = True
+    app: App,
+    from_address: str,
+    to: str,
+    *,
+    options: CheckOptions | None = None,
+    sign_locally: bool = True,
+    verify: VerifyOptions | None = None,
 ) -> SendResult:
-    """Submit a test message from a mailbox of the desired state (its vault password) to `to`."""
+    """Submit a test message from a mailbox of the desired state (its vault password) to `to`;
+    with `verify`, fetch it from `to` (a mailbox of the desired state too) and check its SPF, DKIM, DMARC."""
     options = options or CheckOptions()
     local, at, host = to.rpartition("@")
     # whitespace or a line break would let the address write headers of its own
@@ -159,6 +186,17 @@ async def send_test(
     await require_state(app)
     inventory = await desired_inventory(app)
     domain, address = _find(inventory.resolved_domains(), from_address)
+    inbox: tuple[str, str, str] | None = None
+    if verify is not None:
+        inbox_domain, inbox_address = _find(inventory.resolved_domains(), to)
+        assert inbox_domain.server is not None
+        async with app.uow() as uow:
+            inbox_password = await uow.secrets().get(*password_key(inbox_address))
+        if inbox_password is None:
+            raise UserError(f"the password of {inbox_address} is not confirmed in the vault (run apply)")
+        inbox = (inbox_domain.server.hostname, inbox_address, inbox_password)
+        for server in verify.nameservers:
+            parse_nameserver(server)  # a typo refused before anything is sent
     assert domain.server is not None  # _find keeps domains on a server only
     selector = domain.dkim_selector
     async with app.uow() as uow:
@@ -175,6 +213,81 @@ async def send_test(
         signed_with = f"{selector}._domainkey.{domain.name}"
     host = domain.server.hostname
     status, answer = await asyncio.to_thread(_submit, host, address, password, to, raw, options)
-    return SendResult(
+    result = SendResult(
         address, to, host, options.submission_port, status, answer, str(message["Message-ID"]), signed_with
     )
+    if inbox is None or verify is None or status is not LoginStatus.PASS:
+        return result
+    fetched, received = await asyncio.to_thread(_fetch, *inbox, result.message_id, options, verify.wait)
+    if fetched is None:
+        return replace(result, received=received)
+    hop = trace(fetched)
+    if hop is None:
+        return replace(result, received="the copy has no SMTP Received header with an IP address")
+    ip, helo, mail_from = hop
+    resolver = Resolver.from_strings(verify.nameservers)
+    try:
+        verification = await verify_message(fetched, ip=ip, mail_from=mail_from, helo=helo, resolver=resolver)
+    finally:
+        await resolver.close()
+    hop_text = f"{received}; from {ip} (HELO {helo}), MAIL FROM <{mail_from}>"
+    return replace(result, received=hop_text, verification=verification)
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """Where the verifier asks DNS (none: the system's resolver) and how long the copy may take."""
+
+    nameservers: list[str] = field(default_factory=list)
+    wait: float = 60.0
+
+
+#: a trace field of an SMTP hop (RFC 5321 §4.4): `from HELO (... [IP]) ... with ESMTP...`
+_RECEIVED = re.compile(
+    r"^from\s+(\S+)\s+\([^)]*?\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]\).*?\bwith\s+(?:UTF8)?E?SMTP", re.S | re.I
+)
+
+
+def trace(raw: bytes) -> tuple[str, str, str] | None:
+    """(IP, HELO, MAIL FROM) of the newest SMTP hop: its Received field and the Return-Path."""
+    message = message_from_bytes(raw)
+    mail_from = parseaddr(str(message.get("Return-Path", "")))[1]
+    for value in message.get_all("Received") or []:
+        match = _RECEIVED.match(" ".join(str(value).split()))
+        if match:
+            return match.group(2), match.group(1), mail_from
+    return None
+
+
+def _fetch(
+    host: str, user: str, password: str, message_id: str, options: CheckOptions, wait: float
+) -> tuple[bytes | None, str]:
+    """The message with this Message-ID from the mailbox's INBOX over IMAPS, polled until `wait` runs out."""
+    context = ssl.create_default_context(cafile=str(options.ca_file) if options.ca_file else None)
+    try:
+        client = ImapsClient(host, options.imaps_port, options.address, options.timeout, context)
+    except (OSError, imaplib.IMAP4.error) as exc:
+        return None, redact_text(f"{user}'s mailbox could not be reached: {type(exc).__name__}: {exc}")
+    try:
+        client.login(user, password)
+        client.select("INBOX", readonly=True)
+        deadline = time.monotonic() + wait
+        while True:
+            _, data = client.search(None, "HEADER", "Message-ID", f'"{message_id}"')
+            found = data[0].split() if data and data[0] else []
+            if found:
+                _, parts = client.fetch(found[-1].decode(), "(BODY.PEEK[])")
+                for part in parts:
+                    if isinstance(part, tuple):
+                        return bytes(part[1]), f"found in {user}'s INBOX"
+            if time.monotonic() >= deadline:
+                return None, f"did not arrive in {user}'s INBOX within {wait:g} s"
+            time.sleep(1)
+            client.noop()  # lets the server report new messages to the selected mailbox
+    except (OSError, imaplib.IMAP4.error) as exc:
+        return None, redact_text(f"{user}'s mailbox: {type(exc).__name__}: {exc}")
+    finally:
+        try:
+            client.logout()
+        except (OSError, imaplib.IMAP4.error):
+            client.shutdown()
