@@ -9,7 +9,7 @@ import pytest
 
 from email_infrastructure.dns.dkim import generate_keypair
 from email_infrastructure.monitoring.resolver import Answer, Resolver, Status
-from email_infrastructure.services.mailbox_send import build_message, sign
+from email_infrastructure.services.mailbox_send import build_message, sign, trace
 from email_infrastructure.services.message_auth import AuthStatus, verify_message
 
 DOMAIN = "acme-outreach.test"
@@ -131,3 +131,16 @@ async def test_an_unsigned_message_fails(keypair: tuple[str, str]) -> None:
     )
     assert found.dkim == [] and found.dmarc.result == "pass"  # SPF alone aligns
     assert found.status is AuthStatus.FAIL
+
+
+def test_the_hop_is_the_newest_smtp_received_field_not_a_local_delivery() -> None:
+    raw = (
+        b"Return-Path: <ann@acme-outreach.test>\r\n"
+        b"Received: from mx.receiver.test by mx.receiver.test with LMTP id 1; Tue, 1 Dec 2026 09:00:00 +0000\r\n"
+        b"Received: from mail.acme-outreach.test (mail.acme-outreach.test [192.0.2.7])\r\n"
+        b"\tby mx.receiver.test (Postfix) with ESMTPS id 2; Tue, 1 Dec 2026 09:00:00 +0000\r\n"
+        b"Received: from [10.0.0.5] (unknown [10.0.0.5]) by mail.acme-outreach.test with ESMTPSA id 3\r\n"
+        b"From: ann@acme-outreach.test\r\n\r\nbody\r\n"
+    )
+    assert trace(raw) == ("192.0.2.7", "mail.acme-outreach.test", "ann@acme-outreach.test")
+    assert trace(b"From: ann@acme-outreach.test\r\n\r\nbody\r\n") is None
