@@ -19,6 +19,7 @@ from email_infrastructure.services.app import App
 from email_infrastructure.storage.db import Database, open_database
 from tests.fixtures.mailserver import MailServer, mailserver_available, start_mailserver
 from tests.fixtures.pdns import PowerDns, pdns_available, start_pdns
+from tests.fixtures.receiver import Receiver, receiving
 
 #: CI sets this so that a missing service fails the run instead of skipping tests.
 REQUIRE_SERVICES = os.environ.get("EMAIL_INFRA_TEST_REQUIRE_SERVICES") == "1"
@@ -140,6 +141,13 @@ def mailserver() -> Iterator[MailServer]:
     server = start_mailserver()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def receiver(mailserver: MailServer) -> Iterator[Receiver]:
+    """An SMTP receiver where the mail server fixture's Postfix relays every message."""
+    with receiving(mailserver.relay_port) as handler:
+        yield handler
 
 
 @pytest.fixture(scope="session")

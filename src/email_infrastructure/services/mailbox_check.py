@@ -113,7 +113,7 @@ class MailboxCheck:
         }
 
 
-class _Smtp(smtplib.SMTP):
+class StartTlsSmtp(smtplib.SMTP):
     """SMTP whose socket goes to `address` while STARTTLS verifies the host name given to connect()."""
 
     def __init__(self, address: str | None, timeout: float) -> None:
@@ -138,7 +138,7 @@ class _Smtps(smtplib.SMTP_SSL):
         return self.context.wrap_socket(raw, server_hostname=host)
 
 
-class _Imaps(imaplib.IMAP4_SSL):
+class ImapsClient(imaplib.IMAP4_SSL):
     """IMAP over implicit TLS to `address`, verifying the host name."""
 
     def __init__(self, host: str, port: int, address: str | None, timeout: float, context: ssl.SSLContext) -> None:
@@ -151,7 +151,8 @@ class _Imaps(imaplib.IMAP4_SSL):
         return wrapped
 
 
-def _reply(code: int, message: bytes | str) -> str:
+def smtp_reply(code: int, message: bytes | str) -> str:
+    """The server's reply on one line, redacted."""
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
     return redact_text(f"{code} {' '.join(text.split())}")
 
@@ -165,7 +166,9 @@ def _smtp_login(host: str, port: int, implicit: bool, user: str, password: str, 
     protocol = "smtps" if implicit else "smtp"
     context = ssl.create_default_context(cafile=str(options.ca_file) if options.ca_file else None)
     client: smtplib.SMTP = (
-        _Smtps(options.address, options.timeout, context) if implicit else _Smtp(options.address, options.timeout)
+        _Smtps(options.address, options.timeout, context)
+        if implicit
+        else StartTlsSmtp(options.address, options.timeout)
     )
     try:
         try:
@@ -182,16 +185,16 @@ def _smtp_login(host: str, port: int, implicit: bool, user: str, password: str, 
                 client.starttls(context=context)
                 client.ehlo()
             code, message = client.login(user, password)
-            return Login(protocol, port, LoginStatus.PASS, _reply(code, message))
+            return Login(protocol, port, LoginStatus.PASS, smtp_reply(code, message))
         except smtplib.SMTPAuthenticationError as exc:
             # 454 and other 4xx: a temporary failure says nothing about the password
             status = LoginStatus.UNKNOWN if 400 <= exc.smtp_code < 500 else LoginStatus.FAIL
-            return Login(protocol, port, status, _reply(exc.smtp_code, exc.smtp_error))
+            return Login(protocol, port, status, smtp_reply(exc.smtp_code, exc.smtp_error))
         except smtplib.SMTPNotSupportedError as exc:
             return Login(protocol, port, LoginStatus.FAIL, redact_text(str(exc)))
         except smtplib.SMTPResponseException as exc:
             status = LoginStatus.UNKNOWN if 400 <= exc.smtp_code < 500 else LoginStatus.FAIL
-            return Login(protocol, port, status, _reply(exc.smtp_code, exc.smtp_error))
+            return Login(protocol, port, status, smtp_reply(exc.smtp_code, exc.smtp_error))
         except ssl.SSLCertVerificationError as exc:
             return Login(protocol, port, LoginStatus.FAIL, _unreachable(exc))
         except (OSError, smtplib.SMTPException) as exc:
@@ -208,7 +211,7 @@ def _imap_login(host: str, user: str, password: str, options: CheckOptions) -> L
     port = options.imaps_port
     context = ssl.create_default_context(cafile=str(options.ca_file) if options.ca_file else None)
     try:
-        client = _Imaps(host, port, options.address, options.timeout, context)
+        client = ImapsClient(host, port, options.address, options.timeout, context)
     except ssl.SSLCertVerificationError as exc:
         return Login("imaps", port, LoginStatus.FAIL, _unreachable(exc))
     except (OSError, imaplib.IMAP4.error) as exc:
