@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from email_infrastructure.core.settings import Settings
 from email_infrastructure.dns.providers.zonefile import ZonefileProvider
 from email_infrastructure.services import plans
-from email_infrastructure.services.app import App
+from email_infrastructure.services.app import App, open_app
 from tests.services.conftest import WriteInventory
 
 
@@ -105,3 +107,25 @@ async def test_dkim_keys_generated_before_a_kill_are_kept(
         after = await uow.secrets().get_many(wanted)
     assert len(after) == len(names)
     assert all(after[k] == v for k, v in kept.items())  # the kept keys were not generated anew
+
+
+def test_keys_are_generated_in_one_process_across_event_loops(settings: Settings, tmp_path: Path) -> None:
+    """Each command (or benchmark phase) may run its own loop: nothing may stay bound to the first."""
+    import asyncio
+    import os
+
+    from email_infrastructure.core.inventory import load_inventory
+    from email_infrastructure.reconcile.registry import provider_schemas
+    from tests.services.conftest import two_domains
+
+    async def once(first: str, second: str, name: str) -> int:
+        path = tmp_path / name
+        # more keys than cores, so that generation waits on its semaphore in each loop
+        extra = "".join(f"  - name: {first.split('.')[0]}-{n}.test\n" for n in range((os.cpu_count() or 2) + 1))
+        path.write_text(two_domains(first, second) + extra)
+        async with open_app(settings.model_copy(update={"data_dir": tmp_path / f"data-{name}"})) as app:
+            result = await plans.apply(app, source=load_inventory(path, provider_schemas()))
+        return len(result.failed)
+
+    assert asyncio.run(once("l1.test", "l2.test", "one.yaml")) == 0
+    assert asyncio.run(once("l3.test", "l4.test", "two.yaml")) == 0

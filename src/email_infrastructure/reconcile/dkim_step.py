@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import weakref
 from collections.abc import Mapping
 
 from email_infrastructure.core.inventory import ResolvedDomain
@@ -17,8 +18,17 @@ from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
 
 KEY_BITS = 2048
-#: RSA generation is CPU-bound and OpenSSL releases the GIL while it runs: one thread per core
-_GENERATORS = asyncio.Semaphore(os.cpu_count() or 2)
+#: RSA generation is CPU-bound and OpenSSL releases the GIL while it runs: one thread per core.
+#: One semaphore per event loop: a semaphore belongs to the loop that first waited on it, and a
+#: process may run several loops one after the other (`asyncio.run` per command or benchmark).
+_GENERATORS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _generators() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if loop not in _GENERATORS:
+        _GENERATORS[loop] = asyncio.Semaphore(os.cpu_count() or 2)
+    return _GENERATORS[loop]
 
 
 def secret_key(domain: str, selector: str) -> tuple[str, str]:
@@ -53,7 +63,7 @@ class DkimKeyStep(Step):
     async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
         """Generate, store at once (a kill later keeps it), and output the public key."""
         selector = self.domain.dkim_selector
-        async with _GENERATORS:
+        async with _generators():
             private, public = await asyncio.to_thread(generate_keypair, KEY_BITS)
         async with self.ctx.uow() as uow:
             await uow.secrets().put(*secret_key(self.domain.name, selector), private)
