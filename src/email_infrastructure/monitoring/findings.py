@@ -10,6 +10,10 @@ from typing import Any
 #: one-line fix per finding id (docs/audit-format.md lists them); `<check>.internal_error` and
 #: `<check>.deadline` exist for every check
 HINTS = {
+    "mailbox.login_failed": "the password in the vault and the server's differ, or AUTH/STARTTLS is off: "
+    "check the mailbox on the server (apply sets the password it creates)",
+    "mailbox.unreachable": "the mail host or port does not answer from here: a firewall, DNS of the host, "
+    "or the server is down",
     "spf.missing": "publish one TXT record 'v=spf1 ip4:<sending IP> -all' at the domain",
     "spf.multiple_records": "merge the SPF records into one TXT record",
     "spf.syntax": "fix the term as RFC 7208 §4.6.1 spells it (the message names it)",

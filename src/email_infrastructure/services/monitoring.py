@@ -23,6 +23,7 @@ from email_infrastructure.services.desired import desired_inventory
 from email_infrastructure.storage.repositories import Transition
 
 if TYPE_CHECKING:
+    from email_infrastructure.services.mailbox_check import CheckOptions as MailboxCheckOptions
     from email_infrastructure.storage.models import CheckState
 
 
@@ -33,6 +34,8 @@ class MonitorRequest:
     source: LoadedInventory | None = None
     nameservers: list[str] = field(default_factory=list)
     subjects: list[str] = field(default_factory=list)
+    #: how the `mailbox` family connects (ports, CA, an address to use instead of the host's)
+    mailbox_options: MailboxCheckOptions | None = None
 
 
 async def _inventory(app: App, request: MonitorRequest) -> Inventory:
@@ -74,6 +77,7 @@ class MonitorService:
         self.dispatcher = AlertDispatcher([build_sink(i, s) for i, s in enumerate(inventory.monitoring.alert_sinks)])
         self._detach = self.dispatcher.attach(app.bus)
         self.monitor = Monitor(self._run, self._store, inventory.monitoring.intervals.model_dump(), on_run)
+        self.mailbox_options: MailboxCheckOptions | None = None
 
     @classmethod
     async def create(
@@ -85,10 +89,41 @@ class MonitorService:
             domains=list(request.subjects), source=request.source, desired=request.source is None
         )
         audit_request.nameservers = list(request.nameservers)
-        return cls(app, inventory, await prepare(app, audit_request), on_run)
+        service = cls(app, inventory, await prepare(app, audit_request), on_run)
+        service.mailbox_options = request.mailbox_options
+        return service
 
     async def _run(self, checks: set[str]) -> AuditReport:
-        return await run_audit(self.plan, checks)
+        if checks == FAMILIES["mailbox"]:
+            return await self._mailboxes()
+        return await run_audit(self.plan, checks - FAMILIES["mailbox"])
+
+    async def _mailboxes(self) -> AuditReport:
+        """The login check of the stored mailboxes of the watched domains, as a report per address."""
+        from email_infrastructure.monitoring.audit import SubjectReport
+        from email_infrastructure.monitoring.findings import CheckResult
+        from email_infrastructure.services.mailbox_check import LoginStatus, check_mailboxes
+
+        watched = {d.name for d in self.inventory.domains}
+        if not self.app.has_state() or not watched:
+            return AuditReport([], [])
+        stored = {
+            d.name for d in (await desired_inventory(self.app)).resolved_domains() if d.server and d.server.mail_backend
+        }
+        if not watched & stored:
+            return AuditReport([], [])
+        checked = await check_mailboxes(self.app, only=sorted(watched & stored), options=self.mailbox_options)
+        reports = []
+        for box in checked.mailboxes:
+            result = CheckResult("mailbox")
+            for login in box.logins:
+                where = f"{login.protocol} {box.host}:{login.port}"
+                if login.status is LoginStatus.FAIL:
+                    result.error("mailbox.login_failed", f"{box.address}: {where} refused the login: {login.answer}")
+                elif login.status is LoginStatus.UNKNOWN:
+                    result.cannot_tell("mailbox.unreachable", f"{box.address}: {where}: {login.answer}")
+            reports.append(SubjectReport(box.address, {"mailbox": result}))
+        return AuditReport(reports, [])
 
     async def _store(self, rows: list[Row]) -> list[Transition]:
         return await record_results(self.app, rows)

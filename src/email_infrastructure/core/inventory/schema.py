@@ -230,6 +230,8 @@ class IntervalsSpec(_Model):
     blacklist: Seconds = 3600
     tls: Seconds = 21600
     ptr: Seconds = 3600
+    #: SMTP and IMAP logins of every mailbox on a mail backend (`email-infra mailbox check`)
+    mailbox: Seconds = 3600
 
 
 class MonitoringSpec(_Model):
