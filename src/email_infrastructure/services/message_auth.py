@@ -37,7 +37,7 @@ _SPF_RESULTS = {
 class AuthStatus(StrEnum):
     """How a message's authentication came out: `unknown` when DNS could not be asked."""
 
-    PASS = "pass"  # noqa: S105 - a status word, not a password
+    PASS = "pass"  # noqa: S105  # a status word, not a password
     FAIL = "fail"
     UNKNOWN = "unknown"
 

@@ -16,7 +16,7 @@ from typing import IO
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from email_infrastructure.core.errors import UserError
 
@@ -109,10 +109,7 @@ async def advisory_lock(engine: AsyncEngine, key: int, holder: str, timeout: flo
             await conn.commit()
 
 
-async def _pg_holder(conn: object, key: int) -> str:
-    from sqlalchemy.ext.asyncio import AsyncConnection
-
-    assert isinstance(conn, AsyncConnection)
+async def _pg_holder(conn: AsyncConnection, key: int) -> str:
     row = (
         await conn.execute(
             text(
