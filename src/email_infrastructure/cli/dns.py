@@ -24,6 +24,7 @@ from email_infrastructure.cli.common import (
     source,
 )
 from email_infrastructure.core.errors import UserError
+from email_infrastructure.reconcile.pending import mask_pending
 
 if TYPE_CHECKING:
     from email_infrastructure.dns.desired import DesiredZone
@@ -111,6 +112,9 @@ def _line(text: str) -> None:
     console.print(text, soft_wrap=True, highlight=False)
 
 
+_RANK = {"vps": 0, "dkim": 1, "mail": 2}
+
+
 def show_plan(result: Plan) -> None:
     """The plan for people: steps other than DNS by key, then zones with their record changes."""
     if result.imported is not None and result.imported.changed:
@@ -119,7 +123,8 @@ def show_plan(result: Plan) -> None:
         for what, sign in ((i.added, "+"), (i.updated, "~"), (i.removed, "-")):
             for item in what:
                 _line(f"  {sign} {escape(item)}")
-    for step in result.graph.ordered:
+    # servers first (their addresses feed the rest), then keys and mail, then the zones
+    for step in sorted(result.graph.ordered, key=lambda s: _RANK.get(s.component, 3)):
         if step.component == "dns":
             continue
         if step.error:
@@ -147,6 +152,7 @@ def show_plan(result: Plan) -> None:
                 text = f"{old.ttl} {' | '.join(old.values)} → {new.ttl} {' | '.join(new.values)}"
             else:
                 text = f"{r.ttl} {' | '.join(r.values)}"
+            text = mask_pending(text)
             _line(f"  {_SIGN[change.action.value]} {escape(r.name)} {r.type} {escape(text)}")
         for extra in zone.extra:
             _line(f"  [yellow]~[/] {extra.kind}: {escape(str(extra.old))} → {escape(str(extra.new))}")

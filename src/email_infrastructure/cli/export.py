@@ -35,6 +35,8 @@ def export(
     result = call(lambda app: export_credentials(app, fmt, output, only=list(domain or []), smtp_port=smtp_port))
     if output is None:
         sys.stdout.write(result.text)
+    for warning in result.warnings:
+        err_console.print(f"warning: {warning}", markup=False, style="yellow")
     for what, why in sorted(result.skipped.items()):
         err_console.print(f"skipped {what}: {why}", markup=False)
     where = f"to {output} (mode 0600)" if output else "to stdout"

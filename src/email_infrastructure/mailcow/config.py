@@ -11,7 +11,8 @@ class MailcowSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     url: str = Field(pattern=r"^https?://\S+$")
-    api_key: str = Field(pattern=r"^env:[A-Za-z_][A-Za-z0-9_]*$")
+    #: omitted for a server we create: the key we generate for its install is kept in the vault
+    api_key: str | None = Field(default=None, pattern=r"^env:[A-Za-z_][A-Za-z0-9_]*$")
     verify_tls: bool = True
     #: each mailbox's quota (MiB); the domain's total is this times its mailbox cap
     mailbox_quota_mib: int = Field(default=3072, ge=1, le=1048576)

@@ -6,8 +6,9 @@ import re
 from typing import Any
 
 from email_infrastructure.core.component import Health, HealthStatus
-from email_infrastructure.core.errors import EmailInfraError, ProviderError, VerificationError
+from email_infrastructure.core.errors import ConfigError, EmailInfraError, ProviderError, VerificationError
 from email_infrastructure.core.inventory.loader import resolve_secret
+from email_infrastructure.core.logging import register_secret
 from email_infrastructure.dns.dkim import rsa_key_bits
 from email_infrastructure.mailcow.backend import Alias, DkimKey, Mailbox, MailDomain
 from email_infrastructure.mailcow.client import MailcowClient, MailcowWriteError
@@ -37,9 +38,13 @@ def _limit(rl: Any) -> int | None:
 class MailcowBackend:
     """One Mailcow server through its API."""
 
-    def __init__(self, name: str, settings: MailcowSettings, client: MailcowClient | None = None) -> None:
+    def __init__(
+        self, name: str, settings: MailcowSettings, client: MailcowClient | None = None, *, api_key: str | None = None
+    ) -> None:
         self.name = name
         self.settings = settings
+        #: the key from the vault (generated for a server we created) when settings declare none
+        self._api_key = api_key
         self.mailbox_quota_mib = settings.mailbox_quota_mib
         self._client = client
 
@@ -47,9 +52,19 @@ class MailcowBackend:
     def client(self) -> MailcowClient:
         """The API client, created on first use (the key is resolved then)."""
         if self._client is None:
+            if self.settings.api_key is not None:
+                key = resolve_secret(self.settings.api_key)
+            elif self._api_key is not None:
+                key = self._api_key
+                register_secret(key)
+            else:
+                raise ConfigError(
+                    f"mail provider {self.name}: no api_key, and none generated yet (the key is generated "
+                    "when the server that runs it is created; or declare api_key: env:NAME)"
+                )
             self._client = MailcowClient(
                 self.settings.url,
-                resolve_secret(self.settings.api_key),
+                key,
                 verify_tls=self.settings.verify_tls,
                 timeout=self.settings.timeout,
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,10 @@ from email_infrastructure.reconcile.dkim_step import DkimKeyStep, secret_key
 from email_infrastructure.reconcile.dns_step import DnsZoneStep
 from email_infrastructure.reconcile.graph import Graph, Step
 from email_infrastructure.reconcile.mail_steps import mail_steps, removal_steps, vault_keys
+from email_infrastructure.reconcile.pending import PENDING_IPV4, PENDING_IPV6, has_pending
+from email_infrastructure.reconcile.servers import server_facts, server_removals, vps_steps
+from email_infrastructure.reconcile.vps_steps import API_KEY_NAME, ServerFacts, api_key_owner
+from email_infrastructure.vps.provider import VpsProvider
 
 
 @dataclass
@@ -29,6 +33,9 @@ class Reconciler:
     providers: dict[str, DnsProvider[Any]] = field(default_factory=dict)
     zones: dict[str, DesiredZone] = field(default_factory=dict)
     mail: dict[str, MailBackend] = field(default_factory=dict)
+    vps: dict[str, VpsProvider] = field(default_factory=dict)
+    #: what was found about each server we create (the `server` commands show it too)
+    servers: dict[str, ServerFacts] = field(default_factory=dict)
 
     async def close(self) -> None:
         """Close every provider and mail backend."""
@@ -36,6 +43,8 @@ class Reconciler:
             await provider.close()
         for backend in self.mail.values():
             await backend.close()
+        for vps in self.vps.values():
+            await vps.aclose()
 
 
 async def build(
@@ -47,11 +56,14 @@ async def build(
     deadline: float | None = None,
     providers: dict[str, DnsProvider[Any]] | None = None,
     prune: bool = False,
+    nameservers: Sequence[str] = (),
 ) -> Reconciler:
     """Steps per domain (DKIM key → DNS zone), plus the zones where we still own records that
     no domain wants any more (their records are planned as deletions), plus the mail domains we
     created that no domain wants any more (removed only with `prune`, else noted). `only` limits
-    the graph to some domains."""
+    the graph to some domains. Servers a VPS provider creates come first: their addresses feed
+    DNS and mail (`known after apply` until they exist); `nameservers` resolve their A records
+    before reverse DNS is set."""
     domains = inventory.resolved_domains()
     wanted = set(only)
     unknown = wanted - {d.name for d in domains}
@@ -61,12 +73,31 @@ async def build(
             built[name] = build_provider(name, spec, ctx.data_dir)
     reconciler = Reconciler(Graph([], concurrency=concurrency), built)
     try:
+        used = {d.server.name for d in domains if d.server is not None and (not wanted or d.name in wanted)}
+        facts = await server_facts(ctx, inventory, reconciler.vps, used if wanted else None)
+        reconciler.servers = facts
+        pending = sorted(n for n, f in facts.items() if f.found is None)
+        if facts:
+            inventory = inventory.with_addresses(
+                {
+                    n: (f.found.ipv4, f.found.ipv6) if f.found is not None else (PENDING_IPV4, PENDING_IPV6)
+                    for n, f in facts.items()
+                }
+            )
+            domains = inventory.resolved_domains()
         zones = desired_zones(inventory, {})
+        rebuilder = _ZoneRebuilder(inventory, pending)
         mailed = [d for d in domains if d.server is not None and d.server.mail_backend]
+        backends = {d.server.mail_backend for d in mailed if d.server is not None and d.server.mail_backend}
+        api_keys = [(api_key_owner(b), API_KEY_NAME) for b in backends]
         keys = await ctx.secrets(
-            [secret_key(d.name, d.dkim_selector) for d in domains if d not in mailed] + vault_keys(mailed)
+            [secret_key(d.name, d.dkim_selector) for d in domains if d not in mailed]
+            + vault_keys(mailed)
+            + sorted(set(api_keys))
         )
         steps: list[Step] = []
+        steps += vps_steps(ctx, facts, zones, nameservers)
+        steps += await server_removals(ctx, inventory, reconciler.vps, set(facts), prune=prune, wanted=bool(wanted))
         for domain in domains:
             if wanted and domain.name not in wanted:
                 continue
@@ -76,15 +107,33 @@ async def build(
                 zone.error = zone.error or f"{domain.name}: no DNS provider named {zone.provider!r}"
                 provider = _Missing(zone.provider)
             backend_name = domain.server.mail_backend if domain.server is not None else None
+            waits = _waits_for(zone, pending)
+            rebuild = rebuilder.for_zone(zone.zone) if waits else None
             if backend_name:
                 # the server's DKIM key (same step key), then mailboxes once DNS is published
-                backend, error = _backend(inventory, backend_name, reconciler.mail)
-                domain_step, dkim_step, mailboxes_step = mail_steps(ctx, domain, backend, keys, error, prune=prune)
-                dns_step = DnsZoneStep(ctx, zone, provider, domain=domain, dkim_step=dkim_step.key)
+                backend, error = _backend(inventory, backend_name, reconciler.mail, keys)
+                server = domain.server.name if domain.server is not None and domain.server.provider else None
+                domain_step, dkim_step, mailboxes_step = mail_steps(
+                    ctx,
+                    domain,
+                    backend,
+                    keys,
+                    error,
+                    prune=prune,
+                    server_step=f"vps.server:{server}" if server else None,
+                )
+                dns_step = DnsZoneStep(
+                    ctx, zone, provider, domain=domain, dkim_step=dkim_step.key, server_steps=waits, rebuild=rebuild
+                )
                 steps += [domain_step, dkim_step, dns_step, mailboxes_step]
                 continue
             dkim = DkimKeyStep(ctx, domain, keys.get(secret_key(domain.name, domain.dkim_selector)))
-            steps += [dkim, DnsZoneStep(ctx, zone, provider, domain=domain, dkim_step=dkim.key)]
+            steps += [
+                dkim,
+                DnsZoneStep(
+                    ctx, zone, provider, domain=domain, dkim_step=dkim.key, server_steps=waits, rebuild=rebuild
+                ),
+            ]
         desired_places = {(z.provider, z.zone) for z in zones.values()}
         for provider_name, zone_name in sorted(await ctx.owned_zones()):
             if (provider_name, zone_name) in desired_places or (wanted and zone_name not in wanted):
@@ -105,7 +154,7 @@ async def build(
             if (backend_name, domain_name) in desired_mail or (wanted and domain_name not in wanted):
                 continue
             unknown.discard(domain_name)
-            backend, error = _backend(inventory, backend_name, reconciler.mail)
+            backend, error = _backend(inventory, backend_name, reconciler.mail, keys)
             if error:
                 error = f"we created it at mail provider {backend_name!r}, which cannot be used: {error}"
             suffix = f"@{backend_name}" if domain_name in names else ""
@@ -127,14 +176,16 @@ async def build(
     return reconciler
 
 
-def _backend(inventory: Inventory, name: str, built: dict[str, MailBackend]) -> tuple[MailBackend | None, str]:
-    """The mail backend `name` (built once), or why there is none."""
+def _backend(
+    inventory: Inventory, name: str, built: dict[str, MailBackend], keys: Mapping[tuple[str, str], str]
+) -> tuple[MailBackend | None, str]:
+    """The mail backend `name` (built once, with the vault's API key when it declares none), or why there is none."""
     if name not in built:
         spec = inventory.providers.mail.get(name)
         if spec is None:
             return None, f"no mail provider named {name!r}"
         try:
-            built[name] = build_backend(name, spec)
+            built[name] = build_backend(name, spec, api_key=keys.get((api_key_owner(name), API_KEY_NAME)))
         except EmailInfraError as exc:
             return None, str(exc)
     return built[name], ""
@@ -159,3 +210,35 @@ class _Missing(DnsProvider[Any]):
     async def apply_changes(self, zone: str, changes: list[Any]) -> None:
         """Never called."""
         raise UserError(f"no DNS provider named {self.name!r}")
+
+
+def _waits_for(zone: DesiredZone, pending: list[str]) -> tuple[str, ...]:
+    """The server steps a zone waits for: those of servers still to be created, when it publishes
+    a placeholder address (a zone with no address of theirs does not wait)."""
+    if pending and any(has_pending(list(r.values)) for r in zone.records):
+        return tuple(f"vps.server:{name}" for name in pending)
+    return ()
+
+
+class _ZoneRebuilder:
+    """The desired zones again, with the addresses new servers got (computed once per set of addresses)."""
+
+    def __init__(self, inventory: Inventory, pending: list[str]) -> None:
+        self.inventory, self.pending = inventory, pending
+        self._built: dict[tuple[tuple[str, Any, Any], ...], dict[str, DesiredZone]] = {}
+
+    def for_zone(self, zone: str) -> Any:
+        """A function of a zone step's upstream outputs giving its desired zone."""
+
+        def rebuild(upstream: Mapping[str, Mapping[str, Any]]) -> DesiredZone:
+            found = tuple(
+                (name, out.get("ipv4"), out.get("ipv6"))
+                for name in self.pending
+                if (out := upstream.get(f"vps.server:{name}")) is not None
+            )
+            if found not in self._built:
+                inventory = self.inventory.with_addresses({n: (v4, v6) for n, v4, v6 in found})
+                self._built[found] = desired_zones(inventory, {})
+            return self._built[found][zone]
+
+        return rebuild

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from email_infrastructure.core.events import Event
 from email_infrastructure.storage.repositories import DnsOwnership, EventIntents, MailOwnership, SecretStore
+from email_infrastructure.storage.vps_repositories import VpsFacts
 
 
 class StepUnitOfWork(Protocol):
@@ -21,6 +22,10 @@ class StepUnitOfWork(Protocol):
     @property
     def mail_ownership(self) -> MailOwnership:
         """Mail domains we created."""
+
+    @property
+    def vps(self) -> VpsFacts:
+        """Servers we created at VPS providers."""
 
     def secrets(self, *, create_key: bool = True) -> SecretStore:
         """Encrypted secrets."""
@@ -66,6 +71,9 @@ class ReconcileContext(Protocol):
 
     async def secrets(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Stored secrets by (owner, name); absent ones left out; creates no key."""
+
+    async def vps_servers(self) -> dict[str, tuple[str, str, str | None]]:
+        """Servers we created: name → (VPS provider, port25 state, last error)."""
 
     async def intents(self, scope: str) -> list[Event]:
         """Events of an interrupted apply whose change may or may not have been made."""

@@ -7,7 +7,7 @@ provider's own extras (Cloudflare's redirect rule) come from its `extra_changes`
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from email_infrastructure.core.errors import EmailInfraError, VerificationError
@@ -30,6 +30,7 @@ from email_infrastructure.dns.providers.base import vendor_answers
 from email_infrastructure.dns.records import Record
 from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
+from email_infrastructure.reconcile.pending import mask_pending
 
 _TOPIC = {Action.CREATE: RECORD_CREATED, Action.UPDATE: RECORD_UPDATED, Action.DELETE: RECORD_DELETED}
 EXTRA_TOPICS_BY_NAME = {t.name for t in EXTRA_TOPICS.values()}
@@ -49,6 +50,10 @@ def _conflicts(desired: list[Record], existing: list[Record], changes: list[Chan
                     f"{other.type} we do not manage (set purge: true or remove it)"
                 )
     return problems
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _pending(record: Record | None) -> bool:
@@ -87,6 +92,8 @@ class DnsZoneStep(Step):
         domain: ResolvedDomain | None = None,
         dkim_step: str | None = None,
         orphan: bool = False,
+        server_steps: tuple[str, ...] = (),
+        rebuild: Callable[[Mapping[str, Outputs]], DesiredZone] | None = None,
     ) -> None:
         self.ctx = ctx
         self.desired = desired
@@ -96,7 +103,10 @@ class DnsZoneStep(Step):
         self.key = f"dns.zone:{desired.zone}" + (f"@{provider.name}" if orphan else "")
         #: where this zone's event intents are kept
         self.scope = f"dns:{provider.name}:{desired.zone}"
-        self.depends_on = (dkim_step,) if dkim_step else ()
+        #: servers still to be created whose addresses this zone publishes (known after their apply)
+        self.server_steps = server_steps
+        self.rebuild = rebuild
+        self.depends_on = ((dkim_step,) if dkim_step else ()) + server_steps
 
     def _records(self, public_key: Any) -> list[Record]:
         records = list(self.desired.records)
@@ -147,8 +157,9 @@ class DnsZoneStep(Step):
                     f"{change.record.name}: a DKIM key is published there but is not in our vault (a new "
                     "database, or state moved?): `email-infra dkim import` it, or --force to replace it"
                 )
+        shown = mask_pending if self.server_steps else _same
         plan.changes = [
-            StepChange(c.action.value, f"{c.record.name} {c.record.type}", data["old"], data["new"])
+            StepChange(c.action.value, f"{c.record.name} {c.record.type}", shown(data["old"]), shown(data["new"]))
             for c in zp.changes
             for data in (c.to_json(),)
         ] + [StepChange("update", f"{zone} {e.kind}", e.old, e.new) for e in zp.extra]
@@ -186,6 +197,13 @@ class DnsZoneStep(Step):
     async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
         """Claim ownership and write the events as intents, write, read back, then release what was
         deleted and confirm the events, so that each change is logged exactly once whatever is killed."""
+        if self.server_steps and self.rebuild is not None:
+            # the servers exist now: plan again with their addresses (the plan showed placeholders)
+            self.desired = self.rebuild(upstream)
+            known = {k: StepPlan(key=k, component="", outputs=dict(v)) for k, v in upstream.items()}
+            plan, self.server_steps = await self.plan(known), ()
+            if plan.error:
+                raise EmailInfraError(plan.error)
         zp: ZonePlan = plan.detail
         zone, provider = zp.zone, self.provider
         if zp.settle:

@@ -19,6 +19,7 @@ Without `prune` these are plan notes.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import string
 from collections.abc import Mapping
@@ -103,24 +104,39 @@ class MailDomainStep(Step):
     component = "mail"
 
     def __init__(
-        self, ctx: ReconcileContext, domain: ResolvedDomain, backend: MailBackend, wanted: MailDomain, error: str = ""
+        self,
+        ctx: ReconcileContext,
+        domain: ResolvedDomain,
+        backend: MailBackend,
+        wanted: MailDomain,
+        error: str = "",
+        *,
+        server_step: str | None = None,
+        ready_timeout: float = 1800.0,
     ) -> None:
         self.ctx, self.domain, self.backend, self.wanted, self.error = ctx, domain, backend, wanted, error
         self.key = f"mail.domain:{domain.name}"
+        #: the step creating the server this domain lives on (its Mailcow answers once installed)
+        self.server_step, self.ready_timeout = server_step, ready_timeout
+        self.depends_on = (server_step,) if server_step else ()
 
     async def plan(self, upstream: Mapping[str, StepPlan]) -> StepPlan:
-        """Read the domain; create or update it."""
+        """Read the domain; create or update it (a server still to be created has nothing yet)."""
         plan = self.new_plan()
         plan.outputs = {"domain": self.domain.name}
         if self.error:
             plan.error = self.error
+            return plan
+        resource = f"mail domain {self.domain.name} at {self.backend.name}"
+        if self.server_step and upstream[self.server_step].outputs.get("pending"):
+            plan.outputs["pending"] = True
+            plan.changes.append(StepChange("create", resource, None, self.wanted.to_json()))
             return plan
         try:
             current = await self.backend.read_domain(self.domain.name)
         except EmailInfraError as exc:
             plan.error = _failed(self.domain.name, exc)
             return plan
-        resource = f"mail domain {self.domain.name} at {self.backend.name}"
         if current is None:
             plan.changes.append(StepChange("create", resource, None, self.wanted.to_json()))
         elif current != self.wanted:
@@ -131,6 +147,8 @@ class MailDomainStep(Step):
         """Create (claiming ownership first, so that an interrupted run still knows) or update, read back, log."""
         exists = plan.changes[0].action == "update"
         owner = self.backend.name, self.domain.name
+        if plan.outputs.get("pending"):
+            await self._wait_ready()
         if not exists:
             async with self.ctx.uow() as uow:
                 await uow.mail_ownership.claim(*owner)
@@ -150,6 +168,23 @@ class MailDomainStep(Step):
             uow.emit(topic, events.MailDomainPayload(domain=self.domain.name, backend=self.backend.name), "mail")
             await uow.commit()
         return dict(plan.outputs)
+
+    async def _wait_ready(self, interval: float = 15.0) -> None:
+        """A server created by this apply: wait until its Mailcow (installing from cloud-init) answers."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.ready_timeout
+        while True:
+            try:
+                await self.backend.read_domain(self.domain.name)
+                return
+            except EmailInfraError as exc:
+                if loop.time() + interval > end:
+                    raise EmailInfraError(
+                        f"{self.domain.name}: the new server's Mailcow did not answer within "
+                        f"{self.ready_timeout:g} s (cloud-init may still be installing it; the next apply "
+                        f"goes on): {exc}"
+                    ) from None
+            await asyncio.sleep(interval)
 
     async def _absent(self) -> bool:
         """True only when the server answers that the domain is not there."""
@@ -174,12 +209,14 @@ class MailDkimStep(Step):
         plan = self.new_plan()
         selector = self.domain.dkim_selector
         plan.outputs = {"selector": selector, "public_key": KNOWN_AFTER_APPLY}
-        try:
-            key = await self.backend.read_dkim(self.domain.name)
-        except EmailInfraError as exc:
-            plan.error = _failed(self.domain.name, exc)
-            return plan
         resource = f"dkim key {selector} of {self.domain.name} at {self.backend.name}"
+        key = None
+        if not upstream[f"mail.domain:{self.domain.name}"].outputs.get("pending"):
+            try:
+                key = await self.backend.read_dkim(self.domain.name)
+            except EmailInfraError as exc:
+                plan.error = _failed(self.domain.name, exc)
+                return plan
         if key is None:
             plan.changes.append(StepChange("create", resource, None, {"bits": KEY_BITS}))
         elif (key.selector, key.bits) != (selector, KEY_BITS):
@@ -247,12 +284,15 @@ class MailboxesStep(Step):
         plan = self.new_plan()
         people = self.wanted_mailboxes()
         plan.notes += warnings(self.domain, self.people)
-        try:
-            current = {m.address: m for m in await self.backend.mailboxes(self.domain.name)}
-            aliases = {a.address: a for a in await self.backend.aliases(self.domain.name)}
-        except EmailInfraError as exc:
-            plan.error = _failed(self.domain.name, exc)
-            return plan
+        current: dict[str, Mailbox] = {}
+        aliases: dict[str, Alias] = {}
+        if not upstream[f"mail.domain:{self.domain.name}"].outputs.get("pending"):
+            try:
+                current = {m.address: m for m in await self.backend.mailboxes(self.domain.name)}
+                aliases = {a.address: a for a in await self.backend.aliases(self.domain.name)}
+            except EmailInfraError as exc:
+                plan.error = _failed(self.domain.name, exc)
+                return plan
         for wanted in people:
             have = current.get(wanted.address)
             resource = f"mailbox {wanted.address}"
@@ -392,6 +432,7 @@ def mail_steps(
     error: str = "",
     *,
     prune: bool = False,
+    server_step: str | None = None,
 ) -> tuple[MailDomainStep, Step, MailboxesStep]:
     """The three steps of a domain on a mail backend (a backend that cannot be built fails them)."""
     people = personas(domain)
@@ -401,7 +442,9 @@ def mail_steps(
     wanted = MailDomain(domain.name, cap, quota, quota * cap)
     mine = {k: v for k, v in vault.items() if k[0] == f"domain:{domain.name}"}
     return (
-        MailDomainStep(ctx, domain, stand_in, wanted, f"{domain.name}: {error}" if error else ""),
+        MailDomainStep(
+            ctx, domain, stand_in, wanted, f"{domain.name}: {error}" if error else "", server_step=server_step
+        ),
         MailDkimStep(ctx, domain, stand_in),
         MailboxesStep(ctx, domain, stand_in, people, quota, mine, prune),
     )

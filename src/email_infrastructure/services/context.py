@@ -58,6 +58,13 @@ class AppContext:
                 return {}
             return await uow.secrets(create_key=False).get_many(keys)
 
+    async def vps_servers(self) -> dict[str, tuple[str, str, str | None]]:
+        """Servers we created: name → (VPS provider, port25 state, last error)."""
+        if not self.app.has_state():
+            return {}
+        async with self.app.uow() as uow:
+            return {r.name: (r.provider, r.port25, r.last_error) for r in await uow.vps.all()}
+
     async def intents(self, scope: str) -> list[Event]:
         """Intents an interrupted apply left in a scope."""
         if not self.app.has_state():

@@ -19,8 +19,11 @@ from email_infrastructure.mailcow.backend import MailBackend
 from email_infrastructure.mailcow.naming import Persona, personas
 from email_infrastructure.mailcow.registry import build_backend
 from email_infrastructure.reconcile.mail_steps import password_key
+from email_infrastructure.reconcile.vps_steps import API_KEY_NAME, api_key_owner
 from email_infrastructure.services.app import App, require_state
+from email_infrastructure.services.context import AppContext
 from email_infrastructure.services.desired import desired_inventory
+from email_infrastructure.services.vps import blocked_servers
 
 #: the header lines of the reference, exactly; a correction is a one-line change
 HEADER_LINES: dict[str, str] = {
@@ -75,6 +78,8 @@ class CredentialExport:
     rows: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
     text: str = ""
+    #: said before the file is used: a server that cannot deliver (outbound port 25 blocked)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,17 @@ async def export_credentials(
     result = CredentialExport(fmt, path)
     accounts: list[_Account] = []
     backends: dict[str, MailBackend] = {}
+    blocked = await blocked_servers(app, inventory)
+    for server in sorted({d.server.name for d in domains if d.server is not None and d.server.name in blocked}):
+        result.warnings.append(
+            f"server {server}: outbound port 25 is blocked ({blocked[server]}): its mailboxes can log in and "
+            "send to it, but it cannot deliver to other servers (`email-infra server port25 "
+            f"{server} open` once the provider lifts the block)"
+        )
+    vault_keys = sorted(
+        {(api_key_owner(d.server.mail_backend), API_KEY_NAME) for d in domains if d.server and d.server.mail_backend}
+    )
+    api_keys = await AppContext(app).secrets(vault_keys)
     try:
         for domain in domains:
             assert domain.server is not None and domain.server.mail_backend
@@ -173,7 +189,9 @@ async def export_credentials(
             if spec is None:
                 result.skipped[domain.name] = f"no mail provider named {name!r}"
                 continue
-            backend = backends.get(name) or backends.setdefault(name, build_backend(name, spec))
+            backend = backends.get(name) or backends.setdefault(
+                name, build_backend(name, spec, api_key=api_keys.get((api_key_owner(name), API_KEY_NAME)))
+            )
             try:
                 live = {m.address for m in await backend.mailboxes(domain.name)}
             except EmailInfraError as exc:

@@ -13,6 +13,7 @@ from email_infrastructure.core.inventory import Inventory, LoadedInventory
 from email_infrastructure.dns.plan import ZonePlan
 from email_infrastructure.reconcile.build import Reconciler, build
 from email_infrastructure.reconcile.graph import PLAN_FORMAT_VERSION, GraphPlan, Progress, StepOutcome, StepPlan
+from email_infrastructure.reconcile.pending import mask_pending
 from email_infrastructure.services.app import App
 from email_infrastructure.services.context import AppContext
 from email_infrastructure.services.desired import ImportResult, desired_inventory, import_inventory, preview_import
@@ -72,7 +73,7 @@ class Plan:
             "summary": self.summary(),
             "import": None if self.imported is None else self.imported.to_json(),
             "steps": [s.to_json() for s in self.graph.ordered],
-            "zones": [z.to_json() for z in sorted(self.zones, key=lambda z: z.zone)],
+            "zones": [mask_pending(z.to_json()) for z in sorted(self.zones, key=lambda z: z.zone)],
             "unsafe": self.unsafe,
         }
 
@@ -127,7 +128,11 @@ async def _plan(
     prune: bool = False,
 ) -> tuple[Plan, Reconciler]:
     inventory, imported = await _desired(app, source, force)
-    reconciler = await build(AppContext(app), inventory, only=only, deadline=deadline, prune=prune)
+    # the inventory's nameservers, else the settings' (else the system's): reverse DNS waits on them
+    nameservers = inventory.monitoring.nameservers or app.settings.nameservers
+    reconciler = await build(
+        AppContext(app), inventory, only=only, deadline=deadline, prune=prune, nameservers=nameservers
+    )
     try:
         graph = await reconciler.graph.plan(progress)
     except BaseException:

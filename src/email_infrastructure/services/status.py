@@ -93,5 +93,24 @@ async def status(app: App, source: LoadedInventory | None = None) -> StatusRepor
             results[component.name] = Health(HealthStatus.DOWN, str(exc))
         finally:
             await component.cleanup()
+    results["servers"] = await _servers(app, inventory)
     results["monitoring"] = await _monitoring(app, inventory)
     return StatusReport(app.state_location, results)
+
+
+async def _servers(app: App, inventory: Inventory | None) -> Health:
+    """Each mail server's outbound port 25: a blocked one cannot deliver (degraded)."""
+    from email_infrastructure.services.vps import server_views
+
+    if inventory is None or not inventory.servers:
+        return Health(HealthStatus.UNCONFIGURED, "no servers")
+    views = await server_views(app, inventory)
+    text = "; ".join(
+        f"{v.name}: port 25 {v.port25}" + (f" ({v.port25_source})" if v.port25_source else "") for v in views
+    )
+    details = {
+        v.name: f"port25={v.port25}" + (f" ipv4={v.facts['ipv4']}" if v.facts.get("ipv4") else "") for v in views
+    }
+    if any(v.port25 == "blocked" for v in views):
+        return Health(HealthStatus.DEGRADED, text, details)
+    return Health(HealthStatus.OK if all(v.port25 == "open" for v in views) else HealthStatus.UNKNOWN, text, details)

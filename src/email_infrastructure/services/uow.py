@@ -22,6 +22,7 @@ from email_infrastructure.storage.repositories import (
     PlanHistory,
     SecretStore,
 )
+from email_infrastructure.storage.vps_repositories import VpsFacts
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,6 +87,11 @@ class UnitOfWork:
     def checks(self) -> CheckHistory:
         """Check history and states."""
         return CheckHistory(self.session)
+
+    @property
+    def vps(self) -> VpsFacts:
+        """Servers we created at VPS providers."""
+        return VpsFacts(self.session)
 
     @property
     def events(self) -> EventLog:

@@ -219,3 +219,36 @@ class CheckState(Base):
     since: Mapped[datetime] = mapped_column(default=utcnow)
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
     summary: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- VPS: servers as their providers report them -------------------------------------------------
+
+
+class VpsServerRecord(_Timestamps, Base):
+    """A server we created at a VPS provider: its id, addresses, reverse DNS and port 25 state.
+
+    Written right after the provider answers (before its later steps), so a server whose DNS or
+    reverse DNS failed is remembered and shows up in the next plan.
+    """
+
+    __tablename__ = "vps_servers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: the inventory's server name
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    #: the inventory's VPS provider name
+    provider: Mapped[str] = mapped_column(String(128))
+    provider_id: Mapped[str] = mapped_column(String(64))
+    provider_name: Mapped[str] = mapped_column(String(253))
+    status: Mapped[str] = mapped_column(String(16))
+    ipv4: Mapped[str | None] = mapped_column(String(15))
+    ipv6: Mapped[str | None] = mapped_column(String(39))
+    server_type: Mapped[str] = mapped_column(String(64), default="")
+    location: Mapped[str] = mapped_column(String(64), default="")
+    image: Mapped[str] = mapped_column(String(128), default="")
+    #: reverse DNS per address as last set and read back
+    ptr: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: outbound port 25: unknown | blocked | open
+    port25: Mapped[str] = mapped_column(String(8), default="unknown")
+    #: where that state came from: provider-default | declared | probe | recorded
+    port25_source: Mapped[str] = mapped_column(String(32), default="")
+    last_error: Mapped[str | None] = mapped_column(Text)

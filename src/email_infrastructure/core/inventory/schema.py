@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from ipaddress import IPv4Address, IPv6Address
+from collections.abc import Mapping
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -101,6 +102,12 @@ class ServerSpec(_Model):
     ipv4: IPv4Address | None = None
     ipv6: IPv6Address | None = None
     mail_backend: str | None = None
+    #: outbound port 25 as the user knows it (a support ticket, a probe); unset: what we recorded
+    port25: Literal["unknown", "blocked", "open"] | None = None
+    #: addresses allowed to use the Mailcow API of a server we create (its `API_ALLOW_FROM`)
+    api_allow_from: list[IPv4Network | IPv6Network] = Field(default_factory=list, max_length=32)
+    #: the server's time zone (Mailcow's `MAILCOW_TZ`)
+    timezone: str = Field(default="UTC", pattern=r"^[A-Za-z_]+(?:/[A-Za-z0-9_+-]+){0,2}$")
 
     @model_validator(mode="after")
     def _existing_or_created(self) -> ServerSpec:
@@ -288,6 +295,23 @@ class Inventory(_Model):
         if self._server_index is None:
             self._server_index = {s.name: s for s in self.servers}
         return self._server_index
+
+    def with_addresses(self, addresses: Mapping[str, tuple[str | None, str | None]]) -> Inventory:
+        """A copy in which the named servers have these (IPv4, IPv6) addresses (a VPS provider's)."""
+        servers = [
+            s.model_copy(
+                update={
+                    "ipv4": IPv4Address(a[0]) if a[0] else None,
+                    "ipv6": IPv6Address(a[1]) if a[1] else None,
+                }
+            )
+            if (a := addresses.get(s.name)) is not None
+            else s
+            for s in self.servers
+        ]
+        copy = self.model_copy(update={"servers": servers})
+        copy._server_index = None
+        return copy
 
     def resolve(self, domain: DomainSpec) -> ResolvedDomain:
         """Apply `defaults` to one domain."""
