@@ -105,9 +105,18 @@ def test_status_reports_components_as_json(cli: Cli) -> None:
     result = cli("status", "-f", str(QUICKSTART), "--json")
     assert result.returncode == 0, result.stderr
     components = json.loads(result.stdout)["components"]
-    assert set(components) == {"storage", "dns", "mailcow", "vps", "monitoring"}
+    assert set(components) == {"storage", "dns", "mailcow", "vps", "servers", "monitoring"}
     assert components["storage"]["status"] == "ok"
     assert components["mailcow"]["status"] == "unconfigured"
+    assert components["servers"]["status"] == "unknown"  # the quickstart's server: port 25 never recorded
+
+
+def test_status_shows_port25_of_a_server_created_by_a_provider(cli: Cli) -> None:
+    result = cli("status", "-f", str(ROOT / "examples" / "full.yaml"), "--json")
+    servers = json.loads(result.stdout)["components"]["servers"]
+    # Hetzner blocks outbound 25 on new accounts: degraded until recorded or declared open
+    assert servers["status"] == "degraded"
+    assert "mx1: port 25 blocked (provider-default)" in servers["detail"]
 
 
 def test_status_table_and_missing_credentials_exit_1(cli: Cli) -> None:
