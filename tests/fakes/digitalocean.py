@@ -1,0 +1,4 @@
+"""placeholder"""
+from tests.fakes.vps_base import FakeVps
+class FakeDigitalOcean(FakeVps):
+    pass
