@@ -324,6 +324,8 @@ class FakeHetzner(FakeVps):
             raise self._invalid("user_data", "user_data must not be longer than 32768 bytes")
         if self.quota_exceeded:
             raise ApiError(403, "resource_limit_exceeded", "server limit exceeded")
+        if (status := self.create_fault()) is not None:
+            raise ApiError(status, "server_error" if status == 500 else "unavailable", "internal server error")
         server = self._new_server(data)
         self.servers[server["id"]] = server
 

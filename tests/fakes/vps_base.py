@@ -84,6 +84,8 @@ class FakeVps:
     rate_limit_next: int = 0
     #: the next create stores the server, then answers this 5xx status
     fail_create_after_creating: int | None = None
+    #: the next create answers this 5xx status and stores nothing
+    fail_create_without_creating: int | None = None
     #: the next action ends in error (with this code)
     fail_next_action: str | None = None
     #: actions started from now on never finish
@@ -117,6 +119,11 @@ class FakeVps:
         )
         self.actions[action.id] = action
         return action
+
+    def create_fault(self) -> int | None:
+        """The 5xx the next create answers without creating anything (consumed), if set."""
+        status, self.fail_create_without_creating = self.fail_create_without_creating, None
+        return status
 
     def ours(self) -> list[dict[str, Any]]:
         """Stored servers (a list, for assertions)."""
