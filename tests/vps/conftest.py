@@ -25,7 +25,7 @@ def digitalocean_api() -> Iterator[FakeDigitalOcean]:
     """A fake DigitalOcean API on loopback; `.url` is the host (paths carry /v2, as pydo expects)."""
     fake = FakeDigitalOcean()
     with fake.serve() as server:
-        fake.url = server.url
+        fake.url = fake.base_url = server.url
         yield fake
 
 
