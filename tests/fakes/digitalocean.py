@@ -27,18 +27,89 @@ USER_DATA_LIMIT = 64 * 1024
 HOURLY, PER_MINUTE = 5000, 250
 
 SIZES = [
-    {"slug": "s-1vcpu-1gb", "memory": 1024, "vcpus": 1, "disk": 25, "transfer": 1.0, "price_monthly": 6.0, "price_hourly": 0.00893, "regions": ["fra1", "ams3", "nyc3"], "available": True, "description": "Basic"},
-    {"slug": "s-2vcpu-4gb", "memory": 4096, "vcpus": 2, "disk": 80, "transfer": 4.0, "price_monthly": 24.0, "price_hourly": 0.03571, "regions": ["fra1", "ams3", "nyc3"], "available": True, "description": "Basic"},
-    {"slug": "s-4vcpu-8gb", "memory": 8192, "vcpus": 4, "disk": 160, "transfer": 5.0, "price_monthly": 48.0, "price_hourly": 0.07143, "regions": ["fra1", "nyc3"], "available": True, "description": "Basic"},
+    {
+        "slug": "s-1vcpu-1gb",
+        "memory": 1024,
+        "vcpus": 1,
+        "disk": 25,
+        "transfer": 1.0,
+        "price_monthly": 6.0,
+        "price_hourly": 0.00893,
+        "regions": ["fra1", "ams3", "nyc3"],
+        "available": True,
+        "description": "Basic",
+    },
+    {
+        "slug": "s-2vcpu-4gb",
+        "memory": 4096,
+        "vcpus": 2,
+        "disk": 80,
+        "transfer": 4.0,
+        "price_monthly": 24.0,
+        "price_hourly": 0.03571,
+        "regions": ["fra1", "ams3", "nyc3"],
+        "available": True,
+        "description": "Basic",
+    },
+    {
+        "slug": "s-4vcpu-8gb",
+        "memory": 8192,
+        "vcpus": 4,
+        "disk": 160,
+        "transfer": 5.0,
+        "price_monthly": 48.0,
+        "price_hourly": 0.07143,
+        "regions": ["fra1", "nyc3"],
+        "available": True,
+        "description": "Basic",
+    },
 ]
 REGIONS = [
-    {"slug": "fra1", "name": "Frankfurt 1", "sizes": ["s-1vcpu-1gb", "s-2vcpu-4gb", "s-4vcpu-8gb"], "available": True, "features": ["backups", "ipv6", "metadata"]},
-    {"slug": "ams3", "name": "Amsterdam 3", "sizes": ["s-1vcpu-1gb", "s-2vcpu-4gb"], "available": True, "features": ["backups", "ipv6", "metadata"]},
-    {"slug": "nyc3", "name": "New York 3", "sizes": ["s-1vcpu-1gb", "s-2vcpu-4gb", "s-4vcpu-8gb"], "available": True, "features": ["backups", "ipv6", "metadata"]},
+    {
+        "slug": "fra1",
+        "name": "Frankfurt 1",
+        "sizes": ["s-1vcpu-1gb", "s-2vcpu-4gb", "s-4vcpu-8gb"],
+        "available": True,
+        "features": ["backups", "ipv6", "metadata"],
+    },
+    {
+        "slug": "ams3",
+        "name": "Amsterdam 3",
+        "sizes": ["s-1vcpu-1gb", "s-2vcpu-4gb"],
+        "available": True,
+        "features": ["backups", "ipv6", "metadata"],
+    },
+    {
+        "slug": "nyc3",
+        "name": "New York 3",
+        "sizes": ["s-1vcpu-1gb", "s-2vcpu-4gb", "s-4vcpu-8gb"],
+        "available": True,
+        "features": ["backups", "ipv6", "metadata"],
+    },
 ]
 IMAGES = [
-    {"id": 155760000, "name": "12 x64", "distribution": "Debian", "slug": "debian-12-x64", "public": True, "regions": ["fra1", "ams3", "nyc3"], "type": "base", "min_disk_size": 15, "status": "available"},
-    {"id": 160000000, "name": "24.04 (LTS) x64", "distribution": "Ubuntu", "slug": "ubuntu-24-04-x64", "public": True, "regions": ["fra1", "ams3", "nyc3"], "type": "base", "min_disk_size": 15, "status": "available"},
+    {
+        "id": 155760000,
+        "name": "12 x64",
+        "distribution": "Debian",
+        "slug": "debian-12-x64",
+        "public": True,
+        "regions": ["fra1", "ams3", "nyc3"],
+        "type": "base",
+        "min_disk_size": 15,
+        "status": "available",
+    },
+    {
+        "id": 160000000,
+        "name": "24.04 (LTS) x64",
+        "distribution": "Ubuntu",
+        "slug": "ubuntu-24-04-x64",
+        "public": True,
+        "regions": ["fra1", "ams3", "nyc3"],
+        "type": "base",
+        "min_disk_size": 15,
+        "status": "available",
+    },
 ]
 
 
@@ -59,7 +130,16 @@ class FakeDigitalOcean(FakeVps):
     # test helpers ------------------------------------------------------------------------------
     def add_server(self, name: str, tags: list[str] | None = None) -> dict[str, Any]:
         """Insert an active droplet directly (someone else's, or ours from an earlier run)."""
-        droplet = self._new({"name": name, "size": "s-2vcpu-4gb", "region": "fra1", "image": "debian-12-x64", "tags": tags or [], "ipv6": True})
+        droplet = self._new(
+            {
+                "name": name,
+                "size": "s-2vcpu-4gb",
+                "region": "fra1",
+                "image": "debian-12-x64",
+                "tags": tags or [],
+                "ipv6": True,
+            }
+        )
         droplet["status"] = "active"
         self.servers[droplet["id"]] = droplet
         return droplet
@@ -146,7 +226,9 @@ class FakeDigitalOcean(FakeVps):
                 action.advance()
         return droplet
 
-    def _droplets(self, method: str, path: str, parts: list[str], query: dict[str, list[str]], data: Any) -> tuple[int, Any]:
+    def _droplets(
+        self, method: str, path: str, parts: list[str], query: dict[str, list[str]], data: Any
+    ) -> tuple[int, Any]:
         if not parts and method == "GET":
             items = sorted(self.servers.values(), key=lambda d: d["id"])
             if "tag_name" in query:
@@ -177,7 +259,11 @@ class FakeDigitalOcean(FakeVps):
             raise ApiError(422, "unprocessable_entity", "You specified an invalid image for Droplet creation.")
         n = self.next_host
         self.next_host += 1
-        v6 = [{"ip_address": f"2001:db8:{n:x}::1", "netmask": 64, "gateway": f"2001:db8:{n:x}::ffff", "type": "public"}] if data.get("ipv6") else []
+        v6 = (
+            [{"ip_address": f"2001:db8:{n:x}::1", "netmask": 64, "gateway": f"2001:db8:{n:x}::ffff", "type": "public"}]
+            if data.get("ipv6")
+            else []
+        )
         return {
             "id": 300000000 + self.next_id(),
             "name": data["name"],
@@ -195,7 +281,14 @@ class FakeDigitalOcean(FakeVps):
             "size": size,
             "size_slug": size["slug"],
             "networks": {
-                "v4": [{"ip_address": f"192.0.2.{n}", "netmask": "255.255.240.0", "gateway": "192.0.2.254", "type": "public"}],
+                "v4": [
+                    {
+                        "ip_address": f"192.0.2.{n}",
+                        "netmask": "255.255.240.0",
+                        "gateway": "192.0.2.254",
+                        "type": "public",
+                    }
+                ],
                 "v6": v6,
             },
             "region": region,
@@ -228,7 +321,10 @@ class FakeDigitalOcean(FakeVps):
             status, self.fail_create_after_creating = self.fail_create_after_creating, None
             raise ApiError(status, "server_error", "Server Error")
         href = f"{self.base_url}{PREFIX}/actions/{action.id}"
-        return 202, {"droplet": _render(droplet), "links": {"actions": [{"id": action.id, "rel": "create", "href": href}]}}
+        return 202, {
+            "droplet": _render(droplet),
+            "links": {"actions": [{"id": action.id, "rel": "create", "href": href}]},
+        }
 
     def _droplet_action(self, droplet: dict[str, Any], data: dict[str, Any]) -> tuple[int, Any]:
         if data.get("type") != "rename":

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.fakes.vps_base import Action, ApiError, FakeVps, Response, page
 from tests.fakes.http_server import json_response
+from tests.fakes.vps_base import Action, ApiError, FakeVps, Response, page
 
 PREFIX = "/v1"
 USER_DATA_LIMIT = 32 * 1024
@@ -277,8 +277,12 @@ class FakeHetzner(FakeVps):
         if location is None:
             raise self._invalid("location", f"location {data.get('location')!r} not found")
         if location["name"] not in [loc["name"] for loc in server_type["locations"]]:
-            raise ApiError(412, "resource_unavailable", f"server type {server_type['name']} is unavailable in {location['name']}")
-        image = next((i for i in IMAGES if i["name"] == data.get("image") or str(i["id"]) == str(data.get("image"))), None)
+            raise ApiError(
+                412, "resource_unavailable", f"server type {server_type['name']} is unavailable in {location['name']}"
+            )
+        image = next(
+            (i for i in IMAGES if i["name"] == data.get("image") or str(i["id"]) == str(data.get("image"))), None
+        )
         if image is None:
             raise self._invalid("image", f"image {data.get('image')!r} not found")
         server_id = self.next_id()
@@ -291,7 +295,12 @@ class FakeHetzner(FakeVps):
             "status": "initializing",
             "created": _now(),
             "public_net": {
-                "ipv4": {"id": self.next_id(), "ip": f"203.0.113.{n}", "blocked": False, "dns_ptr": f"static.{n}.113.0.203.clients.your-server.de"},
+                "ipv4": {
+                    "id": self.next_id(),
+                    "ip": f"203.0.113.{n}",
+                    "blocked": False,
+                    "dns_ptr": f"static.{n}.113.0.203.clients.your-server.de",
+                },
                 "ipv6": {"id": self.next_id(), "ip": ipv6_net, "blocked": False, "dns_ptr": []},
                 "floating_ips": [],
                 "firewalls": [],
@@ -336,7 +345,12 @@ class FakeHetzner(FakeVps):
         if self.fail_create_after_creating is not None:
             status, self.fail_create_after_creating = self.fail_create_after_creating, None
             raise ApiError(status, "server_error" if status == 500 else "unavailable", "internal server error")
-        return 201, {"server": _render(server), "action": self._action(action), "next_actions": [], "root_password": None}
+        return 201, {
+            "server": _render(server),
+            "action": self._action(action),
+            "next_actions": [],
+            "root_password": None,
+        }
 
     def _change_dns_ptr(self, server: dict[str, Any], data: dict[str, Any]) -> tuple[int, Any]:
         ip, ptr = data.get("ip"), data.get("dns_ptr")

@@ -175,7 +175,9 @@ class FakeVps:
         return FakeServer(self)
 
 
-def page(items: list[Any], query: dict[str, list[str]], default_per_page: int, max_per_page: int) -> tuple[list[Any], int, int]:
+def page(
+    items: list[Any], query: dict[str, list[str]], default_per_page: int, max_per_page: int
+) -> tuple[list[Any], int, int]:
     """Slice `items` by `page`/`per_page` (1-based); returns (slice, page, per_page)."""
     number = max(1, int(query.get("page", ["1"])[0]))
     per_page = min(max_per_page, max(1, int(query.get("per_page", [str(default_per_page)])[0])))

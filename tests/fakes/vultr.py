@@ -30,9 +30,39 @@ PREFIX = "/v2"
 USER_DATA_LIMIT = 64 * 1024
 
 PLANS = [
-    {"id": "vc2-1c-1gb", "vcpu_count": 1, "ram": 1024, "disk": 25, "disk_count": 1, "bandwidth": 1024, "monthly_cost": 5, "type": "vc2", "locations": ["fra", "ams", "ewr"]},
-    {"id": "vc2-2c-4gb", "vcpu_count": 2, "ram": 4096, "disk": 80, "disk_count": 1, "bandwidth": 3072, "monthly_cost": 20, "type": "vc2", "locations": ["fra", "ams", "ewr"]},
-    {"id": "vc2-4c-8gb", "vcpu_count": 4, "ram": 8192, "disk": 160, "disk_count": 1, "bandwidth": 4096, "monthly_cost": 40, "type": "vc2", "locations": ["fra", "ewr"]},
+    {
+        "id": "vc2-1c-1gb",
+        "vcpu_count": 1,
+        "ram": 1024,
+        "disk": 25,
+        "disk_count": 1,
+        "bandwidth": 1024,
+        "monthly_cost": 5,
+        "type": "vc2",
+        "locations": ["fra", "ams", "ewr"],
+    },
+    {
+        "id": "vc2-2c-4gb",
+        "vcpu_count": 2,
+        "ram": 4096,
+        "disk": 80,
+        "disk_count": 1,
+        "bandwidth": 3072,
+        "monthly_cost": 20,
+        "type": "vc2",
+        "locations": ["fra", "ams", "ewr"],
+    },
+    {
+        "id": "vc2-4c-8gb",
+        "vcpu_count": 4,
+        "ram": 8192,
+        "disk": 160,
+        "disk_count": 1,
+        "bandwidth": 4096,
+        "monthly_cost": 40,
+        "type": "vc2",
+        "locations": ["fra", "ewr"],
+    },
 ]
 REGIONS = [
     {"id": "fra", "city": "Frankfurt", "country": "DE", "continent": "Europe", "options": ["ddos_protection"]},
@@ -46,7 +76,12 @@ OSES = [
 ]
 
 SSH_KEYS = [
-    {"id": "3b8066a7-b438-455a-9688-44afc9a3597f", "date_created": "2024-01-01T00:00:00+00:00", "name": "ops", "ssh_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests ops"},
+    {
+        "id": "3b8066a7-b438-455a-9688-44afc9a3597f",
+        "date_created": "2024-01-01T00:00:00+00:00",
+        "name": "ops",
+        "ssh_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests ops",
+    },
 ]
 
 
@@ -63,7 +98,16 @@ class FakeVultr(FakeVps):
     # test helpers ------------------------------------------------------------------------------
     def add_server(self, hostname: str, tags: list[str] | None = None) -> dict[str, Any]:
         """Insert an active instance directly (someone else's, or ours from an earlier run)."""
-        instance = self._new({"region": "fra", "plan": "vc2-2c-4gb", "os_id": 2136, "hostname": hostname, "label": hostname, "tags": tags or []})
+        instance = self._new(
+            {
+                "region": "fra",
+                "plan": "vc2-2c-4gb",
+                "os_id": 2136,
+                "hostname": hostname,
+                "label": hostname,
+                "tags": tags or [],
+            }
+        )
         self._boot(instance, force=True)
         self.servers[instance["id"]] = instance
         return instance
@@ -129,7 +173,17 @@ class FakeVultr(FakeVps):
             return 204, None
         if len(parts) == 2 and parts[1] == "ipv4" and method == "GET":
             instance = self._get(parts[0])
-            ipv4 = [{"ip": instance["main_ip"], "netmask": "255.255.254.0", "gateway": "198.51.100.1", "type": "main_ip", "reverse": instance["_reverse"].get(instance["main_ip"], f"{instance['main_ip']}.vultrusercontent.com")}]
+            ipv4 = [
+                {
+                    "ip": instance["main_ip"],
+                    "netmask": "255.255.254.0",
+                    "gateway": "198.51.100.1",
+                    "type": "main_ip",
+                    "reverse": instance["_reverse"].get(
+                        instance["main_ip"], f"{instance['main_ip']}.vultrusercontent.com"
+                    ),
+                }
+            ]
             return self._list("ipv4s", ipv4, query)
         if len(parts) == 3 and parts[1:] == ["ipv6", "reverse"] and method == "GET":
             instance = self._get(parts[0])
@@ -199,7 +253,13 @@ class FakeVultr(FakeVps):
         if force or instance["_reads"] >= self.boot_reads:
             if instance["status"] == "pending":
                 n = instance["_host"]
-                instance.update(status="active", server_status="installingbooting", main_ip=f"198.51.100.{n}", netmask_v4="255.255.254.0", gateway_v4="198.51.100.1")
+                instance.update(
+                    status="active",
+                    server_status="installingbooting",
+                    main_ip=f"198.51.100.{n}",
+                    netmask_v4="255.255.254.0",
+                    gateway_v4="198.51.100.1",
+                )
                 if "ipv6" in instance["features"] or force:
                     instance.update(v6_network=f"2001:db8:{n:x}::", v6_main_ip=f"2001:db8:{n:x}::1", v6_network_size=64)
             elif instance["server_status"] == "installingbooting" or force:
@@ -217,7 +277,9 @@ class FakeVultr(FakeVps):
             except binascii.Error:
                 raise ApiError(400, "", "Invalid user_data: must be base64 encoded.") from None
         if self.quota_exceeded:
-            raise ApiError(400, "", "Server add failed: You have reached the maximum number of active instances for this account.")
+            raise ApiError(
+                400, "", "Server add failed: You have reached the maximum number of active instances for this account."
+            )
         if (status := self.create_fault()) is not None:
             raise ApiError(status, "", "Internal server error.")
         instance = self._new(data)
@@ -237,7 +299,9 @@ class FakeVultr(FakeVps):
             raise ApiError(400, "", "Invalid IP address.")
         if family == "ipv6":
             try:
-                inside = ipaddress.ip_address(ip) in ipaddress.ip_network(f"{instance['v6_network']}/{instance['v6_network_size']}")
+                inside = ipaddress.ip_address(ip) in ipaddress.ip_network(
+                    f"{instance['v6_network']}/{instance['v6_network_size']}"
+                )
             except ValueError:
                 inside = False
             if not inside:

@@ -132,7 +132,11 @@ async def test_invalid_token(digitalocean_api: FakeDigitalOcean) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value", "named"),
-    [("server_type", "s-99", "size 's-99'"), ("location", "mars1", "region 'mars1'"), ("image", "debian-99", "image 'debian-99'")],
+    [
+        ("server_type", "s-99", "size 's-99'"),
+        ("location", "mars1", "region 'mars1'"),
+        ("image", "debian-99", "image 'debian-99'"),
+    ],
 )
 async def test_unknown_size_region_or_image_names_the_value(
     digitalocean_api: FakeDigitalOcean, field: str, value: str, named: str
@@ -155,7 +159,9 @@ async def test_rate_limited_requests_wait_for_the_reset_and_retry(digitalocean_a
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-async def test_5xx_on_create_after_creating_gives_exactly_one_droplet(digitalocean_api: FakeDigitalOcean, status: int) -> None:
+async def test_5xx_on_create_after_creating_gives_exactly_one_droplet(
+    digitalocean_api: FakeDigitalOcean, status: int
+) -> None:
     digitalocean_api.fail_create_after_creating = status
     server = await provider(digitalocean_api).create(request(), timeout=10)
     assert server.status == "running"
@@ -170,7 +176,9 @@ async def test_500_on_create_that_created_nothing_is_an_error_not_a_retry(digita
     assert digitalocean_api.calls["POST /v2/droplets"] == 1
 
 
-async def test_503_on_create_that_created_nothing_is_retried_after_a_look_up(digitalocean_api: FakeDigitalOcean) -> None:
+async def test_503_on_create_that_created_nothing_is_retried_after_a_look_up(
+    digitalocean_api: FakeDigitalOcean,
+) -> None:
     digitalocean_api.fail_create_without_creating = 503
     await provider(digitalocean_api).create(request(), timeout=10)
     assert digitalocean_api.calls["POST /v2/droplets"] == 2
@@ -185,7 +193,7 @@ async def test_create_action_ending_in_error(digitalocean_api: FakeDigitalOcean)
 
 async def test_action_that_never_finishes_times_out(digitalocean_api: FakeDigitalOcean) -> None:
     digitalocean_api.actions_never_finish = True
-    with pytest.raises(VpsActionError, match="action create .*did not finish within 0.2s"):
+    with pytest.raises(VpsActionError, match=r"action create .*did not finish within 0.2s"):
         await provider(digitalocean_api).create(request(), timeout=0.2)
 
 

@@ -106,9 +106,7 @@ async def test_invalid_token(hetzner_api: FakeHetzner) -> None:
     assert "wrong-token-value" not in str(caught.value)
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), [("server_type", "cx99"), ("location", "mars1"), ("image", "debian-99")]
-)
+@pytest.mark.parametrize(("field", "value"), [("server_type", "cx99"), ("location", "mars1"), ("image", "debian-99")])
 async def test_unknown_type_location_or_image_names_the_value(hetzner_api: FakeHetzner, field: str, value: str) -> None:
     with pytest.raises(ProviderValidationError, match=f"{field} '{value}'"):
         await provider(hetzner_api).create(request(**{field: value}), timeout=10)
@@ -154,7 +152,7 @@ async def test_action_ending_in_error(hetzner_api: FakeHetzner) -> None:
 
 async def test_action_that_never_finishes_times_out(hetzner_api: FakeHetzner) -> None:
     hetzner_api.actions_never_finish = True
-    with pytest.raises(VpsActionError, match="create_server.*did not finish within 0.2s"):
+    with pytest.raises(VpsActionError, match=r"create_server.*did not finish within 0.2s"):
         await provider(hetzner_api).create(request(), timeout=0.2)
 
 

@@ -34,14 +34,20 @@ def request(name: str = "mx1", **overrides: str) -> ServerRequest:
 
 def provider(api: FakeVultr, **kwargs: object) -> VultrProvider:
     return VultrProvider(
-        api.token, api_url=api.url, poll_interval=0.01, retry=RetryPolicy(base_delay=0.01), **kwargs  # type: ignore[arg-type]  # test knobs only
+        api.token,
+        api_url=api.url,
+        poll_interval=0.01,
+        retry=RetryPolicy(base_delay=0.01),
+        **kwargs,  # type: ignore[arg-type]  # test knobs only
     )
 
 
 def test_os_slugs() -> None:
     assert os_slug({"name": "Debian 12 x64 (bookworm)", "arch": "x64", "family": "debian"}) == "debian-12"
     assert os_slug({"name": "Ubuntu 24.04 LTS x64", "arch": "x64", "family": "ubuntu"}) == "ubuntu-24.04"
-    assert os_slug({"name": "Debian 12 aarch64 (bookworm)", "arch": "aarch64", "family": "debian"}) == "debian-12-aarch64"
+    assert (
+        os_slug({"name": "Debian 12 aarch64 (bookworm)", "arch": "aarch64", "family": "debian"}) == "debian-12-aarch64"
+    )
 
 
 async def test_is_a_vps_provider(vultr_api: FakeVultr) -> None:
@@ -117,9 +123,15 @@ async def test_invalid_token(vultr_api: FakeVultr) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value", "named"),
-    [("server_type", "vc2-99c", "plan 'vc2-99c'"), ("location", "mars", "region 'mars'"), ("image", "debian-99", "image 'debian-99'")],
+    [
+        ("server_type", "vc2-99c", "plan 'vc2-99c'"),
+        ("location", "mars", "region 'mars'"),
+        ("image", "debian-99", "image 'debian-99'"),
+    ],
 )
-async def test_unknown_plan_region_or_image_names_the_value(vultr_api: FakeVultr, field: str, value: str, named: str) -> None:
+async def test_unknown_plan_region_or_image_names_the_value(
+    vultr_api: FakeVultr, field: str, value: str, named: str
+) -> None:
     with pytest.raises(ProviderValidationError, match=named):
         await provider(vultr_api).create(request(**{field: value}), timeout=10)
     assert vultr_api.servers == {}
@@ -174,7 +186,7 @@ async def test_503_on_create_that_created_nothing_is_retried_after_a_look_up(vul
 
 async def test_instance_that_never_becomes_active_times_out(vultr_api: FakeVultr) -> None:
     vultr_api.actions_never_finish = True
-    with pytest.raises(VpsActionError, match="did not finish within 0.2s"):
+    with pytest.raises(VpsActionError, match=r"did not finish within 0.2s"):
         await provider(vultr_api).create(request(), timeout=0.2)
     assert len(vultr_api.servers) == 1  # created: the next run finds it by its tag
 

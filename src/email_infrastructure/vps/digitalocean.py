@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import random
 import time
 from collections.abc import Callable
@@ -62,13 +63,15 @@ CAPABILITIES = Capabilities(
     # plain text; DigitalOcean documents 64 KiB (**unconfirmed** here)
     user_data_limit=64 * 1024,
     port25_default="blocked",
-    port25_note="DigitalOcean blocks SMTP port 25 on new accounts and support does not lift it: relay or non-sending roles only",
+    port25_note=(
+        "DigitalOcean blocks SMTP port 25 on new accounts and support does not lift it: relay or non-sending roles only"
+    ),
 )
 #: what a 422 names, and the request field it is about
 _FIELDS = {"size": "server_type", "region": "location", "image": "image"}
 
 
-class _Retry(RetryPolicy):
+class _Retry(RetryPolicy[Any, Any]):
     """azure-core's retry without retrying a POST/PATCH on 5xx, and honouring `ratelimit-reset`."""
 
     def __init__(self, *, max_rate_wait: float = 60.0, **kwargs: Any) -> None:
@@ -154,7 +157,7 @@ class DigitalOceanProvider:
         code, text = None, str(exc.reason or "")
         if exc.response is not None:
             try:
-                body = exc.response.json()
+                body = json.loads(exc.response.text())
                 code, text = body.get("id"), str(body.get("message", text))
             except (ValueError, AttributeError):
                 pass
@@ -200,7 +203,9 @@ class DigitalOceanProvider:
             command=command,
         )
         if action.get("status") == "errored":
-            raise action_failed(self.name, command, "errored", f"action {action_id} on droplet {action.get('resource_id')}")
+            raise action_failed(
+                self.name, command, "errored", f"action {action_id} on droplet {action.get('resource_id')}"
+            )
 
     def _server(self, droplet: dict[str, Any]) -> VpsServer:
         labels = tags_to_labels(droplet.get("tags") or [])
@@ -290,7 +295,8 @@ class DigitalOceanProvider:
         size = len(request.user_data.encode())
         if size > CAPABILITIES.user_data_limit:
             raise ProviderValidationError(
-                f"user data of {request.hostname} is {size} bytes; DigitalOcean accepts at most {CAPABILITIES.user_data_limit}",
+                f"user data of {request.hostname} is {size} bytes; "
+                f"DigitalOcean accepts at most {CAPABILITIES.user_data_limit}",
                 provider=self.name,
             )
         body: dict[str, Any] = {
@@ -332,7 +338,10 @@ class DigitalOceanProvider:
         bad = [f"{word} {sent[field]!r}" for word, field in _FIELDS.items() if f"invalid {word}" in text.lower()]
         what = ", ".join(bad) if bad else ", ".join(f"{k} {v!r}" for k, v in sent.items())
         return ProviderValidationError(
-            f"cannot create {request.hostname}: {what} refused: {text}", provider=self.name, status=exc.status, code=exc.code
+            f"cannot create {request.hostname}: {what} refused: {text}",
+            provider=self.name,
+            status=exc.status,
+            code=exc.code,
         )
 
     async def set_reverse_dns(self, server: VpsServer, ip: str, ptr: str, *, timeout: float = 120.0) -> None:
@@ -350,11 +359,16 @@ class DigitalOceanProvider:
                 provider=self.name,
             )
         if "." not in ptr:
-            raise ProviderValidationError(f"reverse DNS {ptr!r} is not an FQDN: DigitalOcean would set no PTR", provider=self.name)
+            raise ProviderValidationError(
+                f"reverse DNS {ptr!r} is not an FQDN: DigitalOcean would set no PTR", provider=self.name
+            )
         if current.provider_name == ptr:
             return
         body = await self._call(
-            f"POST /v2/droplets/{server.id}/actions", self._client.droplet_actions.post, int(server.id), {"type": "rename", "name": ptr}
+            f"POST /v2/droplets/{server.id}/actions",
+            self._client.droplet_actions.post,
+            int(server.id),
+            {"type": "rename", "name": ptr},
         )
         await self._wait_action(int(body["action"]["id"]), "rename", timeout)
 
@@ -376,8 +390,13 @@ class DigitalOceanProvider:
             return False
 
         await poll_until(
-            gone, bool, timeout=timeout, interval=self.poll_interval, what=f"deleting droplet {server.id}",
-            provider=self.name, command="destroy",
+            gone,
+            bool,
+            timeout=timeout,
+            interval=self.poll_interval,
+            what=f"deleting droplet {server.id}",
+            provider=self.name,
+            command="destroy",
         )
 
     async def aclose(self) -> None:

@@ -81,7 +81,9 @@ CAPABILITIES = Capabilities(
     reverse_dns="api",
     user_data_limit=32 * 1024,
     port25_default="blocked",
-    port25_note="Hetzner blocks outbound 25/465 on new accounts; ask support to lift it once the account is established",
+    port25_note=(
+        "Hetzner blocks outbound 25/465 on new accounts; ask support to lift it once the account is established"
+    ),
 )
 
 
@@ -134,7 +136,11 @@ class HetznerProvider:
         code = str(exc.code)
         details = exc.details if isinstance(exc.details, dict) else {}
         fields = [f.get("name") for f in details.get("fields", []) if isinstance(f, dict)]
-        kwargs: dict[str, Any] = {"provider": self.name, "code": code, "details": [{"fields": fields}] if fields else []}
+        kwargs: dict[str, Any] = {
+            "provider": self.name,
+            "code": code,
+            "details": [{"fields": fields}] if fields else [],
+        }
         message = f"{what}: {exc.message} ({code})"
         if code in ("unauthorized", "401", "forbidden", "403", "token_readonly"):
             return ProviderAuthError(message, **kwargs)
@@ -166,8 +172,9 @@ class HetznerProvider:
             command=command,
         )
         if done.status == "error":
-            error = done.error or {}
-            raise action_failed(self.name, command, error.get("code"), str(error.get("message", "")))
+            code = done.error["code"] if done.error else None
+            message = done.error["message"] if done.error else "no error given"
+            raise action_failed(self.name, command, code, message)
 
     def _server(self, raw: BoundServer) -> VpsServer:
         net = raw.public_net
@@ -187,8 +194,8 @@ class HetznerProvider:
             status=_STATUS.get(raw.status or "unknown", "error"),
             ipv4=ipv4,
             ipv6=ipv6,
-            server_type=raw.server_type.name if raw.server_type else "",
-            location=raw.location.name if raw.location else "",
+            server_type=(raw.server_type.name or "") if raw.server_type else "",
+            location=(raw.location.name or "") if raw.location else "",
             image=raw.image.name if raw.image and raw.image.name else "",
             ptr=ptr,
             labels=labels,
@@ -199,7 +206,11 @@ class HetznerProvider:
         page: int | None = 1
         while page is not None:
             result = await self._call(
-                "GET /servers", self._client.servers.get_list, label_selector=selector, page=page, per_page=self.page_size
+                "GET /servers",
+                self._client.servers.get_list,
+                label_selector=selector,
+                page=page,
+                per_page=self.page_size,
             )
             out.extend(result.servers)
             page = result.meta.pagination.next_page if result.meta and result.meta.pagination else None

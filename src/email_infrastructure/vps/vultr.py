@@ -43,6 +43,8 @@ from email_infrastructure.vps.tags import MANAGED_TAG, labels_to_tags, server_ta
 from email_infrastructure.vps.waiting import poll_until
 
 DEFAULT_ENDPOINT = "https://api.vultr.com"
+#: the `main_ip` of an instance that has no address yet
+_UNASSIGNED = "0.0.0.0"  # noqa: S104  # a value Vultr reports, not an address we bind
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 #: the account's instance limit: Vultr answers 400 with words like these (**unconfirmed** text)
 _QUOTA = re.compile(r"maximum number|limit|quota", re.I)
@@ -129,7 +131,7 @@ class VultrProvider:
                 return out
 
     async def _ptr(self, instance: dict[str, Any]) -> dict[str, str]:
-        if instance.get("main_ip") in (None, "", "0.0.0.0"):
+        if instance.get("main_ip") in (None, "", _UNASSIGNED):
             return {}
         ptr = {
             str(i["ip"]): str(i["reverse"])
@@ -145,7 +147,7 @@ class VultrProvider:
         labels = tags_to_labels(instance.get("tags") or [])
         ipv4 = instance.get("main_ip")
         status = _STATUS.get(str(instance.get("status")), "error")
-        if status == "running" and (instance.get("server_status") != "ok" or ipv4 == "0.0.0.0"):
+        if status == "running" and (instance.get("server_status") != "ok" or ipv4 == _UNASSIGNED):
             status = "creating"
         if status == "running" and instance.get("power_status") == "stopped":
             status = "off"
@@ -154,7 +156,7 @@ class VultrProvider:
             name=labels.get(SERVER_LABEL, ""),
             provider_name=str(instance.get("hostname") or instance.get("label") or ""),
             status=status,
-            ipv4=ipv4 if ipv4 and ipv4 != "0.0.0.0" else None,
+            ipv4=ipv4 if ipv4 and ipv4 != _UNASSIGNED else None,
             ipv6=instance.get("v6_main_ip") or None,
             server_type=str(instance.get("plan", "")),
             location=str(instance.get("region", "")),
@@ -186,7 +188,9 @@ class VultrProvider:
             elif key in by_name:
                 ids.append(by_name[key])
             else:
-                raise ProviderValidationError(f"unknown SSH key {key!r} (known: {', '.join(sorted(by_name))})", provider=self.name)
+                raise ProviderValidationError(
+                    f"unknown SSH key {key!r} (known: {', '.join(sorted(by_name))})", provider=self.name
+                )
         return ids
 
     async def _wait_ready(self, instance_id: str, timeout: float) -> VpsServer:
@@ -211,7 +215,9 @@ class VultrProvider:
         plans = await self._all("/v2/plans", "plans")
         regions = await self._all("/v2/regions", "regions")
         self._oses = await self._all("/v2/os", "os")
-        images = {os_slug(o) for o in self._oses} | {str(o["name"]) for o in self._oses} | {str(o["id"]) for o in self._oses}
+        images = (
+            {os_slug(o) for o in self._oses} | {str(o["name"]) for o in self._oses} | {str(o["id"]) for o in self._oses}
+        )
         return Catalogue(
             server_types={
                 str(p["id"]): ServerType(
@@ -289,7 +295,9 @@ class VultrProvider:
     def _refused(self, request: ServerRequest, exc: ProviderError) -> ProviderError:
         text = str(exc)
         if _QUOTA.search(text):
-            return QuotaExceededError(f"cannot create {request.hostname}: {text}", provider=self.name, status=exc.status)
+            return QuotaExceededError(
+                f"cannot create {request.hostname}: {text}", provider=self.name, status=exc.status
+            )
         sent = {"plan": request.server_type, "region": request.location, "operating system": request.image}
         bad = [f"{k} {v!r}" for k, v in sent.items() if k.split()[0] in text.lower()]
         what = ", ".join(bad) if bad else ", ".join(f"{k} {v!r}" for k, v in sent.items())
@@ -310,7 +318,8 @@ class VultrProvider:
         labels = tags_to_labels(body["instance"].get("tags") or [])
         if labels.get(MANAGED_LABEL) != MANAGED_VALUE:
             raise NotOursError(
-                f"refusing to delete instance {body['instance'].get('label')} ({server.id}): it has no {MANAGED_TAG} tag",
+                f"refusing to delete instance {body['instance'].get('label')} ({server.id}): "
+                f"it has no {MANAGED_TAG} tag",
                 provider=self.name,
             )
         await self._client.request("DELETE", f"/v2/instances/{server.id}")
@@ -323,8 +332,13 @@ class VultrProvider:
             return False
 
         await poll_until(
-            gone, bool, timeout=timeout, interval=self.poll_interval, what=f"deleting {server.id}",
-            provider=self.name, command="delete_instance",
+            gone,
+            bool,
+            timeout=timeout,
+            interval=self.poll_interval,
+            what=f"deleting {server.id}",
+            provider=self.name,
+            command="delete_instance",
         )
 
     async def aclose(self) -> None:
