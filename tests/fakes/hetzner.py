@@ -25,6 +25,8 @@ from tests.fakes.vps_base import Action, ApiError, FakeVps, Response, page
 PREFIX = "/v1"
 USER_DATA_LIMIT = 32 * 1024
 RATE_LIMIT = 3600
+#: the error codes Hetzner pairs with 5xx statuses (the library retries bad_gateway and timeout)
+SERVER_ERRORS = {500: "server_error", 502: "bad_gateway", 503: "unavailable", 504: "timeout"}
 
 
 def _now() -> str:
@@ -334,7 +336,7 @@ class FakeHetzner(FakeVps):
         if self.quota_exceeded:
             raise ApiError(403, "resource_limit_exceeded", "server limit exceeded")
         if (status := self.create_fault()) is not None:
-            raise ApiError(status, "server_error" if status == 500 else "unavailable", "internal server error")
+            raise ApiError(status, SERVER_ERRORS.get(status, "server_error"), "internal server error")
         server = self._new_server(data)
         self.servers[server["id"]] = server
 
@@ -344,7 +346,7 @@ class FakeHetzner(FakeVps):
         action = self.start_action("create_server", server["id"], started)
         if self.fail_create_after_creating is not None:
             status, self.fail_create_after_creating = self.fail_create_after_creating, None
-            raise ApiError(status, "server_error" if status == 500 else "unavailable", "internal server error")
+            raise ApiError(status, SERVER_ERRORS.get(status, "server_error"), "internal server error")
         return 201, {
             "server": _render(server),
             "action": self._action(action),

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from email_infrastructure.core.errors import ProviderAuthError, ProviderError, ProviderValidationError
+from email_infrastructure.core.errors import (
+    ProviderAuthError,
+    ProviderConflictError,
+    ProviderError,
+    ProviderValidationError,
+)
 from email_infrastructure.vps.hetzner import HetznerProvider
 from email_infrastructure.vps.provider import (
     NotOursError,
@@ -134,6 +139,31 @@ async def test_5xx_on_create_after_creating_gives_exactly_one_server(hetzner_api
     assert hetzner_api.calls["POST /v1/servers"] == 1
 
 
+async def test_bad_gateway_retried_by_the_library_still_gives_one_server(hetzner_api: FakeHetzner) -> None:
+    # hcloud resends a create on bad_gateway; the server name is taken by then (uniqueness_error)
+    hetzner_api.fail_create_after_creating = 502
+    server = await provider(hetzner_api).create(request(), timeout=10)
+    assert server.name == "mx1"
+    assert len(hetzner_api.servers) == 1
+    assert hetzner_api.calls["POST /v1/servers"] == 2
+
+
+async def test_a_taken_name_that_is_not_ours_is_a_conflict(hetzner_api: FakeHetzner) -> None:
+    hetzner_api.add_server("mail.mx1.example", {"role": "web"})
+    with pytest.raises(ProviderConflictError, match="not ours"):
+        await provider(hetzner_api).create(request(), timeout=10)
+    assert len(hetzner_api.servers) == 1
+
+
+async def test_reverse_dns_action_ending_in_error(hetzner_api: FakeHetzner) -> None:
+    p = provider(hetzner_api)
+    server = await p.create(request(), timeout=10)
+    assert server.ipv4
+    hetzner_api.fail_next_action = "dns_ptr_failed"
+    with pytest.raises(VpsActionError, match="change_dns_ptr failed: dns_ptr_failed"):
+        await p.set_reverse_dns(server, server.ipv4, "mail.mx1.example")
+
+
 async def test_5xx_on_create_that_created_nothing_is_an_error(hetzner_api: FakeHetzner) -> None:
     hetzner_api.fail_create_without_creating = 500
     with pytest.raises(ProviderError, match="internal server error"):
@@ -163,3 +193,12 @@ async def test_catalogue_by_the_names_users_write(hetzner_api: FakeHetzner) -> N
     assert cx22.locations == frozenset({"fsn1", "nbg1", "hel1"})
     assert "fsn1" in catalogue.locations and "debian-12" in catalogue.images
     assert hetzner_api.calls["GET /v1/datacenters"] == 0
+
+
+async def test_ownership_labels_are_added_even_when_the_request_has_only_its_own(hetzner_api: FakeHetzner) -> None:
+    bare = request()
+    bare = bare.__class__(**{**bare.__dict__, "labels": {"role": "mail"}})
+    await provider(hetzner_api).create(bare, timeout=10)
+    (stored,) = hetzner_api.ours()
+    assert stored["labels"] == {"role": "mail", "managed-by": "email-infra", "email-infra-server": "mx1"}
+    assert await provider(hetzner_api).find("mx1") is not None

@@ -51,6 +51,7 @@ from email_infrastructure.vps.provider import (
     ServerRequest,
     ServerType,
     VpsServer,
+    ownership_labels,
 )
 from email_infrastructure.vps.tags import MANAGED_TAG, labels_to_tags, server_tag, tags_to_labels
 from email_infrastructure.vps.waiting import action_failed, poll_until
@@ -307,7 +308,7 @@ class DigitalOceanProvider:
             "ssh_keys": list(request.ssh_keys or self.ssh_keys),
             "user_data": request.user_data,
             "ipv6": True,
-            "tags": labels_to_tags(request.labels),
+            "tags": labels_to_tags({**request.labels, **ownership_labels(request.name)}),
             "backups": False,
             "monitoring": False,
         }

@@ -42,6 +42,7 @@ from email_infrastructure.vps.provider import (
     ServerRequest,
     ServerType,
     VpsServer,
+    ownership_labels,
 )
 from email_infrastructure.vps.waiting import action_failed, poll_until
 
@@ -287,7 +288,7 @@ class HetznerProvider:
                 location=Location(name=request.location),
                 ssh_keys=[SSHKey(name=k) for k in keys] or None,
                 user_data=request.user_data or None,
-                labels=dict(request.labels),
+                labels={**request.labels, **ownership_labels(request.name)},
                 public_net=ServerCreatePublicNetwork(enable_ipv4=True, enable_ipv6=True),
             )
         except (ProviderValidationError, ProviderAuthError, QuotaExceededError, ProviderNotFoundError) as exc:

@@ -38,6 +38,7 @@ from email_infrastructure.vps.provider import (
     ServerRequest,
     ServerType,
     VpsServer,
+    ownership_labels,
 )
 from email_infrastructure.vps.tags import MANAGED_TAG, labels_to_tags, server_tag, tags_to_labels
 from email_infrastructure.vps.waiting import poll_until
@@ -266,7 +267,7 @@ class VultrProvider:
             "os_id": await self._os_id(request.image),
             "label": request.hostname,
             "hostname": request.hostname,
-            "tags": labels_to_tags(request.labels),
+            "tags": labels_to_tags({**request.labels, **ownership_labels(request.name)}),
             "sshkey_id": await self._ssh_key_ids(request.ssh_keys or self.ssh_keys),
             "user_data": user_data,
             "enable_ipv6": True,
