@@ -146,6 +146,14 @@ async def test_unknown_size_region_or_image_names_the_value(
     assert digitalocean_api.servers == {}
 
 
+async def test_user_data_over_64_kib_is_refused_before_sending(digitalocean_api: FakeDigitalOcean) -> None:
+    big = request()
+    big = big.__class__(**{**big.__dict__, "user_data": "#cloud-config\n" + "x" * 64 * 1024})
+    with pytest.raises(ProviderValidationError, match="at most 65536"):
+        await provider(digitalocean_api).create(big, timeout=10)
+    assert digitalocean_api.calls["POST /v2/droplets"] == 0
+
+
 async def test_quota_exceeded(digitalocean_api: FakeDigitalOcean) -> None:
     digitalocean_api.quota_exceeded = True
     with pytest.raises(QuotaExceededError, match="droplet limit"):

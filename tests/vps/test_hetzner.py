@@ -118,6 +118,14 @@ async def test_unknown_type_location_or_image_names_the_value(hetzner_api: FakeH
     assert hetzner_api.servers == {}
 
 
+async def test_user_data_over_32_kib_is_refused_before_sending(hetzner_api: FakeHetzner) -> None:
+    big = request()
+    big = big.__class__(**{**big.__dict__, "user_data": "#cloud-config\n" + "x" * 32 * 1024})
+    with pytest.raises(ProviderValidationError, match="at most 32768"):
+        await provider(hetzner_api).create(big, timeout=10)
+    assert hetzner_api.calls["POST /v1/servers"] == 0
+
+
 async def test_quota_exceeded(hetzner_api: FakeHetzner) -> None:
     hetzner_api.quota_exceeded = True
     with pytest.raises(QuotaExceededError, match="limit"):
