@@ -113,6 +113,10 @@ def _image(id_: int, name: str, flavor: str, version: str) -> dict[str, Any]:
 IMAGES = [_image(114690387, "debian-12", "debian", "12"), _image(161547269, "ubuntu-24.04", "ubuntu", "24.04")]
 
 
+#: SSH keys of the project, by name → id
+SSH_KEYS = {"ops": 4711}
+
+
 def matches(labels: dict[str, str], selector: str) -> bool:
     """Hetzner label selector: comma-separated `k=v`, `k==v`, `k!=v`, `k`, `!k`, all must hold."""
     for term in filter(None, (t.strip() for t in selector.split(","))):
@@ -287,6 +291,9 @@ class FakeHetzner(FakeVps):
         )
         if image is None:
             raise self._invalid("image", f"image {data.get('image')!r} not found")
+        for key in data.get("ssh_keys") or []:
+            if key not in SSH_KEYS and key not in SSH_KEYS.values():
+                raise self._invalid("ssh_keys", f"ssh key {key!r} not found")
         server_id = self.next_id()
         n = self.next_ipv4
         self.next_ipv4 += 1

@@ -126,6 +126,14 @@ async def test_user_data_over_32_kib_is_refused_before_sending(hetzner_api: Fake
     assert hetzner_api.calls["POST /v1/servers"] == 0
 
 
+async def test_unknown_ssh_key_names_the_key(hetzner_api: FakeHetzner) -> None:
+    bad = request()
+    bad = bad.__class__(**{**bad.__dict__, "ssh_keys": ("ops", "nobody")})
+    with pytest.raises(ProviderValidationError, match="ssh_keys 'ops, nobody'"):
+        await provider(hetzner_api).create(bad, timeout=10)
+    assert hetzner_api.servers == {}
+
+
 async def test_quota_exceeded(hetzner_api: FakeHetzner) -> None:
     hetzner_api.quota_exceeded = True
     with pytest.raises(QuotaExceededError, match="limit"):

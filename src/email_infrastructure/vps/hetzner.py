@@ -286,7 +286,7 @@ class HetznerProvider:
                 server_type=HServerType(name=request.server_type),
                 image=Image(name=request.image),
                 location=Location(name=request.location),
-                ssh_keys=[SSHKey(name=k) for k in keys] or None,
+                ssh_keys=[SSHKey(id=int(k)) if k.isdigit() else SSHKey(name=k) for k in keys] or None,
                 user_data=request.user_data or None,
                 labels={**request.labels, **ownership_labels(request.name)},
                 public_net=ServerCreatePublicNetwork(enable_ipv4=True, enable_ipv6=True),
@@ -312,7 +312,12 @@ class HetznerProvider:
         """Name the value the API refused (server_type, location, image) in the message."""
         if not isinstance(exc, ProviderValidationError | ProviderNotFoundError):
             return exc
-        sent = {"server_type": request.server_type, "location": request.location, "image": request.image}
+        sent = {
+            "server_type": request.server_type,
+            "location": request.location,
+            "image": request.image,
+            "ssh_keys": ", ".join(request.ssh_keys or self.ssh_keys),
+        }
         fields = [f for d in exc.details for f in d.get("fields", [])] or [k for k in sent if k in str(exc)]
         bad = ", ".join(f"{f} {sent[f]!r}" for f in fields if f in sent)
         what = f"unknown or unavailable {bad}" if bad else "refused"
