@@ -7,6 +7,7 @@ import pytest
 from email_infrastructure.core.errors import (
     ConfigError,
     ProviderAuthError,
+    ProviderConflictError,
     ProviderServerError,
     ProviderValidationError,
 )
@@ -211,3 +212,10 @@ async def test_catalogue_by_the_names_users_write(digitalocean_api: FakeDigitalO
     assert (size.cores, size.memory_mib, size.disk_gb) == (2, 4096, 80)
     assert size.locations == frozenset({"fra1", "ams3", "nyc3"})
     assert "fra1" in catalogue.locations and "debian-12-x64" in catalogue.images
+
+
+async def test_two_droplets_with_the_same_tags_are_a_conflict(digitalocean_api: FakeDigitalOcean) -> None:
+    for host in ("a.example", "b.example"):
+        digitalocean_api.add_server(host, ["email-infra", "email-infra-server:mx1"])
+    with pytest.raises(ProviderConflictError, match="mx1"):
+        await provider(digitalocean_api).find("mx1")

@@ -218,3 +218,10 @@ async def test_ownership_labels_are_added_even_when_the_request_has_only_its_own
     (stored,) = hetzner_api.ours()
     assert stored["labels"] == {"role": "mail", "managed-by": "email-infra", "email-infra-server": "mx1"}
     assert await provider(hetzner_api).find("mx1") is not None
+
+
+async def test_two_servers_with_the_same_marks_are_a_conflict(hetzner_api: FakeHetzner) -> None:
+    hetzner_api.add_server("a.example", ownership_labels("mx1"))
+    hetzner_api.add_server("b.example", ownership_labels("mx1"))
+    with pytest.raises(ProviderConflictError, match="mx1"):
+        await provider(hetzner_api).find("mx1")

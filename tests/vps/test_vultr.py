@@ -6,7 +6,12 @@ import base64
 
 import pytest
 
-from email_infrastructure.core.errors import ProviderAuthError, ProviderServerError, ProviderValidationError
+from email_infrastructure.core.errors import (
+    ProviderAuthError,
+    ProviderConflictError,
+    ProviderServerError,
+    ProviderValidationError,
+)
 from email_infrastructure.core.http import RetryPolicy
 from email_infrastructure.vps.provider import (
     NotOursError,
@@ -198,3 +203,10 @@ async def test_catalogue_by_the_names_users_write(vultr_api: FakeVultr) -> None:
     assert "fra" in plan.locations  # type: ignore[operator]  # the fake gives locations
     assert "fra" in catalogue.locations
     assert {"debian-12", "Debian 12 x64 (bookworm)", "2136"} <= catalogue.images
+
+
+async def test_two_instances_with_the_same_tags_are_a_conflict(vultr_api: FakeVultr) -> None:
+    for host in ("a.example", "b.example"):
+        vultr_api.add_server(host, ["email-infra", "email-infra-server:mx1"])
+    with pytest.raises(ProviderConflictError, match="mx1"):
+        await provider(vultr_api).find("mx1")

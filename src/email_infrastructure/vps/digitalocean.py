@@ -54,7 +54,7 @@ from email_infrastructure.vps.provider import (
     ownership_labels,
 )
 from email_infrastructure.vps.tags import MANAGED_TAG, labels_to_tags, server_tag, tags_to_labels
-from email_infrastructure.vps.waiting import action_failed, poll_until
+from email_infrastructure.vps.waiting import action_failed, one_of, poll_until
 
 T = TypeVar("T")
 DEFAULT_ENDPOINT = "https://api.digitalocean.com"
@@ -168,7 +168,7 @@ class DigitalOceanProvider:
             return ProviderAuthError(message, **kwargs)
         if status == 404:
             return ProviderNotFoundError(message, **kwargs)
-        if status == 422 and "limit" in text.lower():
+        if status == 422 and "limit" in text.lower() and "exceed" in text.lower():
             return QuotaExceededError(message, **kwargs)
         if status in (400, 422):
             return ProviderValidationError(message, **kwargs)
@@ -275,10 +275,9 @@ class DigitalOceanProvider:
 
     async def find(self, name: str) -> VpsServer | None:
         """Our droplet called `name`, by its `email-infra-server:NAME` tag (and our managed tag)."""
-        for droplet in await self._droplets(server_tag(name)):
-            if MANAGED_TAG in (droplet.get("tags") or []):
-                return self._server(droplet)
-        return None
+        found = [d for d in await self._droplets(server_tag(name)) if MANAGED_TAG in (d.get("tags") or [])]
+        one_of(self.name, name, [str(d["id"]) for d in found])
+        return self._server(found[0]) if found else None
 
     async def list_ours(self) -> list[VpsServer]:
         """Every droplet tagged `email-infra`."""

@@ -44,7 +44,7 @@ from email_infrastructure.vps.provider import (
     VpsServer,
     ownership_labels,
 )
-from email_infrastructure.vps.waiting import action_failed, poll_until
+from email_infrastructure.vps.waiting import action_failed, one_of, poll_until
 
 T = TypeVar("T")
 DEFAULT_ENDPOINT = "https://api.hetzner.cloud/v1"
@@ -260,6 +260,7 @@ class HetznerProvider:
     async def find(self, name: str) -> VpsServer | None:
         """Our server called `name`, by the label selector `managed-by=email-infra,email-infra-server=NAME`."""
         found = await self._servers(f"{MANAGED_LABEL}={MANAGED_VALUE},{SERVER_LABEL}={name}")
+        one_of(self.name, name, [str(s.id) for s in found])
         return self._server(found[0]) if found else None
 
     async def list_ours(self) -> list[VpsServer]:

@@ -41,7 +41,7 @@ from email_infrastructure.vps.provider import (
     ownership_labels,
 )
 from email_infrastructure.vps.tags import MANAGED_TAG, labels_to_tags, server_tag, tags_to_labels
-from email_infrastructure.vps.waiting import poll_until
+from email_infrastructure.vps.waiting import one_of, poll_until
 
 DEFAULT_ENDPOINT = "https://api.vultr.com"
 #: the `main_ip` of an instance that has no address yet
@@ -236,10 +236,9 @@ class VultrProvider:
 
     async def find(self, name: str) -> VpsServer | None:
         """Our instance called `name`, by its `email-infra-server:NAME` tag (and our managed tag)."""
-        for instance in await self._instances(server_tag(name)):
-            if MANAGED_TAG in (instance.get("tags") or []):
-                return self._server(instance, await self._ptr(instance))
-        return None
+        found = [i for i in await self._instances(server_tag(name)) if MANAGED_TAG in (i.get("tags") or [])]
+        one_of(self.name, name, [str(i["id"]) for i in found])
+        return self._server(found[0], await self._ptr(found[0])) if found else None
 
     async def list_ours(self) -> list[VpsServer]:
         """Every instance tagged `email-infra`."""

@@ -1,4 +1,4 @@
-"""Polling with a deadline, shared by the VPS providers (actions, servers coming up)."""
+"""What the VPS providers share: polling with a deadline, action errors, one server per inventory name."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from email_infrastructure.core.errors import ProviderConflictError
 from email_infrastructure.vps.provider import VpsActionError
 
 T = TypeVar("T")
@@ -37,6 +38,16 @@ async def poll_until(
                 details=[{"command": command, "code": "timeout"}],
             )
         await asyncio.sleep(min(interval, remaining))
+
+
+def one_of(provider: str, name: str, ids: list[str]) -> None:
+    """Refuse to guess when two servers carry the same inventory name (someone copied our marks)."""
+    if len(ids) > 1:
+        raise ProviderConflictError(
+            f"servers {', '.join(ids)} all carry the marks of inventory server {name}: "
+            "remove the marks from all but one",
+            provider=provider,
+        )
 
 
 def action_failed(provider: str, command: str, code: str | None, message: str) -> VpsActionError:
