@@ -54,7 +54,7 @@ from email_infrastructure.vps.provider import (
     ownership_labels,
 )
 from email_infrastructure.vps.tags import MANAGED_TAG, labels_to_tags, server_tag, tags_to_labels
-from email_infrastructure.vps.waiting import action_failed, one_of, poll_until
+from email_infrastructure.vps.waiting import action_failed, create_once, one_of, poll_until
 
 T = TypeVar("T")
 DEFAULT_ENDPOINT = "https://api.digitalocean.com"
@@ -311,21 +311,17 @@ class DigitalOceanProvider:
             "backups": False,
             "monitoring": False,
         }
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                created = await self._call("POST /v2/droplets", self._client.droplets.create, body)
-                break
-            except (ProviderServerError, ProviderTimeoutError) as exc:
-                found = await self.find(request.name)
-                if found is not None:
-                    return await self._wait_running(found.id, timeout)
-                if attempt >= 4 or not (exc.status == 503 or isinstance(exc, ProviderTimeoutError)):
-                    raise
-                await asyncio.sleep(random.uniform(0, self.retry_backoff * 2**attempt))
-            except ProviderValidationError as exc:
-                raise self._refused(request, exc) from None
+        try:
+            created = await create_once(
+                lambda: self._call("POST /v2/droplets", self._client.droplets.create, body),
+                lambda: self.find(request.name),
+                attempts=4,
+                backoff=self.retry_backoff,
+            )
+        except ProviderValidationError as exc:
+            raise self._refused(request, exc) from None
+        if isinstance(created, VpsServer):
+            return await self._wait_running(created.id, timeout)
         droplet = created["droplet"]
         for link in (created.get("links") or {}).get("actions") or []:
             if link.get("rel") == "create":

@@ -11,9 +11,7 @@ OS booted. The field's values are **unconfirmed** in Vultr's documentation.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import random
 import re
 from typing import Any
 
@@ -22,8 +20,6 @@ import httpx
 from email_infrastructure.core.errors import (
     ProviderError,
     ProviderNotFoundError,
-    ProviderServerError,
-    ProviderTimeoutError,
     ProviderValidationError,
 )
 from email_infrastructure.core.http import RateLimiter, RetryPolicy, VendorClient
@@ -41,7 +37,7 @@ from email_infrastructure.vps.provider import (
     ownership_labels,
 )
 from email_infrastructure.vps.tags import MANAGED_TAG, labels_to_tags, server_tag, tags_to_labels
-from email_infrastructure.vps.waiting import one_of, poll_until
+from email_infrastructure.vps.waiting import create_once, one_of, poll_until
 
 DEFAULT_ENDPOINT = "https://api.vultr.com"
 #: the `main_ip` of an instance that has no address yet
@@ -273,23 +269,20 @@ class VultrProvider:
             "backups": "disabled",
             "activation_email": False,
         }
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                created = await self._client.json(
+        try:
+            created = await create_once(
+                # a 503 is not resent by the client: create_once looks for the instance first
+                lambda: self._client.json(
                     "POST", "/v2/instances", json=body, idempotent=False, retry_unavailable=False
-                )
-                break
-            except (ProviderServerError, ProviderTimeoutError) as exc:
-                found = await self.find(request.name)
-                if found is not None:
-                    return await self._wait_ready(found.id, timeout)
-                if attempt >= self.retry.attempts or not (exc.status == 503 or isinstance(exc, ProviderTimeoutError)):
-                    raise
-                await asyncio.sleep(random.uniform(0, self.retry.base_delay * 2**attempt))
-            except ProviderValidationError as exc:
-                raise self._refused(request, exc) from None
+                ),
+                lambda: self.find(request.name),
+                attempts=self.retry.attempts,
+                backoff=self.retry.base_delay,
+            )
+        except ProviderValidationError as exc:
+            raise self._refused(request, exc) from None
+        if isinstance(created, VpsServer):
+            return await self._wait_ready(created.id, timeout)
         return await self._wait_ready(str(created["instance"]["id"]), timeout)
 
     def _refused(self, request: ServerRequest, exc: ProviderError) -> ProviderError:

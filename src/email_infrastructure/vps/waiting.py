@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from email_infrastructure.core.errors import ProviderConflictError
-from email_infrastructure.vps.provider import VpsActionError
+from email_infrastructure.core.errors import ProviderConflictError, ProviderServerError, ProviderTimeoutError
+from email_infrastructure.vps.provider import VpsActionError, VpsServer
 
 T = TypeVar("T")
 
@@ -38,6 +39,33 @@ async def poll_until(
                 details=[{"command": command, "code": "timeout"}],
             )
         await asyncio.sleep(min(interval, remaining))
+
+
+async def create_once(
+    send: Callable[[], Awaitable[T]],
+    look: Callable[[], Awaitable[VpsServer | None]],
+    *,
+    attempts: int,
+    backoff: float,
+) -> T | VpsServer:
+    """Send a create; after a 5xx or a lost answer, look for the server before anything is resent.
+
+    Returns the create's answer, or the server the look-up found (the create did happen). Only a
+    503 or an unanswered request is sent again, and only when the look-up found nothing: a server
+    is never created twice.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await send()
+        except (ProviderServerError, ProviderTimeoutError) as exc:
+            found = await look()
+            if found is not None:
+                return found
+            if attempt >= attempts or not (exc.status == 503 or isinstance(exc, ProviderTimeoutError)):
+                raise
+            await asyncio.sleep(random.uniform(0, backoff * 2**attempt))
 
 
 def one_of(provider: str, name: str, ids: list[str]) -> None:
