@@ -91,6 +91,8 @@ class FakeVultr(FakeVps):
 
     #: reads of a new instance before it is `active` (its `server_status` then takes one more)
     boot_reads: int = 2
+    #: further reads before `server_status` is `ok` (0: `ok` as soon as it is active)
+    ok_reads: int = 1
     #: 429, or 503 as Vultr has also answered rate limits (both retried by clients)
     rate_limit_status: int = 429
     next_host: int = 1
@@ -263,6 +265,8 @@ class FakeVultr(FakeVps):
                 if "ipv6" in instance["features"] or force:
                     instance.update(v6_network=f"2001:db8:{n:x}::", v6_main_ip=f"2001:db8:{n:x}::1", v6_network_size=64)
             elif instance["server_status"] == "installingbooting" or force:
+                instance["server_status"] = "ok"
+            if instance["_reads"] >= self.boot_reads + self.ok_reads:
                 instance["server_status"] = "ok"
         if force:
             instance["server_status"] = "ok"

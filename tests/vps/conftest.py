@@ -1,4 +1,10 @@
-"""One fixture per fake VPS API: `.url` (for `providers.vps.<name>.api_url`), `.token`, `.servers`, fault hooks."""
+"""One fixture per fake VPS API: `.url` (for `providers.vps.<name>.api_url`), `.token`, `.servers`, fault hooks.
+
+Fault hooks (tests/fakes/vps_base.py): `rate_limit_next`, `fail_create_after_creating`,
+`fail_create_without_creating`, `fail_next_action`, `actions_never_finish`, `quota_exceeded`.
+For end-to-end runs through the CLI (default poll intervals of seconds), make every wait end on
+its first read: `action_polls = 1` (Hetzner, DigitalOcean), `boot_reads, ok_reads = 1, 0` (Vultr).
+"""
 
 from __future__ import annotations
 

@@ -236,3 +236,11 @@ def test_vultr_reverse_dns_is_204_and_rate_limits(vultr_api: FakeVultr) -> None:
         limited = http.get("/v2/instances")
     assert (v4.status_code, v4.content, v6.status_code) == (204, b"", 204)
     assert limited.status_code == 429 and limited.json()["status"] == 429
+
+
+def test_vultr_instance_can_boot_in_one_read_for_end_to_end_runs(vultr_api: FakeVultr) -> None:
+    vultr_api.boot_reads, vultr_api.ok_reads = 1, 0
+    with client(vultr_api) as http:
+        instance = http.post("/v2/instances", json=INSTANCE).json()["instance"]
+        seen = http.get(f"/v2/instances/{instance['id']}").json()["instance"]
+    assert (seen["status"], seen["server_status"]) == ("active", "ok")
