@@ -145,6 +145,17 @@ async def test_a_create_that_never_reached_the_vendor_is_sent_again() -> None:
     assert c.calls == 4
 
 
+async def test_a_503_on_a_create_that_must_not_run_twice_is_left_to_the_caller() -> None:
+    sleeps = Sleeps()
+    async with client(sequence(httpx.Response(503), httpx.Response(201)), sleeps) as c:
+        with pytest.raises(ProviderServerError):
+            await c.request("POST", "/instances", retry_unavailable=False)
+        assert c.calls == 1 and sleeps.delays == []
+        # a 429 says the request was not processed: still retried
+    async with client(sequence(httpx.Response(429), httpx.Response(201)), sleeps) as c:
+        assert (await c.request("POST", "/instances", retry_unavailable=False)).status_code == 201
+
+
 async def test_a_500_on_a_create_is_not_retried_but_on_an_idempotent_patch_it_is() -> None:
     sleeps = Sleeps()
     async with client(sequence(httpx.Response(500), httpx.Response(200)), sleeps) as c:

@@ -132,14 +132,24 @@ class VendorClient:
         """Close the connection pool."""
         await self._client.aclose()
 
-    async def request(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool | None = None,
+        retry_unavailable: bool = True,
+        **kwargs: Any,
+    ) -> httpx.Response:
         """Send with bounded retries; map failures to errors.
 
         A request that never reached the vendor, and a 429, are retried whatever the method. A
         request that may have been carried out (a read timeout, a dropped connection, a 5xx) is
         retried only when sending it twice does no harm: idempotent methods, or a caller that says
         so (a PATCH that replaces an RRset). Otherwise the error stands, and the next plan reads what
-        really happened instead of creating something twice. A 503 says the request was not taken.
+        really happened instead of creating something twice. A 503 says the request was not taken;
+        a caller whose vendor does not keep that promise (a create that must never run twice) passes
+        `retry_unavailable=False` and looks before it sends again.
         """
         safe = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
         if self._auth_stopped is not None:
@@ -170,7 +180,11 @@ class VendorClient:
                     ) from None
                 await self._sleep(self.retry.backoff(attempt))
                 continue
-            retryable = response.status_code in (429, 503) or (response.status_code >= 500 and safe)
+            retryable = (
+                response.status_code == 429
+                or (response.status_code == 503 and retry_unavailable)
+                or (response.status_code >= 500 and safe)
+            )
             if retryable:
                 wait = retry_after_seconds(response)
                 if attempt < self.retry.attempts and (wait is None or wait <= self.retry.max_retry_after):

@@ -26,7 +26,7 @@ from email_infrastructure.reconcile.vps_steps import (
 from email_infrastructure.vps.catalogue import cached_catalogue
 from email_infrastructure.vps.config import VpsSettings
 from email_infrastructure.vps.provider import VpsProvider
-from email_infrastructure.vps.registry import build_provider
+from email_infrastructure.vps.registry import build_from_spec
 
 
 def vps_provider(inventory: Inventory, name: str, built: dict[str, VpsProvider]) -> VpsProvider:
@@ -35,7 +35,7 @@ def vps_provider(inventory: Inventory, name: str, built: dict[str, VpsProvider])
         spec = inventory.providers.vps.get(name)
         if spec is None:
             raise EmailInfraError(f"no VPS provider named {name!r}")
-        built[name] = build_provider(name, spec)
+        built[name] = build_from_spec(name, spec)
     return built[name]
 
 

@@ -139,3 +139,7 @@ class VpsProvider(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+class NotOursError(ProviderError):
+    """The server does not carry our managed label/tag: we never change or delete it."""
