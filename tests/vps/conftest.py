@@ -15,6 +15,7 @@ import pytest
 from tests.fakes.digitalocean import FakeDigitalOcean
 from tests.fakes.hetzner import FakeHetzner
 from tests.fakes.vultr import FakeVultr
+from tests.services.conftest import write_inventory  # noqa: F401  # the end-to-end tests here use it too
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
-from tests.conftest import service_missing
 
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.vps.cloud_init import MAIL_PORTS, REDACTED, MailcowInstall, check_size, render
+from tests.conftest import service_missing
 
 KEY = "k3y-" + "a1" * 20
 INSTALL = MailcowInstall("mail.fleet.test", "Europe/Berlin", KEY, ["127.0.0.1/32", "::1/128"])

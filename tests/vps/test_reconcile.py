@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from email_infrastructure.services import plans
+from email_infrastructure.services.app import App
+from email_infrastructure.services.vps import list_servers, record_port25
 from tests.dns.test_powerdns import query
 from tests.fakes.hetzner import FakeHetzner
 from tests.fakes.http_server import FakeServer
 from tests.fakes.mailcow import FakeMailcow
 from tests.fixtures.pdns import PowerDns
 from tests.services.conftest import WriteInventory
-
-from email_infrastructure.services import plans
-from email_infrastructure.services.app import App
-from email_infrastructure.services.vps import list_servers, record_port25
 
 
 @pytest.fixture
@@ -271,7 +271,13 @@ async def test_killed_during_creation_the_rerun_finds_the_server_and_never_makes
     base = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_INFRA_")}
     child = subprocess.Popen(
         [sys.executable, "-m", "email_infrastructure", "apply", "-f", str(source.path), "--yes"],
-        env={**base, **env, "EMAIL_INFRA_DATA_DIR": str(tmp_path / "data")},
+        # the child works on the test's own database (SQLite file or PostgreSQL) and data dir
+        env={
+            **base,
+            **env,
+            "EMAIL_INFRA_DATA_DIR": str(app.settings.data_dir),
+            "DATABASE_URL": str(app.settings.database_url),
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -13,6 +13,8 @@ class VpsSettings(BaseModel):
     token: str = Field(pattern=r"^env:[A-Za-z_][A-Za-z0-9_]*$")
     ssh_keys: list[str] = Field(default_factory=list)
     api_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    #: seconds between polls of a provider action (creation, reverse DNS)
+    poll_interval: float = Field(default=1.0, gt=0, le=60)
 
 
 PROVIDER_SETTINGS: dict[str, type[BaseModel]] = {

@@ -43,4 +43,6 @@ def build_from_spec(name: str, spec: ProviderSpec, *, poll_interval: float | Non
     """Instantiate the VPS provider declared under `providers.vps.<name>`."""
     if spec.type not in PROVIDERS:
         raise UserError(f"VPS provider {name}: unknown type {spec.type!r} (known: {', '.join(sorted(PROVIDERS))})")
-    return build_provider(spec.type, VpsSettings.model_validate(spec.settings), name=name, poll_interval=poll_interval)
+    settings = VpsSettings.model_validate(spec.settings)
+    interval = poll_interval if poll_interval is not None else settings.poll_interval
+    return build_provider(spec.type, settings, name=name, poll_interval=interval)
