@@ -23,7 +23,14 @@ from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Ste
 from email_infrastructure.vps import events
 from email_infrastructure.vps.catalogue import catalogue_problems
 from email_infrastructure.vps.cloud_init import MailcowInstall, check_size, render
-from email_infrastructure.vps.provider import Catalogue, ServerRequest, VpsProvider, VpsServer, ownership_labels
+from email_infrastructure.vps.provider import (
+    Catalogue,
+    QuotaExceededError,
+    ServerRequest,
+    VpsProvider,
+    VpsServer,
+    ownership_labels,
+)
 
 #: where the Mailcow API key we generate for a mail provider is kept in the vault
 API_KEY_NAME = "api_key"
@@ -221,6 +228,12 @@ class ServerStep(Step):
                 await uow.commit()
             try:
                 server = await provider.create(self._request(user_data), timeout=self.timeout)
+            except QuotaExceededError as exc:
+                raise QuotaExceededError(
+                    f"server {spec.name}: the {provider.type} account's limit is reached, nothing was created "
+                    f"(ask {provider.type} to raise it, or remove a server): {exc}",
+                    provider=provider.type,
+                ) from None
             except EmailInfraError as exc:
                 with contextlib.suppress(EmailInfraError):
                     made = await provider.find(spec.name)
