@@ -259,11 +259,7 @@ class FakeDigitalOcean(FakeVps):
             raise ApiError(422, "unprocessable_entity", "You specified an invalid image for Droplet creation.")
         n = self.next_host
         self.next_host += 1
-        v6 = (
-            [{"ip_address": f"2001:db8:{n:x}::1", "netmask": 64, "gateway": f"2001:db8:{n:x}::ffff", "type": "public"}]
-            if data.get("ipv6")
-            else []
-        )
+        v6 = [{"ip_address": "::1", "netmask": 128, "gateway": "::1", "type": "public"}] if data.get("ipv6") else []
         return {
             "id": 300000000 + self.next_id(),
             "name": data["name"],
@@ -283,9 +279,9 @@ class FakeDigitalOcean(FakeVps):
             "networks": {
                 "v4": [
                     {
-                        "ip_address": f"192.0.2.{n}",
+                        "ip_address": f"127.0.3.{n}",
                         "netmask": "255.255.240.0",
-                        "gateway": "192.0.2.254",
+                        "gateway": "127.0.3.254",
                         "type": "public",
                     }
                 ],

@@ -297,7 +297,7 @@ class FakeHetzner(FakeVps):
         server_id = self.next_id()
         n = self.next_ipv4
         self.next_ipv4 += 1
-        ipv6_net = f"2001:db8:{n:x}::/64"
+        ipv6_net = "::/64"  # its ::1 is the server: loopback, as every test host
         return {
             "id": server_id,
             "name": data["name"],
@@ -306,7 +306,7 @@ class FakeHetzner(FakeVps):
             "public_net": {
                 "ipv4": {
                     "id": self.next_id(),
-                    "ip": f"203.0.113.{n}",
+                    "ip": f"127.0.2.{n}",
                     "blocked": False,
                     "dns_ptr": f"static.{n}.113.0.203.clients.your-server.de",
                 },

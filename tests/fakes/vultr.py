@@ -179,7 +179,7 @@ class FakeVultr(FakeVps):
                 {
                     "ip": instance["main_ip"],
                     "netmask": "255.255.254.0",
-                    "gateway": "198.51.100.1",
+                    "gateway": "127.0.4.254",
                     "type": "main_ip",
                     "reverse": instance["_reverse"].get(
                         instance["main_ip"], f"{instance['main_ip']}.vultrusercontent.com"
@@ -258,12 +258,12 @@ class FakeVultr(FakeVps):
                 instance.update(
                     status="active",
                     server_status="installingbooting",
-                    main_ip=f"198.51.100.{n}",
+                    main_ip=f"127.0.4.{n}",
                     netmask_v4="255.255.254.0",
-                    gateway_v4="198.51.100.1",
+                    gateway_v4="127.0.4.254",
                 )
                 if "ipv6" in instance["features"] or force:
-                    instance.update(v6_network=f"2001:db8:{n:x}::", v6_main_ip=f"2001:db8:{n:x}::1", v6_network_size=64)
+                    instance.update(v6_network="::1", v6_main_ip="::1", v6_network_size=128)
             elif instance["server_status"] == "installingbooting" or force:
                 instance["server_status"] = "ok"
             if instance["_reads"] >= self.boot_reads + self.ok_reads:

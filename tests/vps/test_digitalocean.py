@@ -101,7 +101,7 @@ async def test_reverse_dns_refused_for_an_address_not_on_the_droplet(digitalocea
     p = provider(digitalocean_api)
     server = await p.create(request(), timeout=10)
     with pytest.raises(ProviderValidationError, match="first IPv6"):
-        await p.set_reverse_dns(server, "2001:db8:ffff::2", "mail.mx1.example")
+        await p.set_reverse_dns(server, "::ffff:127.0.0.2", "mail.mx1.example")
 
 
 async def test_rename_action_ending_in_error(digitalocean_api: FakeDigitalOcean) -> None:

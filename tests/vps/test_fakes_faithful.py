@@ -103,7 +103,7 @@ def test_hetzner_change_dns_ptr_is_an_action(hetzner_api: FakeHetzner) -> None:
         )
         assert response.status_code == 201 and response.json()["action"]["command"] == "change_dns_ptr"
         refused = http.post(
-            f"/servers/{server['id']}/actions/change_dns_ptr", json={"ip": "192.0.2.99", "dns_ptr": "x"}
+            f"/servers/{server['id']}/actions/change_dns_ptr", json={"ip": "127.0.9.99", "dns_ptr": "x"}
         )
     assert refused.status_code == 400
 

@@ -52,7 +52,7 @@ async def test_create_waits_for_the_action_and_reports_running_with_addresses(he
     assert server.status == "running"
     assert server.provider_name == "mail.mx1.example"
     assert server.name == "mx1"
-    assert server.ipv4 is not None and server.ipv4.startswith("203.0.113.")
+    assert server.ipv4 is not None and server.ipv4.startswith("127.0.2.")
     assert server.ipv6 is not None and server.ipv6.endswith("::1")
     stored = hetzner_api.ours()
     assert len(stored) == 1
