@@ -109,6 +109,8 @@ async def record_port25(app: App, name: str, state: str) -> None:
     """Record what a probe or the provider's support said about outbound port 25."""
     if state not in PORT25_STATES:
         raise UserError(f"port25 is one of {', '.join(PORT25_STATES)}")
+    if not app.has_state():
+        raise UserError(f"server {name!r} was not created by us (nothing is stored yet: {app.state_location})")
     async with app.uow() as uow:
         if not await uow.vps.set_port25(name, state, "recorded"):
             raise UserError(f"server {name!r} was not created by us (declare `port25:` on it in the inventory)")
