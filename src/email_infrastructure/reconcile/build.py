@@ -21,7 +21,7 @@ from email_infrastructure.reconcile.graph import Graph, Step
 from email_infrastructure.reconcile.mail_steps import mail_steps, removal_steps, vault_keys
 from email_infrastructure.reconcile.pending import PENDING_IPV4, PENDING_IPV6, has_pending
 from email_infrastructure.reconcile.servers import server_facts, server_removals, vps_steps
-from email_infrastructure.reconcile.vps_steps import API_KEY_NAME, ServerFacts, api_key_owner
+from email_infrastructure.reconcile.vps_steps import API_KEY_NAME, api_key_owner
 from email_infrastructure.vps.provider import VpsProvider
 
 
@@ -34,8 +34,6 @@ class Reconciler:
     zones: dict[str, DesiredZone] = field(default_factory=dict)
     mail: dict[str, MailBackend] = field(default_factory=dict)
     vps: dict[str, VpsProvider] = field(default_factory=dict)
-    #: what was found about each server we create (the `server` commands show it too)
-    servers: dict[str, ServerFacts] = field(default_factory=dict)
 
     async def close(self) -> None:
         """Close every provider and mail backend."""
@@ -75,7 +73,6 @@ async def build(
     try:
         used = {d.server.name for d in domains if d.server is not None and (not wanted or d.name in wanted)}
         facts = await server_facts(ctx, inventory, reconciler.vps, used if wanted else None)
-        reconciler.servers = facts
         pending = sorted(n for n, f in facts.items() if f.found is None)
         if facts:
             inventory = inventory.with_addresses(
