@@ -13,9 +13,13 @@ from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import desired_inventory, preview_import
 from email_infrastructure.storage.vps_repositories import PORT25_STATES
 from email_infrastructure.vps.cloud_init import MailcowInstall, render
+from email_infrastructure.vps.registry import PROVIDERS
 
-#: outbound port 25 on a new account at each provider (reference vps-apis.md §0)
-PROVIDER_PORT25 = {"hetzner": "blocked", "digitalocean": "blocked", "vultr": "blocked"}
+
+def _port25_default(provider_type: str) -> str:
+    """Outbound port 25 on a new account at a provider type, as its capabilities say."""
+    cls = PROVIDERS.get(provider_type)
+    return cls.capabilities.port25_default if cls is not None else "unknown"
 
 
 @dataclass
@@ -70,7 +74,7 @@ async def server_views(app: App, inventory: Inventory) -> list[ServerView]:
         if spec.provider is None:
             view.facts = {"ipv4": declared.get("ipv4"), "ipv6": declared.get("ipv6")}
         elif (vps := inventory.providers.vps.get(spec.provider)) is not None:
-            view.port25, view.port25_source = PROVIDER_PORT25.get(vps.type, "unknown"), "provider-default"
+            view.port25, view.port25_source = _port25_default(vps.type), "provider-default"
         views.append(view)
     by_name = {v.name: v for v in views}
     for name, row in rows.items():
