@@ -68,6 +68,57 @@ def _text(element: Any) -> str:
     return text.strip() if text else ""
 
 
+class _PrologGuard:
+    """Reads the prolog ahead of lxml and refuses a DTD before libxml2 sees a byte of it.
+
+    A DTD can only stand before the root element; past the root's first `<` the stream passes
+    through untouched. The document's own check (docinfo) stays as a second line.
+    """
+
+    LIMIT = 64 * 1024
+
+    def __init__(self, inner: Readable) -> None:
+        self._inner = inner
+        self._pending = self._prolog()
+
+    def _prolog(self) -> bytes:
+        data = b""
+        position = 0
+        while True:
+            start = data.find(b"<", position)
+            if start < 0 or len(data) - start < 10:
+                if len(data) > self.LIMIT:
+                    raise ReportRejected(f"no root element in the first {self.LIMIT:,} bytes")
+                chunk = self._inner.read(8192)
+                if not chunk:
+                    return data
+                data += chunk
+                continue
+            ahead = data[start : start + 9]
+            if ahead.startswith(b"<!DOCTYPE"):
+                raise ReportRejected("XML with a DTD (<!DOCTYPE …>) is refused: entities are never expanded")
+            end_marker = b"?>" if ahead.startswith(b"<?") else b"-->" if ahead.startswith(b"<!--") else None
+            if end_marker is None:
+                return data  # the root element (or a syntax error lxml will name)
+            end = data.find(end_marker, start + 2)
+            if end < 0:
+                if len(data) > self.LIMIT:
+                    raise ReportRejected(f"no root element in the first {self.LIMIT:,} bytes")
+                chunk = self._inner.read(8192)
+                if not chunk:
+                    return data
+                data += chunk
+                continue
+            position = end + len(end_marker)
+
+    def read(self, size: int = -1, /) -> bytes:
+        """The prolog first, then the rest as it comes."""
+        if self._pending:
+            data, self._pending = self._pending, b""
+            return data
+        return self._inner.read(size)
+
+
 def _children(element: Any) -> dict[str, str]:
     local = _LOCAL
     return {local.get(c.tag) or _local(c.tag): (c.text or "").strip() for c in element}
@@ -78,7 +129,7 @@ class AggregateReader:
 
     def __init__(self, stream: Readable, *, now: datetime | None = None, max_count: int = 10_000_000) -> None:
         self._events = etree.iterparse(
-            stream,
+            _PrologGuard(stream),
             events=("end",),
             tag=_TAGS,
             resolve_entities=False,

@@ -147,8 +147,8 @@ class Ingestor:
     async def _aggregate(self, payload: Payload) -> IngestItem:
         assert payload.stream is not None
         item = IngestItem(payload.origin, "aggregate", "skipped")
-        reader = AggregateReader(payload.stream, now=self.now, max_count=self.app.settings.dmarc_max_count)
         try:
+            reader = AggregateReader(payload.stream, now=self.now, max_count=self.app.settings.dmarc_max_count)
             header = reader.header()
             meta, domain = header.metadata, header.policy.domain
             item.domain, item.org, item.report_id = domain, meta.org_name, meta.report_id
