@@ -44,7 +44,7 @@ class PolicyPublished:
     discovery_method: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every record of a report, and frozen init is slow
 class AuthResult:
     """One DKIM or SPF result of `auth_results` (selector for DKIM, scope for SPF)."""
 
@@ -55,7 +55,7 @@ class AuthResult:
     human_result: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reason:
     """A policy override reason (`forwarded`, `mailing_list`, `policy_test_mode`…)."""
 

@@ -233,38 +233,55 @@ class AggregateReader:
     # -- building and checking ---------------------------------------------------------------------
 
     def _record(self, element: Any) -> Record:
+        # The hot loop of a large report: one tag lookup per element, no helper calls, no dicts.
         number = self.record_count + 1
+        names = _LOCAL
         record = Record()
+        count_text = None
         for section in element:
-            name = _local(section.tag)
+            name = names.get(section.tag) or _local(section.tag)
             if name == "row":
                 for child in section:
-                    field = _local(child.tag)
+                    field = names.get(child.tag) or _local(child.tag)
                     if field == "source_ip":
-                        record.source_ip = _text(child)
+                        record.source_ip = (child.text or "").strip()
                     elif field == "count":
-                        record.count = self._count(_text(child), number)
+                        count_text = child.text or ""
                     elif field == "policy_evaluated":
                         self._policy_evaluated(record, child)
             elif name in ("identifiers", "identities"):
-                ids = _children(section)
-                record.header_from = ids.get("header_from", "").lower()
-                record.envelope_from = ids.get("envelope_from", "").lower()
-                record.envelope_to = ids.get("envelope_to", "").lower()
+                for child in section:
+                    field = names.get(child.tag) or _local(child.tag)
+                    value = (child.text or "").strip().lower()
+                    if field == "header_from":
+                        record.header_from = value
+                    elif field == "envelope_from":
+                        record.envelope_from = value
+                    elif field == "envelope_to":
+                        record.envelope_to = value
             elif name == "auth_results":
                 for result in section:
-                    kind, fields = _local(result.tag), _children(result)
-                    auth = AuthResult(
-                        domain=fields.get("domain", "").lower(),
-                        result=fields.get("result", "").lower(),
-                        selector=fields.get("selector", ""),
-                        scope=fields.get("scope", "").lower(),
-                        human_result=fields.get("human_result", ""),
-                    )
+                    kind = names.get(result.tag) or _local(result.tag)
+                    domain = outcome = selector = scope = human = ""
+                    for child in result:
+                        field = names.get(child.tag) or _local(child.tag)
+                        value = (child.text or "").strip()
+                        if field == "domain":
+                            domain = value.lower()
+                        elif field == "result":
+                            outcome = value.lower()
+                        elif field == "selector":
+                            selector = value
+                        elif field == "scope":
+                            scope = value.lower()
+                        elif field == "human_result":
+                            human = value
                     if kind == "dkim":
-                        record.dkim_results.append(auth)
+                        record.dkim_results.append(AuthResult(domain, outcome, selector, scope, human))
                     elif kind == "spf":
-                        record.spf_results.append(auth)
+                        record.spf_results.append(AuthResult(domain, outcome, selector, scope, human))
+        if count_text is not None:
+            record.count = self._count(count_text.strip(), number)
         if not record.source_ip:
             raise ReportRejected(f"record {number} has no source_ip")
         address = _address(record.source_ip)
@@ -278,14 +295,15 @@ class AggregateReader:
 
     @staticmethod
     def _policy_evaluated(record: Record, element: Any) -> None:
+        names = _LOCAL
         for child in element:
-            field = _local(child.tag)
+            field = names.get(child.tag) or _local(child.tag)
             if field == "disposition":
-                record.disposition = _text(child).lower()
+                record.disposition = (child.text or "").strip().lower()
             elif field == "dkim":
-                record.dkim = _text(child).lower()
+                record.dkim = (child.text or "").strip().lower()
             elif field == "spf":
-                record.spf = _text(child).lower()
+                record.spf = (child.text or "").strip().lower()
             elif field == "reason":
                 reason = _children(child)
                 if reason.get("type"):
