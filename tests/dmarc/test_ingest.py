@@ -39,7 +39,8 @@ async def table_counts(app: App) -> dict[str, int]:
 def every_form(folder: Path) -> Path:
     folder.mkdir()
     one = [Row("192.0.2.1", 10)]
-    (folder / "a.xml").write_bytes(aggregate(one, report_id="rfc7489"))
+    forwarded = Row("192.0.2.1", 10, spf="fail", reasons=[("forwarded", "list")], envelope_from=None)
+    (folder / "a.xml").write_bytes(aggregate([forwarded], report_id="rfc7489"))
     (folder / "b.xml.gz").write_bytes(gz(aggregate(one, form="rfc9990", report_id="rfc9990-ns")))
     (folder / "c.zip").write_bytes(zipped(aggregate(one, form="rfc9990-bare", report_id="rfc9990-bare")))
     (folder / "d.eml").write_bytes(report_email(gz(aggregate(one, form="draft", report_id="draft")), "d.xml.gz"))
@@ -70,6 +71,15 @@ async def test_every_form_and_container_is_stored_once(app: App, manage: Manage,
         schemas = dict((await uow.session.execute(select(DmarcReport.report_id, DmarcReport.schema))).all())
     assert schemas["rfc9990-ns"] == schemas["rfc9990-bare"] == "rfc9990"
     assert (schemas["rfc7489"], schemas["draft"]) == ("rfc7489", "draft")
+    async with app.uow() as uow:
+        query = select(DmarcRecord, DmarcReport.begin).join(DmarcReport).where(DmarcReport.report_id == "rfc7489")
+        stored, begin = (await uow.session.execute(query)).one()
+    assert (stored.source_ip, stored.count, stored.spf_aligned, stored.dkim_aligned, stored.dmarc_pass) == (
+        "192.0.2.1", 10, False, True, True,
+    )  # fmt: skip
+    assert stored.envelope_from is None and stored.day == begin.date()  # filed under the report's first day
+    assert stored.details["reasons"] == [["forwarded", "list"]]
+    assert stored.details["spf"] == [["bounce.acme-outreach.test", "mfrom", "pass"]]
 
     again = await ingest_paths(app, [folder], OFFLINE)
     assert {i.status for i in again.items} == {"duplicate"} and len(again.items) == len(first.items)
