@@ -99,6 +99,8 @@ class ReportMailbox:
             raise ProviderError(f"TLS certificate refused: {exc.verify_message}", provider=where) from None
         try:
             client.login(self.location.user, self._password)
+        except imaplib.IMAP4.abort:
+            raise  # the connection dropped: the caller reconnects; not a refused login
         except imaplib.IMAP4.error:
             client.shutdown()
             raise ProviderAuthError("the IMAP server refused the login", provider=where) from None
