@@ -258,7 +258,7 @@ class DmarcRecord(Base):
     report_pk: Mapped[int] = mapped_column(ForeignKey("dmarc_reports.id", ondelete="CASCADE"), index=True)
     domain: Mapped[str] = mapped_column(String(253))
     day: Mapped[_date] = mapped_column(Date)
-    source_ip: Mapped[str] = mapped_column(String(45), index=True)
+    source_ip: Mapped[str] = mapped_column(String(45))
     count: Mapped[int] = mapped_column(Integer)
     disposition: Mapped[str] = mapped_column(String(16))
     dkim: Mapped[str] = mapped_column(String(16))

@@ -64,7 +64,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_dmarc_records_domain_day", "dmarc_records", ["domain", "day"])
     op.create_index(op.f("ix_dmarc_records_report_pk"), "dmarc_records", ["report_pk"])
-    op.create_index(op.f("ix_dmarc_records_source_ip"), "dmarc_records", ["source_ip"])
     op.create_table(
         "dmarc_sources",
         sa.Column("ip", sa.String(length=45), nullable=False),
