@@ -157,9 +157,7 @@ class Ingestor:
                 return item
             async with self.app.uow() as uow:
                 store = DmarcStore(uow.session)
-                if await store.report_exists(meta.org_name, meta.report_id, domain):
-                    item.status = "duplicate"
-                    return item
+                # no look-up first: the unique key refuses a duplicate at this flush, before any record
                 pk = await store.add_report(header, payload.origin)
                 day, batch, messages = meta.begin.date(), list[Record](), 0
                 remember = self.options.resolve and len(self.ips) < MAX_LOOKUPS
@@ -178,7 +176,7 @@ class Ingestor:
             item.reason = exc.reason
             return item
         except IntegrityError:
-            item.status = "duplicate"  # stored meanwhile by another run
+            item.status = "duplicate"  # (org, report id, domain) is stored already: rolled back
             return item
         item.status, item.records, item.messages = "ingested", reader.record_count, messages
         self.touched.add(domain)

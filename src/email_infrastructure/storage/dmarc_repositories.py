@@ -59,13 +59,6 @@ class DmarcStore:
 
     # -- aggregate reports -------------------------------------------------------------------------
 
-    async def report_exists(self, org: str, report_id: str, domain: str) -> bool:
-        """True when this (org, report id, domain) is stored."""
-        query = select(DmarcReport.id).where(
-            DmarcReport.org_name == org, DmarcReport.report_id == report_id, DmarcReport.domain == domain
-        )
-        return (await self._session.scalar(query)) is not None
-
     async def add_report(self, header: ReportHeader, origin: str) -> int:
         """Insert the report row (flushed: a duplicate fails here, before any record)."""
         meta, policy = header.metadata, header.policy
