@@ -152,3 +152,19 @@ def test_reversed_future_and_ancient_dates_are_rejected() -> None:
     assert "reversed" in rejected(aggregate([Row("192.0.2.41", 1)], dates=(now - 3600, now - 7200)))
     assert "future" in rejected(aggregate([Row("192.0.2.41", 1)], dates=(now + 5 * 86400, now + 6 * 86400)))
     assert "before DMARC existed" in rejected(aggregate([Row("192.0.2.41", 1)], dates=(1000, 2000)))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-7"])
+def test_a_dtd_hidden_by_another_encoding_is_refused_too(tmp_path: Path, encoding: str) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT", encoding="utf-8")
+    body = xxe(str(secret)).decode().split("\n", 1)[1]  # without its XML declaration
+    declaration = f'<?xml version="1.0" encoding="{encoding.upper()}"?>\n'
+    # the byte scan for "<!DOCTYPE" cannot see these; the parsed document's own check does
+    if encoding == "utf-16":
+        data = (declaration + body).encode(encoding)
+    else:  # UTF-7 may spell "<" as "+ADw-"
+        data = declaration.encode() + body.encode(encoding).replace(b"<!DOCTYPE", b"+ADw-!DOCTYPE")
+    assert b"<!DOCTYPE" not in data
+    reason = rejected(data)
+    assert "DTD" in reason and "TOP-SECRET" not in reason
