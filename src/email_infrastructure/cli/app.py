@@ -15,6 +15,7 @@ from email_infrastructure.cli import (
     audit,
     db,
     dkim,
+    dmarc,
     dns,
     domain,
     export,
@@ -94,6 +95,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(vault.app, name="vault")
 app.add_typer(mailbox_app, name="mailbox")
 app.add_typer(server.app, name="server")
+app.add_typer(dmarc.app, name="dmarc")
 
 
 def _hoist(argv: list[str]) -> list[str]:

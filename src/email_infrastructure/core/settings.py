@@ -89,6 +89,17 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     #: DNS servers for audits and monitoring (IP[:PORT]); the inventory's, then the system's, otherwise
     nameservers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: DMARC reports (docs/dmarc.md): alert when a domain's DMARC pass rate falls below this share
+    dmarc_pass_rate_threshold: float = Field(default=0.9, ge=0, le=1)
+    #: days of records the alert looks at, and the fewest messages it judges a domain on
+    dmarc_alert_window_days: int = Field(default=7, ge=1, le=366)
+    dmarc_alert_min_messages: int = Field(default=20, ge=1)
+    #: limits against oversized input and compression bombs
+    dmarc_max_report_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    dmarc_max_ratio: int = Field(default=200, ge=2)
+    dmarc_max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    #: a record's message count above this is absurd (the report is skipped)
+    dmarc_max_count: int = Field(default=10_000_000, ge=1)
 
     @field_validator("nameservers", mode="before")
     @classmethod

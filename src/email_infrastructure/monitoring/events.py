@@ -19,3 +19,21 @@ class CheckChangePayload(TypedDict):
 
 CHECK_FAILED: Topic[CheckChangePayload] = Topic("monitoring.check.failed", CheckChangePayload)
 CHECK_RECOVERED: Topic[CheckChangePayload] = Topic("monitoring.check.recovered", CheckChangePayload)
+
+
+class DmarcFailureRatePayload(TypedDict):
+    """A domain whose DMARC pass rate (aggregate reports) crossed the threshold, either way."""
+
+    subject: str
+    check: str
+    status: str
+    previous: str | None
+    summary: str
+    pass_rate: float
+    threshold: float
+    messages: int
+    window_days: int
+
+
+#: edge-triggered: published when a domain starts failing (status "error") and when it recovers
+DMARC_FAILURE_RATE: Topic[DmarcFailureRatePayload] = Topic("monitoring.dmarc.failure_rate", DmarcFailureRatePayload)

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from datetime import date as _date
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
@@ -252,3 +265,123 @@ class VpsServerRecord(_Timestamps, Base):
     #: where that state came from: provider-default | declared | probe | recorded
     port25_source: Mapped[str] = mapped_column(String(32), default="")
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# --- DMARC aggregate and failure reports, SMTP TLS reports (dmarc/, services/dmarc.py) -----------
+
+
+class DmarcReport(Base):
+    """An aggregate report, stored once per (reporting org, report id, policy domain)."""
+
+    __tablename__ = "dmarc_reports"
+    __table_args__ = (UniqueConstraint("org_name", "report_id", "domain"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_name: Mapped[str] = mapped_column(String(253))
+    report_id: Mapped[str] = mapped_column(String(255))
+    domain: Mapped[str] = mapped_column(String(253), index=True)
+    email: Mapped[str] = mapped_column(String(320), default="")
+    schema: Mapped[str] = mapped_column(String(16))
+    begin: Mapped[datetime] = mapped_column()
+    end: Mapped[datetime] = mapped_column()
+    #: policy_published as found, plus report_metadata's errors and generator
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    origin: Mapped[str] = mapped_column(Text, default="")
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class DmarcRecord(Base):
+    """One record of an aggregate report, filed under its policy domain and the report's first day."""
+
+    __tablename__ = "dmarc_records"
+    __table_args__ = (Index("ix_dmarc_records_domain_day", "domain", "day"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_pk: Mapped[int] = mapped_column(ForeignKey("dmarc_reports.id", ondelete="CASCADE"), index=True)
+    domain: Mapped[str] = mapped_column(String(253))
+    day: Mapped[_date] = mapped_column(Date)
+    source_ip: Mapped[str] = mapped_column(String(45))
+    count: Mapped[int] = mapped_column(Integer)
+    disposition: Mapped[str] = mapped_column(String(16))
+    dkim: Mapped[str] = mapped_column(String(16))
+    spf: Mapped[str] = mapped_column(String(16))
+    dkim_aligned: Mapped[bool] = mapped_column(Boolean)
+    spf_aligned: Mapped[bool] = mapped_column(Boolean)
+    dmarc_pass: Mapped[bool] = mapped_column(Boolean)
+    header_from: Mapped[str] = mapped_column(String(253))
+    envelope_from: Mapped[str | None] = mapped_column(String(253))
+    envelope_to: Mapped[str | None] = mapped_column(String(253))
+    #: override reasons and the raw DKIM/SPF results: {"reasons": [...], "dkim": [...], "spf": [...]}
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class DmarcSource(Base):
+    """What we learnt about a sending IP (reverse DNS), refreshed once per ingest run."""
+
+    __tablename__ = "dmarc_sources"
+    ip: Mapped[str] = mapped_column(String(45), primary_key=True)
+    reverse_dns: Mapped[str] = mapped_column(String(253), default="")
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TlsReportRecord(Base):
+    """An SMTP TLS report (RFC 8460), stored once per (organization, report id)."""
+
+    __tablename__ = "tls_reports"
+    __table_args__ = (UniqueConstraint("org_name", "report_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_name: Mapped[str] = mapped_column(String(253))
+    report_id: Mapped[str] = mapped_column(String(255))
+    begin: Mapped[datetime] = mapped_column()
+    end: Mapped[datetime] = mapped_column()
+    contact_info: Mapped[str] = mapped_column(String(320), default="")
+    origin: Mapped[str] = mapped_column(Text, default="")
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TlsPolicyResult(Base):
+    """One policy of a TLS report: session counts for a policy domain on the report's first day."""
+
+    __tablename__ = "tls_policy_results"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_pk: Mapped[int] = mapped_column(ForeignKey("tls_reports.id", ondelete="CASCADE"), index=True)
+    domain: Mapped[str] = mapped_column(String(253), index=True)
+    day: Mapped[_date] = mapped_column(Date)
+    policy_type: Mapped[str] = mapped_column(String(32))
+    successful_sessions: Mapped[int] = mapped_column(Integer)
+    failed_sessions: Mapped[int] = mapped_column(Integer)
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class TlsFailureRecord(Base):
+    """One `failure-details` entry of a TLS report."""
+
+    __tablename__ = "tls_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_pk: Mapped[int] = mapped_column(ForeignKey("tls_policy_results.id", ondelete="CASCADE"), index=True)
+    domain: Mapped[str] = mapped_column(String(253), index=True)
+    day: Mapped[_date] = mapped_column(Date)
+    result_type: Mapped[str] = mapped_column(String(64))
+    failed_session_count: Mapped[int] = mapped_column(Integer)
+    sending_mta_ip: Mapped[str] = mapped_column(String(45), default="")
+    receiving_mx_hostname: Mapped[str] = mapped_column(String(253), default="")
+    receiving_ip: Mapped[str] = mapped_column(String(45), default="")
+    additional_information: Mapped[str] = mapped_column(Text, default="")
+
+
+class DmarcFailureReport(Base):
+    """A failure (forensic) report; its original headers are personal data (kept apart, trimmed)."""
+
+    __tablename__ = "dmarc_failure_reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: sha256 of what identifies the report (reporter, domain, source, arrival, message id)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    domain: Mapped[str] = mapped_column(String(253), index=True)
+    arrival: Mapped[datetime | None] = mapped_column()
+    source_ip: Mapped[str] = mapped_column(String(45), default="")
+    reporter: Mapped[str] = mapped_column(String(253), default="")
+    auth_failure: Mapped[str] = mapped_column(String(32), default="")
+    delivery_result: Mapped[str] = mapped_column(String(32), default="")
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    original_headers: Mapped[str] = mapped_column(Text, default="")
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

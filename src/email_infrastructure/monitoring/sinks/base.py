@@ -11,7 +11,8 @@ from email_infrastructure.core.events import Event
 def headline(event: Event) -> str:
     """One line for humans: `FAILED spf on example.com: …`."""
     p = event.payload
-    verb = "FAILED" if event.topic.endswith(".failed") else "RECOVERED"
+    # `status` tells for topics that carry both directions (monitoring.dmarc.failure_rate)
+    verb = "FAILED" if event.topic.endswith(".failed") or p.get("status") == "error" else "RECOVERED"
     return f"{verb} {p.get('check')} on {p.get('subject')}: {p.get('summary') or p.get('status')}"
 
 

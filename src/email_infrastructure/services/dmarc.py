@@ -1,0 +1,551 @@
+"""DMARC and TLS reports: ingest from files, folders and mailboxes; summaries; pass-rate alerts.
+
+Each report is stored in one transaction (all of it or nothing), keyed by (org, report id,
+domain): the same report seen twice is stored once. What cannot be stored becomes a skipped item
+with its reason; the run goes on. Faces (CLI, later the API) call the functions at the bottom.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from email_infrastructure.core.errors import ProviderError, UserError
+from email_infrastructure.core.inventory.loader import resolve_secret
+from email_infrastructure.dmarc.containers import ContainerLimits, Extractor, Found, Payload, Unreadable
+from email_infrastructure.dmarc.failure import parse_failure
+from email_infrastructure.dmarc.imap import CONNECTION_ERRORS, ReportMailbox, parse_imap_url
+from email_infrastructure.dmarc.model import Record, ReportRejected
+from email_infrastructure.dmarc.tlsrpt import parse_tlsrpt
+from email_infrastructure.dmarc.xml import AggregateReader
+from email_infrastructure.monitoring.events import DMARC_FAILURE_RATE, DmarcFailureRatePayload
+from email_infrastructure.services.app import App, require_state
+from email_infrastructure.services.desired import load_snapshot
+from email_infrastructure.storage.dmarc_repositories import DmarcStore
+
+#: records per executemany: large enough to amortise a round trip, small enough to stay flat
+BATCH = 5_000
+#: the check name under which a domain's pass-rate state is kept (edge-triggered alerts)
+PASS_RATE_CHECK = "dmarc_pass_rate"  # noqa: S105 (a check name, not a password)
+#: reverse DNS lookups per run at most (the rest wait for the next run)
+MAX_LOOKUPS = 20_000
+
+
+@dataclass
+class IngestItem:
+    """What became of one report document."""
+
+    origin: str
+    kind: str
+    status: str  # ingested | duplicate | skipped
+    reason: str = ""
+    domain: str = ""
+    org: str = ""
+    report_id: str = ""
+    records: int = 0
+    messages: int = 0
+
+
+@dataclass
+class IngestSummary:
+    """Every item of a run, the alerts it raised, and what the mailbox side did."""
+
+    items: list[IngestItem] = field(default_factory=list)
+    resolved: int = 0
+    alerts: list[DmarcFailureRatePayload] = field(default_factory=list)
+    mailbox: dict[str, int] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        """Items with this status."""
+        return sum(1 for i in self.items if i.status == status)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {
+            "ingested": self.count("ingested"),
+            "duplicate": self.count("duplicate"),
+            "skipped": self.count("skipped"),
+            "items": [asdict(i) for i in self.items],
+            "sources_resolved": self.resolved,
+            "alerts": [dict(a) for a in self.alerts],
+            **({"mailbox": self.mailbox} if self.mailbox else {}),
+        }
+
+
+@dataclass
+class IngestOptions:
+    """How a run ingests: DNS servers for enrichment, which domains count as ours, alerts."""
+
+    nameservers: list[str] = field(default_factory=list)
+    resolve: bool = True
+    #: the domains reports are accepted for; None: the desired state's domains
+    domains: set[str] | None = None
+    alerts: bool = True
+    now: datetime | None = None
+
+
+def container_limits(app: App) -> ContainerLimits:
+    """The container limits of the settings."""
+    s = app.settings
+    return ContainerLimits(
+        max_bytes=s.dmarc_max_report_bytes, max_ratio=s.dmarc_max_ratio, max_message_bytes=s.dmarc_max_message_bytes
+    )
+
+
+class Ingestor:
+    """One run: stores what it is given, remembers source IPs and touched domains for afterwards."""
+
+    def __init__(self, app: App, options: IngestOptions, domains: set[str]) -> None:
+        self.app = app
+        self.options = options
+        self.domains = domains
+        self.now = options.now or datetime.now(UTC)
+        self.extractor = Extractor(container_limits(app))
+        self.ips: set[str] = set()
+        self.touched: set[str] = set()
+        self.summary = IngestSummary()
+
+    @classmethod
+    async def create(cls, app: App, options: IngestOptions) -> Ingestor:
+        """An ingestor for the desired state's domains (or the options')."""
+        domains = options.domains
+        if domains is None:
+            domains = set((await load_snapshot(app)).domains)
+        return cls(app, options, {d.lower().rstrip(".") for d in domains})
+
+    def managed(self, domain: str) -> bool:
+        """A domain of ours, or a subdomain of one."""
+        return any(domain == d or domain.endswith("." + d) for d in self.domains)
+
+    def _not_managed(self, domain: str) -> str:
+        return f"domain {domain} is not managed here (not in the desired state)"
+
+    async def take(self, found: Iterable[Found]) -> list[IngestItem]:
+        """Store every report found; each item is also added to the run's summary."""
+        items = []
+        for entry in found:
+            if isinstance(entry, Unreadable):
+                item = IngestItem(entry.origin, "unknown", "skipped", entry.reason)
+            elif entry.kind == "aggregate":
+                item = await self._aggregate(entry)
+            elif entry.kind == "tlsrpt":
+                item = await self._tls(entry)
+            else:
+                item = await self._failure(entry)
+            items.append(item)
+            self.summary.items.append(item)
+        return items
+
+    async def _aggregate(self, payload: Payload) -> IngestItem:
+        assert payload.stream is not None
+        item = IngestItem(payload.origin, "aggregate", "skipped")
+        try:
+            reader = AggregateReader(payload.stream, now=self.now, max_count=self.app.settings.dmarc_max_count)
+            header = reader.header()
+            meta, domain = header.metadata, header.policy.domain
+            item.domain, item.org, item.report_id = domain, meta.org_name, meta.report_id
+            if not self.managed(domain):
+                item.reason = self._not_managed(domain)
+                return item
+            async with self.app.uow() as uow:
+                store = DmarcStore(uow.session)
+                # no look-up first: the unique key refuses a duplicate at this flush, before any record
+                pk = await store.add_report(header, payload.origin)
+                day, batch, messages = meta.begin.date(), list[Record](), 0
+                remember = self.options.resolve and len(self.ips) < MAX_LOOKUPS
+                for record in reader.records():
+                    batch.append(record)
+                    messages += record.count
+                    if remember:
+                        self.ips.add(record.source_ip)
+                    if len(batch) >= BATCH:
+                        await store.add_records(pk, domain, day, batch)
+                        batch = []
+                await store.add_records(pk, domain, day, batch)
+                await store.finish_report(pk, reader.record_count, messages)
+                await uow.commit()
+        except ReportRejected as exc:
+            item.reason = exc.reason
+            return item
+        except IntegrityError:
+            item.status = "duplicate"  # (org, report id, domain) is stored already: rolled back
+            return item
+        item.status, item.records, item.messages = "ingested", reader.record_count, messages
+        self.touched.add(domain)
+        return item
+
+    async def _tls(self, payload: Payload) -> IngestItem:
+        assert payload.stream is not None
+        item = IngestItem(payload.origin, "tlsrpt", "skipped")
+        try:
+            report = parse_tlsrpt(payload.stream, now=self.now, max_count=self.app.settings.dmarc_max_count)
+        except ReportRejected as exc:
+            item.reason = exc.reason
+            return item
+        item.org, item.report_id = report.organization_name, report.report_id
+        named = sorted({p.policy_domain for p in report.policies})
+        ours = {d for d in named if self.managed(d)}
+        item.domain = ",".join(sorted(ours) or named)
+        if not ours:
+            item.reason = self._not_managed(", ".join(named) or "(none)")
+            return item
+        try:
+            async with self.app.uow() as uow:
+                store = DmarcStore(uow.session)
+                if await store.tls_exists(report.organization_name, report.report_id):
+                    item.status = "duplicate"
+                    return item
+                await store.add_tls(report, ours, payload.origin)
+                await uow.commit()
+        except IntegrityError:
+            item.status = "duplicate"
+            return item
+        item.status = "ingested"
+        item.records = sum(1 for p in report.policies if p.policy_domain in ours)
+        item.messages = sum(
+            p.successful_sessions + p.failed_sessions for p in report.policies if p.policy_domain in ours
+        )
+        return item
+
+    async def _failure(self, payload: Payload) -> IngestItem:
+        assert payload.message is not None
+        item = IngestItem(payload.origin, "failure", "skipped")
+        try:
+            report = parse_failure(payload.message, now=self.now)
+        except ReportRejected as exc:
+            item.reason = exc.reason
+            return item
+        item.domain, item.org, item.report_id = report.reported_domain, report.reporter, report.message_id
+        if not self.managed(report.reported_domain):
+            item.reason = self._not_managed(report.reported_domain)
+            return item
+        arrival = report.arrival.isoformat() if report.arrival else ""
+        identity = [report.reporter, report.reported_domain, report.source_ip, arrival, report.message_id]
+        identity += [report.auth_failure, report.original_mail_from, report.original_rcpt_to]
+        fingerprint = hashlib.sha256("\x00".join(identity).encode()).hexdigest()
+        try:
+            async with self.app.uow() as uow:
+                store = DmarcStore(uow.session)
+                if await store.failure_exists(fingerprint):
+                    item.status = "duplicate"
+                    return item
+                await store.add_failure(fingerprint, report)
+                await uow.commit()
+        except IntegrityError:
+            item.status = "duplicate"
+            return item
+        item.status, item.records, item.messages = "ingested", 1, 1
+        return item
+
+    async def finish(self) -> IngestSummary:
+        """Name the sources seen (reverse DNS, once each), then judge the touched domains' pass rates."""
+        if self.options.resolve and self.ips:
+            self.summary.resolved = await resolve_sources(self.app, sorted(self.ips), self.options.nameservers)
+        if self.options.alerts and self.touched:
+            self.summary.alerts = await evaluate_pass_rates(self.app, self.touched, now=self.now)
+        return self.summary
+
+
+async def resolve_sources(app: App, ips: Sequence[str], nameservers: Sequence[str]) -> int:
+    """Reverse DNS of each IP, concurrently (one shared cache), stored; returns how many answered."""
+    import dns.reversename
+
+    from email_infrastructure.monitoring.resolver import Resolver
+
+    resolver = Resolver.from_strings(list(nameservers) or app.settings.nameservers, timeout=2.0, attempts=2)
+
+    async def one(ip: str) -> tuple[str, str | None]:
+        answer = await resolver.query(dns.reversename.from_address(ip).to_text(), "PTR")
+        if answer.found:
+            return ip, answer.values()[0].rstrip(".").lower()
+        return ip, "" if answer.status.void else None  # None: could not tell, keep what we knew
+
+    try:
+        results = await asyncio.gather(*(one(ip) for ip in ips))
+    finally:
+        await resolver.close()
+    names = {ip: name for ip, name in results if name is not None}
+    if names:
+        async with app.uow() as uow:
+            await DmarcStore(uow.session).save_source_names(names)
+            await uow.commit()
+    return sum(1 for n in names.values() if n)
+
+
+async def evaluate_pass_rates(app: App, domains: Iterable[str], *, now: datetime | None = None) -> list[Any]:
+    """Each domain's DMARC pass rate over the alert window; an event on every change of state."""
+    s = app.settings
+    window, threshold = s.dmarc_alert_window_days, s.dmarc_pass_rate_threshold
+    since = ((now or datetime.now(UTC)) - timedelta(days=window)).date()
+    wanted = set(domains)
+    published: list[Any] = []
+    async with app.uow() as uow:
+        store = DmarcStore(uow.session)
+        rows, figures = [], {}
+        for domain, messages, passed, _spf, _dkim in await store.totals_by("domain", None, since):
+            if domain not in wanted:
+                continue
+            messages, rate = int(messages), (int(passed) / int(messages) if messages else 1.0)
+            figures[domain] = (rate, messages)
+            # too few messages to judge: "unknown" changes no state either way
+            status = "unknown" if messages < s.dmarc_alert_min_messages else "error" if rate < threshold else "ok"
+            summary = (
+                f"DMARC pass rate {rate:.1%} of {messages:,} messages in the last {window} days "
+                f"(threshold {threshold:.0%})"
+            )
+            rows.append((domain, PASS_RATE_CHECK, status, {"pass_rate": rate, "messages": messages}, summary))
+        for change in await uow.checks.record(rows):
+            if change.new != "error" and change.old != "error":
+                continue
+            rate, messages = figures[change.subject]
+            payload = DmarcFailureRatePayload(
+                subject=change.subject,
+                check=PASS_RATE_CHECK,
+                status=change.new,
+                previous=change.old,
+                summary=change.summary,
+                pass_rate=round(rate, 4),
+                threshold=threshold,
+                messages=messages,
+                window_days=window,
+            )
+            uow.emit(DMARC_FAILURE_RATE, payload, source="dmarc")
+            published.append(payload)
+        await uow.commit()
+    return published
+
+
+class _Alerts:
+    """The desired state's alert sinks, subscribed to the pass-rate topic for one run."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._detach: Any = None
+        self._dispatcher: Any = None
+
+    async def __aenter__(self) -> _Alerts:
+        from email_infrastructure.monitoring.alerts import AlertDispatcher
+        from email_infrastructure.monitoring.sinks import build_sink
+
+        sinks = (await load_snapshot(self.app)).inventory().monitoring.alert_sinks
+        if sinks:
+            self._dispatcher = AlertDispatcher([build_sink(i, s) for i, s in enumerate(sinks)])
+            self._detach = self.app.bus.subscribe(DMARC_FAILURE_RATE.name, self._dispatcher.deliver, queued=True)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.app.bus.drain()
+        if self._detach is not None:
+            self._detach()
+            await self._dispatcher.close()
+
+
+# -- what the faces call ---------------------------------------------------------------------------
+
+
+async def ingest_paths(app: App, paths: Sequence[Path], options: IngestOptions | None = None) -> IngestSummary:
+    """Ingest files and folders (XML, JSON, gzip, zip, .eml, mbox, found by content)."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise UserError(f"no such file or folder: {', '.join(missing)}")
+    options = options or IngestOptions()
+    ingestor = await Ingestor.create(app, options)
+    async with _Alerts(app):
+        for path in paths:
+            await ingestor.take(ingestor.extractor.from_path(path))
+        return await ingestor.finish()
+
+
+@dataclass
+class ImapRequest:
+    """Where the report mailbox is and what to do with processed messages."""
+
+    url: str
+    password: str  # an env:NAME reference
+    move_to: str | None = None
+    ca_file: Path | None = None
+    address: str | None = None
+    timeout: float = 30.0
+    #: reconnections after a dropped connection before the run gives up
+    retries: int = 5
+
+
+async def ingest_imap(app: App, request: ImapRequest, options: IngestOptions | None = None) -> IngestSummary:
+    """Ingest every message of an IMAP folder; processed ones move to `move_to`; drops are resumed."""
+    location = parse_imap_url(request.url)
+    password = resolve_secret(request.password)
+    box = ReportMailbox(location, password, ca_file=request.ca_file, address=request.address, timeout=request.timeout)
+    options = options or IngestOptions()
+    ingestor = await Ingestor.create(app, options)
+    # UIDs whose reports are stored (not yet moved) and moved: a resume skips both
+    stored: set[int] = set()
+    moved: set[int] = set()
+    stats = {"messages": 0, "moved": 0, "reconnects": 0}
+    validity = None
+    async with _Alerts(app):
+        while True:
+            try:
+                await asyncio.to_thread(box.connect)
+                if validity is not None and box.uidvalidity != validity:
+                    stored.clear()  # UIDs were renumbered: the unique keys still stop duplicates
+                validity = box.uidvalidity
+                for uid in await asyncio.to_thread(box.uids):
+                    if uid in moved:
+                        continue
+                    if uid not in stored:
+                        data = await asyncio.to_thread(box.fetch, uid)
+                        if data is None:
+                            continue
+                        stats["messages"] += 1
+                        origin = f"{location} UID {uid}"
+                        if len(data) > ingestor.extractor.limits.max_message_bytes:
+                            limit = ingestor.extractor.limits.max_message_bytes
+                            await ingestor.take([Unreadable(origin, f"message larger than {limit:,} bytes")])
+                        else:
+                            await ingestor.take(ingestor.extractor.from_message(data, origin))
+                        stored.add(uid)
+                    if request.move_to:
+                        await asyncio.to_thread(box.move, uid, request.move_to)
+                        moved.add(uid)
+                        stats["moved"] += 1
+                break
+            except CONNECTION_ERRORS as exc:
+                stats["reconnects"] += 1
+                if stats["reconnects"] > request.retries:
+                    raise ProviderError(
+                        f"the connection dropped {stats['reconnects']} times (last: {exc})", provider=str(location)
+                    ) from None
+                await asyncio.to_thread(box.drop)
+                await asyncio.sleep(min(0.2 * stats["reconnects"], 2.0))
+        await asyncio.to_thread(box.drop)
+        summary = await ingestor.finish()
+    summary.mailbox = stats
+    return summary
+
+
+# -- summaries -------------------------------------------------------------------------------------
+
+_SINCE = re.compile(r"^(\d{1,4})([dw])$")
+
+
+def parse_since(text: str | None, today: date | None = None) -> date | None:
+    """`30d`, `2w` → the first day counted; None or `all` → no limit."""
+    if not text or text == "all":
+        return None
+    match = _SINCE.match(text.strip().lower())
+    if not match:
+        raise UserError(f"--since {text!r}: write a number of days or weeks, e.g. 30d or 2w (or all)")
+    days = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+    return (today or datetime.now(UTC).date()) - timedelta(days=days)
+
+
+@dataclass
+class Totals:
+    """Messages of one source, organisation or domain, and how many passed what."""
+
+    key: str
+    messages: int
+    dmarc_pass: int
+    spf_aligned: int
+    dkim_aligned: int
+    reverse_dns: str = ""
+    ours: bool = False
+
+    @property
+    def failing(self) -> int:
+        """Messages that failed DMARC."""
+        return self.messages - self.dmarc_pass
+
+    def rate(self, passed: int) -> float:
+        """A share of the messages (1.0 when there are none)."""
+        return passed / self.messages if self.messages else 1.0
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data with rates."""
+        return {
+            "key": self.key,
+            "messages": self.messages,
+            "dmarc_pass_rate": round(self.rate(self.dmarc_pass), 4),
+            "spf_aligned_rate": round(self.rate(self.spf_aligned), 4),
+            "dkim_aligned_rate": round(self.rate(self.dkim_aligned), 4),
+            "failing": self.failing,
+            "reverse_dns": self.reverse_dns,
+            "ours": self.ours,
+        }
+
+
+@dataclass
+class DmarcSummary:
+    """What `dmarc summary` shows (and the API's panel will)."""
+
+    domain: str | None
+    since: date | None
+    reports: int
+    failure_reports: int
+    domains: list[Totals]
+    sources: list[Totals]
+    organisations: list[Totals]
+    tls_sessions: tuple[int, int]
+    tls_failures: list[tuple[str, int]]
+
+    @property
+    def unknown_senders(self) -> list[Totals]:
+        """Sources that are not our servers and had messages fail DMARC."""
+        return [s for s in self.sources if not s.ours and s.failing]
+
+    @property
+    def our_failing(self) -> list[Totals]:
+        """Our own servers' IPs with messages failing DMARC."""
+        return [s for s in self.sources if s.ours and s.failing]
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {
+            "domain": self.domain,
+            "since": self.since.isoformat() if self.since else None,
+            "reports": self.reports,
+            "failure_reports": self.failure_reports,
+            "domains": [t.to_json() for t in self.domains],
+            "sources": [t.to_json() for t in self.sources],
+            "organisations": [t.to_json() for t in self.organisations],
+            "unknown_senders": [t.key for t in self.unknown_senders],
+            "our_servers_failing": [t.key for t in self.our_failing],
+            "tls": {
+                "successful_sessions": self.tls_sessions[0],
+                "failed_sessions": self.tls_sessions[1],
+                "failures_by_type": dict(self.tls_failures),
+            },
+        }
+
+
+def _totals(rows: Iterable[tuple[Any, ...]]) -> list[Totals]:
+    return [Totals(str(k), int(m), int(d), int(s), int(k2)) for k, m, d, s, k2 in rows]
+
+
+async def dmarc_summary(app: App, domain: str | None = None, since: date | None = None) -> DmarcSummary:
+    """Volume and pass rates per domain, sending source and reporting organisation; TLS failures."""
+    await require_state(app)
+    domain = domain.lower().rstrip(".") if domain else None
+    inventory = (await load_snapshot(app)).inventory()
+    ours = {ip for server in inventory.servers for ip in server.ips}
+    async with app.uow() as uow:
+        store = DmarcStore(uow.session)
+        domains = _totals(await store.totals_by("domain", domain, since))
+        sources = _totals(await store.totals_by("source_ip", domain, since))
+        organisations = _totals(await store.totals_by("org", domain, since))
+        names = await store.source_names(s.key for s in sources)
+        moment = datetime.combine(since, datetime.min.time(), UTC) if since else None
+        reports, failures = await store.report_counts(domain, moment)
+        tls_sessions = await store.tls_sessions(domain, since)
+        tls_failures = await store.tls_failures(domain, since)
+    for source in sources:
+        source.reverse_dns, source.ours = names.get(source.key, ""), source.key in ours
+    return DmarcSummary(domain, since, reports, failures, domains, sources, organisations, tls_sessions, tls_failures)
