@@ -11,7 +11,20 @@ from typing import Annotated
 import typer
 
 from email_infrastructure import __version__
-from email_infrastructure.cli import audit, db, dkim, dns, domain, export, init, monitor, status, validate, vault
+from email_infrastructure.cli import (
+    audit,
+    db,
+    dkim,
+    dns,
+    domain,
+    export,
+    init,
+    monitor,
+    status,
+    validate,
+    vault,
+    worker,
+)
 from email_infrastructure.cli.common import console, debug_enabled, err_console
 from email_infrastructure.cli.mailbox import app as mailbox_app
 from email_infrastructure.core.errors import ConfigError, EmailInfraError
@@ -75,6 +88,8 @@ app.command("monitor")(monitor.monitor)
 app.command("metrics")(monitor.metrics)
 app.command("status")(status.status)
 app.command("export")(export.export)
+app.command("worker")(worker.worker)
+app.command("scheduler")(worker.scheduler)
 app.add_typer(domain.app, name="domain")
 app.add_typer(dkim.app, name="dkim")
 app.add_typer(db.app, name="db")

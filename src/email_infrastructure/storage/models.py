@@ -219,3 +219,15 @@ class CheckState(Base):
     since: Mapped[datetime] = mapped_column(default=utcnow)
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
     summary: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- workers (scale-out) ------------------------------------------------------------------------
+
+
+class WorkerRunKey(Base):
+    """A task run whose effects are stored: a re-delivered job with the same key stores nothing."""
+
+    __tablename__ = "worker_run_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
