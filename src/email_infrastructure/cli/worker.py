@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from email_infrastructure.cli.common import JsonOption, application, console, print_json, run, settings
+from email_infrastructure.cli.common import JsonOption, application, console, err_console, print_json, run, settings
 
 
 def worker(
@@ -21,12 +21,21 @@ def worker(
     tasks: Annotated[
         list[str] | None, typer.Option("--tasks", hidden=True, help="Also register this module's TASKS.")
     ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only check that Redis and the database answer (exit 0, else 1).")
+    ] = False,
 ) -> None:
     """Run monitoring checks and plan applies from the Redis task queue (needs REDIS_URL).
 
     SIGTERM/SIGINT stop it: running jobs get --grace seconds, then go back to the queue.
     """
-    from email_infrastructure.workers.worker import WorkerOptions, run_worker
+    from email_infrastructure.workers.worker import WorkerOptions, health, run_worker
+
+    if check:
+        problems = run(health(settings()))
+        for problem in problems:
+            err_console.print(f"unhealthy: {problem}", markup=False, soft_wrap=True)
+        raise typer.Exit(1 if problems else 0)
 
     options = WorkerOptions(
         queue=queue, concurrency=concurrency, burst=burst, grace=grace, task_modules=tuple(tasks or ())

@@ -8,7 +8,7 @@ import importlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from saq.types import Context
 
@@ -144,3 +144,27 @@ async def run_worker(settings: Settings, options: WorkerOptions) -> None:
         await worker.start()
     finally:
         await worker.queue.disconnect()
+
+
+async def health(settings: Settings) -> list[str]:
+    """What keeps this deployment's worker from working (Redis, the database); empty when healthy."""
+    from email_infrastructure.core.errors import EmailInfraError
+    from email_infrastructure.core.redis import redis_client
+    from email_infrastructure.services.app import open_app
+
+    problems: list[str] = []
+    try:
+        client = redis_client(settings)
+        try:
+            # the asyncio client's ping is typed for both clients (bool | Awaitable[bool])
+            await asyncio.wait_for(cast(Awaitable[bool], client.ping()), 5)
+        finally:
+            await client.aclose()
+    except Exception as exc:  # redis-py's errors, a refused URL, a timeout: unhealthy whatever the cause
+        problems.append(f"redis: {type(exc).__name__}: {exc}")
+    async with open_app(settings) as app:
+        try:
+            await asyncio.wait_for(app.database(), 10)
+        except (EmailInfraError, OSError, TimeoutError) as exc:
+            problems.append(f"database: {exc}")
+    return problems
