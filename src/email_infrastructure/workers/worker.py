@@ -46,6 +46,30 @@ class WorkerOptions:
     task_modules: tuple[str, ...] = ()
 
 
+def _prompt_worker_class() -> type[Worker[WorkerContext]]:
+    """saq's Worker, stopping its upkeep loops at once on stop.
+
+    saq's stop waits for every task, its upkeep loops included, up to the grace period; those
+    loops sleep up to a minute (the sweep), so even an idle worker took the whole grace period to
+    stop. Running jobs still get it.
+    """
+    from saq import Worker
+
+    class PromptWorker(Worker[WorkerContext]):
+        _upkeep: list[asyncio.Task[None]]
+
+        async def upkeep(self) -> list[asyncio.Task[None]]:
+            self._upkeep = await super().upkeep()
+            return self._upkeep
+
+        async def stop(self) -> None:
+            for task in getattr(self, "_upkeep", []):
+                task.cancel()
+            await super().stop()
+
+    return PromptWorker
+
+
 def load_tasks(modules: tuple[str, ...] = ()) -> dict[str, TaskSpec]:
     """Our tasks plus each module's `TASKS` (a mapping of name → TaskSpec)."""
     from email_infrastructure.workers.tasks import TASKS
@@ -93,8 +117,6 @@ def build_worker(
     settings: Settings, options: WorkerOptions, tasks: Mapping[str, TaskSpec] | None = None
 ) -> Worker[WorkerContext]:
     """A saq worker over our queue; its startup opens the App (with the event bridge), shutdown closes it."""
-    from saq import Worker
-
     if not settings.redis_url:
         raise ConfigError("`email-infra worker` needs REDIS_URL (without it, `monitor` runs checks in-process)")
     specs = dict(tasks) if tasks is not None else load_tasks(options.task_modules)
@@ -123,7 +145,7 @@ def build_worker(
 
     # saq's defaults except the sweep, which decides how soon a dead worker's job is retried
     timers: TimersDict = {"schedule": 1, "worker_info": 10, "sweep": settings.worker_sweep_seconds, "abort": 1}
-    return Worker(
+    return _prompt_worker_class()(
         saq_queue(settings, options.queue),
         functions=[(spec.name, _with_heartbeat(spec)) for spec in specs.values()],
         concurrency=options.concurrency,
