@@ -96,3 +96,25 @@ async def test_an_apply_job_delivered_twice_converges(app: App, tmp_path: Path) 
     assert again["status"] == "unchanged", again
     stale = await body(app, job_key="apply:2", checksum="sha256:" + "0" * 64)
     assert stale["status"] == "refused" and "plan changed" in stale["error"]
+
+
+async def test_a_check_of_a_domain_removed_since_it_was_enqueued_is_skipped(app: App, tmp_path: Path) -> None:
+    await store_fleet(app, tmp_path, [DOMAIN])
+    outcome = await TASKS["run_check"].body(
+        app, job_key="check:dns:gone.fleet.test:1", family="dns", subject="gone.fleet.test"
+    )
+    assert outcome["skipped"] == "no longer in the desired state"
+    async with app.uow() as uow:
+        query = select(func.count()).select_from(CheckResultRecord)
+        assert await uow.session.scalar(query) == 0
+
+
+async def test_the_in_process_runner_keeps_a_bounded_number_of_results(app: App) -> None:
+    async def quick(app: App, *, job_key: str) -> dict[str, Any]:
+        return {"key": job_key}
+
+    queue = InProcessQueue(app, {"quick": TaskSpec("quick", quick, timeout=5, heartbeat=5)}, keep_results=3)
+    for i in range(5):
+        await queue.enqueue("quick", {}, f"quick:{i}")
+    await queue.join()
+    assert list(queue.results) == ["quick:2", "quick:3", "quick:4"]

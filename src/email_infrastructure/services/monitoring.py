@@ -185,11 +185,15 @@ class MonitorService:
         await self.dispatcher.close()
 
 
-async def run_checks(app: App, subject: str, family: str, *, run_key: str | None = None) -> RunSummary:
+async def run_checks(
+    app: App, subject: str, family: str, *, run_key: str | None = None, stored_only: bool = False
+) -> RunSummary | None:
     """One family of checks for one domain of the desired state, recorded (a worker's task body).
 
     Only that domain is read from the desired state, so a task costs the same among 100,000
-    domains as among ten; with `run_key` its results are stored at most once.
+    domains as among ten; with `run_key` its results are stored at most once. With `stored_only`
+    a domain no longer in the desired state (removed since its check was enqueued) is not
+    checked: None.
     """
     from pathlib import Path
 
@@ -199,6 +203,8 @@ async def run_checks(app: App, subject: str, family: str, *, run_key: str | None
     if app.has_state():
         async with app.uow() as uow:
             snapshot = from_rows(await uow.desired.load(only=[subject]))
+    if stored_only and subject not in snapshot.domains:
+        return None
     inventory = snapshot.inventory()
     source = LoadedInventory(inventory, Path(app.state_location))
     service = await MonitorService.create(app, MonitorRequest(source=source, subjects=[subject]))

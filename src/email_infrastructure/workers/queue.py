@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -78,14 +79,18 @@ def spec_of(tasks: Mapping[str, TaskSpec], name: str) -> TaskSpec:
 class InProcessQueue:
     """The single-process runner: tasks run as asyncio tasks of this process, same bodies, same retries."""
 
-    def __init__(self, app: App, tasks: Mapping[str, TaskSpec], *, concurrency: int = 8) -> None:
+    def __init__(
+        self, app: App, tasks: Mapping[str, TaskSpec], *, concurrency: int = 8, keep_results: int = 10_000
+    ) -> None:
         self.app = app
         self.tasks = dict(tasks)
         self._seen: dict[str, float] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(concurrency)
-        #: job key → result or error of finished runs (what the API's job table reads after merge)
-        self.results: dict[str, dict[str, Any]] = {}
+        #: job key → result or error of the latest finished runs (what the API's job table reads);
+        #: bounded, as a scheduler running for months would otherwise keep every run
+        self.results: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.keep_results = keep_results
 
     async def enqueue(
         self, task_name: str, params: Mapping[str, Any], key: str, *, dedup_ttl: int | None = None
@@ -95,6 +100,8 @@ class InProcessQueue:
         now = time.monotonic()
         if self._seen.get(key, -1.0) > now:
             return None
+        if len(self._seen) > 2 * self.keep_results:  # forget keys whose TTL ran out
+            self._seen = {k: until for k, until in self._seen.items() if until > now}
         self._seen[key] = now + (dedup_ttl or spec.dedup_ttl)
         task = asyncio.get_running_loop().create_task(self._run(spec, dict(params), key))
         self._running.add(task)
@@ -108,11 +115,17 @@ class InProcessQueue:
                     result = await asyncio.wait_for(spec.body(self.app, job_key=key, **params), spec.timeout)
                 except Exception as exc:  # a failed run is retried like on the queue, then recorded
                     _log.warning("task %s (%s) attempt %d failed: %s", spec.name, key, attempt, exc)
-                    self.results[key] = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+                    self._keep(key, {"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
                     await asyncio.sleep(spec.retry_delay * attempt)
                     continue
-                self.results[key] = {"status": "complete", "result": result}
+                self._keep(key, {"status": "complete", "result": result})
                 return
+
+    def _keep(self, key: str, outcome: dict[str, Any]) -> None:
+        self.results[key] = outcome
+        self.results.move_to_end(key)
+        while len(self.results) > self.keep_results:
+            self.results.popitem(last=False)
 
     async def join(self) -> None:
         """Wait until every enqueued task has finished (tests, `--once` runs)."""

@@ -16,7 +16,9 @@ async def run_check(app: App, *, job_key: str, family: str, subject: str, slot: 
     """One check family for one domain; results stored once per job key (family, subject, slot)."""
     from email_infrastructure.services.monitoring import run_checks
 
-    summary = await run_checks(app, subject, family, run_key=job_key)
+    summary = await run_checks(app, subject, family, run_key=job_key, stored_only=True)
+    if summary is None:
+        return {"family": family, "subject": subject, "slot": slot, "skipped": "no longer in the desired state"}
     results = sum(len(s.checks) for s in [*summary.report.domains, *summary.report.ips])
     return {
         "family": family,
