@@ -118,3 +118,30 @@ async def test_the_in_process_runner_keeps_a_bounded_number_of_results(app: App)
         await queue.enqueue("quick", {}, f"quick:{i}")
     await queue.join()
     assert list(queue.results) == ["quick:2", "quick:3", "quick:4"]
+
+
+def open_sockets() -> int:
+    """Sockets this process holds."""
+    import os
+
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except OSError:
+            continue
+    return count
+
+
+async def test_a_worker_running_many_checks_keeps_its_sockets(app: App, pdns: PowerDns, tmp_path: Path) -> None:
+    # each run's first queries arrive together; each used to open a socket of its own, and a
+    # worker ran out of descriptors after some hundred checks
+    domains = [f"fd{i}.fleet.test" for i in range(6)]
+    pdns.replace_zones({d: [(d, "TXT", '"v=spf1 -all"', 0)] for d in domains})
+    await store_fleet(app, tmp_path, domains, nameserver=f"{pdns.address}:{pdns.dns_port}")
+    body = TASKS["run_check"].body
+    await body(app, job_key="warm", family="dns", subject=domains[0])
+    before = open_sockets()
+    for i, domain in enumerate(domains[1:]):
+        await body(app, job_key=f"fd:{i}", family="dns", subject=domain)
+    assert open_sockets() <= before + 1

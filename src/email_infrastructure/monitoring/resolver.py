@@ -202,6 +202,7 @@ class Resolver:
         self._inflight: dict[tuple[str, str], asyncio.Task[Answer]] = {}
         self._protocols: dict[tuple[str, int], _Protocol] = {}
         self._semaphore = asyncio.Semaphore(self.concurrency)
+        self._connecting = asyncio.Lock()
 
     @classmethod
     def from_strings(cls, nameservers: Sequence[str], **kwargs: Any) -> Resolver:
@@ -223,14 +224,20 @@ class Resolver:
 
     async def _protocol(self, server: tuple[str, int]) -> _Protocol:
         protocol = self._protocols.get(server)
-        if protocol is None or protocol.transport is None or protocol.transport.is_closing():
-            loop = asyncio.get_running_loop()
-            transport, protocol = await loop.create_datagram_endpoint(_Protocol, remote_addr=server)
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-            self._protocols[server] = protocol
+        if protocol is not None and protocol.transport is not None and not protocol.transport.is_closing():
+            return protocol
+        # One socket per server: the first queries of a run arrive together, and each would open
+        # its own, all but the last never closed (a worker running audits ran out of descriptors).
+        async with self._connecting:
+            protocol = self._protocols.get(server)
+            if protocol is None or protocol.transport is None or protocol.transport.is_closing():
+                loop = asyncio.get_running_loop()
+                transport, protocol = await loop.create_datagram_endpoint(_Protocol, remote_addr=server)
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+                self._protocols[server] = protocol
         return protocol
 
     async def query(self, name: str, rtype: str) -> Answer:
