@@ -6,8 +6,9 @@ tick enqueues one `run_check` job per domain (family `dns`) on Redis; W workers 
 the queue. Per W: wall time, domains/s, peak RSS of each worker, queries PowerDNS answered, and
 the check results stored (each domain's run must store its results exactly once).
 
-The peer is the in-process runner (no Redis, same task bodies, one process) on the same fleet,
-in the same run. Queue overhead per task: a no-op task through saq (one worker, one job at a
+The peers, on the same fleet in the same run: `email-infra audit --format jsonl` (one process,
+the same DNS checks, nothing stored) and the in-process runner (no Redis, the same task bodies,
+one process). Queue overhead per task: a no-op task through saq (one worker, one job at a
 time) against calling it directly, and `run_check` through the queue against calling it directly.
 
     python bench/workers_scale.py --domains 2000 --workers 1 2 4
@@ -188,6 +189,8 @@ async def cycle(
             "result_rows": after[0] - before[0],
             "runs_stored": after[1] - before[1],
             "failed_jobs": await queue.queue.count("incomplete"),
+            # other tenants of the machine show here: the 1-minute load at the end of the cycle
+            "load_average": round(os.getloadavg()[0], 1),
         }
         if api_url:
             out["api"] = percentiles(latencies)
@@ -227,6 +230,25 @@ async def in_process(database_url: str, work: Path, domains: list[str], concurre
         }
     finally:
         await app.close()
+
+
+def audit_cli(work: Path, domains: list[str], address: str) -> dict[str, Any]:
+    """`email-infra audit --format jsonl` of the same domains and checks: one process, nothing stored."""
+    from bench.audit_vs_checkdmarc import VENV_BIN, measure
+
+    (work / "domains.txt").write_text("\n".join(domains) + "\n")
+    checks = "spf,dkim,dmarc,mx,mta_sts,tls_rpt,bimi"
+    command = [str(VENV_BIN / "email-infra"), "audit", "--domains-file", str(work / "domains.txt")]
+    command += ["--nameserver", address, "--selector", "s1", "--checks", checks, "--format", "jsonl"]
+    result = measure(
+        command,
+        work / "audit.jsonl",
+    )
+    return {
+        "workers": "audit CLI (stores nothing)",
+        **result,
+        "domains_per_second": round(len(domains) / result["seconds"], 1),
+    }
 
 
 async def overhead(database_url: str, work: Path, domains: list[str], jobs: int) -> dict[str, Any]:
@@ -298,6 +320,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await app.close()
                 results["store_seconds"] = round(time.perf_counter() - started, 2)
                 runs = []
+                before = queries_answered(server)
+                peer_audit = audit_cli(work, domains, args.address)
+                peer_audit["dns_queries"] = queries_answered(server) - before
+                runs.append(peer_audit)
                 if not args.skip_in_process:
                     before = queries_answered(server)
                     peer = await in_process(database_url, work, domains, args.concurrency)
