@@ -62,7 +62,7 @@ async def call_vendor(
 TASKS = {
     spec.name: spec
     for spec in (
-        TaskSpec("record_effect", record_effect, timeout=60, heartbeat=3, retries=4, retry_delay=0.1),
+        TaskSpec("record_effect", record_effect, timeout=60, heartbeat=5, retries=4, retry_delay=0.1),
         TaskSpec("emit_event", emit_event, timeout=30, heartbeat=5, retries=2),
         TaskSpec("call_vendor", call_vendor, timeout=120, heartbeat=5, retries=1),
     )

@@ -169,3 +169,36 @@ async def test_consumers_of_one_group_share_the_events_without_overlap(scale_app
         for reader in readers:
             await reader.close()
         await queue.close()
+
+
+async def test_a_dashboard_tailing_the_stream_sees_every_workers_events(scale_app: App, processes: Processes) -> None:
+    from email_infrastructure.workers.events import tail
+
+    queue = make_queue(scale_app)
+    stop = asyncio.Event()
+    seen: list[str] = []
+
+    async def watch() -> None:
+        async for event in tail(scale_app.settings, stop, last_id="0"):
+            seen.append(str(event.payload["job"]))
+            if len(seen) == 3:
+                stop.set()
+
+    try:
+        for i in range(3):
+            await queue.enqueue("emit_event", {}, f"event:tail:{i}")
+        worker = processes.worker("--burst")
+        assert await exited(worker) == 0, processes.output(worker)
+        await asyncio.wait_for(watch(), 60)
+        assert sorted(seen) == [f"event:tail:{i}" for i in range(3)]
+    finally:
+        await queue.close()
+
+
+async def test_the_health_check_says_whether_redis_answers(scale_app: App, processes: Processes) -> None:
+    healthy = processes.start("worker", "--check")
+    assert await exited(healthy) == 0, processes.output(healthy)
+    # a port nothing listens on: unhealthy, and it says why
+    unhealthy = processes.start("worker", "--check", REDIS_URL="redis://127.0.0.1:9/0")
+    assert await exited(unhealthy) == 1
+    assert "unhealthy: redis" in processes.output(unhealthy)
