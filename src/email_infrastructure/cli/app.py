@@ -25,6 +25,7 @@ from email_infrastructure.cli import (
     status,
     validate,
     vault,
+    worker,
 )
 from email_infrastructure.cli.common import console, debug_enabled, err_console
 from email_infrastructure.cli.mailbox import app as mailbox_app
@@ -89,6 +90,8 @@ app.command("monitor")(monitor.monitor)
 app.command("metrics")(monitor.metrics)
 app.command("status")(status.status)
 app.command("export")(export.export)
+app.command("worker")(worker.worker)
+app.command("scheduler")(worker.scheduler)
 app.add_typer(domain.app, name="domain")
 app.add_typer(dkim.app, name="dkim")
 app.add_typer(db.app, name="db")

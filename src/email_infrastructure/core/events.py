@@ -138,6 +138,10 @@ class EventBus:
         def unsubscribe() -> None:
             if entry in self._subscriptions:
                 self._subscriptions.remove(entry)
+            handler_or_queue = entry[1]
+            # a queued handler's consumer would otherwise wait forever (one per monitoring run in a worker)
+            if isinstance(handler_or_queue, _Queue) and handler_or_queue.task is not None:
+                handler_or_queue.task.cancel()
 
         return unsubscribe
 

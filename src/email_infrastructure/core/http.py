@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -53,6 +53,14 @@ class RateLimiter:
                     self._tokens -= 1
                     return
                 await sleep((1 - self._tokens) / rate)
+
+
+class Limiter(Protocol):
+    """What a vendor client waits on before each request: `RateLimiter`, or Redis's across processes."""
+
+    async def acquire(self, sleep: Sleep = ...) -> None:
+        """Wait until one request may be sent."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -108,7 +116,7 @@ class VendorClient:
         headers: Mapping[str, str] | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: Limiter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("EMAIL_INFRA_DATABASE_URL", "DATABASE_URL")
     )
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("EMAIL_INFRA_REDIS_URL", "REDIS_URL"))
+    #: every Redis key (queues, caches, limits, event streams) starts with it: several fleets share one Redis
+    redis_prefix: str = "email-infra"
+    #: seconds between sweeps of jobs whose worker stopped heart-beating (saq's default is 60)
+    worker_sweep_seconds: int = 60
     secret_key: SecretStr | None = None
     #: DNS servers for audits and monitoring (IP[:PORT]); the inventory's, then the system's, otherwise
     nameservers: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -29,6 +29,7 @@ import dns.rdatatype
 from dns.rdtypes.mxbase import MXBase
 from dns.rdtypes.txtbase import TXTBase
 
+from email_infrastructure.core.cache import TwoTierCache, shared
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.settings import check_nameserver
 from email_infrastructure.monitoring import wire as wire_codec
@@ -191,6 +192,8 @@ class Resolver:
     #: keeps the shared names (includes, MX hosts) without a cache that grows with the fleet
     cache_size: int = 50_000
     stats: ResolverStats = field(default_factory=ResolverStats)
+    #: the deployment's Redis tier behind the in-memory cache (workers install it: core/cache.py)
+    shared_cache: TwoTierCache | None = field(default_factory=lambda: shared("dns-answers"))
 
     def __post_init__(self) -> None:
         if not self.nameservers:
@@ -199,6 +202,7 @@ class Resolver:
         self._inflight: dict[tuple[str, str], asyncio.Task[Answer]] = {}
         self._protocols: dict[tuple[str, int], _Protocol] = {}
         self._semaphore = asyncio.Semaphore(self.concurrency)
+        self._connecting = asyncio.Lock()
 
     @classmethod
     def from_strings(cls, nameservers: Sequence[str], **kwargs: Any) -> Resolver:
@@ -220,14 +224,20 @@ class Resolver:
 
     async def _protocol(self, server: tuple[str, int]) -> _Protocol:
         protocol = self._protocols.get(server)
-        if protocol is None or protocol.transport is None or protocol.transport.is_closing():
-            loop = asyncio.get_running_loop()
-            transport, protocol = await loop.create_datagram_endpoint(_Protocol, remote_addr=server)
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-            self._protocols[server] = protocol
+        if protocol is not None and protocol.transport is not None and not protocol.transport.is_closing():
+            return protocol
+        # One socket per server: the first queries of a run arrive together, and each would open
+        # its own, all but the last never closed (a worker running audits ran out of descriptors).
+        async with self._connecting:
+            protocol = self._protocols.get(server)
+            if protocol is None or protocol.transport is None or protocol.transport.is_closing():
+                loop = asyncio.get_running_loop()
+                transport, protocol = await loop.create_datagram_endpoint(_Protocol, remote_addr=server)
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+                self._protocols[server] = protocol
         return protocol
 
     async def query(self, name: str, rtype: str) -> Answer:
@@ -256,11 +266,17 @@ class Resolver:
             task.exception()  # retrieved: no "never retrieved" warning when nobody waits
 
     async def _lookup(self, key: tuple[str, str]) -> Answer:
+        shared_key = f"{self.nameservers!r}|{key[0]}|{key[1]}"
+        if self.shared_cache is not None and (text := await self.shared_cache.get(shared_key)) is not None:
+            self.stats.cache_hits += 1
+            return decode_answer(text)
         answer = await self._resolve(key[0], key[1], ())
         if not answer.status.unknown:
             self._cache[key] = (time.monotonic() + answer.ttl, answer)
             if len(self._cache) > self.cache_size:
                 del self._cache[next(iter(self._cache))]
+            if self.shared_cache is not None:
+                await self.shared_cache.set(shared_key, encode_answer(answer), answer.ttl)
         return answer
 
     async def _resolve(self, name: str, rtype: str, chain: tuple[str, ...]) -> Answer:
@@ -423,3 +439,39 @@ class Resolver:
         if a.status.unknown or aaaa.status.unknown:
             return [], a.status if a.status.unknown else aaaa.status
         return [], a.status
+
+
+# --- the shared cache's encoding (JSON: a cache shared across processes must not unpickle) ----
+
+
+def encode_answer(answer: Answer) -> str:
+    """An answer as JSON: records in presentation format, decoded values as lists."""
+    import json
+
+    return json.dumps(
+        {
+            "name": answer.name,
+            "rtype": answer.rtype,
+            "status": answer.status.value,
+            "records": [[dns.rdatatype.to_text(r.rdtype), r.to_text()] for r in answer.records],
+            "ttl": answer.ttl,
+            "cnames": list(answer.cnames),
+            "data": [list(d) if isinstance(d, tuple) else d for d in answer.data],
+        }
+    )
+
+
+def decode_answer(text: str) -> Answer:
+    """The answer `encode_answer` wrote."""
+    import json
+
+    body = json.loads(text)
+    return Answer(
+        body["name"],
+        body["rtype"],
+        Status(body["status"]),
+        tuple(dns.rdata.from_text(dns.rdataclass.IN, rtype, value) for rtype, value in body["records"]),
+        int(body["ttl"]),
+        tuple(body["cnames"]),
+        tuple(tuple(d) if isinstance(d, list) else d for d in body["data"]),
+    )

@@ -42,9 +42,25 @@ async def _inventory(app: App, request: MonitorRequest) -> Inventory:
     return request.source.inventory if request.source else await desired_inventory(app)
 
 
-async def record_results(app: App, rows: list[Row]) -> list[Transition]:
-    """Store results; state changes to or from error become events in the same transaction."""
+async def record_results(app: App, rows: list[Row], run_key: str | None = None) -> list[Transition]:
+    """Store results; state changes to or from error become events in the same transaction.
+
+    With a `run_key` (a worker's job key) the results are stored once: a re-delivered job whose
+    run already stored them stores nothing and emits nothing.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    from email_infrastructure.storage.run_keys import RunKeys
+
     async with app.uow() as uow:
+        if run_key is not None:
+            keys = RunKeys(uow.session)
+            if await keys.seen(run_key):
+                return []
+            try:
+                await keys.claim(run_key)
+            except IntegrityError:  # the same run, delivered twice, committed first elsewhere
+                return []
         transitions = await uow.checks.record(rows)
         for change in transitions:
             payload = CheckChangePayload(
@@ -78,6 +94,8 @@ class MonitorService:
         self._detach = self.dispatcher.attach(app.bus)
         self.monitor = Monitor(self._run, self._store, inventory.monitoring.intervals.model_dump(), on_run)
         self.mailbox_options: MailboxCheckOptions | None = None
+        #: a worker's job key: results of a re-delivered job are not stored twice
+        self.run_key: str | None = None
 
     @classmethod
     async def create(
@@ -126,7 +144,7 @@ class MonitorService:
         return AuditReport(reports, [])
 
     async def _store(self, rows: list[Row]) -> list[Transition]:
-        return await record_results(self.app, rows)
+        return await record_results(self.app, rows, self.run_key)
 
     async def run_once(self, families: Sequence[str] | None = None) -> list[RunSummary]:
         """Every family (or the given ones, aliases allowed) once."""
@@ -167,14 +185,56 @@ class MonitorService:
         await self.dispatcher.close()
 
 
-async def run_checks(app: App, subject: str, family: str) -> RunSummary:
-    """One family of checks for one domain of the desired state, recorded (a worker's task body)."""
-    service = await MonitorService.create(app, MonitorRequest(subjects=[subject]))
+async def run_checks(
+    app: App, subject: str, family: str, *, run_key: str | None = None, stored_only: bool = False
+) -> RunSummary | None:
+    """One family of checks for one domain of the desired state, recorded (a worker's task body).
+
+    Only that domain is read from the desired state, so a task costs the same among 100,000
+    domains as among ten; with `run_key` its results are stored at most once. With `stored_only`
+    a domain no longer in the desired state (removed since its check was enqueued) is not
+    checked: None.
+    """
+    from pathlib import Path
+
+    from email_infrastructure.services.desired import Snapshot, from_rows
+
+    snapshot = Snapshot()
+    if app.has_state():
+        async with app.uow() as uow:
+            snapshot = from_rows(await uow.desired.load(only=[subject]))
+    if stored_only and subject not in snapshot.domains:
+        return None
+    inventory = snapshot.inventory()
+    source = LoadedInventory(inventory, Path(app.state_location))
+    service = await MonitorService.create(app, MonitorRequest(source=source, subjects=[subject]))
+    service.run_key = run_key
     try:
         summaries = await service.run_once([family] if FAMILY_ALIASES.get(family, family) in FAMILIES else None)
     finally:
         await service.close()
     return summaries[0]
+
+
+@dataclass
+class CheckSchedule:
+    """What the scheduler enqueues: each family's interval and the domains it runs for."""
+
+    intervals: dict[str, int]
+    subjects: dict[str, list[str]]
+
+
+async def check_schedule(app: App) -> CheckSchedule:
+    """The stored desired state's domains per family (mailbox only where a mail backend serves them)."""
+    if not app.has_state():
+        return CheckSchedule({}, {})
+    inventory = await desired_inventory(app)
+    intervals = {str(k): int(v) for k, v in inventory.monitoring.intervals.model_dump().items() if k in FAMILIES}
+    domains = inventory.resolved_domains()
+    subjects = {family: sorted(d.name for d in domains) for family in intervals}
+    if "mailbox" in subjects:
+        subjects["mailbox"] = sorted(d.name for d in domains if d.server and d.server.mail_backend)
+    return CheckSchedule(intervals, subjects)
 
 
 async def check_states(app: App) -> Sequence[CheckState]:

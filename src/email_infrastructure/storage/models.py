@@ -385,3 +385,15 @@ class DmarcFailureReport(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     original_headers: Mapped[str] = mapped_column(Text, default="")
     ingested_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# --- workers (scale-out) ------------------------------------------------------------------------
+
+
+class WorkerRunKey(Base):
+    """A task run whose effects are stored: a re-delivered job with the same key stores nothing."""
+
+    __tablename__ = "worker_run_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -171,13 +171,15 @@ class DesiredState:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def load(self) -> DesiredRows:
-        """Every row (domains with their mailboxes)."""
+    async def load(self, only: Sequence[str] | None = None) -> DesiredRows:
+        """Every row (domains with their mailboxes); with `only`, just those domains (a worker's task)."""
         s = self._session
         providers = (await s.scalars(select(Provider).order_by(Provider.kind, Provider.name))).all()
         servers = (await s.scalars(select(Server).order_by(Server.name))).all()
         settings = {row.key: row for row in (await s.scalars(select(DesiredSetting))).all()}
         query = select(Domain).options(selectinload(Domain.mailboxes)).order_by(Domain.name)
+        if only is not None:
+            query = query.where(Domain.name.in_(list(only)))
         domains = (await s.scalars(query)).all()
         return DesiredRows(list(providers), list(servers), settings, list(domains))
 
@@ -328,7 +330,13 @@ class CheckHistory:
         now = utcnow()
         transitions: list[Transition] = []
         session = self._session
-        states = {(s.subject, s.check): s for s in (await session.scalars(select(CheckState))).all()}
+        # only the states of these subjects when few (a worker records one domain among 100,000);
+        # a whole-fleet run reads them all rather than bind more parameters than a driver takes
+        subjects = sorted({row[0] for row in results})
+        query = select(CheckState)
+        if len(subjects) <= 1000:
+            query = query.where(CheckState.subject.in_(subjects))
+        states = {(s.subject, s.check): s for s in (await session.scalars(query)).all()}
         for subject, check, status, findings, summary in results:
             session.add(
                 CheckResultRecord(

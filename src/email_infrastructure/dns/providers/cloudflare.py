@@ -17,8 +17,9 @@ from typing import Any, ClassVar
 
 import httpx
 
+from email_infrastructure.core.cache import shared, shared_limiter
 from email_infrastructure.core.errors import ProviderError, ProviderNotFoundError, VerificationError
-from email_infrastructure.core.http import RateLimiter, VendorClient
+from email_infrastructure.core.http import Limiter, RateLimiter, VendorClient
 from email_infrastructure.core.inventory.loader import resolve_secret
 from email_infrastructure.dns.config import CloudflareSettings
 from email_infrastructure.dns.desired import REDIRECT, DesiredZone
@@ -35,6 +36,8 @@ LIST_PAGE_SIZE = 5000
 REDIRECT_PHASE = "http_request_dynamic_redirect"
 RULE_FIELDS = frozenset({"ref", "description", "expression", "action", "action_parameters", "enabled"})
 ZONES_PAGE_SIZE = 50
+#: seconds a zone id stays in the shared Redis cache (a stale one is looked up again on its 404)
+ZONE_ID_TTL = 7 * 86_400
 #: the ownership entry (name = zone) that says we created the zone's redirect rule
 REDIRECT_RULE = "REDIRECT"
 
@@ -96,7 +99,10 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
         if self._client is None:
             token = resolve_secret(self.settings.api_token)
             bucket = hashlib.sha256(token.encode()).hexdigest()
-            limiter = self._limiters.setdefault(bucket, RateLimiter(self.settings.requests_per_5_minutes, 300.0))
+            # across processes when the deployment shares a Redis, else one bucket per process
+            limiter: Limiter = shared_limiter(
+                f"cloudflare:{bucket}", self.settings.requests_per_5_minutes, 300.0
+            ) or self._limiters.setdefault(bucket, RateLimiter(self.settings.requests_per_5_minutes, 300.0))
             self._client = _CloudflareClient(
                 self.settings.api_url.rstrip("/"),
                 headers={"Authorization": f"Bearer {token}"},
@@ -118,10 +124,24 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
                 self._zone_ids = {}
         return self._zone_ids
 
-    def _save_cache(self) -> None:
+    async def _save_cache(self, zones: dict[str, str]) -> None:
+        """Keep new ids: in Redis when the deployment has one (every worker sees them), else the file."""
+        redis_cache = shared(f"cloudflare:{self.name}:zones")
+        if redis_cache is not None:
+            for zone, zone_id in zones.items():
+                await redis_cache.set(zone, zone_id, ZONE_ID_TTL)
+            return
         path = self._cache_path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self._cache(), sort_keys=True))
+
+    async def _cached(self, zone: str) -> str | None:
+        cache = self._cache()
+        if zone not in cache and (redis_cache := shared(f"cloudflare:{self.name}:zones")) is not None:
+            found = await redis_cache.get(zone)
+            if found is not None:
+                cache[zone] = found
+        return cache.get(zone)
 
     async def _lookup(self, zone: str) -> str | None:
         body = await self.client.json("GET", "/zones", params={"name": zone, "per_page": 5})
@@ -132,9 +152,10 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
     async def prefetch(self, zones: list[str]) -> None:
         """Resolve many unknown zone ids by listing zones (50 a page) instead of one call each."""
         cache = self._cache()
-        missing = {z for z in zones if z not in cache}
+        missing = {z for z in zones if await self._cached(z) is None}
         if len(missing) <= ZONES_PAGE_SIZE:
             return
+        found: dict[str, str] = {}
         page = 1
         while True:
             params: dict[str, Any] = {"page": page, "per_page": ZONES_PAGE_SIZE}
@@ -144,25 +165,27 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
             for item in body.get("result") or []:
                 name = str(item.get("name", "")).lower()
                 if name in missing:
-                    cache[name] = str(item["id"])
+                    cache[name] = found[name] = str(item["id"])
             info = body.get("result_info") or {}
             if not body.get("result") or page >= int(info.get("total_pages") or 1):
                 break
             page += 1
-        self._save_cache()
+        await self._save_cache(found)
 
     async def zone_id(self, zone: str, *, refresh: bool = False) -> str:
         """The zone's id: looked up by name once, then cached (also across runs)."""
         cache = self._cache()
-        if refresh or zone not in cache:
+        if refresh or await self._cached(zone) is None:
             found = await self._lookup(zone)
             if found is None:
                 cache.pop(zone, None)
+                if (redis_cache := shared(f"cloudflare:{self.name}:zones")) is not None:
+                    await redis_cache.delete(zone)
                 raise ProviderNotFoundError(
                     f"zone {zone} does not exist in this Cloudflare account", provider=self.name
                 )
             cache[zone] = found
-            self._save_cache()
+            await self._save_cache({zone: found})
         return cache[zone]
 
     async def zone_exists(self, zone: str) -> bool:

@@ -1,0 +1,376 @@
+"""Benchmark: a full DNS audit cycle of N stored domains on 1, 2 and 4 `email-infra worker` processes.
+
+N domains (`audit_vs_checkdmarc.build_zones`: shared ESP include chains, MX hosts, some defects)
+are served by PowerDNS on 127.0.0.2:53 and stored in a fresh PostgreSQL database; the scheduler's
+tick enqueues one `run_check` job per domain (family `dns`) on Redis; W workers (`--burst`) drain
+the queue. Per W: wall time, domains/s, peak RSS of each worker, queries PowerDNS answered, and
+the check results stored (each domain's run must store its results exactly once).
+
+The peers, on the same fleet in the same run: `email-infra audit --format jsonl` (one process,
+the same DNS checks, nothing stored) and the in-process runner (no Redis, the same task bodies,
+one process). Queue overhead per task: a no-op task through saq (one worker, one job at a
+time) against calling it directly, and `run_check` through the queue against calling it directly.
+
+    python bench/workers_scale.py --domains 2000 --workers 1 2 4
+
+`--api-url URL` samples GET URL/api/v1/domains while each cycle runs and reports p50/p99: the hook
+for the REST API once it is merged (nothing serves it in this branch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ADMIN_URL = os.environ.get("EMAIL_INFRA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("EMAIL_INFRA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def noop(app: Any, *, job_key: str) -> dict[str, Any]:
+    """A task that does nothing: what is left of its cost is the queue's."""
+    return {}
+
+
+def _tasks() -> dict[str, Any]:
+    from email_infrastructure.workers.queue import TaskSpec
+
+    return {"noop": TaskSpec("noop", noop, timeout=30, heartbeat=10, retries=1)}
+
+
+#: registered in the workers with `--tasks bench.workers_scale`
+TASKS = _tasks()
+
+
+def fleet(domains: list[str], nameserver: str) -> Any:
+    """The inventory of the benchmark fleet (zone-file DNS: the checks read PowerDNS, nothing is written)."""
+    from email_infrastructure.core.inventory.schema import Inventory
+
+    return Inventory.model_validate(
+        {
+            "version": 1,
+            "providers": {"dns": {"z": {"type": "zonefile"}}},
+            "servers": [{"name": "mx0", "hostname": "mx0.mailhost.test", "ipv4": "127.0.0.10"}],
+            "defaults": {"dns_provider": "z", "server": "mx0", "dkim_selector": "s1"},
+            "monitoring": {"nameservers": [nameserver]},
+            "domains": [{"name": d} for d in domains],
+        }
+    )
+
+
+async def admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def settings_for(database_url: str, data_dir: Path, prefix: str | None) -> Any:
+    from email_infrastructure.core.settings import Settings
+
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=REDIS_URL if prefix else None,
+        redis_prefix=prefix or "email-infra",
+        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings takes _env_file, its signature does not show it
+    )
+
+
+async def result_count(app: Any) -> tuple[int, int]:
+    """(check result rows, run keys) stored so far."""
+    from sqlalchemy import func, select
+
+    from email_infrastructure.storage.models import CheckResultRecord, WorkerRunKey
+
+    async with app.uow() as uow:
+        rows = await uow.session.scalar(select(func.count()).select_from(CheckResultRecord))
+        keys = await uow.session.scalar(select(func.count()).select_from(WorkerRunKey))
+        return int(rows or 0), int(keys or 0)
+
+
+def start_worker(settings: Any, concurrency: int, queue: str = "default") -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_INFRA_")}
+    env.update(
+        {
+            "EMAIL_INFRA_DATA_DIR": str(settings.data_dir),
+            "EMAIL_INFRA_DATABASE_URL": settings.database_url,
+            "REDIS_URL": REDIS_URL,
+            "EMAIL_INFRA_REDIS_PREFIX": settings.redis_prefix,
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    argv = [sys.executable, "-m", "email_infrastructure", "worker", "--burst", "--concurrency", str(concurrency)]
+    argv += ["--queue", queue, "--tasks", "bench.workers_scale"]
+    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def reap(process: subprocess.Popen[bytes]) -> tuple[int, float]:
+    """Wait for a worker: (exit status, peak RSS in MiB) from wait4's rusage."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, round(usage.ru_maxrss / 1024, 1)
+
+
+async def sample_api(url: str, stop: asyncio.Event) -> list[float]:
+    """Latencies (ms) of GET url/api/v1/domains until `stop` (the hook for the API benchmark)."""
+    import httpx
+
+    latencies: list[float] = []
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        while not stop.is_set():
+            started = time.perf_counter()
+            await client.get("/api/v1/domains")
+            latencies.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.05)
+    return latencies
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if len(values) < 2:
+        return {}
+    cuts = statistics.quantiles(values, n=100)
+    return {"p50_ms": round(cuts[49], 1), "p99_ms": round(cuts[98], 1), "samples": len(values)}
+
+
+async def cycle(
+    database_url: str, work: Path, domains: list[str], workers: int, concurrency: int, api_url: str | None
+) -> dict[str, Any]:
+    """One audit cycle of every domain on `workers` processes."""
+    from email_infrastructure.services.app import App
+    from email_infrastructure.services.monitoring import CheckSchedule
+    from email_infrastructure.workers.queue import SaqQueue
+    from email_infrastructure.workers.scheduler import Scheduler
+    from email_infrastructure.workers.tasks import TASKS as OUR_TASKS
+
+    prefix = f"ei-bench-{uuid.uuid4().hex[:8]}"
+    settings = settings_for(database_url, work, prefix)
+    app = App(settings)
+    queue = SaqQueue(settings, OUR_TASKS)
+    try:
+        before = await result_count(app)
+        started = time.perf_counter()
+        # a slot of its own per cycle: each cycle is a new interval for every domain
+        schedule = CheckSchedule({"dns": 3600}, {"dns": domains})
+        tick = await Scheduler(queue, clock=lambda: time.time() + 3600 * workers * 7).tick(schedule)
+        enqueue_seconds = time.perf_counter() - started
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(sample_api(api_url, stop)) if api_url else None
+        processes = [start_worker(settings, concurrency) for _ in range(workers)]
+        reaped = [await asyncio.to_thread(reap, p) for p in processes]
+        seconds = time.perf_counter() - started
+        stop.set()
+        latencies = await sampler if sampler else []
+        after = await result_count(app)
+        out: dict[str, Any] = {
+            "workers": workers,
+            "concurrency": concurrency,
+            "enqueued": tick.enqueued,
+            "enqueue_seconds": round(enqueue_seconds, 2),
+            "seconds": round(seconds, 2),
+            "domains_per_second": round(len(domains) / seconds, 1),
+            "exit_codes": [code for code, _ in reaped],
+            "peak_rss_mib": [rss for _, rss in reaped],
+            "result_rows": after[0] - before[0],
+            "runs_stored": after[1] - before[1],
+            "failed_jobs": await queue.queue.count("incomplete"),
+            # other tenants of the machine show here: the 1-minute load at the end of the cycle
+            "load_average": round(os.getloadavg()[0], 1),
+        }
+        if api_url:
+            out["api"] = percentiles(latencies)
+        return out
+    finally:
+        await queue.close()
+        await app.close()
+
+
+async def in_process(database_url: str, work: Path, domains: list[str], concurrency: int) -> dict[str, Any]:
+    """The peer: the same task bodies in one process, no Redis (what a single-machine install runs)."""
+    from email_infrastructure.services.app import App
+    from email_infrastructure.services.monitoring import CheckSchedule
+    from email_infrastructure.workers.queue import InProcessQueue
+    from email_infrastructure.workers.scheduler import Scheduler
+    from email_infrastructure.workers.tasks import TASKS as OUR_TASKS
+
+    app = App(settings_for(database_url, work, None))
+    try:
+        queue = InProcessQueue(app, OUR_TASKS, concurrency=concurrency)
+        before = await result_count(app)
+        started = time.perf_counter()
+        schedule = CheckSchedule({"dns": 3600}, {"dns": domains})
+        await Scheduler(queue, clock=lambda: time.time() + 3600 * 1000).tick(schedule)
+        await queue.join()
+        seconds = time.perf_counter() - started
+        after = await result_count(app)
+        failed = sum(1 for r in queue.results.values() if r["status"] != "complete")
+        return {
+            "workers": "in-process",
+            "concurrency": concurrency,
+            "seconds": round(seconds, 2),
+            "domains_per_second": round(len(domains) / seconds, 1),
+            "result_rows": after[0] - before[0],
+            "runs_stored": after[1] - before[1],
+            "failed_jobs": failed,
+        }
+    finally:
+        await app.close()
+
+
+def audit_cli(work: Path, domains: list[str], address: str) -> dict[str, Any]:
+    """`email-infra audit --format jsonl` of the same domains and checks: one process, nothing stored."""
+    from bench.audit_vs_checkdmarc import VENV_BIN, measure
+
+    (work / "domains.txt").write_text("\n".join(domains) + "\n")
+    checks = "spf,dkim,dmarc,mx,mta_sts,tls_rpt,bimi"
+    command = [str(VENV_BIN / "email-infra"), "audit", "--domains-file", str(work / "domains.txt")]
+    command += ["--nameserver", address, "--selector", "s1", "--checks", checks, "--format", "jsonl"]
+    result = measure(
+        command,
+        work / "audit.jsonl",
+    )
+    return {
+        "workers": "audit CLI (stores nothing)",
+        **result,
+        "domains_per_second": round(len(domains) / result["seconds"], 1),
+    }
+
+
+async def overhead(database_url: str, work: Path, domains: list[str], jobs: int) -> dict[str, Any]:
+    """Per-task cost through saq (one worker, one job at a time) against a direct call."""
+    from email_infrastructure.services.app import App
+    from email_infrastructure.workers.queue import SaqQueue
+    from email_infrastructure.workers.tasks import TASKS as OUR_TASKS
+
+    out: dict[str, Any] = {}
+    # ten times as many no-ops: their cost is close to the noise of a worker's start-up
+    for name, jobs_of_kind, params in (
+        ("noop", 10 * jobs, lambda i: {}),
+        ("run_check", jobs, lambda i: {"family": "dns", "subject": domains[i]}),
+    ):
+        prefix = f"ei-bench-{uuid.uuid4().hex[:8]}"
+        settings = settings_for(database_url, work, prefix)
+        app = App(settings)
+        tasks = {**OUR_TASKS, **TASKS}
+        queue = SaqQueue(settings, tasks)
+        try:
+            started = time.perf_counter()
+            for i in range(jobs_of_kind):
+                await tasks[name].body(app, job_key=f"direct:{prefix}:{i}", **params(i))
+            direct = (time.perf_counter() - started) / jobs_of_kind
+            for i in range(jobs_of_kind):
+                await queue.enqueue(name, params(i), f"queued:{prefix}:{i}")
+            # the worker's start-up is measured alone (an empty queue) and taken off
+            empty = settings_for(database_url, work, prefix + "-empty")
+            started = time.perf_counter()
+            reap(start_worker(empty, 1))
+            startup = time.perf_counter() - started
+            started = time.perf_counter()
+            reap(start_worker(settings, 1))
+            queued = (time.perf_counter() - started - startup) / jobs_of_kind
+            out[name] = {
+                "jobs": jobs_of_kind,
+                "direct_ms": round(direct * 1000, 2),
+                "queued_ms": round(queued * 1000, 2),
+                "overhead_ms": round((queued - direct) * 1000, 2),
+                "worker_startup_s": round(startup, 2),
+            }
+        finally:
+            await queue.close()
+            await app.close()
+    return out
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.audit_vs_checkdmarc import build_zones
+    from bench.localdns import queries_answered, start, write_zones
+    from email_infrastructure.core.inventory import LoadedInventory
+    from email_infrastructure.services.app import App
+    from email_infrastructure.services.desired import import_inventory
+    from email_infrastructure.storage.db import open_database
+
+    zones, domains, _ = build_zones(args.domains)
+    name = f"ei_bench_{uuid.uuid4().hex[:8]}"
+    database_url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    await admin(f'CREATE DATABASE "{name}"')
+    results: dict[str, Any] = {"domains": args.domains, "cpus": os.cpu_count()}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            results["records"] = write_zones(work / "pdns.sqlite3", zones)
+            server = start(work, args.address, 53)
+            try:
+                settings = settings_for(database_url, work, None)
+                db = await open_database(settings, migrate=True)
+                await db.close()
+                app = App(settings)
+                started = time.perf_counter()
+                inventory = fleet(domains, f"{args.address}:53")
+                await import_inventory(app, LoadedInventory(inventory, work / "fleet.yaml"))
+                await app.close()
+                results["store_seconds"] = round(time.perf_counter() - started, 2)
+                runs = []
+                before = queries_answered(server)
+                peer_audit = audit_cli(work, domains, args.address)
+                peer_audit["dns_queries"] = queries_answered(server) - before
+                runs.append(peer_audit)
+                if not args.skip_in_process:
+                    before = queries_answered(server)
+                    peer = await in_process(database_url, work, domains, args.concurrency)
+                    peer["dns_queries"] = queries_answered(server) - before
+                    runs.append(peer)
+                for count in args.workers:
+                    before = queries_answered(server)
+                    result = await cycle(database_url, work, domains, count, args.concurrency, args.api_url)
+                    result["dns_queries"] = queries_answered(server) - before
+                    runs.append(result)
+                    print(json.dumps(result), file=sys.stderr)
+                results["cycles"] = runs
+                results["overhead"] = await overhead(database_url, work, domains, args.overhead_jobs)
+            finally:
+                server.stop()
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(match="*ei-bench-*", count=1000):
+            client.delete(key)
+    return results
+
+
+def main() -> None:
+    """Run the cycles asked for; print (and store) the figures."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--domains", type=int, default=2000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--concurrency", type=int, default=8, help="jobs per worker at once")
+    parser.add_argument("--address", default="127.0.0.2")
+    parser.add_argument("--overhead-jobs", type=int, default=200)
+    parser.add_argument("--skip-in-process", action="store_true")
+    parser.add_argument("--api-url", help="sample GET /api/v1/domains here during each cycle (after the API merge)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "workers_scale.json")
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

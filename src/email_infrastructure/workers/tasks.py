@@ -1,0 +1,67 @@
+"""Task bodies: each is one service call, safe to run twice (the queue delivers at least once).
+
+A body takes the App, the job's key and its JSON parameters, and returns a JSON-safe result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from email_infrastructure.core.errors import UserError
+from email_infrastructure.services.app import App
+from email_infrastructure.workers.queue import TaskSpec
+
+
+async def run_check(app: App, *, job_key: str, family: str, subject: str, slot: int | None = None) -> dict[str, Any]:
+    """One check family for one domain; results stored once per job key (family, subject, slot)."""
+    from email_infrastructure.services.monitoring import run_checks
+
+    summary = await run_checks(app, subject, family, run_key=job_key, stored_only=True)
+    if summary is None:
+        return {"family": family, "subject": subject, "slot": slot, "skipped": "no longer in the desired state"}
+    results = sum(len(s.checks) for s in [*summary.report.domains, *summary.report.ips])
+    return {
+        "family": family,
+        "subject": subject,
+        "slot": slot,
+        "results": results,
+        "transitions": [f"{t.subject} {t.check}: {t.old} -> {t.new}" for t in summary.transitions],
+    }
+
+
+async def apply_plan(
+    app: App,
+    *,
+    job_key: str,
+    checksum: str | None = None,
+    only: list[str] | None = None,
+    force: bool = False,
+    prune: bool = False,
+    lock_timeout: float = 300.0,
+) -> dict[str, Any]:
+    """Re-plan and apply the stored desired state (the apply lock keeps two runs from racing).
+
+    With `checksum` the plan must still be the one that was shown; a re-delivered job re-plans
+    and finds nothing left to do (apply converges). A refusal is a result, not a failure: a
+    retry would only be refused again.
+    """
+    from email_infrastructure.services.plans import apply
+
+    try:
+        result = await apply(
+            app, checksum=checksum, only=only or (), force=force, prune=prune, lock_timeout=lock_timeout
+        )
+    except UserError as exc:
+        return {"status": "refused", "error": str(exc), "job_key": job_key}
+    return {"status": result.status, "job_key": job_key, "result": result.to_json()}
+
+
+TASKS: dict[str, TaskSpec] = {
+    spec.name: spec
+    for spec in (
+        # 10 minutes: a 100-list blocklist run or slow SMTP logins take minutes; a worker silent
+        # for 30 s (no heartbeat) is taken for dead and its check runs elsewhere
+        TaskSpec("run_check", run_check, timeout=600, heartbeat=30, retries=3),
+        TaskSpec("apply_plan", apply_plan, timeout=3600, heartbeat=60, retries=3, retry_delay=5.0),
+    )
+}

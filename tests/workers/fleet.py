@@ -1,0 +1,46 @@
+"""A small stored fleet for the worker tests (zone-file DNS: no account, nothing sent anywhere)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from email_infrastructure.core.inventory import load_inventory
+from email_infrastructure.reconcile.registry import provider_schemas
+from email_infrastructure.services.app import App
+from email_infrastructure.services.desired import import_inventory
+
+
+def fleet_yaml(domains: list[str], *, dns_interval: int = 900, nameserver: str = "127.0.0.1:9") -> str:
+    """An inventory of `domains` on one server, with the monitoring intervals given; its checks ask
+    `nameserver` (nothing listens on port 9: a query there times out, on loopback)."""
+    listed = "\n".join(f"  - name: {d}" for d in domains)
+    return f"""version: 1
+providers:
+  dns:
+    local:
+      type: zonefile
+      directory: zones
+      nameservers: [ns1.fleet.test., ns2.fleet.test.]
+servers:
+  - name: mx1
+    hostname: mail.{domains[0]}
+    ipv4: 127.0.0.10
+defaults:
+  dns_provider: local
+  server: mx1
+  dmarc:
+    policy: none
+monitoring:
+  nameservers: ["{nameserver}"]
+  intervals: {{dns: {dns_interval}, blacklist: 3600, tls: 21600, ptr: 3600, mailbox: 3600}}
+domains:
+{listed}
+"""
+
+
+async def store_fleet(app: App, directory: Path, domains: list[str], **options: Any) -> None:
+    """Import the fleet into the app's database (the desired state the scheduler reads)."""
+    path = directory / "fleet.yaml"
+    path.write_text(fleet_yaml(domains, **options), encoding="utf-8")
+    await import_inventory(app, load_inventory(path, provider_schemas()))

@@ -1,0 +1,147 @@
+"""Without REDIS_URL the in-process runner executes the same task bodies; results are stored once per key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from email_infrastructure.services.app import App
+from email_infrastructure.services.monitoring import check_schedule
+from email_infrastructure.storage.models import CheckResultRecord
+from email_infrastructure.workers.queue import InProcessQueue, TaskSpec, open_queue
+from email_infrastructure.workers.scheduler import Scheduler
+from email_infrastructure.workers.tasks import TASKS
+from tests.fixtures.pdns import PowerDns
+from tests.workers.fleet import store_fleet
+
+DOMAIN = "inproc.fleet.test"
+
+
+async def result_rows(app: App, check: str | None = None) -> int:
+    async with app.uow() as uow:
+        query = select(func.count()).select_from(CheckResultRecord).where(CheckResultRecord.subject == DOMAIN)
+        if check:
+            query = query.where(CheckResultRecord.check == check)
+        return int(await uow.session.scalar(query) or 0)
+
+
+async def test_the_scheduler_runs_checks_in_process_and_stores_each_run_once(
+    app: App, pdns: PowerDns, tmp_path: Path
+) -> None:
+    pdns.replace_zones(
+        {
+            DOMAIN: [
+                (DOMAIN, "MX", f"mail.{DOMAIN}", 10),
+                (DOMAIN, "TXT", '"v=spf1 ip4:127.0.0.10 -all"', 0),
+                (f"_dmarc.{DOMAIN}", "TXT", '"v=DMARC1; p=none"', 0),
+                (f"mail.{DOMAIN}", "A", "127.0.0.10", 0),
+            ]
+        }
+    )
+    await store_fleet(app, tmp_path, [DOMAIN], nameserver=f"{pdns.address}:{pdns.dns_port}")
+    queue = open_queue(app)
+    assert isinstance(queue, InProcessQueue)  # no REDIS_URL in the test's settings
+    scheduler = Scheduler(queue)
+    schedule = await check_schedule(app)
+    first = await scheduler.tick(schedule)
+    await queue.join()
+    assert first.enqueued == 4
+    assert {r["status"] for r in queue.results.values()} == {"complete"}, queue.results
+    dns_key = next(k for k in first.keys if k.startswith("check:dns:"))
+    dns_result = queue.results[dns_key]["result"]
+    assert dns_result["subject"] == DOMAIN and dns_result["results"] > 0
+    stored = await result_rows(app)
+    assert await result_rows(app, "spf") == 1
+    assert (await scheduler.tick(schedule)).enqueued == 0  # same interval
+
+    # the same run delivered again (at-least-once): nothing more is stored
+    await TASKS["run_check"].body(app, job_key=dns_key, family="dns", subject=DOMAIN)
+    assert await result_rows(app) == stored
+    # another run (a later interval) is stored
+    await TASKS["run_check"].body(app, job_key=dns_key + "-next", family="dns", subject=DOMAIN)
+    assert await result_rows(app, "spf") == 2
+
+
+async def test_a_failing_task_is_retried_then_recorded_as_failed(app: App) -> None:
+    calls: list[str] = []
+
+    async def flaky(app: App, *, job_key: str, fail_times: int) -> dict[str, Any]:
+        calls.append(job_key)
+        if len(calls) <= fail_times:
+            raise RuntimeError("vendor away")
+        return {"calls": len(calls)}
+
+    tasks = {"flaky": TaskSpec("flaky", flaky, timeout=5, heartbeat=5, retries=3, retry_delay=0.0)}
+    queue = InProcessQueue(app, tasks)
+    assert await queue.enqueue("flaky", {"fail_times": 2}, "flaky:1") == "flaky:1"
+    assert await queue.enqueue("flaky", {"fail_times": 2}, "flaky:1") is None
+    await queue.join()
+    assert queue.results["flaky:1"] == {"status": "complete", "result": {"calls": 3}}
+
+    calls.clear()
+    await queue.enqueue("flaky", {"fail_times": 5}, "flaky:2")
+    await queue.join()
+    assert queue.results["flaky:2"]["status"] == "failed"
+    assert len(calls) == 3  # runs in all, as on the queue
+
+
+async def test_an_apply_job_delivered_twice_converges(app: App, tmp_path: Path) -> None:
+    await store_fleet(app, tmp_path, [DOMAIN])
+    body = TASKS["apply_plan"].body
+    first = await body(app, job_key="apply:1")
+    assert first["status"] == "applied", first
+    again = await body(app, job_key="apply:1")  # re-planned: nothing left to do
+    assert again["status"] == "unchanged", again
+    stale = await body(app, job_key="apply:2", checksum="sha256:" + "0" * 64)
+    assert stale["status"] == "refused" and "plan changed" in stale["error"]
+
+
+async def test_a_check_of_a_domain_removed_since_it_was_enqueued_is_skipped(app: App, tmp_path: Path) -> None:
+    await store_fleet(app, tmp_path, [DOMAIN])
+    outcome = await TASKS["run_check"].body(
+        app, job_key="check:dns:gone.fleet.test:1", family="dns", subject="gone.fleet.test"
+    )
+    assert outcome["skipped"] == "no longer in the desired state"
+    async with app.uow() as uow:
+        query = select(func.count()).select_from(CheckResultRecord)
+        assert await uow.session.scalar(query) == 0
+
+
+async def test_the_in_process_runner_keeps_a_bounded_number_of_results(app: App) -> None:
+    async def quick(app: App, *, job_key: str) -> dict[str, Any]:
+        return {"key": job_key}
+
+    queue = InProcessQueue(app, {"quick": TaskSpec("quick", quick, timeout=5, heartbeat=5)}, keep_results=3)
+    for i in range(5):
+        await queue.enqueue("quick", {}, f"quick:{i}")
+    await queue.join()
+    assert list(queue.results) == ["quick:2", "quick:3", "quick:4"]
+
+
+def open_sockets() -> int:
+    """Sockets this process holds."""
+    import os
+
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except OSError:
+            continue
+    return count
+
+
+async def test_a_worker_running_many_checks_keeps_its_sockets(app: App, pdns: PowerDns, tmp_path: Path) -> None:
+    # each run's first queries arrive together; each used to open a socket of its own, and a
+    # worker ran out of descriptors after some hundred checks
+    domains = [f"fd{i}.fleet.test" for i in range(6)]
+    pdns.replace_zones({d: [(d, "TXT", '"v=spf1 -all"', 0)] for d in domains})
+    await store_fleet(app, tmp_path, domains, nameserver=f"{pdns.address}:{pdns.dns_port}")
+    body = TASKS["run_check"].body
+    await body(app, job_key="warm", family="dns", subject=domains[0])
+    before = open_sockets()
+    for i, domain in enumerate(domains[1:]):
+        await body(app, job_key=f"fd:{i}", family="dns", subject=domain)
+    assert open_sockets() <= before + 1
