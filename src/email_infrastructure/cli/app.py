@@ -11,7 +11,21 @@ from typing import Annotated
 import typer
 
 from email_infrastructure import __version__
-from email_infrastructure.cli import audit, db, dkim, dns, domain, export, init, monitor, status, validate, vault
+from email_infrastructure.cli import (
+    apikey,
+    audit,
+    db,
+    dkim,
+    dns,
+    domain,
+    export,
+    init,
+    monitor,
+    serve,
+    status,
+    validate,
+    vault,
+)
 from email_infrastructure.cli.common import console, debug_enabled, err_console
 from email_infrastructure.cli.mailbox import app as mailbox_app
 from email_infrastructure.core.errors import ConfigError, EmailInfraError
@@ -80,6 +94,8 @@ app.add_typer(dkim.app, name="dkim")
 app.add_typer(db.app, name="db")
 app.add_typer(vault.app, name="vault")
 app.add_typer(mailbox_app, name="mailbox")
+app.add_typer(apikey.app, name="apikey")
+app.command("serve")(serve.serve)
 
 
 def _hoist(argv: list[str]) -> list[str]:
