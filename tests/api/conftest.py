@@ -22,6 +22,9 @@ from email_infrastructure.core.settings import Settings
 from email_infrastructure.services.apikeys import ApiKeyService
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.db import Database
+from tests.services.conftest import write_inventory
+
+__all__ = ["write_inventory"]  # the inventory fixture of the service tests, used here too
 
 #: every key created by a test, and every secret seen: the leak test scans responses for them
 KNOWN_SECRETS: set[str] = set()
@@ -75,7 +78,7 @@ async def make_api(settings: Settings, database: Database) -> AsyncIterator[Make
         made = Api(api, app, client)
         stack.append((made, lifespan))
         for scope in ("read", "write", "admin"):
-            made.keys[scope] = await made.key(f"test-{scope}", scope)
+            made.keys[scope] = await made.key(f"test-{scope}-{len(stack)}", scope)
         return made
 
     yield make

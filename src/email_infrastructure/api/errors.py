@@ -96,7 +96,11 @@ def error_response(exc: BaseException) -> JSONResponse:
 
 
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(exc)
+    response = error_response(exc)
+    # a request that was counted says so on its error too
+    for name, value in getattr(request.state, "rate_limit_headers", {}).items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 class CatchAll:

@@ -13,7 +13,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
@@ -79,9 +79,16 @@ class CreatedKey:
     key: str
 
 
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back without their zone; they were stored in UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 def _info(row: ApiKey) -> KeyInfo:
     scope: Scope = row.scopes if row.scopes in _LEVEL else "read"
-    return KeyInfo(row.name, scope, row.prefix, row.created_at, row.last_used_at, row.revoked_at)
+    created = _aware(row.created_at)
+    assert created is not None
+    return KeyInfo(row.name, scope, row.prefix, created, _aware(row.last_used_at), _aware(row.revoked_at))
 
 
 def check_scope(text: str) -> Scope:

@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -76,7 +76,14 @@ class JobView:
         }
 
 
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back without their zone; they were stored in UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 def _view(row: JobRecord) -> JobView:
+    created = _aware(row.created_at)
+    assert created is not None
     return JobView(
         row.id,
         row.kind,
@@ -86,9 +93,9 @@ def _view(row: JobRecord) -> JobView:
         row.result,
         row.error,
         row.key_name,
-        row.created_at,
-        row.started_at,
-        row.finished_at,
+        created,
+        _aware(row.started_at),
+        _aware(row.finished_at),
     )
 
 
