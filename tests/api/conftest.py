@@ -76,9 +76,10 @@ async def make_api(settings: Settings, database: Database) -> AsyncIterator[Make
             event_hooks={"response": [_record]},
         )
         made = Api(api, app, client)
+        number = len(stack)
         stack.append((made, lifespan))
         for scope in ("read", "write", "admin"):
-            made.keys[scope] = await made.key(f"test-{scope}-{len(stack)}", scope)
+            made.keys[scope] = await made.key(f"test-{scope}-{number}", scope)
         return made
 
     yield make
