@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
@@ -27,6 +28,12 @@ def serve(
     server = uvicorn.Server(
         uvicorn.Config(api, host=host, port=port, log_level=config.log_level.lower(), access_log=False, lifespan="on")
     )
-    server.run()
+    # After its shutdown uvicorn raises the signal again for the previous handler: SIGTERM is how
+    # service managers stop us, and a clean stop exits 0, so that handler does nothing.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if server.started is False:
         raise typer.Exit(2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from email_infrastructure.services.app import App
@@ -19,7 +19,8 @@ def event_json(row: EventRecord) -> dict[str, Any]:
         "source": row.source,
         "correlation_id": row.correlation_id,
         "payload": row.payload,
-        "occurred_at": row.occurred_at.isoformat(),
+        # SQLite hands datetimes back without their zone; they were stored in UTC
+        "occurred_at": (row.occurred_at if row.occurred_at.tzinfo else row.occurred_at.replace(tzinfo=UTC)).isoformat(),
     }
 
 

@@ -38,14 +38,16 @@ async def list_events(
 
 async def _stream(request: Request, app: AppDep, since: datetime, limit: int | None) -> AsyncIterator[str]:
     seen: deque[str] = deque(maxlen=5000)
-    sent = 0
+    sent, start = 0, since
     yield ": connected\n\n"
     while limit is None or sent < limit:
         for event in await events_since(app, since - OVERLAP):
-            if event["id"] in seen:
+            occurred = datetime.fromisoformat(event["occurred_at"])
+            # the look-back catches late commits; what happened before the asked-for start is not sent
+            if event["id"] in seen or occurred < start:
                 continue
             seen.append(event["id"])
-            since = max(since, datetime.fromisoformat(event["occurred_at"]))
+            since = max(since, occurred)
             yield f"id: {event['id']}\nevent: {event['topic']}\ndata: {json.dumps(event)}\n\n"
             sent += 1
             if limit is not None and sent >= limit:
