@@ -7,10 +7,10 @@ check run) and the endless event stream are left out here; their own tests cover
 from __future__ import annotations
 
 import json
-from collections import Counter
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
     def cli(*args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "email_infrastructure", *args], env=env, cwd=root, capture_output=True, text=True, check=False
+            [sys.executable, "-m", "email_infrastructure", *args],
+            env=env,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
         return done.stdout

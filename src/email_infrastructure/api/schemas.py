@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -90,7 +90,13 @@ class DomainList(BaseModel):
     offset: int
 
 
-class MailboxIn(BaseModel):
+class Input(BaseModel):
+    """A request body: unknown fields are refused (422), not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MailboxIn(Input):
     """A persona to create a mailbox for."""
 
     first_name: str = Field(min_length=1, max_length=64)
@@ -98,7 +104,7 @@ class MailboxIn(BaseModel):
     local_part: str | None = Field(default=None, max_length=64)
 
 
-class DomainIn(BaseModel):
+class DomainIn(Input):
     """A domain to add: options override the stored defaults."""
 
     name: str = Field(min_length=1, max_length=253)
@@ -106,7 +112,7 @@ class DomainIn(BaseModel):
     mailboxes: list[MailboxIn] = Field(default_factory=list, max_length=500)
 
 
-class DomainUpdate(BaseModel):
+class DomainUpdate(Input):
     """A replacement of a domain's options and mailboxes (PUT)."""
 
     options: dict[str, Any] = Field(default_factory=dict)
@@ -190,14 +196,14 @@ class RunOut(BaseModel):
     transitions: int
 
 
-class CheckRunIn(BaseModel):
+class CheckRunIn(Input):
     """Run one family of checks for one domain of the desired state now."""
 
     domain: str = Field(min_length=1, max_length=253)
     family: str = Field(default="dns", max_length=32)
 
 
-class AuditIn(BaseModel):
+class AuditIn(Input):
     """An ad-hoc audit of any domains' live DNS."""
 
     domains: list[str] = Field(min_length=1, max_length=20)
