@@ -59,6 +59,18 @@ async def test_a_key_with_one_character_changed_is_refused(app: App) -> None:
         await keys.verify(tampered)
 
 
+async def test_a_revocation_elsewhere_takes_effect_once_the_short_cache_expires(app: App) -> None:
+    server = ApiKeyService(app)  # the API process
+    key = (await server.create("ci2", "read")).key
+    KNOWN_SECRETS.add(key)
+    await server.verify(key)
+    await ApiKeyService(app).revoke("ci2")  # the CLI, another process
+    assert (await server.verify(key)).name == "ci2"  # trusted for up to VERIFIED_FOR seconds more
+    server._verified.clear()  # as when VERIFIED_FOR seconds have passed
+    with pytest.raises(AuthenticationError):
+        await server.verify(key)
+
+
 async def test_revoked_keys_are_refused_and_the_name_can_be_reused(app: App) -> None:
     keys = ApiKeyService(app)
     old = (await keys.create("deploy", "write")).key
@@ -102,13 +114,13 @@ async def test_last_used_is_written_at_most_once_a_minute(app: App) -> None:
     KNOWN_SECRETS.add(key)
     first = (await keys.verify(key)).last_used_at
     assert first is not None
-    assert (await keys.verify(key)).last_used_at == first  # within the minute: no write
+    assert (await ApiKeyService(app).verify(key)).last_used_at == first  # within the minute: no write
     async with app.uow() as uow:  # a minute later
         row = await uow.session.scalar(select(ApiKey).where(ApiKey.name == "poller"))
         assert row is not None
         row.last_used_at = utcnow() - timedelta(seconds=61)
         await uow.commit()
-    again = (await keys.verify(key)).last_used_at
+    again = (await ApiKeyService(app).verify(key)).last_used_at  # a fresh verifier: nothing cached
     assert again is not None and again > first
 
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -21,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from email_infrastructure.core.errors import EmailInfraError, UserError
 from email_infrastructure.core.logging import register_secret
 from email_infrastructure.services.app import App
-from email_infrastructure.storage.api_repositories import ApiKeys, stale
+from email_infrastructure.storage.api_repositories import ApiKeys, read_only, stale
 from email_infrastructure.storage.models import ApiKey, utcnow
 
 Scope = Literal["read", "write", "admin"]
@@ -32,6 +33,9 @@ KEY_PREFIX = "eik"
 SERVER_KEY = ("api", "key-hmac")
 #: `last_used_at` is written at most this often per key, so reads do not write on every request
 TOUCH_EVERY = 60.0
+#: a verified key is trusted this long without reading the database again: a revocation made by
+#: another process takes effect within it (one made through this process's service at once)
+VERIFIED_FOR = 5.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _KEY = re.compile(rf"^{KEY_PREFIX}_([0-9a-f]{{8}})_([A-Za-z0-9_-]{{43,}})$")
 
@@ -105,6 +109,8 @@ class ApiKeyService:
     def __init__(self, app: App) -> None:
         self.app = app
         self._server_key: bytes | None = None
+        #: HMAC of a verified key → (its info, monotonic time until which it is trusted)
+        self._verified: dict[str, tuple[KeyInfo, float]] = {}
 
     async def _key(self, uow: Any, *, create: bool) -> bytes | None:
         """The HMAC server key; made (and cached once committed, by `create`) only when asked."""
@@ -168,6 +174,7 @@ class ApiKeyService:
             row = await ApiKeys(uow.session).by_name(name)
             if row is None:
                 raise UserError(f"no API key named {name!r} (see `email-infra apikey list`)")
+            self._verified.clear()
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
                 uow.emit("api.key.revoked", {"name": name, "prefix": row.prefix}, source=source)
@@ -184,7 +191,13 @@ class ApiKeyService:
             raise AuthenticationError("the API key is not valid")
         if self._server_key is None and not self.app.has_vault_key():  # no key was ever created
             raise AuthenticationError("the API key is not valid")
+        now_mono = time.monotonic()
+        if self._server_key is not None:
+            cached = self._verified.get(self._digest(self._server_key, key))
+            if cached is not None and cached[1] > now_mono:
+                return cached[0]
         async with self.app.uow() as uow:
+            await read_only(uow.session)
             server_key = await self._key(uow, create=False)
             if server_key is None:  # no key was ever created
                 raise AuthenticationError("the API key is not valid")
@@ -195,13 +208,19 @@ class ApiKeyService:
                     found = row
             if found is None:
                 raise AuthenticationError("the API key is not valid")
-            now = utcnow()
-            if stale(found.last_used_at, now, TOUCH_EVERY):
-                found.last_used_at = now
-                info = _info(found)
-                await uow.commit()
-            else:
-                info = _info(found)
+            info = _info(found)
+        now = utcnow()
+        if stale(info.last_used_at, now, TOUCH_EVERY):
+            # written in a transaction of its own: the read above took no write lock
+            async with self.app.uow() as uow:
+                touched = await ApiKeys(uow.session).by_name(info.name)
+                if touched is not None:
+                    touched.last_used_at = now
+                    info = _info(touched)
+                    await uow.commit()
+        if len(self._verified) > 10_000:  # bounded: forget them all rather than grow
+            self._verified.clear()
+        self._verified[digest] = (info, now_mono + VERIFIED_FOR)
         return info
 
 

@@ -7,12 +7,14 @@ bound to one session, never committing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from email_infrastructure.core.database import READ_ONLY
 from email_infrastructure.storage.models import (
     ApiKey,
     CheckState,
@@ -24,6 +26,12 @@ from email_infrastructure.storage.models import (
     Server,
 )
 from email_infrastructure.storage.repositories import DesiredRows
+
+
+async def read_only(session: AsyncSession) -> None:
+    """Mark the session's transaction as one that only reads; call before its first query."""
+    await session.connection(execution_options={READ_ONLY: True})
+
 
 #: worst first: a domain's status is the worst of its check states ("unknown" when never checked)
 _RANK = {"error": 3, "warning": 2, "ok": 1}
@@ -105,42 +113,35 @@ class DomainPages:
     ) -> tuple[list[Domain], int, dict[str, str]]:
         """A page of domains by name, the total matching, and each page domain's status."""
         rank = func.max(case(*((CheckState.status == s, r) for s, r in _RANK.items()), else_=0))
-        ranks = select(CheckState.subject, rank.label("rank")).group_by(CheckState.subject).subquery()
-        query = select(Domain).outerjoin(ranks, ranks.c.subject == Domain.name)
-        if provider is not None:
-            query = query.where(Domain.dns_provider == provider)
-        if server is not None:
-            query = query.join(Server, Server.id == Domain.server_id).where(Server.name == server)
-        if status is not None:
-            if status == "unknown":
-                query = query.where(func.coalesce(ranks.c.rank, 0) == 0)
-            else:
-                query = query.where(ranks.c.rank == _RANK[status])
-        total = int(await self._session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-        rows = await self._session.execute(
-            query.add_columns(ranks.c.rank)
-            .options(selectinload(Domain.mailboxes))
-            .order_by(Domain.name)
-            .limit(limit)
-            .offset(offset)
-        )
-        names = {rank: status for status, rank in _RANK.items()}
-        domains, statuses = [], {}
-        for domain, rank in rows.all():
-            domains.append(domain)
-            statuses[domain.name] = names.get(int(rank or 0), "unknown")
+
+        def narrowed(query: Select[Any]) -> Select[Any]:
+            if provider is not None:
+                query = query.where(Domain.dns_provider == provider)
+            if server is not None:
+                query = query.join(Server, Server.id == Domain.server_id).where(Server.name == server)
+            if status is not None:
+                # only a status filter needs the check states of every domain
+                ranks = select(CheckState.subject, rank.label("rank")).group_by(CheckState.subject).subquery()
+                query = query.outerjoin(ranks, ranks.c.subject == Domain.name)
+                if status == "unknown":
+                    query = query.where(func.coalesce(ranks.c.rank, 0) == 0)
+                else:
+                    query = query.where(ranks.c.rank == _RANK[status])
+            return query
+
+        total = int(await self._session.scalar(narrowed(select(func.count(Domain.id)).select_from(Domain))) or 0)
+        query = narrowed(select(Domain))
+        page = query.options(selectinload(Domain.mailboxes)).order_by(Domain.name).limit(limit).offset(offset)
+        domains = list((await self._session.scalars(page)).all())
+        names = {r: s for s, r in _RANK.items()}
+        statuses = dict.fromkeys((d.name for d in domains), "unknown")
+        if domains:
+            found = await self._session.execute(
+                select(CheckState.subject, rank).where(CheckState.subject.in_(statuses)).group_by(CheckState.subject)
+            )
+            for subject, value in found.all():
+                statuses[subject] = names.get(int(value or 0), "unknown")
         return domains, total, statuses
-
-
-def stale(last: datetime | None, now: datetime, seconds: float) -> bool:
-    """True when `last` is unset or older than `seconds` before `now`."""
-    if last is None:
-        return True
-    if last.tzinfo is None:  # SQLite hands back naive datetimes
-        from datetime import UTC
-
-        last = last.replace(tzinfo=UTC)
-    return (now - last).total_seconds() >= seconds
 
 
 class EventPages:
@@ -167,3 +168,12 @@ class EventPages:
             .limit(limit)
         )
         return (await self._session.scalars(query)).all()
+
+
+def stale(last: datetime | None, now: datetime, seconds: float) -> bool:
+    """True when `last` is unset or older than `seconds` before `now`."""
+    if last is None:
+        return True
+    if last.tzinfo is None:  # SQLite hands back naive datetimes
+        last = last.replace(tzinfo=UTC)
+    return (now - last).total_seconds() >= seconds
