@@ -18,7 +18,18 @@ from email_infrastructure import __version__
 from email_infrastructure.api import errors
 from email_infrastructure.api.bodylimit import BodyLimit
 from email_infrastructure.api.ratelimit import RateLimiter
-from email_infrastructure.api.routers import audit, domains, events, health, jobs, monitoring, plans, records, status
+from email_infrastructure.api.routers import (
+    audit,
+    domains,
+    events,
+    health,
+    jobs,
+    mailboxes,
+    monitoring,
+    plans,
+    records,
+    status,
+)
 from email_infrastructure.api.schemas import ERROR_RESPONSES
 from email_infrastructure.core.errors import EmailInfraError
 from email_infrastructure.core.settings import Settings, load_settings
@@ -78,7 +89,7 @@ def create_app(
         openapi_url="/openapi.json",
         redoc_url=None,
     )
-    for router in (status, domains, records, plans, jobs, monitoring, audit, events):
+    for router in (status, domains, records, mailboxes, plans, jobs, monitoring, audit, events):
         api.include_router(router.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     api.include_router(health.router, responses=ERROR_RESPONSES)
     errors.install(api)

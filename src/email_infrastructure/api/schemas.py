@@ -234,3 +234,11 @@ class Liveness(BaseModel):
     """The process answers."""
 
     status: str
+
+
+class Credential(BaseModel):
+    """A mailbox's login (admin scope only)."""
+
+    address: str
+    password: str | None
+    host: str
