@@ -21,12 +21,12 @@ def serve(
 
     from email_infrastructure.api.app import create_app
 
-    config = settings()
-    api = create_app(settings=config)
+    api = create_app(settings=settings())
     err_console.print(f"serving the API on http://{host}:{port} (docs: /docs); Ctrl-C stops it", soft_wrap=True)
     # uvicorn handles SIGINT/SIGTERM itself: stop accepting, finish requests, run the lifespan's shutdown.
     server = uvicorn.Server(
-        uvicorn.Config(api, host=host, port=port, log_level=config.log_level.lower(), access_log=False, lifespan="on")
+        # log_config=None: uvicorn's records go through our handlers (redaction, JSON in production)
+        uvicorn.Config(api, host=host, port=port, log_config=None, access_log=False, lifespan="on")
     )
     # After its shutdown uvicorn raises the signal again for the previous handler: SIGTERM is how
     # service managers stop us, and a clean stop exits 0, so that handler does nothing.

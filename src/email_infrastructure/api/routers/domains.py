@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from email_infrastructure.api.deps import AppDep, ReadKey, WriteKey, actor
 from email_infrastructure.api.schemas import DomainIn, DomainList, DomainOut, DomainUpdate, Envelope, MailboxIn, ok
+from email_infrastructure.services.desired import API_OWNER, OwnershipConflictError
 from email_infrastructure.services.domains import DomainView, add_domain, page_domains, remove_domain, show_domain
 
 router = APIRouter(prefix="/domains", tags=["domains"])
@@ -55,9 +56,7 @@ async def get_domain(app: AppDep, key: ReadKey, name: str) -> Envelope[DomainOut
 async def replace_domain(app: AppDep, key: WriteKey, name: str, body: DomainUpdate) -> Envelope[DomainOut]:
     """Replace an API-owned domain's options and mailboxes; 404 if absent, 409 if another owner holds it."""
     current = await show_domain(app, name)
-    if current.owner != "api":
-        from email_infrastructure.services.desired import OwnershipConflictError
-
+    if current.owner != API_OWNER:
         raise OwnershipConflictError(f"{current.name} is owned by {current.owner}: change it there")
     options: dict[str, Any] = dict(body.options)
     view = await add_domain(app, current.name, options, _mailboxes(body.mailboxes), force=True, source=actor(key))
