@@ -100,8 +100,18 @@ async def page_domains(
         domains, total, statuses = await pages.page(
             limit=limit, offset=offset, provider=provider, server=server, status=status
         )
-        fleet = await pages.fleet()
+        stamp = (app.settings.database_url_effective, await pages.fleet_stamp())
+        cached = _FLEET.get("rows")
+        if cached is not None and cached[0] == stamp:
+            fleet = cached[1]
+        else:
+            fleet = await pages.fleet()
+            _FLEET["rows"] = (stamp, fleet)
     return DomainPage(_cached_views(fleet, domains), total, statuses)
+
+
+#: the fleet rows (providers, servers, settings) of the last page, by their stamp
+_FLEET: dict[str, tuple[Any, DesiredRows]] = {}
 
 
 #: views of listed domains by everything they are computed from: a page of unchanged domains is

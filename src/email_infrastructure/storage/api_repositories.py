@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from email_infrastructure.core.database import READ_ONLY
 from email_infrastructure.storage.models import (
@@ -130,18 +130,27 @@ class DomainPages:
             return query
 
         total = int(await self._session.scalar(narrowed(select(func.count(Domain.id)).select_from(Domain))) or 0)
-        query = narrowed(select(Domain))
-        page = query.options(selectinload(Domain.mailboxes)).order_by(Domain.name).limit(limit).offset(offset)
-        domains = list((await self._session.scalars(page)).all())
+        page = narrowed(select(Domain)).options(joinedload(Domain.mailboxes)).order_by(Domain.name)
+        domains = list((await self._session.scalars(page.limit(limit).offset(offset))).unique().all())
         names = {r: s for s, r in _RANK.items()}
         statuses = dict.fromkeys((d.name for d in domains), "unknown")
-        if domains:
+        if domains:  # the statuses of this page only: an index lookup per domain
             found = await self._session.execute(
                 select(CheckState.subject, rank).where(CheckState.subject.in_(statuses)).group_by(CheckState.subject)
             )
             for subject, value in found.all():
                 statuses[subject] = names.get(int(value or 0), "unknown")
         return domains, total, statuses
+
+    async def fleet_stamp(self) -> tuple[Any, ...]:
+        """Counts and newest change times of providers, servers and fleet settings, in one query:
+        equal stamps mean the rows a page's views are computed from have not changed."""
+        parts = [
+            select(func.count(), func.max(model.updated_at)).select_from(model)
+            for model in (Provider, Server, DesiredSetting)
+        ]
+        rows = (await self._session.execute(union_all(*parts))).all()
+        return tuple((int(n), str(when)) for n, when in rows)
 
 
 class EventPages:
