@@ -89,3 +89,15 @@ def test_two_processes_sharing_redis_hold_one_limit(cli: Cli, start_server: Star
     import redis
 
     assert list(redis.Redis.from_url(REDIS_URL).scan_iter(f"{redis_prefix}*"))  # the counters are in Redis
+
+
+def test_a_taken_port_is_exit_2_with_one_line(cli: Cli) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = cli("serve", "--port", str(port), timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert f"cannot serve on 127.0.0.1:{port}" in done.stderr

@@ -33,7 +33,10 @@ def serve(
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
         server.run()
+    except SystemExit as exc:  # uvicorn exits 3 when it cannot start (the port is taken, the lifespan failed)
+        if exc.code in (0, None):
+            raise
+        err_console.print(f"error: cannot serve on {host}:{port} (see above)", soft_wrap=True)
+        raise typer.Exit(2) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if server.started is False:
-        raise typer.Exit(2)
