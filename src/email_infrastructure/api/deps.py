@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from email_infrastructure.api.ratelimit import Category, RateLimiter
 from email_infrastructure.services.apikeys import ApiKeyService, KeyInfo, Scope, require
@@ -74,3 +75,13 @@ AdminKey = Annotated[KeyInfo, Depends(Guard("admin", "read"))]
 def actor(key: KeyInfo) -> str:
     """The event source of a change made with `key`."""
     return f"api:{key.name}"
+
+
+def json_response(request: Request, envelope: BaseModel, status_code: int = 200) -> Response:
+    """An envelope serialised by pydantic directly, with the request's rate-limit headers."""
+    return Response(
+        envelope.model_dump_json(),
+        status_code=status_code,
+        media_type="application/json",
+        headers=dict(getattr(request.state, "rate_limit_headers", {})),
+    )

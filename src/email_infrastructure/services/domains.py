@@ -102,26 +102,18 @@ async def page_domains(
         )
         stamp = (app.settings.database_url_effective, await pages.fleet_stamp())
         cached = _FLEET.get("rows")
-        if cached is not None and cached[0] == stamp:
-            fleet = cached[1]
-        else:
+        if cached is None or cached[0] != stamp:
             fleet = await pages.fleet()
-            _FLEET["rows"] = (stamp, fleet)
-    return DomainPage(_cached_views(fleet, domains), total, statuses)
+            cached = _FLEET["rows"] = (stamp, fleet, _fleet_key(fleet))
+    return DomainPage(_cached_views(cached[1], cached[2], domains), total, statuses)
 
 
-#: the fleet rows (providers, servers, settings) of the last page, by their stamp
-_FLEET: dict[str, tuple[Any, DesiredRows]] = {}
+#: the fleet rows (providers, servers, settings) of the last page and their key, by their stamp
+_FLEET: dict[str, tuple[Any, DesiredRows, str]] = {}
 
 
-#: views of listed domains by everything they are computed from: a page of unchanged domains is
-#: served without validating the desired state again (what made listing 10,000 domains slow)
-_VIEWS: OrderedDict[tuple[Any, ...], DomainView] = OrderedDict()
-_VIEWS_MAX = 20_000
-
-
-def _cached_views(fleet: DesiredRows, domains: list[Domain]) -> list[DomainView]:
-    fleet_key = json.dumps(
+def _fleet_key(fleet: DesiredRows) -> str:
+    return json.dumps(
         [
             [(p.kind, p.name, p.type, p.settings, p.managed_by) for p in fleet.providers],
             [(srv.name, srv.spec, srv.managed_by) for srv in fleet.servers],
@@ -130,12 +122,21 @@ def _cached_views(fleet: DesiredRows, domains: list[Domain]) -> list[DomainView]
         sort_keys=True,
         default=str,
     )
+
+
+#: views of listed domains by everything they are computed from: a page of unchanged domains is
+#: served without validating the desired state again (what made listing 10,000 domains slow)
+_VIEWS: OrderedDict[tuple[Any, ...], DomainView] = OrderedDict()
+_VIEWS_MAX = 20_000
+
+
+def _cached_views(fleet: DesiredRows, fleet_key: str, domains: list[Domain]) -> list[DomainView]:
     keys = {
         d.name: (
             fleet_key,
             d.name,
             d.managed_by,
-            json.dumps(d.spec, sort_keys=True, default=str),
+            d.updated_at,  # set on every change of the row (its spec, its owner)
             tuple((m.local_part, m.first_name, m.last_name) for m in d.mailboxes),
         )
         for d in domains
