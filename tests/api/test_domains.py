@@ -25,6 +25,8 @@ async def test_create_read_update_delete(api: Api, write_inventory: WriteInvento
 
     shown = (await api.client.get("/api/v1/domains/new-domain.test", headers=api.auth())).json()["data"]
     assert shown["spec"] == data["spec"]
+    before = (await api.client.get("/api/v1/domains", headers=api.auth())).json()["data"]["items"]
+    assert next(d for d in before if d["name"] == "new-domain.test")["spec"] == data["spec"]
     replaced = await api.client.put(
         "/api/v1/domains/new-domain.test",
         headers=write,
@@ -33,6 +35,9 @@ async def test_create_read_update_delete(api: Api, write_inventory: WriteInvento
     assert replaced.status_code == 200, replaced.text
     assert replaced.json()["data"]["spec"]["dmarc"]["policy"] == "reject"
     assert replaced.json()["data"]["mailboxes"] == []
+    listed = (await api.client.get("/api/v1/domains", headers=api.auth())).json()["data"]["items"]
+    mine = next(d for d in listed if d["name"] == "new-domain.test")  # the list is not served stale
+    assert mine["spec"]["dmarc"]["policy"] == "reject" and mine["mailboxes"] == []
     gone = await api.client.delete("/api/v1/domains/new-domain.test", headers=write)
     assert gone.status_code == 200
     assert (await api.client.get("/api/v1/domains/new-domain.test", headers=api.auth())).status_code == 404
