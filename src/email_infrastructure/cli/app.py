@@ -12,6 +12,7 @@ import typer
 
 from email_infrastructure import __version__
 from email_infrastructure.cli import (
+    apikey,
     audit,
     db,
     dkim,
@@ -21,6 +22,7 @@ from email_infrastructure.cli import (
     export,
     init,
     monitor,
+    serve,
     server,
     status,
     validate,
@@ -99,6 +101,8 @@ app.add_typer(vault.app, name="vault")
 app.add_typer(mailbox_app, name="mailbox")
 app.add_typer(server.app, name="server")
 app.add_typer(dmarc.app, name="dmarc")
+app.add_typer(apikey.app, name="apikey")
+app.command("serve")(serve.serve)
 
 
 def _hoist(argv: list[str]) -> list[str]:

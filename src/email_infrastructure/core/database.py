@@ -52,6 +52,10 @@ def _create_private_file(path: Path) -> None:
         os.close(fd)
 
 
+#: execution option of a connection whose transaction only reads (on SQLite it begins without the write lock)
+READ_ONLY = "email_infra_read_only"
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys and WAL, its directory (0700) and file (0600) are created."""
     url = normalise_database_url(url)
@@ -78,7 +82,8 @@ def create_engine(url: str) -> AsyncEngine:
         @event.listens_for(engine.sync_engine, "begin")
         def _begin_immediate(conn: Any) -> None:
             # Take the write lock up front: concurrent units of work wait their turn (timeout 30 s).
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A transaction marked read-only needs no lock: WAL readers never wait for writers.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(url, pool_pre_ping=True)

@@ -19,6 +19,10 @@ class UserError(EmailInfraError):
     exit_code = 2
 
 
+class NotFoundError(UserError):
+    """What was asked for does not exist (a domain, a job, a plan): 404 over the API."""
+
+
 class ConfigError(UserError):
     """Settings or environment are invalid."""
 

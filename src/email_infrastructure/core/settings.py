@@ -105,6 +105,39 @@ class Settings(BaseSettings):
     #: a record's message count above this is absurd (the report is skipped)
     dmarc_max_count: int = Field(default=10_000_000, ge=1)
 
+    #: REST API (`email-infra serve`): rate limits per key and route ("N/second|minute|hour|day")
+    api_rate_limit_read: str = "60/minute"
+    api_rate_limit_write: str = "10/minute"
+    #: the rate-limit counters' key prefix (in Redis when REDIS_URL is set, else in memory)
+    api_rate_limit_prefix: str = "email-infra"
+    #: origins allowed by CORS (a JSON list or comma-separated); empty: CORS closed
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: the largest request body accepted, in bytes
+    api_max_body_bytes: int = Field(default=1_048_576, ge=1)
+
+    @field_validator("api_cors_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: Any) -> Any:
+        """A JSON list or a comma-separated string of origins."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_rate_limit_read", "api_rate_limit_write")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        """`N/unit` as the `limits` library reads it (`60/minute`, `10 per hour`)."""
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit (write e.g. 60/minute)") from None
+        return value
+
     @field_validator("nameservers", mode="before")
     @classmethod
     def _nameserver_list(cls, value: Any) -> Any:

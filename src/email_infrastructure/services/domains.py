@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from email_infrastructure.core.errors import UserError
+from email_infrastructure.core.errors import NotFoundError, UserError
 from email_infrastructure.core.inventory import DomainSpec, Inventory, MailboxSpec
 from email_infrastructure.core.inventory.schema import DOMAIN_OPTIONS
 from email_infrastructure.core.names import normalise_domain
@@ -21,6 +23,7 @@ from email_infrastructure.services.desired import (
     from_rows,
     write_snapshot,
 )
+from email_infrastructure.storage.models import Domain
 from email_infrastructure.storage.repositories import DesiredRows
 
 
@@ -62,13 +65,103 @@ async def list_domains(app: App) -> list[DomainView]:
     return [_view(inventory, name, item.owner) for name, item in sorted(snap.domains.items())]
 
 
+@dataclass
+class DomainPage:
+    """One page of the desired state's domains, the total matching, and each domain's check status."""
+
+    domains: list[DomainView]
+    total: int
+    statuses: dict[str, str]
+
+
+#: a domain's status: the worst of its current check states, `unknown` when never checked
+DOMAIN_STATUSES = ("ok", "warning", "error", "unknown")
+
+
+async def page_domains(
+    app: App,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    status: str | None = None,
+    provider: str | None = None,
+    server: str | None = None,
+) -> DomainPage:
+    """A page of domains by name, filtered in the database (the whole snapshot is never loaded)."""
+    from email_infrastructure.storage.api_repositories import DomainPages, read_only
+
+    if status is not None and status not in DOMAIN_STATUSES:
+        raise UserError(f"unknown status {status!r} (one of {', '.join(DOMAIN_STATUSES)})")
+    if not app.has_state():
+        return DomainPage([], 0, {})
+    async with app.uow() as uow:
+        await read_only(uow.session)
+        pages = DomainPages(uow.session)
+        domains, total, statuses = await pages.page(
+            limit=limit, offset=offset, provider=provider, server=server, status=status
+        )
+        stamp = (app.settings.database_url_effective, await pages.fleet_stamp())
+        cached = _FLEET.get("rows")
+        if cached is None or cached[0] != stamp:
+            fleet = await pages.fleet()
+            cached = _FLEET["rows"] = (stamp, fleet, _fleet_key(fleet))
+    return DomainPage(_cached_views(cached[1], cached[2], domains), total, statuses)
+
+
+#: the fleet rows (providers, servers, settings) of the last page and their key, by their stamp
+_FLEET: dict[str, tuple[Any, DesiredRows, str]] = {}
+
+
+def _fleet_key(fleet: DesiredRows) -> str:
+    return json.dumps(
+        [
+            [(p.kind, p.name, p.type, p.settings, p.managed_by) for p in fleet.providers],
+            [(srv.name, srv.spec, srv.managed_by) for srv in fleet.servers],
+            sorted((k, v.value) for k, v in fleet.settings.items()),
+        ],
+        sort_keys=True,
+        default=str,
+    )
+
+
+#: views of listed domains by everything they are computed from: a page of unchanged domains is
+#: served without validating the desired state again (what made listing 10,000 domains slow)
+_VIEWS: OrderedDict[tuple[Any, ...], DomainView] = OrderedDict()
+_VIEWS_MAX = 20_000
+
+
+def _cached_views(fleet: DesiredRows, fleet_key: str, domains: list[Domain]) -> list[DomainView]:
+    keys = {
+        d.name: (
+            fleet_key,
+            d.name,
+            d.managed_by,
+            d.updated_at,  # set on every change of the row (its spec, its owner)
+            tuple((m.local_part, m.first_name, m.last_name) for m in d.mailboxes),
+        )
+        for d in domains
+    }
+    missing = [d for d in domains if keys[d.name] not in _VIEWS]
+    if missing:
+        inventory = from_rows(DesiredRows(fleet.providers, fleet.servers, fleet.settings, missing)).inventory()
+        for d in missing:
+            _VIEWS[keys[d.name]] = _view(inventory, d.name, d.managed_by)
+    views = []
+    for d in domains:
+        _VIEWS.move_to_end(keys[d.name])
+        views.append(_VIEWS[keys[d.name]])
+    while len(_VIEWS) > _VIEWS_MAX:
+        _VIEWS.popitem(last=False)
+    return views
+
+
 async def show_domain(app: App, name: str) -> DomainView:
     """One domain; UserError when it is not in the desired state."""
     wanted = _name(name)
     for view in await list_domains(app):
         if view.name == wanted:
             return view
-    raise UserError(f"{wanted} is not a domain of the desired state (see `email-infra domain list`)")
+    raise NotFoundError(f"{wanted} is not a domain of the desired state (see `email-infra domain list`)")
 
 
 async def add_domain(
@@ -79,6 +172,7 @@ async def add_domain(
     *,
     owner: str = API_OWNER,
     force: bool = False,
+    source: str | None = None,
 ) -> DomainView:
     """Add a domain with the stored defaults, `options` overriding them; `force` replaces one."""
     wanted = _name(name)
@@ -111,7 +205,7 @@ async def add_domain(
         snap.domains[wanted] = Owned(value, owner)
         await write_snapshot(uow, rows, snap)
         verb = "updated" if existing else "created"
-        uow.emit(f"desired.domain.{verb}", {"domain": wanted, "owner": owner}, source=owner)
+        uow.emit(f"desired.domain.{verb}", {"domain": wanted, "owner": owner}, source=source or owner)
         await uow.commit()
     return _view(snap.inventory(), wanted, owner)
 
@@ -135,13 +229,15 @@ async def _editable(uow: Any, name: str, owner: str, force: bool) -> tuple[Desir
     snap = from_rows(rows)
     existing = snap.domains.get(name)
     if existing is None:
-        raise UserError(f"{name} is not a domain of the desired state")
+        raise NotFoundError(f"{name} is not a domain of the desired state")
     if existing.owner != owner and not force:
         raise OwnershipConflictError(f"{name} is owned by {existing.owner}: change it there, or --force")
     return rows, snap, existing
 
 
-async def remove_domain(app: App, name: str, *, owner: str = API_OWNER, force: bool = False) -> DomainView:
+async def remove_domain(
+    app: App, name: str, *, owner: str = API_OWNER, force: bool = False, source: str | None = None
+) -> DomainView:
     """Drop a domain from the desired state; the next apply deletes the records we made for it."""
     wanted = _name(name)
     async with app.uow() as uow:
@@ -149,7 +245,7 @@ async def remove_domain(app: App, name: str, *, owner: str = API_OWNER, force: b
         view = _view(snap.inventory(), wanted, existing.owner)
         del snap.domains[wanted]
         await write_snapshot(uow, rows, snap)
-        uow.emit("desired.domain.removed", {"domain": wanted, "owner": existing.owner}, source=owner)
+        uow.emit("desired.domain.removed", {"domain": wanted, "owner": existing.owner}, source=source or owner)
         await uow.commit()
     return view
 
@@ -162,6 +258,7 @@ async def set_mailboxes(
     *,
     owner: str = API_OWNER,
     force: bool = False,
+    source: str | None = None,
 ) -> DomainView:
     """Add personas to a domain and remove mailboxes by local part; another owner's domain needs `force`."""
     wanted = _name(name)
@@ -182,6 +279,6 @@ async def set_mailboxes(
             mailboxes[local] = [persona.first_name, persona.last_name]
         snap.domains[wanted] = Owned({**existing.value, "mailboxes": mailboxes}, existing.owner)
         await write_snapshot(uow, rows, snap)
-        uow.emit("desired.mailboxes.updated", {"domain": wanted, "owner": owner}, source=owner)
+        uow.emit("desired.mailboxes.updated", {"domain": wanted, "owner": owner}, source=source or owner)
         await uow.commit()
     return _view(snap.inventory(), wanted, existing.owner)

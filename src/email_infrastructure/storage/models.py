@@ -397,3 +397,31 @@ class WorkerRunKey(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(512), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# --- API jobs (issue 12): background work started through the REST API ---------------------
+
+
+class JobRecord(Base):
+    """A background job (an apply started through the API); a task-queue worker can lease it later."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: queued | running | succeeded | failed
+    status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
+    progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    #: the API key that started the job
+    key_name: Mapped[str] = mapped_column(String(128), default="")
+    #: idempotency: a second submit with the same key returns the first job
+    job_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    #: for the task-queue workers of a later issue: who holds the job until when, and its last sign of life
+    lease_until: Mapped[datetime | None] = mapped_column()
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()

@@ -1,0 +1,111 @@
+"""The FastAPI application: `create_app()` builds it; its lifespan owns the App, key verifier, limiter and job runner.
+
+Extending it (the dashboard does): pass `extensions`, callables that receive the FastAPI app
+before it starts, e.g. `lambda api: (api.include_router(pages), api.mount("/static", files))`.
+Anything they add shares `api.state.app` (the App), `.keys`, `.limiter` and `.runner`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from email_infrastructure import __version__
+from email_infrastructure.api import errors
+from email_infrastructure.api.bodylimit import BodyLimit
+from email_infrastructure.api.ratelimit import RateLimiter
+from email_infrastructure.api.routers import (
+    audit,
+    domains,
+    events,
+    health,
+    jobs,
+    mailboxes,
+    monitoring,
+    plans,
+    records,
+    status,
+)
+from email_infrastructure.api.schemas import ERROR_RESPONSES
+from email_infrastructure.core.errors import EmailInfraError
+from email_infrastructure.core.settings import Settings, load_settings
+from email_infrastructure.services.apikeys import ApiKeyService
+from email_infrastructure.services.app import App
+from email_infrastructure.services.jobs import InProcessRunner, JobRunner
+
+_log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+Extension = Callable[[FastAPI], None]
+RunnerFactory = Callable[[App], JobRunner]
+
+
+def create_app(
+    app: App | None = None,
+    settings: Settings | None = None,
+    *,
+    extensions: Sequence[Extension] = (),
+    runner: RunnerFactory = InProcessRunner,
+) -> FastAPI:
+    """The API; with `app` given it is used (and left open), else one is made from `settings`."""
+    config = app.settings if app is not None else (settings or load_settings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        instance = app if app is not None else App(config)
+        try:
+            await instance.database()
+        except EmailInfraError as exc:  # keep serving: /ready says what is wrong
+            _log.error("the database cannot be used yet: %s", exc)
+        limiter = RateLimiter(config)
+        jobs_runner = runner(instance)
+        api.state.app, api.state.keys, api.state.limiter, api.state.runner = (
+            instance,
+            ApiKeyService(instance),
+            limiter,
+            jobs_runner,
+        )
+        try:
+            await jobs_runner.start()
+        except EmailInfraError as exc:
+            _log.error("queued jobs cannot be picked up: %s", exc)
+        try:
+            yield
+        finally:
+            await jobs_runner.stop()
+            await limiter.close()
+            if app is None:
+                await instance.close()
+
+    api = FastAPI(
+        title="email-infrastructure",
+        version=__version__,
+        description="Control plane for cold-email infrastructure. Authenticate with `Authorization: Bearer <key>`.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    for router in (status, domains, records, mailboxes, plans, jobs, monitoring, audit, events):
+        api.include_router(router.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    api.include_router(health.router, responses=ERROR_RESPONSES)
+    errors.install(api)
+    api.add_middleware(BodyLimit, limit=config.api_max_body_bytes)
+    if config.api_cors_origins:
+        api.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.api_cors_origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    for extend in extensions:
+        extend(api)
+    return api
+
+
+def factory() -> FastAPI:
+    """For `uvicorn --factory email_infrastructure.api.app:factory`: settings from the environment."""
+    return create_app(settings=load_settings())

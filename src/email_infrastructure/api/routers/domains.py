@@ -1,0 +1,71 @@
+"""`/api/v1/domains`: the desired state's domains (services/domains.py); writes are recorded with the key's name."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from email_infrastructure.api.deps import AppDep, ReadKey, WriteKey, actor, json_response
+from email_infrastructure.api.schemas import DomainIn, DomainList, DomainOut, DomainUpdate, Envelope, MailboxIn, ok
+from email_infrastructure.services.desired import API_OWNER, OwnershipConflictError
+from email_infrastructure.services.domains import DomainView, add_domain, page_domains, remove_domain, show_domain
+
+router = APIRouter(prefix="/domains", tags=["domains"])
+Name = Annotated[str, Query(min_length=1, max_length=253)]
+
+
+def _out(view: DomainView, status_: str | None = None) -> DomainOut:
+    return DomainOut(name=view.name, owner=view.owner, status=status_, spec=view.spec, mailboxes=view.mailboxes)
+
+
+def _mailboxes(items: list[MailboxIn]) -> list[dict[str, str]]:
+    return [m.model_dump(exclude_none=True) for m in items]
+
+
+@router.get("", response_model=Envelope[DomainList])
+async def list_domains(
+    request: Request,
+    app: AppDep,
+    key: ReadKey,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    status_: Annotated[Literal["ok", "warning", "error", "unknown"] | None, Query(alias="status")] = None,
+    provider: Annotated[str | None, Query(max_length=128)] = None,
+    server: Annotated[str | None, Query(max_length=128)] = None,
+) -> Response:
+    """A page of domains by name, with the total; filter by check status, DNS provider or server."""
+    page = await page_domains(app, limit=limit, offset=offset, status=status_, provider=provider, server=server)
+    items = [_out(v, page.statuses.get(v.name)) for v in page.domains]
+    # serialised once, here: the hot path of the API skips FastAPI's second validation of the model
+    return json_response(request, ok(DomainList(items=items, total=page.total, limit=limit, offset=offset)))
+
+
+@router.post("", response_model=Envelope[DomainOut], status_code=status.HTTP_201_CREATED)
+async def create_domain(app: AppDep, key: WriteKey, body: DomainIn) -> Envelope[DomainOut]:
+    """Add a domain with the stored defaults; 409 when another owner (a file) holds it."""
+    view = await add_domain(app, body.name, dict(body.options), _mailboxes(body.mailboxes), source=actor(key))
+    return ok(_out(view))
+
+
+@router.get("/{name}", response_model=Envelope[DomainOut])
+async def get_domain(app: AppDep, key: ReadKey, name: str) -> Envelope[DomainOut]:
+    """One domain, defaults applied."""
+    return ok(_out(await show_domain(app, name)))
+
+
+@router.put("/{name}", response_model=Envelope[DomainOut])
+async def replace_domain(app: AppDep, key: WriteKey, name: str, body: DomainUpdate) -> Envelope[DomainOut]:
+    """Replace an API-owned domain's options and mailboxes; 404 if absent, 409 if another owner holds it."""
+    current = await show_domain(app, name)
+    if current.owner != API_OWNER:
+        raise OwnershipConflictError(f"{current.name} is owned by {current.owner}: change it there")
+    options: dict[str, Any] = dict(body.options)
+    view = await add_domain(app, current.name, options, _mailboxes(body.mailboxes), force=True, source=actor(key))
+    return ok(_out(view))
+
+
+@router.delete("/{name}", response_model=Envelope[DomainOut])
+async def delete_domain(app: AppDep, key: WriteKey, name: str) -> Envelope[DomainOut]:
+    """Drop a domain from the desired state (the next apply removes the records we made for it)."""
+    return ok(_out(await remove_domain(app, name, source=actor(key))))

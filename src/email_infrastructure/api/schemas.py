@@ -1,0 +1,244 @@
+"""The response envelope and the response models OpenAPI shows (`/docs`, `/openapi.json`)."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Envelope(BaseModel, Generic[T]):
+    """Every successful response: `{"success": true, "data": …}`."""
+
+    success: Literal[True] = True
+    data: T
+
+
+class ErrorBody(BaseModel):
+    """What went wrong: a stable code, a message for people, structured details."""
+
+    code: str
+    message: str
+    details: list[dict[str, Any]] | dict[str, Any] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error response: `{"success": false, "error": {…}}`."""
+
+    success: Literal[False] = False
+    error: ErrorBody
+
+
+def ok(data: T) -> Envelope[T]:
+    """Wrap data in the envelope."""
+    return Envelope[T](data=data)
+
+
+#: documented on every route: the errors the one exception handler produces
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": text}
+    for status, text in (
+        (400, "Bad input"),
+        (401, "No API key, or an invalid one"),
+        (403, "The key's scope does not allow this"),
+        (404, "Not found"),
+        (409, "Another owner holds the resource"),
+        (413, "Request body too large"),
+        (422, "The request does not match the schema"),
+        (429, "Rate limited (see Retry-After)"),
+        (500, "Internal error"),
+        (502, "A provider failed"),
+        (503, "The database cannot be used"),
+    )
+}
+
+
+class Health(BaseModel):
+    """A component's health."""
+
+    status: str
+    detail: str
+
+
+class StatusData(BaseModel):
+    """The health of one component, and where state lives."""
+
+    component: str
+    state: str
+    status: str
+    detail: str
+
+
+class DomainOut(BaseModel):
+    """A domain of the desired state, defaults applied."""
+
+    name: str
+    owner: str
+    status: str | None = Field(default=None, description="worst current check state; unknown when never checked")
+    spec: dict[str, Any]
+    mailboxes: list[str]
+
+
+class DomainList(BaseModel):
+    """A page of domains."""
+
+    items: list[DomainOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class Input(BaseModel):
+    """A request body: unknown fields are refused (422), not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MailboxIn(Input):
+    """A persona to create a mailbox for."""
+
+    first_name: str = Field(min_length=1, max_length=64)
+    last_name: str = Field(min_length=1, max_length=64)
+    local_part: str | None = Field(default=None, max_length=64)
+
+
+class DomainIn(Input):
+    """A domain to add: options override the stored defaults."""
+
+    name: str = Field(min_length=1, max_length=253)
+    options: dict[str, Any] = Field(default_factory=dict)
+    mailboxes: list[MailboxIn] = Field(default_factory=list, max_length=500)
+
+
+class DomainUpdate(Input):
+    """A replacement of a domain's options and mailboxes (PUT)."""
+
+    options: dict[str, Any] = Field(default_factory=dict)
+    mailboxes: list[MailboxIn] = Field(default_factory=list, max_length=500)
+
+
+class RecordOut(BaseModel):
+    """One DNS record."""
+
+    name: str
+    type: str
+    ttl: int | None = None
+    values: list[str]
+
+
+class RecordsData(BaseModel):
+    """A domain's desired records (and the live ones when asked for)."""
+
+    domain: str
+    desired: list[RecordOut]
+    notes: list[str]
+    drift: list[dict[str, Any]] | None = Field(
+        default=None, description="with live=true: each change apply would make, `old` being what the provider holds"
+    )
+    live_error: str | None = None
+
+
+class PlanOut(BaseModel):
+    """A plan: its id (to apply it), checksum and changes (docs/plan-format.md)."""
+
+    id: str
+    checksum: str
+    has_changes: bool
+    summary: dict[str, int]
+    plan: dict[str, Any]
+
+
+class JobOut(BaseModel):
+    """A background job."""
+
+    id: str
+    kind: str
+    status: str
+    params: dict[str, Any]
+    progress: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+    key_name: str
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+
+
+class CheckStateOut(BaseModel):
+    """The latest state of one (subject, check)."""
+
+    subject: str
+    check: str
+    status: str
+    since: str
+    checked_at: str
+    summary: str
+
+
+class CheckResultOut(BaseModel):
+    """One stored check result."""
+
+    subject: str
+    check: str
+    status: str
+    checked_at: str
+    findings: dict[str, Any]
+
+
+class RunOut(BaseModel):
+    """What one check run did."""
+
+    family: str
+    checks: list[str]
+    subjects: int
+    transitions: int
+
+
+class CheckRunIn(Input):
+    """Run one family of checks for one domain of the desired state now."""
+
+    domain: str = Field(min_length=1, max_length=253)
+    family: str = Field(default="dns", max_length=32)
+
+
+class AuditIn(Input):
+    """An ad-hoc audit of any domains' live DNS."""
+
+    domains: list[str] = Field(min_length=1, max_length=20)
+    checks: list[str] = Field(default_factory=list, max_length=20)
+    selectors: list[str] = Field(default_factory=list, max_length=10)
+
+
+class EventOut(BaseModel):
+    """One entry of the audit log."""
+
+    id: str
+    topic: str
+    source: str
+    correlation_id: str | None
+    payload: dict[str, Any]
+    occurred_at: str
+
+
+class EventList(BaseModel):
+    """A page of the audit log, newest first."""
+
+    items: list[EventOut]
+    limit: int
+    offset: int
+
+
+class Liveness(BaseModel):
+    """The process answers."""
+
+    status: str
+
+
+class Credential(BaseModel):
+    """A mailbox's login (admin scope only)."""
+
+    address: str
+    password: str | None
+    host: str

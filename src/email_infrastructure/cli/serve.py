@@ -1,0 +1,42 @@
+"""`email-infra serve`: the REST API (and what extends it) with uvicorn; SIGTERM shuts it down cleanly."""
+
+from __future__ import annotations
+
+import signal
+from typing import Annotated
+
+import typer
+
+from email_infrastructure.cli.common import err_console, settings
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback unless you put a proxy in front).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the API on http://HOST:PORT (docs at /docs) until SIGINT or SIGTERM."""
+    import uvicorn
+
+    from email_infrastructure.api.app import create_app
+
+    api = create_app(settings=settings())
+    err_console.print(f"serving the API on http://{host}:{port} (docs: /docs); Ctrl-C stops it", soft_wrap=True)
+    # uvicorn handles SIGINT/SIGTERM itself: stop accepting, finish requests, run the lifespan's shutdown.
+    server = uvicorn.Server(
+        # log_config=None: uvicorn's records go through our handlers (redaction, JSON in production)
+        uvicorn.Config(api, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    )
+    # After its shutdown uvicorn raises the signal again for the previous handler: SIGTERM is how
+    # service managers stop us, and a clean stop exits 0, so that handler does nothing.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        server.run()
+    except SystemExit as exc:  # uvicorn exits 3 when it cannot start (the port is taken, the lifespan failed)
+        if exc.code in (0, None):
+            raise
+        err_console.print(f"error: cannot serve on {host}:{port} (see above)", soft_wrap=True)
+        raise typer.Exit(2) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)

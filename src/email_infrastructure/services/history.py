@@ -1,0 +1,51 @@
+"""Read-only views of what happened: the audit log and the check history (the API's events and results)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from email_infrastructure.services.app import App
+from email_infrastructure.storage.api_repositories import EventPages
+from email_infrastructure.storage.models import CheckResultRecord, EventRecord
+
+
+def event_json(row: EventRecord) -> dict[str, Any]:
+    """One audit-log entry as JSON."""
+    return {
+        "id": row.id,
+        "topic": row.topic,
+        "source": row.source,
+        "correlation_id": row.correlation_id,
+        "payload": row.payload,
+        # SQLite hands datetimes back without their zone; they were stored in UTC
+        "occurred_at": (row.occurred_at if row.occurred_at.tzinfo else row.occurred_at.replace(tzinfo=UTC)).isoformat(),
+    }
+
+
+async def events_page(
+    app: App, *, limit: int = 50, offset: int = 0, topic_prefix: str = "", source: str = ""
+) -> list[dict[str, Any]]:
+    """A page of the audit log, newest first."""
+    if not app.has_state():
+        return []
+    async with app.uow() as uow:
+        rows = await EventPages(uow.session).page(limit=limit, offset=offset, topic_prefix=topic_prefix, source=source)
+        return [event_json(r) for r in rows]
+
+
+async def events_since(app: App, when: datetime) -> list[dict[str, Any]]:
+    """Audit-log entries at or after `when`, oldest first (what a live stream polls)."""
+    if not app.has_state():
+        return []
+    async with app.uow() as uow:
+        return [event_json(r) for r in await EventPages(uow.session).since(when)]
+
+
+async def check_history(app: App, subject: str, check: str, limit: int = 50) -> Sequence[CheckResultRecord]:
+    """Newest results of one (subject, check)."""
+    if not app.has_state():
+        return []
+    async with app.uow() as uow:
+        return await uow.checks.history(subject, check, limit)
