@@ -54,7 +54,13 @@ def shown(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def label(status: str) -> str:
+    """A status as people read it: `none` is a check that never ran."""
+    return "not checked" if status == "none" else status
+
+
 env.filters["when"] = when
+env.filters["label"] = label
 env.filters["shown"] = shown
 
 
