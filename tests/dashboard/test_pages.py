@@ -204,3 +204,12 @@ def test_the_session_cookie_is_secure_outside_development(seeded: Seeded) -> Non
     with TestClient(create_app(settings=config, extensions=[extension]), follow_redirects=False) as tc:
         cookie = tc.get("/login").headers["set-cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_login_never_redirects_to_another_site(client: TestClient, seeded: Seeded) -> None:
+    for target in ("//evil.test/", "https://evil.test/", "/\t/evil.test", "\\\\evil.test"):
+        client.cookies.clear()
+        token = csrf_of(client.get("/login").text)
+        response = client.post("/login", data={"csrf": token, "key": seeded.keys["read"], "next": target})
+        assert response.status_code == 303
+        assert response.headers["location"] == "/", target

@@ -16,8 +16,9 @@ Form = Annotated[dict[str, str], Depends(check_csrf)]
 
 
 def _safe_next(target: str) -> str:
-    """Only a path of this site: never another host (an open redirect)."""
-    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+    """Only a path of this site: never another host (an open redirect; browsers drop tabs and newlines)."""
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return target if local and all(" " < c < "\x7f" for c in target) else "/"
 
 
 @router.get("/login")

@@ -16,9 +16,10 @@ from typing import Any
 
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
-from email_infrastructure.core.errors import EmailInfraError
+from email_infrastructure.core.errors import EmailInfraError, StorageError
 from email_infrastructure.core.logging import register_secret
 from email_infrastructure.services.apikeys import ApiKeyService, KeyInfo
 from email_infrastructure.services.app import App
@@ -70,7 +71,15 @@ class Sessions:
             if value is None:
                 value = secrets.token_urlsafe(32)
                 await store.put(*SECRET, value)
-                await uow.commit()
+                try:
+                    await uow.commit()
+                except IntegrityError:  # another process made it first: sign with theirs
+                    value = None
+        if value is None:
+            async with self.app.uow() as uow:
+                value = await uow.secrets(create_key=True).get(*SECRET)
+            if value is None:
+                raise StorageError("the dashboard's session secret could not be stored")
         register_secret(value)
         return value
 
