@@ -20,8 +20,10 @@ def serve(
     import uvicorn
 
     from email_infrastructure.api.app import create_app
+    from email_infrastructure.dashboard import extension as dashboard
 
-    api = create_app(settings=settings())
+    config = settings()
+    api = create_app(settings=config, extensions=[dashboard])
     err_console.print(f"serving the API on http://{host}:{port} (docs: /docs); Ctrl-C stops it", soft_wrap=True)
     # uvicorn handles SIGINT/SIGTERM itself: stop accepting, finish requests, run the lifespan's shutdown.
     server = uvicorn.Server(
