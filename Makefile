@@ -1,9 +1,12 @@
-# The two commands of the README: `make run` (the main job) and `make test` (the whole suite).
+# The two commands of the README: `make run` (the main job: apply the quickstart, then serve the
+# dashboard and API until Ctrl-C) and `make test` (the whole suite).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 INVENTORY ?= examples/quickstart.yaml
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint audit os-deps install bench clean
 
@@ -19,6 +22,7 @@ run: $(STAMP)
 	$(BIN)/email-infra validate -f $(INVENTORY)
 	$(BIN)/email-infra plan -f $(INVENTORY)
 	$(BIN)/email-infra apply -f $(INVENTORY) --yes
+	$(BIN)/email-infra serve --host $(HOST) --port $(PORT) --login-key quickstart
 
 os-deps:
 	./scripts/install-os-deps

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from email_infrastructure.cli.common import err_console, settings
+from email_infrastructure.cli.common import call, err_console, settings
 
 
 def serve(
@@ -15,16 +15,39 @@ def serve(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    login_key: Annotated[
+        str | None,
+        typer.Option(
+            "--login-key",
+            metavar="NAME",
+            help="Create (or replace) the admin key NAME and print it once, to log in to the dashboard.",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the API on http://HOST:PORT (docs at /docs) until SIGINT or SIGTERM."""
+    """Serve the API on http://HOST:PORT (docs at /docs) and the dashboard until SIGINT or SIGTERM."""
     import uvicorn
 
     from email_infrastructure.api.app import create_app
     from email_infrastructure.dashboard import extension as dashboard
 
     config = settings()
+    if login_key is not None:
+        from email_infrastructure.services.apikeys import ApiKeyService
+
+        created = call(lambda app: ApiKeyService(app).replace(login_key, "admin", source="serve"))
+        err_console.print(
+            f"log in at http://{host}:{port} with the admin key {login_key!r} (shown only now; "
+            f"`email-infra apikey revoke {login_key}` ends it):",
+            soft_wrap=True,
+            markup=False,
+        )
+        # stdout gets the key alone, as `apikey create` prints it
+        typer.echo(created.key)
     api = create_app(settings=config, extensions=[dashboard])
-    err_console.print(f"serving the API on http://{host}:{port} (docs: /docs); Ctrl-C stops it", soft_wrap=True)
+    err_console.print(
+        f"serving the dashboard and the API on http://{host}:{port} (API docs: /docs); Ctrl-C stops it",
+        soft_wrap=True,
+    )
     # uvicorn handles SIGINT/SIGTERM itself: stop accepting, finish requests, run the lifespan's shutdown.
     server = uvicorn.Server(
         # log_config=None: uvicorn's records go through our handlers (redaction, JSON in production)

@@ -182,6 +182,13 @@ class ApiKeyService:
             await uow.commit()
         return info
 
+    async def replace(self, name: str, scope: str, *, source: str = "cli") -> CreatedKey:
+        """Revoke the key called `name` if it is active, then create it anew (a login key that each
+        `serve --login-key` shows once)."""
+        if self.app.has_state() and any(k.name == name and k.revoked_at is None for k in await self.list()):
+            await self.revoke(name, source=source)
+        return await self.create(name, scope, source=source)
+
     async def verify(self, key: str | None) -> KeyInfo:
         """The key's info; AuthenticationError when it is missing, malformed, unknown or revoked."""
         if not key:
