@@ -18,6 +18,7 @@ import pytest
 
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
+from email_infrastructure.services.export import export_credentials
 from email_infrastructure.services.vps import list_servers, record_port25
 from tests.dns.test_powerdns import query
 from tests.fakes.hetzner import FakeHetzner
@@ -143,6 +144,12 @@ async def test_apply_creates_publishes_sets_reverse_dns_and_a_second_apply_chang
     assert len(hetzner_api.servers) == 1
     assert len(await _events(app, "vps.server.created")) == 1
 
+    # its mailboxes export, with a warning first: Hetzner blocks port 25 on new accounts
+    exported = await export_credentials(app, "generic")
+    assert exported.rows == 1 and any("port 25 is blocked (provider-default)" in w for w in exported.warnings)
+    await record_port25(app, "mx1", "open")
+    assert (await export_credentials(app, "generic")).warnings == []
+
 
 def env_key(fake: FakeMailcow) -> str:
     return fake.rw_key
@@ -241,7 +248,7 @@ def _drop_server(text: str, zone: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def test_port25_recorded_shows_in_status_and_export_warns(
+async def test_port25_recorded_shows_in_status_and_the_plan(
     app: App, write_inventory: WriteInventory, hetzner_api: FakeHetzner, pdns: PowerDns, env: dict[str, str]
 ) -> None:
     from email_infrastructure.services.status import status
