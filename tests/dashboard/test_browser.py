@@ -26,9 +26,11 @@ from email_infrastructure.reconcile.registry import provider_schemas
 from email_infrastructure.services import plans
 from email_infrastructure.services.apikeys import ApiKeyService
 from email_infrastructure.services.app import App
+from email_infrastructure.services.dmarc import IngestOptions, ingest_paths
 from email_infrastructure.services.monitoring import MonitorRequest, MonitorService
 from tests.api.conftest import free_port, wait_healthy
 from tests.conftest import service_missing
+from tests.dmarc.reports import Row, aggregate
 from tests.fixtures.pdns import PowerDns
 
 pytestmark = pytest.mark.pdns
@@ -127,6 +129,14 @@ async def fleet(
         finally:
             await monitor.close()
         key = (await ApiKeyService(app).create("browser", "write", source="test")).key
+        # a DMARC report from an organisation whose name carries a script: the DMARC page shows it inert
+        reports = tmp_path / "reports"
+        reports.mkdir()
+        org = f"evil{SCRIPT}.example".replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+        rows = [Row("127.0.0.10", 30, header_from=good), Row("198.51.100.5", 10, dkim="fail", spf="fail")]
+        (reports / "a.xml").write_bytes(aggregate(rows, domain=good, org=org))
+        ingested = await ingest_paths(app, [reports], IngestOptions(resolve=False))
+        assert ingested.count("ingested") == 1, ingested.to_json()
     finally:
         await app.close()
 
@@ -228,6 +238,12 @@ async def test_log_in_see_the_failing_domain_plan_apply_and_see_it_turn_green(fl
             await page.goto(f"{fleet.url}/events")
             await expect(page.get_by_text("api.job.finished").first).to_be_visible()
             await page.screenshot(path=SHOTS / "events.png", full_page=True)
+
+            await page.click("nav a:has-text('DMARC')")
+            await page.wait_for_url(f"{fleet.url}/dmarc")
+            await expect(page.locator(".dmarc-sources").get_by_text("198.51.100.5")).to_be_visible()
+            await expect(page.get_by_text(f"evil{SCRIPT}.example")).to_be_visible()
+            await page.screenshot(path=SHOTS / "dmarc.png", full_page=True)
 
             phone = await browser.new_page(viewport={"width": 390, "height": 844})
             await phone.context.add_cookies(await page.context.cookies())

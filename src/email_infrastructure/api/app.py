@@ -20,6 +20,7 @@ from email_infrastructure.api.bodylimit import BodyLimit
 from email_infrastructure.api.ratelimit import RateLimiter
 from email_infrastructure.api.routers import (
     audit,
+    dmarc,
     domains,
     events,
     health,
@@ -89,7 +90,7 @@ def create_app(
         openapi_url="/openapi.json",
         redoc_url=None,
     )
-    for router in (status, domains, records, mailboxes, plans, jobs, monitoring, audit, events):
+    for router in (status, domains, records, mailboxes, plans, jobs, monitoring, audit, events, dmarc):
         api.include_router(router.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     api.include_router(health.router, responses=ERROR_RESPONSES)
     errors.install(api)

@@ -242,3 +242,105 @@ class Credential(BaseModel):
     address: str
     password: str | None
     host: str
+
+
+# --- DMARC and TLS reports (services/dmarc.py) ---------------------------------------------------
+
+
+class DmarcTotalsOut(BaseModel):
+    """Messages of one domain, sending source or reporting organisation, and its pass rates."""
+
+    key: str
+    messages: int
+    dmarc_pass_rate: float
+    spf_aligned_rate: float
+    dkim_aligned_rate: float
+    failing: int = Field(description="messages that failed DMARC")
+    reverse_dns: str
+    ours: bool = Field(description="a source IP of one of our servers")
+
+
+class TlsTotalsOut(BaseModel):
+    """SMTP TLS report sessions (RFC 8460) and failed sessions by result type."""
+
+    successful_sessions: int
+    failed_sessions: int
+    failures_by_type: dict[str, int]
+
+
+class DmarcSummaryOut(BaseModel):
+    """What `email-infra dmarc summary --format json` prints."""
+
+    domain: str | None
+    since: str | None = Field(description="the first day counted (ISO date); null: all time")
+    reports: int
+    failure_reports: int
+    domains: list[DmarcTotalsOut]
+    sources: list[DmarcTotalsOut]
+    organisations: list[DmarcTotalsOut]
+    unknown_senders: list[str] = Field(description="sources that are not our servers, with messages failing DMARC")
+    our_servers_failing: list[str]
+    tls: TlsTotalsOut
+
+
+class DmarcDayOut(BaseModel):
+    """One domain's pass rates on one day (the day a report's period begins)."""
+
+    domain: str
+    day: str
+    messages: int
+    dmarc_pass_rate: float
+    spf_aligned_rate: float
+    dkim_aligned_rate: float
+
+
+class DmarcReportOut(BaseModel):
+    """A stored aggregate report's metadata."""
+
+    org: str
+    report_id: str
+    domain: str
+    email: str
+    schema_: str = Field(alias="schema", description="rfc7489, draft or rfc9990")
+    begin: str
+    end: str
+    records: int
+    messages: int
+    origin: str
+    ingested_at: str
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class DmarcReportList(BaseModel):
+    """A page of stored aggregate reports, newest period first."""
+
+    items: list[DmarcReportOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class IngestItemOut(BaseModel):
+    """What became of one report document of the upload."""
+
+    origin: str
+    kind: str = Field(description="aggregate, tlsrpt, failure or unknown")
+    status: Literal["ingested", "duplicate", "skipped"]
+    reason: str = Field(description="why it was skipped")
+    domain: str
+    org: str
+    report_id: str
+    records: int
+    messages: int
+
+
+class IngestOut(BaseModel):
+    """What `email-infra dmarc ingest --format json` prints for the uploaded file."""
+
+    ingested: int
+    duplicate: int
+    skipped: int
+    items: list[IngestItemOut]
+    sources_resolved: int
+    alerts: list[dict[str, Any]]

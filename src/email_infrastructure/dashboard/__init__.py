@@ -16,9 +16,9 @@ STATIC = Path(__file__).parent / "static"
 
 def extension(api: FastAPI) -> None:
     """Add the dashboard's pages and static files to the API app."""
-    from email_infrastructure.dashboard import auth, plans, views
+    from email_infrastructure.dashboard import auth, dmarc, plans, views
 
-    for module in (auth, views, plans):
+    for module in (auth, views, plans, dmarc):
         api.include_router(module.router)
     api.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -77,7 +77,8 @@ def _record_rows(desired: list[Any], changes: list[dict[str, Any]], live_read: b
 
 @router.get("/domains/{name}")
 async def domain_page(request: Request, who: User, name: str) -> Response:
-    """Desired against live records, findings with their fixes, check history, mailboxes."""
+    """Desired against live records, findings with their fixes, check history, DMARC reports, mailboxes."""
+    from email_infrastructure.dashboard.dmarc import panel
     from email_infrastructure.services.desired import desired_inventory
     from email_infrastructure.services.domains import show_domain
     from email_infrastructure.services.overview import domain_checks
@@ -108,6 +109,7 @@ async def domain_page(request: Request, who: User, name: str) -> Response:
         if f.get("severity") in ("error", "warning")
     ]
     mailbox_states = {c.subject: c.status for c in checks if c.check == "mailbox"}
+    dmarc = await panel(app, view.name, "30d")
     return render(
         request,
         "domain.html",
@@ -119,6 +121,7 @@ async def domain_page(request: Request, who: User, name: str) -> Response:
         checks=checks,
         findings=findings,
         mailboxes=[(m, mailbox_states.get(m, "none")) for m in view.mailboxes],
+        dmarc=dmarc,
     )
 
 

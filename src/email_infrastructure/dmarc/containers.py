@@ -191,8 +191,8 @@ class Extractor:
         self, handle: IO[bytes] | Readable, size: int, origin: str, kind: str, depth: int = 0
     ) -> Iterator[Found]:
         if kind == "gzip" and depth == 0:
-            inner = Peeked(Bounded(gzip.GzipFile(fileobj=handle, mode="rb"), size, self.limits, "gzip data"))  # type: ignore[arg-type]  # GzipFile reads any object with read(); typeshed wants IO[bytes]
-            try:
+            try:  # the first read can fail already (a gzip cut short within its first block)
+                inner = Peeked(Bounded(gzip.GzipFile(fileobj=handle, mode="rb"), size, self.limits, "gzip data"))  # type: ignore[arg-type]  # GzipFile reads any object with read(); typeshed wants IO[bytes]
                 inside = sniff(inner.head)
             except ReportRejected as exc:
                 yield Unreadable(origin, exc.reason)
@@ -237,8 +237,8 @@ class Extractor:
                     yield Unreadable(where, f"damaged zip member: {exc}")
                     continue
                 with raw:
-                    inner = Peeked(Bounded(raw, member.compress_size, self.limits, "zip member"))
                     try:
+                        inner = Peeked(Bounded(raw, member.compress_size, self.limits, "zip member"))
                         kind = sniff(inner.head)
                     except ReportRejected as exc:
                         yield Unreadable(where, exc.reason)

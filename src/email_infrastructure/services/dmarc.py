@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -364,6 +365,29 @@ async def ingest_paths(app: App, paths: Sequence[Path], options: IngestOptions |
         return await ingestor.finish()
 
 
+_UPLOAD_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+async def ingest_upload(
+    app: App, data: bytes, name: str = "upload", options: IngestOptions | None = None
+) -> IngestSummary:
+    """Ingest one uploaded file (any container `ingest_paths` reads, found by content) as `upload:NAME`."""
+    if not data:
+        raise UserError("the upload is empty: send the report file as the request body")
+    label = "upload:" + (_UPLOAD_NAME.sub("_", name)[:100] or "upload")
+    options = options or IngestOptions()
+    ingestor = await Ingestor.create(app, options)
+    # A file, so that every container (an mbox too) goes through the very path `dmarc ingest` takes.
+    with tempfile.TemporaryDirectory(prefix="dmarc-upload-") as folder:
+        path = Path(folder) / "report"
+        path.write_bytes(data)
+        prefix = len(str(path))
+        found = (replace(f, origin=label + f.origin[prefix:]) for f in ingestor.extractor.from_path(path))
+        async with _Alerts(app):
+            await ingestor.take(found)
+            return await ingestor.finish()
+
+
 @dataclass
 class ImapRequest:
     """Where the report mailbox is and what to do with processed messages."""
@@ -549,3 +573,95 @@ async def dmarc_summary(app: App, domain: str | None = None, since: date | None 
     for source in sources:
         source.reverse_dns, source.ours = names.get(source.key, ""), source.key in ours
     return DmarcSummary(domain, since, reports, failures, domains, sources, organisations, tls_sessions, tls_failures)
+
+
+# -- the API's and the dashboard's views -----------------------------------------------------------
+
+
+@dataclass
+class DayRates:
+    """One domain's messages on one day (the reports' first day) and how many passed what."""
+
+    domain: str
+    day: date
+    messages: int
+    dmarc_pass: int
+    spf_aligned: int
+    dkim_aligned: int
+
+    def rate(self, passed: int) -> float:
+        """A share of the day's messages (1.0 when there are none)."""
+        return passed / self.messages if self.messages else 1.0
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data with rates."""
+        return {
+            "domain": self.domain,
+            "day": self.day.isoformat(),
+            "messages": self.messages,
+            "dmarc_pass_rate": round(self.rate(self.dmarc_pass), 4),
+            "spf_aligned_rate": round(self.rate(self.spf_aligned), 4),
+            "dkim_aligned_rate": round(self.rate(self.dkim_aligned), 4),
+        }
+
+
+async def daily_pass_rates(app: App, domain: str | None = None, since: date | None = None) -> list[DayRates]:
+    """DMARC, SPF-aligned and DKIM-aligned passes per domain per day, oldest day first."""
+    await require_state(app)
+    domain = domain.lower().rstrip(".") if domain else None
+    async with app.uow() as uow:
+        rows = await DmarcStore(uow.session).totals_by_day(domain, since)
+    return [
+        DayRates(str(d), day if isinstance(day, date) else date.fromisoformat(str(day)), *(int(n) for n in rest))
+        for d, day, *rest in rows
+    ]
+
+
+@dataclass
+class ReportInfo:
+    """An aggregate report's metadata (not its records)."""
+
+    org: str
+    report_id: str
+    domain: str
+    email: str
+    schema: str
+    begin: datetime
+    end: datetime
+    records: int
+    messages: int
+    origin: str
+    ingested_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data, times in ISO 8601."""
+        data = asdict(self)
+        for name in ("begin", "end", "ingested_at"):
+            data[name] = getattr(self, name).isoformat()
+        return data
+
+
+async def list_reports(
+    app: App, domain: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[ReportInfo], int]:
+    """A page of the stored aggregate reports, newest period first, and the total."""
+    domain = domain.lower().rstrip(".") if domain else None
+    async with app.uow() as uow:
+        rows, total = await DmarcStore(uow.session).reports_page(domain, limit, offset)
+        items = [
+            ReportInfo(
+                r.org_name,
+                r.report_id,
+                r.domain,
+                r.email,
+                r.schema,
+                r.begin,
+                r.end,
+                r.record_count,
+                r.message_count,
+                r.origin,
+                r.ingested_at,
+            )
+            for r in rows
+        ]
+    return items, total

@@ -290,3 +290,32 @@ class DmarcStore:
         if since:
             reports = reports.where(DmarcReport.end >= since)
         return int(await self._session.scalar(reports) or 0), int(await self._session.scalar(failures) or 0)
+
+    # -- the API's and the dashboard's views -------------------------------------------------------
+
+    async def totals_by_day(self, domain: str | None, since: date | None) -> list[tuple[Any, ...]]:
+        """(domain, day, messages, dmarc pass, spf aligned, dkim aligned) per domain and day, oldest first."""
+        query = (
+            select(
+                DmarcRecord.domain,
+                DmarcRecord.day,
+                func.coalesce(func.sum(DmarcRecord.count), 0),
+                _passed(DmarcRecord.dmarc_pass),
+                _passed(DmarcRecord.spf_aligned),
+                _passed(DmarcRecord.dkim_aligned),
+            )
+            .where(self._where(domain, since))
+            .group_by(DmarcRecord.domain, DmarcRecord.day)
+            .order_by(DmarcRecord.domain, DmarcRecord.day)
+        )
+        return [tuple(row) for row in (await self._session.execute(query)).all()]
+
+    async def reports_page(self, domain: str | None, limit: int, offset: int) -> tuple[list[DmarcReport], int]:
+        """Aggregate reports, newest period first (ties by id), and how many there are in all."""
+        query = select(DmarcReport)
+        total = select(func.count()).select_from(DmarcReport)
+        if domain:
+            query, total = query.where(DmarcReport.domain == domain), total.where(DmarcReport.domain == domain)
+        query = query.order_by(DmarcReport.end.desc(), DmarcReport.id.desc()).limit(limit).offset(offset)
+        rows = list((await self._session.scalars(query)).all())
+        return rows, int(await self._session.scalar(total) or 0)
