@@ -86,6 +86,13 @@ def test_truncated_archives_are_skipped_with_a_clear_reason(tmp_path: Path) -> N
     assert kind == "unreadable" and "truncated or damaged zip" in reason
 
 
+def test_a_gzip_cut_within_its_first_read_is_skipped_not_a_crash(tmp_path: Path) -> None:
+    # found through the API upload: the first 4 KiB were read outside the error handling
+    data = gz(aggregate([Row("192.0.2.1", 1)]))
+    [(kind, _, reason)] = found(write(tmp_path, "short.xml.gz", data[:20]))
+    assert kind in ("rejected", "unreadable") and "truncated gzip" in reason, (kind, reason)
+
+
 def test_a_gzip_bomb_stops_at_the_ratio_limit(tmp_path: Path) -> None:
     head = aggregate([Row("192.0.2.1", 1)]).replace(b"</feedback>", b"<pad>")
     buffer = io.BytesIO()
