@@ -16,13 +16,14 @@ from email_infrastructure.services.jobs import JobRunner
 _bearer = HTTPBearer(auto_error=False, description="An API key from `email-infra apikey create`.")
 
 
-def get_app(request: Request) -> App:
+# async, though they do not wait: FastAPI runs a plain `def` dependency in a worker thread
+async def get_app(request: Request) -> App:
     """The App the lifespan opened."""
     app: App = request.app.state.app
     return app
 
 
-def get_runner(request: Request) -> JobRunner:
+async def get_runner(request: Request) -> JobRunner:
     """What runs background jobs."""
     runner: JobRunner = request.app.state.runner
     return runner

@@ -23,7 +23,8 @@ from email_infrastructure.services.desired import (
     from_rows,
     write_snapshot,
 )
-from email_infrastructure.storage.models import Domain
+from email_infrastructure.storage.api_repositories import DomainPages, PageRow, read_only
+from email_infrastructure.storage.models import Domain, Mailbox
 from email_infrastructure.storage.repositories import DesiredRows
 
 
@@ -88,8 +89,6 @@ async def page_domains(
     server: str | None = None,
 ) -> DomainPage:
     """A page of domains by name, filtered in the database (the whole snapshot is never loaded)."""
-    from email_infrastructure.storage.api_repositories import DomainPages, read_only
-
     if status is not None and status not in DOMAIN_STATUSES:
         raise UserError(f"unknown status {status!r} (one of {', '.join(DOMAIN_STATUSES)})")
     if not app.has_state():
@@ -97,15 +96,17 @@ async def page_domains(
     async with app.uow() as uow:
         await read_only(uow.session)
         pages = DomainPages(uow.session)
-        domains, total, statuses = await pages.page(
+        rows, total, fleet_stamp = await pages.page(
             limit=limit, offset=offset, provider=provider, server=server, status=status
         )
-        stamp = (app.settings.database_url_effective, await pages.fleet_stamp())
+        if not rows:
+            return DomainPage([], total, {})
+        stamp = (app.settings.database_url_effective, fleet_stamp)
         cached = _FLEET.get("rows")
         if cached is None or cached[0] != stamp:
             fleet = await pages.fleet()
             cached = _FLEET["rows"] = (stamp, fleet, _fleet_key(fleet))
-    return DomainPage(_cached_views(cached[1], cached[2], domains), total, statuses)
+    return DomainPage(_cached_views(cached[1], cached[2], rows), total, {r.name: r.status for r in rows})
 
 
 #: the fleet rows (providers, servers, settings) of the last page and their key, by their stamp
@@ -130,26 +131,36 @@ _VIEWS: OrderedDict[tuple[Any, ...], DomainView] = OrderedDict()
 _VIEWS_MAX = 20_000
 
 
-def _cached_views(fleet: DesiredRows, fleet_key: str, domains: list[Domain]) -> list[DomainView]:
+def _cached_views(fleet: DesiredRows, fleet_key: str, rows: list[PageRow]) -> list[DomainView]:
     keys = {
-        d.name: (
+        r.name: (
             fleet_key,
-            d.name,
-            d.managed_by,
-            d.updated_at,  # set on every change of the row (its spec, its owner)
-            tuple((m.local_part, m.first_name, m.last_name) for m in d.mailboxes),
+            r.name,
+            r.managed_by,
+            r.updated_at,  # set on every change of the row (its spec, its owner)
+            tuple(r.mailboxes),
         )
-        for d in domains
+        for r in rows
     }
-    missing = [d for d in domains if keys[d.name] not in _VIEWS]
+    missing = [r for r in rows if keys[r.name] not in _VIEWS]
     if missing:
-        inventory = from_rows(DesiredRows(fleet.providers, fleet.servers, fleet.settings, missing)).inventory()
-        for d in missing:
-            _VIEWS[keys[d.name]] = _view(inventory, d.name, d.managed_by)
+        # transient rows, never added to a session: only what from_rows reads of them
+        domains = [
+            Domain(
+                name=r.name,
+                spec=r.spec,
+                managed_by=r.managed_by,
+                mailboxes=[Mailbox(local_part=m[0], first_name=m[1], last_name=m[2]) for m in r.mailboxes],
+            )
+            for r in missing
+        ]
+        inventory = from_rows(DesiredRows(fleet.providers, fleet.servers, fleet.settings, domains)).inventory()
+        for r in missing:
+            _VIEWS[keys[r.name]] = _view(inventory, r.name, r.managed_by)
     views = []
-    for d in domains:
-        _VIEWS.move_to_end(keys[d.name])
-        views.append(_VIEWS[keys[d.name]])
+    for r in rows:
+        _VIEWS.move_to_end(keys[r.name])
+        views.append(_VIEWS[keys[r.name]])
     while len(_VIEWS) > _VIEWS_MAX:
         _VIEWS.popitem(last=False)
     return views
