@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -188,6 +189,7 @@ def run_backend(name: str, database_url: str | None, args: argparse.Namespace) -
         for process in (ours, bare):
             process.terminate()
             process.wait(timeout=15)
+        shutil.rmtree(work, ignore_errors=True)
     return {
         "backend": name,
         "domains": args.domains,
