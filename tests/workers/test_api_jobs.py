@@ -162,7 +162,8 @@ async def test_a_worker_killed_mid_apply_leaves_the_job_to_another_with_effects_
     dns_before = len(await topics(api, "dns."))
 
     first = processes.start("worker", "--tasks", HOOK, "--grace", "2", **env)
-    job_id = (await api.client.post(f"/api/v1/plans/{plan['id']}/apply", headers=api.auth("write"))).json()["data"]["id"]
+    started = await api.client.post(f"/api/v1/plans/{plan['id']}/apply", headers=api.auth("write"))
+    job_id = started.json()["data"]["id"]
     paused = hooks / f"paused-{first.pid}"
     await until(lambda: asyncio.to_thread(paused.exists), "the first worker to pause after its first zone")
     assert (await job(api, job_id))["status"] == "running"

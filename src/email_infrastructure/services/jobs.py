@@ -304,9 +304,7 @@ async def run_job(app: App, job_id: str, *, lease: float | None = None) -> JobVi
         with contextlib.suppress(asyncio.CancelledError):
             await beat
     progress = {"steps": len(messages), "last": messages[-1] if messages else None}
-    row = await _update(
-        app, job_id, status=status, progress=progress, finished_at=utcnow(), lease_until=None, **values
-    )
+    row = await _update(app, job_id, status=status, progress=progress, finished_at=utcnow(), lease_until=None, **values)
     return _view(row)
 
 
