@@ -17,12 +17,13 @@ import pytest
 
 from email_infrastructure.api.app import create_app
 from email_infrastructure.core.settings import Settings
+from email_infrastructure.services.apikeys import ApiKeyService
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.storage.db import open_database
 from email_infrastructure.workers.runner import QueueRunner
 from email_infrastructure.workers.tasks import TASKS
-from tests.api.conftest import Api
+from tests.api.conftest import Api, free_port
 from tests.services.conftest import WriteInventory, write_inventory
 from tests.workers.conftest import REDIS_URL, Processes, exited, until
 
@@ -200,3 +201,54 @@ async def make_plan_after(api: Api) -> dict[str, Any]:
     assert made.status_code == 201, made.text
     plan: dict[str, Any] = made.json()["data"]
     return plan
+
+
+async def test_serve_with_redis_hands_applies_to_the_workers(
+    scale_app: App, processes: Processes, write_inventory: WriteInventory
+) -> None:
+    await import_inventory(scale_app, write_inventory())
+    headers = {}
+    for scope in ("read", "write"):
+        created = await ApiKeyService(scale_app).create(f"serve-{scope}", scope, source="test")
+        headers[scope] = {"Authorization": f"Bearer {created.key}"}
+    port = free_port()
+    serve = processes.start(
+        "serve",
+        "--port",
+        str(port),
+        EMAIL_INFRA_API_RATE_LIMIT_READ="100000/minute",
+        EMAIL_INFRA_API_RATE_LIMIT_PREFIX=scale_app.settings.redis_prefix,
+    )
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+
+        async def healthy() -> bool:
+            if serve.poll() is not None:
+                raise AssertionError(f"serve exited: {processes.output(serve)}")
+            try:
+                return (await client.get("/health")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await until(healthy, "serve to answer /health")
+        plan = (await client.post("/api/v1/plans", headers=headers["read"])).json()["data"]
+        started = await client.post(f"/api/v1/plans/{plan['id']}/apply", headers=headers["write"])
+        assert started.status_code == 202, started.text
+        job_id = started.json()["data"]["id"]
+        await asyncio.sleep(2)
+        # nothing runs it in the API process: it waits on the queue for a worker
+        assert (await client.get(f"/api/v1/jobs/{job_id}", headers=headers["read"])).json()["data"][
+            "status"
+        ] == "queued"
+
+        worker = processes.start("worker", "--grace", "2")
+
+        async def done() -> dict[str, Any] | None:
+            found: dict[str, Any] = (await client.get(f"/api/v1/jobs/{job_id}", headers=headers["read"])).json()["data"]
+            return found if found["status"] in ("succeeded", "failed") else None
+
+        finished_job = await until(done, "the worker to run the apply", seconds=120)
+        assert finished_job["status"] == "succeeded", finished_job
+        assert (scale_app.settings.data_dir / "zones" / "acme-outreach.test.zone").exists()
+    for process in (serve, worker):
+        process.send_signal(signal.SIGTERM)
+        assert await exited(process) == 0, processes.output(process)
