@@ -64,7 +64,9 @@ async def test_a_job_whose_lease_ran_out_is_taken_over_and_resumed(app: App, cal
     done = await run_job(app, job.id, lease=30)
     assert done.status == "succeeded" and len(calls) == 1
     assert calls[0]["resumed"] is True  # the apply re-plans what is left instead of checking the checksum
-    assert (await get_job(app, job.id)).params == {"checksum": "sha256:x"}  # the row's params are untouched
+    row = await get_job(app, job.id)
+    assert row.params == {"checksum": "sha256:x"}  # the row's params are untouched
+    assert row.started_at is not None and abs((row.started_at - past).total_seconds()) < 1  # the first start
 
 
 async def test_a_job_under_a_live_lease_is_left_to_its_run(app: App, calls: list[dict[str, Any]]) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from email_infrastructure.core.errors import EmailInfraError, NotFoundError, UserError
@@ -236,7 +236,7 @@ async def _claim(app: App, job_id: str, lease: float) -> bool:
             )
             .values(
                 status="running",
-                started_at=now,
+                started_at=func.coalesce(JobRecord.started_at, now),  # a takeover keeps the first start
                 heartbeat_at=now,
                 lease_until=now + timedelta(seconds=lease),
                 updated_at=now,
