@@ -13,8 +13,10 @@ time) against calling it directly, and `run_check` through the queue against cal
 
     python bench/workers_scale.py --domains 2000 --workers 1 2 4
 
-`--api-url URL` samples GET URL/api/v1/domains while each cycle runs and reports p50/p99: the hook
-for the REST API once it is merged (nothing serves it in this branch).
+`--serve` starts `email-infra serve` on the same PostgreSQL and Redis (a read key made for it)
+and samples GET /api/v1/domains while each cycle runs, and for `--idle-seconds` before the first
+cycle with nothing else running (the peer: the same API, idle): p50/p99 and the ratio to idle.
+`--api-url URL --api-key KEY` samples an API started elsewhere instead.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -127,29 +130,103 @@ def reap(process: subprocess.Popen[bytes]) -> tuple[int, float]:
     return process.returncode, round(usage.ru_maxrss / 1024, 1)
 
 
-async def sample_api(url: str, stop: asyncio.Event) -> list[float]:
-    """Latencies (ms) of GET url/api/v1/domains until `stop` (the hook for the API benchmark)."""
+@dataclass
+class Samples:
+    """Latencies (ms) of the API's answers, and the answers that were not 200."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+@dataclass(frozen=True)
+class ApiTarget:
+    """Where the API answers and the read key it takes."""
+
+    url: str
+    key: str
+
+
+async def sample_api(api: ApiTarget, stop: asyncio.Event) -> Samples:
+    """GET url/api/v1/domains (the first page of 50) one after another, 20 a second at most, until `stop`."""
     import httpx
 
-    latencies: list[float] = []
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+    samples = Samples()
+    headers = {"Authorization": f"Bearer {api.key}"}
+    async with httpx.AsyncClient(base_url=api.url, timeout=30, headers=headers) as client:
         while not stop.is_set():
             started = time.perf_counter()
-            await client.get("/api/v1/domains")
-            latencies.append((time.perf_counter() - started) * 1000)
+            try:
+                response = await client.get("/api/v1/domains", params={"limit": 50})
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            samples.latencies.append((time.perf_counter() - started) * 1000)
+            samples.errors += 0 if ok else 1
             await asyncio.sleep(0.05)
-    return latencies
+    return samples
 
 
-def percentiles(values: list[float]) -> dict[str, float]:
+def percentiles(samples: Samples) -> dict[str, float]:
+    values = samples.latencies
     if len(values) < 2:
         return {}
     cuts = statistics.quantiles(values, n=100)
-    return {"p50_ms": round(cuts[49], 1), "p99_ms": round(cuts[98], 1), "samples": len(values)}
+    return {
+        "p50_ms": round(cuts[49], 1),
+        "p99_ms": round(cuts[98], 1),
+        "samples": len(values),
+        "errors": samples.errors,
+    }
+
+
+async def idle_api(api: ApiTarget, seconds: float) -> dict[str, float]:
+    """The API's latencies with no cycle running (the figure each cycle's is compared with)."""
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_api(api, stop))
+    await asyncio.sleep(seconds)
+    stop.set()
+    return percentiles(await sampler)
+
+
+def start_api(settings: Any, work: Path, prefix: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`email-infra serve` on a free loopback port, on the benchmark's database and Redis."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_INFRA_") and k != "REDIS_URL"}
+    env.update(
+        {
+            "EMAIL_INFRA_DATA_DIR": str(settings.data_dir),
+            "EMAIL_INFRA_DATABASE_URL": settings.database_url,
+            "REDIS_URL": REDIS_URL,
+            "EMAIL_INFRA_REDIS_PREFIX": prefix,
+            "EMAIL_INFRA_API_RATE_LIMIT_PREFIX": prefix,
+            # the sampler asks up to 20 times a second; the default 60/minute would answer 429
+            "EMAIL_INFRA_API_RATE_LIMIT_READ": "100000/minute",
+        }
+    )
+    argv = [sys.executable, "-m", "email_infrastructure", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    log = (work / "serve.log").open("wb")
+    process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"serve did not start: {(work / 'serve.log').read_text(errors='replace')}")
 
 
 async def cycle(
-    database_url: str, work: Path, domains: list[str], workers: int, concurrency: int, api_url: str | None
+    database_url: str, work: Path, domains: list[str], workers: int, concurrency: int, api: ApiTarget | None
 ) -> dict[str, Any]:
     """One audit cycle of every domain on `workers` processes."""
     from email_infrastructure.services.app import App
@@ -170,12 +247,12 @@ async def cycle(
         tick = await Scheduler(queue, clock=lambda: time.time() + 3600 * workers * 7).tick(schedule)
         enqueue_seconds = time.perf_counter() - started
         stop = asyncio.Event()
-        sampler = asyncio.create_task(sample_api(api_url, stop)) if api_url else None
+        sampler = asyncio.create_task(sample_api(api, stop)) if api else None
         processes = [start_worker(settings, concurrency) for _ in range(workers)]
         reaped = [await asyncio.to_thread(reap, p) for p in processes]
         seconds = time.perf_counter() - started
         stop.set()
-        latencies = await sampler if sampler else []
+        latencies = await sampler if sampler else Samples()
         after = await result_count(app)
         out: dict[str, Any] = {
             "workers": workers,
@@ -192,7 +269,7 @@ async def cycle(
             # other tenants of the machine show here: the 1-minute load at the end of the cycle
             "load_average": round(os.getloadavg()[0], 1),
         }
-        if api_url:
+        if api:
             out["api"] = percentiles(latencies)
         return out
     finally:
@@ -309,6 +386,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     database_url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     await admin(f'CREATE DATABASE "{name}"')
     results: dict[str, Any] = {"domains": args.domains, "cpus": os.cpu_count()}
+    serving: subprocess.Popen[bytes] | None = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
@@ -322,9 +400,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 started = time.perf_counter()
                 inventory = fleet(domains, f"{args.address}:53")
                 await import_inventory(app, LoadedInventory(inventory, work / "fleet.yaml"))
-                await app.close()
                 results["store_seconds"] = round(time.perf_counter() - started, 2)
                 runs = []
+                api, serving = await api_target(args, settings, work, app)
+                if api is not None:
+                    results["api_idle"] = await idle_api(api, args.idle_seconds)
                 before = queries_answered(server)
                 peer_audit = audit_cli(work, domains, args.address)
                 peer_audit["dns_queries"] = queries_answered(server) - before
@@ -336,13 +416,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     runs.append(peer)
                 for count in args.workers:
                     before = queries_answered(server)
-                    result = await cycle(database_url, work, domains, count, args.concurrency, args.api_url)
+                    result = await cycle(database_url, work, domains, count, args.concurrency, api)
+                    if api is not None and results["api_idle"]:
+                        idle = results["api_idle"]
+                        result["api"]["p50_ratio_to_idle"] = round(result["api"]["p50_ms"] / idle["p50_ms"], 2)
+                        result["api"]["p99_ratio_to_idle"] = round(result["api"]["p99_ms"] / idle["p99_ms"], 2)
                     result["dns_queries"] = queries_answered(server) - before
                     runs.append(result)
                     print(json.dumps(result), file=sys.stderr)
                 results["cycles"] = runs
+                if serving is not None:
+                    serving.terminate()
+                    serving.wait(timeout=30)
+                    serving = None
+                await app.close()
                 results["overhead"] = await overhead(database_url, work, domains, args.overhead_jobs)
             finally:
+                if serving is not None:
+                    serving.kill()
                 server.stop()
     finally:
         await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -354,6 +445,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+async def api_target(
+    args: argparse.Namespace, settings: Any, work: Path, app: Any
+) -> tuple[ApiTarget | None, subprocess.Popen[bytes] | None]:
+    """The API to sample: one started here (`--serve`, with a read key of its own), or `--api-url`."""
+    if args.api_url:
+        if not args.api_key:
+            raise SystemExit("--api-url needs --api-key (a read key of that API)")
+        return ApiTarget(args.api_url.rstrip("/"), args.api_key), None
+    if not args.serve:
+        return None, None
+    from email_infrastructure.services.apikeys import ApiKeyService
+
+    created = await ApiKeyService(app).create("bench-reader", "read", source="bench")
+    process, url = start_api(settings, work, f"ei-bench-{uuid.uuid4().hex[:8]}")
+    return ApiTarget(url, created.key), process
+
+
 def main() -> None:
     """Run the cycles asked for; print (and store) the figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -363,7 +471,10 @@ def main() -> None:
     parser.add_argument("--address", default="127.0.0.2")
     parser.add_argument("--overhead-jobs", type=int, default=200)
     parser.add_argument("--skip-in-process", action="store_true")
-    parser.add_argument("--api-url", help="sample GET /api/v1/domains here during each cycle (after the API merge)")
+    parser.add_argument("--serve", action="store_true", help="start `email-infra serve` and sample its domain list")
+    parser.add_argument("--api-url", help="sample GET /api/v1/domains of this API during each cycle instead")
+    parser.add_argument("--api-key", help="a read key of the --api-url API")
+    parser.add_argument("--idle-seconds", type=float, default=20.0, help="sample the idle API this long first")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "workers_scale.json")
     args = parser.parse_args()
     results = asyncio.run(run(args))

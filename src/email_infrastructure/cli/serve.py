@@ -1,4 +1,7 @@
-"""`email-infra serve`: the REST API (and what extends it) with uvicorn; SIGTERM shuts it down cleanly."""
+"""`email-infra serve`: the REST API (and what extends it) with uvicorn; SIGTERM shuts it down cleanly.
+
+With REDIS_URL, jobs (plan applies) run on `email-infra worker` processes; without it, in this one.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +31,9 @@ def serve(
     import uvicorn
 
     from email_infrastructure.api.app import create_app
+    from email_infrastructure.core import cache
     from email_infrastructure.dashboard import extension as dashboard
+    from email_infrastructure.workers.runner import runner_for
 
     config = settings()
     if login_key is not None:
@@ -43,7 +48,10 @@ def serve(
         )
         # stdout gets the key alone, as `apikey create` prints it
         typer.echo(created.key)
-    api = create_app(settings=config, extensions=[dashboard])
+    # with REDIS_URL: rate limits, DNS answers and zone ids shared with the workers (as they do at
+    # start-up), and applies run on the task queue's workers instead of this process
+    cache.install(config)
+    api = create_app(settings=config, extensions=[dashboard], runner=runner_for)
     err_console.print(
         f"serving the dashboard and the API on http://{host}:{port} (API docs: /docs); Ctrl-C stops it",
         soft_wrap=True,

@@ -1,8 +1,10 @@
-"""Background jobs: a row per job in the database, run by a JobRunner (in-process tasks for now).
+"""Background jobs: a row per job in the database, run by a JobRunner (in-process, or the task queue).
 
-Routes submit jobs and poll them by id; what runs them is behind `JobRunner`, so the task-queue
-workers of a later issue replace `InProcessRunner` without the routes changing. `run_job` is the
-task body any runner calls. Plans made through the API are stored as finished jobs of kind
+Routes submit jobs and poll them by id; what runs them is behind `JobRunner`: `InProcessRunner`
+here, `workers.runner.QueueRunner` (saq workers) with REDIS_URL, the routes unchanged. `run_job`
+is the task body any runner calls; with a `lease` (the queue's workers) a run claims the row,
+keeps its lease alive from its heartbeat, and a run of a killed worker's job waits for the lease
+to run out before taking the job over. Plans made through the API are stored as finished jobs of kind
 `plan` (their result is the plan), so that `POST /plans/{id}/apply` can name the checksum shown.
 """
 
@@ -10,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from email_infrastructure.core.errors import EmailInfraError, NotFoundError, UserError
@@ -103,7 +107,13 @@ async def _apply(app: App, params: dict[str, Any], report: Report) -> tuple[bool
     """Re-plan the stored desired state, refuse if the checksum changed, apply."""
     from email_infrastructure.services.plans import apply
 
-    result = await apply(app, checksum=str(params["checksum"]), progress=report)
+    # A run taking over a dead worker's apply finds part of the plan applied, so the plan's
+    # checksum no longer matches: it re-plans what is left and converges (the guard was passed
+    # when the job first started).
+    checksum = None if params.get("resumed") else str(params["checksum"])
+    if checksum is None:
+        report("resumed: the run that started this apply stopped; re-planned what is left")
+    result = await apply(app, checksum=checksum, progress=report)
     failed = [o.key for o in result.failed]
     error = f"{len(failed)} step(s) failed: {', '.join(failed)}" if failed else None
     return not failed, result.to_json(), error
@@ -186,6 +196,12 @@ async def submit(
     return _view(row), True
 
 
+async def queued_job_ids(app: App) -> list[str]:
+    """Jobs submitted but not yet started, oldest first (what a restarted runner enqueues again)."""
+    async with app.uow() as uow:
+        return [row.id for row in await Jobs(uow.session).unfinished() if row.status == "queued"]
+
+
 async def _update(app: App, job_id: str, **values: Any) -> JobRecord:
     async with app.uow() as uow:
         row = await Jobs(uow.session).get(job_id)
@@ -204,20 +220,75 @@ async def _update(app: App, job_id: str, **values: Any) -> JobRecord:
         return row
 
 
-async def run_job(app: App, job_id: str) -> JobView:
-    """Run one queued job to its end, recording progress, heartbeats, result or error."""
-    job = await get_job(app, job_id)
-    if job.status != "queued":
-        return job
+async def _claim(app: App, job_id: str, lease: float) -> bool:
+    """Take the job: queued, or running under a lease that ran out (its worker died). One claimant wins."""
+    now = utcnow()
+    async with app.uow() as uow:
+        # one conditional UPDATE, so that two deliveries of one job cannot both take it
+        claimed = await uow.session.execute(
+            update(JobRecord)
+            .where(
+                JobRecord.id == job_id,
+                or_(
+                    JobRecord.status == "queued",
+                    and_(JobRecord.status == "running", JobRecord.lease_until < now),
+                ),
+            )
+            .values(
+                status="running",
+                started_at=func.coalesce(JobRecord.started_at, now),  # a takeover keeps the first start
+                heartbeat_at=now,
+                lease_until=now + timedelta(seconds=lease),
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await uow.commit()
+    return bool(getattr(claimed, "rowcount", 0) == 1)
+
+
+async def _take(app: App, job_id: str, lease: float | None) -> JobView | None:
+    """Claim the job for this run; None when it is not this run's (finished, or another's).
+
+    A job taken over from a run whose lease ran out comes back with `resumed` in its params.
+    """
+    while True:
+        job = await get_job(app, job_id)
+        if lease is None:  # the in-process runner: this process is the only one running jobs
+            if job.status != "queued":
+                return None
+            await _update(app, job_id, status="running", started_at=utcnow(), heartbeat_at=utcnow())
+            return job
+        if job.done:
+            return None  # delivered again after it finished: nothing to do
+        if await _claim(app, job_id, lease):
+            return dataclasses.replace(job, params={**job.params, "resumed": True}) if job.status == "running" else job
+        # running under another run's lease: a live run keeps renewing it (then this delivery
+        # waits it out); a killed worker's lease runs out and this run takes over
+        await asyncio.sleep(min(HEARTBEAT_EVERY, lease))
+
+
+async def run_job(app: App, job_id: str, *, lease: float | None = None) -> JobView:
+    """Run one job to its end, recording progress, heartbeats, result or error.
+
+    With `lease` (seconds; the queue's workers) the run claims the job atomically and renews the
+    lease on every heartbeat; a job finished already is returned as it is.
+    """
+    job = await _take(app, job_id, lease)
+    if job is None:
+        return await get_job(app, job_id)
     handler = HANDLERS[job.kind]
-    await _update(app, job_id, status="running", started_at=utcnow(), heartbeat_at=utcnow())
     messages: list[str] = []
 
     async def heartbeat() -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_EVERY)
             progress = {"steps": len(messages), "last": messages[-1] if messages else None}
-            await _update(app, job_id, progress=progress, heartbeat_at=utcnow())
+            values: dict[str, Any] = {"progress": progress, "heartbeat_at": utcnow()}
+            if lease is not None:
+                values["lease_until"] = utcnow() + timedelta(seconds=lease)
+            with contextlib.suppress(EmailInfraError, OSError):  # a missed beat is made good by the next
+                await _update(app, job_id, **values)
 
     beat = asyncio.create_task(heartbeat())
     try:
@@ -233,12 +304,12 @@ async def run_job(app: App, job_id: str) -> JobView:
         with contextlib.suppress(asyncio.CancelledError):
             await beat
     progress = {"steps": len(messages), "last": messages[-1] if messages else None}
-    row = await _update(app, job_id, status=status, progress=progress, finished_at=utcnow(), **values)
+    row = await _update(app, job_id, status=status, progress=progress, finished_at=utcnow(), lease_until=None, **values)
     return _view(row)
 
 
 class JobRunner(Protocol):
-    """What runs submitted jobs: in-process tasks now, a task queue's workers later."""
+    """What runs submitted jobs: in-process tasks, or the task queue's workers (`workers.runner`)."""
 
     async def start(self) -> None:
         """Begin accepting jobs (and pick up what a previous process left queued)."""
@@ -309,6 +380,7 @@ __all__ = [
     "JobRunner",
     "JobView",
     "get_job",
+    "queued_job_ids",
     "run_job",
     "store_plan",
     "submit",

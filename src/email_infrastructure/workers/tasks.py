@@ -33,6 +33,8 @@ async def apply_plan(
     app: App,
     *,
     job_key: str,
+    job_id: str | None = None,
+    lease: float = 60.0,
     checksum: str | None = None,
     only: list[str] | None = None,
     force: bool = False,
@@ -44,8 +46,18 @@ async def apply_plan(
     With `checksum` the plan must still be the one that was shown; a re-delivered job re-plans
     and finds nothing left to do (apply converges). A refusal is a result, not a failure: a
     retry would only be refused again.
+
+    With `job_id` (an apply submitted through the API) the run is the API's job: it claims the
+    job's row under a `lease` (seconds) renewed by its heartbeat, and writes status, progress,
+    result and error there, so `GET /api/v1/jobs/{id}` reads it whichever process ran it.
     """
     from email_infrastructure.services.plans import apply
+
+    if job_id is not None:
+        from email_infrastructure.services.jobs import run_job
+
+        job = await run_job(app, job_id, lease=lease)
+        return {"status": job.status, "job_key": job_key, "job_id": job.id, "error": job.error}
 
     try:
         result = await apply(

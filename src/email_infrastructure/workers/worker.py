@@ -94,10 +94,13 @@ def _with_heartbeat(spec: TaskSpec) -> SaqFunction:
     async def run(ctx: WorkerContext, *, params: dict[str, Any]) -> dict[str, Any]:
         job = ctx["job"]
         app: App = ctx["app"]
+        # the job's own heartbeat is what the sweep judges it by: the enqueuer set it, and may
+        # have set it shorter than this worker's spec says
+        interval = max((job.heartbeat or spec.heartbeat) / 3, 0.2)
 
         async def beat() -> None:
             while True:
-                await asyncio.sleep(max(spec.heartbeat / 3, 0.2))
+                await asyncio.sleep(interval)
                 with contextlib.suppress(Exception):  # a missed beat is retried by the next one
                     await job.update()
 
