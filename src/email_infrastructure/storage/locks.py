@@ -115,6 +115,8 @@ async def _pg_holder(conn: AsyncConnection, key: int) -> str:
             text(
                 "SELECT a.application_name, a.pid, a.client_addr FROM pg_locks l "
                 "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                # advisory locks are per database: the same key held in another database is not ours
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                 "AND ((l.classid::bigint << 32) | l.objid::bigint) = :k"
             ),
             {"k": key},
