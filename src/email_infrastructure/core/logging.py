@@ -120,7 +120,7 @@ def setup_logging(level: str = "INFO", *, json_output: bool = False) -> None:
     for old in list(root.handlers):
         if getattr(old, "_email_infra", False):
             root.removeHandler(old)
-    handler._email_infra = True  # type: ignore[attr-defined]
+    handler._email_infra = True  # type: ignore[attr-defined]  # a marker on our handlers: a second setup replaces them
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Third-party request logs carry URLs and headers; keep them quiet unless asked.

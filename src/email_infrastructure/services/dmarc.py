@@ -35,7 +35,7 @@ from email_infrastructure.storage.dmarc_repositories import DmarcStore
 #: records per executemany: large enough to amortise a round trip, small enough to stay flat
 BATCH = 5_000
 #: the check name under which a domain's pass-rate state is kept (edge-triggered alerts)
-PASS_RATE_CHECK = "dmarc_pass_rate"  # noqa: S105 (a check name, not a password)
+PASS_RATE_CHECK = "dmarc_pass_rate"  # noqa: S105  # a check name, not a password
 #: reverse DNS lookups per run at most (the rest wait for the next run)
 MAX_LOOKUPS = 20_000
 

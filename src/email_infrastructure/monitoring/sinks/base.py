@@ -33,5 +33,5 @@ class Sink(ABC):
     async def send(self, event: Event) -> None:
         """Deliver one event; raise a ProviderError when it cannot be delivered."""
 
-    async def close(self) -> None:  # noqa: B027 (optional hook, most sinks hold nothing)
+    async def close(self) -> None:  # noqa: B027  # an optional hook: most sinks hold nothing
         """Release resources."""
