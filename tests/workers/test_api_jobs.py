@@ -189,7 +189,10 @@ async def test_a_worker_killed_mid_apply_leaves_the_job_to_another_with_effects_
     assert dns_events and max(logged.values()) == 1, logged  # every change logged once
     assert len([e for e in await topics(api, "api.job.finished") if e["payload"]["job"] == job_id]) == 1
     status = await api.api.state.runner.queue.status(job_id)
-    assert status is not None and status["status"] == "complete" and status["attempts"] >= 2, status
+    # saq's own state may be `queued` again: its sweeper can re-deliver a finished job whose worker
+    # beat late on a loaded machine (at least once) — that delivery finds the job done and does
+    # nothing; what must hold is the result, reached on a later attempt than the killed one
+    assert status is not None and status["result"]["status"] == "succeeded" and status["attempts"] >= 2, status
     assert (await make_plan_after(api))["has_changes"] is False  # converged
 
     second.send_signal(signal.SIGTERM)
