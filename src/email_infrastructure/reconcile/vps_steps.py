@@ -36,6 +36,8 @@ from email_infrastructure.vps.provider import (
 API_KEY_NAME = "api_key"
 #: a generated key's length: hex, within Mailcow's allowed a-z A-Z 0-9 -
 _API_KEY_BYTES = 24
+#: stands in for a key generated at apply: same length, so the size checked is the size sent
+PLACEHOLDER_KEY = "0" * 2 * _API_KEY_BYTES
 
 
 def api_key_owner(mail_backend: str) -> str:
@@ -144,8 +146,7 @@ class ServerStep(Step):
         plan.housekeeping = bool(settle) or (found is not None and facts.stored_port25 is None)
         if found is None:
             try:
-                # the size the provider will see; the key (same length) is generated at apply
-                check_size(self.user_data("0" * 2 * _API_KEY_BYTES), provider.capabilities.user_data_limit)
+                check_size(self.user_data(PLACEHOLDER_KEY), provider.capabilities.user_data_limit)
             except EmailInfraError as exc:
                 plan.error = f"server {spec.name}: {exc}"
                 return plan
@@ -349,11 +350,6 @@ class ReverseDnsStep(Step):
                 uow.emit(events.RDNS_UPDATED, events.RdnsPayload(server=spec.name, ip=ip, ptr=ptr), source="vps")
             await uow.commit()
         return {"ptr": done}
-
-
-def pending_outputs(outputs: Mapping[str, Any]) -> bool:
-    """True when a server step's outputs say the server is still to be created."""
-    return bool(outputs.get("pending"))
 
 
 class ServerRemovalStep(Step):

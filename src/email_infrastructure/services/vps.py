@@ -8,7 +8,7 @@ from typing import Any
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.inventory import Inventory, LoadedInventory, ServerSpec
 from email_infrastructure.core.inventory.loader import resolve_secret
-from email_infrastructure.reconcile.vps_steps import API_KEY_NAME, api_key_owner
+from email_infrastructure.reconcile.vps_steps import API_KEY_NAME, PLACEHOLDER_KEY, api_key_owner
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import desired_inventory, preview_import
 from email_infrastructure.storage.vps_repositories import PORT25_STATES
@@ -140,10 +140,10 @@ async def cloud_init(app: App, name: str, source: LoadedInventory | None = None,
     if mail is not None and spec.api_allow_from:
         declared = mail.settings.get("api_key")
         if declared:
-            key = resolve_secret(str(declared)) if show_secrets else "0" * 48
+            key = resolve_secret(str(declared)) if show_secrets else PLACEHOLDER_KEY
         elif app.has_state() and app.has_vault_key():
             async with app.uow() as uow:
                 key = await uow.secrets(create_key=False).get(api_key_owner(spec.mail_backend or ""), API_KEY_NAME)
-        key = key or "0" * 48  # generated at apply: same length, so the size shown is the size sent
+        key = key or PLACEHOLDER_KEY
     install = MailcowInstall(spec.hostname, spec.timezone, key, [str(n) for n in spec.api_allow_from])
     return render(install, show_secrets=show_secrets)
