@@ -2,16 +2,17 @@
 
 N domains (`audit_vs_checkdmarc.build_zones`: shared ESP include chains, MX hosts, some defects)
 are served by PowerDNS on 127.0.0.2:53 and stored in a fresh PostgreSQL database; the scheduler's
-tick enqueues one `run_check` job per domain (family `dns`) on Redis; W workers (`--burst`) drain
-the queue. Per W: wall time, domains/s, peak RSS of each worker, queries PowerDNS answered, and
+tick enqueues `run_checks` jobs of B domains each (family `dns`; `--batch 1` is a job per domain)
+on Redis; W workers (`--burst`) drain the queue. Per W: wall time, domains/s, peak RSS of each worker, queries PowerDNS answered, and
 the check results stored (each domain's run must store its results exactly once).
 
 The peers, on the same fleet in the same run: `email-infra audit --format jsonl` (one process,
 the same DNS checks, nothing stored) and the in-process runner (no Redis, the same task bodies,
 one process). Queue overhead per task: a no-op task through saq (one worker, one job at a
-time) against calling it directly, and `run_check` through the queue against calling it directly.
+time) against calling it directly, and `run_check` (one domain) and `run_checks` (a batch) through
+the queue against calling them directly.
 
-    python bench/workers_scale.py --domains 2000 --workers 1 2 4
+    python bench/workers_scale.py --domains 2000 --workers 1 2 4 --batch 1 50
 
 `--serve` starts `email-infra serve` on the same PostgreSQL and Redis (a read key made for it)
 and samples GET /api/v1/domains while each cycle runs, and for `--idle-seconds` before the first
@@ -107,7 +108,9 @@ async def result_count(app: Any) -> tuple[int, int]:
         return int(rows or 0), int(keys or 0)
 
 
-def start_worker(settings: Any, concurrency: int, queue: str = "default") -> subprocess.Popen[bytes]:
+def start_worker(
+    settings: Any, concurrency: int, queue: str = "default", shared_dns: bool = True
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_INFRA_")}
     env.update(
         {
@@ -115,12 +118,15 @@ def start_worker(settings: Any, concurrency: int, queue: str = "default") -> sub
             "EMAIL_INFRA_DATABASE_URL": settings.database_url,
             "REDIS_URL": REDIS_URL,
             "EMAIL_INFRA_REDIS_PREFIX": settings.redis_prefix,
+            "EMAIL_INFRA_SHARED_DNS_CACHE": "true" if shared_dns else "false",
             "PYTHONPATH": str(ROOT),
         }
     )
     argv = [sys.executable, "-m", "email_infrastructure", "worker", "--burst", "--concurrency", str(concurrency)]
     argv += ["--queue", queue, "--tasks", "bench.workers_scale"]
-    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    logs = os.environ.get("BENCH_WORKER_LOGS")  # a directory: each worker's output in a file there
+    out = open(Path(logs, f"worker-{uuid.uuid4().hex[:8]}.log"), "wb") if logs else subprocess.DEVNULL  # noqa: SIM115  # the child writes it; closed when the process object goes
+    return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def reap(process: subprocess.Popen[bytes]) -> tuple[int, float]:
@@ -226,9 +232,21 @@ def start_api(settings: Any, work: Path, prefix: str) -> tuple[subprocess.Popen[
 
 
 async def cycle(
-    database_url: str, work: Path, domains: list[str], workers: int, concurrency: int, api: ApiTarget | None
+    database_url: str,
+    work: Path,
+    domains: list[str],
+    workers: int,
+    concurrency: int,
+    api: ApiTarget | None,
+    batch: int,
+    shared_dns: bool = True,
+    number: int = 0,
 ) -> dict[str, Any]:
-    """One audit cycle of every domain on `workers` processes."""
+    """One audit cycle of every domain on `workers` processes, `batch` domains a job.
+
+    Cycle `number` is a hundred intervals after the one before: a domain whose slot began
+    between two cycles must not find its run of the previous cycle stored already.
+    """
     from email_infrastructure.services.app import App
     from email_infrastructure.services.monitoring import CheckSchedule
     from email_infrastructure.workers.queue import SaqQueue
@@ -244,19 +262,28 @@ async def cycle(
         started = time.perf_counter()
         # a slot of its own per cycle: each cycle is a new interval for every domain
         schedule = CheckSchedule({"dns": 3600}, {"dns": domains})
-        tick = await Scheduler(queue, clock=lambda: time.time() + 3600 * workers * 7).tick(schedule)
+        shift = 3600 * 100 * (number + 1)
+        tick = await Scheduler(queue, clock=lambda: time.time() + shift, batch=batch).tick(schedule)
         enqueue_seconds = time.perf_counter() - started
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample_api(api, stop)) if api else None
-        processes = [start_worker(settings, concurrency) for _ in range(workers)]
+        processes = [start_worker(settings, concurrency, shared_dns=shared_dns) for _ in range(workers)]
         reaped = [await asyncio.to_thread(reap, p) for p in processes]
         seconds = time.perf_counter() - started
+        # a job saq's sweep re-queued while it ran (tobymao/saq#124) can outlive the burst
+        # workers; a live deployment's workers take it later: so does one more burst worker
+        left_over = await queue.queue.count("incomplete")
+        if left_over:
+            reap(start_worker(settings, concurrency, shared_dns=shared_dns))
         stop.set()
         latencies = await sampler if sampler else Samples()
         after = await result_count(app)
         out: dict[str, Any] = {
             "workers": workers,
             "concurrency": concurrency,
+            "batch": batch,
+            "dns_cache": "shared (Redis)" if shared_dns else "per process",
+            "jobs": tick.jobs,
             "enqueued": tick.enqueued,
             "enqueue_seconds": round(enqueue_seconds, 2),
             "seconds": round(seconds, 2),
@@ -265,7 +292,9 @@ async def cycle(
             "peak_rss_mib": [rss for _, rss in reaped],
             "result_rows": after[0] - before[0],
             "runs_stored": after[1] - before[1],
-            "failed_jobs": await queue.queue.count("incomplete"),
+            "jobs_left_for_a_later_worker": left_over,
+            "incomplete_jobs": await queue.queue.count("incomplete"),
+            "failed_jobs": await failed_jobs(queue),
             # other tenants of the machine show here: the 1-minute load at the end of the cycle
             "load_average": round(os.getloadavg()[0], 1),
         }
@@ -277,7 +306,14 @@ async def cycle(
         await app.close()
 
 
-async def in_process(database_url: str, work: Path, domains: list[str], concurrency: int) -> dict[str, Any]:
+async def failed_jobs(queue: Any) -> int:
+    """Jobs that ended failed or aborted (saq's `incomplete` count leaves them out)."""
+    from saq.job import Status
+
+    return sum([1 async for job in queue.queue.iter_jobs([Status.FAILED, Status.ABORTED])])
+
+
+async def in_process(database_url: str, work: Path, domains: list[str], concurrency: int, batch: int) -> dict[str, Any]:
     """The peer: the same task bodies in one process, no Redis (what a single-machine install runs)."""
     from email_infrastructure.services.app import App
     from email_infrastructure.services.monitoring import CheckSchedule
@@ -291,7 +327,7 @@ async def in_process(database_url: str, work: Path, domains: list[str], concurre
         before = await result_count(app)
         started = time.perf_counter()
         schedule = CheckSchedule({"dns": 3600}, {"dns": domains})
-        await Scheduler(queue, clock=lambda: time.time() + 3600 * 1000).tick(schedule)
+        await Scheduler(queue, clock=lambda: time.time() + 3600 * (1000 + batch), batch=batch).tick(schedule)
         await queue.join()
         seconds = time.perf_counter() - started
         after = await result_count(app)
@@ -299,6 +335,7 @@ async def in_process(database_url: str, work: Path, domains: list[str], concurre
         return {
             "workers": "in-process",
             "concurrency": concurrency,
+            "batch": batch,
             "seconds": round(seconds, 2),
             "domains_per_second": round(len(domains) / seconds, 1),
             "result_rows": after[0] - before[0],
@@ -328,17 +365,25 @@ def audit_cli(work: Path, domains: list[str], address: str) -> dict[str, Any]:
     }
 
 
-async def overhead(database_url: str, work: Path, domains: list[str], jobs: int) -> dict[str, Any]:
-    """Per-task cost through saq (one worker, one job at a time) against a direct call."""
+async def overhead(database_url: str, work: Path, domains: list[str], jobs: int, batch: int) -> dict[str, Any]:
+    """Per-task cost through saq (one worker, one job at a time) against a direct call.
+
+    The direct calls check slot 1 and the queued ones slot 2 of the same domains: each is a new run.
+    """
     from email_infrastructure.services.app import App
     from email_infrastructure.workers.queue import SaqQueue
     from email_infrastructure.workers.tasks import TASKS as OUR_TASKS
 
     out: dict[str, Any] = {}
+
     # ten times as many no-ops: their cost is close to the noise of a worker's start-up
+    def items(i: int, number: int) -> list[list[Any]]:
+        return [[d, number] for d in domains[i * batch : (i + 1) * batch]]
+
     for name, jobs_of_kind, params in (
-        ("noop", 10 * jobs, lambda i: {}),
-        ("run_check", jobs, lambda i: {"family": "dns", "subject": domains[i]}),
+        ("noop", 10 * jobs, lambda i, n: {}),
+        ("run_check", jobs, lambda i, n: {"family": "dns", "subject": domains[i]}),
+        ("run_checks", max(jobs // batch, 1), lambda i, n: {"family": "dns", "items": items(i, n)}),
     ):
         prefix = f"ei-bench-{uuid.uuid4().hex[:8]}"
         settings = settings_for(database_url, work, prefix)
@@ -348,10 +393,10 @@ async def overhead(database_url: str, work: Path, domains: list[str], jobs: int)
         try:
             started = time.perf_counter()
             for i in range(jobs_of_kind):
-                await tasks[name].body(app, job_key=f"direct:{prefix}:{i}", **params(i))
+                await tasks[name].body(app, job_key=f"direct:{prefix}:{i}", **params(i, 1))
             direct = (time.perf_counter() - started) / jobs_of_kind
             for i in range(jobs_of_kind):
-                await queue.enqueue(name, params(i), f"queued:{prefix}:{i}")
+                await queue.enqueue(name, params(i, 2), f"queued:{prefix}:{i}")
             # the worker's start-up is measured alone (an empty queue) and taken off
             empty = settings_for(database_url, work, prefix + "-empty")
             started = time.perf_counter()
@@ -362,6 +407,7 @@ async def overhead(database_url: str, work: Path, domains: list[str], jobs: int)
             queued = (time.perf_counter() - started - startup) / jobs_of_kind
             out[name] = {
                 "jobs": jobs_of_kind,
+                "domains_per_job": batch if name == "run_checks" else (1 if name == "run_check" else 0),
                 "direct_ms": round(direct * 1000, 2),
                 "queued_ms": round(queued * 1000, 2),
                 "overhead_ms": round((queued - direct) * 1000, 2),
@@ -411,12 +457,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 runs.append(peer_audit)
                 if not args.skip_in_process:
                     before = queries_answered(server)
-                    peer = await in_process(database_url, work, domains, args.concurrency)
+                    peer = await in_process(database_url, work, domains, args.concurrency, args.batch[-1])
                     peer["dns_queries"] = queries_answered(server) - before
                     runs.append(peer)
-                for count in args.workers:
+                configurations = [
+                    (w, b, d == "shared") for d in args.dns_cache for b in args.batch for w in args.workers
+                ]
+                for number, (count, batch, shared_dns) in enumerate(configurations):
                     before = queries_answered(server)
-                    result = await cycle(database_url, work, domains, count, args.concurrency, api)
+                    result = await cycle(
+                        database_url, work, domains, count, args.concurrency, api, batch, shared_dns, number
+                    )
                     if api is not None and results["api_idle"]:
                         idle = results["api_idle"]
                         result["api"]["p50_ratio_to_idle"] = round(result["api"]["p50_ms"] / idle["p50_ms"], 2)
@@ -430,7 +481,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     serving.wait(timeout=30)
                     serving = None
                 await app.close()
-                results["overhead"] = await overhead(database_url, work, domains, args.overhead_jobs)
+                results["overhead"] = await overhead(database_url, work, domains, args.overhead_jobs, args.batch[-1])
             finally:
                 if serving is not None:
                     serving.kill()
@@ -468,8 +519,18 @@ def main() -> None:
     parser.add_argument("--domains", type=int, default=2000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--concurrency", type=int, default=8, help="jobs per worker at once")
+    parser.add_argument(
+        "--batch", type=int, nargs="+", default=[50], help="domains per job (the scheduler's batch); each is run"
+    )
     parser.add_argument("--address", default="127.0.0.2")
     parser.add_argument("--overhead-jobs", type=int, default=200)
+    parser.add_argument(
+        "--dns-cache",
+        nargs="+",
+        choices=["shared", "local"],
+        default=["shared"],
+        help="workers share DNS answers through Redis (the default), or each keeps its own; each is run",
+    )
     parser.add_argument("--skip-in-process", action="store_true")
     parser.add_argument("--serve", action="store_true", help="start `email-infra serve` and sample its domain list")
     parser.add_argument("--api-url", help="sample GET /api/v1/domains of this API during each cycle instead")

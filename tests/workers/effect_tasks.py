@@ -27,10 +27,8 @@ async def record_effect(app: App, *, job_key: str, seconds: float, marker_dir: s
     Path(marker_dir, f"started-{os.getpid()}").touch()
     await asyncio.sleep(seconds)
     async with app.uow() as uow:
-        keys = RunKeys(uow.session)
-        if await keys.seen(job_key):
+        if not await RunKeys(uow.session).claim([job_key]):
             return {"stored": False}
-        await keys.claim(job_key)
         await uow.session.execute(
             text("INSERT INTO worker_test_effects (job_key, pid) VALUES (:key, :pid)"),
             {"key": job_key, "pid": os.getpid()},

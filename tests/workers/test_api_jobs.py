@@ -141,9 +141,11 @@ async def test_an_apply_through_the_api_runs_once_on_a_worker(
     assert done["result"]["outcomes"]["dns.zone:acme-mail.test"]["status"] == "applied"
     assert done["progress"]["steps"] > 0 and done["started_at"] and done["finished_at"]
     assert "v=DMARC1" in (scale_app.settings.data_dir / "zones" / "acme-mail.test.zone").read_text()
+    # the effects, not saq's own state: saq's sweep may take a job it just moved to its active list
+    # for a stuck one and deliver it again (tobymao/saq#124, #277); that delivery finds it finished
     status = await runner.queue.status(job_id)
-    assert status is not None and status["status"] == "complete" and status["attempts"] == 1, status
-    assert status["result"]["job_id"] == job_id and status["result"]["status"] == "succeeded"
+    assert status is not None and status["result"]["job_id"] == job_id, status
+    assert status["result"]["status"] == "succeeded", status
     finished_events = [e for e in await topics(first, "api.job.finished") if e["payload"]["job"] == job_id]
     assert len(finished_events) == 1
 

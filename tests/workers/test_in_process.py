@@ -47,16 +47,19 @@ async def test_the_scheduler_runs_checks_in_process_and_stores_each_run_once(
     schedule = await check_schedule(app)
     first = await scheduler.tick(schedule)
     await queue.join()
-    assert first.enqueued == 4
+    assert first.enqueued == 4 and first.jobs == 4  # a batch per family
     assert {r["status"] for r in queue.results.values()} == {"complete"}, queue.results
     dns_key = next(k for k in first.keys if k.startswith("check:dns:"))
-    dns_result = queue.results[dns_key]["result"]
-    assert dns_result["subject"] == DOMAIN and dns_result["results"] > 0
+    dns_result = next(r["result"] for r in queue.results.values() if r["result"]["family"] == "dns")
+    assert dns_result["subjects"] == 1 and dns_result["results"] > 0
     stored = await result_rows(app)
     assert await result_rows(app, "spf") == 1
     assert (await scheduler.tick(schedule)).enqueued == 0  # same interval
 
     # the same run delivered again (at-least-once): nothing more is stored
+    slot = int(dns_key.rsplit(":", 1)[1])
+    again = await TASKS["run_checks"].body(app, job_key="again", family="dns", items=[[DOMAIN, slot]])
+    assert again["stored_before"] == [DOMAIN] and again["results"] == 0
     await TASKS["run_check"].body(app, job_key=dns_key, family="dns", subject=DOMAIN)
     assert await result_rows(app) == stored
     # another run (a later interval) is stored

@@ -91,7 +91,7 @@ async def test_a_job_delivered_again_after_its_effect_stores_nothing_more(
         second = processes.worker("--burst")
         assert await exited(second) == 0, processes.output(second)
         status = await queue.status(key)
-        assert status is not None and status["attempts"] == 2
+        assert status is not None and status["attempts"] >= 2  # a sweep may deliver it once more (saq#124)
         assert status["result"] == {"stored": False}
         assert await effects(scale_app) == [(key, first.pid)]
     finally:

@@ -18,6 +18,7 @@ from email_infrastructure.dns.providers.cloudflare import CloudflareProvider
 from email_infrastructure.monitoring.resolver import Answer, Resolver, Status, decode_answer, encode_answer
 from tests.fakes.cloudflare import FakeCloudflare
 from tests.fakes.http_server import FakeServer
+from tests.fixtures.pdns import PowerDns
 from tests.workers.conftest import REDIS_URL
 
 
@@ -116,3 +117,33 @@ async def test_a_resolver_reads_answers_another_process_stored(redis_settings: S
     finally:
         await resolver.close()
         await writer_client.aclose()
+
+
+async def test_a_resolvers_answers_reach_the_shared_tier_by_the_time_it_closes(
+    redis_settings: Settings, pdns: PowerDns
+) -> None:
+    pdns.replace_zones({"behind.test": [("behind.test", "TXT", '"v=spf1 -all"', 0)]})
+    resolver = Resolver([(pdns.address, pdns.dns_port)], timeout=2)
+    key = f"{resolver.nameservers!r}|behind.test|TXT"
+    reader_client = redis_client(redis_settings)
+    try:
+        answer = await resolver.query("behind.test", "TXT")
+        assert answer.status is Status.OK
+        await resolver.close()  # written behind: one pipeline for the run's answers
+        reader = TwoTierCache("dns-answers", redis=reader_client, prefix=redis_settings.redis_prefix)
+        shared = await reader.get(key)
+        assert shared is not None and decode_answer(shared) == answer
+    finally:
+        await reader_client.aclose()
+
+
+async def test_dns_answers_can_stay_per_process_while_the_rest_is_shared(settings: Settings, redis_prefix: str) -> None:
+    scaled = settings.model_copy(
+        update={"redis_url": REDIS_URL, "redis_prefix": redis_prefix, "shared_dns_cache": False}
+    )
+    cache.install(scaled)
+    try:
+        assert Resolver([("127.0.0.1", 9)]).shared_cache is None
+        assert cache.shared("zones") is not None
+    finally:
+        await cache.uninstall()

@@ -47,6 +47,10 @@ def scheduler(
     tick: Annotated[float, typer.Option(min=0.1, help="Seconds between looks for due checks.")] = 30.0,
     refresh: Annotated[float, typer.Option(min=1, help="Seconds between re-reads of the desired state.")] = 300.0,
     once: Annotated[bool, typer.Option("--once", help="Enqueue what is due now, then exit.")] = False,
+    batch: Annotated[
+        int | None,
+        typer.Option(min=1, max=1000, help="Domains per job (default: EMAIL_INFRA_SCHEDULER_BATCH, 50)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Enqueue each check once per interval (any number of schedulers may run; none enqueues twice).
@@ -66,7 +70,7 @@ def scheduler(
         async with application() as app:
             queue = open_queue(app)
             try:
-                planner = Scheduler(queue)
+                planner = Scheduler(queue, batch=batch or app.settings.scheduler_batch)
                 if once:
                     result = await planner.tick(await check_schedule(app))
                     if isinstance(queue, InProcessQueue):
@@ -81,6 +85,8 @@ def scheduler(
     if result is None:
         return
     if as_json:
-        print_json({"enqueued": result.enqueued, "already_queued": result.refused, "keys": result.keys})
+        print_json(
+            {"enqueued": result.enqueued, "already_queued": result.refused, "jobs": result.jobs, "keys": result.keys}
+        )
     else:
-        console.print(f"{result.enqueued} checks enqueued, {result.refused} already queued")
+        console.print(f"{result.enqueued} checks enqueued in {result.jobs} jobs, {result.refused} already queued")

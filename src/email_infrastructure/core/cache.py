@@ -35,6 +35,7 @@ class TwoTierCache:
         self.hits_local = 0
         self.hits_shared = 0
         self.misses = 0
+        self._pending: list[tuple[str, str, float | None]] = []
 
     def _remember(self, key: str, value: str, ttl: float | None) -> None:
         expires = time.monotonic() + ttl if ttl is not None else float("inf")
@@ -73,6 +74,29 @@ class TwoTierCache:
         if self.redis is not None:
             await self.redis.set(self._prefix + key, value, px=int(ttl * 1000) if ttl is not None else None)
 
+    def set_later(self, key: str, value: str, ttl: float | None = None) -> int:
+        """Store in memory now and in Redis at the next `flush`; the number of writes waiting.
+
+        For hot paths (a resolver's answers): a round trip per answer would cost more than the
+        local DNS query it saves another process.
+        """
+        if ttl is not None and ttl < 0.001:
+            return len(self._pending)
+        self._remember(key, value, ttl)
+        if self.redis is not None:
+            self._pending.append((key, value, ttl))
+        return len(self._pending)
+
+    async def flush(self) -> None:
+        """Send the writes `set_later` kept, in one pipeline."""
+        pending, self._pending = self._pending, []
+        if not pending or self.redis is None:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, value, ttl in pending:
+                pipe.set(self._prefix + key, value, px=int(ttl * 1000) if ttl is not None else None)
+            await pipe.execute()
+
     async def delete(self, key: str) -> None:
         """Forget the key in both tiers (a value found stale)."""
         self._local.pop(key, None)
@@ -87,15 +111,20 @@ class _Shared:
     url: str
     caches: dict[str, TwoTierCache] = field(default_factory=dict)
     limiters: dict[str, SharedRateLimiter] = field(default_factory=dict)
+    #: namespaces kept per process although Redis is there (settings.shared_dns_cache)
+    local_only: frozenset[str] = frozenset()
 
 
 _state: list[_Shared] = []
+#: the resolver's namespace: answers of the audits' DNS server
+DNS_ANSWERS = "dns-answers"
 
 
 def install(settings: Settings) -> None:
     """Back this process's shared caches with the configured Redis (no-op without REDIS_URL)."""
     if settings.redis_url:
-        _state[:] = [_Shared(redis_client(settings), redis_key(settings), settings.redis_url)]
+        local_only = frozenset() if settings.shared_dns_cache else frozenset({DNS_ANSWERS})
+        _state[:] = [_Shared(redis_client(settings), redis_key(settings), settings.redis_url, local_only=local_only)]
 
 
 async def uninstall() -> None:
@@ -106,7 +135,7 @@ async def uninstall() -> None:
 
 def shared(namespace: str) -> TwoTierCache | None:
     """This process's cache of a namespace when Redis is installed, else None (keep your own)."""
-    if not _state:
+    if not _state or namespace in _state[0].local_only:
         return None
     state = _state[0]
     cache = state.caches.get(namespace)

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     redis_prefix: str = "email-infra"
     #: seconds between sweeps of jobs whose worker stopped heart-beating (saq's default is 60)
     worker_sweep_seconds: int = 60
+    #: share the audits' DNS answers between processes through Redis: worth it when the DNS server
+    #: is remote (a query costs more than a Redis round trip), not when it answers on loopback
+    shared_dns_cache: bool = True
+    #: domains per monitoring job the scheduler enqueues (1: a job per domain and family)
+    scheduler_batch: int = Field(default=50, ge=1, le=1000)
     secret_key: SecretStr | None = None
     #: DNS servers for audits and monitoring (IP[:PORT]); the inventory's, then the system's, otherwise
     nameservers: Annotated[list[str], NoDecode] = Field(default_factory=list)

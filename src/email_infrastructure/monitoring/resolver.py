@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import socket
 import struct
@@ -29,13 +30,16 @@ import dns.rdatatype
 from dns.rdtypes.mxbase import MXBase
 from dns.rdtypes.txtbase import TXTBase
 
-from email_infrastructure.core.cache import TwoTierCache, shared
+from email_infrastructure.core.cache import DNS_ANSWERS, TwoTierCache, shared
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.settings import check_nameserver
 from email_infrastructure.monitoring import wire as wire_codec
 
+_log = logging.getLogger(__name__)
 DEFAULT_NEGATIVE_TTL = 300
 MAX_CNAME_DEPTH = 8
+#: answers kept for the shared tier before they go to Redis in one pipeline (and at close)
+SHARED_WRITE_BATCH = 200
 
 
 class Status(StrEnum):
@@ -193,7 +197,7 @@ class Resolver:
     cache_size: int = 50_000
     stats: ResolverStats = field(default_factory=ResolverStats)
     #: the deployment's Redis tier behind the in-memory cache (workers install it: core/cache.py)
-    shared_cache: TwoTierCache | None = field(default_factory=lambda: shared("dns-answers"))
+    shared_cache: TwoTierCache | None = field(default_factory=lambda: shared(DNS_ANSWERS))
 
     def __post_init__(self) -> None:
         if not self.nameservers:
@@ -214,7 +218,8 @@ class Resolver:
         return cls([parse_nameserver(n) for n in nameservers], **kwargs)
 
     async def close(self) -> None:
-        """Close the sockets (and drop lookups nobody waits for any more)."""
+        """Share the answers still waiting, close the sockets (and drop lookups nobody waits for)."""
+        await self._flush_shared()
         for task in self._inflight.values():
             task.cancel()
         for protocol in self._protocols.values():
@@ -276,8 +281,18 @@ class Resolver:
             if len(self._cache) > self.cache_size:
                 del self._cache[next(iter(self._cache))]
             if self.shared_cache is not None:
-                await self.shared_cache.set(shared_key, encode_answer(answer), answer.ttl)
+                waiting = self.shared_cache.set_later(shared_key, encode_answer(answer), answer.ttl)
+                if waiting >= SHARED_WRITE_BATCH:
+                    await self._flush_shared()
         return answer
+
+    async def _flush_shared(self) -> None:
+        if self.shared_cache is None:
+            return
+        try:
+            await self.shared_cache.flush()
+        except Exception as exc:  # the shared tier is an optimisation: an answer not shared is asked again
+            _log.warning("DNS answers not written to the shared cache: %s", exc)
 
     async def _resolve(self, name: str, rtype: str, chain: tuple[str, ...]) -> Answer:
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -42,25 +42,29 @@ async def _inventory(app: App, request: MonitorRequest) -> Inventory:
     return request.source.inventory if request.source else await desired_inventory(app)
 
 
-async def record_results(app: App, rows: list[Row], run_key: str | None = None) -> list[Transition]:
+class PartlyStoredError(RuntimeError):
+    """Another delivery of the same batch stored some of its subjects meanwhile: the run is retried."""
+
+
+async def record_results(app: App, rows: list[Row], run_keys: Sequence[str] = ()) -> list[Transition]:
     """Store results; state changes to or from error become events in the same transaction.
 
-    With a `run_key` (a worker's job key) the results are stored once: a re-delivered job whose
-    run already stored them stores nothing and emits nothing.
+    With `run_keys` (one per subject of a worker's task) the results are stored once: when every
+    key was claimed already (a re-delivered task) nothing is stored and nothing emitted. A batch
+    whose keys were only partly claimed elsewhere (two deliveries racing) stores nothing and
+    raises `PartlyStoredError`; its retry leaves out the subjects stored meanwhile.
     """
-    from sqlalchemy.exc import IntegrityError
-
     from email_infrastructure.storage.run_keys import RunKeys
 
     async with app.uow() as uow:
-        if run_key is not None:
-            keys = RunKeys(uow.session)
-            if await keys.seen(run_key):
+        if run_keys:
+            claimed = await RunKeys(uow.session).claim(run_keys)
+            if not claimed:
                 return []
-            try:
-                await keys.claim(run_key)
-            except IntegrityError:  # the same run, delivered twice, committed first elsewhere
-                return []
+            if len(claimed) != len(set(run_keys)):  # the unit of work rolls the claims back
+                raise PartlyStoredError(
+                    f"{len(set(run_keys)) - len(claimed)} of this run's checks were stored by another"
+                )
         transitions = await uow.checks.record(rows)
         for change in transitions:
             payload = CheckChangePayload(
@@ -94,8 +98,8 @@ class MonitorService:
         self._detach = self.dispatcher.attach(app.bus)
         self.monitor = Monitor(self._run, self._store, inventory.monitoring.intervals.model_dump(), on_run)
         self.mailbox_options: MailboxCheckOptions | None = None
-        #: a worker's job key: results of a re-delivered job are not stored twice
-        self.run_key: str | None = None
+        #: a worker's run keys (one per subject): results of a re-delivered job are not stored twice
+        self.run_keys: list[str] = []
 
     @classmethod
     async def create(
@@ -144,7 +148,7 @@ class MonitorService:
         return AuditReport(reports, [])
 
     async def _store(self, rows: list[Row]) -> list[Transition]:
-        return await record_results(self.app, rows, self.run_key)
+        return await record_results(self.app, rows, self.run_keys)
 
     async def run_once(self, families: Sequence[str] | None = None) -> list[RunSummary]:
         """Every family (or the given ones, aliases allowed) once."""
@@ -185,35 +189,68 @@ class MonitorService:
         await self.dispatcher.close()
 
 
-async def run_checks(
-    app: App, subject: str, family: str, *, run_key: str | None = None, stored_only: bool = False
-) -> RunSummary | None:
-    """One family of checks for one domain of the desired state, recorded (a worker's task body).
+async def run_checks(app: App, subject: str, family: str, *, stored_only: bool = False) -> RunSummary | None:
+    """One family of checks for one domain of the desired state, recorded (the API's and dashboard's re-check).
 
-    Only that domain is read from the desired state, so a task costs the same among 100,000
-    domains as among ten; with `run_key` its results are stored at most once. With `stored_only`
-    a domain no longer in the desired state (removed since its check was enqueued) is not
-    checked: None.
+    With `stored_only` a domain no longer in the desired state is not checked: None.
+    """
+    batch = await run_batch(app, family, {subject: None}, stored_only=stored_only)
+    return batch.summary
+
+
+@dataclass
+class BatchRun:
+    """What one run of a family over some domains did."""
+
+    #: None when nothing was left to check
+    summary: RunSummary | None
+    #: domains no longer in the desired state (removed since their checks were enqueued)
+    gone: list[str] = field(default_factory=list)
+    #: domains whose run (by its key) had stored its results before: a re-delivery
+    stored_before: list[str] = field(default_factory=list)
+
+
+async def run_batch(
+    app: App, family: str, subjects: Mapping[str, str | None], *, stored_only: bool = False
+) -> BatchRun:
+    """One family of checks for some domains of the desired state, recorded (a worker's task body).
+
+    `subjects` maps each domain to its run key (or None): a domain whose key was stored already
+    is left out, and the others' results are stored with their keys in one transaction, so a
+    batch delivered twice stores each domain's run once. Only these domains are read from the
+    desired state, so a batch costs the same among 100,000 domains as among ten.
     """
     from pathlib import Path
 
     from email_infrastructure.services.desired import Snapshot, from_rows
+    from email_infrastructure.storage.run_keys import RunKeys
 
     snapshot = Snapshot()
+    keys = {subject: key for subject, key in subjects.items() if key is not None}
+    seen: set[str] = set()
     if app.has_state():
         async with app.uow() as uow:
-            snapshot = from_rows(await uow.desired.load(only=[subject]))
-    if stored_only and subject not in snapshot.domains:
-        return None
+            snapshot = from_rows(await uow.desired.load(only=sorted(subjects)))
+            seen = await RunKeys(uow.session).seen(list(keys.values())) if keys else set()
+    run = BatchRun(None)
+    if stored_only:
+        run.gone = sorted(s for s in subjects if s not in snapshot.domains)
+    run.stored_before = sorted(s for s, key in keys.items() if key in seen)
+    left = [s for s in sorted(subjects) if s not in run.gone and s not in run.stored_before]
+    if not left:
+        return run
+    for name in set(snapshot.domains) - set(left):
+        del snapshot.domains[name]
     inventory = snapshot.inventory()
     source = LoadedInventory(inventory, Path(app.state_location))
-    service = await MonitorService.create(app, MonitorRequest(source=source, subjects=[subject]))
-    service.run_key = run_key
+    service = await MonitorService.create(app, MonitorRequest(source=source, subjects=left))
+    service.run_keys = [keys[s] for s in left if s in keys]
     try:
         summaries = await service.run_once([family] if FAMILY_ALIASES.get(family, family) in FAMILIES else None)
     finally:
         await service.close()
-    return summaries[0]
+    run.summary = summaries[0]
+    return run
 
 
 @dataclass

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -325,50 +325,52 @@ class CheckHistory:
         """Store (subject, check, status, findings, summary) rows; return the state changes.
 
         `unknown` is stored in the history but never changes the state: a resolver hiccup is
-        not an incident and must not page anyone, nor hide one.
+        not an incident and must not page anyone, nor hide one. Rows go out as three bulk
+        statements (history, new states, changed states): a worker's batch stores hundreds of
+        results, and ORM objects for each cost more than the checks that produced them.
         """
         now = utcnow()
         transitions: list[Transition] = []
         session = self._session
-        # only the states of these subjects when few (a worker records one domain among 100,000);
+        # only the states of these subjects when few (a worker records one batch among 100,000);
         # a whole-fleet run reads them all rather than bind more parameters than a driver takes
         subjects = sorted({row[0] for row in results})
-        query = select(CheckState)
+        columns = [CheckState.id, CheckState.subject, CheckState.check, CheckState.status, CheckState.since]
+        query = select(*columns, CheckState.summary)
         if len(subjects) <= 1000:
             query = query.where(CheckState.subject.in_(subjects))
-        states = {(s.subject, s.check): s for s in (await session.scalars(query)).all()}
+        stored = {(r.subject, r.check): r._asdict() for r in (await session.execute(query)).all()}
+        current: dict[tuple[str, str], dict[str, Any]] = {}
+        history = []
         for subject, check, status, findings, summary in results:
-            session.add(
-                CheckResultRecord(
-                    subject=subject,
-                    check=check,
-                    status=status,
-                    findings=findings,
-                    checked_at=now,
-                )
+            history.append(
+                {"subject": subject, "check": check, "status": status, "findings": findings, "checked_at": now}
             )
-            state = states.get((subject, check))
+            key = (subject, check)
+            state = current.get(key)
+            if state is None and key in stored:
+                state = current[key] = stored[key]
             if status == "unknown":
                 if state is not None:
-                    state.checked_at = now
+                    state["checked_at"] = now
                 continue
             if state is None:
-                state = CheckState(
-                    subject=subject,
-                    check=check,
-                    status=status,
-                    since=now,
-                    checked_at=now,
-                    summary=summary,
-                )
-                session.add(state)
-                states[(subject, check)] = state
+                current[key] = {"id": None, "subject": subject, "check": check, "status": status, "since": now}
+                current[key].update(checked_at=now, summary=summary)
                 transitions.append(Transition(subject, check, None, status, summary))
                 continue
-            if state.status != status:
-                transitions.append(Transition(subject, check, state.status, status, summary))
-                state.status, state.since = status, now
-            state.checked_at, state.summary = now, summary
+            if state["status"] != status:
+                transitions.append(Transition(subject, check, state["status"], status, summary))
+                state["status"], state["since"] = status, now
+            state["checked_at"], state["summary"] = now, summary
+        if history:
+            await session.execute(insert(CheckResultRecord), history)
+        created = [{k: v for k, v in state.items() if k != "id"} for state in current.values() if state["id"] is None]
+        if created:
+            await session.execute(insert(CheckState), created)
+        changed = [state for state in current.values() if state["id"] is not None]
+        if changed:
+            await session.execute(update(CheckState), changed)
         return transitions
 
     async def states(self) -> Sequence[CheckState]:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,6 +31,8 @@ _log = logging.getLogger(__name__)
 #: a task body: a service call with JSON parameters, returning a JSON-safe result
 TaskBody = Callable[..., Awaitable[dict[str, Any]]]
 DEFAULT_QUEUE = "default"
+#: markers set in one Redis round trip
+CLAIM_PIPELINE = 1000
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,17 @@ class TaskQueue(Protocol):
         `dedup_ttl` (seconds the key is remembered) overrides the task's: a periodic check's key
         need only outlive its interval.
         """
+        ...
+
+    async def claim(self, keys: Sequence[str], ttl: int) -> list[str]:
+        """Mark keys as enqueued for `ttl` seconds; the ones no process had marked (batched checks).
+
+        What the scheduler claims it puts in batch jobs: every key in exactly one of them.
+        """
+        ...
+
+    async def release(self, keys: Sequence[str]) -> None:
+        """Forget claimed keys whose job could not be enqueued (a later tick claims them again)."""
         ...
 
     async def close(self) -> None:
@@ -97,16 +110,29 @@ class InProcessQueue:
     ) -> str | None:
         """Start the task now (bounded by `concurrency`); None when the key was enqueued recently."""
         spec = spec_of(self.tasks, task_name)
-        now = time.monotonic()
-        if self._seen.get(key, -1.0) > now:
+        if not await self.claim([key], dedup_ttl or spec.dedup_ttl):
             return None
-        if len(self._seen) > 2 * self.keep_results:  # forget keys whose TTL ran out
-            self._seen = {k: until for k, until in self._seen.items() if until > now}
-        self._seen[key] = now + (dedup_ttl or spec.dedup_ttl)
         task = asyncio.get_running_loop().create_task(self._run(spec, dict(params), key))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return key
+
+    async def claim(self, keys: Sequence[str], ttl: int) -> list[str]:
+        """The keys not seen within their TTL, now marked for `ttl` seconds."""
+        now = time.monotonic()
+        if len(self._seen) > 2 * self.keep_results:  # forget keys whose TTL ran out
+            self._seen = {k: until for k, until in self._seen.items() if until > now}
+        claimed = []
+        for key in keys:
+            if self._seen.get(key, -1.0) <= now:
+                self._seen[key] = now + ttl
+                claimed.append(key)
+        return claimed
+
+    async def release(self, keys: Sequence[str]) -> None:
+        """Forget the keys."""
+        for key in keys:
+            self._seen.pop(key, None)
 
     async def _run(self, spec: TaskSpec, params: dict[str, Any], key: str) -> None:
         async with self._slots:
@@ -184,6 +210,23 @@ class SaqQueue:
             await self.redis.delete(marker)
             raise
         return queued.key if queued is not None else None
+
+    async def claim(self, keys: Sequence[str], ttl: int) -> list[str]:
+        """SET NX of each key's marker, pipelined: the keys no scheduler had marked."""
+        claimed: list[str] = []
+        for start in range(0, len(keys), CLAIM_PIPELINE):
+            chunk = keys[start : start + CLAIM_PIPELINE]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in chunk:
+                    pipe.set(f"{self._dedup}:{key}", "1", nx=True, ex=ttl)
+                answers = await pipe.execute()
+            claimed.extend(key for key, won in zip(chunk, answers, strict=True) if won)
+        return claimed
+
+    async def release(self, keys: Sequence[str]) -> None:
+        """Delete the keys' markers."""
+        if keys:
+            await self.redis.delete(*(f"{self._dedup}:{key}" for key in keys))
 
     async def status(self, key: str) -> dict[str, Any] | None:
         """A job's status, attempts, result and error (None once it expired)."""

@@ -1,15 +1,20 @@
 """`email-infra scheduler`: enqueues each due check once per interval, however many schedulers run.
 
 Time is cut into slots of a family's interval, shifted per (family, domain) by a stable offset so
-a fleet's checks spread over the interval instead of firing together. A run's job key is
-`check:<family>:<domain>:<slot>`: every scheduler computes the same key, the queue takes it once
-(`TaskQueue.enqueue` refuses a key it has seen), and the results are stored once per key.
+a fleet's checks spread over the interval instead of firing together. A run's key is
+`check:<family>:<domain>:<slot>`: every scheduler computes the same key, the queue lets one of
+them claim it (`TaskQueue.claim`), and the results are stored once per key.
+
+The checks a scheduler claimed go out in batches of one family (`run_checks`, `batch` domains a
+job): a task's fixed cost — reading the desired state, a resolver, a transaction — is paid once
+per batch instead of once per domain, while each domain keeps its own run key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 import zlib
@@ -25,6 +30,8 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 #: enqueues in flight at once (a first tick of 100,000 domains is one burst of round trips)
 ENQUEUE_CONCURRENCY = 200
+#: domains per `run_checks` job (settings: `scheduler_batch`)
+DEFAULT_BATCH = 50
 
 
 def offset(family: str, subject: str, interval: int) -> int:
@@ -42,55 +49,77 @@ def check_key(family: str, subject: str, number: int) -> str:
     return f"check:{family}:{subject}:{number}"
 
 
+def batch_key(family: str, keys: list[str]) -> str:
+    """The job key of a batch: the same for the same checks."""
+    digest = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:32]
+    return f"checks:{family}:{digest}"
+
+
 @dataclass
 class TickResult:
-    """What one tick did."""
+    """What one tick did (counted in checks: one per family and domain)."""
 
     enqueued: int = 0
-    #: keys another scheduler (or an earlier run of this one) had enqueued already
+    #: checks another scheduler (or an earlier run of this one) had enqueued already
     refused: int = 0
+    #: the run keys of the checks enqueued
     keys: list[str] = field(default_factory=list)
+    #: `run_checks` jobs they went out in
+    jobs: int = 0
 
 
 class Scheduler:
-    """Enqueues the checks whose slot began since this process last looked."""
+    """Enqueues the checks whose slot began since this process last looked, `batch` domains a job."""
 
-    def __init__(self, queue: TaskQueue, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, queue: TaskQueue, *, clock: Callable[[], float] = time.time, batch: int = DEFAULT_BATCH) -> None:
         self.queue = queue
         self.clock = clock
+        self.batch = max(batch, 1)
         self._submitted: dict[tuple[str, str], int] = {}
 
     async def tick(self, schedule: CheckSchedule) -> TickResult:
-        """Enqueue every (family, domain) whose current slot was not submitted yet."""
+        """Claim every (family, domain) whose current slot was not submitted yet; enqueue those won."""
         now = self.clock()
-        due: list[tuple[str, str, int, int]] = []
+        result = TickResult()
+        gate = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
         for family, interval in schedule.intervals.items():
+            due: dict[str, tuple[str, int]] = {}
             for subject in schedule.subjects.get(family, []):
                 number = slot(now, interval, offset(family, subject, interval))
                 if self._submitted.get((family, subject)) != number:
-                    due.append((family, subject, number, interval))
-        result = TickResult()
-        gate = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
-
-        async def submit(family: str, subject: str, number: int, interval: int) -> None:
-            key = check_key(family, subject, number)
-            async with gate:
-                job = await self.queue.enqueue(
-                    "run_check",
-                    {"family": family, "subject": subject, "slot": number},
-                    key,
-                    # remembered one interval past its slot: a late scheduler still finds it
-                    dedup_ttl=2 * interval + 60,
-                )
-            self._submitted[(family, subject)] = number
-            if job is None:
-                result.refused += 1
-            else:
-                result.enqueued += 1
-                result.keys.append(key)
-
-        await asyncio.gather(*(submit(*item) for item in due))
+                    due[check_key(family, subject, number)] = (subject, number)
+            if not due:
+                continue
+            # remembered one interval past its slot: a late scheduler still finds it
+            ttl = 2 * interval + 60
+            claimed = set(await self.queue.claim(list(due), ttl))
+            for key, (subject, number) in due.items():
+                if key not in claimed:
+                    result.refused += 1
+                    self._submitted[(family, subject)] = number
+            mine = [item for key, item in due.items() if key in claimed]
+            batches = [mine[i : i + self.batch] for i in range(0, len(mine), self.batch)]
+            await asyncio.gather(*(self._submit(family, b, ttl, gate, result) for b in batches))
         return result
+
+    async def _submit(
+        self, family: str, batch: list[tuple[str, int]], ttl: int, gate: asyncio.Semaphore, result: TickResult
+    ) -> None:
+        keys = [check_key(family, subject, number) for subject, number in batch]
+        params = {"family": family, "items": [[subject, number] for subject, number in batch]}
+        async with gate:
+            try:
+                await self.queue.enqueue("run_checks", params, batch_key(family, keys), dedup_ttl=ttl)
+            except BaseException:
+                # not enqueued: this scheduler's next tick (or another's) claims them again
+                await self.queue.release(keys)
+                raise
+        # a refused batch key means the same checks were enqueued already (an answer lost earlier)
+        for subject, number in batch:
+            self._submitted[(family, subject)] = number
+        result.enqueued += len(batch)
+        result.keys.extend(keys)
+        result.jobs += 1
 
     async def run(self, app: App, stop: asyncio.Event, *, tick: float = 30.0, refresh: float = 300.0) -> None:
         """Tick every `tick` seconds until `stop`; the desired state is re-read every `refresh` seconds."""
