@@ -43,20 +43,19 @@ def redis_prefix() -> Iterator[str]:
         client.close()
 
 
-@pytest.fixture
-async def scale_settings(settings: Settings, postgres_url: str, redis_prefix: str) -> Settings:
-    """PostgreSQL (migrated, fresh database) + Redis (own prefix); dead workers' jobs swept each second."""
-    scaled = settings.model_copy(
-        update={
-            "database_url": postgres_url,
-            "redis_url": REDIS_URL,
-            "redis_prefix": redis_prefix,
-            "worker_sweep_seconds": 1,
-        }
-    )
+async def migrated_scale_settings(settings: Settings, database_url: str, redis_prefix: str, **extra: Any) -> Settings:
+    """`settings` on this database (migrated) and Redis (own prefix); dead workers' jobs swept each second."""
+    update = {"database_url": database_url, "redis_url": REDIS_URL, "redis_prefix": redis_prefix}
+    scaled = settings.model_copy(update={**update, "worker_sweep_seconds": 1, **extra})
     db = await open_database(scaled, migrate=True)
     await db.close()
     return scaled
+
+
+@pytest.fixture
+async def scale_settings(settings: Settings, postgres_url: str, redis_prefix: str) -> Settings:
+    """PostgreSQL (migrated, fresh database) + Redis (own prefix); dead workers' jobs swept each second."""
+    return await migrated_scale_settings(settings, postgres_url, redis_prefix)
 
 
 @pytest.fixture

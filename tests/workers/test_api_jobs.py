@@ -20,12 +20,11 @@ from email_infrastructure.core.settings import Settings
 from email_infrastructure.services.apikeys import ApiKeyService
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
-from email_infrastructure.storage.db import open_database
 from email_infrastructure.workers.runner import QueueRunner
 from email_infrastructure.workers.tasks import TASKS
 from tests.api.conftest import Api, free_port
 from tests.services.conftest import WriteInventory, write_inventory
-from tests.workers.conftest import REDIS_URL, Processes, exited, until
+from tests.workers.conftest import Processes, exited, migrated_scale_settings, until
 
 __all__ = ["write_inventory"]
 HOOK = "tests.workers.apply_pause"
@@ -42,20 +41,9 @@ async def scale_settings(
         url = f"sqlite:///{tmp_path / 'shared.db'}"
     else:
         url = str(request.getfixturevalue("postgres_url"))
-    scaled = settings.model_copy(
-        update={
-            "database_url": url,
-            "redis_url": REDIS_URL,
-            "redis_prefix": redis_prefix,
-            "worker_sweep_seconds": 1,
-            # the test polls its job many times a second; the limits are tested elsewhere
-            "api_rate_limit_read": "100000/minute",
-            "api_rate_limit_prefix": redis_prefix,
-        }
-    )
-    db = await open_database(scaled, migrate=True)
-    await db.close()
-    return scaled
+    # the test polls its job many times a second; the limits are tested elsewhere
+    limits = {"api_rate_limit_read": "100000/minute", "api_rate_limit_prefix": redis_prefix}
+    return await migrated_scale_settings(settings, url, redis_prefix, **limits)
 
 
 MakeApi = Callable[[], Awaitable[Api]]

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from email_infrastructure.core.settings import Settings
 
 
+def _milliseconds(ttl: float | None) -> int | None:
+    """A TTL in seconds as Redis's PX (None: no expiry)."""
+    return int(ttl * 1000) if ttl is not None else None
+
+
 class TwoTierCache:
     """`get`/`set`/`delete` of string values with a TTL; memory first, then Redis (when given)."""
 
@@ -72,7 +77,7 @@ class TwoTierCache:
             return
         self._remember(key, value, ttl)
         if self.redis is not None:
-            await self.redis.set(self._prefix + key, value, px=int(ttl * 1000) if ttl is not None else None)
+            await self.redis.set(self._prefix + key, value, px=_milliseconds(ttl))
 
     def set_later(self, key: str, value: str, ttl: float | None = None) -> int:
         """Store in memory now and in Redis at the next `flush`; the number of writes waiting.
@@ -94,7 +99,7 @@ class TwoTierCache:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
             for key, value, ttl in pending:
-                pipe.set(self._prefix + key, value, px=int(ttl * 1000) if ttl is not None else None)
+                pipe.set(self._prefix + key, value, px=_milliseconds(ttl))
             await pipe.execute()
 
     async def delete(self, key: str) -> None:

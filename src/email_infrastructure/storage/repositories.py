@@ -335,8 +335,9 @@ class CheckHistory:
         # only the states of these subjects when few (a worker records one batch among 100,000);
         # a whole-fleet run reads them all rather than bind more parameters than a driver takes
         subjects = sorted({row[0] for row in results})
-        columns = [CheckState.id, CheckState.subject, CheckState.check, CheckState.status, CheckState.since]
-        query = select(*columns, CheckState.summary)
+        query = select(
+            CheckState.id, CheckState.subject, CheckState.check, CheckState.status, CheckState.since, CheckState.summary
+        )
         if len(subjects) <= 1000:
             query = query.where(CheckState.subject.in_(subjects))
         stored = {(r.subject, r.check): r._asdict() for r in (await session.execute(query)).all()}

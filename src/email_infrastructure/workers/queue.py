@@ -187,9 +187,8 @@ class SaqQueue:
         from saq import Job
 
         spec = spec_of(self.tasks, task_name)
-        marker = f"{self._dedup}:{key}"
         ttl = dedup_ttl or spec.dedup_ttl
-        if not await self.redis.set(marker, "1", nx=True, ex=ttl):
+        if not await self.claim([key], ttl):
             return None
         job = Job(
             function=spec.name,
@@ -207,7 +206,7 @@ class SaqQueue:
             queued = await self.queue.enqueue(job)
         except BaseException:
             # not enqueued: let a later attempt (this scheduler's next tick, another one) try again
-            await self.redis.delete(marker)
+            await self.release([key])
             raise
         return queued.key if queued is not None else None
 
