@@ -27,9 +27,16 @@ run: $(STAMP)
 os-deps:
 	./scripts/install-os-deps
 
-# Coverage of the whole suite (CLI subprocesses included) is printed; CI adds its floor to PYTEST_ARGS.
+# Coverage of the whole suite (CLI subprocesses included) and the 25 slowest tests are printed;
+# CI adds its floor to PYTEST_ARGS. How the suite is organised: docs/testing.md.
 test: $(STAMP) os-deps
-	$(BIN)/python -m pytest --cov=email_infrastructure --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov=email_infrastructure --cov-report=term --durations=25 $(PYTEST_ARGS)
+
+# The benchmarks that are too long for the suite (the API under load with 10,000 domains); the
+# others are run one by one, as docs/benchmarks.md says.
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[bench]'
+	$(BIN)/python bench/api_load.py --domains 10000 --requests 2000 --concurrency 16
 
 audit: $(STAMP)
 	$(BIN)/python .ci/audit.py

@@ -6,9 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,8 @@ from email_infrastructure.core.events import Event
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.db import Database, open_database
+from tests.fixtures.cli import clean_environment, run_in_process
+from tests.fixtures.databases import PostgresDatabases, SqliteTemplate, in_thread
 from tests.fixtures.mailserver import MailServer, mailserver_available, start_mailserver
 from tests.fixtures.pdns import PowerDns, pdns_available, start_pdns
 from tests.fixtures.receiver import Receiver, receiving
@@ -52,20 +52,19 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file, its signature does not show it
 
 
-async def _admin_async(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def _admin(sql: str) -> None:
     """Run one admin statement from sync code, even inside a running event loop."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, _admin_async(sql)).result()
+
+    async def run() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    in_thread(lambda: asyncio.run(run()))
 
 
 @pytest.fixture(scope="session")
@@ -78,30 +77,67 @@ def postgres_server() -> str:
     return POSTGRES_ADMIN_URL
 
 
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresDatabases]:
+    """This session's PostgreSQL databases: a template migrated once, reset copies for the tests."""
+    databases = PostgresDatabases(postgres_server, tmp_path_factory.mktemp("postgres"))
+    databases.drop_leftovers()
+    yield databases
+    databases.close()
+
+
 @pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    name = f"ei_test_{uuid.uuid4().hex[:12]}"
-    _admin(f'CREATE DATABASE "{name}"')
-    base = postgres_server.rsplit("/", 1)[0]
+def postgres_url(postgres_databases: PostgresDatabases) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (tests of the migrations), dropped afterwards."""
+    name = postgres_databases.empty()
     try:
-        yield f"{base}/{name}"
+        yield postgres_databases.url(name)
     finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        postgres_databases.drop(name)
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres_databases: PostgresDatabases) -> Iterator[str]:
+    """A migrated PostgreSQL database with no rows, for this test alone (reset for the next one afterwards)."""
+    name = postgres_databases.migrated()
+    try:
+        yield postgres_databases.url(name)
+    finally:
+        postgres_databases.give_back(name)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    """A SQLite file migrated once per session."""
+    return SqliteTemplate(tmp_path_factory.mktemp("sqlite-template"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def backend(request: pytest.FixtureRequest) -> str:
     """Each storage test runs on SQLite and on a real PostgreSQL."""
-    if request.param == "sqlite":
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on this test's backend (for tests that migrate it themselves)."""
+    if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
-async def database(settings: Settings, database_url: str) -> AsyncIterator[Database]:
+def migrated_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database on this test's backend: a copy of the session's template."""
+    if backend == "sqlite":
+        return request.getfixturevalue("sqlite_template").copy(tmp_path / "test.db")
+    return str(request.getfixturevalue("migrated_postgres_url"))
+
+
+@pytest.fixture
+async def database(settings: Settings, migrated_database_url: str) -> AsyncIterator[Database]:
     """A migrated database: each test that uses it runs on SQLite and on PostgreSQL."""
-    db = await open_database(settings.model_copy(update={"database_url": database_url}), migrate=True)
+    db = await open_database(settings.model_copy(update={"database_url": migrated_database_url}))
     yield db
     await db.close()
 
@@ -164,11 +200,23 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
-    """Call `email-infra ARGS...` with a clean environment; returns the completed process."""
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_INFRA_")}
-    base_env.pop("DATABASE_URL", None)
-    base_env["EMAIL_INFRA_DATA_DIR"] = str(tmp_path / "data")
-    base_env["COLUMNS"] = "200"
+    """Call `email-infra ARGS...` in this process with a clean environment; returns the completed call.
+
+    The real entry point, settings and database, without a subprocess's start-up (tests/fixtures/cli.py);
+    tests of signals, kills, locks between processes or start-up use `cli_process`.
+    """
+
+    def run(
+        *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return run_in_process(args, clean_environment(tmp_path / "data", env), cwd or tmp_path)
+
+    return run
+
+
+@pytest.fixture
+def cli_process(tmp_path: Path) -> Cli:
+    """Call `python -m email_infrastructure ARGS...` as a subprocess with a clean environment."""
 
     def run(
         *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
@@ -178,7 +226,7 @@ def cli(tmp_path: Path) -> Cli:
             capture_output=True,
             text=True,
             cwd=cwd or tmp_path,
-            env={**base_env, **(env or {})},
+            env=clean_environment(tmp_path / "data", env),
             timeout=timeout,
             check=False,
         )

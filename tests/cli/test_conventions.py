@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import select
 import subprocess
 import sys
 import time
@@ -15,7 +16,8 @@ from tests.cli.conftest import ROOT, Cli
 QUICKSTART = str(ROOT / "examples" / "quickstart.yaml")
 
 
-def test_debug_and_no_color_work_after_the_command_name(cli: Cli) -> None:
+def test_debug_and_no_color_work_after_the_command_name(cli_process: Cli) -> None:
+    cli = cli_process  # colour is decided from the environment when the process starts
     result = cli("validate", "-f", QUICKSTART, "--debug", "--no-color", env={"FORCE_COLOR": "1"})
     assert result.returncode == 0, result.stderr
     assert "\x1b[" not in result.stdout
@@ -88,10 +90,17 @@ def test_answering_no_at_the_apply_prompt_exits_2_and_applies_nothing(tmp_path: 
         cwd=tmp_path,
     )
     os.close(follower)
+    assert process.stdout is not None
+    shown = b""
     deadline = time.monotonic() + 60
-    while process.poll() is None and time.monotonic() < deadline:
-        os.write(leader, b"n\n")
-        time.sleep(0.3)
+    while b"apply these changes?" not in shown and time.monotonic() < deadline:  # the prompt, then the answer
+        ready, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(process.stdout.fileno(), 4096) if ready else b""
+        if not chunk:
+            break
+        shown += chunk
+    assert b"apply these changes?" in shown, shown
+    os.write(leader, b"n\n")
     _out, err = process.communicate(timeout=30)
     os.close(leader)
     assert process.returncode == 2, err

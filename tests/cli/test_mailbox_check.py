@@ -26,8 +26,7 @@ def applied(cli: Cli, tmp_path: Path, mailserver: MailServer) -> Iterator[tuple[
         inventory.write_text(mail_inventory(server.url), encoding="utf-8")
         done = cli("apply", "-f", str(inventory), "--yes", env=env)
         assert done.returncode == 0, done.stderr
-        for address, password in fake.passwords().items():
-            mailserver.set_user(address, password)
+        mailserver.set_users(fake.passwords())
         yield fake, env
 
 

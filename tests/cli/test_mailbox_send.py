@@ -116,8 +116,8 @@ def test_send_test_verify_checks_the_copy_in_a_seed_mailbox(
     done = cli("apply", "-f", str(path), "--yes", env={"PDNS_TEST_KEY": pdns.api_key})
     assert done.returncode == 0, done.stderr
     sender, seed = f"ann.lee@{zone}", f"bob.stone@{inbox}"
+    mailserver.set_users(dict.fromkeys((sender, seed), PASSWORD))
     for address in (sender, seed):
-        mailserver.set_user(address, PASSWORD)
         asyncio.run(_confirm(tmp_path / "data", address, PASSWORD))
     base = [
         "mailbox",

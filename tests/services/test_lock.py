@@ -21,11 +21,7 @@ def state_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_INFRA_") and k != "DATABASE_URL"}
     env["EMAIL_INFRA_DATA_DIR"] = str(tmp_path / "data")
     if request.param == "postgresql":
-        env["DATABASE_URL"] = str(request.getfixturevalue("postgres_url"))
-        upgraded = subprocess.run(
-            [sys.executable, "-m", "email_infrastructure", "db", "upgrade"], env=env, capture_output=True, check=False
-        )
-        assert upgraded.returncode == 0, upgraded.stderr
+        env["DATABASE_URL"] = str(request.getfixturevalue("migrated_postgres_url"))
     return env
 
 

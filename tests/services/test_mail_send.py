@@ -161,9 +161,9 @@ async def test_verify_fetches_the_copy_from_a_seed_mailbox_and_checks_it(
     applied = await plans.apply(app, source=write_inventory(inventory(pdns, zone, inbox)))
     assert not applied.failed, [o.error for o in applied.failed]
     sender, seed = f"ann.lee@{zone}", f"bob.stone@{inbox}"
+    mailserver.set_users(dict.fromkeys((sender, seed), PASSWORD))
     async with app.uow() as uow:
         for address in (sender, seed):
-            mailserver.set_user(address, PASSWORD)
             await uow.secrets().put(*password_key(address), PASSWORD)
         await uow.commit()
     options = CheckOptions(

@@ -9,19 +9,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from email_infrastructure.core.settings import normalise_database_url
 from email_infrastructure.storage.locks import LockBusyError, advisory_lock
-from tests.conftest import _admin
+from tests.fixtures.databases import PostgresDatabases
 
 
 @pytest.fixture
-def other_database(postgres_server: str) -> Iterator[str]:
-    import uuid
-
-    name = f"ei_test_{uuid.uuid4().hex[:12]}"
-    _admin(f'CREATE DATABASE "{name}"')
+def other_database(postgres_databases: PostgresDatabases) -> Iterator[str]:
+    name = postgres_databases.empty()
     try:
-        yield f"{postgres_server.rsplit('/', 1)[0]}/{name}"
+        yield postgres_databases.url(name)
     finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        postgres_databases.drop(name)
 
 
 async def test_a_holder_in_another_database_is_never_named(postgres_url: str, other_database: str) -> None:

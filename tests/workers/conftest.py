@@ -53,9 +53,9 @@ async def migrated_scale_settings(settings: Settings, database_url: str, redis_p
 
 
 @pytest.fixture
-async def scale_settings(settings: Settings, postgres_url: str, redis_prefix: str) -> Settings:
-    """PostgreSQL (migrated, fresh database) + Redis (own prefix); dead workers' jobs swept each second."""
-    return await migrated_scale_settings(settings, postgres_url, redis_prefix)
+async def scale_settings(settings: Settings, migrated_postgres_url: str, redis_prefix: str) -> Settings:
+    """PostgreSQL (migrated, no rows) + Redis (own prefix); dead workers' jobs swept each second."""
+    return await migrated_scale_settings(settings, migrated_postgres_url, redis_prefix)
 
 
 @pytest.fixture

@@ -32,15 +32,10 @@ HOOK = "tests.workers.apply_pause"
 FAST_TASKS = {**TASKS, "apply_plan": dataclasses.replace(TASKS["apply_plan"], heartbeat=5, retry_delay=0.5)}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def scale_settings(
-    request: pytest.FixtureRequest, settings: Settings, redis_prefix: str, tmp_path: Path
-) -> Settings:
+@pytest.fixture
+async def scale_settings(settings: Settings, redis_prefix: str, migrated_database_url: str) -> Settings:
     """The worker tests' settings, on a SQLite file every process opens, then on PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shared.db'}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
+    url = migrated_database_url
     # the test polls its job many times a second; the limits are tested elsewhere
     limits = {"api_rate_limit_read": "100000/minute", "api_rate_limit_prefix": redis_prefix}
     return await migrated_scale_settings(settings, url, redis_prefix, **limits)

@@ -69,12 +69,25 @@ async def test_a_job_whose_lease_ran_out_is_taken_over_and_resumed(app: App, cal
     assert row.started_at is not None and abs((row.started_at - past).total_seconds()) < 1  # the first start
 
 
-async def test_a_job_under_a_live_lease_is_left_to_its_run(app: App, calls: list[dict[str, Any]]) -> None:
+async def test_a_job_under_a_live_lease_is_left_to_its_run(
+    app: App, calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     job, _ = await submit(app, "apply", {"checksum": "sha256:x"}, key_name="k")
     await set_row(app, job.id, status="running", started_at=utcnow(), lease_until=utcnow() + timedelta(hours=1))
+    tries: list[bool] = []
+    claim = jobs._claim
+
+    async def counted(*args: Any) -> bool:
+        tries.append(await claim(*args))
+        return tries[-1]
+
+    monkeypatch.setattr(jobs, "_claim", counted)
+    monkeypatch.setattr(jobs, "HEARTBEAT_EVERY", 0.01)  # it looks at the row again at once
     waiting = asyncio.create_task(run_job(app, job.id, lease=30))
-    await asyncio.sleep(2.5)  # a few of its looks at the row
-    assert not waiting.done() and calls == []
+    async with asyncio.timeout(30):
+        while len(tries) < 3:  # a few of its looks at the row, each refused
+            await asyncio.sleep(0.01)
+    assert tries[:3] == [False] * 3 and not waiting.done() and calls == []
     await set_row(app, job.id, status="succeeded", finished_at=utcnow(), result={"by": "the other run"})
     finished = await asyncio.wait_for(waiting, 30)
     assert finished.result == {"by": "the other run"} and calls == []

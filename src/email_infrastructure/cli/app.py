@@ -113,11 +113,11 @@ def _hoist(argv: list[str]) -> list[str]:
     return [*head, *dict.fromkeys(flags), *(a for a in rest[:end] if a not in _GLOBAL_FLAGS), *rest[end:]]
 
 
-def main() -> None:
-    """Run the CLI: exit 0 on success, 2 on user errors, 70 on internal errors."""
+def main(prog_name: str | None = None) -> None:
+    """Run the CLI on `sys.argv`: exit 0 on success, 2 on user errors, 70 on internal errors."""
     sys.argv = _hoist(sys.argv)
     try:
-        result = app(standalone_mode=False)
+        result = app(args=sys.argv[1:], prog_name=prog_name, standalone_mode=False)
     except typer.Abort:
         err_console.print("aborted: nothing was applied")
         sys.exit(2)
