@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from email_infrastructure.services.desired import import_inventory
+from email_infrastructure.storage.db import Database
 from tests.api.conftest import Api
 from tests.conftest import Cli
 from tests.dmarc.reports import BILLION_LAUGHS, Row, aggregate, gz, mbox, report_email, tlsrpt, zipped
@@ -126,7 +127,7 @@ async def test_scopes(api: Api, write_inventory: WriteInventory) -> None:
 
 
 async def test_the_summary_is_the_clis_json_and_pass_rates_go_per_day(
-    api: Api, write_inventory: WriteInventory, cli: Cli, database_url: str
+    api: Api, write_inventory: WriteInventory, cli: Cli, database: Database
 ) -> None:
     await import_inventory(api.app, write_inventory())
     # two days of acme-outreach.test: 30 of 40 pass, then 9 of 10 (SPF aligned only on the second day)
@@ -139,7 +140,7 @@ async def test_the_summary_is_the_clis_json_and_pass_rates_go_per_day(
     response = await api.client.get("/api/v1/dmarc/summary", params={"since": "30d"}, headers=api.auth())
     assert response.status_code == 200
     ours = response.json()["data"]
-    done = cli("dmarc", "summary", "--since", "30d", "--format", "json", env={"EMAIL_INFRA_DATABASE_URL": database_url})
+    done = cli("dmarc", "summary", "--since", "30d", "--format", "json", env={"EMAIL_INFRA_DATABASE_URL": database.url})
     assert done.returncode == 0, done.stderr
     assert ours == json.loads(done.stdout)
     assert ours["unknown_senders"] == ["198.51.100.5"]

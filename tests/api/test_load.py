@@ -11,9 +11,7 @@ from bench.api_load import run_backend
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_a_fleet_under_a_bounded_load_answers_without_errors(
-    backend: str, request: pytest.FixtureRequest
-) -> None:
+def test_a_fleet_under_a_bounded_load_answers_without_errors(backend: str, request: pytest.FixtureRequest) -> None:
     url = str(request.getfixturevalue("postgres_url")) if backend == "postgresql" else None
     result = run_backend(backend, url, argparse.Namespace(domains=200, requests=100, concurrency=8))
     assert result["domains"] == 200

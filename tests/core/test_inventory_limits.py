@@ -5,7 +5,6 @@ from __future__ import annotations
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -69,16 +68,13 @@ def test_billion_laughs_is_refused_with_one_line_and_exit_2(tmp_path: Path) -> N
     path = tmp_path / "bomb.yaml"
     path.write_text(BOMB)
     assert len(BOMB) < 700
-    started = time.monotonic()
-    result = capped_validate(path)
-    elapsed = time.monotonic() - started
+    result = capped_validate(path)  # its timeout fails the test if the expansion never ends
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
     assert errors[0].startswith(f"error: {path}:")
     assert "of this anchor take the inventory beyond 1,000,000 values" in errors[0]
     assert "MemoryError" not in result.stderr
-    assert elapsed < 60  # generous; the point is that it ends, not how fast
 
 
 def test_an_endless_file_is_refused_without_reading_it_all(tmp_path: Path) -> None:
@@ -145,14 +141,17 @@ def test_nesting_within_the_limit_is_accepted_by_the_loader() -> None:
     assert found == ["inv.yaml:2:1: unknown key 'x'"]
 
 
-def test_an_oversized_inventory_is_refused_before_parsing(tmp_path: Path) -> None:
+def test_an_oversized_inventory_is_refused_before_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "big.yaml"
     path.write_text("version: 1\n" + ("# " + "x" * 77 + "\n") * (loader.MAX_INVENTORY_BYTES // 80 + 1))
     assert path.stat().st_size > loader.MAX_INVENTORY_BYTES
-    started = time.monotonic()
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the oversized text was parsed")
+
+    monkeypatch.setattr(loader, "parse_inventory_text", never)  # refused without parsing (~20 s here)
     with pytest.raises(InventoryError) as info:
         load_inventory(path, provider_schemas())
-    assert time.monotonic() - started < 5  # refused without parsing; parsing this takes ~20 s
     assert info.value.problems == [
         f"{path}:1:1: the inventory is larger than the limit of 5,242,880 bytes (5 MiB; see docs/limits.md)"
     ]
