@@ -26,6 +26,14 @@ REQUIRE_SERVICES = os.environ.get("EMAIL_INFRA_TEST_REQUIRE_SERVICES") == "1"
 POSTGRES_ADMIN_URL = os.environ.get("EMAIL_INFRA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The API tests stay together on one xdist worker: the leak test (last) scans what they all received."""
+    api = Path(__file__).parent / "api"
+    for item in items:
+        if item.path.is_relative_to(api):
+            item.add_marker(pytest.mark.xdist_group("api"))
+
+
 def service_missing(reason: str) -> None:
     """Skip, or fail when services are required (CI)."""
     if REQUIRE_SERVICES:

@@ -59,7 +59,11 @@ def test_a_copy_given_back_comes_back_as_the_template_left_it(databases: Postgre
         stderr=subprocess.DEVNULL,
     )
     try:
-        while query(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242") != [1]:
+        while query(
+            url,
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+            " WHERE l.locktype = 'advisory' AND l.objid = 4242 AND d.datname = current_database()",
+        ) != [1]:
             assert holder.poll() is None, "psql ended before it held the lock"
         databases.give_back(name)
         assert databases.migrated() == name  # reused, not created again
