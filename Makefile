@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed-stamp
 INVENTORY ?= examples/quickstart.yaml
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# pytest-xdist workers of `make test` (measured on 2 cores: docs/testing.md); 0 runs in one process
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint audit os-deps install bench clean
 
@@ -30,7 +32,8 @@ os-deps:
 # Coverage of the whole suite (CLI subprocesses included) and the 25 slowest tests are printed;
 # CI adds its floor to PYTEST_ARGS. How the suite is organised: docs/testing.md.
 test: $(STAMP) os-deps
-	$(BIN)/python -m pytest --cov=email_infrastructure --cov-report=term --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --cov=email_infrastructure --cov-report=term \
+		--durations=25 $(PYTEST_ARGS)
 
 # The benchmarks that are too long for the suite (the API under load with 10,000 domains); the
 # others are run one by one, as docs/benchmarks.md says.

@@ -26,10 +26,28 @@ REQUIRE_SERVICES = os.environ.get("EMAIL_INFRA_TEST_REQUIRE_SERVICES") == "1"
 POSTGRES_ADMIN_URL = os.environ.get("EMAIL_INFRA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+#: markers given from the fixtures a test uses, so that `-m "not postgres"` (say) selects without reading every test
+SERVICE_MARKERS = {
+    "postgres": {"postgres_server"},
+    "pdns": {"pdns", "audit_dns"},
+    "mailserver": {"mailserver"},
+    "redis": {"redis_prefix", "unique_prefix"},
+    "browser": {"chromium"},
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The API tests stay together on one xdist worker: the leak test (last) scans what they all received."""
+    """Service markers from the fixtures; the API tests stay together on one xdist worker (the leak test,
+    last, scans what they all received)."""
     api = Path(__file__).parent / "api"
     for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "postgresql" in callspec.params.values():
+            used.add("postgres_server")  # requested lazily, by the postgresql case only
+        for marker, fixtures in SERVICE_MARKERS.items():
+            if used & fixtures:
+                item.add_marker(marker)
         if item.path.is_relative_to(api):
             item.add_marker(pytest.mark.xdist_group("api"))
 
