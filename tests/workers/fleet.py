@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,32 @@ from email_infrastructure.core.inventory import load_inventory
 from email_infrastructure.reconcile.registry import provider_schemas
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
+from email_infrastructure.workers.scheduler import offset, slot
+
+#: the fleet's monitoring intervals (seconds), `dns` as `fleet_yaml`'s default
+INTERVALS = {"dns": 900, "blacklist": 3600, "tls": 21600, "ptr": 3600, "mailbox": 3600}
+
+
+def steady_domains(count: int, suffix: str = "fleet.test", *, margin: float = 300) -> list[str]:
+    """`count` domain names none of whose checks begins a new slot in the next `margin` seconds.
+
+    Schedulers started one after the other must see the same slots: with names picked at random,
+    a slot that begins between two starts (a few seconds on a loaded machine) gave one check two
+    keys, and the test enqueueing each check once failed now and then.
+    """
+    now = time.time()
+    names: list[str] = []
+    for number in itertools.count():
+        name = f"d{number}.{suffix}"
+        shifts = {family: offset(family, name, interval) for family, interval in INTERVALS.items()}
+        if all(
+            slot(now - 5, interval, shifts[family]) == slot(now + margin, interval, shifts[family])
+            for family, interval in INTERVALS.items()
+        ):
+            names.append(name)
+            if len(names) == count:
+                return names
+    raise AssertionError("unreachable")
 
 
 def fleet_yaml(domains: list[str], *, dns_interval: int = 900, nameserver: str = "127.0.0.1:9") -> str:
@@ -33,7 +61,7 @@ defaults:
     policy: none
 monitoring:
   nameservers: ["{nameserver}"]
-  intervals: {{dns: {dns_interval}, blacklist: 3600, tls: 21600, ptr: 3600, mailbox: 3600}}
+  intervals: {{dns: {dns_interval}, blacklist: {INTERVALS["blacklist"]}, tls: {INTERVALS["tls"]}, ptr: {INTERVALS["ptr"]}, mailbox: {INTERVALS["mailbox"]}}}
 domains:
 {listed}
 """

@@ -20,6 +20,7 @@ from email_infrastructure.core.settings import Settings
 from email_infrastructure.services.apikeys import ApiKeyService
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
+from email_infrastructure.workers.queue import SaqQueue
 from email_infrastructure.workers.runner import QueueRunner
 from email_infrastructure.workers.tasks import TASKS
 from tests.api.conftest import Api, free_port
@@ -222,8 +223,13 @@ async def test_serve_with_redis_hands_applies_to_the_workers(
         started = await client.post(f"/api/v1/plans/{plan['id']}/apply", headers=headers["write"])
         assert started.status_code == 202, started.text
         job_id = started.json()["data"]["id"]
-        await asyncio.sleep(2)
-        # nothing runs it in the API process: it waits on the queue for a worker
+        # nothing runs it in the API process: it is on the Redis queue, waiting for a worker
+        queue = SaqQueue(scale_app.settings, TASKS)
+        try:
+            on_queue = await until(lambda: queue.status(job_id), "the job on the Redis queue")
+        finally:
+            await queue.close()
+        assert on_queue["status"] == "queued" and on_queue["attempts"] == 0, on_queue
         assert (await client.get(f"/api/v1/jobs/{job_id}", headers=headers["read"])).json()["data"][
             "status"
         ] == "queued"

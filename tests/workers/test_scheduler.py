@@ -13,7 +13,7 @@ from email_infrastructure.workers.queue import InProcessQueue, SaqQueue
 from email_infrastructure.workers.scheduler import Scheduler, check_key, offset, slot
 from email_infrastructure.workers.tasks import TASKS
 from tests.workers.conftest import Processes, exited, until
-from tests.workers.fleet import store_fleet
+from tests.workers.fleet import steady_domains, store_fleet
 
 DOMAINS = ["one.fleet.test", "two.fleet.test", "three.fleet.test"]
 #: the families a domain without a mail backend gets (mailbox checks need one)
@@ -21,18 +21,19 @@ FAMILIES = ["blacklist", "dns", "ptr", "tls"]
 
 
 async def test_two_schedulers_enqueue_each_check_once(scale_app: App, processes: Processes, tmp_path: Path) -> None:
-    await store_fleet(scale_app, tmp_path, DOMAINS)
+    domains = steady_domains(len(DOMAINS))  # no slot begins while the schedulers run
+    await store_fleet(scale_app, tmp_path, domains)
     first = processes.start("scheduler", "--once", "--json")
     second = processes.start("scheduler", "--once", "--json")
     assert await exited(first) == 0, processes.output(first)
     assert await exited(second) == 0, processes.output(second)
     outputs = [json.loads(processes.output(p)) for p in (first, second)]
     keys = [key for out in outputs for key in out["keys"]]
-    assert len(keys) == len(DOMAINS) * len(FAMILIES)
+    assert len(keys) == len(domains) * len(FAMILIES)
     assert len(set(keys)) == len(keys)  # no check enqueued by both
-    assert sum(out["already_queued"] for out in outputs) == len(DOMAINS) * len(FAMILIES)
+    assert sum(out["already_queued"] for out in outputs) == len(domains) * len(FAMILIES)
     assert {k.split(":")[1] for k in keys} == set(FAMILIES)
-    assert {k.split(":")[2] for k in keys} == set(DOMAINS)
+    assert {k.split(":")[2] for k in keys} == set(domains)
 
     jobs = sum(out["jobs"] for out in outputs)
     assert len(FAMILIES) <= jobs <= len(keys)  # batches of one family: each scheduler's own
