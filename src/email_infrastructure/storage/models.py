@@ -289,6 +289,9 @@ class DmarcReport(Base):
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     origin: Mapped[str] = mapped_column(Text, default="")
     ingested_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: what was odd but did not stop it being stored: repaired XML, bytes after the gzip data, dates
+    #: before DMARC existed (a list of sentences)
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class DmarcRecord(Base):
