@@ -51,12 +51,17 @@ def _render_ingest(result: IngestSummary, output: IngestFormat) -> None:
             escape(item.report_id),
             str(item.records),
             str(item.messages),
-            escape(item.origin + (f": {item.reason}" if item.reason else "")),
+            escape(item.origin + (f": {item.reason}" if item.reason else "") + "".join(f" [{n}]" for n in item.notes)),
         )
     console.print(table)
     line = (
         f"{result.count('ingested')} ingested, {result.count('duplicate')} duplicate, {result.count('skipped')} skipped"
     )
+    data = result.to_json()
+    if data["unmanaged"]:
+        line += f"; {data['unmanaged']} of domains not in the desired state (kept, marked unmanaged)"
+    if data["noted"]:
+        line += f"; {data['noted']} with notes"
     if result.resolved:
         line += f"; {result.resolved} source(s) named by reverse DNS"
     if result.mailbox:
@@ -145,6 +150,8 @@ def _render_summary(result: DmarcSummary, output: SummaryFormat) -> None:
             cells += [_pct(t, t.dkim_aligned), f"{t.failing:,}"]
             if name == "source":
                 cells += [escape(t.reverse_dns), "yes" if t.ours else ""]
+            if not t.managed:
+                cells[0] += " (unmanaged)"
             table.add_row(*cells)
         console.print(table)
     unknown = ", ".join(t.key for t in result.unknown_senders) or "none"
