@@ -45,6 +45,7 @@ HINTS = {
     "dkim.unknown": "check the domain's nameservers; re-run later",
     "dmarc.missing": "publish '_dmarc TXT v=DMARC1; p=none; rua=mailto:…' and tighten later",
     "dmarc.multiple_records": "keep one DMARC record at _dmarc",
+    "dmarc.syntax": "write every tag as name=value, separated by ';' (the message names the part)",
     "dmarc.invalid_tag": "fix the tag value (RFC 9989 lists the values)",
     "dmarc.duplicate_tag": "give each tag once",
     "dmarc.unknown_tag": "remove the tag (receivers ignore it)",
