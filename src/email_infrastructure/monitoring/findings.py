@@ -108,6 +108,8 @@ HINTS = {
 _GENERIC_HINTS = {
     "internal_error": "a bug or an unforeseen answer: report it with the evidence",
     "deadline": "check the domain's nameservers (too slow), or raise the audit deadline",
+    "resolver_silent": "check the resolver (--nameserver, monitoring.nameservers or EMAIL_INFRA_NAMESERVERS) "
+    "and the network to it",
 }
 
 
