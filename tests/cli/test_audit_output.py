@@ -34,7 +34,7 @@ def test_drift_prints_what_was_seen_and_what_was_wanted(cli: Cli, audit_dns: Pow
     result = cli("audit", "-f", str(inventory), "--checks", "drift", env={"COLUMNS": "80"})
     assert "drift.changed" in result.stdout, result.stdout
     assert "want: " in result.stdout and "live: " in result.stdout
-    assert "fix: email-infra dns apply" in result.stdout
+    assert "fix: `email-infra plan DOMAIN`, then `email-infra apply DOMAIN`" in result.stdout
 
 
 def test_a_listing_shows_the_lists_reason_and_delisting_page(cli: Cli, audit_dns: PowerDns) -> None:

@@ -177,12 +177,19 @@ def plan(
     deadline: DeadlineOption = None,
     detailed_exitcode: Annotated[
         bool,
-        typer.Option("--detailed-exitcode", help="Exit 0 without changes, 2 with changes, 1 on error."),
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 0 without changes, 2 with changes, 1 on error (a refusal, an invalid file or option too).",
+        ),
     ] = False,
 ) -> None:
     """Show what apply would change; writes nothing (no provider, no database, no key).
 
     Without -f the desired state stored in the database is planned; with -f FILE, what importing it would do.
+
+    Exit codes: 0; 1 a step could not be planned; 2 a usage or input error (a refusal such as another
+    owner's domains without --force, an invalid file). With --detailed-exitcode: 0 no changes, 2 changes,
+    1 any error, refusals included.
     """
     from email_infrastructure.services.plans import plan as plan_service
 

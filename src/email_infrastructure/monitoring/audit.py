@@ -81,6 +81,8 @@ class AuditReport:
     domains: list[SubjectReport]
     ips: list[SubjectReport]
     zones: list[ZoneHealth] = field(default_factory=list)
+    #: set when the resolver did not answer at all: nothing was asked, every check is `unknown`
+    resolver_silent: str | None = None
 
     @property
     def status(self) -> CheckStatus:
@@ -89,12 +91,15 @@ class AuditReport:
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (docs/audit-format.md)."""
-        return {
+        data: dict[str, Any] = {
             "status": self.status.value,
             "domains": [d.to_json("domain") for d in self.domains],
             "ips": [i.to_json("ip") for i in self.ips],
             "zones": [zone_json(z) for z in self.zones],
         }
+        if self.resolver_silent:
+            data["resolver_silent"] = self.resolver_silent
+        return data
 
 
 @dataclass
@@ -105,6 +110,8 @@ class AuditSummary:
     status: CheckStatus = CheckStatus.OK
     domains: int = 0
     ips: int = 0
+    #: set when the resolver did not answer at all (see AuditReport)
+    resolver_silent: str | None = None
 
     def add(self, report: SubjectReport) -> None:
         """Count one finished subject."""
@@ -206,6 +213,14 @@ async def audit_stream(
     `deadline` seconds from its start; checks still running then are `unknown`.
     """
     summary = AuditSummary()
+    silent = await ctx.resolver.silence()
+    if silent is not None:
+        # one cause, said once: no check is asked (each would only time out), each is `unknown`
+        summary.resolver_silent = silent
+        for report in undetermined(targets, checks, bool(zones), silent):
+            summary.add(report)
+            emit(report)
+        return summary
     health = await self_tests(ctx.resolver, zones) if "dnsbl" in checks and zones else {}
     summary.zones = list(health.values())
     #: ip → (the first owner by name that has a mail host, that host): whom the PTR should name
@@ -358,7 +373,33 @@ async def audit(
     )
     position = {t.name: i for i, t in reversed(list(enumerate(targets)))}
     domains.sort(key=lambda r: position[r.subject])
-    return AuditReport(domains, ips, summary.zones)
+    return AuditReport(domains, ips, summary.zones, summary.resolver_silent)
+
+
+def undetermined(
+    targets: Iterable[DomainTarget], checks: set[str], blocklists: bool, reason: str
+) -> Iterable[SubjectReport]:
+    """Each domain's (then each declared IP's) selected checks as `unknown` for one `reason`.
+
+    The finding (`<check>.resolver_silent`) has the same words everywhere, so a report says it once.
+    """
+
+    def result(check: str) -> CheckResult:
+        out = CheckResult(check)
+        out.cannot_tell(f"{check}.resolver_silent", f"not determined: {reason}")
+        return out
+
+    ips: set[str] = set()
+    for target in targets:
+        names = [c for c in ALL_CHECKS if c in checks and c not in ("ptr", "tls")]
+        names = [c for c in names if (c != "drift" or target.desired is not None) and (c != "dnsbl" or blocklists)]
+        if "tls" in checks and target.mail_host:
+            names.append("tls")
+        ips.update(target.sending_ips or [])
+        yield SubjectReport(target.name, {c: result(c) for c in ALL_CHECKS if c in names})
+    ip_checks = [c for c in ("ptr", "dnsbl") if c in checks and (c != "dnsbl" or blocklists)]
+    for ip in sorted(ips):
+        yield SubjectReport(ip, {c: result(c) for c in ip_checks}, kind="ip")
 
 
 async def _mx_list(ctx: AuditContext, domain: str) -> list[tuple[int, str]]:

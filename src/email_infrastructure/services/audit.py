@@ -22,7 +22,7 @@ from email_infrastructure.monitoring.audit import (
     audit_stream,
 )
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
-from email_infrastructure.monitoring.dnsbl import Blocklist, ListingResult, ZoneHealth, check_blocklists, resolve_zones
+from email_infrastructure.monitoring.dnsbl import Blocklist, BlocklistReport, blocklist_report, resolve_zones
 from email_infrastructure.monitoring.resolver import Resolver
 from email_infrastructure.services.app import App
 
@@ -215,12 +215,12 @@ def _subjects(targets: list[str]) -> list[str]:
     return subjects
 
 
-async def blocklist_lookup(app: App, request: BlocklistRequest) -> tuple[list[ListingResult], list[ZoneHealth]]:
-    """IPs and domains on DNS blocklists, each list self-tested."""
+async def blocklist_lookup(app: App, request: BlocklistRequest) -> BlocklistReport:
+    """IPs and domains on DNS blocklists, each list self-tested (nothing asked of a silent resolver)."""
     subjects = _subjects(request.targets)
     inventory = request.source.inventory if request.source else None
     if not subjects:
         raise UserError("name at least one IP address or domain")
     zones = zones_for(request.zones, request.dqs_key_env, inventory)
     async with _resolver(nameservers_for(app, request.nameservers, inventory), request.timeout) as resolver:
-        return await check_blocklists(resolver, subjects, zones)
+        return await blocklist_report(resolver, subjects, zones)
