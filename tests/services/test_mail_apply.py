@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -235,3 +236,29 @@ async def test_records_of_a_mail_domain_show_the_servers_key_and_write_nothing(
     after = await desired_records(app, DOMAIN)
     dkim = next(r for r in after.records if r.name == f"dkim._domainkey.{DOMAIN}")
     assert fake.dkim[DOMAIN]["pubkey"] in dkim.values[0]
+
+
+async def test_a_kill_after_add_domain_still_logs_the_domain_and_its_key_once(
+    app: App, write_inventory: WriteInventory, mailcow: tuple[FakeMailcow, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from email_infrastructure.mailcow.mailcow_backend import MailcowBackend
+
+    fake, url = mailcow
+    source = write_inventory(mail_inventory(url))
+    original = MailcowBackend.ensure_domain
+
+    async def killed(self: MailcowBackend, *args: Any, **kwargs: Any) -> None:
+        await original(self, *args, **kwargs)
+        raise Killed  # the domain and its DKIM key exist; the run never hears of it
+
+    monkeypatch.setattr(MailcowBackend, "ensure_domain", killed)
+    with pytest.raises(Killed):
+        await plans.apply(app, source=source, only=[DOMAIN])
+    monkeypatch.setattr(MailcowBackend, "ensure_domain", original)
+    assert DOMAIN in fake.domains and DOMAIN in fake.dkim
+    applied = await plans.apply(app, source=source, only=[DOMAIN])
+    assert not applied.failed, [o.error for o in applied.failed]
+    async with app.uow() as uow:
+        rows = await uow.events.recent(limit=100, topic_prefix="mail.")
+    logged = sorted(r.topic for r in rows if r.payload.get("domain") == DOMAIN and "address" not in r.payload)
+    assert logged == ["mail.dkim.created", "mail.domain.created"]
