@@ -169,6 +169,18 @@ class SecretRecord(_Timestamps, Base):
     owner: Mapped[str] = mapped_column(String(255), index=True)
     name: Mapped[str] = mapped_column(String(128))
     ciphertext: Mapped[str] = mapped_column(Text)
+    #: the id of the vault key it was written under (core.vault.key_id); None: written before ids
+    key_id: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
+class VaultState(Base):
+    """One row: the id of the vault key every new secret is written under (set by a rotation)."""
+
+    __tablename__ = "vault_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: None until the first secret is written (its writer's key becomes the active one)
+    key_id: Mapped[str | None] = mapped_column(String(16), default=None)
+    rotated_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class DnsOwnedRecord(Base):
