@@ -1,13 +1,13 @@
 """dmarc report notes: what was odd about a stored report (repaired XML, trailing bytes, early dates)
 
-Revision ID: 0011_dmarc_notes
+Revision ID: 0011
 Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_dmarc_notes"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None

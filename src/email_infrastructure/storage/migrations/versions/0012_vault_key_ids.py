@@ -1,15 +1,15 @@
 """vault key ids: each secret records the key it was written under, the active key is stored;
 a mailbox password's pending copy is dropped where a confirmed one exists
 
-Revision ID: 0011_vault_key_ids
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_vault_key_ids"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
