@@ -28,16 +28,17 @@ Without `prune` these are plan notes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from email_infrastructure.core.errors import EmailInfraError, ProviderError
 from email_infrastructure.core.events import Event
 from email_infrastructure.core.inventory import ResolvedDomain
 from email_infrastructure.mailcow import events
-from email_infrastructure.mailcow.backend import Alias, DkimKey, MailBackend, Mailbox, MailDomain
+from email_infrastructure.mailcow.backend import Alias, DkimKey, MailBackend, Mailbox, MailboxState, MailDomain
 from email_infrastructure.mailcow.naming import Persona, personas, warnings
 from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
@@ -85,6 +86,36 @@ def mailbox_safety(domain: str, deletes: int, managed: int) -> str | None:
     return (
         f"{domain}: would delete {deletes} of {managed} managed mailboxes "
         f"(more than {SAFETY_MAX_SHARE:.0%}); re-run with --force if that is intended"
+    )
+
+
+#: foreign mailboxes named in a plan note (the count says how many there are)
+FOREIGN_SHOWN = 3
+
+
+def own_mailboxes(domain: str, backend: str, listed: Sequence[Mailbox]) -> tuple[dict[str, Mailbox], str | None]:
+    """The listed mailboxes that belong to `domain`, and a note about any others.
+
+    A server that ignores the domain filter of `get/mailbox/all/<domain>` lists every domain's
+    mailboxes: they are never the domain's to update or delete.
+    """
+    own = {m.address: m for m in listed if m.domain.lower() == domain.lower()}
+    foreign = sorted(m.address for m in listed if m.address not in own)
+    if not foreign:
+        return own, None
+    shown = ", ".join(foreign[:FOREIGN_SHOWN]) + (", …" if len(foreign) > FOREIGN_SHOWN else "")
+    note = (
+        f"{domain}: {backend} listed {len(foreign)} mailbox(es) of other domains for this domain ({shown}); "
+        "ignored, never deleted (the server does not seem to filter mailboxes by domain)"
+    )
+    return own, note
+
+
+def login_disabled_note(address: str, backend: str) -> str:
+    """Why a mailbox whose login is disabled on the server stays so."""
+    return (
+        f"{address}: login is disabled on {backend} (mail is still delivered); kept as set there "
+        "(enable the login on the server to send from it again)"
     )
 
 
@@ -417,11 +448,14 @@ class MailboxesStep(Step):
         aliases: dict[str, Alias] = {}
         if not upstream[f"mail.domain:{self.domain.name}"].outputs.get("pending"):
             try:
-                current = {m.address: m for m in await self.backend.mailboxes(self.domain.name)}
+                listed = await self.backend.mailboxes(self.domain.name)
                 aliases = {a.address: a for a in await self.backend.aliases(self.domain.name)}
             except EmailInfraError as exc:
                 plan.error = _failed(self.domain.name, exc)
                 return plan
+            current, foreign = own_mailboxes(self.domain.name, self.backend.name, listed)
+            plan.notes += [foreign] if foreign else []
+        people = [self._as_kept(wanted, current.get(wanted.address), plan) for wanted in people]
         for wanted in people:
             have = current.get(wanted.address)
             resource = f"mailbox {wanted.address}"
@@ -452,6 +486,14 @@ class MailboxesStep(Step):
             }
             plan.housekeeping = bool(plan.detail)
         return plan
+
+    def _as_kept(self, wanted: Mailbox, have: Mailbox | None, plan: StepPlan) -> Mailbox:
+        """The mailbox as wanted, its login left disabled where the server has it so (an operator's
+        choice the inventory cannot express: mail still arrives); an inactive one is turned back on."""
+        if have is None or have.state is not MailboxState.LOGIN_DISABLED:
+            return wanted
+        plan.notes.append(login_disabled_note(wanted.address, self.backend.name))
+        return dataclasses.replace(wanted, state=MailboxState.LOGIN_DISABLED)
 
     async def _plan_removals(self, plan: StepPlan, current: Mapping[str, Mailbox], wanted: set[str]) -> None:
         """Mailboxes the inventory no longer lists: ours (password in the vault) go with --prune."""
@@ -500,8 +542,10 @@ class MailboxesStep(Step):
                 elif kind == "mailbox" and change.action == "delete":
                     await _delete_mailbox(self.ctx, self.backend, self.domain.name, subject)
                 elif kind == "mailbox":
+                    # the state the plan showed (a login disabled on the server stays disabled)
+                    state = MailboxState((change.new or {}).get("state", MailboxState.ACTIVE))
                     intent = await _intend(self.ctx, self.scope, events.MAILBOX_UPDATED, self._payload(subject))
-                    await self.backend.update_mailbox(mailboxes[subject])
+                    await self.backend.update_mailbox(dataclasses.replace(mailboxes[subject], state=state))
                     await _confirm(self.ctx, intent)
                 elif kind == "alias":
                     alias = aliases[subject]
@@ -623,10 +667,13 @@ class MailboxesRemovalStep(_Removal):
         try:
             if self.error:
                 return self._problem(plan, self.error)
-            current = await self.backend.mailboxes(self.domain)
+            listed = await self.backend.mailboxes(self.domain)
         except EmailInfraError as exc:
             return self._problem(plan, str(exc))
-        for mailbox in sorted(current, key=lambda m: m.address):
+        own, foreign = own_mailboxes(self.domain, self.backend.name, listed)
+        plan.notes += [foreign] if foreign else []
+        current = [own[a] for a in sorted(own)]
+        for mailbox in current:
             plan.changes.append(StepChange("delete", f"mailbox {mailbox.address}", mailbox.to_json(), None))
         problem = mailbox_safety(self.domain, len(current), len(current))
         plan.unsafe += [problem] if problem else []
