@@ -1,14 +1,18 @@
-"""A mailbox's three states on Mailcow (`active` 1, 2, 0), and `--prune` against a server that lists
-other domains' mailboxes for a domain (the fake on loopback), on SQLite and PostgreSQL."""
+"""A mailbox's three states on Mailcow (`active` 1, 2, 0), `--prune` against a server that lists other
+domains' mailboxes for a domain, and an export that has nothing to write (the fake on loopback), on
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from email_infrastructure.core.errors import UserError
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
+from email_infrastructure.services.export import export_credentials
 from tests.fakes.http_server import FakeServer
 from tests.fakes.mailcow import FakeMailcow
 from tests.services.conftest import WriteInventory
@@ -103,3 +107,30 @@ async def test_prune_deletes_no_mailbox_a_server_lists_for_the_wrong_domain(
     assert not applied.failed, [o.error for o in applied.failed]
     assert deletes(fake, since) == [*[("mailbox", [u]) for u in theirs], ("domain", [OTHER]), ("dkim", [OTHER])]
     assert ANN in fake.mailboxes
+
+
+async def test_an_export_with_no_row_says_why_and_writes_no_file(
+    app: App, write_inventory: WriteInventory, mailcow: tuple[FakeMailcow, str], tmp_path: Path
+) -> None:
+    fake, url = mailcow
+    # a third domain on mx2, a server without a mail backend: its 3 mailboxes never exist
+    third = "  - {name: plain-mail.test, server: mx2}\n"
+    assert not (await plans.apply(app, source=write_inventory(mail_inventory(url, extra_domain=third)))).failed
+    some = await export_credentials(app, "generic")
+    assert some.rows == 5 and some.reason is None
+    assert some.warnings == [
+        "1 domain(s) have no mail backend, so their mailboxes are never created and not exported: plain-mail.test "
+        "(`email-infra validate` names each)"
+    ]
+
+    fake.mailboxes.clear()  # gone from the server (by hand): nothing can be exported
+    out = tmp_path / "accounts.csv"
+    none = await export_credentials(app, "generic", out, only=[DOMAIN])
+    assert none.rows == 0 and not out.exists() and none.text == ""
+    assert none.reason == (
+        "nothing to export: none of the 2 mailbox(es) of 1 domain(s) on a mail backend exists on its server with a "
+        "confirmed password (2 skipped, each with why; run `email-infra apply`)"
+    )
+    assert none.skipped == {ANN: "not on the server (run apply)", BOB: "not on the server (run apply)"}
+    with pytest.raises(UserError, match=r"plain-mail.test: its server mx2 has no mail_backend: its 3 mailbox"):
+        await export_credentials(app, "generic", only=["plain-mail.test"])

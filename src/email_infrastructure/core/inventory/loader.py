@@ -19,6 +19,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from email_infrastructure.core.errors import InventoryError, SecretReferenceError
+from email_infrastructure.core.inventory.mail import no_mail_backend
 from email_infrastructure.core.inventory.schema import PATTERN_MESSAGES, SECRET_REF, Inventory, MailboxSpec
 from email_infrastructure.core.logging import register_secret
 from email_infrastructure.core.names import normalise_domain
@@ -53,6 +54,9 @@ class LoadedInventory:
     inventory: Inventory
     path: Path
     warnings: list[str] = field(default_factory=list)
+    #: what the file asks for that will not happen (a domain's mailboxes without a mail backend):
+    #: `validate` lists them; `plan` says them in the steps concerned
+    advice: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -373,7 +377,13 @@ def parse_inventory_text(text: str, where: str, provider_schemas: ProviderSchema
                 f"{where}:{line}:{col}: {'.'.join(map(str, path))}: environment variable "
                 f"{name} is not set (needed when this is used)"
             )
-    return LoadedInventory(inventory=inv, path=Path(where), warnings=warnings)
+    advice = []
+    for index, domain in enumerate(inv.resolved_domains()):
+        reason = no_mail_backend(domain)
+        if reason:
+            line, col = pos.at(("domains", index))
+            advice.append(f"{where}:{line}:{col}: {reason}")
+    return LoadedInventory(inventory=inv, path=Path(where), warnings=warnings, advice=advice)
 
 
 def load_inventory(path: Path, provider_schemas: ProviderSchemas | None = None) -> LoadedInventory:
