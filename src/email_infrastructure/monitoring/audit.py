@@ -7,7 +7,7 @@ import contextlib
 import functools
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,6 +192,9 @@ async def _within(end: float, check: str, work: Awaitable[CheckResult]) -> Check
 Progress = Callable[[str], None]
 #: receives each subject's report as soon as it is complete (domains first, then IPs)
 Emit = Callable[[SubjectReport], None]
+#: which of the IPs found this run checks (PTR, IP blocklists); the others were checked this
+#: interval by another run over the same server's domains (a scheduler's earlier batch)
+IpGate = Callable[[list[str]], Awaitable[Collection[str]]]
 
 
 async def audit_stream(
@@ -204,13 +207,15 @@ async def audit_stream(
     concurrency: int = 200,
     progress: Progress | None = None,
     deadline: float = DEFAULT_DEADLINE,
+    ip_gate: IpGate | None = None,
 ) -> AuditSummary:
     """Run the selected checks, handing each report to `emit` as it completes; IPs come last.
 
     Keeps per IP and per mail host what later subjects share (PTR and TLS results, the owner whose
     mail host an IP's PTR should name), never a domain's report: memory does not grow with the
     number of domains. IPs come from the inventory, else from MX hosts and SPF. Each domain gets
-    `deadline` seconds from its start; checks still running then are `unknown`.
+    `deadline` seconds from its start; checks still running then are `unknown`. With `ip_gate`
+    only the IPs it returns get their PTR and blocklist checks (and a report).
     """
     summary = AuditSummary()
     silent = await ctx.resolver.silence()
@@ -328,6 +333,8 @@ async def audit_stream(
     try:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         ip_list = sorted(ip_host)
+        if ip_gate is not None and ip_list and ("ptr" in checks or ("dnsbl" in checks and zones)):
+            ip_list = sorted(set(await ip_gate(ip_list)) & set(ip_list))
         ip_reports = {ip: SubjectReport(ip, kind="ip") for ip in ip_list}
         if "ptr" in checks:
             hosts = [(ip_host[ip] or ("", None))[1] for ip in ip_list]
@@ -360,6 +367,7 @@ async def audit(
     concurrency: int = 200,
     progress: Progress | None = None,
     deadline: float = DEFAULT_DEADLINE,
+    ip_gate: IpGate | None = None,
 ) -> AuditReport:
     """The whole report of `audit_stream`, domains in the order given, IPs sorted."""
     domains: list[SubjectReport] = []
@@ -369,7 +377,15 @@ async def audit(
         (ips if report.kind == "ip" else domains).append(report)
 
     summary = await audit_stream(
-        targets, ctx, checks, zones, keep, concurrency=concurrency, progress=progress, deadline=deadline
+        targets,
+        ctx,
+        checks,
+        zones,
+        keep,
+        concurrency=concurrency,
+        progress=progress,
+        deadline=deadline,
+        ip_gate=ip_gate,
     )
     position = {t.name: i for i, t in reversed(list(enumerate(targets)))}
     domains.sort(key=lambda r: position[r.subject])

@@ -18,6 +18,7 @@ from email_infrastructure.monitoring.audit import (
     AuditReport,
     AuditSummary,
     Emit,
+    IpGate,
     audit,
     audit_stream,
 )
@@ -160,11 +161,19 @@ async def _resolver(nameservers: list[str], timeout: float) -> AsyncIterator[Res
         await resolver.close()
 
 
-async def run_audit(plan: AuditPlan, checks: set[str], *, concurrency: int = 200) -> AuditReport:
-    """Run the checks of an audit plan on a fresh resolver."""
+async def run_audit(
+    plan: AuditPlan, checks: set[str], *, concurrency: int = 200, ip_gate: IpGate | None = None
+) -> AuditReport:
+    """Run the checks of an audit plan on a fresh resolver (`ip_gate`: which IPs get theirs)."""
     async with _resolver(plan.nameservers, plan.timeout) as resolver:
         return await audit(
-            plan.targets, AuditContext(resolver), checks, plan.zones, concurrency=concurrency, deadline=plan.deadline
+            plan.targets,
+            AuditContext(resolver),
+            checks,
+            plan.zones,
+            concurrency=concurrency,
+            deadline=plan.deadline,
+            ip_gate=ip_gate,
         )
 
 
