@@ -61,7 +61,10 @@ NameserverOption = Annotated[
     list[str] | None,
     typer.Option(
         "--nameserver",
-        help="Upstream DNS server IP[:PORT] (repeatable); default: the inventory's, else the system's.",
+        help=(
+            "Upstream DNS server IP[:PORT] (repeatable); default: the monitoring.nameservers of -f FILE,"
+            " else of the stored desired state, else EMAIL_INFRA_NAMESERVERS, else the system's."
+        ),
     ),
 ]
 ZonesOption = Annotated[
@@ -233,7 +236,6 @@ def audit_command(
     request = AuditRequest(
         domains=names,
         source=inventory(file, quiet=output is not AuditFormat.table) if file is not None else None,
-        desired=file is None and not names,
         nameservers=list(nameserver or []),
         selectors=list(selector or []),
         checks=check_names(set(_split(checks))),

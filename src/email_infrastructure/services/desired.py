@@ -8,6 +8,7 @@ what `domain add` starts from.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,14 @@ async def desired_inventory(app: App) -> Inventory:
     return (await load_snapshot(app)).inventory()
 
 
+async def stored_inventory(app: App, only: Sequence[str] | None = None) -> Inventory | None:
+    """The stored desired state (with `only`, just those domains: one indexed read); None if nothing is stored."""
+    if not app.has_state():
+        return None
+    async with app.uow() as uow:
+        return from_rows(await uow.desired.load(only=only)).inventory()
+
+
 async def preview_import(app: App, loaded: LoadedInventory, *, force: bool = False) -> tuple[Inventory, ImportResult]:
     """The desired state importing `loaded` would give, and what would change; writes nothing."""
     owner = file_owner(loaded.path)
@@ -299,4 +308,5 @@ __all__ = [
     "load_snapshot",
     "merge",
     "preview_import",
+    "stored_inventory",
 ]
