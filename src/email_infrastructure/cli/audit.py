@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 #: the monitoring-plugin convention (docs/audit-format.md): 2 is a usage error (cli/app.py)
 EXIT_CODES = {"ok": 0, "warning": 0, "error": 1, "unknown": 3}
-CHECK_NAMES = "spf,dkim,dmarc,mx,mta_sts,tls_rpt,bimi,ptr,dnsbl (alias blocklist),tls,drift,compliance"
+#: spaces after the commas: `--help` wraps between names, never cuts one (`--checks` takes them with or without)
+CHECK_NAMES = "spf, dkim, dmarc, mx, mta_sts, tls_rpt, bimi, ptr, dnsbl (alias blocklist), tls, drift, compliance"
 STATUS_STYLE = {
     "ok": "green",
     "warning": "yellow",
