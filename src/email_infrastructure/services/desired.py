@@ -256,9 +256,12 @@ async def desired_inventory(app: App) -> Inventory:
 
 async def stored_inventory(app: App, only: Sequence[str] | None = None) -> Inventory | None:
     """The stored desired state (with `only`, just those domains: one indexed read); None if nothing is stored."""
+    from email_infrastructure.storage.api_repositories import read_only
+
     if not app.has_state():
         return None
     async with app.uow() as uow:
+        await read_only(uow.session)  # an audit never waits for (or blocks) an apply's write lock
         return from_rows(await uow.desired.load(only=only)).inventory()
 
 
