@@ -119,4 +119,4 @@ def test_the_checks_help_names_every_check() -> None:
     from email_infrastructure.monitoring.audit import ALL_CHECKS
 
     # the help text is spelled out so `--help` does not import the audit engine
-    assert [c.split(" ")[0] for c in CHECK_NAMES.split(",")] == list(ALL_CHECKS)
+    assert [c.split()[0] for c in CHECK_NAMES.split(",")] == list(ALL_CHECKS)

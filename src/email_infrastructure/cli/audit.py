@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 #: the monitoring-plugin convention (docs/audit-format.md): 2 is a usage error (cli/app.py)
 EXIT_CODES = {"ok": 0, "warning": 0, "error": 1, "unknown": 3}
-CHECK_NAMES = "spf,dkim,dmarc,mx,mta_sts,tls_rpt,bimi,ptr,dnsbl (alias blocklist),tls,drift,compliance"
+#: spaces after the commas: `--help` wraps between names, never cuts one (`--checks` takes them with or without)
+CHECK_NAMES = "spf, dkim, dmarc, mx, mta_sts, tls_rpt, bimi, ptr, dnsbl (alias blocklist), tls, drift, compliance"
 STATUS_STYLE = {
     "ok": "green",
     "warning": "yellow",
@@ -61,7 +62,10 @@ NameserverOption = Annotated[
     list[str] | None,
     typer.Option(
         "--nameserver",
-        help="Upstream DNS server IP[:PORT] (repeatable); default: the inventory's, else the system's.",
+        help=(
+            "Upstream DNS server IP[:PORT] (repeatable); default: the monitoring.nameservers of -f FILE,"
+            " else of the stored desired state, else EMAIL_INFRA_NAMESERVERS, else the system's."
+        ),
     ),
 ]
 ZonesOption = Annotated[
@@ -233,7 +237,6 @@ def audit_command(
     request = AuditRequest(
         domains=names,
         source=inventory(file, quiet=output is not AuditFormat.table) if file is not None else None,
-        desired=file is None and not names,
         nameservers=list(nameserver or []),
         selectors=list(selector or []),
         checks=check_names(set(_split(checks))),

@@ -115,6 +115,12 @@ def _line(text: str) -> None:
 _RANK = {"vps": 0, "dkim": 1, "mail": 2}
 
 
+def _import_notes(result: Plan) -> None:
+    """What the import kept as it was (another file's defaults, a server still used), one line each."""
+    for note in result.imported.notes if result.imported is not None else []:
+        _line(f"[dim]note: {escape(note)}[/]")
+
+
 def show_plan(result: Plan) -> None:
     """The plan for people: steps other than DNS by key, then zones with their record changes."""
     if result.imported is not None and result.imported.changed:
@@ -123,6 +129,7 @@ def show_plan(result: Plan) -> None:
         for what, sign in ((i.added, "+"), (i.updated, "~"), (i.removed, "-")):
             for item in what:
                 _line(f"  {sign} {escape(item)}")
+    _import_notes(result)
     # servers first (their addresses feed the rest), then keys and mail, then the zones
     for step in sorted(result.graph.ordered, key=lambda s: _RANK.get(s.component, 3)):
         if step.component == "dns":
@@ -315,5 +322,6 @@ def apply(
         print_json(result.to_json())
     else:
         _summary(result)
+        _import_notes(result.plan)
     if result.failed:
         raise typer.Exit(1)

@@ -153,9 +153,8 @@ class MonitorService:
         """Resolve targets (with stored DKIM keys) and sinks for a request."""
         inventory = await _inventory(app, request)
         audit_request = AuditRequest(
-            domains=list(request.subjects), source=request.source, desired=request.source is None
+            domains=list(request.subjects), source=request.source, nameservers=list(request.nameservers)
         )
-        audit_request.nameservers = list(request.nameservers)
         service = cls(app, inventory, await prepare(app, audit_request), on_run)
         service.mailbox_options = request.mailbox_options
         return service

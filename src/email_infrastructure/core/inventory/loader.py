@@ -257,8 +257,17 @@ def _reference_problems(data: dict[str, Any], pos: _Positions, where: str) -> li
         line, col = pos.at(path)
         problems.append(f"{where}:{line}:{col}: {'.'.join(map(str, path))}: {message}")
 
+    #: (what, name) → index in `problems` and how many references: one line per missing name,
+    #: not one per domain that uses it (a file of 110 domains on a server it does not declare)
+    missing: dict[tuple[str, str], list[int]] = {}
+
     def ref(path: Path_, name: Any, known: list[str], what: str) -> None:
         if isinstance(name, str) and name not in known:
+            seen = missing.get((what, name))
+            if seen is not None:
+                seen[1] += 1
+                return
+            missing[(what, name)] = [len(problems), 1]
             bad(path, f"{what} {name!r} is not declared{_hint(name, known)}")
 
     providers = _mapping(data.get("providers"))
@@ -300,6 +309,12 @@ def _reference_problems(data: dict[str, Any], pos: _Positions, where: str) -> li
                     f"duplicate mailbox {local}@{name or domain.get('name')}",
                 )
             locals_seen.add(local)
+    for (what, _), (index, count) in missing.items():
+        more = f"; {count - 1} more reference{'s' if count > 2 else ''} to it" if count > 1 else ""
+        problems[index] += (
+            f"{more} (a file declares every {what} it uses, even one another inventory stored already:"
+            " the same block there and here)"
+        )
     return problems
 
 
