@@ -73,7 +73,6 @@ async def test_hostile_and_unusable_files_are_refused_with_their_reason(
         "laughs.xml": (BILLION_LAUGHS, "DTD"),
         "truncated.gz": (gz(aggregate([Row("127.0.0.10", 1)]))[:40], "truncated"),
         "junk.txt": (b"not a report at all", "not a report"),
-        "foreign.xml": (aggregate([Row("127.0.0.10", 1)], domain="elsewhere.example"), "not managed"),
     }
     for name, (body, reason) in cases.items():
         response = await upload(api, body, name)
@@ -85,6 +84,17 @@ async def test_hostile_and_unusable_files_are_refused_with_their_reason(
     assert empty.status_code == 400 and "empty" in empty.json()["error"]["message"]
     listed = (await api.client.get(URL, headers=api.auth())).json()["data"]
     assert listed["total"] == 0  # nothing half-stored
+
+    # a report of a domain outside the desired state is kept, marked unmanaged (issue 21, item 8)
+    foreign = await upload(api, aggregate([Row("127.0.0.10", 1)], domain="elsewhere.example"), "foreign.xml")
+    assert foreign.status_code == 200, foreign.text
+    body = foreign.json()["data"]
+    assert body["unmanaged"] == 1 and body["items"][0]["managed"] is False
+    summary = (await api.client.get("/api/v1/dmarc/summary", headers=api.auth())).json()["data"]
+    assert summary["unmanaged_domains"] == ["elsewhere.example"]
+    assert {d["key"]: d["managed"] for d in summary["domains"]} == {"elsewhere.example": False}
+    listed = (await api.client.get(URL, headers=api.auth())).json()["data"]
+    assert listed["total"] == 1
 
     # a zip with one good and one hostile member: the good one is stored, the other's reason is shown
     import io

@@ -52,12 +52,12 @@ def test_warnings_alone_exit_0(cli: Cli, audit_dns: PowerDns) -> None:
     assert result.returncode == 0, result.stdout
 
 
-def test_blacklist_with_every_list_broken_exits_3_one_line_per_list(cli: Cli, silent: str) -> None:
+def test_blacklist_with_a_silent_resolver_says_it_once_not_once_per_list(cli: Cli, silent: str) -> None:
     result = cli(
         "blacklist",
         "127.0.0.20",
         "127.0.0.21",
-        "127.0.0.22",
+        "example.test",
         "--nameserver",
         silent,
         "--timeout",
@@ -66,9 +66,34 @@ def test_blacklist_with_every_list_broken_exits_3_one_line_per_list(cli: Cli, si
         "zen.spamhaus.org,bl.spamcop.net",
     )
     assert result.returncode == 3, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    said = f"unknown the resolver {silent} does not answer (no reply to 3 tries): nothing could be determined"
+    assert lines == [said]
+    # one undetermined row per target on stdout; no list named, none "broken"
+    rows = [line for line in result.stdout.splitlines() if "undetermined" in line]
+    assert [r.split()[1] for r in rows] == ["127.0.0.20", "127.0.0.21", "example.test"]
+    assert "broken" not in result.stdout and "spamhaus" not in result.stdout
+
+
+def test_blacklist_json_with_a_silent_resolver_carries_the_reason(cli: Cli, silent: str) -> None:
+    result = cli("blacklist", "127.0.0.2", "--nameserver", silent, "--timeout", "0.05", "--format", "json")
+    assert result.returncode == 3
+    data = json.loads(result.stdout)
+    assert data["status"] == "unknown"
+    assert data["resolver_silent"].startswith(f"the resolver {silent} does not answer")
+    assert [(r["target"], r["zone"], r["status"]) for r in data["results"]] == [("127.0.0.2", "*", "unknown")]
+    assert data["zones"] == []
+
+
+def test_an_audit_with_a_silent_resolver_says_it_once_not_a_timeout_per_check(cli: Cli, silent: str) -> None:
+    result = cli("audit", "a.test", "b.test", "--nameserver", silent, *FAST)
+    assert result.returncode == 3, result.stdout + result.stderr
     output = result.stdout + result.stderr
-    for zone in ("zen.spamhaus.org", "bl.spamcop.net"):
-        assert len([line for line in output.splitlines() if zone in line]) == 1, output
+    assert "(timeout)" not in output and "broken" not in output
+    assert [line for line in output.splitlines() if "does not answer" in line] == [
+        f"unknown the resolver {silent} does not answer (no reply to 3 tries): nothing could be determined"
+    ]
+    assert "a.test" in result.stdout and "b.test" in result.stdout
 
 
 def test_monitor_once_with_nothing_answering_exits_3(cli: Cli, silent: str, tmp_path: Path, pdns: PowerDns) -> None:

@@ -34,7 +34,7 @@ def test_drift_prints_what_was_seen_and_what_was_wanted(cli: Cli, audit_dns: Pow
     result = cli("audit", "-f", str(inventory), "--checks", "drift", env={"COLUMNS": "80"})
     assert "drift.changed" in result.stdout, result.stdout
     assert "want: " in result.stdout and "live: " in result.stdout
-    assert "fix: email-infra dns apply" in result.stdout
+    assert "fix: `email-infra plan DOMAIN`, then `email-infra apply DOMAIN`" in result.stdout
 
 
 def test_a_listing_shows_the_lists_reason_and_delisting_page(cli: Cli, audit_dns: PowerDns) -> None:
@@ -119,4 +119,4 @@ def test_the_checks_help_names_every_check() -> None:
     from email_infrastructure.monitoring.audit import ALL_CHECKS
 
     # the help text is spelled out so `--help` does not import the audit engine
-    assert [c.split(" ")[0] for c in CHECK_NAMES.split(",")] == list(ALL_CHECKS)
+    assert [c.split()[0] for c in CHECK_NAMES.split(",")] == list(ALL_CHECKS)

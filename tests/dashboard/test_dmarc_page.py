@@ -100,3 +100,25 @@ def test_the_domain_page_has_a_dmarc_section(client: TestClient, seeded: Seeded,
 def test_the_dmarc_page_needs_a_login(client: TestClient) -> None:
     response = client.get("/dmarc")
     assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
+
+
+def test_reports_of_a_domain_outside_the_desired_state_are_shown_unmanaged(
+    client: TestClient, seeded: Seeded, tmp_path: Path
+) -> None:
+    folder = tmp_path / "foreign"
+    folder.mkdir()
+    (folder / "f.xml").write_bytes(aggregate([Row("192.0.2.77", 5)], domain="elsewhere.example", dates=days_ago(1)))
+
+    async def go() -> None:
+        app = App(seeded.settings)
+        try:
+            summary = await ingest_paths(app, [folder], IngestOptions(resolve=False))
+            assert [(i.status, i.managed) for i in summary.items] == [("ingested", False)]
+        finally:
+            await app.close()
+
+    asyncio.run(go())
+    login(client, seeded.keys["read"])
+    html = client.get("/dmarc").text
+    assert "elsewhere.example" in html and ">unmanaged</span>" in html
+    assert 'href="/domains/elsewhere.example"' not in html  # no domain page to link to

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,7 @@ async def test_hostile_and_wrong_files_are_skipped_with_reasons_and_nothing_is_s
     files = {
         "laughs.xml": BILLION_LAUGHS,
         "xxe.xml": xxe(str(secret)),
-        "malformed.xml": aggregate(good_rows).replace(b"</record>", b"</recrod>", 1),
+        "malformed.xml": aggregate(good_rows).replace(b"</feedback>", b"", 1),  # cut short: not repaired
         "cut.xml.gz": full[: len(full) // 2],
         "cut.zip": zipped(aggregate(good_rows))[:-40],
         "other.xml": aggregate(good_rows, domain="someone-else.example", report_id="other"),
@@ -114,12 +115,12 @@ async def test_hostile_and_wrong_files_are_skipped_with_reasons_and_nothing_is_s
     }
     for name, data in files.items():
         (folder / name).write_bytes(data)
-    result = await ingest_paths(app, [folder], OFFLINE)
+    result = await ingest_paths(app, [folder], replace(OFFLINE, managed_only=True))
     reasons = {Path(i.origin).name: i.reason for i in result.items}
     assert {i.status for i in result.items} == {"skipped"}, result.to_json()
     assert "DTD" in reasons["laughs.xml"] and "DTD" in reasons["xxe.xml"]
     assert "TOP-SECRET" not in str(result.to_json())
-    assert reasons["malformed.xml"].startswith("malformed XML")
+    assert reasons["malformed.xml"].startswith("malformed XML") and "not repaired" in reasons["malformed.xml"]
     assert reasons["cut.xml.gz"].startswith("truncated gzip")
     assert "truncated or damaged zip" in reasons["cut.zip"]
     assert "someone-else.example is not managed" in reasons["other.xml"]

@@ -6,7 +6,8 @@ writes and for a `Sec-Fetch-Dest` header, an empty 200 for a keyless `get`), wri
 HTTP 200 with an array of `{type, log, msg}` entries (`danger` for failures; a single object
 "Task completed" when nothing was produced), `log` lengths per PHP function (mailbox 5, dkim 3,
 ratelimit 4), the Default domain and mailbox templates (10 mailboxes, quotas in MiB written and
-bytes read, `rl_saved` before `mailbox_added`), automatic DKIM on `add/domain`, `domain_not_empty`,
+bytes read, `rl_saved` before `mailbox_added`), a mailbox's `active` 0, 1 or 2 (login disabled,
+mail still accepted) stored and read back as sent, automatic DKIM on `add/domain`, `domain_not_empty`,
 DKIM keys left behind by `delete/domain`, `{}` for anything missing, and a PHP session cookie
 that a client must not keep.
 """
@@ -99,6 +100,8 @@ class FakeMailcow:
     dkim_keygen_fails: bool = False
     #: containers reported as not running
     stopped: set[str] = field(default_factory=set)
+    #: `get/mailbox/all/<domain>` lists every domain's mailboxes (a server, or a proxy, that drops the filter)
+    ignores_domain_filter: bool = False
     domains: dict[str, dict[str, Any]] = field(default_factory=dict)
     mailboxes: dict[str, dict[str, Any]] = field(default_factory=dict)
     aliases: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -212,7 +215,7 @@ class FakeMailcow:
             return self._domain_view(parts[0]) if parts and parts[0] in self.domains else {}
         if category == "mailbox":
             if parts[:1] == ["all"]:
-                wanted = set(parts[1].split(",")) if len(parts) > 1 else None
+                wanted = set(parts[1].split(",")) if len(parts) > 1 and not self.ignores_domain_filter else None
                 views = [self._mailbox_view(u) for u in sorted(self.mailboxes)]
                 return _empty([v for v in views if wanted is None or v["domain"] in wanted])
             return self._mailbox_view(parts[0]) if parts and parts[0] in self.mailboxes else {}

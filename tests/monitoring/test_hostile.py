@@ -8,10 +8,10 @@ import pytest
 
 from email_infrastructure.monitoring.audit import audit
 from email_infrastructure.monitoring.checks.spf import check_spf
-from email_infrastructure.monitoring.context import AuditContext, DomainTarget
+from email_infrastructure.monitoring.context import AuditContext, AuditOptions, DomainTarget
 from email_infrastructure.monitoring.findings import CheckStatus
 from email_infrastructure.monitoring.resolver import Resolver, Status
-from tests.monitoring.hostile import HostileDns, start_hostile
+from tests.monitoring.hostile import MANY_INCLUDES, HostileDns, start_hostile
 
 
 @pytest.fixture
@@ -48,15 +48,21 @@ async def test_cname_loops_and_endless_chains_are_loops_not_missing(hostile: Hos
     assert answer.status.unknown
 
 
-async def test_spf_walk_stops_at_the_eleventh_lookup(hostile: HostileDns) -> None:
-    resolver = resolver_for(hostile, timeout=0.1)
+async def test_a_record_with_too_many_lookup_terms_is_an_error_from_its_text(hostile: HostileDns) -> None:
+    # 498 includes of names that never answer: the text alone makes it a permerror, so neither the
+    # silence nor the SPF walk's time bound may turn it into "unknown" (issue 21 item 13)
+    resolver = resolver_for(hostile, timeout=0.5)
+    ctx = AuditContext(resolver, AuditOptions(spf_timeout=1.0))
     try:
-        result = await check_spf(DomainTarget("many.hostile.test"), AuditContext(resolver))
+        result = await check_spf(DomainTarget("many.hostile.test", sending_ips=["127.0.0.10"]), ctx)
     finally:
         await resolver.close()
-    assert {"spf.too_many_lookups", "spf.lookup_unknown"} <= result.ids()
-    asked = {name for name, _ in hostile.seen if name.endswith(".silent.hostile.test")}
-    assert asked == {f"s{n}.silent.hostile.test" for n in range(10)}  # none after the 11th term
+    assert result.status is CheckStatus.ERROR
+    assert result.ids() == {"spf.too_many_lookups", "spf.too_long"}  # no timeout, unknown or uncovered IP
+    finding = next(f for f in result.findings if f.id == "spf.too_many_lookups")
+    assert "the 11th is include:s10.silent.hostile.test in many.hostile.test" in finding.message
+    assert f"alone has {MANY_INCLUDES} DNS-querying terms" in finding.message
+    assert not any(name.endswith(".silent.hostile.test") for name, _ in hostile.seen)
 
 
 async def test_a_multi_domain_audit_survives_every_hostile_answer(hostile: HostileDns) -> None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from email_infrastructure.core.events import Event
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.reconcile.mail_steps import password_key, pending_key
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
+from email_infrastructure.storage.models import SecretRecord
 from tests.fakes.http_server import FakeServer
 from tests.fakes.mailcow import FakeMailcow
 from tests.services.conftest import WriteInventory
@@ -163,8 +166,27 @@ async def test_a_kill_after_the_api_call_loses_no_password_and_creates_no_duplic
     assert sorted(u for u in fake.mailboxes if u.endswith(DOMAIN)) == [f"ann.lee@{DOMAIN}", f"bob.stone@{DOMAIN}"]
     async with app.uow() as uow:
         kept = await uow.secrets().get(*password_key(created))
+        rows = await uow.events.recent(limit=100, topic_prefix="mail.mailbox.")
+        stored = (await uow.session.scalars(select(SecretRecord).where(SecretRecord.owner == f"domain:{DOMAIN}"))).all()
     assert kept == fake.passwords()[created]
     assert not (await plans.plan(app, only=[DOMAIN])).has_changes
+    # the mailbox the killed run made is logged once, on confirmation; each mailbox has one secret
+    assert sorted((r.topic, r.payload["address"]) for r in rows) == [
+        ("mail.mailbox.created", f"ann.lee@{DOMAIN}"),
+        ("mail.mailbox.created", f"bob.stone@{DOMAIN}"),
+    ]
+    assert sorted(r.name for r in stored) == ["mailbox-password:ann.lee", "mailbox-password:bob.stone"]
+
+
+async def test_a_confirmed_mailbox_has_exactly_one_stored_secret(
+    app: App, write_inventory: WriteInventory, mailcow: tuple[FakeMailcow, str]
+) -> None:
+    fake, url = mailcow
+    applied = await plans.apply(app, source=write_inventory(mail_inventory(url)), only=[DOMAIN])
+    assert not applied.failed, [o.error for o in applied.failed]
+    async with app.uow() as uow:
+        stored = (await uow.session.scalars(select(SecretRecord).where(SecretRecord.owner == f"domain:{DOMAIN}"))).all()
+    assert sorted((r.owner, r.name) for r in stored) == sorted(password_key(u) for u in fake.mailboxes)
 
 
 async def test_wrong_key_and_read_only_key_fail_the_mail_steps_clearly(
@@ -214,3 +236,29 @@ async def test_records_of_a_mail_domain_show_the_servers_key_and_write_nothing(
     after = await desired_records(app, DOMAIN)
     dkim = next(r for r in after.records if r.name == f"dkim._domainkey.{DOMAIN}")
     assert fake.dkim[DOMAIN]["pubkey"] in dkim.values[0]
+
+
+async def test_a_kill_after_add_domain_still_logs_the_domain_and_its_key_once(
+    app: App, write_inventory: WriteInventory, mailcow: tuple[FakeMailcow, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from email_infrastructure.mailcow.mailcow_backend import MailcowBackend
+
+    fake, url = mailcow
+    source = write_inventory(mail_inventory(url))
+    original = MailcowBackend.ensure_domain
+
+    async def killed(self: MailcowBackend, *args: Any, **kwargs: Any) -> None:
+        await original(self, *args, **kwargs)
+        raise Killed  # the domain and its DKIM key exist; the run never hears of it
+
+    monkeypatch.setattr(MailcowBackend, "ensure_domain", killed)
+    with pytest.raises(Killed):
+        await plans.apply(app, source=source, only=[DOMAIN])
+    monkeypatch.setattr(MailcowBackend, "ensure_domain", original)
+    assert DOMAIN in fake.domains and DOMAIN in fake.dkim
+    applied = await plans.apply(app, source=source, only=[DOMAIN])
+    assert not applied.failed, [o.error for o in applied.failed]
+    async with app.uow() as uow:
+        rows = await uow.events.recent(limit=100, topic_prefix="mail.")
+    logged = sorted(r.topic for r in rows if r.payload.get("domain") == DOMAIN and "address" not in r.payload)
+    assert logged == ["mail.dkim.created", "mail.domain.created"]

@@ -258,6 +258,10 @@ class DmarcTotalsOut(BaseModel):
     failing: int = Field(description="messages that failed DMARC")
     reverse_dns: str
     ours: bool = Field(description="a source IP of one of our servers")
+    managed: bool = Field(
+        default=True,
+        description="domains: a domain of the desired state (or a subdomain of one); always true in other sections",
+    )
 
 
 class TlsTotalsOut(BaseModel):
@@ -280,6 +284,9 @@ class DmarcSummaryOut(BaseModel):
     organisations: list[DmarcTotalsOut]
     unknown_senders: list[str] = Field(description="sources that are not our servers, with messages failing DMARC")
     our_servers_failing: list[str]
+    unmanaged_domains: list[str] = Field(
+        default_factory=list, description="domains with reports that are not domains of the desired state"
+    )
     tls: TlsTotalsOut
 
 
@@ -308,6 +315,10 @@ class DmarcReportOut(BaseModel):
     messages: int
     origin: str
     ingested_at: str
+    notes: list[str] = Field(
+        default_factory=list,
+        description="what was odd but stored: repaired XML, bytes after the gzip data, dates before DMARC existed",
+    )
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
@@ -333,6 +344,8 @@ class IngestItemOut(BaseModel):
     report_id: str
     records: int
     messages: int
+    managed: bool = Field(default=True, description="false: not a domain of the desired state (stored, marked)")
+    notes: list[str] = Field(default_factory=list, description="what was odd but did not stop it being stored")
 
 
 class IngestOut(BaseModel):
@@ -341,6 +354,8 @@ class IngestOut(BaseModel):
     ingested: int
     duplicate: int
     skipped: int
+    noted: int = Field(default=0, description="stored reports with notes")
+    unmanaged: int = Field(default=0, description="stored reports of domains outside the desired state")
     items: list[IngestItemOut]
     sources_resolved: int
     alerts: list[dict[str, Any]]

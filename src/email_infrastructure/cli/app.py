@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 import traceback
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -113,28 +113,43 @@ def _hoist(argv: list[str]) -> list[str]:
     return [*head, *dict.fromkeys(flags), *(a for a in rest[:end] if a not in _GLOBAL_FLAGS), *rest[end:]]
 
 
+def _changes_exit_code(argv: list[str]) -> bool:
+    """`plan --detailed-exitcode`: exit 2 means "changes pending" there, so no error may exit 2."""
+    args = argv[1 : argv.index("--") if "--" in argv else len(argv)]
+    command = next((a for a in args if not a.startswith("-")), None)  # root options take no value
+    return command == "plan" and "--detailed-exitcode" in args
+
+
 def main(prog_name: str | None = None) -> None:
-    """Run the CLI on `sys.argv`: exit 0 on success, 2 on user errors, 70 on internal errors."""
+    """Run the CLI on `sys.argv`: exit 0 on success, 2 on user errors, 70 on internal errors.
+
+    Under `plan --detailed-exitcode` a user error (a refusal, a bad file or option) exits 1 instead.
+    """
     sys.argv = _hoist(sys.argv)
+    user_error = 1 if _changes_exit_code(sys.argv) else 2
+
+    def error_exit(code: int) -> NoReturn:
+        sys.exit(user_error if code == 2 else code)
+
     try:
         result = app(args=sys.argv[1:], prog_name=prog_name, standalone_mode=False)
     except typer.Abort:
         err_console.print("aborted: nothing was applied")
-        sys.exit(2)
+        error_exit(2)
     except typer.TyperException as exc:  # usage errors: bad option, missing argument (exit 2)
         show = getattr(exc, "show", None)
         if callable(show):
             show()
         else:
             err_console.print(f"error: {exc.format_message()}", markup=False)
-        sys.exit(exc.exit_code)
+        error_exit(exc.exit_code)
     except EmailInfraError as exc:
         _report(exc, f"error: {exc}")
-        sys.exit(exc.exit_code)
+        error_exit(exc.exit_code)
     except OSError as exc:  # a data dir that cannot be created or written, a file that cannot be read
         where = f"{exc.filename}: " if exc.filename else ""
         _report(exc, f"error: {where}{exc.strerror or exc}")
-        sys.exit(2)
+        error_exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)

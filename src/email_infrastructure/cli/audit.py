@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 #: the monitoring-plugin convention (docs/audit-format.md): 2 is a usage error (cli/app.py)
 EXIT_CODES = {"ok": 0, "warning": 0, "error": 1, "unknown": 3}
-CHECK_NAMES = "spf,dkim,dmarc,mx,mta_sts,tls_rpt,bimi,ptr,dnsbl (alias blocklist),tls,drift,compliance"
+#: spaces after the commas: `--help` wraps between names, never cuts one (`--checks` takes them with or without)
+CHECK_NAMES = "spf, dkim, dmarc, mx, mta_sts, tls_rpt, bimi, ptr, dnsbl (alias blocklist), tls, drift, compliance"
 STATUS_STYLE = {
     "ok": "green",
     "warning": "yellow",
@@ -61,7 +62,10 @@ NameserverOption = Annotated[
     list[str] | None,
     typer.Option(
         "--nameserver",
-        help="Upstream DNS server IP[:PORT] (repeatable); default: the inventory's, else the system's.",
+        help=(
+            "Upstream DNS server IP[:PORT] (repeatable); default: the monitoring.nameservers of -f FILE,"
+            " else of the stored desired state, else EMAIL_INFRA_NAMESERVERS, else the system's."
+        ),
     ),
 ]
 ZonesOption = Annotated[
@@ -164,9 +168,17 @@ def _print_audit(report: AuditReport, output: AuditFormat) -> None:
     for reports, label in ((report.domains, "domain"), (report.ips, "ip")):
         if reports:
             console.print(_summary_table(reports, label))
+    if report.resolver_silent:
+        _silent_line(report.resolver_silent)  # every finding would say the same: said once
+        return
     _zone_lines(err_console, report.zones)
     # findings of a broken list are said once above, per list
     _finding_lines(console, ((r.subject, c) for r in subjects for c in r.checks.values()))
+
+
+def _silent_line(reason: str) -> None:
+    """The one line for a resolver that answers nothing (stderr: stdout keeps the results)."""
+    _line(err_console, ("unknown", "cyan"), (f" {reason}: nothing could be determined", ""))
 
 
 def _zone_lines(out: Console, zones: list[ZoneHealth]) -> None:
@@ -225,7 +237,6 @@ def audit_command(
     request = AuditRequest(
         domains=names,
         source=inventory(file, quiet=output is not AuditFormat.table) if file is not None else None,
-        desired=file is None and not names,
         nameservers=list(nameserver or []),
         selectors=list(selector or []),
         checks=check_names(set(_split(checks))),
@@ -239,6 +250,8 @@ def audit_command(
         summary = call(lambda app: stream_audit(app, request, lambda r: _stream_line(r.to_json())))
         for z in summary.zones:
             _stream_line(zone_json(z))
+        if summary.resolver_silent:
+            _silent_line(summary.resolver_silent)
         raise typer.Exit(exit_code(summary.status.value))
     report = call(lambda app: audit_domains(app, request))
     _print_audit(report, output)
@@ -287,19 +300,21 @@ def blacklist_command(
         dqs_key_env=dqs_key_env,
         timeout=timeout,
     )
-    results, health = call(lambda app: blocklist_lookup(app, request))
+    report = call(lambda app: blocklist_lookup(app, request))
+    results, health = report.results, report.zones
     by_target: dict[str, list[ListingResult]] = {}
     for r in results:
         by_target.setdefault(r.target, []).append(r)
     status = worst(listing_result(t, items).status for t, items in by_target.items())
     if output is Format.json:
-        print_json(
-            {
-                "status": status.value,
-                "results": [_listing_json(r) for r in results],
-                "zones": [zone_json(z) for z in health],
-            }
-        )
+        data: dict[str, Any] = {
+            "status": status.value,
+            "results": [_listing_json(r) for r in results],
+            "zones": [zone_json(z) for z in health],
+        }
+        if report.resolver_silent:
+            data["resolver_silent"] = report.resolver_silent
+        print_json(data)
     elif output is Format.csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(["target", "zone", "status", "codes", "meaning", "reason", "delisting"])
@@ -322,4 +337,6 @@ def blacklist_command(
                     _line(console, (f"{r.target} on {r.zone}: delisting: {r.delisting}", ""))
         # one line per broken list, however many targets were not asked there
         _zone_lines(err_console, health)
+    if report.resolver_silent:
+        _silent_line(report.resolver_silent)
     raise typer.Exit(exit_code(status.value))

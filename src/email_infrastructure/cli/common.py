@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from email_infrastructure.core.inventory import LoadedInventory
     from email_infrastructure.core.settings import Settings
     from email_infrastructure.services.app import App
@@ -111,6 +113,50 @@ def note_state(app: App) -> None:
             f"set EMAIL_INFRA_DATA_DIR={legacy.parent.resolve()} to keep using it",
             soft_wrap=True,
         )
+
+
+def print_key_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str | Text]],
+    *,
+    keys: Collection[int],
+    title: str | None = None,
+    out: Console | None = None,
+) -> None:
+    """A table whose key columns (file names, IPs, owners) are never cut, at any width.
+
+    Key columns do not wrap and are as wide as their longest value; the others fold. When the
+    table cannot fit so at the terminal's width, each row becomes two lines instead: its keys,
+    whole, then the other cells as `column: value` (cells that are str are markup).
+    """
+    from rich.measure import Measurement
+    from rich.table import Table
+    from rich.text import Text
+
+    out = out or console
+    cells = [[c if isinstance(c, Text) else Text.from_markup(c) for c in row] for row in rows]
+    table = Table(*columns, title=title)
+    for i, column in enumerate(table.columns):
+        if i in keys:
+            column.no_wrap = True
+            column.min_width = max([len(columns[i]), *(row[i].cell_len for row in cells)])
+        else:
+            column.overflow = "fold"
+    for row in cells:
+        table.add_row(*row)
+    unbounded = out.options.update(max_width=10**6)
+    if Measurement.get(out, unbounded, table).minimum <= out.width:
+        out.print(table)
+        return
+    if title:
+        out.print(Text(title, style="bold"))
+    for row in cells:
+        # soft_wrap: a key longer than the line is left for the terminal to wrap, never cut or
+        # broken by us (copied or searched, it is whole)
+        out.print(Text("  ").join(row[i] for i in sorted(keys)), soft_wrap=True)
+        rest = [Text.assemble((f"{columns[i]}: ", "dim"), row[i]) for i in range(len(row)) if i not in keys and row[i]]
+        for line in Text("  ").join(rest).wrap(out, max(out.width - 4, 20)):
+            out.print(Text("    ") + line, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

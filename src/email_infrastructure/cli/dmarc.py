@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from email_infrastructure.cli.common import call, console, err_console, print_json
+from email_infrastructure.cli.common import call, console, err_console, print_json, print_key_table
 
 if TYPE_CHECKING:
     from email_infrastructure.services.dmarc import DmarcSummary, IngestSummary, Totals
@@ -39,11 +39,11 @@ def _render_ingest(result: IngestSummary, output: IngestFormat) -> None:
         print_json(result.to_json())
         return
     from rich.markup import escape
-    from rich.table import Table
 
-    table = Table("status", "kind", "domain", "org", "report id", "records", "messages", "source / reason")
-    for item in result.items:
-        table.add_row(
+    columns = ("source", "status", "kind", "domain", "org", "report id", "records", "messages", "reason")
+    rows = [
+        [
+            escape(item.origin),
             f"[{STYLE[item.status]}]{item.status}[/]",
             item.kind,
             escape(item.domain),
@@ -51,12 +51,20 @@ def _render_ingest(result: IngestSummary, output: IngestFormat) -> None:
             escape(item.report_id),
             str(item.records),
             str(item.messages),
-            escape(item.origin + (f": {item.reason}" if item.reason else "")),
-        )
-    console.print(table)
+            escape(" ".join([item.reason, *(f"[{n}]" for n in item.notes)]).strip()),
+        ]
+        for item in result.items
+    ]
+    # the file (or message) is what a user looks for: whole, first; the domain is a key too
+    print_key_table(columns, rows, keys=(0, 3))
     line = (
         f"{result.count('ingested')} ingested, {result.count('duplicate')} duplicate, {result.count('skipped')} skipped"
     )
+    data = result.to_json()
+    if data["unmanaged"]:
+        line += f"; {data['unmanaged']} of domains not in the desired state (kept, marked unmanaged)"
+    if data["noted"]:
+        line += f"; {data['noted']} with notes"
     if result.resolved:
         line += f"; {result.resolved} source(s) named by reverse DNS"
     if result.mailbox:
@@ -130,23 +138,25 @@ def _render_summary(result: DmarcSummary, output: SummaryFormat) -> None:
             writer.writerow(["tls_failure", kind, count, "", "", "", count, "", ""])
         return
     from rich.markup import escape
-    from rich.table import Table
 
     scope = result.domain or "every domain"
     since = f"since {result.since}" if result.since else "all time"
     console.print(f"{scope}, {since}: {result.reports} aggregate report(s), {result.failure_reports} failure report(s)")
     for name, rows in sections:
-        table = Table(name, "messages", "DMARC pass", "SPF aligned", "DKIM aligned", "failing", title=f"per {name}")
+        columns = [name, "messages", "DMARC pass", "SPF aligned", "DKIM aligned", "failing"]
         if name == "source":
-            table.add_column("reverse DNS")
-            table.add_column("ours")
+            columns += ["reverse DNS", "ours"]
+        cells = []
         for t in rows:
-            cells = [escape(t.key), f"{t.messages:,}", _pct(t, t.dmarc_pass), _pct(t, t.spf_aligned)]
-            cells += [_pct(t, t.dkim_aligned), f"{t.failing:,}"]
+            row = [escape(t.key), f"{t.messages:,}", _pct(t, t.dmarc_pass), _pct(t, t.spf_aligned)]
+            row += [_pct(t, t.dkim_aligned), f"{t.failing:,}"]
             if name == "source":
-                cells += [escape(t.reverse_dns), "yes" if t.ours else ""]
-            table.add_row(*cells)
-        console.print(table)
+                row += [escape(t.reverse_dns), "yes" if t.ours else ""]
+            if not t.managed:
+                row[0] += " (unmanaged)"
+            cells.append(row)
+        # a source IP (an IPv6 address is 39 characters) or a domain is never cut to `2001:db8:…`
+        print_key_table(columns, cells, keys=(0,), title=f"per {name}")
     unknown = ", ".join(t.key for t in result.unknown_senders) or "none"
     failing = ", ".join(t.key for t in result.our_failing) or "none"
     console.print(f"unknown senders failing DMARC: {unknown}", markup=False)

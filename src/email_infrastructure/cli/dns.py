@@ -115,6 +115,12 @@ def _line(text: str) -> None:
 _RANK = {"vps": 0, "dkim": 1, "mail": 2}
 
 
+def _import_notes(result: Plan) -> None:
+    """What the import kept as it was (another file's defaults, a server still used), one line each."""
+    for note in result.imported.notes if result.imported is not None else []:
+        _line(f"[dim]note: {escape(note)}[/]")
+
+
 def show_plan(result: Plan) -> None:
     """The plan for people: steps other than DNS by key, then zones with their record changes."""
     if result.imported is not None and result.imported.changed:
@@ -123,6 +129,7 @@ def show_plan(result: Plan) -> None:
         for what, sign in ((i.added, "+"), (i.updated, "~"), (i.removed, "-")):
             for item in what:
                 _line(f"  {sign} {escape(item)}")
+    _import_notes(result)
     # servers first (their addresses feed the rest), then keys and mail, then the zones
     for step in sorted(result.graph.ordered, key=lambda s: _RANK.get(s.component, 3)):
         if step.component == "dns":
@@ -177,12 +184,19 @@ def plan(
     deadline: DeadlineOption = None,
     detailed_exitcode: Annotated[
         bool,
-        typer.Option("--detailed-exitcode", help="Exit 0 without changes, 2 with changes, 1 on error."),
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 0 without changes, 2 with changes, 1 on error (a refusal, an invalid file or option too).",
+        ),
     ] = False,
 ) -> None:
     """Show what apply would change; writes nothing (no provider, no database, no key).
 
     Without -f the desired state stored in the database is planned; with -f FILE, what importing it would do.
+
+    Exit codes: 0; 1 a step could not be planned; 2 a usage or input error (a refusal such as another
+    owner's domains without --force, an invalid file). With --detailed-exitcode: 0 no changes, 2 changes,
+    1 any error, refusals included.
     """
     from email_infrastructure.services.plans import plan as plan_service
 
@@ -308,5 +322,6 @@ def apply(
         print_json(result.to_json())
     else:
         _summary(result)
+        _import_notes(result.plan)
     if result.failed:
         raise typer.Exit(1)

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from email_infrastructure.cli.common import JsonOption, call, console, print_json
+from email_infrastructure.cli.common import JsonOption, call, console, print_json, print_key_table
 
 if TYPE_CHECKING:
     from email_infrastructure.services.domains import DomainView
@@ -86,12 +86,17 @@ def list_(as_json: JsonOption = False) -> None:
     if as_json:
         print_json({"domains": [v.to_json() for v in views]})
         return
-    table = Table("domain", "owner", "dns provider", "server", "mailboxes")
-    for v in views:
-        table.add_row(
-            v.name, escape(v.owner), str(v.spec.get("dns_provider")), str(v.spec.get("server")), str(len(v.mailboxes))
+    rows = [
+        (
+            v.name,
+            escape(v.owner),
+            escape(str(v.spec.get("dns_provider"))),
+            escape(str(v.spec.get("server"))),
+            str(len(v.mailboxes)),
         )
-    console.print(table)
+        for v in views
+    ]
+    print_key_table(("domain", "owner", "dns provider", "server", "mailboxes"), rows, keys=(0, 1))
 
 
 @app.command("show")

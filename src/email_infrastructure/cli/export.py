@@ -39,6 +39,9 @@ def export(
         err_console.print(f"warning: {warning}", markup=False, style="yellow")
     for what, why in sorted(result.skipped.items()):
         err_console.print(f"skipped {what}: {why}", markup=False)
+    if result.reason is not None:
+        err_console.print(f"error: {result.reason}", markup=False, style="red")
+        raise typer.Exit(2)
     where = f"to {output} (mode 0600)" if output else "to stdout"
     err_console.print(
         f"exported {result.rows} mailbox(es) as {fmt} {where}: it holds passwords; keep it private", markup=False

@@ -31,8 +31,10 @@ def validate(file: InventoryOption = DEFAULT_INVENTORY, as_json: JsonOption = Fa
         raise typer.Exit(2) from None
     inv = loaded.inventory
     if as_json:
-        print_json({"valid": True, "problems": [], "warnings": loaded.warnings})
+        print_json({"valid": True, "problems": [], "warnings": [*loaded.warnings, *loaded.advice]})
         return
+    for advice in loaded.advice:
+        err_console.print(f"[yellow]warning:[/] {escape(advice)}", soft_wrap=True)
     mailboxes = sum(len(d.mailboxes) for d in inv.domains)
     counts = f"{len(inv.domains)} domain(s), {mailboxes} mailbox(es), {len(inv.servers)} server(s)"
     console.print(f"[green]valid:[/] {escape(str(file))}: {counts}")

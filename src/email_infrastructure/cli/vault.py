@@ -6,8 +6,9 @@ import os
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from email_infrastructure.cli.common import call, console
+from email_infrastructure.cli.common import JsonOption, call, console, err_console, print_json
 
 app = typer.Typer(help="The secrets vault (encrypted mailbox passwords and DKIM keys).", no_args_is_help=True)
 
@@ -40,3 +41,33 @@ def rotate(
     if result.finished_interrupted:
         console.print("finished an interrupted rotation first")
     console.print(f"re-encrypted {result.reencrypted} secret(s); key: {result.key_location}")
+
+
+@app.command("check")
+def check(as_json: JsonOption = False) -> None:
+    """Try every stored secret with the vault's keys and name those that do not open (exit 1)."""
+    from email_infrastructure.services.vault import check_secrets
+
+    result = call(check_secrets)
+    if as_json:
+        print_json(result.to_json())
+    elif result.undecryptable:
+        for name in result.undecryptable:
+            console.print(escape(name), soft_wrap=True)
+        err_console.print(
+            f"{len(result.undecryptable)} of {result.total} stored secret(s) cannot be decrypted with the vault's "
+            "keys; `email-infra vault forget NAME` deletes one (whatever it protected must be made again)"
+        )
+    else:
+        console.print(f"all {result.total} stored secret(s) open with the vault's key")
+    if result.undecryptable:
+        raise typer.Exit(1)
+
+
+@app.command("forget")
+def forget(name: Annotated[str, typer.Argument(help="The secret, as `vault check` names it (OWNER/NAME).")]) -> None:
+    """Delete one stored secret (one that cannot be decrypted); logged as an event, the value never shown."""
+    from email_infrastructure.services.vault import forget_secret
+
+    call(lambda a: forget_secret(a, name))
+    console.print(f"forgot {escape(name)}", soft_wrap=True)

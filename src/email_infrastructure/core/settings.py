@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     dmarc_max_message_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     #: a record's message count above this is absurd (the report is skipped)
     dmarc_max_count: int = Field(default=10_000_000, ge=1)
+    #: store only the reports of the desired state's domains (and their subdomains); by default every
+    #: report is kept and those of other domains are marked unmanaged in summaries
+    dmarc_managed_only: bool = False
 
     #: REST API (`email-infra serve`): rate limits per key and route ("N/second|minute|hour|day")
     api_rate_limit_read: str = "60/minute"

@@ -1,7 +1,13 @@
-"""The secrets vault: Fernet (AES-128-CBC + HMAC-SHA256) encryption of generated secrets."""
+"""The secrets vault: Fernet (AES-128-CBC + HMAC-SHA256) encryption of generated secrets.
+
+Every key has an id (`key_id`: a truncated SHA-256 of the key, which reveals nothing of it); a
+stored secret records the id of the key it was written under, and the database records the id of
+the active key, so a process can tell that another one rotated the key under it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
@@ -22,6 +28,15 @@ PENDING_KEY_FILE_NAME = "secret.key.next"
 def generate_key() -> str:
     """A fresh random vault key (44 url-safe base64 characters)."""
     return Fernet.generate_key().decode("ascii")
+
+
+def key_id(key: str) -> str:
+    """The id of a vault key: 16 hex characters of a SHA-256 of it (one-way, safe to store and show)."""
+    return hashlib.sha256(b"email-infra vault key id\0" + key.strip().encode("ascii")).hexdigest()[:16]
+
+
+class StaleKeyError(VaultError):
+    """This process does not hold the vault key that is active in the database (rotated under it)."""
 
 
 def _parse_key(text: str, origin: str) -> Fernet:
@@ -70,6 +85,8 @@ class Vault:
             raise ConfigError("the vault needs at least one key")
         self.keys = [k.strip() for k in keys]
         self._fernets = [_parse_key(k, "vault key") for k in self.keys]
+        #: the ids of the keys, in the same order (the first is the primary)
+        self.ids = [key_id(k) for k in self.keys]
         self._multi = MultiFernet(self._fernets)
         for key in keys:
             register_secret(key.strip())
@@ -92,9 +109,21 @@ class Vault:
         _log.info("created vault key file %s (mode 0600)", path)
         return cls([read_key_file(path)])
 
-    def encrypt(self, plaintext: str) -> str:
-        """Encrypt a secret with the primary key."""
-        return self._multi.encrypt(plaintext.encode("utf-8")).decode("ascii")
+    @property
+    def primary_id(self) -> str:
+        """The id of the key that encrypts by default."""
+        return self.ids[0]
+
+    def encrypt(self, plaintext: str, key: str | None = None) -> str:
+        """Encrypt a secret with the key of id `key` (default: the primary key)."""
+        if key is None:
+            return self._multi.encrypt(plaintext.encode("utf-8")).decode("ascii")
+        if key not in self.ids:
+            raise StaleKeyError(
+                f"the active vault key ({key}) is not one this process holds ({', '.join(self.ids)}): the key "
+                "was rotated by another process; restart this one with the new key"
+            )
+        return self._fernets[self.ids.index(key)].encrypt(plaintext.encode("utf-8")).decode("ascii")
 
     def decrypt(self, token: str) -> str:
         """Decrypt with any known key; the plaintext is registered for log redaction."""

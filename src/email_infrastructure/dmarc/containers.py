@@ -2,8 +2,10 @@
 
 A file's name and a part's declared MIME type are unreliable (dmarc-reports.md §2), so every
 container is recognised by its first bytes. Decompression is streamed through `Bounded`, which
-enforces a size cap and a compression-ratio cap: a zip or gzip bomb stops at the limit, it never
-fills memory or disk. Anything that cannot be read becomes an `Unreadable` with its reason.
+enforces a size cap and a compression-ratio cap while the data comes out (output so far against the
+compressed input consumed so far): a zip or gzip bomb stops within a few MiB of output, it never
+fills memory or disk nor burns CPU. Anything that cannot be read becomes an `Unreadable` with its
+reason; what was read but is worth knowing (bytes after the gzip data) becomes a note of the payload.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import mailbox
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -29,6 +31,10 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:[ \t]")
 _HEAD = 4096
+#: compressed bytes handed to zlib at a time, and decompressed bytes asked of a stream at a time:
+#: the limits are checked between steps, so a bomb costs at most one step beyond them
+_IN_STEP = 16 * 1024
+_OUT_STEP = 256 * 1024
 
 
 class Readable(Protocol):
@@ -62,6 +68,10 @@ class Payload:
     kind: str  # "aggregate" | "tlsrpt" | "failure"
     stream: Readable | None = None
     message: EmailMessage | None = None
+    #: what is worth knowing about the container (filled while the stream is read, e.g. trailing bytes)
+    notes: list[str] = field(default_factory=list)
+    #: the decompressing stream's counters (compressed bytes consumed, bytes out), None for plain data
+    meter: Bounded | None = None
 
 
 @dataclass(frozen=True)
@@ -76,35 +86,139 @@ Found = Payload | Unreadable
 
 
 class Bounded:
-    """A decompressing stream cut off at the size and ratio limits; damage becomes a skip reason."""
+    """A decompressing stream cut off at the size and ratio limits; damage becomes a skip reason.
 
-    def __init__(self, inner: Readable, compressed_size: int, limits: ContainerLimits, what: str) -> None:
+    The ratio is output so far ÷ compressed input consumed so far (`consumed`; without it, the
+    whole compressed size), checked after every step of at most `_OUT_STEP` bytes: a bomb is
+    refused once `ratio_floor` bytes have come out, whatever follows it in the file.
+    """
+
+    def __init__(
+        self,
+        inner: Readable,
+        compressed_size: int,
+        limits: ContainerLimits,
+        what: str,
+        consumed: Callable[[], int] | None = None,
+    ) -> None:
         self._inner = inner
         self._compressed = max(compressed_size, 1)
+        self._consumed = consumed
         self._limits = limits
         self._what = what
         self.total = 0
 
+    @property
+    def consumed(self) -> int:
+        """Compressed bytes consumed so far (the whole compressed size when the stream cannot tell)."""
+        return self._consumed() if self._consumed is not None else self._compressed
+
     def read(self, size: int = -1, /) -> bytes:
-        """Up to `size` decompressed bytes."""
-        budget = self._limits.max_bytes + 1 - self.total
-        want = budget if size is None or size < 0 else min(size, budget)
-        try:
-            data = self._inner.read(max(want, 1))
-        except EOFError:
-            raise ReportRejected(f"truncated {self._what}: the data ends before the end-of-stream marker") from None
-        except (zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, OSError) as exc:
-            raise ReportRejected(f"damaged {self._what}: {exc}") from None
-        self.total += len(data)
+        """Up to `size` decompressed bytes (fewer only at the end of the data)."""
         limits = self._limits
-        if self.total > limits.max_bytes:
-            raise ReportRejected(f"{self._what} expands beyond the size limit of {limits.max_bytes:,} bytes")
-        if self.total > limits.ratio_floor and self.total / self._compressed > limits.max_ratio:
-            raise ReportRejected(
-                f"{self._what} expands more than {limits.max_ratio}:1 (a compression bomb): "
-                f"{self._compressed:,} bytes gave {self.total:,} so far"
-            )
-        return data
+        want = limits.max_bytes + 1 - self.total if size is None or size < 0 else size
+        parts: list[bytes] = []
+        got = 0
+        while got < want:
+            step = max(1, min(want - got, _OUT_STEP, limits.max_bytes + 1 - self.total))
+            try:
+                data = self._inner.read(step)
+            except EOFError:
+                raise ReportRejected(f"truncated {self._what}: the data ends before the end-of-stream marker") from None
+            except (zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, OSError) as exc:
+                raise ReportRejected(f"damaged {self._what}: {exc}") from None
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+            self.total += len(data)
+            if self.total > limits.max_bytes:
+                raise ReportRejected(f"{self._what} expands beyond the size limit of {limits.max_bytes:,} bytes")
+            if self.total > limits.ratio_floor:
+                consumed = max(self.consumed, 1)
+                if self.total / consumed > limits.max_ratio:
+                    raise ReportRejected(
+                        f"{self._what} expands more than {limits.max_ratio}:1 (a compression bomb): "
+                        f"{consumed:,} bytes gave {self.total:,} so far"
+                    )
+        return b"".join(parts)
+
+
+class GzipMembers:
+    """The decompressed data of one or more gzip members (RFC 1952 §2.2: a file may hold several).
+
+    Bytes after the last complete member that do not start another member (a CRLF added by a mail
+    gateway, zero padding) are ignored and noted in `notes`. Each call inflates at most `size`
+    bytes from at most `_IN_STEP` compressed bytes, and `consumed` says how much compressed input
+    zlib has taken so far: the ratio limit can be checked while the data comes out.
+    """
+
+    #: trailing bytes counted for the note at most (the rest is not read)
+    JUNK_COUNTED = 1024 * 1024
+
+    def __init__(self, inner: Readable, notes: list[str]) -> None:
+        self._inner = inner
+        self._notes = notes
+        self._inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        self._pending = b""  # read from `inner` but not yet given to zlib
+        self._fed = 0  # given to zlib (its unconsumed tail included)
+        self._done = False
+
+    @property
+    def consumed(self) -> int:
+        """Compressed bytes zlib has consumed (those it has not yet taken are not counted)."""
+        return self._fed - len(self._inflater.unconsumed_tail)
+
+    def _input(self) -> bytes:
+        if self._pending:
+            chunk, self._pending = self._pending[:_IN_STEP], self._pending[_IN_STEP:]
+            return chunk
+        return self._inner.read(_IN_STEP)
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to `size` decompressed bytes (b"" after the last member)."""
+        size = _OUT_STEP if size is None or size < 0 else max(size, 1)
+        while not self._done:
+            inflater = self._inflater
+            if inflater.unconsumed_tail:
+                data = inflater.decompress(inflater.unconsumed_tail, size)
+            else:
+                chunk = self._input()
+                if not chunk:
+                    raise EOFError("gzip data ends before the end-of-stream marker")
+                self._fed += len(chunk)
+                data = inflater.decompress(chunk, size)
+            if inflater.eof:
+                self._after_member(inflater.unused_data)
+            if data:
+                return data
+        return b""
+
+    def _after_member(self, rest: bytes) -> None:
+        """After a member's end: another member, the end of the file, or trailing junk (noted)."""
+        self._fed -= len(rest)  # read past the member's end: not consumed by it
+        rest += self._pending
+        self._pending = b""
+        while len(rest) < 2:
+            more = self._inner.read(_IN_STEP)
+            if not more:
+                break
+            rest += more
+        if not rest:
+            self._done = True
+        elif rest.startswith(GZIP_MAGIC):
+            self._inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            self._pending = rest
+        else:
+            self._done = True
+            ignored = len(rest)
+            while ignored <= self.JUNK_COUNTED:
+                more = self._inner.read(_IN_STEP)
+                if not more:
+                    break
+                ignored += len(more)
+            amount = f"more than {self.JUNK_COUNTED:,}" if ignored > self.JUNK_COUNTED else f"{ignored:,}"
+            self._notes.append(f"{amount} byte(s) after the end of the gzip data ignored (starting {rest[:4]!r})")
 
 
 class Peeked:
@@ -187,12 +301,13 @@ class Extractor:
             else:
                 yield from self._stream(handle, size, origin, kind)
 
-    def _stream(
-        self, handle: IO[bytes] | Readable, size: int, origin: str, kind: str, depth: int = 0
-    ) -> Iterator[Found]:
-        if kind == "gzip" and depth == 0:
+    def _stream(self, handle: IO[bytes] | Readable, size: int, origin: str, kind: str) -> Iterator[Found]:
+        if kind == "gzip":
+            notes: list[str] = []
+            members = GzipMembers(handle, notes)
+            meter = Bounded(members, size, self.limits, "gzip data", consumed=lambda: members.consumed)
             try:  # the first read can fail already (a gzip cut short within its first block)
-                inner = Peeked(Bounded(gzip.GzipFile(fileobj=handle, mode="rb"), size, self.limits, "gzip data"))  # type: ignore[arg-type]  # GzipFile reads any object with read(); typeshed wants IO[bytes]
+                inner = Peeked(meter)
                 inside = sniff(inner.head)
             except ReportRejected as exc:
                 yield Unreadable(origin, exc.reason)
@@ -200,7 +315,8 @@ class Extractor:
             if inside not in ("xml", "json"):
                 yield Unreadable(origin, "gzip data that holds neither an XML nor a JSON report")
                 return
-            yield from self._stream(inner, size, origin, inside, depth + 1)
+            kind = "aggregate" if inside == "xml" else "tlsrpt"
+            yield Payload(origin, kind, inner, notes=notes, meter=meter)
         elif kind == "xml":
             yield Payload(origin, "aggregate", Bounded(handle, 1, self._plain(), "XML"))
         elif kind == "json":
@@ -237,8 +353,11 @@ class Extractor:
                     yield Unreadable(where, f"damaged zip member: {exc}")
                     continue
                 with raw:
+                    meter = Bounded(
+                        raw, member.compress_size, self.limits, "zip member", consumed=_zip_consumed(raw, member)
+                    )
                     try:
-                        inner = Peeked(Bounded(raw, member.compress_size, self.limits, "zip member"))
+                        inner = Peeked(meter)
                         kind = sniff(inner.head)
                     except ReportRejected as exc:
                         yield Unreadable(where, exc.reason)
@@ -246,7 +365,7 @@ class Extractor:
                     if kind not in ("xml", "json"):
                         yield Unreadable(where, "zip member that is neither an XML nor a JSON report")
                         continue
-                    yield Payload(where, "aggregate" if kind == "xml" else "tlsrpt", inner)
+                    yield Payload(where, "aggregate" if kind == "xml" else "tlsrpt", inner, meter=meter)
 
     def _member_problem(self, member: zipfile.ZipInfo) -> str:
         limits = self.limits
@@ -313,6 +432,16 @@ class Extractor:
             yield from self._stream(BytesIO(content), len(content), origin, kind)
         else:
             yield Unreadable(origin, "an attachment that is not a report")
+
+
+def _zip_consumed(raw: object, member: zipfile.ZipInfo) -> Callable[[], int]:
+    """Compressed bytes a zip member's reader has taken so far (its whole size if it cannot tell)."""
+
+    def consumed() -> int:
+        left = getattr(raw, "_compress_left", None)  # ZipExtFile's count of compressed bytes still unread
+        return member.compress_size - left if isinstance(left, int) else member.compress_size
+
+    return consumed
 
 
 def is_failure_report(message: Message) -> bool:

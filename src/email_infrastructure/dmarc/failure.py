@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import binascii
+import quopri
 import socket
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage, Message
@@ -13,6 +15,10 @@ from email_infrastructure.dmarc.model import FailureReport, ReportRejected
 CLOCK_SKEW = timedelta(days=1)
 #: the original headers are personal data: keep what a diagnosis needs, not a whole message
 MAX_HEADERS = 16 * 1024
+#: RFC 6591 §3.1 `Delivery-Result` values; anything else is recorded as "other" (its own catch-all)
+DELIVERY_RESULTS = frozenset({"delivered", "spam", "policy", "reject", "other"})
+#: the feedback fields are a few dozen short lines; a larger encoded part is not a report
+MAX_FIELDS = 64 * 1024
 
 
 def _address(text: str) -> str:
@@ -25,8 +31,30 @@ def _address(text: str) -> str:
 
 
 def _fields(part: Message) -> Message:
-    """The `message/feedback-report` fields, whether the parser nested them as a message or as text."""
+    """The `message/feedback-report` fields, whether the parser nested them as a message or as text.
+
+    Some reporters (Netease/163.com) send the part base64-encoded, which RFC 2046 does not allow for
+    message/* parts: the parser then sees no fields at all, so the transfer encoding is undone first.
+    """
     payload = part.get_payload()
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if encoding in ("base64", "quoted-printable"):
+        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            inner = payload[0]
+            body = inner.get_payload()
+            raw = body if isinstance(body, str) and not inner.keys() else inner.as_string()
+        else:
+            raw = payload if isinstance(payload, str) else ""
+        if len(raw) > MAX_FIELDS * 2:
+            raise ReportRejected(f"the feedback-report part is larger than {MAX_FIELDS:,} bytes")
+        try:
+            if encoding == "base64":
+                data = binascii.a2b_base64(raw.encode("ascii", "ignore"))
+            else:
+                data = quopri.decodestring(raw.encode("ascii", "ignore"))
+        except (binascii.Error, ValueError):
+            raise ReportRejected("the feedback-report part is not valid base64") from None
+        return HeaderParser().parsestr(data.decode("utf-8", "replace"))
     if isinstance(payload, list) and payload and isinstance(payload[0], Message):
         return payload[0]
     text = payload if isinstance(payload, str) else ""
@@ -73,13 +101,18 @@ def parse_failure(message: EmailMessage, *, now: datetime | None = None) -> Fail
             arrival = parsedate_to_datetime(arrival_text)
         except (TypeError, ValueError):
             raise ReportRejected(f"Arrival-Date {arrival_text[:60]!r} is not a date") from None
-        if arrival.tzinfo is None:
+        if arrival.tzinfo is None:  # RFC 5322 "-0000": the zone is unknown, taken as UTC
             arrival = arrival.replace(tzinfo=UTC)
+        arrival = arrival.astimezone(UTC)  # stored as UTC: SQLite keeps no offset
         if arrival > (now or datetime.now(UTC)) + CLOCK_SKEW:
             raise ReportRejected(f"Arrival-Date {arrival:%Y-%m-%d %H:%M} is in the future")
     reporter = str(fields.get("Reporting-MTA", "")).partition(";")[2].strip()
     if not reporter:
         reporter = parseaddr(str(message.get("From", "")))[1].rpartition("@")[2]
+    delivery = str(fields.get("Delivery-Result", "")).strip().lower()
+    reported_delivery = ""
+    if delivery and delivery not in DELIVERY_RESULTS:
+        reported_delivery, delivery = delivery[:64], "other"
     headers = ""
     if original is not None:
         headers = "".join(f"{k}: {v}\n" for k, v in original.items())[:MAX_HEADERS]
@@ -95,7 +128,8 @@ def parse_failure(message: EmailMessage, *, now: datetime | None = None) -> Fail
         authentication_results=str(fields.get("Authentication-Results", "")).strip(),
         dkim_domain=str(fields.get("DKIM-Domain", "")).strip().lower(),
         dkim_selector=str(fields.get("DKIM-Selector", "")).strip(),
-        delivery_result=str(fields.get("Delivery-Result", "")).strip().lower(),
+        delivery_result=delivery,
+        delivery_result_reported=reported_delivery,
         subject=str(original.get("Subject", "")) if original is not None else "",
         message_id=str(original.get("Message-ID", "")).strip() if original is not None else "",
         original_headers=headers,

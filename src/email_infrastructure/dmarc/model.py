@@ -14,6 +14,14 @@ class ReportRejected(Exception):
         self.reason = reason
 
 
+class MalformedXML(ReportRejected):
+    """A document that is not well-formed XML; `document` holds it whole when it is small enough to repair."""
+
+    def __init__(self, reason: str, document: bytes | None) -> None:
+        super().__init__(reason)
+        self.document = document
+
+
 @dataclass(frozen=True, slots=True)
 class ReportMetadata:
     """`report_metadata` of an aggregate report."""
@@ -106,6 +114,8 @@ class ReportHeader:
     version: str
     metadata: ReportMetadata
     policy: PolicyPublished
+    #: what is odd about the report but did not stop it being stored (e.g. dates before DMARC existed)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +133,10 @@ class FailureReport:
     authentication_results: str = ""
     dkim_domain: str = ""
     dkim_selector: str = ""
+    #: one of RFC 6591's delivered | spam | policy | reject | other ("other" for any other value)
     delivery_result: str = ""
+    #: the value as sent when it was none of those five
+    delivery_result_reported: str = ""
     subject: str = ""
     message_id: str = ""
     #: the original message's headers (personal data: stored apart, shorter retention)

@@ -9,6 +9,9 @@ from typing import Any
 from email_infrastructure.dmarc.containers import Readable
 from email_infrastructure.dmarc.model import ReportRejected, TlsFailure, TlsPolicy, TlsReport
 
+#: the columns' widths (the same limits as aggregate reports')
+MAX_REPORT_ID = 255
+MAX_ORG_NAME = 253
 POLICY_TYPES = frozenset({"sts", "tlsa", "no-policy-found"})
 CLOCK_SKEW = timedelta(days=1)
 #: TLS reports are small: a JSON document is read whole, so it is capped well below XML's limit
@@ -61,6 +64,10 @@ def parse_tlsrpt(stream: Readable, *, now: datetime | None = None, max_count: in
     organization, report_id = _text(document.get("organization-name")), _text(document.get("report-id"))
     if not organization or not report_id:
         raise ReportRejected("TLS report without organization-name or report-id")
+    if len(report_id) > MAX_REPORT_ID:
+        raise ReportRejected(f"report-id is {len(report_id):,} characters long (at most {MAX_REPORT_ID})")
+    if len(organization) > MAX_ORG_NAME:
+        raise ReportRejected(f"organization-name is {len(organization):,} characters long (at most {MAX_ORG_NAME})")
     policies = []
     raw_policies = document["policies"]
     if not isinstance(raw_policies, list):
@@ -109,10 +116,10 @@ def parse_tlsrpt(stream: Readable, *, now: datetime | None = None, max_count: in
         )
     contact = document.get("contact-info")
     return TlsReport(
-        organization_name=organization.lower(),
+        organization_name=organization,
         report_id=report_id,
-        begin=begin,
-        end=end,
+        begin=begin.astimezone(UTC),
+        end=end.astimezone(UTC),
         contact_info=contact if isinstance(contact, str) else "",
         policies=tuple(policies),
     )

@@ -4,10 +4,15 @@ lxml's `iterparse` hands out each `record` as soon as it is complete; it is clea
 from the tree at once, so memory stays flat whatever the report's size. The parser never
 resolves entities, never loads a DTD nor anything from the network, keeps libxml2's size limits
 (`huge_tree=False`), and a document that carries a DTD at all is refused before its first record.
+
+A document that is not well-formed XML is refused with libxml2's reason; when it is small
+(`REPAIR_LIMIT`) and complete (it ends with `</feedback>`), `repair()` rebuilds it with libxml2's
+recover mode under the same restrictions, and the caller stores it marked as repaired (docs/dmarc.md).
 """
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +22,7 @@ from lxml import etree
 
 from email_infrastructure.dmarc.model import (
     AuthResult,
+    MalformedXML,
     PolicyPublished,
     Reason,
     Record,
@@ -34,8 +40,19 @@ RFC9990_ONLY = frozenset({"generator", "np", "testing", "discovery_method"})
 _TAGS = ("{*}version", "{*}report_metadata", "{*}policy_published", "{*}record")
 #: reports may arrive a little before their end date by the receiver's clock
 CLOCK_SKEW = timedelta(days=1)
-#: older than DMARC itself: a broken generator, not a report
+#: older than DMARC itself: a broken generator (or the RFC 9990 example), stored with a note
 EARLIEST = datetime(2012, 1, 1, tzinfo=UTC)
+#: the columns' widths: a longer report id or org name is not a report id (5,000,000 characters were sent)
+MAX_REPORT_ID = 255
+MAX_ORG_NAME = 253
+#: a malformed document is repaired only when it is at most this large (it is parsed whole)
+REPAIR_LIMIT = 8 * 1024 * 1024
+#: a complete document ends with the end tag of `feedback` (then maybe a stray wrapper's end tags)
+_FEEDBACK_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?feedback\s*>(?:\s|</[^<>]{1,200}>)*\Z")
+#: an address in angle brackets written as text (`<email><dmarc@example.com></email>`): `@` is never in a name
+_BARE_ADDRESS = re.compile(rb"<([^<>\s\"'/!?=]{1,200}@[^<>\s\"'=]{1,200})>")
+_RECORD_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?record[\s>]")
+_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 #: tag → local name: a report repeats a few dozen tags, so the lookup replaces a split per element
@@ -119,6 +136,83 @@ class _PrologGuard:
         return self._inner.read(size)
 
 
+class _Copy:
+    """Passes a stream through and keeps what went by, up to `limit` bytes, for a repair."""
+
+    def __init__(self, inner: Readable, limit: int) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._parts: list[bytes] | None = []
+        self._kept = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        """What the inner stream gives, remembered while under the limit."""
+        data = self._inner.read(size)
+        self._keep(data)
+        return data
+
+    def _keep(self, data: bytes) -> None:
+        if self._parts is None or not data:
+            return
+        self._kept += len(data)
+        if self._kept > self._limit:
+            self._parts = None  # too large to repair: keep nothing
+        else:
+            self._parts.append(data)
+
+    def whole(self) -> bytes | None:
+        """The whole document (the rest read now, through the same limits), or None when too large."""
+        while self._parts is not None:
+            data = self._inner.read(64 * 1024)
+            if not data:
+                return b"".join(self._parts)
+            self._keep(data)
+        return None
+
+
+def repair(document: bytes) -> tuple[bytes, int, str]:
+    """A malformed but complete report rebuilt by libxml2's recover mode: (document, errors, first error).
+
+    Bounded: the caller keeps the document only up to `REPAIR_LIMIT`; entities are never resolved,
+    no DTD nor anything from the network is loaded, libxml2's size limits stay; a DTD is refused,
+    and so is a document that does not end with `</feedback>` (cut short: records would be lost).
+    An address written in angle brackets as text is escaped first, so it is kept, not turned into a tag.
+    """
+    if _DTD.search(document):
+        raise ReportRejected("XML with a DTD (<!DOCTYPE …>) is refused: entities are never expanded")
+    if not _FEEDBACK_END.search(document[-4096:]):
+        raise ReportRejected("it does not end with </feedback> (cut short?), so it is not repaired")
+    document = _BARE_ADDRESS.sub(rb"&lt;\1&gt;", document)
+    parser = etree.XMLParser(
+        recover=True,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    try:
+        root = etree.fromstring(document, parser)
+    except etree.XMLSyntaxError as exc:
+        raise ReportRejected(f"beyond repair: {exc.msg or exc}") from None
+    if root is None:
+        raise ReportRejected("beyond repair: nothing is left of it")
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise ReportRejected("XML with a DTD (<!DOCTYPE …>) is refused: entities are never expanded")
+    written = len(_RECORD_START.findall(document))
+    records = list(root.iter("{*}record"))
+    nested = any(True for r in records for _ in r.iterancestors("{*}record"))
+    kept = len(records)
+    if nested or kept != written:  # a record lost or swallowed by another: the counts would lie
+        raise ReportRejected(f"beyond repair: {written:,} record(s) written, {kept:,} as repaired")
+    errors = [e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR]
+    first = errors[0].message.strip() if errors else ""
+    return etree.tostring(root, encoding="utf-8", xml_declaration=True), len(errors), first
+
+
 def _children(element: Any) -> dict[str, str]:
     local = _LOCAL
     return {local.get(c.tag) or _local(c.tag): (c.text or "").strip() for c in element}
@@ -127,9 +221,17 @@ def _children(element: Any) -> dict[str, str]:
 class AggregateReader:
     """`reader.header()` then `for record in reader.records()`: one pass over the stream."""
 
-    def __init__(self, stream: Readable, *, now: datetime | None = None, max_count: int = 10_000_000) -> None:
+    def __init__(
+        self,
+        stream: Readable,
+        *,
+        now: datetime | None = None,
+        max_count: int = 10_000_000,
+        keep_for_repair: int = REPAIR_LIMIT,
+    ) -> None:
+        self._copy = _Copy(stream, keep_for_repair) if keep_for_repair > 0 else None
         self._events = etree.iterparse(
-            _PrologGuard(stream),
+            _PrologGuard(self._copy or stream),
             events=("end",),
             tag=_TAGS,
             resolve_entities=False,
@@ -191,7 +293,9 @@ class AggregateReader:
                 elif tag == "version":
                     self._version = _text(element)
         except etree.XMLSyntaxError as exc:
-            raise ReportRejected(f"malformed XML: {exc.msg or exc}") from None
+            reason = f"malformed XML: {exc.msg or exc}"
+            document = self._copy.whole() if self._copy is not None else None
+            raise MalformedXML(reason, document) from None
         if self._namespace is None:
             root = getattr(self._events, "root", None)
             if root is not None:
@@ -334,20 +438,27 @@ class AggregateReader:
         if not meta:
             raise ReportRejected("report_metadata is missing (or comes after the records)")
         email = meta.get("email", "")
-        org = meta.get("org_name", "") or email.rpartition("@")[2]
+        org = meta.get("org_name", "") or email.rpartition("@")[2].strip("<> ").lower()
         if not org:
             raise ReportRejected("report_metadata has no org_name (nor an email to take it from)")
+        if len(org) > MAX_ORG_NAME:
+            raise ReportRejected(f"report_metadata: org_name is {len(org):,} characters long (at most {MAX_ORG_NAME})")
         report_id = meta.get("report_id", "")
         if not report_id:
             raise ReportRejected("report_metadata has no report_id")
+        if len(report_id) > MAX_REPORT_ID:
+            raise ReportRejected(
+                f"report_metadata: report_id is {len(report_id):,} characters long (at most {MAX_REPORT_ID})"
+            )
         domain = policy.get("domain", "").lower().rstrip(".")
         if not domain:
             raise ReportRejected("policy_published has no domain (or comes after the records)")
         begin, end = self._timestamp("begin"), self._timestamp("end")
         if end < begin:
             raise ReportRejected(f"date_range is reversed: it ends ({end:%Y-%m-%d %H:%M}) before it begins")
+        notes = []
         if begin < EARLIEST:
-            raise ReportRejected(f"date_range begins {begin:%Y-%m-%d}, before DMARC existed")
+            notes.append(f"date_range begins {begin:%Y-%m-%d}, before DMARC existed (2012): stored as sent")
         if end > self._now + CLOCK_SKEW:
             raise ReportRejected(f"date_range ends in the future ({end:%Y-%m-%d %H:%M} UTC)")
         pct_text = policy.get("pct", "")
@@ -358,7 +469,7 @@ class AggregateReader:
             namespace=self._namespace,
             version=self._version,
             metadata=ReportMetadata(
-                org_name=org.lower(),
+                org_name=org,
                 email=email,
                 report_id=report_id,
                 begin=begin,
@@ -379,4 +490,5 @@ class AggregateReader:
                 testing=policy.get("testing", "").lower(),
                 discovery_method=policy.get("discovery_method", "").lower(),
             ),
+            notes=tuple(notes),
         )

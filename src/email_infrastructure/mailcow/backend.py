@@ -7,6 +7,7 @@ it (Mailcow answers success for writes that did nothing).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 from email_infrastructure.core.component import Health
@@ -36,6 +37,17 @@ class DkimKey:
     bits: int
 
 
+class MailboxState(StrEnum):
+    """A mailbox's three states (Mailcow's `active` 1, 2 and 0)."""
+
+    #: logins and delivery
+    ACTIVE = "active"
+    #: no login (SMTP AUTH, IMAP, SOGo refused), mail still delivered into it
+    LOGIN_DISABLED = "login_disabled"
+    #: no login, no delivery
+    INACTIVE = "inactive"
+
+
 @dataclass(frozen=True)
 class Mailbox:
     """A mailbox as wanted or as read (never its password)."""
@@ -45,7 +57,7 @@ class Mailbox:
     quota_mib: int
     #: messages per day (the server's outbound rate limit); None = no limit
     daily_limit: int | None
-    active: bool = True
+    state: MailboxState = MailboxState.ACTIVE
 
     @property
     def local_part(self) -> str:
@@ -59,7 +71,12 @@ class Mailbox:
 
     def to_json(self) -> dict[str, Any]:
         """Plan form."""
-        return {"name": self.name, "quota_mib": self.quota_mib, "daily_limit": self.daily_limit, "active": self.active}
+        return {
+            "name": self.name,
+            "quota_mib": self.quota_mib,
+            "daily_limit": self.daily_limit,
+            "state": self.state.value,
+        }
 
 
 @dataclass(frozen=True)
@@ -102,7 +119,7 @@ class MailBackend(Protocol):
         """Delete the domain's DKIM key; read back."""
 
     async def mailboxes(self, domain: str) -> list[Mailbox]:
-        """The domain's mailboxes."""
+        """The mailboxes the server lists for the domain (a server may list others' too: callers check)."""
 
     async def create_mailbox(self, wanted: Mailbox, password: str) -> None:
         """Create a mailbox with its password and limits; read back."""

@@ -10,7 +10,7 @@ from email_infrastructure.core.errors import ConfigError, EmailInfraError, Provi
 from email_infrastructure.core.inventory.loader import resolve_secret
 from email_infrastructure.core.logging import register_secret
 from email_infrastructure.dns.dkim import rsa_key_bits
-from email_infrastructure.mailcow.backend import Alias, DkimKey, Mailbox, MailDomain
+from email_infrastructure.mailcow.backend import Alias, DkimKey, Mailbox, MailboxState, MailDomain
 from email_infrastructure.mailcow.client import MailcowClient, MailcowWriteError
 from email_infrastructure.mailcow.config import MailcowSettings
 
@@ -26,6 +26,16 @@ def _int(value: Any) -> int:
         return int(str(value))
     except ValueError:
         return 0
+
+
+#: a mailbox's `active` in Mailcow (0, 1, or 2: login disabled, mail still accepted)
+STATE_CODES = {MailboxState.ACTIVE: 1, MailboxState.LOGIN_DISABLED: 2, MailboxState.INACTIVE: 0}
+_STATES = {code: state for state, code in STATE_CODES.items()}
+
+
+def _state(code: Any) -> MailboxState:
+    """A mailbox's state from its `active_int` (an unknown value is read as inactive, never as active)."""
+    return _STATES.get(_int(code), MailboxState.INACTIVE)
 
 
 def _limit(rl: Any) -> int | None:
@@ -157,11 +167,12 @@ class MailcowBackend:
             name=str(body.get("name") or ""),
             quota_mib=_int(body.get("quota", 0)) // MIB,
             daily_limit=scope_limit,
-            active=_int(body.get("active_int", body.get("active", 1))) == 1,
+            state=_state(body.get("active_int", body.get("active", 1))),
         )
 
     async def mailboxes(self, domain: str) -> list[Mailbox]:
-        """get/mailbox/all/<domain>, with each mailbox's own rate limit."""
+        """get/mailbox/all/<domain>, with each mailbox's own rate limit (as listed: a server that
+        ignores the filter lists other domains' mailboxes too)."""
         return [self._mailbox(b) for b in await self.client.mailboxes(domain)]
 
     async def _verify(self, wanted: Mailbox) -> None:
@@ -171,7 +182,7 @@ class MailcowBackend:
         got = self._mailbox(body)
         # a misspelt rl_value deletes the limit and still answers rl_saved: read the limit itself
         limit = _limit(await self.client.mailbox_rate_limit(wanted.address))
-        got = Mailbox(got.address, got.name, got.quota_mib, limit, got.active)
+        got = Mailbox(got.address, got.name, got.quota_mib, limit, got.state)
         if got != wanted:
             raise VerificationError(
                 f"{wanted.address}: reads back as {got.to_json()}, not {wanted.to_json()}", provider=self.name
@@ -186,7 +197,7 @@ class MailcowBackend:
             "password": password,
             "password2": password,
             "quota": str(wanted.quota_mib),
-            "active": "1" if wanted.active else "0",
+            "active": str(STATE_CODES[wanted.state]),
             "force_pw_update": "0",
             "rl_value": str(wanted.daily_limit or 0),
             "rl_frame": RL_FRAME,
@@ -206,7 +217,7 @@ class MailcowBackend:
         """edit/mailbox, then edit/rl-mbox (rl_frame is needed even to delete a limit)."""
         await self.client.edit_mailbox(
             wanted.address,
-            {"name": wanted.name, "quota": str(wanted.quota_mib), "active": "1" if wanted.active else "0"},
+            {"name": wanted.name, "quota": str(wanted.quota_mib), "active": str(STATE_CODES[wanted.state])},
         )
         await self.client.set_mailbox_rate_limit(wanted.address, wanted.daily_limit or 0, RL_FRAME)
         await self._verify(wanted)

@@ -7,7 +7,7 @@ import contextlib
 import functools
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +81,8 @@ class AuditReport:
     domains: list[SubjectReport]
     ips: list[SubjectReport]
     zones: list[ZoneHealth] = field(default_factory=list)
+    #: set when the resolver did not answer at all: nothing was asked, every check is `unknown`
+    resolver_silent: str | None = None
 
     @property
     def status(self) -> CheckStatus:
@@ -89,12 +91,15 @@ class AuditReport:
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (docs/audit-format.md)."""
-        return {
+        data: dict[str, Any] = {
             "status": self.status.value,
             "domains": [d.to_json("domain") for d in self.domains],
             "ips": [i.to_json("ip") for i in self.ips],
             "zones": [zone_json(z) for z in self.zones],
         }
+        if self.resolver_silent:
+            data["resolver_silent"] = self.resolver_silent
+        return data
 
 
 @dataclass
@@ -105,6 +110,8 @@ class AuditSummary:
     status: CheckStatus = CheckStatus.OK
     domains: int = 0
     ips: int = 0
+    #: set when the resolver did not answer at all (see AuditReport)
+    resolver_silent: str | None = None
 
     def add(self, report: SubjectReport) -> None:
         """Count one finished subject."""
@@ -185,6 +192,9 @@ async def _within(end: float, check: str, work: Awaitable[CheckResult]) -> Check
 Progress = Callable[[str], None]
 #: receives each subject's report as soon as it is complete (domains first, then IPs)
 Emit = Callable[[SubjectReport], None]
+#: which of the IPs found this run checks (PTR, IP blocklists); the others were checked this
+#: interval by another run over the same server's domains (a scheduler's earlier batch)
+IpGate = Callable[[list[str]], Awaitable[Collection[str]]]
 
 
 async def audit_stream(
@@ -197,15 +207,25 @@ async def audit_stream(
     concurrency: int = 200,
     progress: Progress | None = None,
     deadline: float = DEFAULT_DEADLINE,
+    ip_gate: IpGate | None = None,
 ) -> AuditSummary:
     """Run the selected checks, handing each report to `emit` as it completes; IPs come last.
 
     Keeps per IP and per mail host what later subjects share (PTR and TLS results, the owner whose
     mail host an IP's PTR should name), never a domain's report: memory does not grow with the
     number of domains. IPs come from the inventory, else from MX hosts and SPF. Each domain gets
-    `deadline` seconds from its start; checks still running then are `unknown`.
+    `deadline` seconds from its start; checks still running then are `unknown`. With `ip_gate`
+    only the IPs it returns get their PTR and blocklist checks (and a report).
     """
     summary = AuditSummary()
+    silent = await ctx.resolver.silence()
+    if silent is not None:
+        # one cause, said once: no check is asked (each would only time out), each is `unknown`
+        summary.resolver_silent = silent
+        for report in undetermined(targets, checks, bool(zones), silent):
+            summary.add(report)
+            emit(report)
+        return summary
     health = await self_tests(ctx.resolver, zones) if "dnsbl" in checks and zones else {}
     summary.zones = list(health.values())
     #: ip → (the first owner by name that has a mail host, that host): whom the PTR should name
@@ -313,6 +333,8 @@ async def audit_stream(
     try:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         ip_list = sorted(ip_host)
+        if ip_gate is not None and ip_list and ("ptr" in checks or ("dnsbl" in checks and zones)):
+            ip_list = sorted(set(await ip_gate(ip_list)) & set(ip_list))
         ip_reports = {ip: SubjectReport(ip, kind="ip") for ip in ip_list}
         if "ptr" in checks:
             hosts = [(ip_host[ip] or ("", None))[1] for ip in ip_list]
@@ -345,6 +367,7 @@ async def audit(
     concurrency: int = 200,
     progress: Progress | None = None,
     deadline: float = DEFAULT_DEADLINE,
+    ip_gate: IpGate | None = None,
 ) -> AuditReport:
     """The whole report of `audit_stream`, domains in the order given, IPs sorted."""
     domains: list[SubjectReport] = []
@@ -354,11 +377,45 @@ async def audit(
         (ips if report.kind == "ip" else domains).append(report)
 
     summary = await audit_stream(
-        targets, ctx, checks, zones, keep, concurrency=concurrency, progress=progress, deadline=deadline
+        targets,
+        ctx,
+        checks,
+        zones,
+        keep,
+        concurrency=concurrency,
+        progress=progress,
+        deadline=deadline,
+        ip_gate=ip_gate,
     )
     position = {t.name: i for i, t in reversed(list(enumerate(targets)))}
     domains.sort(key=lambda r: position[r.subject])
-    return AuditReport(domains, ips, summary.zones)
+    return AuditReport(domains, ips, summary.zones, summary.resolver_silent)
+
+
+def undetermined(
+    targets: Iterable[DomainTarget], checks: set[str], blocklists: bool, reason: str
+) -> Iterable[SubjectReport]:
+    """Each domain's (then each declared IP's) selected checks as `unknown` for one `reason`.
+
+    The finding (`<check>.resolver_silent`) has the same words everywhere, so a report says it once.
+    """
+
+    def result(check: str) -> CheckResult:
+        out = CheckResult(check)
+        out.cannot_tell(f"{check}.resolver_silent", f"not determined: {reason}")
+        return out
+
+    ips: set[str] = set()
+    for target in targets:
+        names = [c for c in ALL_CHECKS if c in checks and c not in ("ptr", "tls")]
+        names = [c for c in names if (c != "drift" or target.desired is not None) and (c != "dnsbl" or blocklists)]
+        if "tls" in checks and target.mail_host:
+            names.append("tls")
+        ips.update(target.sending_ips or [])
+        yield SubjectReport(target.name, {c: result(c) for c in ALL_CHECKS if c in names})
+    ip_checks = [c for c in ("ptr", "dnsbl") if c in checks and (c != "dnsbl" or blocklists)]
+    for ip in sorted(ips):
+        yield SubjectReport(ip, {c: result(c) for c in ip_checks}, kind="ip")
 
 
 async def _mx_list(ctx: AuditContext, domain: str) -> list[tuple[int, str]]:

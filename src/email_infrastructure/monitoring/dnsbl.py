@@ -353,3 +353,30 @@ async def check_blocklists(
     """Every subject on every applicable zone, with each zone's self-test (one entry per zone)."""
     health = await self_tests(resolver, zones)
     return await lookup(resolver, subjects, zones, health), list(health.values())
+
+
+#: the `zone` of a row that stands for every list (none could be asked)
+EVERY_ZONE = "*"
+
+
+@dataclass
+class BlocklistReport:
+    """Every subject on every list, each list's self-test, and why nothing was asked (if so)."""
+
+    results: list[ListingResult]
+    zones: list[ZoneHealth]
+    #: the resolver did not answer at all: one `unknown` row per subject, no list asked
+    resolver_silent: str | None = None
+
+
+async def blocklist_report(resolver: Resolver, subjects: list[str], zones: list[Blocklist]) -> BlocklistReport:
+    """`check_blocklists`, unless the resolver answers nothing: then one undetermined row per subject."""
+    silent = await resolver.silence()
+    if silent is not None:
+        rows = [
+            ListingResult(s, EVERY_ZONE, "unknown", meaning="undetermined (the resolver does not answer)")
+            for s in subjects
+        ]
+        return BlocklistReport(rows, [], silent)
+    results, health = await check_blocklists(resolver, subjects, zones)
+    return BlocklistReport(results, health)

@@ -8,7 +8,8 @@ from enum import StrEnum
 from typing import Any
 
 #: one-line fix per finding id (docs/audit-format.md lists them); `<check>.internal_error` and
-#: `<check>.deadline` exist for every check
+#: `<check>.deadline` exist for every check. A command in a hint is written in backticks and must be
+#: a real one (tests/cli/test_hints.py parses each against the CLI)
 HINTS = {
     "mailbox.login_failed": "the password in the vault and the server's differ, or AUTH/STARTTLS is off: "
     "check the mailbox on the server (apply sets the password it creates)",
@@ -41,10 +42,11 @@ HINTS = {
     "dkim.weak_key": "rotate to a 2048-bit RSA key",
     "dkim.weak_hash": "allow sha256 in h= (or drop h=)",
     "dkim.testing": "remove t=y once signing works",
-    "dkim.key_mismatch": "republish the key the mail server signs with (email-infra dns apply)",
+    "dkim.key_mismatch": "republish the key the mail server signs with (`email-infra apply DOMAIN`)",
     "dkim.unknown": "check the domain's nameservers; re-run later",
     "dmarc.missing": "publish '_dmarc TXT v=DMARC1; p=none; rua=mailto:…' and tighten later",
     "dmarc.multiple_records": "keep one DMARC record at _dmarc",
+    "dmarc.syntax": "write every tag as name=value, separated by ';' (the message names the part)",
     "dmarc.invalid_tag": "fix the tag value (RFC 9989 lists the values)",
     "dmarc.duplicate_tag": "give each tag once",
     "dmarc.unknown_tag": "remove the tag (receivers ignore it)",
@@ -65,7 +67,7 @@ HINTS = {
     "mx.null_mixed": "remove the null MX or the other MX records",
     "mx.cname": "point the MX at the host name itself, not a CNAME",
     "mx.unresolvable": "give the MX host an A/AAAA record",
-    "mx.mismatch": "point the MX at the mail server (email-infra dns apply)",
+    "mx.mismatch": "point the MX at the mail server (`email-infra apply DOMAIN`)",
     "mx.unknown": "check the domain's nameservers; re-run later",
     "mta_sts.missing": "publish _mta-sts TXT 'v=STSv1; id=…' and the policy",
     "mta_sts.multiple_records": "keep one _mta-sts record",
@@ -95,8 +97,8 @@ HINTS = {
     "tls.name_mismatch": "issue a certificate for the mail host name",
     "tls.untrusted": "serve the full chain from a public CA",
     "tls.unreachable": "open the port in the firewall, or start the service",
-    "drift.missing": "email-infra dns apply",
-    "drift.changed": "email-infra dns apply (or update the inventory)",
+    "drift.missing": "publish the desired records: `email-infra plan DOMAIN`, then `email-infra apply DOMAIN`",
+    "drift.changed": "`email-infra plan DOMAIN`, then `email-infra apply DOMAIN` (or update the inventory)",
     "drift.extra_spf": "delete the extra SPF record",
     "drift.unknown": "check the domain's nameservers; re-run later",
     "compliance.gmail": "fix the failing rules named in the message (if not determined: the unknown checks first)",
@@ -106,6 +108,8 @@ HINTS = {
 _GENERIC_HINTS = {
     "internal_error": "a bug or an unforeseen answer: report it with the evidence",
     "deadline": "check the domain's nameservers (too slow), or raise the audit deadline",
+    "resolver_silent": "check the resolver (--nameserver, monitoring.nameservers or EMAIL_INFRA_NAMESERVERS) "
+    "and the network to it",
 }
 
 

@@ -440,6 +440,18 @@ class Resolver:
             return None
         return response.to_wire()
 
+    async def silence(self) -> str | None:
+        """None when an upstream answers at all; else one sentence saying that none does.
+
+        One query (the root's NS, past the cache): any reply counts, REFUSED or SERVFAIL included,
+        since only a resolver that never replies makes every check of a run undetermined.
+        """
+        if await self._exchange(".", "NS") is not None:
+            return None
+        servers = ", ".join(f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}" for ip, port in self.nameservers)
+        tries = f"{self.attempts} tr{'y' if self.attempts == 1 else 'ies'}"
+        return f"the resolver {servers} does not answer (no reply to {tries})"
+
     # helpers ------------------------------------------------------------------------------------
     async def txt(self, name: str) -> Answer:
         """TXT records."""

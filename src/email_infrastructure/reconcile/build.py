@@ -10,6 +10,7 @@ from typing import Any
 
 from email_infrastructure.core.errors import EmailInfraError, UserError
 from email_infrastructure.core.inventory import Inventory
+from email_infrastructure.core.inventory.mail import no_mail_backend
 from email_infrastructure.dns.desired import DesiredZone, desired_zones
 from email_infrastructure.dns.providers import DnsProvider, build_provider
 from email_infrastructure.mailcow.backend import MailBackend
@@ -124,7 +125,14 @@ async def build(
                 )
                 steps += [domain_step, dkim_step, dns_step, mailboxes_step]
                 continue
-            dkim = DkimKeyStep(ctx, domain, keys.get(secret_key(domain.name, domain.dkim_selector)))
+            # said on the domain's one mail-side step, whether or not it has changes
+            unmailed = no_mail_backend(domain)
+            dkim = DkimKeyStep(
+                ctx,
+                domain,
+                keys.get(secret_key(domain.name, domain.dkim_selector)),
+                notes=[unmailed] if unmailed else [],
+            )
             steps += [
                 dkim,
                 DnsZoneStep(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from email_infrastructure.core.inventory import ResolvedDomain
 from email_infrastructure.dns.dkim import generate_keypair, public_key_b64
@@ -41,15 +41,20 @@ class DkimKeyStep(Step):
 
     component = "dkim"
 
-    def __init__(self, ctx: ReconcileContext, domain: ResolvedDomain, private_key: str | None) -> None:
+    def __init__(
+        self, ctx: ReconcileContext, domain: ResolvedDomain, private_key: str | None, *, notes: Sequence[str] = ()
+    ) -> None:
         self.ctx = ctx
         self.domain = domain
         self.private_key = private_key
         self.key = f"dkim.key:{domain.name}"
+        #: what the plan says about the domain's mail besides the key (mailboxes without a mail backend)
+        self.notes = list(notes)
 
     async def plan(self, upstream: Mapping[str, StepPlan]) -> StepPlan:
         """Known when the vault holds the key; otherwise a key to generate at apply."""
         plan = self.new_plan()
+        plan.notes += self.notes
         selector = self.domain.dkim_selector
         if self.private_key is not None:
             plan.outputs = {"selector": selector, "public_key": public_key_b64(self.private_key)}

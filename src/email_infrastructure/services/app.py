@@ -77,6 +77,13 @@ class App:
         """Forget the loaded vault keys (after a rotation), so the next use reads them anew."""
         self._vault = None
 
+    def refresh_vault(self) -> Vault:
+        """Read the vault keys anew (another process may have rotated them) and keep them."""
+        from email_infrastructure.core.vault import Vault
+
+        self._vault = Vault.from_settings(self.settings, create=False)
+        return self._vault
+
     def has_vault_key(self) -> bool:
         """True when a vault key is configured or its key file exists."""
         from email_infrastructure.core.vault import key_file_path

@@ -18,11 +18,12 @@ from email_infrastructure.monitoring.audit import (
     AuditReport,
     AuditSummary,
     Emit,
+    IpGate,
     audit,
     audit_stream,
 )
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
-from email_infrastructure.monitoring.dnsbl import Blocklist, ListingResult, ZoneHealth, check_blocklists, resolve_zones
+from email_infrastructure.monitoring.dnsbl import Blocklist, BlocklistReport, blocklist_report, resolve_zones
 from email_infrastructure.monitoring.resolver import Resolver
 from email_infrastructure.services.app import App
 
@@ -32,10 +33,10 @@ class AuditRequest:
     """What to audit and how; empty `domains` with an inventory means all of its domains."""
 
     domains: list[str] = field(default_factory=list)
-    #: audit this file's domains (with their selectors, IPs, keys and desired records)
+    #: audit this file's domains (with their selectors, IPs, keys and desired records); without it
+    #: the stored desired state is the inventory: its domains (all of them when none is named)
+    #: with their desired records (drift), its `monitoring` nameservers and blocklists
     source: LoadedInventory | None = None
-    #: audit the stored desired state's domains
-    desired: bool = False
     nameservers: list[str] = field(default_factory=list)
     selectors: list[str] = field(default_factory=list)
     checks: set[str] = field(default_factory=lambda: set(DEFAULT_CHECKS))
@@ -121,18 +122,25 @@ async def targets_of(app: App, inventory: Inventory, only: list[str]) -> list[Do
     return targets
 
 
+async def inventory_for(app: App, source: LoadedInventory | None, names: list[str]) -> Inventory | None:
+    """The file's inventory, else the stored desired state (just `names` when given), else None.
+
+    The one place every audit, monitoring run and re-check gets what it compares with and where
+    its resolver and blocklists come from, so the CLI, the API, the dashboard and the workers agree.
+    """
+    if source is not None:
+        return source.inventory
+    from email_infrastructure.services.desired import stored_inventory
+
+    return await stored_inventory(app, only=names or None)
+
+
 async def prepare(app: App, request: AuditRequest) -> AuditPlan:
     """Resolve targets, nameservers and blocklists for a request."""
     from email_infrastructure.monitoring.targets import plain_target
 
     names = domain_names(request.domains)
-    inventory: Inventory | None = None
-    if request.source is not None:
-        inventory = request.source.inventory
-    elif request.desired and app.has_state():
-        from email_infrastructure.services.desired import desired_inventory
-
-        inventory = await desired_inventory(app)
+    inventory = await inventory_for(app, request.source, names)
     if inventory is None and not names:
         raise UserError("name at least one domain, or give an inventory with -f (nothing is stored yet)")
     if inventory is not None:
@@ -160,11 +168,19 @@ async def _resolver(nameservers: list[str], timeout: float) -> AsyncIterator[Res
         await resolver.close()
 
 
-async def run_audit(plan: AuditPlan, checks: set[str], *, concurrency: int = 200) -> AuditReport:
-    """Run the checks of an audit plan on a fresh resolver."""
+async def run_audit(
+    plan: AuditPlan, checks: set[str], *, concurrency: int = 200, ip_gate: IpGate | None = None
+) -> AuditReport:
+    """Run the checks of an audit plan on a fresh resolver (`ip_gate`: which IPs get theirs)."""
     async with _resolver(plan.nameservers, plan.timeout) as resolver:
         return await audit(
-            plan.targets, AuditContext(resolver), checks, plan.zones, concurrency=concurrency, deadline=plan.deadline
+            plan.targets,
+            AuditContext(resolver),
+            checks,
+            plan.zones,
+            concurrency=concurrency,
+            deadline=plan.deadline,
+            ip_gate=ip_gate,
         )
 
 
@@ -215,12 +231,19 @@ def _subjects(targets: list[str]) -> list[str]:
     return subjects
 
 
-async def blocklist_lookup(app: App, request: BlocklistRequest) -> tuple[list[ListingResult], list[ZoneHealth]]:
-    """IPs and domains on DNS blocklists, each list self-tested."""
+async def _stored_settings(app: App) -> Inventory | None:
+    from email_infrastructure.services.desired import stored_inventory
+
+    return await stored_inventory(app, only=[])
+
+
+async def blocklist_lookup(app: App, request: BlocklistRequest) -> BlocklistReport:
+    """IPs and domains on DNS blocklists, each list self-tested (nothing asked of a silent resolver)."""
     subjects = _subjects(request.targets)
-    inventory = request.source.inventory if request.source else None
     if not subjects:
         raise UserError("name at least one IP address or domain")
+    # the stored fleet settings only (its domains are not needed): its nameservers and blocklists
+    inventory = request.source.inventory if request.source else await _stored_settings(app)
     zones = zones_for(request.zones, request.dqs_key_env, inventory)
     async with _resolver(nameservers_for(app, request.nameservers, inventory), request.timeout) as resolver:
-        return await check_blocklists(resolver, subjects, zones)
+        return await blocklist_report(resolver, subjects, zones)

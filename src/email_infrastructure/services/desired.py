@@ -8,6 +8,7 @@ what `domain add` starts from.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ class Snapshot:
     settings: dict[str, Owned] = field(default_factory=dict)
     #: domain → spec (mailboxes as {local: [first, last]} under "mailboxes")
     domains: dict[str, Owned] = field(default_factory=dict)
+    #: fleet settings a file left out (its `settings` hold the defaults): it uses the stored ones
+    undeclared: set[str] = field(default_factory=set)
 
     def inventory(self) -> Inventory:
         """The desired state as an Inventory, the shape every component reads."""
@@ -101,6 +104,7 @@ def from_inventory(inventory: Inventory, owner: str) -> Snapshot:
         snap.servers[server.name] = Owned(server.model_dump(mode="json", exclude_none=True), owner)
     snap.settings["defaults"] = Owned(inventory.defaults.model_dump(mode="json", exclude_none=True), owner)
     snap.settings["monitoring"] = Owned(inventory.monitoring.model_dump(mode="json", exclude_none=True), owner)
+    snap.undeclared = {key for key in SETTING_KEYS if key not in inventory.model_fields_set}
     for domain in inventory.domains:
         snap.domains[domain.name] = Owned(explicit_domain(inventory, domain), owner)
     return snap
@@ -150,14 +154,32 @@ class ImportResult:
 def merge(current: Snapshot, incoming: Snapshot, owner: str, *, force: bool = False) -> tuple[Snapshot, ImportResult]:
     """The desired state after importing `incoming` as `owner`; raises on another owner's items.
 
-    A domain belongs to one owner: another owner's domain is taken over only with `force`.
-    Providers, servers and fleet settings may be declared by several files alike; they conflict
-    only when their content differs. What `owner` declared before and no longer does is dropped,
-    except providers and servers that a remaining domain still uses.
+    Until workspaces, one database holds every file's desired state, and no import changes
+    another file's domains:
+    - a domain belongs to one owner: another owner's domain is taken over only with `force`;
+    - providers and servers may be declared by several files alike; one that differs from the
+      stored one is another owner's (a conflict), and with `force` it is taken over only when no
+      domain left to another owner uses it (its records would change);
+    - `defaults` apply to the file's own domains only (a domain stores every option): another
+      owner's stored `defaults` (what `domain add` starts from) are kept, with a note;
+    - `monitoring` is the fleet's: a file that leaves it out uses the stored one; one that declares
+      another conflicts, unless `force`.
+    What `owner` declared before and no longer does is dropped, except providers and servers that
+    a remaining domain still uses.
     """
     result = ImportResult(owner)
     conflicts: list[str] = []
+    #: shared items another owner's domains use, which this file would change: never, even forced
+    shared: list[str] = []
     merged = Snapshot(dict(current.providers), dict(current.servers), dict(current.settings), dict(current.domains))
+    # the domains that stay another owner's: their servers and providers must not change under them
+    kept = [d.value for n, d in current.domains.items() if d.owner != owner and not (force and n in incoming.domains)]
+    servers_kept = {d.get("server") for d in kept}
+    providers_kept = {("dns", d.get("dns_provider")) for d in kept}
+    for name in servers_kept:
+        server = current.servers.get(name or "")
+        if server is not None:
+            providers_kept |= {("vps", server.value.get("provider")), ("mail", server.value.get("mail_backend"))}
     tables: list[tuple[str, dict[Any, Owned], dict[Any, Owned], bool]] = [
         ("provider", merged.providers, incoming.providers, False),
         ("server", merged.servers, incoming.servers, False),
@@ -173,16 +195,30 @@ def merge(current: Snapshot, incoming: Snapshot, owner: str, *, force: bool = Fa
                 result.added.append(label)
                 continue
             same = old.value == item.value
+            if old.owner != owner and kind == "settings" and not same:
+                if key in incoming.undeclared:
+                    continue  # the file leaves it out: it uses the stored one
+                if key == "defaults":
+                    result.notes.append(
+                        f"the stored defaults stay {old.owner}'s (what `domain add` starts from);"
+                        " this file's defaults apply to its own domains"
+                    )
+                    continue
+            if old.owner != owner and not same and key in (servers_kept if kind == "server" else providers_kept):
+                shared.append(f"{label} differs from the one {old.owner} stored for its domains")
+                continue
             if old.owner != owner and (exclusive or not same) and not force:
                 conflicts.append(f"{label} is owned by {old.owner}")
                 continue
             if not same or (exclusive and old.owner != owner):
                 table[key] = item
                 result.updated.append(label)
-    if conflicts:
-        raise OwnershipConflictError(
-            "refusing to import: " + "; ".join(conflicts) + " (remove them from the file, or --force to take them over)"
-        )
+    if conflicts or shared:
+        advice = [
+            *(["declare the same block as stored, or give yours another name"] if shared else []),
+            *(["remove them from the file, or --force to take them over"] if conflicts else []),
+        ]
+        raise OwnershipConflictError(f"refusing to import: {'; '.join([*shared, *conflicts])} ({'; '.join(advice)})")
     for name in [n for n, d in merged.domains.items() if d.owner == owner and n not in incoming.domains]:
         del merged.domains[name]
         result.removed.append(f"domain {name}")
@@ -216,6 +252,17 @@ async def load_snapshot(app: App) -> Snapshot:
 async def desired_inventory(app: App) -> Inventory:
     """The stored desired state as an Inventory."""
     return (await load_snapshot(app)).inventory()
+
+
+async def stored_inventory(app: App, only: Sequence[str] | None = None) -> Inventory | None:
+    """The stored desired state (with `only`, just those domains: one indexed read); None if nothing is stored."""
+    from email_infrastructure.storage.api_repositories import read_only
+
+    if not app.has_state():
+        return None
+    async with app.uow() as uow:
+        await read_only(uow.session)  # an audit never waits for (or blocks) an apply's write lock
+        return from_rows(await uow.desired.load(only=only)).inventory()
 
 
 async def preview_import(app: App, loaded: LoadedInventory, *, force: bool = False) -> tuple[Inventory, ImportResult]:
@@ -299,4 +346,5 @@ __all__ = [
     "load_snapshot",
     "merge",
     "preview_import",
+    "stored_inventory",
 ]

@@ -2,7 +2,9 @@
 
 Each report is stored in one transaction (all of it or nothing), keyed by (org, report id,
 domain): the same report seen twice is stored once. What cannot be stored becomes a skipped item
-with its reason; the run goes on. Faces (CLI, later the API) call the functions at the bottom.
+with its reason; the run goes on. Reports of domains outside the desired state are kept and marked
+unmanaged (`dmarc_managed_only` skips them instead). Faces (CLI, API, dashboard) call the functions
+at the bottom.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +27,9 @@ from email_infrastructure.core.inventory.loader import resolve_secret
 from email_infrastructure.dmarc.containers import ContainerLimits, Extractor, Found, Payload, Unreadable
 from email_infrastructure.dmarc.failure import parse_failure
 from email_infrastructure.dmarc.imap import CONNECTION_ERRORS, ReportMailbox, parse_imap_url
-from email_infrastructure.dmarc.model import Record, ReportRejected
+from email_infrastructure.dmarc.model import MalformedXML, Record, ReportRejected
 from email_infrastructure.dmarc.tlsrpt import parse_tlsrpt
-from email_infrastructure.dmarc.xml import AggregateReader
+from email_infrastructure.dmarc.xml import REPAIR_LIMIT, AggregateReader, repair
 from email_infrastructure.monitoring.events import DMARC_FAILURE_RATE, DmarcFailureRatePayload
 from email_infrastructure.services.app import App, require_state
 from email_infrastructure.services.desired import load_snapshot
@@ -53,6 +56,10 @@ class IngestItem:
     report_id: str = ""
     records: int = 0
     messages: int = 0
+    #: False: the report's domain is not one of the desired state's (stored, marked unmanaged)
+    managed: bool = True
+    #: what was odd but did not stop it being stored (repaired XML, trailing bytes, early dates)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -74,6 +81,8 @@ class IngestSummary:
             "ingested": self.count("ingested"),
             "duplicate": self.count("duplicate"),
             "skipped": self.count("skipped"),
+            "noted": sum(1 for i in self.items if i.notes and i.status != "skipped"),
+            "unmanaged": sum(1 for i in self.items if not i.managed and i.status != "skipped"),
             "items": [asdict(i) for i in self.items],
             "sources_resolved": self.resolved,
             "alerts": [dict(a) for a in self.alerts],
@@ -87,8 +96,10 @@ class IngestOptions:
 
     nameservers: list[str] = field(default_factory=list)
     resolve: bool = True
-    #: the domains reports are accepted for; None: the desired state's domains
+    #: the domains of ours (managed); None: the desired state's domains
     domains: set[str] | None = None
+    #: store only reports of managed domains; None: the setting `dmarc_managed_only`
+    managed_only: bool | None = None
     alerts: bool = True
     now: datetime | None = None
 
@@ -108,6 +119,7 @@ class Ingestor:
         self.app = app
         self.options = options
         self.domains = domains
+        self.managed_only = app.settings.dmarc_managed_only if options.managed_only is None else options.managed_only
         self.now = options.now or datetime.now(UTC)
         self.extractor = Extractor(container_limits(app))
         self.ips: set[str] = set()
@@ -124,10 +136,10 @@ class Ingestor:
 
     def managed(self, domain: str) -> bool:
         """A domain of ours, or a subdomain of one."""
-        return any(domain == d or domain.endswith("." + d) for d in self.domains)
+        return is_managed(domain, self.domains)
 
     def _not_managed(self, domain: str) -> str:
-        return f"domain {domain} is not managed here (not in the desired state)"
+        return f"domain {domain} is not managed here (not in the desired state; EMAIL_INFRA_DMARC_MANAGED_ONLY is on)"
 
     async def take(self, found: Iterable[Found]) -> list[IngestItem]:
         """Store every report found; each item is also added to the run's summary."""
@@ -149,13 +161,43 @@ class Ingestor:
         assert payload.stream is not None
         item = IngestItem(payload.origin, "aggregate", "skipped")
         try:
-            reader = AggregateReader(payload.stream, now=self.now, max_count=self.app.settings.dmarc_max_count)
-            header = reader.header()
-            meta, domain = header.metadata, header.policy.domain
-            item.domain, item.org, item.report_id = domain, meta.org_name, meta.report_id
-            if not self.managed(domain):
-                item.reason = self._not_managed(domain)
+            return await self._store_aggregate(item, AggregateReader(payload.stream, **self._reader_options()), payload)
+        except MalformedXML as exc:
+            if exc.document is None:
+                limit = f"{REPAIR_LIMIT // (1024 * 1024)} MiB"
+                item.reason = f"{exc.reason} (not repaired: a document over {limit} is never repaired)"
                 return item
+            try:
+                document, errors, first = repair(exc.document)
+            except ReportRejected as refused:
+                item.reason = f"{exc.reason} ({refused.reason})"
+                return item
+            note = f"XML repaired: {errors} error(s), the first: {first or exc.reason.removeprefix('malformed XML: ')}"
+            reader = AggregateReader(BytesIO(document), keep_for_repair=0, **self._reader_options())
+            try:
+                return await self._store_aggregate(item, reader, payload, [note])
+            except ReportRejected as again:
+                item.reason = f"{again.reason} (in the XML as repaired: {note})"
+                return item
+        except ReportRejected as exc:
+            item.reason = exc.reason
+            return item
+
+    def _reader_options(self) -> dict[str, Any]:
+        return {"now": self.now, "max_count": self.app.settings.dmarc_max_count}
+
+    async def _store_aggregate(
+        self, item: IngestItem, reader: AggregateReader, payload: Payload, notes: Sequence[str] = ()
+    ) -> IngestItem:
+        """Store one report in one transaction; ReportRejected (rolled back) when it turns out bad."""
+        header = reader.header()
+        meta, domain = header.metadata, header.policy.domain
+        item.domain, item.org, item.report_id = domain, meta.org_name, meta.report_id
+        item.managed = self.managed(domain)
+        if not item.managed and self.managed_only:
+            item.reason = self._not_managed(domain)
+            return item
+        try:
             async with self.app.uow() as uow:
                 store = DmarcStore(uow.session)
                 # no look-up first: the unique key refuses a duplicate at this flush, before any record
@@ -171,16 +213,16 @@ class Ingestor:
                         await store.add_records(pk, domain, day, batch)
                         batch = []
                 await store.add_records(pk, domain, day, batch)
-                await store.finish_report(pk, reader.record_count, messages)
+                # the container's notes are known once the stream is read to its end
+                item.notes = [*notes, *payload.notes, *header.notes]
+                await store.finish_report(pk, reader.record_count, messages, item.notes)
                 await uow.commit()
-        except ReportRejected as exc:
-            item.reason = exc.reason
-            return item
         except IntegrityError:
             item.status = "duplicate"  # (org, report id, domain) is stored already: rolled back
             return item
         item.status, item.records, item.messages = "ingested", reader.record_count, messages
-        self.touched.add(domain)
+        if item.managed:
+            self.touched.add(domain)  # pass-rate alerts are for our domains only
         return item
 
     async def _tls(self, payload: Payload) -> IngestItem:
@@ -193,8 +235,10 @@ class Ingestor:
             return item
         item.org, item.report_id = report.organization_name, report.report_id
         named = sorted({p.policy_domain for p in report.policies})
-        ours = {d for d in named if self.managed(d)}
+        managed = {d for d in named if self.managed(d)}
+        ours = managed if self.managed_only else set(named)
         item.domain = ",".join(sorted(ours) or named)
+        item.managed = bool(named) and managed == set(named)
         if not ours:
             item.reason = self._not_managed(", ".join(named) or "(none)")
             return item
@@ -209,7 +253,7 @@ class Ingestor:
         except IntegrityError:
             item.status = "duplicate"
             return item
-        item.status = "ingested"
+        item.status, item.notes = "ingested", list(payload.notes)
         item.records = sum(1 for p in report.policies if p.policy_domain in ours)
         item.messages = sum(
             p.successful_sessions + p.failed_sessions for p in report.policies if p.policy_domain in ours
@@ -225,7 +269,8 @@ class Ingestor:
             item.reason = exc.reason
             return item
         item.domain, item.org, item.report_id = report.reported_domain, report.reporter, report.message_id
-        if not self.managed(report.reported_domain):
+        item.managed = self.managed(report.reported_domain)
+        if not item.managed and self.managed_only:
             item.reason = self._not_managed(report.reported_domain)
             return item
         arrival = report.arrival.isoformat() if report.arrival else ""
@@ -244,6 +289,10 @@ class Ingestor:
             item.status = "duplicate"
             return item
         item.status, item.records, item.messages = "ingested", 1, 1
+        if report.delivery_result_reported:
+            item.notes.append(
+                f"Delivery-Result {report.delivery_result_reported[:40]!r} is not one of RFC 6591's: stored as 'other'"
+            )
         return item
 
     async def finish(self) -> IngestSummary:
@@ -253,6 +302,11 @@ class Ingestor:
         if self.options.alerts and self.touched:
             self.summary.alerts = await evaluate_pass_rates(self.app, self.touched, now=self.now)
         return self.summary
+
+
+def is_managed(domain: str, domains: Iterable[str]) -> bool:
+    """`domain` is one of `domains` or a subdomain of one."""
+    return any(domain == d or domain.endswith("." + d) for d in domains)
 
 
 async def resolve_sources(app: App, ips: Sequence[str], nameservers: Sequence[str]) -> int:
@@ -482,6 +536,8 @@ class Totals:
     dkim_aligned: int
     reverse_dns: str = ""
     ours: bool = False
+    #: the domain section: a domain of the desired state (or a subdomain of one); True elsewhere
+    managed: bool = True
 
     @property
     def failing(self) -> int:
@@ -503,6 +559,7 @@ class Totals:
             "failing": self.failing,
             "reverse_dns": self.reverse_dns,
             "ours": self.ours,
+            "managed": self.managed,
         }
 
 
@@ -530,6 +587,11 @@ class DmarcSummary:
         """Our own servers' IPs with messages failing DMARC."""
         return [s for s in self.sources if s.ours and s.failing]
 
+    @property
+    def unmanaged_domains(self) -> list[str]:
+        """Domains with reports that are not domains of the desired state."""
+        return [d.key for d in self.domains if not d.managed]
+
     def to_json(self) -> dict[str, Any]:
         """Plain data for JSON output."""
         return {
@@ -542,6 +604,7 @@ class DmarcSummary:
             "organisations": [t.to_json() for t in self.organisations],
             "unknown_senders": [t.key for t in self.unknown_senders],
             "our_servers_failing": [t.key for t in self.our_failing],
+            "unmanaged_domains": self.unmanaged_domains,
             "tls": {
                 "successful_sessions": self.tls_sessions[0],
                 "failed_sessions": self.tls_sessions[1],
@@ -558,8 +621,10 @@ async def dmarc_summary(app: App, domain: str | None = None, since: date | None 
     """Volume and pass rates per domain, sending source and reporting organisation; TLS failures."""
     await require_state(app)
     domain = domain.lower().rstrip(".") if domain else None
-    inventory = (await load_snapshot(app)).inventory()
+    snapshot = await load_snapshot(app)
+    inventory = snapshot.inventory()
     ours = {ip for server in inventory.servers for ip in server.ips}
+    managed = {d.lower().rstrip(".") for d in snapshot.domains}
     async with app.uow() as uow:
         store = DmarcStore(uow.session)
         domains = _totals(await store.totals_by("domain", domain, since))
@@ -572,6 +637,8 @@ async def dmarc_summary(app: App, domain: str | None = None, since: date | None 
         tls_failures = await store.tls_failures(domain, since)
     for source in sources:
         source.reverse_dns, source.ours = names.get(source.key, ""), source.key in ours
+    for totals in domains:
+        totals.managed = is_managed(totals.key, managed)
     return DmarcSummary(domain, since, reports, failures, domains, sources, organisations, tls_sessions, tls_failures)
 
 
@@ -632,6 +699,8 @@ class ReportInfo:
     messages: int
     origin: str
     ingested_at: datetime
+    #: what was odd about it: repaired XML, bytes after the gzip data, dates before DMARC existed
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """Plain data, times in ISO 8601."""
@@ -661,6 +730,7 @@ async def list_reports(
                 r.message_count,
                 r.origin,
                 r.ingested_at,
+                list(r.notes or []),
             )
             for r in rows
         ]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from email_infrastructure.core.errors import EmailInfraError, UserError
 from email_infrastructure.core.inventory import Inventory, ResolvedDomain
+from email_infrastructure.core.inventory.mail import has_mail_backend, no_mail_backend
 from email_infrastructure.dns.desired import TRACKING_PLATFORMS
 from email_infrastructure.mailcow.backend import MailBackend
 from email_infrastructure.mailcow.naming import Persona, personas
@@ -78,8 +79,11 @@ class CredentialExport:
     rows: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
     text: str = ""
-    #: said before the file is used: a server that cannot deliver (outbound port 25 blocked)
+    #: said before the file is used: a server that cannot deliver (outbound port 25 blocked), domains
+    #: whose mailboxes are never created (no mail backend)
     warnings: list[str] = field(default_factory=list)
+    #: why nothing was exported (no file is written then; the CLI exits 2), None when rows were
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,13 +142,34 @@ async def mail_domains(app: App, only: list[str] | None = None) -> tuple[Invento
     """The desired state and its domains on a mail backend (only those named, refusing unknown ones)."""
     await require_state(app)
     inventory = await desired_inventory(app)
-    domains = [d for d in inventory.resolved_domains() if d.server is not None and d.server.mail_backend]
+    every = {d.name: d for d in inventory.resolved_domains()}
+    domains = [d for d in every.values() if has_mail_backend(d)]
     if only:
         missing = sorted(set(only) - {d.name for d in domains})
         if missing:
-            raise UserError(f"not a domain on a mail backend in the desired state: {', '.join(missing)}")
+            reasons = [no_mail_backend(every[m]) if m in every else None for m in missing]
+            said = "; ".join(r for r in reasons if r)
+            raise UserError(
+                f"not a domain on a mail backend in the desired state: {', '.join(missing)}"
+                + (f" ({said})" if said else "")
+            )
         domains = [d for d in domains if d.name in only]
     return inventory, domains
+
+
+#: domains named in a warning or a reason (the count says how many there are)
+NAMED = 5
+
+
+def _unmailed(inventory: Inventory, only: list[str] | None) -> list[str]:
+    """The domains whose mailboxes are never created (no mail backend), named in one line."""
+    return [
+        d.name for d in inventory.resolved_domains() if (not only or d.name in only) and no_mail_backend(d) is not None
+    ]
+
+
+def _named(names: list[str]) -> str:
+    return ", ".join(names[:NAMED]) + (f" and {len(names) - NAMED} more" if len(names) > NAMED else "")
 
 
 async def stored_mailboxes(app: App, domain: ResolvedDomain) -> list[StoredMailbox]:
@@ -166,8 +191,16 @@ async def export_credentials(
         raise UserError(f"unknown export format {fmt!r} (one of {', '.join(HEADERS)})")
     if smtp_port not in (587, 465):
         raise UserError("the SMTP port is 587 (STARTTLS) or 465 (implicit TLS)")
+    if path is not None and path.exists():
+        raise UserError(f"{path} exists; it is never overwritten (it may hold other credentials)")
     inventory, domains = await mail_domains(app, only)
     result = CredentialExport(fmt, path)
+    unmailed = _unmailed(inventory, only)
+    if unmailed and domains:  # without any domain on a mail backend, the reason says it
+        result.warnings.append(
+            f"{len(unmailed)} domain(s) have no mail backend, so their mailboxes are never created and not "
+            f"exported: {_named(unmailed)} (`email-infra validate` names each)"
+        )
     accounts: list[_Account] = []
     backends: dict[str, MailBackend] = {}
     blocked = await blocked_servers(app, inventory)
@@ -218,16 +251,42 @@ async def export_credentials(
     finally:
         for backend in backends.values():
             await backend.close()
+    result.rows = len(accounts)
+    if not accounts:
+        result.reason = _why_nothing(inventory, domains, unmailed, result)
+        return result
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180
     writer.writerow(HEADERS[fmt])
     writer.writerows(_row(fmt, a) for a in accounts)
-    result.rows = len(accounts)
     if path is None:
         result.text = buffer.getvalue()
     else:
         _write_private(path, buffer.getvalue())
     return result
+
+
+def _why_nothing(
+    inventory: Inventory, domains: list[ResolvedDomain], unmailed: list[str], result: CredentialExport
+) -> str:
+    """Why an export has no row, in one line."""
+    if not inventory.domains:
+        return "nothing to export: the desired state has no domains"
+    if not domains:
+        if unmailed:
+            return (
+                f"nothing to export: no domain is on a mail backend, so no mailbox is ever created "
+                f"({len(unmailed)} domain(s) without one: {_named(unmailed)}); declare a mail_backend on their server"
+            )
+        return "nothing to export: no domain is on a mail backend"
+    wanted = sum(len(personas(d)) for d in domains)
+    if wanted == 0:
+        return f"nothing to export: the {len(domains)} domain(s) on a mail backend ask for no mailboxes"
+    return (
+        f"nothing to export: none of the {wanted} mailbox(es) of {len(domains)} domain(s) on a mail backend "
+        f"exists on its server with a confirmed password ({len(result.skipped)} skipped, each with why; "
+        "run `email-infra apply`)"
+    )
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -40,6 +41,48 @@ class MonitorRequest:
 
 async def _inventory(app: App, request: MonitorRequest) -> Inventory:
     return request.source.inventory if request.source else await desired_inventory(app)
+
+
+#: the clock of the server checks' intervals (a test moves it)
+_now: Callable[[], float] = time.time
+
+
+class ServerChecks:
+    """Once per server per interval: the PTR and IP-blocklist checks of a family, claimed per IP.
+
+    The scheduler sends a fleet's domains in batches; the domains of one server share its IP, so
+    without this every batch asked the same PTR and blocklist questions again (12 times a cycle
+    for 300 domains on one server). The first run of an interval window (`now // interval`) claims
+    `server:<family>:<ip>:<window>` and checks; the others leave the IP out, its stored result
+    being the one all its domains read. A run that fails releases its claims, so its retry checks.
+    """
+
+    def __init__(self, app: App, family: str, interval: int) -> None:
+        self.app, self.family, self.interval = app, family, max(interval, 1)
+        self.claimed: list[str] = []
+
+    async def gate(self, ips: list[str]) -> set[str]:
+        """The IPs this run checks (claimed now); the rest were checked this interval."""
+        from email_infrastructure.storage.run_keys import RunKeys
+
+        window = int(_now() // self.interval)
+        keys = {f"server:{self.family}:{ip}:{window}": ip for ip in ips}
+        async with self.app.uow() as uow:
+            claimed = await RunKeys(uow.session).claim(list(keys))
+            await uow.commit()
+        self.claimed += sorted(claimed)
+        return {keys[k] for k in claimed}
+
+    async def release(self) -> None:
+        """The run failed: its IPs are checked by the next run of the interval."""
+        from email_infrastructure.storage.run_keys import RunKeys
+
+        if not self.claimed:
+            return
+        async with self.app.uow() as uow:
+            await RunKeys(uow.session).release(self.claimed)
+            await uow.commit()
+        self.claimed = []
 
 
 class PartlyStoredError(RuntimeError):
@@ -100,6 +143,8 @@ class MonitorService:
         self.mailbox_options: MailboxCheckOptions | None = None
         #: a worker's run keys (one per subject): results of a re-delivered job are not stored twice
         self.run_keys: list[str] = []
+        #: a scheduled run's PTR and IP blocklists: once per server per interval
+        self.server_checks: ServerChecks | None = None
 
     @classmethod
     async def create(
@@ -108,9 +153,8 @@ class MonitorService:
         """Resolve targets (with stored DKIM keys) and sinks for a request."""
         inventory = await _inventory(app, request)
         audit_request = AuditRequest(
-            domains=list(request.subjects), source=request.source, desired=request.source is None
+            domains=list(request.subjects), source=request.source, nameservers=list(request.nameservers)
         )
-        audit_request.nameservers = list(request.nameservers)
         service = cls(app, inventory, await prepare(app, audit_request), on_run)
         service.mailbox_options = request.mailbox_options
         return service
@@ -118,7 +162,8 @@ class MonitorService:
     async def _run(self, checks: set[str]) -> AuditReport:
         if checks == FAMILIES["mailbox"]:
             return await self._mailboxes()
-        return await run_audit(self.plan, checks - FAMILIES["mailbox"])
+        gate = self.server_checks.gate if self.server_checks is not None else None
+        return await run_audit(self.plan, checks - FAMILIES["mailbox"], ip_gate=gate)
 
     async def _mailboxes(self) -> AuditReport:
         """The login check of the stored mailboxes of the watched domains, as a report per address."""
@@ -245,8 +290,16 @@ async def run_batch(
     source = LoadedInventory(inventory, Path(app.state_location))
     service = await MonitorService.create(app, MonitorRequest(source=source, subjects=left))
     service.run_keys = [keys[s] for s in left if s in keys]
+    name = FAMILY_ALIASES.get(family, family)
+    if keys and name in FAMILIES:  # a scheduled run: its batch is one of many over the fleet
+        interval = int(inventory.monitoring.intervals.model_dump().get(name, 0))
+        service.server_checks = ServerChecks(app, name, interval) if interval else None
     try:
-        summaries = await service.run_once([family] if FAMILY_ALIASES.get(family, family) in FAMILIES else None)
+        summaries = await service.run_once([family] if name in FAMILIES else None)
+    except Exception:
+        if service.server_checks is not None:
+            await service.server_checks.release()
+        raise
     finally:
         await service.close()
     run.summary = summaries[0]

@@ -100,7 +100,7 @@ class UnitOfWork:
 
     def secrets(self, *, create_key: bool = True) -> SecretStore:
         """Encrypted secrets (the vault key file is created unless `create_key` is False)."""
-        return SecretStore(self.session, self.app.vault(create=create_key))
+        return SecretStore(self.session, self.app.vault(create=create_key), reload=self.app.refresh_vault)
 
     @property
     def intents(self) -> EventIntents:

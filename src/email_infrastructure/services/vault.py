@@ -5,14 +5,23 @@ existing one), re-encrypt every secret under it in one transaction, prove that e
 with the new key alone, then replace `secret.key`. Until that last step both files are read, so
 each secret opens whichever step was interrupted; the next `rotate-key` finishes the interrupted
 rotation before it starts its own.
+
+Running processes (servers, workers) are safe: the re-encrypting transaction also records the new
+key's id as the active one (`vault_state`), under a row lock every secret writer shares. A process
+that finds a key id it does not hold reads its keys anew (the key file, or the pending file until
+the rotation replaces it) and writes under the active key; one that cannot get it (a key from
+EMAIL_INFRA_SECRET_KEY) refuses to write. So nothing is written under a retired key. A secret no
+key opens is named (`check_secrets`) and can be deleted (`forget_secret`).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypedDict
 
-from email_infrastructure.core.errors import ConfigError, VaultError
+from email_infrastructure.core.errors import ConfigError, NotFoundError, UserError, VaultError
+from email_infrastructure.core.events import Topic
 from email_infrastructure.core.vault import (
     PENDING_KEY_FILE_NAME,
     Vault,
@@ -21,8 +30,26 @@ from email_infrastructure.core.vault import (
     read_key_file,
     write_key_file,
 )
-from email_infrastructure.services.app import App
+from email_infrastructure.services.app import App, require_state
 from email_infrastructure.storage.models import SecretRecord
+from email_infrastructure.storage.repositories import secret_label
+
+
+class KeyRotatedPayload(TypedDict):
+    """A rotation: how many secrets were re-encrypted, and the new key's id (never the key)."""
+
+    secrets: int
+    key_id: str
+
+
+class SecretForgottenPayload(TypedDict):
+    """A stored secret deleted by hand (its name `OWNER/NAME` only)."""
+
+    name: str
+
+
+KEY_ROTATED: Topic[KeyRotatedPayload] = Topic("vault.key.rotated", KeyRotatedPayload)
+SECRET_FORGOTTEN: Topic[SecretForgottenPayload] = Topic("vault.secret.forgotten", SecretForgottenPayload)
 
 
 @dataclass
@@ -43,7 +70,7 @@ async def _reencrypt(app: App, vault: Vault, new_key: str) -> int:
         count = await uow.secrets().reencrypt_all(vault)
         for row in (await uow.session.scalars(select(SecretRecord))).all():
             only_new.decrypt(row.ciphertext)
-        uow.emit("vault.key.rotated", {"secrets": count}, source="vault")
+        uow.emit(KEY_ROTATED, KeyRotatedPayload(secrets=count, key_id=only_new.primary_id), source="vault")
         await uow.commit()
     return count
 
@@ -80,3 +107,42 @@ async def rotate_key(app: App, new_key: str | None = None) -> RotationResult:
     os.replace(pending, path)
     app.reload_vault()
     return RotationResult(count, str(path), finished)
+
+
+@dataclass
+class VaultCheck:
+    """Stored secrets, and the names of those no key of the vault opens."""
+
+    total: int
+    undecryptable: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        """JSON form (names only, never a value)."""
+        return {"total": self.total, "undecryptable": self.undecryptable}
+
+
+async def check_secrets(app: App) -> VaultCheck:
+    """Try every stored secret with the vault's keys; name those that do not open (values stay put)."""
+    await require_state(app)
+    async with app.uow() as uow:
+        total, bad = await uow.secrets(create_key=False).undecryptable()
+    return VaultCheck(total, bad)
+
+
+def parse_secret_name(label: str) -> tuple[str, str]:
+    """`OWNER/NAME` (as `vault check` prints it) → (owner, name)."""
+    owner, _, name = label.rpartition("/")
+    if not owner or not name:
+        raise UserError(f"{label!r} is not a secret's name: give it as `vault check` prints it (OWNER/NAME)")
+    return owner, name
+
+
+async def forget_secret(app: App, label: str, *, source: str = "cli") -> None:
+    """Delete one stored secret by name, with an event; whatever it protected must be made again."""
+    owner, name = parse_secret_name(label)
+    await require_state(app)
+    async with app.uow() as uow:
+        if not await uow.secrets(create_key=False).delete(owner, name):
+            raise NotFoundError(f"no stored secret named {secret_label(owner, name)} (`email-infra vault check`)")
+        uow.emit(SECRET_FORGOTTEN, SecretForgottenPayload(name=secret_label(owner, name)), source=source)
+        await uow.commit()

@@ -72,6 +72,7 @@ class DmarcStore:
             end=meta.end,
             policy={**asdict(policy), "errors": list(meta.errors), "generator": meta.generator},
             origin=origin,
+            notes=list(header.notes),
         )
         self._session.add(row)
         await self._session.flush()
@@ -121,11 +122,14 @@ class DmarcStore:
             rows.append(tuple(values[name] for name in order))
         await connection.exec_driver_sql(sql, rows)
 
-    async def finish_report(self, report_pk: int, record_count: int, message_count: int) -> None:
-        """Set the totals once every record is in."""
+    async def finish_report(
+        self, report_pk: int, record_count: int, message_count: int, notes: Sequence[str] = ()
+    ) -> None:
+        """Set the totals (and the notes, some known only at the end of the data) once every record is in."""
         report = await self._session.get(DmarcReport, report_pk)
         assert report is not None
         report.record_count, report.message_count = record_count, message_count
+        report.notes = [n[:500] for n in notes]
 
     # -- TLS and failure reports -------------------------------------------------------------------
 

@@ -169,6 +169,18 @@ class SecretRecord(_Timestamps, Base):
     owner: Mapped[str] = mapped_column(String(255), index=True)
     name: Mapped[str] = mapped_column(String(128))
     ciphertext: Mapped[str] = mapped_column(Text)
+    #: the id of the vault key it was written under (core.vault.key_id); None: written before ids
+    key_id: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
+class VaultState(Base):
+    """One row: the id of the vault key every new secret is written under (set by a rotation)."""
+
+    __tablename__ = "vault_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: None until the first secret is written (its writer's key becomes the active one)
+    key_id: Mapped[str | None] = mapped_column(String(16), default=None)
+    rotated_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class DnsOwnedRecord(Base):
@@ -289,6 +301,9 @@ class DmarcReport(Base):
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     origin: Mapped[str] = mapped_column(Text, default="")
     ingested_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: what was odd but did not stop it being stored: repaired XML, bytes after the gzip data, dates
+    #: before DMARC existed (a list of sentences)
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class DmarcRecord(Base):

@@ -5,7 +5,7 @@ A repository never commits: the unit of work that owns the session does (service
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from email_infrastructure.core.errors import VaultError
 from email_infrastructure.core.events import Event
 from email_infrastructure.core.vault import Vault
 from email_infrastructure.storage.models import (
@@ -29,6 +30,7 @@ from email_infrastructure.storage.models import (
     Provider,
     SecretRecord,
     Server,
+    VaultState,
     utcnow,
 )
 
@@ -104,33 +106,108 @@ class EventIntents:
             await self._session.execute(delete(EventIntent).where(EventIntent.id.in_(wanted)))
 
 
-class SecretStore:
-    """Generated secrets, encrypted at rest by the vault."""
+def secret_label(owner: str, name: str) -> str:
+    """How a stored secret is named to people (`vault check`, `vault forget`): `OWNER/NAME`."""
+    return f"{owner}/{name}"
 
-    def __init__(self, session: AsyncSession, vault: Vault) -> None:
+
+#: the one row of `vault_state`
+_VAULT_ROW = 1
+
+
+class SecretStore:
+    """Generated secrets, encrypted at rest by the vault.
+
+    Each secret is written under the key that is *active in the database* (`vault_state`), never
+    simply under this process's key: a process whose key was rotated away by another one reloads
+    its keys (`reload`) and, still without the active key, refuses to write (StaleKeyError). The
+    writer's read of the active key shares the row lock that a rotation takes exclusively, so no
+    secret is written under a key a concurrent rotation is retiring.
+    """
+
+    def __init__(self, session: AsyncSession, vault: Vault, reload: Callable[[], Vault] | None = None) -> None:
         self._session = session
         self._vault = vault
+        self._reload = reload
+
+    def _reloaded(self) -> bool:
+        """Read the keys anew (another process may have rotated them); False when nothing changed."""
+        if self._reload is None:
+            return False
+        fresh = self._reload()
+        changed = fresh.ids != self._vault.ids
+        self._vault = fresh
+        return changed
+
+    async def active_key_id(self, *, for_rotation: bool = False) -> str | None:
+        """The id of the active key, read under a shared lock (exclusive `for_rotation`)."""
+        query = select(VaultState.key_id).where(VaultState.id == _VAULT_ROW)
+        locked = query.with_for_update(read=not for_rotation)
+        if not for_rotation and await self._session.scalar(query) is None:
+            # no key recorded yet: the first writer's key becomes the active one (a concurrent first
+            # writer waits on this row and then finds it set)
+            done = await self._session.execute(
+                update(VaultState)
+                .where(VaultState.id == _VAULT_ROW, VaultState.key_id.is_(None))
+                .values(key_id=self._vault.primary_id)
+            )
+            if not getattr(done, "rowcount", 0) and await self._session.scalar(locked) is None:
+                self._session.add(VaultState(id=_VAULT_ROW, key_id=self._vault.primary_id))
+                await self._session.flush()
+        return await self._session.scalar(locked)
+
+    async def _writing_key(self) -> str:
+        active = await self.active_key_id()
+        assert active is not None
+        if active not in self._vault.ids:
+            self._reloaded()
+        return active
 
     async def put(self, owner: str, name: str, value: str) -> None:
-        """Create or replace a secret."""
+        """Create or replace a secret, under the active key."""
+        key = await self._writing_key()
+        ciphertext = self._vault.encrypt(value, key)  # StaleKeyError without the active key
         row = await self._session.scalar(
             select(SecretRecord).where(SecretRecord.owner == owner, SecretRecord.name == name)
         )
         if row is None:
-            self._session.add(SecretRecord(owner=owner, name=name, ciphertext=self._vault.encrypt(value)))
+            self._session.add(SecretRecord(owner=owner, name=name, ciphertext=ciphertext, key_id=key))
         else:
-            row.ciphertext = self._vault.encrypt(value)
+            row.ciphertext, row.key_id = ciphertext, key
+
+    def _open(self, row: SecretRecord) -> str:
+        """Decrypt a row, reading the keys anew once when it was written under a key we lack."""
+        if row.key_id is not None and row.key_id not in self._vault.ids:
+            self._reloaded()
+        try:
+            return self._vault.decrypt(row.ciphertext)
+        except VaultError:
+            if row.key_id is None and self._reloaded():
+                return self._open(row)
+            label = secret_label(row.owner, row.name)
+            if row.key_id is not None and row.key_id not in self._vault.ids:
+                raise VaultError(
+                    f"secret {label} was written under vault key {row.key_id}, which this process does not hold "
+                    "(was the key rotated? give this process the current key)"
+                ) from None
+            raise VaultError(
+                f"secret {label} cannot be decrypted with the vault's keys: `email-infra vault check` lists such "
+                f"secrets, `email-infra vault forget {label}` deletes it"
+            ) from None
 
     async def get(self, owner: str, name: str) -> str | None:
         """The decrypted secret, or None."""
         row = await self._session.scalar(
             select(SecretRecord).where(SecretRecord.owner == owner, SecretRecord.name == name)
         )
-        return None if row is None else self._vault.decrypt(row.ciphertext)
+        return None if row is None else self._open(row)
 
-    async def delete(self, owner: str, name: str) -> None:
-        """Forget a secret (nothing happens when it is absent)."""
-        await self._session.execute(delete(SecretRecord).where(SecretRecord.owner == owner, SecretRecord.name == name))
+    async def delete(self, owner: str, name: str) -> bool:
+        """Forget a secret; False when it was absent."""
+        done = await self._session.execute(
+            delete(SecretRecord).where(SecretRecord.owner == owner, SecretRecord.name == name)
+        )
+        return bool(getattr(done, "rowcount", 0))
 
     async def get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Decrypted secrets for many (owner, name) pairs in few queries; absent ones are left out."""
@@ -143,14 +220,46 @@ class SecretStore:
             )
             for row in rows:
                 if (row.owner, row.name) in wanted:
-                    found[(row.owner, row.name)] = self._vault.decrypt(row.ciphertext)
+                    found[(row.owner, row.name)] = self._open(row)
         return found
 
-    async def reencrypt_all(self, vault: Vault) -> int:
-        """Re-encrypt every secret under `vault`'s primary key."""
-        rows = (await self._session.scalars(select(SecretRecord))).all()
+    async def undecryptable(self) -> tuple[int, list[str]]:
+        """(how many secrets are stored, the names of those no key of the vault opens); no value leaves."""
+        self._reloaded()
+        rows = (await self._session.scalars(select(SecretRecord).order_by(SecretRecord.owner, SecretRecord.name))).all()
+        bad: list[str] = []
         for row in rows:
-            row.ciphertext = vault.rotate(row.ciphertext)
+            try:
+                self._vault.decrypt(row.ciphertext)
+            except VaultError:
+                bad.append(secret_label(row.owner, row.name))
+        return len(rows), bad
+
+    async def reencrypt_all(self, vault: Vault) -> int:
+        """Re-encrypt every secret under `vault`'s primary key and make it the active key.
+
+        Takes the vault row exclusively first (writers wait, then write under the new key). Refuses,
+        changing nothing, when a secret cannot be decrypted, naming every such secret.
+        """
+        await self.active_key_id(for_rotation=True)
+        rows = (await self._session.scalars(select(SecretRecord).order_by(SecretRecord.owner, SecretRecord.name))).all()
+        bad: list[str] = []
+        for row in rows:
+            try:
+                row.ciphertext, row.key_id = vault.rotate(row.ciphertext), vault.primary_id
+            except VaultError:
+                bad.append(secret_label(row.owner, row.name))
+        if bad:
+            raise VaultError(
+                f"{len(bad)} stored secret(s) cannot be decrypted with the vault's keys, so nothing was re-encrypted: "
+                f"{', '.join(bad)}. `email-infra vault forget NAME` deletes one (whatever it protected is made "
+                "again or must be restored); `email-infra vault check` lists them"
+            )
+        state = await self._session.get(VaultState, _VAULT_ROW)
+        if state is None:
+            self._session.add(VaultState(id=_VAULT_ROW, key_id=vault.primary_id, rotated_at=utcnow()))
+        else:
+            state.key_id, state.rotated_at = vault.primary_id, utcnow()
         self._vault = vault
         return len(rows)
 

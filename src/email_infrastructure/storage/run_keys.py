@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,3 +47,11 @@ class RunKeys:
             statement = insert(WorkerRunKey).values(rows).on_conflict_do_nothing(index_elements=["key"])
             claimed.update((await self._session.scalars(statement.returning(WorkerRunKey.key))).all())
         return claimed
+
+    async def release(self, keys: Sequence[str]) -> None:
+        """Forget claims whose effects were not stored after all (their run failed): claimed again later."""
+        unique = sorted(set(keys))
+        for start in range(0, len(unique), _CHUNK):
+            await self._session.execute(
+                delete(WorkerRunKey).where(WorkerRunKey.key.in_(unique[start : start + _CHUNK]))
+            )

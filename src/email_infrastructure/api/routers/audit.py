@@ -14,9 +14,11 @@ router = APIRouter(tags=["audit"])
 
 @router.post("/audit", response_model=Envelope[dict[str, Any]])
 async def audit(app: AppDep, key: ReadCreateKey, body: AuditIn) -> Envelope[dict[str, Any]]:
-    """Audit domains' SPF, DKIM, DMARC, MX and more with the server's resolvers (EMAIL_INFRA_NAMESERVERS).
+    """Audit domains' SPF, DKIM, DMARC, MX and more, like `email-infra audit` and the monitor.
 
-    The resolvers are the server's own: a client cannot make the server send queries elsewhere.
+    Resolvers: the stored `monitoring.nameservers`, else the server's EMAIL_INFRA_NAMESERVERS; a
+    client cannot make the server send queries elsewhere. A domain of the desired state is also
+    compared with its desired records (drift).
     """
     from email_infrastructure.services.audit import AuditRequest, audit_domains, check_names, domain_names
 

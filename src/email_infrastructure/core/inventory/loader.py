@@ -19,6 +19,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from email_infrastructure.core.errors import InventoryError, SecretReferenceError
+from email_infrastructure.core.inventory.mail import no_mail_backend
 from email_infrastructure.core.inventory.schema import PATTERN_MESSAGES, SECRET_REF, Inventory, MailboxSpec
 from email_infrastructure.core.logging import register_secret
 from email_infrastructure.core.names import normalise_domain
@@ -53,6 +54,9 @@ class LoadedInventory:
     inventory: Inventory
     path: Path
     warnings: list[str] = field(default_factory=list)
+    #: what the file asks for that will not happen (a domain's mailboxes without a mail backend):
+    #: `validate` lists them; `plan` says them in the steps concerned
+    advice: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -253,8 +257,17 @@ def _reference_problems(data: dict[str, Any], pos: _Positions, where: str) -> li
         line, col = pos.at(path)
         problems.append(f"{where}:{line}:{col}: {'.'.join(map(str, path))}: {message}")
 
+    #: (what, name) → index in `problems` and how many references: one line per missing name,
+    #: not one per domain that uses it (a file of 110 domains on a server it does not declare)
+    missing: dict[tuple[str, str], list[int]] = {}
+
     def ref(path: Path_, name: Any, known: list[str], what: str) -> None:
         if isinstance(name, str) and name not in known:
+            seen = missing.get((what, name))
+            if seen is not None:
+                seen[1] += 1
+                return
+            missing[(what, name)] = [len(problems), 1]
             bad(path, f"{what} {name!r} is not declared{_hint(name, known)}")
 
     providers = _mapping(data.get("providers"))
@@ -296,6 +309,12 @@ def _reference_problems(data: dict[str, Any], pos: _Positions, where: str) -> li
                     f"duplicate mailbox {local}@{name or domain.get('name')}",
                 )
             locals_seen.add(local)
+    for (what, _), (index, count) in missing.items():
+        more = f"; {count - 1} more reference{'s' if count > 2 else ''} to it" if count > 1 else ""
+        problems[index] += (
+            f"{more} (a file declares every {what} it uses, even one another inventory stored already:"
+            " the same block there and here)"
+        )
     return problems
 
 
@@ -373,7 +392,13 @@ def parse_inventory_text(text: str, where: str, provider_schemas: ProviderSchema
                 f"{where}:{line}:{col}: {'.'.join(map(str, path))}: environment variable "
                 f"{name} is not set (needed when this is used)"
             )
-    return LoadedInventory(inventory=inv, path=Path(where), warnings=warnings)
+    advice = []
+    for index, domain in enumerate(inv.resolved_domains()):
+        reason = no_mail_backend(domain)
+        if reason:
+            line, col = pos.at(("domains", index))
+            advice.append(f"{where}:{line}:{col}: {reason}")
+    return LoadedInventory(inventory=inv, path=Path(where), warnings=warnings, advice=advice)
 
 
 def load_inventory(path: Path, provider_schemas: ProviderSchemas | None = None) -> LoadedInventory:

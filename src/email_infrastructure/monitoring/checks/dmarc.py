@@ -35,6 +35,7 @@ OBSOLETE_IN_9989 = ("pct", "rf", "ri")
 #: it `%x44 %x4d %x41 %x52 %x43 %x31` ("DMARC1" exactly) and say it "MUST match precisely"
 _VERSION = re.compile(r"^[vV][ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
 _TAG = re.compile(r"^\s*([a-z0-9_]+)\s*=\s*(.*?)\s*$", re.I | re.S)
+_TAG_NAME = re.compile(r"^([a-z0-9_]+)\b", re.I)
 
 
 def dmarc_records(texts: list[str]) -> list[str]:
@@ -42,10 +43,14 @@ def dmarc_records(texts: list[str]) -> list[str]:
     return sorted(t for t in texts if _VERSION.match(t))
 
 
-def parse_tags(record: str) -> tuple[dict[str, str], list[str]]:
-    """`k=v; k=v` → (tags by lower-case name, names given more than once)."""
+def parse_tags(record: str) -> tuple[dict[str, str], list[str], list[str]]:
+    """`k=v; k=v` → (tags by lower-case name, names given more than once, parts that are not k=v).
+
+    An empty part (after a trailing `;`) is allowed by the tag-list grammar (RFC 6376 §3.2).
+    """
     tags: dict[str, str] = {}
     repeated: list[str] = []
+    malformed: list[str] = []
     for part in record.split(";"):
         match = _TAG.match(part)
         if match:
@@ -53,7 +58,9 @@ def parse_tags(record: str) -> tuple[dict[str, str], list[str]]:
             if name in tags and name not in repeated:
                 repeated.append(name)
             tags.setdefault(name, match.group(2))
-    return tags, repeated
+        elif part.strip():
+            malformed.append(part.strip())
+    return tags, repeated, malformed
 
 
 def walk_names(domain: str) -> list[str]:
@@ -119,7 +126,12 @@ async def check_dmarc(target: DomainTarget, ctx: AuditContext) -> CheckResult:
         )
         return result
     record = records[0]
-    tags, repeated = parse_tags(record)
+    tags, repeated, malformed = parse_tags(record)
+    for part in malformed:
+        # DMARC records are tag-lists (RFC 6376 §3.2): every part is `name = value`, so a receiver
+        # cannot parse the record
+        result.error("dmarc.syntax", f"{part!r} is not a tag=value pair: the record does not parse", [record])
+    named = {m.group(1).lower() for part in malformed if (m := _TAG_NAME.match(part))}
     for tag in repeated:
         # DMARC uses DKIM's tag-list syntax, where a repeated tag invalidates the list (RFC 6376 §3.2)
         result.error("dmarc.duplicate_tag", f"{tag}= is given more than once: the record is invalid", [record])
@@ -147,7 +159,7 @@ async def check_dmarc(target: DomainTarget, ctx: AuditContext) -> CheckResult:
     policy = tags.get("p", "").lower()
     if found_at != target.name:
         policy = tags.get("sp", tags.get("p", "")).lower()
-    if "p" not in tags:
+    if "p" not in tags and "p" not in named:  # `p` without `=` is the syntax error above
         result.warn(
             "dmarc.missing_policy",
             "no p= tag: RFC 9989 reads it as none, RFC 7489 receivers reject the record",

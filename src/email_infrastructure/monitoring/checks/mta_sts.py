@@ -6,6 +6,8 @@ import asyncio
 import re
 import ssl
 
+import httpx
+
 from email_infrastructure.monitoring.checks.dkim import parse_tags
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
 from email_infrastructure.monitoring.findings import CheckResult
@@ -20,24 +22,59 @@ def tls_context(ctx: AuditContext) -> ssl.SSLContext:
     return context
 
 
+class PolicyTooLarge(Exception):
+    """The policy body is over MAX_POLICY_BYTES (a sender limits the policy size, RFC 8461 §3.3)."""
+
+
 async def fetch_policy(host: str, ip: str, ctx: AuditContext) -> tuple[int, str]:
-    """GET /.well-known/mta-sts.txt from `ip` with TLS for `host` (no redirects followed)."""
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(ip, ctx.options.https_port, ssl=tls_context(ctx), server_hostname=host),
-        ctx.options.connect_timeout,
-    )
-    try:
-        request = f"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-        writer.write(request.encode())
-        await writer.drain()
-        raw = await asyncio.wait_for(reader.read(MAX_POLICY_BYTES), ctx.options.connect_timeout)
-    finally:
-        writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-    parts = status_line.split()
-    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-    return status, body.decode("utf-8", "replace")
+    """GET https://`host`/.well-known/mta-sts.txt, connecting to `ip` (our resolver's answer).
+
+    SNI, certificate verification and the Host header are for `host`; redirects are not followed
+    (RFC 8461 §3.3: the status is returned as it is), the body is read to its end (chunked or not)
+    up to MAX_POLICY_BYTES, and the whole fetch is bounded by the connect timeout.
+    """
+    netloc = f"[{ip}]" if ":" in ip else ip
+    url = f"https://{netloc}:{ctx.options.https_port}/.well-known/mta-sts.txt"
+    limit = ctx.options.connect_timeout
+    async with (
+        asyncio.timeout(limit),
+        httpx.AsyncClient(
+            verify=tls_context(ctx),
+            follow_redirects=False,
+            trust_env=False,  # no proxies from the environment: the address is the one we resolved
+            timeout=httpx.Timeout(limit),
+        ) as client,
+        client.stream(
+            "GET",
+            url,
+            headers={"Host": host, "Accept": "text/plain"},
+            extensions={"sni_hostname": host},
+        ) as response,
+    ):
+        body = bytearray()
+        if response.status_code == 200:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_POLICY_BYTES:
+                    raise PolicyTooLarge(f"the policy is larger than {MAX_POLICY_BYTES // 1024} KiB")
+        return response.status_code, body.decode("utf-8", "replace")
+
+
+def _verify_error(exc: BaseException) -> str | None:
+    """The certificate verification message inside `exc` (httpx wraps the ssl error), else None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    """A short reason for a failed fetch (the timeout has no message of its own)."""
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return "no answer within the time limit"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def parse_policy(text: str) -> tuple[dict[str, str], list[str], list[str]]:
@@ -111,22 +148,27 @@ async def check_mta_sts(target: DomainTarget, ctx: AuditContext, mx_hosts: list[
     if not addresses:
         result.error("mta_sts.policy_unreachable", f"{host} has no address: the policy cannot be fetched")
         return result
+    url = f"https://{host}/.well-known/mta-sts.txt"
     try:
         status, body = await fetch_policy(host, addresses[0], ctx)
-    except ssl.SSLCertVerificationError as exc:
-        result.error(
-            "mta_sts.certificate",
-            f"https://{host}: the certificate does not verify: {exc.verify_message}",
-        )
+    except PolicyTooLarge as exc:
+        result.error("mta_sts.policy_invalid", f"{url}: {exc}")
         return result
-    except (OSError, TimeoutError, ssl.SSLError) as exc:
-        result.cannot_tell("mta_sts.policy_unreachable", f"https://{host}: {type(exc).__name__}: {exc}")
+    except (httpx.HTTPError, OSError, TimeoutError, ssl.SSLError) as exc:
+        verify = _verify_error(exc)
+        if verify is not None:
+            result.error("mta_sts.certificate", f"https://{host}: the certificate does not verify: {verify}")
+        else:
+            result.cannot_tell("mta_sts.policy_unreachable", f"https://{host}: {_describe(exc)}")
         return result
-    if status != 200:
+    if 300 <= status < 400:
         result.error(
             "mta_sts.policy_unreachable",
-            f"https://{host}/.well-known/mta-sts.txt answered HTTP {status}",
+            f"{url} answered HTTP {status} (a redirect): RFC 8461 forbids following redirects for the policy",
         )
+        return result
+    if status != 200:
+        result.error("mta_sts.policy_unreachable", f"{url} answered HTTP {status}")
         return result
     fields, patterns, problems = parse_policy(body)
     for problem in problems:

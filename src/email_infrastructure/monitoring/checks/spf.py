@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
 from email_infrastructure.monitoring.findings import CheckResult, Severity
 from email_infrastructure.monitoring.resolver import Answer, Resolver, Status
-from email_infrastructure.monitoring.spf_syntax import Mechanism, Network, expand, is_spf, parse
+from email_infrastructure.monitoring.spf_syntax import DNS_TERMS, Mechanism, Network, expand, is_spf, parse
+from email_infrastructure.monitoring.spf_syntax import Record as SpfRecord
 
 LOOKUP_LIMIT = 10
 VOID_LIMIT = 2
@@ -88,6 +89,22 @@ class Expansion:
     timed_out: bool = False
 
 
+def lookup_terms(parsed: SpfRecord) -> list[str]:
+    """The record's own DNS-querying terms that evaluation can reach, in order (RFC 7208 §4.6.4).
+
+    Terms after the first `all` are never evaluated, and neither is redirect= when there is an `all`.
+    """
+    terms: list[str] = []
+    for mechanism in parsed.mechanisms:
+        if mechanism.name == "all":
+            return terms
+        if mechanism.name in DNS_TERMS:
+            terms.append(f"{mechanism.name}:{mechanism.domain}" if mechanism.domain else mechanism.name)
+    if parsed.redirect is not None:
+        terms.append(f"redirect={parsed.redirect}")
+    return terms
+
+
 class _Walker:
     def __init__(self, resolver: Resolver, domain: str) -> None:
         self.resolver = resolver
@@ -139,6 +156,19 @@ class _Walker:
         if parsed.redirect is not None and first_all is not None:
             message = f"{name}: redirect= is ignored because the record has an all mechanism"
             self.problem("spf.redirect_ignored", message, Severity.WARNING)
+        terms = lookup_terms(parsed)
+        if len(terms) > LOOKUP_LIMIT:
+            # decided by the text alone: no answer (or silence) from the names can change it
+            self.found.lookups += len(terms)
+            self.found.uses_ptr = self.found.uses_ptr or "ptr" in terms
+            return [
+                self.stop(
+                    "spf.too_many_lookups",
+                    f"evaluating SPF needs more than {LOOKUP_LIMIT} DNS lookups: the 11th is {terms[LOOKUP_LIMIT]} "
+                    f"in {name}, which alone has {len(terms)} DNS-querying terms (include, a, mx, ptr, exists, "
+                    "redirect): a permerror whatever its names answer (they were not queried)",
+                )
+            ]
         steps: list[Step] = []
         for mechanism in parsed.mechanisms:
             if self.found.stopped:
