@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,15 @@ from email_infrastructure.workers.tasks import TASKS
 from tests.fixtures.pdns import PowerDns
 
 DOMAINS = [f"s{i}.server.test" for i in range(6)]
-IP = "127.0.0.10"
-REVERSE = "10.0.0.127.in-addr.arpa"
-LISTED = "10.0.0.127.bl.server.test"
+# an address of its own: the reverse zone of 127.0.0.0/24 belongs to the monitoring defect zones
+IP = "127.77.0.10"
+REVERSE = "10.0.77.127.in-addr.arpa"
+LISTED = "10.0.77.127.bl.server.test"
+ZONES = {
+    "0.77.127.in-addr.arpa": [(REVERSE, "PTR", f"mail.{DOMAINS[0]}.", 0)],
+    "bl.server.test": [("2.0.0.127.bl.server.test", "A", "127.0.0.2", 0)],  # the list's self-test entry
+    DOMAINS[0]: [(f"mail.{DOMAINS[0]}", "A", IP, 0)],
+}
 
 
 def inventory(nameserver: str) -> str:
@@ -40,6 +47,14 @@ monitoring:
 domains:
 {listed}
 """
+
+
+@pytest.fixture
+def zones(pdns: PowerDns) -> Iterator[PowerDns]:
+    """The server's reverse zone, the blocklist and its hostname's zone, on the session's PowerDNS."""
+    pdns.replace_zones(ZONES)
+    yield pdns
+    pdns.drop_zones(list(ZONES))
 
 
 @pytest.fixture
@@ -65,15 +80,9 @@ async def rows(app: App, subject: str, check: str) -> list[str]:
 
 
 async def test_a_cycle_in_batches_asks_the_servers_ptr_and_blocklists_once(
-    app: App, pdns: PowerDns, tmp_path: Path, asked: Counter[str], monkeypatch: pytest.MonkeyPatch
+    app: App, zones: PowerDns, tmp_path: Path, asked: Counter[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pdns.replace_zones(
-        {
-            "0.0.127.in-addr.arpa": [(REVERSE, "PTR", f"mail.{DOMAINS[0]}.", 0)],
-            "bl.server.test": [("2.0.0.127.bl.server.test", "A", "127.0.0.2", 0)],  # the list's self-test entry
-            DOMAINS[0]: [(f"mail.{DOMAINS[0]}", "A", IP, 0)],
-        }
-    )
+    pdns = zones
     path = tmp_path / "fleet.yaml"
     path.write_text(inventory(f"{pdns.address}:{pdns.dns_port}"), encoding="utf-8")
     await import_inventory(app, load_inventory(path, provider_schemas()))
@@ -102,9 +111,9 @@ async def test_a_cycle_in_batches_asks_the_servers_ptr_and_blocklists_once(
 
 
 async def test_a_batch_that_fails_leaves_the_servers_checks_to_its_retry(
-    app: App, pdns: PowerDns, tmp_path: Path, asked: Counter[str], monkeypatch: pytest.MonkeyPatch
+    app: App, zones: PowerDns, tmp_path: Path, asked: Counter[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pdns.replace_zones({"0.0.127.in-addr.arpa": [(REVERSE, "PTR", f"mail.{DOMAINS[0]}.", 0)]})
+    pdns = zones
     path = tmp_path / "fleet.yaml"
     path.write_text(inventory(f"{pdns.address}:{pdns.dns_port}"), encoding="utf-8")
     await import_inventory(app, load_inventory(path, provider_schemas()))
