@@ -48,12 +48,12 @@ async def test_run_a_check_now_then_read_latest_and_history(
     assert run.status_code == 200, run.text
     assert run.json()["data"]["family"] == "dns" and run.json()["data"]["transitions"] > 0
     latest = await api.client.get("/api/v1/monitoring/results?subject=nothing.test", headers=api.auth())
-    states = {s["check"]: s["status"] for s in latest.json()["data"]}
+    states = {s["check"]: s["status"] for s in latest.json()["data"]["items"]}
     assert states["spf"] == "error" and states["dmarc"] == "error"
     history = await api.client.get(
         "/api/v1/monitoring/results/history?subject=nothing.test&check=spf", headers=api.auth()
     )
-    assert [r["status"] for r in history.json()["data"]] == ["error"]
+    assert [r["status"] for r in history.json()["data"]["items"]] == ["error"]
     listed = await api.client.get("/api/v1/domains?status=error", headers=api.auth())
     assert [d["name"] for d in listed.json()["data"]["items"]] == ["nothing.test"]
     failed = await api.client.get("/api/v1/events?topic=monitoring.check.failed", headers=api.auth())

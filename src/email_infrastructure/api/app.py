@@ -18,6 +18,7 @@ from fastapi_offline import FastAPIOffline
 from email_infrastructure import __version__
 from email_infrastructure.api import errors
 from email_infrastructure.api.bodylimit import BodyLimit
+from email_infrastructure.api.methods import AllowedMethods
 from email_infrastructure.api.ratelimit import RateLimiter
 from email_infrastructure.api.routers import (
     audit,
@@ -99,6 +100,7 @@ def create_app(
     for router in (status, domains, records, mailboxes, plans, jobs, monitoring, audit, events, dmarc):
         api.include_router(router.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     api.include_router(health.router, responses=ERROR_RESPONSES)
+    api.add_middleware(AllowedMethods, routes=api.router.routes)
     errors.install(api)
     api.add_middleware(BodyLimit, limit=config.api_max_body_bytes)
     if config.api_cors_origins:

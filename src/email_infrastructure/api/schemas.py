@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from email_infrastructure.core.names import DOMAIN_NAME_PATTERN
+
 T = TypeVar("T")
+#: a domain name in a request body: what the schema states is exactly what is accepted (ASCII;
+#: IDN names are added through an inventory or `email-infra domain add`)
+DomainName = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=253,
+        pattern=DOMAIN_NAME_PATTERN,
+        description="an ASCII domain name of two labels or more (any case, optional final dot)",
+        examples=["example.com"],
+    ),
+]
 
 
 class Envelope(BaseModel, Generic[T]):
@@ -76,7 +90,9 @@ class DomainOut(BaseModel):
 
     name: str
     owner: str
-    status: str | None = Field(default=None, description="worst current check state; unknown when never checked")
+    status: Literal["ok", "warning", "error", "unknown"] = Field(
+        description="worst current check state; unknown when never checked (the same in the list and alone)"
+    )
     spec: dict[str, Any]
     mailboxes: list[str]
 
@@ -107,7 +123,7 @@ class MailboxIn(Input):
 class DomainIn(Input):
     """A domain to add: options override the stored defaults."""
 
-    name: str = Field(min_length=1, max_length=253)
+    name: DomainName
     options: dict[str, Any] = Field(default_factory=dict)
     mailboxes: list[MailboxIn] = Field(default_factory=list, max_length=500)
 
@@ -177,6 +193,15 @@ class CheckStateOut(BaseModel):
     summary: str
 
 
+class CheckStateList(BaseModel):
+    """A page of current check states, by subject and check."""
+
+    items: list[CheckStateOut]
+    total: int
+    limit: int
+    offset: int
+
+
 class CheckResultOut(BaseModel):
     """One stored check result."""
 
@@ -185,6 +210,15 @@ class CheckResultOut(BaseModel):
     status: str
     checked_at: str
     findings: dict[str, Any]
+
+
+class CheckResultList(BaseModel):
+    """A page of one (subject, check)'s stored results, newest first."""
+
+    items: list[CheckResultOut]
+    total: int
+    limit: int
+    offset: int
 
 
 class RunOut(BaseModel):
@@ -206,7 +240,7 @@ class CheckRunIn(Input):
 class AuditIn(Input):
     """An ad-hoc audit of any domains' live DNS."""
 
-    domains: list[str] = Field(min_length=1, max_length=20)
+    domains: list[DomainName] = Field(min_length=1, max_length=20)
     checks: list[str] = Field(default_factory=list, max_length=20)
     selectors: list[str] = Field(default_factory=list, max_length=10)
 
