@@ -140,6 +140,21 @@ async def test_the_schema_states_the_domain_names_bodies_accept(api: Api) -> Non
     assert schemas["AuditIn"]["properties"]["domains"]["items"]["pattern"] == DOMAIN_NAME_PATTERN
     refused = await api.client.post("/api/v1/domains", headers=api.auth("write"), json={"name": "not a domain"})
     assert refused.status_code == 422  # outside the schema: refused by the schema, not by a rule after it
+    # the other names a body gives are the schema's enums: what it lists, the services know
+    from email_infrastructure.core.inventory.schema import DOMAIN_OPTIONS
+    from email_infrastructure.monitoring.audit import ALL_CHECKS
+    from email_infrastructure.monitoring.monitor import FAMILIES
+
+    assert set(schemas["CheckRunIn"]["properties"]["family"]["enum"]) >= set(FAMILIES)
+    assert set(schemas["AuditIn"]["properties"]["checks"]["items"]["enum"]) >= set(ALL_CHECKS)
+    options = schemas["DomainIn"]["properties"]["options"]["propertyNames"]["enum"]
+    assert set(options) >= set(DOMAIN_OPTIONS)
+    from email_infrastructure.monitoring.monitor import family_name
+    from email_infrastructure.services.audit import check_names
+
+    for family in schemas["CheckRunIn"]["properties"]["family"]["enum"]:
+        family_name(family)  # raises for a name the service does not know
+    check_names(set(schemas["AuditIn"]["properties"]["checks"]["items"]["enum"]))
 
 
 @settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))

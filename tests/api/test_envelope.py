@@ -58,7 +58,7 @@ async def test_403_when_the_scope_is_missing(api: Api, method: str, path: str, n
 async def test_400_404_409_and_422_come_from_the_errors_hierarchy(api: Api, write_inventory: WriteInventory) -> None:
     await import_inventory(api.app, write_inventory())  # both quickstart domains, owned by the file
     write = api.auth("write")
-    bad = {"name": "x.test", "options": {"bogus": 1}}
+    bad = {"name": "x.test", "options": {"server": "no-such-server"}}
     error(await api.client.post("/api/v1/domains", headers=write, json=bad), 400, "bad_request")
     # a name outside the schema's pattern is refused by the schema
     not_a_name = {"name": "not a domain!"}

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from email_infrastructure.core.inventory.schema import DOMAIN_OPTIONS
 from email_infrastructure.core.names import DOMAIN_NAME_PATTERN
+from email_infrastructure.monitoring.audit import ALL_CHECKS
+from email_infrastructure.monitoring.monitor import FAMILIES, FAMILY_ALIASES
+from email_infrastructure.services.audit import CHECK_ALIASES
 
 T = TypeVar("T")
 #: a domain name in a request body: what the schema states is exactly what is accepted (ASCII;
@@ -69,6 +74,30 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _one_of(names: list[str], what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in names:
+            raise ValueError(f"unknown {what} (one of: {', '.join(names)})")
+        return value
+
+    return check
+
+
+# names the services look up: the schema lists them, so a name it allows is one the service knows
+_FAMILY_NAMES = sorted({*FAMILIES, *FAMILY_ALIASES})
+_CHECK_NAMES = sorted({*ALL_CHECKS, *CHECK_ALIASES})
+_OPTION_NAMES = sorted({*DOMAIN_OPTIONS, "purge"})
+FamilyName = Annotated[
+    str, AfterValidator(_one_of(_FAMILY_NAMES, "check family")), Field(json_schema_extra={"enum": _FAMILY_NAMES})
+]
+CheckName = Annotated[
+    str, AfterValidator(_one_of(_CHECK_NAMES, "check")), Field(json_schema_extra={"enum": _CHECK_NAMES})
+]
+OptionName = Annotated[
+    str, AfterValidator(_one_of(_OPTION_NAMES, "domain option")), Field(json_schema_extra={"enum": _OPTION_NAMES})
+]
+
+
 class Health(BaseModel):
     """A component's health."""
 
@@ -124,14 +153,14 @@ class DomainIn(Input):
     """A domain to add: options override the stored defaults."""
 
     name: DomainName
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[OptionName, Any] = Field(default_factory=dict)
     mailboxes: list[MailboxIn] = Field(default_factory=list, max_length=500)
 
 
 class DomainUpdate(Input):
     """A replacement of a domain's options and mailboxes (PUT)."""
 
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[OptionName, Any] = Field(default_factory=dict)
     mailboxes: list[MailboxIn] = Field(default_factory=list, max_length=500)
 
 
@@ -234,14 +263,14 @@ class CheckRunIn(Input):
     """Run one family of checks for one domain of the desired state now."""
 
     domain: str = Field(min_length=1, max_length=253)
-    family: str = Field(default="dns", max_length=32)
+    family: FamilyName = "dns"
 
 
 class AuditIn(Input):
     """An ad-hoc audit of any domains' live DNS."""
 
     domains: list[DomainName] = Field(min_length=1, max_length=20)
-    checks: list[str] = Field(default_factory=list, max_length=20)
+    checks: list[CheckName] = Field(default_factory=list, max_length=20)
     selectors: list[str] = Field(default_factory=list, max_length=10)
 
 
