@@ -58,7 +58,11 @@ async def test_403_when_the_scope_is_missing(api: Api, method: str, path: str, n
 async def test_400_404_409_and_422_come_from_the_errors_hierarchy(api: Api, write_inventory: WriteInventory) -> None:
     await import_inventory(api.app, write_inventory())  # both quickstart domains, owned by the file
     write = api.auth("write")
-    error(await api.client.post("/api/v1/domains", headers=write, json={"name": "not a domain!"}), 400, "bad_request")
+    bad = {"name": "x.test", "options": {"server": "no-such-server"}}
+    error(await api.client.post("/api/v1/domains", headers=write, json=bad), 400, "bad_request")
+    # a name outside the schema's pattern is refused by the schema
+    not_a_name = {"name": "not a domain!"}
+    error(await api.client.post("/api/v1/domains", headers=write, json=not_a_name), 422, "validation_error")
     error(await api.client.get("/api/v1/domains/absent.test", headers=write), 404, "not_found")
     error(await api.client.get("/api/v1/jobs/nothing", headers=write), 404, "not_found")
     taken = await api.client.post("/api/v1/domains", headers=write, json={"name": "acme-outreach.test"})

@@ -43,6 +43,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         EMAIL_INFRA_CONFIG_DIR=str(root / "no-config"),
         EMAIL_INFRA_API_RATE_LIMIT_READ="100000/minute",
         EMAIL_INFRA_API_RATE_LIMIT_WRITE="100000/minute",
+        EMAIL_INFRA_API_AUTH_FAILURE_LIMIT="100000/minute",  # generated bad keys would be throttled
     )
     inventory = root / "inventory.yaml"
     inventory.write_text(QUICKSTART)

@@ -77,7 +77,8 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
             "EMAIL_INFRA_REDIS_PREFIX": settings.redis_prefix,
             "EMAIL_INFRA_WORKER_SWEEP_SECONDS": str(settings.worker_sweep_seconds),
             "EMAIL_INFRA_NAMESERVERS": ",".join(settings.nameservers) or "127.0.0.1:9",
-            "PYTHONPATH": str(ROOT),
+            # this checkout's code, also from a worktree whose venv was installed from another one
+            "PYTHONPATH": os.pathsep.join((str(ROOT / "src"), str(ROOT))),
         }
     )
     env.update(extra)

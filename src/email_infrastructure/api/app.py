@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 from email_infrastructure import __version__
 from email_infrastructure.api import errors
 from email_infrastructure.api.bodylimit import BodyLimit
+from email_infrastructure.api.methods import AllowedMethods
 from email_infrastructure.api.ratelimit import RateLimiter
 from email_infrastructure.api.routers import (
     audit,
@@ -40,6 +42,8 @@ from email_infrastructure.services.jobs import InProcessRunner, JobRunner
 
 _log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
+#: where /docs loads Swagger UI's script, stylesheet and icon from: fastapi-offline's copy, not a CDN
+DOCS_ASSETS = "/docs/static"
 Extension = Callable[[FastAPI], None]
 RunnerFactory = Callable[[App], JobRunner]
 
@@ -81,7 +85,9 @@ def create_app(
             if app is None:
                 await instance.close()
 
-    api = FastAPI(
+    # FastAPI's own /docs loads Swagger UI from a CDN (blank offline); FastAPIOffline serves it from
+    # the fastapi-offline package under DOCS_ASSETS
+    api = FastAPIOffline(
         title="email-infrastructure",
         version=__version__,
         description="Control plane for cold-email infrastructure. Authenticate with `Authorization: Bearer <key>`.",
@@ -89,10 +95,12 @@ def create_app(
         docs_url="/docs",
         openapi_url="/openapi.json",
         redoc_url=None,
+        static_url=DOCS_ASSETS,
     )
     for router in (status, domains, records, mailboxes, plans, jobs, monitoring, audit, events, dmarc):
         api.include_router(router.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     api.include_router(health.router, responses=ERROR_RESPONSES)
+    api.add_middleware(AllowedMethods, routes=api.router.routes)
     errors.install(api)
     api.add_middleware(BodyLimit, limit=config.api_max_body_bytes)
     if config.api_cors_origins:

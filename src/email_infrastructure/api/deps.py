@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from email_infrastructure.api.ratelimit import Category, RateLimiter
-from email_infrastructure.services.apikeys import ApiKeyService, KeyInfo, Scope, require
+from email_infrastructure.services.apikeys import ApiKeyService, AuthenticationError, KeyInfo, Scope, require
 from email_infrastructure.services.app import App
 from email_infrastructure.services.jobs import JobRunner
 
@@ -36,9 +36,18 @@ RunnerDep = Annotated[JobRunner, Depends(get_runner)]
 async def current_key(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> KeyInfo:
-    """The verified key of the request (401 without one, or with a bad one)."""
+    """The verified key of the request (401 without one, or with a bad one; 429 after too many bad ones)."""
     keys: ApiKeyService = request.app.state.keys
-    return await keys.verify(credentials.credentials if credentials else None)
+    presented = credentials.credentials if credentials else None
+    try:
+        return await keys.verify(presented)
+    except AuthenticationError:
+        if presented:  # a request without a key is not an attempt
+            limiter: RateLimiter = request.app.state.limiter
+            limited = await limiter.auth_failed(request.client.host if request.client else "unknown")
+            if limited is not None:
+                raise limited from None
+        raise
 
 
 class Guard:

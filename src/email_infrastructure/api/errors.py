@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from email_infrastructure.core.errors import (
+    ConflictError,
     EmailInfraError,
     InventoryError,
     NotFoundError,
@@ -22,7 +23,6 @@ from email_infrastructure.core.errors import (
 )
 from email_infrastructure.core.logging import redact, redact_text
 from email_infrastructure.services.apikeys import AuthenticationError, PermissionDeniedError
-from email_infrastructure.services.desired import OwnershipConflictError
 
 _log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ _MAPPING: list[tuple[type[BaseException], int, str]] = [
     (AuthenticationError, 401, "unauthorized"),
     (PermissionDeniedError, 403, "forbidden"),
     (NotFoundError, 404, "not_found"),
-    (OwnershipConflictError, 409, "conflict"),
+    (ConflictError, 409, "conflict"),
     (PayloadTooLargeError, 413, "payload_too_large"),
     (RateLimitedError, 429, "rate_limited"),
     (InventoryError, 400, "invalid_inventory"),
@@ -58,9 +58,16 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     # The input is left out: a rejected body may well carry a password.
     return [
-        {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
+        {"loc": [str(p) for p in err.get("loc", ())], "msg": _message(err), "type": str(err.get("type", ""))}
         for err in exc.errors()
     ]
+
+
+def _message(err: Any) -> str:
+    # pydantic's pattern message quotes the whole pattern (a domain name's is 300 characters)
+    if err.get("type") == "string_pattern_mismatch":
+        return "String should match the pattern of this field in the schema (/openapi.json)"
+    return str(err.get("msg", ""))
 
 
 def error_response(exc: BaseException) -> JSONResponse:

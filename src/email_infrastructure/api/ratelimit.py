@@ -34,6 +34,8 @@ class RateLimiter:
             "read": parse(settings.api_rate_limit_read),
             "write": parse(settings.api_rate_limit_write),
         }
+        #: rejected API keys per client address (a valid key is never counted, so never refused)
+        self.auth_failures = parse(settings.api_auth_failure_limit)
         # Strategies hold the storage through a weak proxy: this object keeps the strong reference.
         self.storage: Storage
         self._pool: ConnectionPool | None = None
@@ -71,6 +73,24 @@ class RateLimiter:
                 headers,
             )
         return headers
+
+    async def auth_failed(self, client: str) -> RateLimitedError | None:
+        """Count a rejected API key of `client` (an address); the 429 to answer once it has too many.
+
+        Keys are random enough that guessing one is hopeless; the throttle bounds what a client
+        sending bad keys costs and tells a misconfigured one to stop.
+        """
+        item = self.auth_failures
+        if await self.strategy.hit(item, "auth-failures", client):
+            return None
+        stats = await self.strategy.get_window_stats(item, "auth-failures", client)
+        retry = max(1, math.ceil(stats.reset_time - time.time()))
+        return RateLimitedError(
+            f"too many rejected API keys from this address ({item.amount} per {item.multiples} "
+            f"{item.GRANULARITY.name}); retry in {retry} s",
+            {"Retry-After": str(retry), "RateLimit-Limit": str(item.amount), "RateLimit-Remaining": "0",
+             "RateLimit-Reset": str(retry)},
+        )  # fmt: skip
 
     async def close(self) -> None:
         """Release the Redis connections (memory needs nothing)."""

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from email_infrastructure.core.inventory.schema import DOMAIN_OPTIONS
+from email_infrastructure.core.names import DOMAIN_NAME_PATTERN
+from email_infrastructure.monitoring.audit import ALL_CHECKS
+from email_infrastructure.monitoring.monitor import FAMILIES, FAMILY_ALIASES
+from email_infrastructure.services.audit import CHECK_ALIASES
 
 T = TypeVar("T")
+#: a domain name in a request body: what the schema states is exactly what is accepted (ASCII;
+#: IDN names are added through an inventory or `email-infra domain add`)
+DomainName = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=253,
+        pattern=DOMAIN_NAME_PATTERN,
+        description="an ASCII domain name of two labels or more (any case, optional final dot)",
+        examples=["example.com"],
+    ),
+]
 
 
 class Envelope(BaseModel, Generic[T]):
@@ -55,6 +74,30 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _one_of(names: list[str], what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in names:
+            raise ValueError(f"unknown {what} (one of: {', '.join(names)})")
+        return value
+
+    return check
+
+
+# names the services look up: the schema lists them, so a name it allows is one the service knows
+_FAMILY_NAMES = sorted({*FAMILIES, *FAMILY_ALIASES})
+_CHECK_NAMES = sorted({*ALL_CHECKS, *CHECK_ALIASES})
+_OPTION_NAMES = sorted({*DOMAIN_OPTIONS, "purge"})
+FamilyName = Annotated[
+    str, AfterValidator(_one_of(_FAMILY_NAMES, "check family")), Field(json_schema_extra={"enum": _FAMILY_NAMES})
+]
+CheckName = Annotated[
+    str, AfterValidator(_one_of(_CHECK_NAMES, "check")), Field(json_schema_extra={"enum": _CHECK_NAMES})
+]
+OptionName = Annotated[
+    str, AfterValidator(_one_of(_OPTION_NAMES, "domain option")), Field(json_schema_extra={"enum": _OPTION_NAMES})
+]
+
+
 class Health(BaseModel):
     """A component's health."""
 
@@ -76,7 +119,9 @@ class DomainOut(BaseModel):
 
     name: str
     owner: str
-    status: str | None = Field(default=None, description="worst current check state; unknown when never checked")
+    status: Literal["ok", "warning", "error", "unknown"] = Field(
+        description="worst current check state; unknown when never checked (the same in the list and alone)"
+    )
     spec: dict[str, Any]
     mailboxes: list[str]
 
@@ -107,15 +152,15 @@ class MailboxIn(Input):
 class DomainIn(Input):
     """A domain to add: options override the stored defaults."""
 
-    name: str = Field(min_length=1, max_length=253)
-    options: dict[str, Any] = Field(default_factory=dict)
+    name: DomainName
+    options: dict[OptionName, Any] = Field(default_factory=dict)
     mailboxes: list[MailboxIn] = Field(default_factory=list, max_length=500)
 
 
 class DomainUpdate(Input):
     """A replacement of a domain's options and mailboxes (PUT)."""
 
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[OptionName, Any] = Field(default_factory=dict)
     mailboxes: list[MailboxIn] = Field(default_factory=list, max_length=500)
 
 
@@ -177,6 +222,15 @@ class CheckStateOut(BaseModel):
     summary: str
 
 
+class CheckStateList(BaseModel):
+    """A page of current check states, by subject and check."""
+
+    items: list[CheckStateOut]
+    total: int
+    limit: int
+    offset: int
+
+
 class CheckResultOut(BaseModel):
     """One stored check result."""
 
@@ -185,6 +239,15 @@ class CheckResultOut(BaseModel):
     status: str
     checked_at: str
     findings: dict[str, Any]
+
+
+class CheckResultList(BaseModel):
+    """A page of one (subject, check)'s stored results, newest first."""
+
+    items: list[CheckResultOut]
+    total: int
+    limit: int
+    offset: int
 
 
 class RunOut(BaseModel):
@@ -200,14 +263,14 @@ class CheckRunIn(Input):
     """Run one family of checks for one domain of the desired state now."""
 
     domain: str = Field(min_length=1, max_length=253)
-    family: str = Field(default="dns", max_length=32)
+    family: FamilyName = "dns"
 
 
 class AuditIn(Input):
     """An ad-hoc audit of any domains' live DNS."""
 
-    domains: list[str] = Field(min_length=1, max_length=20)
-    checks: list[str] = Field(default_factory=list, max_length=20)
+    domains: list[DomainName] = Field(min_length=1, max_length=20)
+    checks: list[CheckName] = Field(default_factory=list, max_length=20)
     selectors: list[str] = Field(default_factory=list, max_length=10)
 
 

@@ -31,7 +31,7 @@ from email_infrastructure.cli import (
 )
 from email_infrastructure.cli.common import console, debug_enabled, err_console
 from email_infrastructure.cli.mailbox import app as mailbox_app
-from email_infrastructure.core.errors import ConfigError, EmailInfraError
+from email_infrastructure.core.errors import ConfigError, ConflictError, EmailInfraError
 from email_infrastructure.core.logging import redact_text, setup_logging
 
 app = typer.Typer(
@@ -144,7 +144,8 @@ def main(prog_name: str | None = None) -> None:
             err_console.print(f"error: {exc.format_message()}", markup=False)
         error_exit(exc.exit_code)
     except EmailInfraError as exc:
-        _report(exc, f"error: {exc}")
+        hint = exc.cli_hint if isinstance(exc, ConflictError) else ""
+        _report(exc, f"error: {exc}" + (f"; {hint}" if hint else ""))
         error_exit(exc.exit_code)
     except OSError as exc:  # a data dir that cannot be created or written, a file that cannot be read
         where = f"{exc.filename}: " if exc.filename else ""

@@ -70,6 +70,7 @@ def scheduler(
         async with application() as app:
             queue = open_queue(app)
             try:
+                await queue.ready()  # Redis unreachable: one line and exit 2 after bounded tries
                 planner = Scheduler(queue, batch=batch or app.settings.scheduler_batch)
                 if once:
                     result = await planner.tick(await check_schedule(app))

@@ -23,6 +23,18 @@ class NotFoundError(UserError):
     """What was asked for does not exist (a domain, a job, a plan): 404 over the API."""
 
 
+class ConflictError(UserError):
+    """It exists already, or another owner holds it; nothing was written: 409 over the API.
+
+    The message says what is in the way in any face's words; `cli_hint` is how the command line
+    goes past it (its `--force`), which the CLI adds and the API does not (its way is another route).
+    """
+
+    def __init__(self, message: str, *, cli_hint: str = "") -> None:
+        super().__init__(message)
+        self.cli_hint = cli_hint
+
+
 class ConfigError(UserError):
     """Settings or environment are invalid."""
 

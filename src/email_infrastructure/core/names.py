@@ -8,6 +8,16 @@ import idna
 
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
+_A, _AH = "[A-Za-z0-9]", "[A-Za-z0-9-]"
+# a label without "--" at its third and fourth characters (IDNA reserves those), in regex terms
+# without look-arounds (JSON Schema tools generate from it): up to 4 characters, or 5 to 63
+_ASCII_LABEL = rf"(?:{_A}(?:{_AH}{{0,2}}{_A})?|{_A}{_AH}(?:{_A}{_AH}|-{_A}){_AH}{{0,58}}{_A})"
+_ASCII_TLD = rf"(?:[A-Za-z](?:{_AH}{{0,2}}{_A})?|[A-Za-z]{_AH}(?:{_A}{_AH}|-{_A}){_AH}{{0,58}}{_A})"
+#: ASCII host names `normalise_domain` accepts, as the API's schema states them (with at most 253
+#: characters): two labels or more, letters, digits and inner hyphens, a top-level label starting
+#: with a letter, any case, an optional final dot. A subset: IDN names (`xn--` or Unicode) are not in it.
+DOMAIN_NAME_PATTERN = rf"^(?:{_ASCII_LABEL}\.)+{_ASCII_TLD}\.?$"
+
 
 def normalise_domain(name: str) -> str:
     """Return the lowercase ASCII (punycode) form of a domain name, or raise ValueError."""

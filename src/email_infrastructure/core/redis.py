@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from email_infrastructure.core.errors import ConfigError
+from email_infrastructure.core.errors import ConfigError, StorageError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -31,6 +31,50 @@ def redis_client(settings: Settings) -> Redis:
             f"REDIS_URL must start with redis://, rediss:// or unix:// (got {settings.redis_url.split(':', 1)[0]!r})"
         )
     return Redis.from_url(settings.redis_url)
+
+
+class RedisUnavailableError(StorageError):
+    """Redis did not answer within the bounded tries (exit 2; 503 over the API)."""
+
+
+def redis_location(url: str) -> str:
+    """The URL without its user and password: what messages may show."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+async def wait_for_redis(settings: Settings, *, attempts: int | None = None, delay: float | None = None) -> None:
+    """Return once Redis answers a PING; after `redis_connect_attempts` failed tries, with pauses of
+    `redis_retry_delay` doubling up to 30 s, RedisUnavailableError naming where (no password)."""
+    tries = attempts or settings.redis_connect_attempts
+    pause = delay or settings.redis_retry_delay
+    client = redis_client(settings)
+    problem = ""
+    try:
+        for attempt in range(1, tries + 1):
+            try:
+                # the asyncio client's ping is typed for both clients (bool | Awaitable[bool])
+                await asyncio.wait_for(cast(Awaitable[bool], client.ping()), 5)
+                return
+            except Exception as exc:  # redis-py's errors, OSError, a timeout: each is a failed try
+                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if attempt < tries:
+                await asyncio.sleep(min(pause * 2 ** (attempt - 1), 30))
+    finally:
+        await client.aclose()
+    where = redis_location(settings.redis_url or "")
+    raise RedisUnavailableError(
+        f"Redis at {where} does not answer after {tries} tries ({problem.replace(settings.redis_url or '', where)}); "
+        "start it, or fix REDIS_URL"
+    )
 
 
 def redis_key(settings: Settings, *parts: str) -> str:

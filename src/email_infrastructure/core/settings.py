@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("EMAIL_INFRA_REDIS_URL", "REDIS_URL"))
     #: every Redis key (queues, caches, limits, event streams) starts with it: several fleets share one Redis
     redis_prefix: str = "email-infra"
+    #: how often a worker or scheduler tries Redis before it gives up (exit 2), and the first pause
+    #: between tries (doubled each time, at most 30 s): 5 and 1 s give up after about 15 s
+    redis_connect_attempts: int = Field(default=5, ge=1, le=1000)
+    redis_retry_delay: float = Field(default=1.0, gt=0, le=60)
+    #: seconds between a running worker's looks at Redis (an outage stops it after the tries above)
+    redis_watch_seconds: float = Field(default=5.0, gt=0, le=3600)
     #: seconds between sweeps of jobs whose worker stopped heart-beating (saq's default is 60)
     worker_sweep_seconds: int = 60
     #: share the audits' DNS answers between processes through Redis: worth it when the DNS server
@@ -116,6 +122,9 @@ class Settings(BaseSettings):
     #: REST API (`email-infra serve`): rate limits per key and route ("N/second|minute|hour|day")
     api_rate_limit_read: str = "60/minute"
     api_rate_limit_write: str = "10/minute"
+    #: failed API-key attempts allowed per client address in a moving window; past it, 429 with
+    #: Retry-After (a valid key is never counted)
+    api_auth_failure_limit: str = "20/minute"
     #: the rate-limit counters' key prefix (in Redis when REDIS_URL is set, else in memory)
     api_rate_limit_prefix: str = "email-infra"
     #: origins allowed by CORS (a JSON list or comma-separated); empty: CORS closed
@@ -134,7 +143,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
-    @field_validator("api_rate_limit_read", "api_rate_limit_write")
+    @field_validator("api_rate_limit_read", "api_rate_limit_write", "api_auth_failure_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         """`N/unit` as the `limits` library reads it (`60/minute`, `10 per hour`)."""

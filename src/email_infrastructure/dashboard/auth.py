@@ -36,9 +36,16 @@ async def login(request: Request, form: Form) -> Response:
     """Verify the key; on success a new session (new CSRF token) names it."""
     keys: ApiKeyService = request.app.state.keys
     target = _safe_next(form.get("next", "/"))
+    presented = form.get("key", "").strip()
     try:
-        info = await keys.verify(form.get("key", "").strip())
+        info = await keys.verify(presented)
     except AuthenticationError as exc:
+        if presented:  # the API's count of rejected keys per address: the same throttle here
+            limited = await request.app.state.limiter.auth_failed(request.client.host if request.client else "unknown")
+            if limited is not None:
+                page = render(request, "login.html", status_code=429, next=target, error=str(limited))
+                page.headers["Retry-After"] = limited.headers["Retry-After"]
+                return page
         return render(request, "login.html", status_code=401, next=target, error=str(exc))
     request.state.new_session = fresh(info)
     return redirect(target)

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from email_infrastructure.core.errors import UserError
+from email_infrastructure.core.errors import ConflictError, UserError
 from email_infrastructure.core.inventory import DomainSpec, Inventory, LoadedInventory
 from email_infrastructure.core.inventory.schema import DOMAIN_OPTIONS
 from email_infrastructure.services.app import App
@@ -31,7 +31,7 @@ def file_owner(path: Path) -> str:
     return f"file:{path.resolve()}"
 
 
-class OwnershipConflictError(UserError):
+class OwnershipConflictError(ConflictError):
     """Another owner's resources would change; nothing was written."""
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from email_infrastructure.core.errors import NotFoundError, UserError
+from email_infrastructure.core.errors import ConflictError, NotFoundError, UserError
 from email_infrastructure.core.inventory import DomainSpec, Inventory, MailboxSpec
 from email_infrastructure.core.inventory.schema import DOMAIN_OPTIONS
 from email_infrastructure.core.names import normalise_domain
@@ -55,6 +55,14 @@ def _name(text: str) -> str:
         return normalise_domain(text)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+def _existing_name(text: str) -> str:
+    """The name of a domain to look up: one that is not a domain name is in no desired state (404, not 400)."""
+    try:
+        return normalise_domain(text)
+    except ValueError as exc:
+        raise NotFoundError(f"{text!r} is not a domain of the desired state ({exc})") from None
 
 
 async def list_domains(app: App) -> list[DomainView]:
@@ -167,12 +175,21 @@ def _cached_views(fleet: DesiredRows, fleet_key: str, rows: list[PageRow]) -> li
 
 
 async def show_domain(app: App, name: str) -> DomainView:
-    """One domain; UserError when it is not in the desired state."""
-    wanted = _name(name)
+    """One domain; NotFoundError when it is not in the desired state (or not a domain name)."""
+    wanted = _existing_name(name)
     for view in await list_domains(app):
         if view.name == wanted:
             return view
     raise NotFoundError(f"{wanted} is not a domain of the desired state (see `email-infra domain list`)")
+
+
+async def domain_status(app: App, name: str) -> str:
+    """A domain's status as the list gives it (`page_domains`): the worst of its check states, or `unknown`."""
+    if not app.has_state():
+        return "unknown"
+    async with app.uow() as uow:
+        await read_only(uow.session)
+        return await DomainPages(uow.session).status(_existing_name(name))
 
 
 async def add_domain(
@@ -196,8 +213,8 @@ async def add_domain(
         existing = snap.domains.get(wanted)
         if existing is not None and not force:
             if existing.owner != owner:
-                raise OwnershipConflictError(f"{wanted} is owned by {existing.owner}; --force takes it over")
-            raise UserError(f"{wanted} exists already; --force replaces it")
+                raise OwnershipConflictError(f"{wanted} is owned by {existing.owner}", cli_hint="--force takes it over")
+            raise ConflictError(f"{wanted} is a domain of the desired state already", cli_hint="--force replaces it")
         inventory = snap.inventory()
         try:
             spec = DomainSpec.model_validate(
@@ -242,7 +259,9 @@ async def _editable(uow: Any, name: str, owner: str, force: bool) -> tuple[Desir
     if existing is None:
         raise NotFoundError(f"{name} is not a domain of the desired state")
     if existing.owner != owner and not force:
-        raise OwnershipConflictError(f"{name} is owned by {existing.owner}: change it there, or --force")
+        raise OwnershipConflictError(
+            f"{name} is owned by {existing.owner}: change it there", cli_hint="--force changes it here"
+        )
     return rows, snap, existing
 
 
@@ -250,7 +269,7 @@ async def remove_domain(
     app: App, name: str, *, owner: str = API_OWNER, force: bool = False, source: str | None = None
 ) -> DomainView:
     """Drop a domain from the desired state; the next apply deletes the records we made for it."""
-    wanted = _name(name)
+    wanted = _existing_name(name)
     async with app.uow() as uow:
         rows, snap, existing = await _editable(uow, wanted, owner, force)
         view = _view(snap.inventory(), wanted, existing.owner)
@@ -272,7 +291,7 @@ async def set_mailboxes(
     source: str | None = None,
 ) -> DomainView:
     """Add personas to a domain and remove mailboxes by local part; another owner's domain needs `force`."""
-    wanted = _name(name)
+    wanted = _existing_name(name)
     async with app.uow() as uow:
         rows, snap, existing = await _editable(uow, wanted, owner, force)
         mailboxes = dict(existing.value.get("mailboxes", {}))

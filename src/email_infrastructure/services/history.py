@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from email_infrastructure.services.app import App
-from email_infrastructure.storage.api_repositories import EventPages
-from email_infrastructure.storage.models import CheckResultRecord, EventRecord
+from email_infrastructure.storage.api_repositories import EventPages, read_only
+from email_infrastructure.storage.models import CheckResultRecord, CheckState, EventRecord
 
 
 def event_json(row: EventRecord) -> dict[str, Any]:
@@ -43,9 +43,23 @@ async def events_since(app: App, when: datetime) -> list[dict[str, Any]]:
         return [event_json(r) for r in await EventPages(uow.session).since(when)]
 
 
-async def check_history(app: App, subject: str, check: str, limit: int = 50) -> Sequence[CheckResultRecord]:
-    """Newest results of one (subject, check)."""
+async def check_history(
+    app: App, subject: str, check: str, limit: int = 50, offset: int = 0
+) -> tuple[Sequence[CheckResultRecord], int]:
+    """A page of the results of one (subject, check), newest first, and how many there are."""
     if not app.has_state():
-        return []
+        return [], 0
     async with app.uow() as uow:
-        return await uow.checks.history(subject, check, limit)
+        await read_only(uow.session)
+        return await uow.checks.history(subject, check, limit, offset), await uow.checks.history_count(subject, check)
+
+
+async def check_states_page(
+    app: App, *, subject: str | None = None, check: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[Sequence[CheckState], int]:
+    """A page of the current check states by subject and check (of one subject or check), and the total."""
+    if not app.has_state():
+        return [], 0
+    async with app.uow() as uow:
+        await read_only(uow.session)
+        return await uow.checks.states_page(subject=subject, check=check, limit=limit, offset=offset)

@@ -223,6 +223,11 @@ class DomainPages:
         first_row = result[0]
         return list(rows.values()), int(first_row[4]), _stamp(first_row[9:])
 
+    async def status(self, name: str) -> str:
+        """One domain's status as `page` gives it: the worst of its check states, `unknown` without any."""
+        rank = await self._session.scalar(select(_rank()).where(CheckState.subject == name))
+        return {r: s for s, r in _RANK.items()}.get(int(rank or 0), "unknown")
+
     async def fleet_stamp(self) -> tuple[Any, ...]:
         """Counts and newest change times of providers, servers and fleet settings, in one query:
         equal stamps mean the rows a page's views are computed from have not changed."""

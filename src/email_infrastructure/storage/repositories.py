@@ -488,12 +488,32 @@ class CheckHistory:
         query = select(CheckState).order_by(CheckState.subject, CheckState.check)
         return (await self._session.scalars(query)).all()
 
-    async def history(self, subject: str, check: str, limit: int = 50) -> Sequence[CheckResultRecord]:
+    async def states_page(
+        self, *, subject: str | None, check: str | None, limit: int, offset: int
+    ) -> tuple[Sequence[CheckState], int]:
+        """A page of current states by subject and check, optionally of one subject or check, and the total."""
+        where = [c for c in (
+            CheckState.subject == subject if subject is not None else None,
+            CheckState.check == check if check is not None else None,
+        ) if c is not None]  # fmt: skip
+        total = await self._session.scalar(select(func.count()).select_from(CheckState).where(*where))
+        query = (
+            select(CheckState).where(*where).order_by(CheckState.subject, CheckState.check).limit(limit).offset(offset)
+        )
+        return (await self._session.scalars(query)).all(), int(total or 0)
+
+    async def history(self, subject: str, check: str, limit: int = 50, offset: int = 0) -> Sequence[CheckResultRecord]:
         """Newest results of one (subject, check)."""
         query = (
             select(CheckResultRecord)
             .where(CheckResultRecord.subject == subject, CheckResultRecord.check == check)
             .order_by(CheckResultRecord.id.desc())
             .limit(limit)
+            .offset(offset)
         )
         return (await self._session.scalars(query)).all()
+
+    async def history_count(self, subject: str, check: str) -> int:
+        """How many results of one (subject, check) are stored."""
+        query = select(func.count()).where(CheckResultRecord.subject == subject, CheckResultRecord.check == check)
+        return int(await self._session.scalar(query) or 0)

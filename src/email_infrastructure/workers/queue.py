@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from email_infrastructure.core.errors import UserError
-from email_infrastructure.core.redis import redis_client, redis_key
+from email_infrastructure.core.redis import redis_client, redis_key, wait_for_redis
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -74,6 +74,10 @@ class TaskQueue(Protocol):
 
     async def release(self, keys: Sequence[str]) -> None:
         """Forget claimed keys whose job could not be enqueued (a later tick claims them again)."""
+        ...
+
+    async def ready(self) -> None:
+        """Return once the queue can be used: Redis answers, within bounded tries (else RedisUnavailableError)."""
         ...
 
     async def close(self) -> None:
@@ -152,6 +156,9 @@ class InProcessQueue:
         self.results.move_to_end(key)
         while len(self.results) > self.keep_results:
             self.results.popitem(last=False)
+
+    async def ready(self) -> None:
+        """Always ready: nothing to connect to."""
 
     async def join(self) -> None:
         """Wait until every enqueued task has finished (tests, `--once` runs)."""
@@ -234,9 +241,16 @@ class SaqQueue:
             return None
         return {"status": str(job.status.value), "attempts": job.attempts, "result": job.result, "error": job.error}
 
+    async def ready(self) -> None:
+        """Wait for Redis: `redis_connect_attempts` tries, then RedisUnavailableError (one line, exit 2)."""
+        await wait_for_redis(self.settings)
+
     async def close(self) -> None:
-        """Close the Redis connections."""
-        await self.queue.disconnect()  # closes the client it shares with us
+        """Close the Redis connections (an unreachable Redis has none to close: not an error)."""
+        try:
+            await self.queue.disconnect()  # closes the client it shares with us
+        except Exception as exc:  # saq's disconnect talks to Redis; it may be the reason we close
+            _log.debug("closing the queue: %s: %s", type(exc).__name__, exc)
 
 
 def open_queue(app: App, tasks: Mapping[str, TaskSpec] | None = None, name: str = DEFAULT_QUEUE) -> TaskQueue:

@@ -132,8 +132,12 @@ class Scheduler:
                 schedule, loaded = await check_schedule(app), time.monotonic()
             try:
                 done = await self.tick(schedule)
-            except Exception:  # Redis away for a moment: the next tick enqueues what is still due
-                _log.exception("scheduler tick failed")
+            except Exception as exc:  # Redis away for a moment: the next tick enqueues what is still due
+                # one line for an outage (a traceback for anything else), then bounded tries:
+                # Redis still away ends the scheduler with RedisUnavailableError (exit 2)
+                outage = isinstance(exc, OSError) or type(exc).__module__.startswith("redis")
+                _log.warning("scheduler tick failed: %s: %s", type(exc).__name__, exc, exc_info=not outage)
+                await self.queue.ready()
             else:
                 if done.enqueued or done.refused:
                     _log.info("scheduler: %d checks enqueued, %d already queued", done.enqueued, done.refused)

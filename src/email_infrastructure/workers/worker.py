@@ -163,12 +163,63 @@ def build_worker(
 
 
 async def run_worker(settings: Settings, options: WorkerOptions) -> None:
-    """Process jobs until SIGTERM/SIGINT (or, in burst mode, until the queue is empty)."""
+    """Process jobs until SIGTERM/SIGINT (or, in burst mode, until the queue is empty).
+
+    Redis must answer first, and keep answering: RedisUnavailableError (exit 2) after the bounded
+    tries of `wait_for_redis`, at start or during an outage, instead of tracebacks forever.
+    """
+    from email_infrastructure.core.redis import RedisUnavailableError, wait_for_redis
+
+    await wait_for_redis(settings)
     worker = build_worker(settings, options)
+    lost: list[RedisUnavailableError] = []
+    quiet = _QuietOutage()
+    logging.getLogger("saq").addFilter(quiet)
+    watcher = asyncio.create_task(_watch_redis(settings, worker, lost))
     try:
         await worker.start()
     finally:
-        await worker.queue.disconnect()
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        logging.getLogger("saq").removeFilter(quiet)
+        with contextlib.suppress(Exception):  # Redis may be the reason we stop
+            await worker.queue.disconnect()
+    if lost:
+        raise lost[0]
+
+
+class _QuietOutage(logging.Filter):
+    """saq's loops log a traceback per failed Redis call, each second: `_watch_redis` reports outages."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, OSError) or type(error).__module__.startswith("redis"))
+
+
+async def _watch_redis(settings: Settings, worker: Worker[WorkerContext], lost: list[Any]) -> None:
+    """Ping Redis every `redis_watch_seconds`; when it stops answering, bounded tries, then stop the worker."""
+    from email_infrastructure.core.redis import RedisUnavailableError, redis_client, redis_location, wait_for_redis
+
+    where = redis_location(settings.redis_url or "")
+    client = redis_client(settings)
+    try:
+        while True:
+            await asyncio.sleep(settings.redis_watch_seconds)
+            try:
+                await asyncio.wait_for(cast(Awaitable[bool], client.ping()), 5)
+                continue
+            except Exception as exc:
+                _log.warning("Redis at %s does not answer (%s): trying again", where, type(exc).__name__)
+            try:
+                await wait_for_redis(settings)
+            except RedisUnavailableError as exc:
+                lost.append(exc)
+                await worker.stop()  # running jobs get the grace period; saq retries them elsewhere
+                return
+            _log.warning("Redis at %s answers again", where)
+    finally:
+        await client.aclose()
 
 
 async def health(settings: Settings) -> list[str]:

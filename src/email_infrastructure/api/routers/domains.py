@@ -9,14 +9,23 @@ from fastapi import APIRouter, Query, Request, Response, status
 from email_infrastructure.api.deps import AppDep, ReadKey, WriteKey, actor
 from email_infrastructure.api.schemas import DomainIn, DomainList, DomainOut, DomainUpdate, Envelope, MailboxIn, ok
 from email_infrastructure.services.desired import API_OWNER, OwnershipConflictError
-from email_infrastructure.services.domains import DomainView, add_domain, page_domains, remove_domain, show_domain
+from email_infrastructure.services.domains import (
+    DomainView,
+    add_domain,
+    domain_status,
+    page_domains,
+    remove_domain,
+    show_domain,
+)
 
 router = APIRouter(prefix="/domains", tags=["domains"])
 Name = Annotated[str, Query(min_length=1, max_length=253)]
 
 
-def _out(view: DomainView, status_: str | None = None) -> DomainOut:
-    return DomainOut(name=view.name, owner=view.owner, status=status_, spec=view.spec, mailboxes=view.mailboxes)
+def _out(view: DomainView, status_: str) -> DomainOut:
+    return DomainOut.model_validate(
+        {"name": view.name, "owner": view.owner, "status": status_, "spec": view.spec, "mailboxes": view.mailboxes}
+    )
 
 
 def _mailboxes(items: list[MailboxIn]) -> list[dict[str, str]]:
@@ -36,7 +45,7 @@ async def list_domains(
 ) -> Response:
     """A page of domains by name, with the total; filter by check status, DNS provider or server."""
     page = await page_domains(app, limit=limit, offset=offset, status=status_, provider=provider, server=server)
-    items = b",".join(_item_json(v, page.statuses.get(v.name)) for v in page.domains)
+    items = b",".join(_item_json(v, page.statuses.get(v.name, "unknown")) for v in page.domains)
     # What `ok(DomainList(…)).model_dump_json()` gives, from items serialised once per view: the
     # hot path of the API skips validating and dumping fifty models per request.
     body = b'{"success":true,"data":{"items":[%s],"total":%d,"limit":%d,"offset":%d}}' % (
@@ -50,11 +59,11 @@ async def list_domains(
 
 #: id of a (cached, immutable) view → (the view, its status, its item as JSON); holding the view
 #: keeps its id from being reused while the entry lives
-_ITEMS: dict[int, tuple[DomainView, str | None, bytes]] = {}
+_ITEMS: dict[int, tuple[DomainView, str, bytes]] = {}
 _ITEMS_MAX = 20_000
 
 
-def _item_json(view: DomainView, status_: str | None) -> bytes:
+def _item_json(view: DomainView, status_: str) -> bytes:
     entry = _ITEMS.get(id(view))
     if entry is not None and entry[0] is view and entry[1] == status_:
         return entry[2]
@@ -69,13 +78,14 @@ def _item_json(view: DomainView, status_: str | None) -> bytes:
 async def create_domain(app: AppDep, key: WriteKey, body: DomainIn) -> Envelope[DomainOut]:
     """Add a domain with the stored defaults; 409 when another owner (a file) holds it."""
     view = await add_domain(app, body.name, dict(body.options), _mailboxes(body.mailboxes), source=actor(key))
-    return ok(_out(view))
+    return ok(_out(view, await domain_status(app, view.name)))
 
 
 @router.get("/{name}", response_model=Envelope[DomainOut])
 async def get_domain(app: AppDep, key: ReadKey, name: str) -> Envelope[DomainOut]:
-    """One domain, defaults applied."""
-    return ok(_out(await show_domain(app, name)))
+    """One domain, defaults applied, with its status as the list gives it."""
+    view = await show_domain(app, name)
+    return ok(_out(view, await domain_status(app, view.name)))
 
 
 @router.put("/{name}", response_model=Envelope[DomainOut])
@@ -86,10 +96,11 @@ async def replace_domain(app: AppDep, key: WriteKey, name: str, body: DomainUpda
         raise OwnershipConflictError(f"{current.name} is owned by {current.owner}: change it there")
     options: dict[str, Any] = dict(body.options)
     view = await add_domain(app, current.name, options, _mailboxes(body.mailboxes), force=True, source=actor(key))
-    return ok(_out(view))
+    return ok(_out(view, await domain_status(app, view.name)))
 
 
 @router.delete("/{name}", response_model=Envelope[DomainOut])
 async def delete_domain(app: AppDep, key: WriteKey, name: str) -> Envelope[DomainOut]:
     """Drop a domain from the desired state (the next apply removes the records we made for it)."""
-    return ok(_out(await remove_domain(app, name, source=actor(key))))
+    view = await remove_domain(app, name, source=actor(key))
+    return ok(_out(view, await domain_status(app, view.name)))

@@ -17,12 +17,10 @@ router = APIRouter(prefix="/domains", tags=["mailboxes"])
 @router.get("/{name}/mailboxes/credentials", response_model=Envelope[list[Credential]])
 async def mailbox_credentials(app: AppDep, key: AdminKey, name: str) -> Envelope[list[Credential]]:
     """The domain's mailboxes with their vault passwords (null until the mail server confirmed one)."""
-    from email_infrastructure.services.audit import domain_names
     from email_infrastructure.services.domains import show_domain
     from email_infrastructure.services.export import mail_domains, stored_mailboxes
 
-    (wanted,) = domain_names([name])
-    await show_domain(app, wanted)  # 404 for a domain that is not in the desired state
+    wanted = (await show_domain(app, name)).name  # 404 for a domain that is not in the desired state
     _, (domain,) = await mail_domains(app, [wanted])
     boxes = await stored_mailboxes(app, domain)
     async with app.uow() as uow:

@@ -7,60 +7,65 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from email_infrastructure.api.deps import AppDep, ReadKey, WriteKey
-from email_infrastructure.api.schemas import CheckResultOut, CheckRunIn, CheckStateOut, Envelope, RunOut, ok
+from email_infrastructure.api.schemas import (
+    CheckResultList,
+    CheckResultOut,
+    CheckRunIn,
+    CheckStateList,
+    CheckStateOut,
+    Envelope,
+    RunOut,
+    ok,
+)
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 Filter = Annotated[str | None, Query(max_length=253)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
-@router.get("/results", response_model=Envelope[list[CheckStateOut]])
+@router.get("/results", response_model=Envelope[CheckStateList])
 async def latest_results(
-    app: AppDep, key: ReadKey, subject: Filter = None, check: Filter = None
-) -> Envelope[list[CheckStateOut]]:
-    """The latest state of every (subject, check), optionally of one subject or check."""
-    from email_infrastructure.services.monitoring import check_states
+    app: AppDep, key: ReadKey, subject: Filter = None, check: Filter = None, limit: Limit = 50, offset: Offset = 0
+) -> Envelope[CheckStateList]:
+    """A page of the latest state of every (subject, check), optionally of one subject or check, with the total."""
+    from email_infrastructure.services.history import check_states_page
 
-    states = await check_states(app) if app.has_state() else []
-    return ok(
-        [
-            CheckStateOut(
-                subject=s.subject,
-                check=s.check,
-                status=s.status,
-                since=s.since.isoformat(),
-                checked_at=s.checked_at.isoformat(),
-                summary=s.summary,
-            )
-            for s in states
-            if (subject is None or s.subject == subject) and (check is None or s.check == check)
-        ]
-    )
+    states, total = await check_states_page(app, subject=subject, check=check, limit=limit, offset=offset)
+    items = [
+        CheckStateOut(
+            subject=s.subject,
+            check=s.check,
+            status=s.status,
+            since=s.since.isoformat(),
+            checked_at=s.checked_at.isoformat(),
+            summary=s.summary,
+        )
+        for s in states
+    ]
+    return ok(CheckStateList(items=items, total=total, limit=limit, offset=offset))
 
 
-@router.get("/results/history", response_model=Envelope[list[CheckResultOut]])
+@router.get("/results/history", response_model=Envelope[CheckResultList])
 async def result_history(
     app: AppDep,
     key: ReadKey,
     subject: Annotated[str, Query(min_length=1, max_length=253)],
     check: Annotated[str, Query(min_length=1, max_length=32)],
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> Envelope[list[CheckResultOut]]:
-    """The newest results of one (subject, check)."""
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Envelope[CheckResultList]:
+    """A page of the results of one (subject, check), newest first, with the total."""
     from email_infrastructure.services.history import check_history
 
-    rows = await check_history(app, subject, check, limit)
-    return ok(
-        [
-            CheckResultOut(
-                subject=r.subject,
-                check=r.check,
-                status=r.status,
-                checked_at=r.checked_at.isoformat(),
-                findings=r.findings,
-            )
-            for r in rows
-        ]
-    )
+    rows, total = await check_history(app, subject, check, limit, offset)
+    items = [
+        CheckResultOut(
+            subject=r.subject, check=r.check, status=r.status, checked_at=r.checked_at.isoformat(), findings=r.findings
+        )
+        for r in rows
+    ]
+    return ok(CheckResultList(items=items, total=total, limit=limit, offset=offset))
 
 
 @router.post("/results", response_model=Envelope[RunOut])
