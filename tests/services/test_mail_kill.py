@@ -30,8 +30,9 @@ from tests.fakes.http_server import FakeServer
 from tests.fakes.mailcow import FakeMailcow, Response
 from tests.services.conftest import WriteInventory
 
-DOMAINS = [f"kill{i}-outreach.test" for i in range(10)]
-PER_DOMAIN = 20
+# the probe that found the lost events ran 10 x 20; kills land in the same places on a smaller fleet
+DOMAINS = [f"kill{i}-outreach.test" for i in range(5)]
+PER_DOMAIN = 10
 
 
 @dataclass
@@ -104,8 +105,8 @@ domains:
 KILLS = [
     ("add/domain", 3, True),
     ("add/mailbox", 1, True),
-    ("add/mailbox", 30, False),
-    ("add/mailbox", 70, True),
+    ("add/mailbox", 15, False),
+    ("add/mailbox", 30, True),
 ]
 
 
