@@ -18,9 +18,13 @@ FAILING = Row("198.51.100.5", 10, dkim="fail", spf="fail", dkim_auth=None, spf_a
 
 
 def days_ago(days: int) -> tuple[int, int]:
-    """A day-long report period that ended `days` days (and an hour) ago."""
-    end = datetime.now(UTC) - timedelta(days=days, hours=1)
-    return int((end - timedelta(days=1)).timestamp()), int(end.timestamp())
+    """A report period within the UTC day `days` days ago (06:00 to 18:00), whatever the hour now.
+
+    A period of the 24 hours up to `days` days ago began the day before between 00:00 and 01:00
+    UTC, and `since=2d` then left it out.
+    """
+    day = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0) - timedelta(days=days)
+    return int(day.timestamp()), int((day + timedelta(hours=12)).timestamp())
 
 
 async def upload(api: Api, body: bytes, name: str, scope: str = "write") -> Any:

@@ -57,6 +57,16 @@ _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 #: tag → local name: a report repeats a few dozen tags, so the lookup replaces a split per element
 _LOCAL: dict[str, str] = {}
+#: lxml's options for every report parse, strict or repairing: no entity, DTD or network, bounded trees
+_SAFE: dict[str, bool] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
 
 
 def _local(tag: str) -> str:
@@ -183,16 +193,7 @@ def repair(document: bytes) -> tuple[bytes, int, str]:
     if not _FEEDBACK_END.search(document[-4096:]):
         raise ReportRejected("it does not end with </feedback> (cut short?), so it is not repaired")
     document = _BARE_ADDRESS.sub(rb"&lt;\1&gt;", document)
-    parser = etree.XMLParser(
-        recover=True,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    parser = etree.XMLParser(recover=True, **_SAFE)
     try:
         root = etree.fromstring(document, parser)
     except etree.XMLSyntaxError as exc:
@@ -234,13 +235,7 @@ class AggregateReader:
             _PrologGuard(self._copy or stream),
             events=("end",),
             tag=_TAGS,
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
+            **_SAFE,
         )
         self._now = now or datetime.now(UTC)
         self._max_count = max_count
