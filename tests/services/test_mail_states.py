@@ -51,7 +51,7 @@ async def test_a_login_disabled_on_the_server_stays_disabled_and_an_inactive_mai
     planned = await plans.plan(app, source=source)
     changes = mailbox_changes(planned)
     assert [(a, r) for a, r, _, _ in changes] == [("update", f"mailbox {BOB}")]
-    assert changes[0][2]["state"] == "inactive" and changes[0][3]["state"] == "active"  # type: ignore[index]
+    assert changes[0][2]["state"] == "inactive" and changes[0][3]["state"] == "active"  # type: ignore[index]  # the recorded calls are typed as objects; these are the fake's dicts
     notes = step(planned, f"mail.mailboxes:{DOMAIN}").notes
     assert any(n.startswith(f"{ANN}: login is disabled on mc (mail is still delivered); kept") for n in notes)
     assert not (await plans.apply(app, source=source)).failed
@@ -61,7 +61,7 @@ async def test_a_login_disabled_on_the_server_stays_disabled_and_an_inactive_mai
     busier = write_inventory(mail_inventory(url).replace("daily_send_limit: 30", "daily_send_limit: 40"))
     planned = await plans.plan(app, source=busier)
     ann = next(c for c in mailbox_changes(planned) if c[1] == f"mailbox {ANN}")
-    assert ann[0] == "update" and ann[3] == {  # type: ignore[comparison-overlap]
+    assert ann[0] == "update" and ann[3] == {  # type: ignore[comparison-overlap]  # a tuple of the fake's call records, typed loosely
         "name": "Ann Lee", "quota_mib": 1024, "daily_limit": 40, "state": "login_disabled"
     }  # fmt: skip
     applied = await plans.apply(app, source=busier)

@@ -58,6 +58,14 @@ def zones(pdns: PowerDns) -> Iterator[PowerDns]:
 
 
 @pytest.fixture
+async def fleet(app: App, zones: PowerDns, tmp_path: Path) -> None:
+    """The six domains on one server stored in the app's database, asking the zones' PowerDNS."""
+    path = tmp_path / "fleet.yaml"
+    path.write_text(inventory(f"{zones.address}:{zones.dns_port}"), encoding="utf-8")
+    await import_inventory(app, load_inventory(path, provider_schemas()))
+
+
+@pytest.fixture
 def asked(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Every question put to a resolver, by name."""
     counts: Counter[str] = Counter()
@@ -80,12 +88,8 @@ async def rows(app: App, subject: str, check: str) -> list[str]:
 
 
 async def test_a_cycle_in_batches_asks_the_servers_ptr_and_blocklists_once(
-    app: App, zones: PowerDns, tmp_path: Path, asked: Counter[str], monkeypatch: pytest.MonkeyPatch
+    app: App, fleet: None, asked: Counter[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pdns = zones
-    path = tmp_path / "fleet.yaml"
-    path.write_text(inventory(f"{pdns.address}:{pdns.dns_port}"), encoding="utf-8")
-    await import_inventory(app, load_inventory(path, provider_schemas()))
     clock = [7_200_000.0]
     monkeypatch.setattr(monitoring, "_now", lambda: clock[0])
     body = TASKS["run_checks"].body
@@ -111,19 +115,15 @@ async def test_a_cycle_in_batches_asks_the_servers_ptr_and_blocklists_once(
 
 
 async def test_a_batch_that_fails_leaves_the_servers_checks_to_its_retry(
-    app: App, zones: PowerDns, tmp_path: Path, asked: Counter[str], monkeypatch: pytest.MonkeyPatch
+    app: App, fleet: None, asked: Counter[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pdns = zones
-    path = tmp_path / "fleet.yaml"
-    path.write_text(inventory(f"{pdns.address}:{pdns.dns_port}"), encoding="utf-8")
-    await import_inventory(app, load_inventory(path, provider_schemas()))
     original = monitoring.record_results
     failing = [True]
 
     async def flaky(*args: object, **kwargs: object) -> object:
         if failing.pop() if failing else False:
             raise ConnectionError("the database went away")
-        return await original(*args, **kwargs)  # type: ignore[arg-type]
+        return await original(*args, **kwargs)  # type: ignore[arg-type]  # the wrapped service function, called with its own arguments
 
     monkeypatch.setattr(monitoring, "record_results", flaky)
     body = TASKS["run_checks"].body
