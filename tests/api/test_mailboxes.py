@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from email_infrastructure.reconcile.mail_steps import password_key
+from email_infrastructure.core.secret_names import password_key
 from email_infrastructure.services.desired import import_inventory
 from tests.api.conftest import Api
 from tests.services.conftest import WriteInventory

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from email_infrastructure.reconcile.dkim_step import secret_key
+from email_infrastructure.core.secret_names import dkim_key
 from email_infrastructure.services.apikeys import SERVER_KEY
 from email_infrastructure.services.plans import apply
 from tests.api.conftest import KNOWN_SECRETS, SEEN_BODIES, Api
@@ -45,7 +45,7 @@ async def test_no_secret_in_responses_or_logs(
     await apply(api.app, source=write_inventory())  # DKIM private keys go into the vault
     async with api.app.uow() as uow:
         store = uow.secrets()
-        secrets = [await store.get(*secret_key(d, "dkim")) for d in ("acme-mail.test", "acme-outreach.test")]
+        secrets = [await store.get(*dkim_key(d, "dkim")) for d in ("acme-mail.test", "acme-outreach.test")]
         server_key = await store.get(*SERVER_KEY)
     assert all(secrets) and server_key
     needles = {server_key, *api.keys.values(), *(line for s in secrets if s for line in _pem_body(s))}

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from email_infrastructure.core.secret_names import password_key
 from email_infrastructure.core.settings import Settings
-from email_infrastructure.reconcile.mail_steps import password_key
 from email_infrastructure.services.app import App
 from tests.cli.conftest import Cli
 from tests.fixtures.mailserver import LOCAL_SUFFIX, MailServer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 
@@ -13,14 +14,19 @@ from email_infrastructure.services.app import App
 from email_infrastructure.storage.db import Database
 
 
+def _topic(name: str) -> Topic[dict[str, Any]]:
+    """A topic of untyped payloads, for tests of the bus itself."""
+    return Topic(name, dict)
+
+
 async def test_patterns_select_topics() -> None:
     bus = EventBus()
     seen: list[str] = []
     bus.subscribe("dns.*", lambda e: seen.append("dns:" + e.topic))
     bus.subscribe("*.check.failed", lambda e: seen.append("failed:" + e.topic))
-    await bus.emit("dns.record.created", {"name": "x"})
-    await bus.emit("monitoring.check.failed")
-    await bus.emit("mailcow.mailbox.created")
+    await bus.emit(_topic("dns.record.created"), {"name": "x"})
+    await bus.emit(_topic("monitoring.check.failed"), {})
+    await bus.emit(_topic("mailcow.mailbox.created"), {})
     assert seen == ["dns:dns.record.created", "failed:monitoring.check.failed"]
 
 
@@ -28,10 +34,10 @@ async def test_unsubscribe_stops_delivery() -> None:
     bus = EventBus()
     seen: list[Event] = []
     unsubscribe = bus.subscribe("*", seen.append)
-    await bus.emit("dns.zone.updated")
+    await bus.emit(_topic("dns.zone.updated"), {})
     unsubscribe()
     unsubscribe()  # idempotent
-    await bus.emit("dns.zone.updated")
+    await bus.emit(_topic("dns.zone.updated"), {})
     assert len(seen) == 1
 
 
@@ -54,7 +60,7 @@ async def test_failing_handler_never_hurts_publisher_or_others(
     bus.subscribe("*", also_broken)
     bus.subscribe("*", good)
     with caplog.at_level(logging.ERROR):
-        await bus.emit("vps.server.created")
+        await bus.emit(_topic("vps.server.created"), {})
     assert seen == ["vps.server.created"]
     assert sum("failed on vps.server.created" in r.getMessage() for r in caplog.records) == 2
 
@@ -71,13 +77,13 @@ async def test_events_of_a_unit_of_work_are_logged_with_it_and_published_after_c
     seen: list[str] = []
     app.bus.subscribe("*", lambda e: seen.append(e.topic))
     async with app.uow() as uow:
-        uow.emit("dns.record.created", {"name": "_dmarc.example.test", "api_key": "k-987654"}, source="test")
-        uow.emit("monitoring.check.failed", {"check": "spf"})
+        uow.emit(_topic("dns.record.created"), {"name": "_dmarc.example.test", "api_key": "k-987654"}, source="test")
+        uow.emit(_topic("monitoring.check.failed"), {"check": "spf"})
         assert seen == []  # nothing is published before the commit
         await uow.commit()
     assert seen == ["dns.record.created", "monitoring.check.failed"]
     async with app.uow() as uow:
-        uow.emit("dns.record.deleted", {"name": "x.example.test"})
+        uow.emit(_topic("dns.record.deleted"), {"name": "x.example.test"})
         # left without commit: rolled back, never logged, never published
     async with app.uow() as uow:
         rows = await uow.events.recent()
@@ -94,8 +100,8 @@ async def test_events_carry_the_correlation_id_of_their_run() -> None:
     seen: list[Event] = []
     bus.subscribe("*", seen.append)
     with correlation() as run_id:
-        await bus.emit("dns.record.created")
-    await bus.emit("dns.record.deleted")
+        await bus.emit(_topic("dns.record.created"), {})
+    await bus.emit(_topic("dns.record.deleted"), {})
     assert [e.correlation_id for e in seen] == [run_id, None]
 
 
@@ -109,8 +115,8 @@ async def test_a_queued_handler_never_stalls_the_publisher() -> None:
         delivered.append(event.topic)
 
     bus.subscribe("monitoring.*", slow_sink, queued=True)
-    await asyncio.wait_for(bus.emit("monitoring.check.failed"), timeout=5)
-    await asyncio.wait_for(bus.emit("monitoring.check.recovered"), timeout=5)
+    await asyncio.wait_for(bus.emit(_topic("monitoring.check.failed"), {}), timeout=5)
+    await asyncio.wait_for(bus.emit(_topic("monitoring.check.recovered"), {}), timeout=5)
     assert delivered == []
     release.set()
     await asyncio.wait_for(bus.drain(), timeout=5)

@@ -30,12 +30,12 @@ class Reconciler:
 
     async def dkim_keys(self) -> dict[str, str]:
         """Each domain's DKIM public key, as the vault holds it."""
-        from email_infrastructure.dns.dkim import public_key_b64
-        from email_infrastructure.reconcile.dkim_step import secret_key
+        from email_infrastructure.core.rsa_keys import public_key_b64
+        from email_infrastructure.core.secret_names import dkim_key
         from email_infrastructure.services.context import AppContext
 
         domains = self.source.inventory.resolved_domains()
-        stored = await AppContext(self.app).secrets([secret_key(d.name, d.dkim_selector) for d in domains])
+        stored = await AppContext(self.app).secrets([dkim_key(d.name, d.dkim_selector) for d in domains])
         return {owner.removeprefix("domain:"): public_key_b64(pem) for (owner, _), pem in stored.items()}
 
 

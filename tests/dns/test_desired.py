@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from email_infrastructure.core.inventory.loader import parse_inventory_text
+from email_infrastructure.core.rsa_keys import generate_keypair
 from email_infrastructure.dns.desired import desired_zones, mta_sts_id, mta_sts_policy
-from email_infrastructure.dns.dkim import generate_keypair
 
 INVENTORY = """\
 version: 1

@@ -8,8 +8,8 @@ from functools import partial
 from types import FrameType
 
 from email_infrastructure.core.inventory.loader import parse_inventory_text
+from email_infrastructure.core.rsa_keys import generate_keypair
 from email_infrastructure.dns.desired import DesiredZone, desired_zones
-from email_infrastructure.dns.dkim import generate_keypair
 
 KEY = generate_keypair(1024)[1]
 

@@ -6,7 +6,8 @@ import base64
 
 import pytest
 
-from email_infrastructure.dns.dkim import dkim_txt, generate_keypair, rsa_key_bits
+from email_infrastructure.core.rsa_keys import generate_keypair, rsa_key_bits
+from email_infrastructure.dns.dkim import dkim_txt
 from email_infrastructure.dns.records import (
     Record,
     RecordError,

@@ -14,7 +14,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from email_infrastructure.dns.dkim import generate_keypair
+from email_infrastructure.core.rsa_keys import generate_keypair
 from email_infrastructure.dns.records import txt_presentation
 from tests.fixtures.pdns import PowerDns
 

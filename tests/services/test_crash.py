@@ -61,17 +61,17 @@ async def test_dkim_keys_generated_before_a_kill_are_kept(
     import asyncio
     import threading
 
-    from email_infrastructure.dns import dkim
+    from email_infrastructure.core import rsa_keys, secret_names
     from email_infrastructure.reconcile import dkim_step
     from tests.services.conftest import two_domains
 
     names = ["a1.test", "a2.test", "a3.test", "a4.test"]
     text = two_domains(names[0], names[1]) + "".join(f"  - name: {n}\n" for n in names[2:])
-    wanted = [dkim_step.secret_key(d, "dkim") for d in names]
+    wanted = [secret_names.dkim_key(d, "dkim") for d in names]
     three_stored = threading.Event()
     calls = 0
     lock = threading.Lock()
-    real = dkim.generate_keypair
+    real = rsa_keys.generate_keypair
 
     def last_one_dies(bits: int = 2048) -> tuple[str, str]:
         nonlocal calls

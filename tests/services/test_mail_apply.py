@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from email_infrastructure.core.events import Event
+from email_infrastructure.core.secret_names import password_key, pending_key
 from email_infrastructure.core.settings import Settings
-from email_infrastructure.reconcile.mail_steps import password_key, pending_key
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.models import SecretRecord

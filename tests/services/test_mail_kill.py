@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from email_infrastructure.reconcile.mail_steps import password_key
+from email_infrastructure.core.secret_names import password_key
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.models import EventIntent, EventRecord, SecretRecord

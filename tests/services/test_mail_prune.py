@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from email_infrastructure.core.events import Event
-from email_infrastructure.reconcile.mail_steps import password_key, pending_key
+from email_infrastructure.core.secret_names import password_key, pending_key
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
 from tests.fakes.http_server import FakeServer

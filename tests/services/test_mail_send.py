@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from email_infrastructure.core.errors import UserError
+from email_infrastructure.core.secret_names import password_key
 from email_infrastructure.monitoring.resolver import Resolver
-from email_infrastructure.reconcile.mail_steps import password_key
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
 from email_infrastructure.services.mailbox_check import CheckOptions, LoginStatus

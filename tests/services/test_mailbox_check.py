@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from email_infrastructure.reconcile.mail_steps import password_key
+from email_infrastructure.core.secret_names import password_key
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.services.mailbox_check import CheckOptions, LoginStatus, check_mailboxes

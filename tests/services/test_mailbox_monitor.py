@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from email_infrastructure.core.events import Event
-from email_infrastructure.reconcile.mail_steps import password_key
+from email_infrastructure.core.secret_names import password_key
 from email_infrastructure.services.app import App
 from email_infrastructure.services.monitoring import MonitorRequest, MonitorService, check_states
 from tests.fixtures.mailserver import MailServer

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from email_infrastructure.dns.dkim import generate_keypair
+from email_infrastructure.core.rsa_keys import generate_keypair
 from email_infrastructure.monitoring.resolver import Answer, Resolver, Status
 from email_infrastructure.services.mailbox_send import build_message, sign, trace
 from email_infrastructure.services.message_auth import AuthStatus, verify_message

@@ -8,8 +8,8 @@ import pytest
 
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.events import Event
+from email_infrastructure.core.secret_names import dkim_key
 from email_infrastructure.core.settings import Settings
-from email_infrastructure.reconcile.dkim_step import secret_key
 from email_infrastructure.services import dkim as dkim_service
 from email_infrastructure.services import domains as domain_service
 from email_infrastructure.services import plans
@@ -105,7 +105,7 @@ async def test_dkim_export_then_import_into_a_new_database_leaves_an_empty_plan(
     assert oct(bundle.stat().st_mode & 0o777) == "0o600"
     text = bundle.read_text()
     async with app.uow() as uow:
-        pems = (await uow.secrets().get_many([secret_key(d, "dkim") for d in exported.domains])).values()
+        pems = (await uow.secrets().get_many([dkim_key(d, "dkim") for d in exported.domains])).values()
     # encrypted at rest in the file too: no line of any key's PEM appears in it
     assert "PRIVATE KEY" not in text
     assert not any(line in text for pem in pems for line in pem.splitlines()[1:-1])

@@ -13,11 +13,13 @@ from typing import Any
 from sqlalchemy import text
 
 from email_infrastructure.core.cache import shared_limiter
+from email_infrastructure.core.events import Topic
 from email_infrastructure.core.http import RetryPolicy, VendorClient
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.run_keys import RunKeys
 from email_infrastructure.workers.queue import TaskSpec
 
+WORKER_RAN: Topic[dict[str, Any]] = Topic("test.worker.ran", dict)
 EFFECTS_TABLE = "CREATE TABLE worker_test_effects (job_key TEXT NOT NULL, pid INTEGER NOT NULL)"
 
 
@@ -40,7 +42,7 @@ async def record_effect(app: App, *, job_key: str, seconds: float, marker_dir: s
 async def emit_event(app: App, *, job_key: str, seconds: float = 0.0) -> dict[str, Any]:
     """Publish one event on this process's bus (the worker bridges it to the Redis stream)."""
     await asyncio.sleep(seconds)
-    await app.bus.emit("test.worker.ran", {"job": job_key, "pid": os.getpid()}, source="test")
+    await app.bus.emit(WORKER_RAN, {"job": job_key, "pid": os.getpid()}, source="test")
     return {"pid": os.getpid()}
 
 

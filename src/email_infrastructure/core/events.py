@@ -164,10 +164,9 @@ class EventBus:
                     exc_info=result,
                 )
 
-    async def emit(self, topic: str | Topic[Any], payload: Mapping[str, Any] | None = None, source: str = "") -> Event:
-        """Build and publish an event in one call."""
-        name = topic.name if isinstance(topic, Topic) else topic
-        event = Event(topic=name, payload=payload or {}, source=source)
+    async def emit(self, topic: Topic[P], payload: P, source: str = "") -> Event:
+        """Build a typed event and publish it in one call."""
+        event = Event.of(topic, payload, source)
         await self.publish(event)
         return event
 

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from email_infrastructure.core.errors import EmailInfraError, StorageError
 from email_infrastructure.core.logging import register_secret
+from email_infrastructure.core.secret_names import DASHBOARD_SESSION_KEY
 from email_infrastructure.services.apikeys import ApiKeyService, KeyInfo
 from email_infrastructure.services.app import App
 
@@ -28,7 +29,7 @@ COOKIE = "ei_session"
 #: a session lasts this long after login (seconds), then the key must be given again
 MAX_AGE = 12 * 3600
 #: where the signing secret lives in the vault (owner, name)
-SECRET = ("dashboard", "session-key")
+SECRET = DASHBOARD_SESSION_KEY
 _SALT = "email-infra.dashboard.session"
 
 

@@ -41,6 +41,12 @@ class DkimKeyPayload(TypedDict):
     bits: int
 
 
+class DkimKeysImportedPayload(TypedDict):
+    """DKIM private keys restored from an export file (the domains only)."""
+
+    domains: list[str]
+
+
 RECORD_CREATED: Topic[RecordChangePayload] = Topic("dns.record.created", RecordChangePayload)
 RECORD_UPDATED: Topic[RecordChangePayload] = Topic("dns.record.updated", RecordChangePayload)
 RECORD_DELETED: Topic[RecordChangePayload] = Topic("dns.record.deleted", RecordChangePayload)
@@ -49,3 +55,4 @@ REDIRECT_UPDATED: Topic[ExtraChangePayload] = Topic("dns.redirect.updated", Extr
 #: topic of each extra-change kind
 EXTRA_TOPICS: dict[str, Topic[ExtraChangePayload]] = {"redirect": REDIRECT_UPDATED}
 DKIM_KEY_CREATED: Topic[DkimKeyPayload] = Topic("dkim.key.created", DkimKeyPayload)
+DKIM_KEYS_IMPORTED: Topic[DkimKeysImportedPayload] = Topic("dkim.key.imported", DkimKeysImportedPayload)

@@ -9,7 +9,7 @@ from email_infrastructure.core.component import Health, HealthStatus
 from email_infrastructure.core.errors import ConfigError, EmailInfraError, ProviderError, VerificationError
 from email_infrastructure.core.inventory.loader import resolve_secret
 from email_infrastructure.core.logging import register_secret
-from email_infrastructure.dns.dkim import rsa_key_bits
+from email_infrastructure.core.rsa_keys import rsa_key_bits
 from email_infrastructure.mailcow.backend import Alias, DkimKey, Mailbox, MailboxState, MailDomain
 from email_infrastructure.mailcow.client import MailcowClient, MailcowWriteError
 from email_infrastructure.mailcow.config import MailcowSettings

@@ -11,18 +11,18 @@ from typing import Any
 from email_infrastructure.core.errors import EmailInfraError, UserError
 from email_infrastructure.core.inventory import Inventory
 from email_infrastructure.core.inventory.mail import no_mail_backend
+from email_infrastructure.core.secret_names import API_KEY_NAME, api_key_owner, dkim_key
 from email_infrastructure.dns.desired import DesiredZone, desired_zones
 from email_infrastructure.dns.providers import DnsProvider, build_provider
 from email_infrastructure.mailcow.backend import MailBackend
 from email_infrastructure.mailcow.registry import build_backend
 from email_infrastructure.reconcile.context import ReconcileContext
-from email_infrastructure.reconcile.dkim_step import DkimKeyStep, secret_key
+from email_infrastructure.reconcile.dkim_step import DkimKeyStep
 from email_infrastructure.reconcile.dns_step import DnsZoneStep
 from email_infrastructure.reconcile.graph import Graph, Step
 from email_infrastructure.reconcile.mail_steps import mail_steps, removal_steps, vault_keys
 from email_infrastructure.reconcile.pending import PENDING_IPV4, PENDING_IPV6, has_pending
 from email_infrastructure.reconcile.servers import server_facts, server_removals, vps_steps
-from email_infrastructure.reconcile.vps_steps import API_KEY_NAME, api_key_owner
 from email_infrastructure.vps.provider import VpsProvider
 
 
@@ -89,7 +89,7 @@ async def build(
         backends = {d.server.mail_backend for d in mailed if d.server is not None and d.server.mail_backend}
         api_keys = [(api_key_owner(b), API_KEY_NAME) for b in backends]
         keys = await ctx.secrets(
-            [secret_key(d.name, d.dkim_selector) for d in domains if d not in mailed]
+            [dkim_key(d.name, d.dkim_selector) for d in domains if d not in mailed]
             + vault_keys(mailed)
             + sorted(set(api_keys))
         )
@@ -130,7 +130,7 @@ async def build(
             dkim = DkimKeyStep(
                 ctx,
                 domain,
-                keys.get(secret_key(domain.name, domain.dkim_selector)),
+                keys.get(dkim_key(domain.name, domain.dkim_selector)),
                 notes=[unmailed] if unmailed else [],
             )
             steps += [

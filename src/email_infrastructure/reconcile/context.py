@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Protocol
 
-from email_infrastructure.core.events import Event
+from email_infrastructure.core.events import Event, P, Topic
 from email_infrastructure.storage.repositories import DnsOwnership, EventIntents, MailOwnership, SecretStore
 from email_infrastructure.storage.vps_repositories import VpsFacts
 
@@ -30,10 +29,10 @@ class StepUnitOfWork(Protocol):
     def secrets(self, *, create_key: bool = True) -> SecretStore:
         """Encrypted secrets."""
 
-    def emit(self, topic: Any, payload: Mapping[str, Any], source: str = "") -> Event:
+    def emit(self, topic: Topic[P], payload: P, source: str = "") -> Event:
         """Queue an event, logged with the transaction."""
 
-    def intend(self, scope: str, topic: Any, payload: Mapping[str, Any], source: str = "") -> Event:
+    def intend(self, scope: str, topic: Topic[P], payload: P, source: str = "") -> Event:
         """Record an event before the change it describes."""
 
     async def confirm(self, events: list[Event]) -> None:

@@ -12,7 +12,8 @@ import weakref
 from collections.abc import Mapping, Sequence
 
 from email_infrastructure.core.inventory import ResolvedDomain
-from email_infrastructure.dns.dkim import generate_keypair, public_key_b64
+from email_infrastructure.core.rsa_keys import generate_keypair, public_key_b64
+from email_infrastructure.core.secret_names import dkim_key
 from email_infrastructure.dns.events import DKIM_KEY_CREATED, DkimKeyPayload
 from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
@@ -29,11 +30,6 @@ def _generators() -> asyncio.Semaphore:
     if loop not in _GENERATORS:
         _GENERATORS[loop] = asyncio.Semaphore(os.cpu_count() or 2)
     return _GENERATORS[loop]
-
-
-def secret_key(domain: str, selector: str) -> tuple[str, str]:
-    """Where a domain's DKIM private key is kept in the vault: (owner, name)."""
-    return (f"domain:{domain}", f"dkim:{selector}")
 
 
 class DkimKeyStep(Step):
@@ -71,7 +67,7 @@ class DkimKeyStep(Step):
         async with _generators():
             private, public = await asyncio.to_thread(generate_keypair, KEY_BITS)
         async with self.ctx.uow() as uow:
-            await uow.secrets().put(*secret_key(self.domain.name, selector), private)
+            await uow.secrets().put(*dkim_key(self.domain.name, selector), private)
             uow.emit(
                 DKIM_KEY_CREATED,
                 DkimKeyPayload(domain=self.domain.name, selector=selector, bits=KEY_BITS),

@@ -28,7 +28,7 @@ from email_infrastructure.dns.plan import Action, Change, ZonePlan, diff
 from email_infrastructure.dns.providers import DnsProvider
 from email_infrastructure.dns.providers.base import vendor_answers
 from email_infrastructure.dns.records import Record
-from email_infrastructure.reconcile.context import ReconcileContext
+from email_infrastructure.reconcile.context import ReconcileContext, StepUnitOfWork
 from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
 from email_infrastructure.reconcile.pending import mask_pending
 
@@ -181,18 +181,19 @@ class DnsZoneStep(Step):
             await uow.intents.remove(e.id for e in pending if not zp.settle[e.id])
             await uow.commit()
 
-    def _payloads(self, zone: str, changes: list[Change], zp: ZonePlan) -> list[tuple[Any, dict[str, Any]]]:
-        """(topic, payload) of every event this apply will log."""
-        events: list[tuple[Any, dict[str, Any]]] = []
-        for extra in zp.extra:
-            events.append((EXTRA_TOPICS[extra.kind], dict(ExtraChangePayload(zone=zone, old=extra.old, new=extra.new))))
+    def _intend(self, uow: StepUnitOfWork, zone: str, changes: list[Change], zp: ZonePlan) -> list[Event]:
+        """Write every event this apply will log as an intent."""
+        intents = [
+            uow.intend(self.scope, EXTRA_TOPICS[e.kind], ExtraChangePayload(zone=zone, old=e.old, new=e.new), "dns")
+            for e in zp.extra
+        ]
         for change in changes:
             data = change.to_json()
             payload = RecordChangePayload(
                 zone=zone, action=data["action"], name=data["name"], type=data["type"], old=data["old"], new=data["new"]
             )
-            events.append((_TOPIC[change.action], dict(payload)))
-        return events
+            intents.append(uow.intend(self.scope, _TOPIC[change.action], payload, source="dns"))
+        return intents
 
     async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
         """Claim ownership and write the events as intents, write, read back, then release what was
@@ -218,7 +219,7 @@ class DnsZoneStep(Step):
         try:
             async with self.ctx.uow() as uow:
                 await uow.ownership.claim(provider.name, zone, written)
-                intents = [uow.intend(self.scope, t, p, source="dns") for t, p in self._payloads(zone, changes, zp)]
+                intents = self._intend(uow, zone, changes, zp)
                 await uow.commit()
             with vendor_answers(provider.name):
                 if changes:

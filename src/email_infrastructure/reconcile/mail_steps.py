@@ -35,8 +35,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from email_infrastructure.core.errors import EmailInfraError, ProviderError
-from email_infrastructure.core.events import Event
+from email_infrastructure.core.events import Event, P, Topic
 from email_infrastructure.core.inventory import ResolvedDomain
+from email_infrastructure.core.secret_names import password_key, pending_key
 from email_infrastructure.mailcow import events
 from email_infrastructure.mailcow.backend import Alias, DkimKey, MailBackend, Mailbox, MailboxState, MailDomain
 from email_infrastructure.mailcow.naming import Persona, personas, warnings
@@ -53,18 +54,6 @@ ROLE_ALIASES = ("postmaster", "abuse")
 #: deleting more than this share of at least SAFETY_MIN_MAILBOXES managed mailboxes needs --force
 SAFETY_MIN_MAILBOXES = 10
 SAFETY_MAX_SHARE = 0.3
-
-
-def password_key(address: str) -> tuple[str, str]:
-    """Where a confirmed mailbox password is kept in the vault: (owner, name)."""
-    local, domain = address.split("@", 1)
-    return (f"domain:{domain}", f"mailbox-password:{local}")
-
-
-def pending_key(address: str) -> tuple[str, str]:
-    """Where a password waits between generation and the mailbox reading back."""
-    local, domain = address.split("@", 1)
-    return (f"domain:{domain}", f"mailbox-password-pending:{local}")
 
 
 def new_password() -> str:
@@ -124,13 +113,15 @@ def intent_scope(kind: str, backend: str, domain: str) -> str:
     return f"{kind}:{backend}:{domain}"
 
 
-async def _emit_mailbox(ctx: ReconcileContext, topic: Any, domain: str, address: str, backend: str) -> None:
+async def _emit_mailbox(
+    ctx: ReconcileContext, topic: Topic[events.MailboxPayload], domain: str, address: str, backend: str
+) -> None:
     async with ctx.uow() as uow:
         uow.emit(topic, events.MailboxPayload(domain=domain, address=address, backend=backend), "mail")
         await uow.commit()
 
 
-async def _intend(ctx: ReconcileContext, scope: str, topic: Any, payload: Mapping[str, Any]) -> Event:
+async def _intend(ctx: ReconcileContext, scope: str, topic: Topic[P], payload: P) -> Event:
     """Write the event of a change before making it (committed at once)."""
     async with ctx.uow() as uow:
         intent: Event = uow.intend(scope, topic, payload, source="mail")
@@ -568,7 +559,7 @@ class MailboxesStep(Step):
             )
         return {"mailboxes": sorted(mailboxes)}
 
-    async def _emit(self, topic: Any, address: str) -> None:
+    async def _emit(self, topic: Topic[events.MailboxPayload], address: str) -> None:
         await _emit_mailbox(self.ctx, topic, self.domain.name, address, self.backend.name)
 
     def _payload(self, address: str) -> events.MailboxPayload:

@@ -9,18 +9,17 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from email_infrastructure.core.errors import EmailInfraError
 from email_infrastructure.core.inventory import Inventory, ServerSpec
 from email_infrastructure.core.inventory.loader import resolve_secret
+from email_infrastructure.core.secret_names import API_KEY_NAME, api_key_owner
 from email_infrastructure.dns.desired import DesiredZone
 from email_infrastructure.monitoring.resolver import Resolver
 from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.graph import Step
 from email_infrastructure.reconcile.vps_steps import (
-    API_KEY_NAME,
     Resolve,
     ReverseDnsStep,
     ServerFacts,
     ServerRemovalStep,
     ServerStep,
-    api_key_owner,
     new_api_key,
 )
 from email_infrastructure.vps.catalogue import cached_catalogue

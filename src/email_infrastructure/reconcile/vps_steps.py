@@ -18,6 +18,7 @@ from typing import Any
 from email_infrastructure.core.errors import EmailInfraError, ProviderError
 from email_infrastructure.core.events import Event
 from email_infrastructure.core.inventory import ServerSpec
+from email_infrastructure.core.secret_names import API_KEY_BYTES, PLACEHOLDER_KEY
 from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
 from email_infrastructure.vps import events
@@ -32,22 +33,10 @@ from email_infrastructure.vps.provider import (
     ownership_labels,
 )
 
-#: where the Mailcow API key we generate for a mail provider is kept in the vault
-API_KEY_NAME = "api_key"
-#: a generated key's length: hex, within Mailcow's allowed a-z A-Z 0-9 -
-_API_KEY_BYTES = 24
-#: stands in for a key generated at apply: same length, so the size checked is the size sent
-PLACEHOLDER_KEY = "0" * 2 * _API_KEY_BYTES
-
-
-def api_key_owner(mail_backend: str) -> str:
-    """Vault owner of a mail provider's generated Mailcow API key."""
-    return f"mail:{mail_backend}"
-
 
 def new_api_key() -> str:
     """A Mailcow API key: 48 hex characters."""
-    return secrets.token_hex(_API_KEY_BYTES)
+    return secrets.token_hex(API_KEY_BYTES)
 
 
 def port25_state(spec: ServerSpec, stored: str | None, provider: VpsProvider | None) -> tuple[str, str]:

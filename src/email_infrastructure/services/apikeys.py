@@ -21,6 +21,8 @@ from sqlalchemy.exc import IntegrityError
 
 from email_infrastructure.core.errors import EmailInfraError, UserError
 from email_infrastructure.core.logging import register_secret
+from email_infrastructure.core.secret_names import API_SERVER_KEY
+from email_infrastructure.services import events
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.api_repositories import ApiKeys, read_only, stale
 from email_infrastructure.storage.models import ApiKey, utcnow
@@ -30,7 +32,7 @@ SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
 _LEVEL = {scope: i for i, scope in enumerate(SCOPES)}
 KEY_PREFIX = "eik"
 #: where the HMAC server key lives in the vault (owner, name)
-SERVER_KEY = ("api", "key-hmac")
+SERVER_KEY = API_SERVER_KEY
 #: `last_used_at` is written at most this often per key, so reads do not write on every request
 TOUCH_EVERY = 60.0
 #: a verified key is trusted this long without reading the database again: a revocation made by
@@ -155,7 +157,7 @@ class ApiKeyService:
                 await repo.flush()
             except IntegrityError:
                 raise UserError(f"an API key named {name!r} exists already (revoke it first)") from None
-            uow.emit("api.key.created", {"name": name, "scope": wanted, "prefix": prefix}, source=source)
+            uow.emit(events.KEY_CREATED, events.ApiKeyPayload(name=name, scope=wanted, prefix=prefix), source=source)
             info = _info(row)
             await uow.commit()
         self._server_key = server_key
@@ -177,7 +179,7 @@ class ApiKeyService:
             self._verified.clear()
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
-                uow.emit("api.key.revoked", {"name": name, "prefix": row.prefix}, source=source)
+                uow.emit(events.KEY_REVOKED, events.ApiKeyPayload(name=name, prefix=row.prefix), source=source)
             info = _info(row)
             await uow.commit()
         return info

@@ -102,18 +102,18 @@ def zones_for(explicit: list[str], dqs_key_env: str | None, inventory: Inventory
 
 async def targets_of(app: App, inventory: Inventory, only: list[str]) -> list[DomainTarget]:
     """One target per inventory domain, with the DKIM keys the vault holds (read, never created)."""
+    from email_infrastructure.core.rsa_keys import public_key_b64
+    from email_infrastructure.core.secret_names import dkim_key
     from email_infrastructure.dns.desired import desired_zones
-    from email_infrastructure.dns.dkim import public_key_b64
     from email_infrastructure.monitoring.targets import inventory_targets, plain_target
-    from email_infrastructure.reconcile.dkim_step import secret_key
 
     domains = inventory.resolved_domains()
     from email_infrastructure.services.context import AppContext
 
-    stored = await AppContext(app).secrets([secret_key(d.name, d.dkim_selector) for d in domains])
+    stored = await AppContext(app).secrets([dkim_key(d.name, d.dkim_selector) for d in domains])
     keys: dict[str, str | None] = {}
     for d in domains:
-        private = stored.get(secret_key(d.name, d.dkim_selector))
+        private = stored.get(dkim_key(d.name, d.dkim_selector))
         keys[d.name] = public_key_b64(private) if private else None
     targets = inventory_targets(inventory, desired_zones(inventory, keys), keys)
     if only:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from email_infrastructure.core.errors import ConflictError, UserError
 from email_infrastructure.core.inventory import DomainSpec, Inventory, LoadedInventory
 from email_infrastructure.core.inventory.schema import DOMAIN_OPTIONS
+from email_infrastructure.services import events
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.models import DesiredSetting, Domain, Provider, Server
 from email_infrastructure.storage.repositories import DesiredRows, set_mailboxes
@@ -280,7 +281,13 @@ async def import_inventory(app: App, loaded: LoadedInventory, *, force: bool = F
         merged, result = merge(from_rows(rows), from_inventory(loaded.inventory, owner), owner, force=force)
         await write_snapshot(uow, rows, merged)
         if result.changed:
-            uow.emit("desired.inventory.imported", result.to_json(), source=owner)
+            uow.emit(
+                events.INVENTORY_IMPORTED,
+                events.InventoryImportedPayload(
+                    owner=owner, added=result.added, updated=result.updated, removed=result.removed, notes=result.notes
+                ),
+                source=owner,
+            )
         await uow.commit()
     return result
 

@@ -18,8 +18,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from email_infrastructure.core.errors import UserError
-from email_infrastructure.dns.dkim import public_key_b64
-from email_infrastructure.reconcile.dkim_step import secret_key
+from email_infrastructure.core.rsa_keys import public_key_b64
+from email_infrastructure.core.secret_names import dkim_key
+from email_infrastructure.dns.events import DKIM_KEYS_IMPORTED, DkimKeysImportedPayload
 from email_infrastructure.services.app import App, require_state
 from email_infrastructure.services.desired import desired_inventory
 
@@ -63,9 +64,9 @@ async def export_keys(app: App, path: Path, passphrase: str, only: list[str] | N
     result = DkimTransfer()
     entries = []
     async with app.uow() as uow:
-        stored = await uow.secrets(create_key=False).get_many([secret_key(d.name, d.dkim_selector) for d in domains])
+        stored = await uow.secrets(create_key=False).get_many([dkim_key(d.name, d.dkim_selector) for d in domains])
     for d in domains:
-        private = stored.get(secret_key(d.name, d.dkim_selector))
+        private = stored.get(dkim_key(d.name, d.dkim_selector))
         if private is None:
             result.skipped[d.name] = "no key in the vault yet"
             continue
@@ -114,7 +115,7 @@ async def import_keys(app: App, path: Path, passphrase: str, *, force: bool = Fa
         try:
             private = box.decrypt(str(entry["private_key"]).encode("ascii")).decode("ascii")
             public_key_b64(private)
-            keys[secret_key(str(entry["domain"]), str(entry["selector"]))] = private
+            keys[dkim_key(str(entry["domain"]), str(entry["selector"]))] = private
         except InvalidToken:
             raise UserError(f"{path}: wrong passphrase, or the file was changed") from None
         except (KeyError, TypeError, ValueError):
@@ -130,6 +131,6 @@ async def import_keys(app: App, path: Path, passphrase: str, *, force: bool = Fa
                 continue
             await store.put(owner, name, private)
             result.domains.append(domain)
-        uow.emit("dkim.key.imported", {"domains": result.domains}, source="dkim")
+        uow.emit(DKIM_KEYS_IMPORTED, DkimKeysImportedPayload(domains=result.domains), source="dkim")
         await uow.commit()
     return result

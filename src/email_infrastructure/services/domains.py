@@ -13,6 +13,7 @@ from email_infrastructure.core.errors import ConflictError, NotFoundError, UserE
 from email_infrastructure.core.inventory import DomainSpec, Inventory, MailboxSpec
 from email_infrastructure.core.inventory.schema import DOMAIN_OPTIONS
 from email_infrastructure.core.names import normalise_domain
+from email_infrastructure.services import events
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import (
     API_OWNER,
@@ -232,8 +233,8 @@ async def add_domain(
         _check_references(inventory, wanted, value)
         snap.domains[wanted] = Owned(value, owner)
         await write_snapshot(uow, rows, snap)
-        verb = "updated" if existing else "created"
-        uow.emit(f"desired.domain.{verb}", {"domain": wanted, "owner": owner}, source=source or owner)
+        topic = events.DOMAIN_UPDATED if existing else events.DOMAIN_CREATED
+        uow.emit(topic, events.DesiredDomainPayload(domain=wanted, owner=owner), source=source or owner)
         await uow.commit()
     return _view(snap.inventory(), wanted, owner)
 
@@ -275,7 +276,11 @@ async def remove_domain(
         view = _view(snap.inventory(), wanted, existing.owner)
         del snap.domains[wanted]
         await write_snapshot(uow, rows, snap)
-        uow.emit("desired.domain.removed", {"domain": wanted, "owner": existing.owner}, source=source or owner)
+        uow.emit(
+            events.DOMAIN_REMOVED,
+            events.DesiredDomainPayload(domain=wanted, owner=existing.owner),
+            source=source or owner,
+        )
         await uow.commit()
     return view
 
@@ -309,6 +314,8 @@ async def set_mailboxes(
             mailboxes[local] = [persona.first_name, persona.last_name]
         snap.domains[wanted] = Owned({**existing.value, "mailboxes": mailboxes}, existing.owner)
         await write_snapshot(uow, rows, snap)
-        uow.emit("desired.mailboxes.updated", {"domain": wanted, "owner": owner}, source=source or owner)
+        uow.emit(
+            events.MAILBOXES_UPDATED, events.DesiredDomainPayload(domain=wanted, owner=owner), source=source or owner
+        )
         await uow.commit()
     return _view(snap.inventory(), wanted, existing.owner)

@@ -15,12 +15,11 @@ from pathlib import Path
 from email_infrastructure.core.errors import EmailInfraError, UserError
 from email_infrastructure.core.inventory import Inventory, ResolvedDomain
 from email_infrastructure.core.inventory.mail import has_mail_backend, no_mail_backend
+from email_infrastructure.core.secret_names import API_KEY_NAME, api_key_owner, password_key
 from email_infrastructure.dns.desired import TRACKING_PLATFORMS
 from email_infrastructure.mailcow.backend import MailBackend
 from email_infrastructure.mailcow.naming import Persona, personas
 from email_infrastructure.mailcow.registry import build_backend
-from email_infrastructure.reconcile.mail_steps import password_key
-from email_infrastructure.reconcile.vps_steps import API_KEY_NAME, api_key_owner
 from email_infrastructure.services.app import App, require_state
 from email_infrastructure.services.context import AppContext
 from email_infrastructure.services.desired import desired_inventory

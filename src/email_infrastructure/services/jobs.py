@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from email_infrastructure.core.errors import EmailInfraError, NotFoundError, UserError
 from email_infrastructure.core.logging import redact_text
+from email_infrastructure.services import events
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.api_repositories import Jobs
 from email_infrastructure.storage.models import JobRecord, utcnow
@@ -140,7 +141,11 @@ async def store_plan(app: App, plan: dict[str, Any], *, key_name: str) -> JobVie
     )
     async with app.uow() as uow:
         Jobs(uow.session).add(row)
-        uow.emit("api.plan.created", {"plan": row.id, "checksum": plan.get("checksum")}, source=f"api:{key_name}")
+        uow.emit(
+            events.PLAN_CREATED,
+            events.PlanStoredPayload(plan=row.id, checksum=plan.get("checksum")),
+            source=f"api:{key_name}",
+        )
         await uow.commit()
     return _view(row)
 
@@ -179,7 +184,9 @@ async def submit(
             updated_at=now,
         )
         jobs.add(row)
-        uow.emit("api.job.queued", {"job": row.id, "kind": kind, "params": params}, source=f"api:{key_name}")
+        uow.emit(
+            events.JOB_QUEUED, events.JobQueuedPayload(job=row.id, kind=kind, params=params), source=f"api:{key_name}"
+        )
         try:
             await uow.commit()
         except IntegrityError:
@@ -212,8 +219,8 @@ async def _update(app: App, job_id: str, **values: Any) -> JobRecord:
         row.updated_at = utcnow()
         if "status" in values and values["status"] in ("succeeded", "failed"):
             uow.emit(
-                "api.job.finished",
-                {"job": job_id, "kind": row.kind, "status": row.status},
+                events.JOB_FINISHED,
+                events.JobFinishedPayload(job=job_id, kind=row.kind, status=row.status),
                 source=f"api:{row.key_name}",
             )
         await uow.commit()

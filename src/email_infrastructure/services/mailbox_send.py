@@ -26,10 +26,9 @@ from typing import Any
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.inventory import ResolvedDomain
 from email_infrastructure.core.logging import redact_text
+from email_infrastructure.core.secret_names import dkim_key, password_key
 from email_infrastructure.mailcow.naming import personas
 from email_infrastructure.monitoring.resolver import Resolver, parse_nameserver
-from email_infrastructure.reconcile.dkim_step import secret_key
-from email_infrastructure.reconcile.mail_steps import password_key
 from email_infrastructure.services.app import App, require_state
 from email_infrastructure.services.desired import desired_inventory
 from email_infrastructure.services.mailbox_check import CheckOptions, ImapsClient, LoginStatus, StartTlsSmtp, smtp_reply
@@ -201,7 +200,7 @@ async def send_test(
     selector = domain.dkim_selector
     async with app.uow() as uow:
         password = await uow.secrets().get(*password_key(address))
-        key = await uow.secrets().get(*secret_key(domain.name, selector)) if not domain.server.mail_backend else None
+        key = await uow.secrets().get(*dkim_key(domain.name, selector)) if not domain.server.mail_backend else None
     if password is None:
         raise UserError(f"the password of {address} is not confirmed in the vault (run apply)")
     token = uuid.uuid4().hex[:12]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.inventory import Inventory, LoadedInventory, ResolvedDomain
+from email_infrastructure.core.rsa_keys import public_key_b64
+from email_infrastructure.core.secret_names import dkim_key
 from email_infrastructure.dns.desired import DesiredZone, desired_zones
-from email_infrastructure.dns.dkim import public_key_b64
-from email_infrastructure.reconcile.dkim_step import secret_key
 from email_infrastructure.services.app import App
 from email_infrastructure.services.audit import domain_names
 from email_infrastructure.services.context import AppContext
@@ -39,8 +39,8 @@ async def desired_records(app: App, domain: str, source: LoadedInventory | None 
         raise UserError(f"{name} is not a domain of {where}")
     public = await _server_key(inventory, resolved)
     if public is None and not (resolved.server and resolved.server.mail_backend):
-        stored = await AppContext(app).secrets([secret_key(name, resolved.dkim_selector)])
-        private = stored.get(secret_key(name, resolved.dkim_selector))
+        stored = await AppContext(app).secrets([dkim_key(name, resolved.dkim_selector)])
+        private = stored.get(dkim_key(name, resolved.dkim_selector))
         public = public_key_b64(private) if private else None
     zone = desired_zones(inventory, {name: public})[name]
     if zone.error:

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.inventory import ServerSpec
+from email_infrastructure.services import events
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import (
     API_OWNER,
@@ -45,7 +46,7 @@ async def add_server(app: App, spec: dict[str, Any], *, owner: str = API_OWNER, 
         snap.servers[server.name] = Owned(server.model_dump(mode="json", exclude_none=True), owner)
         snap.inventory()
         await write_snapshot(uow, rows, snap)
-        uow.emit("desired.server.created", {"server": server.name, "owner": owner}, source=owner)
+        uow.emit(events.SERVER_CREATED, events.DesiredServerPayload(server=server.name, owner=owner), source=owner)
         await uow.commit()
     return server
 
@@ -65,5 +66,5 @@ async def remove_server(app: App, name: str, *, owner: str = API_OWNER, force: b
             raise UserError(f"server {name} is used by {', '.join(users[:5])}: move those domains first")
         del snap.servers[name]
         await write_snapshot(uow, rows, snap)
-        uow.emit("desired.server.removed", {"server": name, "owner": existing.owner}, source=owner)
+        uow.emit(events.SERVER_REMOVED, events.DesiredServerPayload(server=name, owner=existing.owner), source=owner)
         await uow.commit()

@@ -7,11 +7,10 @@ is never logged for a change that rolled back, nor lost for one that committed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from email_infrastructure.core.events import Event, Topic
+from email_infrastructure.core.events import Event, P, Topic
 from email_infrastructure.storage.repositories import (
     CheckHistory,
     DesiredState,
@@ -107,10 +106,9 @@ class UnitOfWork:
         """Events written before the provider call they describe."""
         return EventIntents(self.session)
 
-    def intend(self, scope: str, topic: str | Topic[Any], payload: Mapping[str, Any], source: str = "") -> Event:
+    def intend(self, scope: str, topic: Topic[P], payload: P, source: str = "") -> Event:
         """Record an event before the change it describes is made (confirm it after read-back)."""
-        name = topic.name if isinstance(topic, Topic) else topic
-        event = Event(topic=name, payload=payload, source=source)
+        event = Event.of(topic, payload, source)
         self.intents.add(scope, [event])
         return event
 
@@ -119,10 +117,9 @@ class UnitOfWork:
         await self.intents.remove(e.id for e in events)
         self._outbox.extend(events)
 
-    def emit(self, topic: str | Topic[Any], payload: Mapping[str, Any], source: str = "") -> Event:
+    def emit(self, topic: Topic[P], payload: P, source: str = "") -> Event:
         """Queue an event: logged with this transaction, published after it commits."""
-        name = topic.name if isinstance(topic, Topic) else topic
-        event = Event(topic=name, payload=payload, source=source)
+        event = Event.of(topic, payload, source)
         self._outbox.append(event)
         return event
 

@@ -8,11 +8,12 @@ from typing import Any
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.inventory import Inventory, LoadedInventory, ServerSpec
 from email_infrastructure.core.inventory.loader import resolve_secret
-from email_infrastructure.reconcile.vps_steps import API_KEY_NAME, PLACEHOLDER_KEY, api_key_owner
+from email_infrastructure.core.secret_names import API_KEY_NAME, PLACEHOLDER_KEY, api_key_owner
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import desired_inventory, preview_import
 from email_infrastructure.storage.vps_repositories import PORT25_STATES
 from email_infrastructure.vps.cloud_init import MailcowInstall, render
+from email_infrastructure.vps.events import PORT25_RECORDED, Port25Payload
 from email_infrastructure.vps.registry import PROVIDERS
 
 
@@ -118,7 +119,7 @@ async def record_port25(app: App, name: str, state: str) -> None:
     async with app.uow() as uow:
         if not await uow.vps.set_port25(name, state, "recorded"):
             raise UserError(f"server {name!r} was not created by us (declare `port25:` on it in the inventory)")
-        uow.emit("vps.port25.recorded", {"server": name, "port25": state}, source="vps")
+        uow.emit(PORT25_RECORDED, Port25Payload(server=name, port25=state), source="vps")
         await uow.commit()
 
 

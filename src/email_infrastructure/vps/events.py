@@ -33,6 +33,14 @@ class ServerDeletedPayload(TypedDict):
     id: str
 
 
+class Port25Payload(TypedDict):
+    """Outbound port 25 of a server, as recorded by an operator."""
+
+    server: str
+    port25: str
+
+
 SERVER_CREATED: Topic[ServerPayload] = Topic("vps.server.created", ServerPayload)
 SERVER_DELETED: Topic[ServerDeletedPayload] = Topic("vps.server.deleted", ServerDeletedPayload)
 RDNS_UPDATED: Topic[RdnsPayload] = Topic("vps.rdns.updated", RdnsPayload)
+PORT25_RECORDED: Topic[Port25Payload] = Topic("vps.port25.recorded", Port25Payload)

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from email_infrastructure.api.deps import AdminKey, AppDep, actor
 from email_infrastructure.api.schemas import Credential, Envelope, ok
+from email_infrastructure.services.events import CREDENTIALS_READ, CredentialsReadPayload
 
 router = APIRouter(prefix="/domains", tags=["mailboxes"])
 
@@ -24,7 +25,7 @@ async def mailbox_credentials(app: AppDep, key: AdminKey, name: str) -> Envelope
     _, (domain,) = await mail_domains(app, [wanted])
     boxes = await stored_mailboxes(app, domain)
     async with app.uow() as uow:
-        uow.emit("api.credentials.read", {"domain": wanted, "mailboxes": len(boxes)}, source=actor(key))
+        uow.emit(CREDENTIALS_READ, CredentialsReadPayload(domain=wanted, mailboxes=len(boxes)), source=actor(key))
         await uow.commit()
     host = domain.server.hostname if domain.server else ""
     return ok([Credential(address=b.address, password=b.password, host=host) for b in boxes])

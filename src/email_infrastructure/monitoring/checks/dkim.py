@@ -7,8 +7,7 @@ import base64
 import binascii
 import re
 
-from email_infrastructure.dns.dkim import rsa_key_bits
-from email_infrastructure.dns.records import RecordError
+from email_infrastructure.core.rsa_keys import InvalidKeyError, rsa_key_bits
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
 from email_infrastructure.monitoring.findings import CheckResult
 
@@ -48,7 +47,7 @@ def _inspect(result: CheckResult, selector: str, name: str, record: str, expecte
     elif kind == "rsa":
         try:
             bits = rsa_key_bits(key)
-        except RecordError as exc:
+        except InvalidKeyError as exc:
             result.error("dkim.invalid_key", f"{name}: {exc}", [record])
             return
         if bits < 1024:
