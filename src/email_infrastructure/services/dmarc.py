@@ -31,8 +31,6 @@ from email_infrastructure.services.app import App, require_state
 from email_infrastructure.services.desired import load_snapshot
 from email_infrastructure.storage.dmarc_repositories import DmarcStore
 
-__all__ = ["IngestItem", "IngestOptions", "IngestSummary", "ingest_imap", "ingest_paths", "ingest_upload"]
-
 #: the check name under which a domain's pass-rate state is kept (edge-triggered alerts)
 PASS_RATE_CHECK = "dmarc_pass_rate"  # noqa: S105  # a check name, not a password
 
