@@ -44,11 +44,12 @@ def test_a_signed_message_verifies_with_the_published_key_and_not_once_changed()
     assert not dkim.verify(signed.replace(b"send-test t1", b"send-test t2"), dnsfunc=lookup)
 
 
-def test_a_key_that_is_not_a_key_is_a_usage_error_without_the_key() -> None:
+@pytest.mark.parametrize("body", ["bm90LWEta2V5", "not base64 at all!!"])
+def test_a_key_that_is_not_a_key_is_a_usage_error_without_the_key(body: str) -> None:
     raw = wire_bytes(build_message(f"ann@{DOMAIN}", "x@receiver.test", DOMAIN, "t2"))
     with pytest.raises(UserError) as caught:
-        sign(raw, DOMAIN, "s1", "-----BEGIN PRIVATE KEY-----\nbm90LWEta2V5\n-----END PRIVATE KEY-----\n")
-    assert "bm90LWEta2V5" not in str(caught.value) and DOMAIN in str(caught.value)
+        sign(raw, DOMAIN, "s1", f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n")
+    assert body not in str(caught.value) and DOMAIN in str(caught.value)
 
 
 def test_a_wrong_password_is_refused_by_the_submission_server(mailserver: MailServer) -> None:

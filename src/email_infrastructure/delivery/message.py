@@ -60,8 +60,9 @@ def sign(raw: bytes, domain: str, selector: str, private_key: str) -> bytes:
             canonicalize=(b"relaxed", b"relaxed"),
             include_headers=list(SIGNED_HEADERS),
         )
-    except dkim.DKIMException as exc:
-        # dkimpy's messages name what is wrong with the key, never its bytes
+    except (dkim.DKIMException, ValueError) as exc:
+        # a PEM body that is not base64 is binascii.Error (a ValueError), not dkimpy's own error;
+        # the type names what is wrong with the key, never its bytes
         raise UserError(f"DKIM signing for {domain} failed: {type(exc).__name__}") from None
     return bytes(header) + raw
 
