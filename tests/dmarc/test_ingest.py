@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from email_infrastructure.dmarc import ingest
-from email_infrastructure.services import dmarc as service
 from email_infrastructure.services.app import App
-from email_infrastructure.services.dmarc import IngestOptions, dmarc_summary, ingest_paths
+from email_infrastructure.services.dmarc import IngestOptions, ingest_paths
+from email_infrastructure.services.dmarc_views import dmarc_summary, parse_since
 from email_infrastructure.storage.models import DmarcFailureReport, DmarcRecord, DmarcReport, TlsReportRecord
 from tests.dmarc.conftest import OUR_SERVER_IP, Manage
 from tests.dmarc.reports import (
@@ -167,7 +167,7 @@ async def test_summary_per_source_org_domain_our_servers_and_tls(app: App, manag
     result = await ingest_paths(app, [folder], OFFLINE)
     assert result.count("ingested") == 4
 
-    summary = await dmarc_summary(app, since=service.parse_since("30d"))
+    summary = await dmarc_summary(app, since=parse_since("30d"))
     sources = {s.key: s for s in summary.sources}
     ours = sources[OUR_SERVER_IP]
     assert (ours.messages, ours.dmarc_pass, ours.spf_aligned, ours.dkim_aligned) == (165, 155, 115, 130)
@@ -185,7 +185,7 @@ async def test_summary_per_source_org_domain_our_servers_and_tls(app: App, manag
     only = await dmarc_summary(app, domain="acme-mail.test")
     assert [s.key for s in only.sources] == [OUR_SERVER_IP] and only.sources[0].dmarc_pass == 25
     assert only.tls_failures == [("starttls-not-supported", 5), ("certificate-expired", 2)]
-    old = await dmarc_summary(app, domain="acme-outreach.test", since=service.parse_since("0d"))
+    old = await dmarc_summary(app, domain="acme-outreach.test", since=parse_since("0d"))
     assert old.sources == []  # reports began yesterday
 
 
@@ -195,8 +195,8 @@ def test_since_accepts_days_weeks_and_all_only() -> None:
     from email_infrastructure.core.errors import UserError
 
     today = date(2026, 3, 31)
-    assert service.parse_since("30d", today) == date(2026, 3, 1)
-    assert service.parse_since("2w", today) == date(2026, 3, 17)
-    assert service.parse_since("all", today) is None
+    assert parse_since("30d", today) == date(2026, 3, 1)
+    assert parse_since("2w", today) == date(2026, 3, 17)
+    assert parse_since("all", today) is None
     with pytest.raises(UserError, match="--since"):
-        service.parse_since("yesterday", today)
+        parse_since("yesterday", today)

@@ -25,7 +25,8 @@ from email_infrastructure.dmarc.containers import ContainerLimits, Extractor, Pa
 from email_infrastructure.dmarc.model import MalformedXML, ReportRejected
 from email_infrastructure.dmarc.xml import AggregateReader
 from email_infrastructure.services.app import App
-from email_infrastructure.services.dmarc import IngestOptions, dmarc_summary, ingest_paths, list_reports
+from email_infrastructure.services.dmarc import IngestOptions, ingest_paths
+from email_infrastructure.services.dmarc_views import dmarc_summary, list_reports
 from email_infrastructure.storage.models import DmarcFailureReport, DmarcRecord, DmarcReport
 from tests.dmarc.conftest import Manage
 from tests.dmarc.reports import RFC9990_NS, Row, aggregate, gz, report_email, yesterday

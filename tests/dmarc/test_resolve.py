@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from email_infrastructure.services.app import App
-from email_infrastructure.services.dmarc import IngestOptions, dmarc_summary, ingest_paths
+from email_infrastructure.services.dmarc import IngestOptions, ingest_paths
+from email_infrastructure.services.dmarc_views import dmarc_summary
 from tests.dmarc.conftest import Manage
 from tests.dmarc.reports import Row, aggregate
 from tests.fixtures.pdns import PowerDns

@@ -13,7 +13,8 @@ import typer
 from email_infrastructure.cli.common import call, console, err_console, print_json, print_key_table
 
 if TYPE_CHECKING:
-    from email_infrastructure.services.dmarc import DmarcSummary, IngestSummary, Totals
+    from email_infrastructure.services.dmarc import IngestSummary
+    from email_infrastructure.services.dmarc_views import DmarcSummary, Totals
 
 app = typer.Typer(help="DMARC aggregate and failure reports, SMTP TLS reports.", no_args_is_help=True)
 STYLE = {"ingested": "green", "duplicate": "dim", "skipped": "yellow"}
@@ -173,7 +174,7 @@ def summary(
     output: Annotated[SummaryFormat, typer.Option("--format", help="table, json or csv.")] = SummaryFormat.table,
 ) -> None:
     """Volume and pass rates per domain, sending source and reporting org; unknown senders; TLS failures."""
-    from email_infrastructure.services.dmarc import dmarc_summary, parse_since
+    from email_infrastructure.services.dmarc_views import dmarc_summary, parse_since
 
     first_day = parse_since(since)
     result = call(lambda app: dmarc_summary(app, domain, first_day))

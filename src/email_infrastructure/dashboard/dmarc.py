@@ -15,7 +15,7 @@ from starlette.responses import Response
 from email_infrastructure.dashboard.render import PageRoute, render
 from email_infrastructure.dashboard.session import Visitor, logged_in
 from email_infrastructure.services.app import App
-from email_infrastructure.services.dmarc import DayRates, DmarcSummary, Totals
+from email_infrastructure.services.dmarc_views import DayRates, DmarcSummary, Totals
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 User = Annotated[Visitor, Depends(logged_in)]
@@ -75,7 +75,7 @@ def _series(days: list[DayRates], summary: DmarcSummary, first: date, last: date
 
 async def panel(app: App, domain: str | None, period: str) -> dict[str, Any]:
     """Everything the DMARC page (or a domain's section of it) shows, for the last `period`."""
-    from email_infrastructure.services.dmarc import daily_pass_rates, dmarc_summary
+    from email_infrastructure.services.dmarc_views import daily_pass_rates, dmarc_summary
 
     last = date.today()
     first = last - timedelta(days=PERIODS[period] - 1)

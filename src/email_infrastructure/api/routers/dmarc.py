@@ -17,14 +17,8 @@ from email_infrastructure.api.schemas import (
     ok,
 )
 from email_infrastructure.core.errors import UserError
-from email_infrastructure.services.dmarc import (
-    IngestOptions,
-    daily_pass_rates,
-    dmarc_summary,
-    ingest_upload,
-    list_reports,
-    parse_since,
-)
+from email_infrastructure.services.dmarc import IngestOptions, ingest_upload
+from email_infrastructure.services.dmarc_views import daily_pass_rates, dmarc_summary, list_reports, parse_since
 
 router = APIRouter(prefix="/dmarc", tags=["dmarc"])
 Domain = Annotated[str | None, Query(max_length=253, description="one domain (its subdomains' reports included)")]
