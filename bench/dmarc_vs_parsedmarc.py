@@ -1,22 +1,35 @@
 """Benchmark: DMARC aggregate reports parsed and stored by us, parsed by parsedmarc — same files, same run.
 
 Files (written by this script): one report with 100,000 records and 200 small reports of 50
-records each. Our side parses and stores them into a fresh SQLite database through the ingest
-service (reverse DNS off); parsedmarc's side runs `parse_report_file(..., offline=True)` on each
-file (parsing only: it stores nothing). Each side runs in its own subprocess, which reports its
-wall time and peak RSS (ru_maxrss). `--flat` also runs our side on single reports of growing size
-to show that memory does not grow with the report.
+records each. Two ways of running each side, each pair interleaved (ours, parsedmarc, ours, …)
+`--rounds` times with the load average printed beside it:
 
-    python bench/dmarc_vs_parsedmarc.py [--records 100000] [--small 200] [--flat 10000,1000000]
+- in process: our side parses and stores the files into a fresh SQLite database through the ingest
+  service (reverse DNS and alerts off); parsedmarc's runs `parse_report_file(..., offline=True)` on
+  each file (parsing only: it stores nothing). Each side runs in its own subprocess and times only
+  the work (imports and our database's creation excluded); it also reports its peak RSS.
+- CLI: the whole process, start-up included: `email-infra dmarc ingest --no-resolve --format json
+  FILES` into a copy of an already migrated data directory, against `parsedmarc --offline --silent
+  -o DIR FILES` (which writes its JSON and CSV output).
+
+The ratio is parsedmarc's time over ours (higher is better for us): the median of the pairs, with
+the lowest and highest. `--flat` also runs our side on single reports of growing size to show
+that memory does not grow with the report.
+
+    python bench/dmarc_vs_parsedmarc.py [--records 100000] [--small 200] [--rounds 3] [--flat 10000,1000000]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
+import os
 import random
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -93,7 +106,22 @@ def run_parsedmarc(files: list[Path]) -> dict[str, Any]:
     return {"records": records, "skipped": 0, "seconds": time.perf_counter() - start}
 
 
+def migrate(data_dir: Path) -> None:
+    """Create and migrate a database in `data_dir` (the CLI pairs start from copies of it)."""
+    from email_infrastructure.core.settings import Settings
+    from email_infrastructure.services.app import open_app
+
+    async def go() -> None:
+        async with open_app(Settings(data_dir=data_dir, _env_file=None)) as app:  # type: ignore[call-arg]
+            await app.database()
+
+    asyncio.run(go())
+
+
 def child(side: str, files: list[str], data_dir: str) -> None:
+    if side == "migrate":
+        migrate(Path(data_dir))
+        return
     paths = [Path(f) for f in files]
     result = run_ours(paths, Path(data_dir)) if side == "ours" else run_parsedmarc(paths)
     result["peak_rss_mib"] = peak_rss_mib()
@@ -103,9 +131,11 @@ def child(side: str, files: list[str], data_dir: str) -> None:
 
 
 def measure(side: str, files: list[Path], work: Path) -> dict[str, Any]:
+    """One side in process (its own subprocess; only the work is timed)."""
     data_dir = Path(tempfile.mkdtemp(dir=work, prefix=f"{side}-"))
     command = [sys.executable, __file__, "--child", side, "--data-dir", str(data_dir), *map(str, files)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
+    shutil.rmtree(data_dir, ignore_errors=True)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -113,12 +143,60 @@ def measure(side: str, files: list[Path], work: Path) -> dict[str, Any]:
     return result
 
 
-def row(name: str, result: dict[str, Any]) -> str:
-    if "error" in result:
-        return f"| {name} | failed: {result['error']} | | | | |"
+def _bin(name: str) -> str:
+    """A console script of this interpreter's environment (the bench runs from the project's venv)."""
+    return str(Path(sys.executable).with_name(name))
+
+
+def migrated_template(work: Path) -> Path:
+    """A data directory whose database is created and migrated: the CLI runs on copies of it."""
+    template = work / "template"
+    subprocess.run([sys.executable, __file__, "--child", "migrate", "--data-dir", str(template)], check=True)
+    return template
+
+
+def measure_cli(side: str, files: list[Path], work: Path, template: Path) -> dict[str, Any]:
+    """One side's CLI as a user runs it: the whole process, start-up included."""
+    out = Path(tempfile.mkdtemp(dir=work, prefix=f"cli-{side}-"))
+    env = dict(os.environ)
+    if side == "ours":
+        shutil.copytree(template, out / "data")
+        env["EMAIL_INFRA_DATA_DIR"] = str(out / "data")
+        command = [_bin("email-infra"), "dmarc", "ingest", "--no-resolve", "--format", "json", *map(str, files)]
+    else:
+        command = [_bin("parsedmarc"), "--offline", "--silent", "-o", str(out / "output"), *map(str, files)]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env, cwd=out)
+    seconds = time.perf_counter() - start
+    try:
+        if done.returncode != 0:
+            return {"error": (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]}
+        if side == "ours":
+            items = json.loads(done.stdout)["items"]
+            records = sum(i["records"] for i in items if i["status"] == "ingested")
+        else:
+            # its CSV has a row per record: counted as a stream (its JSON, loaded whole, would
+            # raise this process's peak RSS, which the next child would inherit across fork)
+            with (out / "output" / "aggregate.csv").open(newline="", encoding="utf-8") as rows:
+                records = sum(1 for _ in csv.reader(rows)) - 1
+        return {"records": records, "seconds": seconds}
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def load() -> str:
+    """The 1-minute load average (the machine may be shared: ratios of interleaved runs are what count)."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def row(name: str, ours: dict[str, Any], peer: dict[str, Any]) -> str:
+    """A pair of runs: records, times, peak RSS (in process only), the ratio and the load average."""
+    if "error" in ours or "error" in peer:
+        return f"| {name} | failed: {ours.get('error') or peer.get('error')} | | | | | |"
+    rss = f"{ours['peak_rss_mib']:,.0f} / {peer['peak_rss_mib']:,.0f} MiB" if "peak_rss_mib" in ours else "—"
     return (
-        f"| {name} | {result['records']:,} | {result['seconds']:.1f} s | {result['cpu_seconds']:.1f} s "
-        f"| {result['records_per_s']:,.0f} | {result['peak_rss_mib']:,.0f} MiB |"
+        f"| {name} | {ours['records']:,} / {peer['records']:,} | {ours['seconds']:.2f} s | {peer['seconds']:.2f} s "
+        f"| {peer['seconds'] / ours['seconds']:.1f}x | {rss} | {load()} |"
     )
 
 
@@ -126,6 +204,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved pairs per workload and way of running")
+    parser.add_argument("--no-cli", action="store_true", help="skip the CLI (whole process) pairs")
     parser.add_argument("--flat", default="10000,1000000", help="record counts for the flat-memory runs ('' skips)")
     parser.add_argument("--child")
     parser.add_argument("--data-dir")
@@ -143,24 +223,40 @@ def main() -> None:
             path = work / f"receiver{n}.example!{DOMAIN}!1764460800!1764547199!{n}.xml"
             write_report(path, 50, f"small-{n}", 100 + n)
             small.append(path)
-        print("| run | records | wall time | CPU time (process) | records/s (wall) | peak RSS |")
-        print("|---|---:|---:|---:|---:|---:|")
-        results = {}
+        template = None if args.no_cli else migrated_template(work)
+        print(
+            "| pair | records (ours / parsedmarc) | ours | parsedmarc | ratio | peak RSS (ours / parsedmarc) | load |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        ratios: dict[str, list[float]] = {}
         for label, files in ((f"{args.records:,}-record report", [big]), (f"{args.small} small reports", small)):
-            for side in ("ours", "parsedmarc"):
-                results[(label, side)] = measure(side, files, work)
-                print(row(f"{label}, {side}", results[(label, side)]), flush=True)
-        for label in dict.fromkeys(k[0] for k in results):
-            a, b = results[(label, "ours")], results[(label, "parsedmarc")]
-            if "error" not in a and "error" not in b and b["records_per_s"]:
-                print(f"{label}: ours {a['records_per_s'] / b['records_per_s']:.1f}x parsedmarc's records/s "
-                      f"(CPU: {b['cpu_seconds'] / a['cpu_seconds']:.1f}x); parsedmarc's peak RSS is "
-                      f"{b['peak_rss_mib'] / a['peak_rss_mib']:.1f}x ours")  # fmt: skip
+            ways = ["in process"] + ([] if template is None else ["CLI"])
+            for way in ways:
+                name = f"{label}, {way}"
+                for n in range(args.rounds):
+                    if way == "CLI":
+                        assert template is not None
+                        ours, peer = (
+                            measure_cli("ours", files, work, template),
+                            measure_cli("parsedmarc", files, work, template),
+                        )
+                    else:
+                        ours, peer = measure("ours", files, work), measure("parsedmarc", files, work)
+                    print(row(f"{name} #{n + 1}", ours, peer), flush=True)
+                    if "error" not in ours and "error" not in peer:
+                        ratios.setdefault(name, []).append(peer["seconds"] / ours["seconds"])
+        for name, values in ratios.items():
+            print(f"{name}: ours {statistics.median(values):.1f}x parsedmarc (median of {len(values)}; "
+                  f"{min(values):.1f}x to {max(values):.1f}x)")  # fmt: skip
         for count in [int(c) for c in args.flat.split(",") if c]:
             path = work / f"flat-{count}.xml"
             write_report(path, count, f"flat-{count}", 7)
             result = measure("ours", [path], work)
-            print(row(f"flat: {count:,}-record report, ours", result), flush=True)
+            if "error" in result:
+                print(f"flat: {count:,}-record report, ours: failed: {result['error']}")
+            else:
+                print(f"flat: {count:,}-record report, ours: {result['records']:,} records in {result['seconds']:.1f} s, "
+                      f"peak RSS {result['peak_rss_mib']:,.0f} MiB (load {load()})", flush=True)  # fmt: skip
             path.unlink()
 
 
