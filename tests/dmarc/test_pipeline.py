@@ -1,5 +1,6 @@
 """The ingest pipeline (dmarc/ingest.py) behind its `ReportStore`: against an in-memory store that
-keeps transactions and unique keys as the database does, and against the real storage."""
+keeps transactions and unique keys as the database does, and against the real storage (a transaction
+per report, or a batch of reports with a savepoint each)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from email_infrastructure.core.database import READ_ONLY
 from email_infrastructure.dmarc import ingest
 from email_infrastructure.dmarc.containers import ContainerLimits
 from email_infrastructure.dmarc.ingest import Ingestor
 from email_infrastructure.dmarc.model import FailureReport, Record, ReportHeader, TlsReport
 from email_infrastructure.dmarc.store import DuplicateReport, ReportStore, Transaction
 from email_infrastructure.services.app import App
-from email_infrastructure.services.dmarc import report_transaction
+from email_infrastructure.services.dmarc import ReportBatch, report_transaction
 from email_infrastructure.storage.dmarc_repositories import DmarcStore
+from email_infrastructure.storage.models import DmarcRecord
 from tests.dmarc.reports import Row, aggregate, failure_report, report_email, tlsrpt
 
 OURS = {"acme-outreach.test", "acme-mail.test"}
@@ -171,3 +175,61 @@ async def test_the_real_storage_is_a_report_store(app: App, tmp_path: Path) -> N
     async with app.uow() as uow:
         totals = await DmarcStore(uow.session).totals_by("domain", None, None)
     assert [tuple(t) for t in totals] == [("acme-outreach.test", 10, 10, 10, 10)]
+
+
+async def stored(app: App) -> list[tuple[str, int, int]]:
+    """(report id, records, messages) of the committed aggregate reports, by report id."""
+    async with app.uow() as uow:
+        # read-only: SQLite's reader then does not wait for the write lock an open batch holds
+        await uow.session.connection(execution_options={READ_ONLY: True})
+        rows = await DmarcStore(uow.session).reports_page(None, 100, 0)
+        records = await uow.session.scalar(select(func.count()).select_from(DmarcRecord))
+    assert records == sum(r.record_count for r in rows[0])  # no record of a rolled-back report is left
+    return sorted((r.report_id, r.record_count, r.message_count) for r in rows[0])
+
+
+async def test_a_batch_keeps_every_good_report_around_a_duplicate_and_a_bad_one(app: App, tmp_path: Path) -> None:
+    batch = ReportBatch(app)
+    ingestor = pipeline(batch)
+    rows = [Row(f"192.0.2.{i}", 2) for i in range(1, 4)]
+    async with batch:
+        await take(ingestor, tmp_path, "a.xml", aggregate(rows, report_id="a"))
+        await take(ingestor, tmp_path, "dup.xml", aggregate(rows, report_id="a"))
+        await take(ingestor, tmp_path, "bad.xml", aggregate([*rows, Row("192.0.2.9", -1)], report_id="bad"))
+        await take(ingestor, tmp_path, "t.json", tlsrpt())
+        await take(ingestor, tmp_path, "t2.json", tlsrpt())
+        await take(ingestor, tmp_path, "b.xml", aggregate(rows[:1], report_id="b"))
+        assert await stored(app) == []  # one transaction for the lot: nothing committed before it ends
+    assert [i.status for i in ingestor.items] == [
+        "ingested",
+        "duplicate",
+        "skipped",
+        "ingested",
+        "duplicate",
+        "ingested",
+    ]
+    assert await stored(app) == [("a", 3, 6), ("b", 1, 2)]
+    assert batch.commits == 1
+
+
+async def test_a_batch_commits_what_it_holds_when_the_run_fails_and_when_it_is_full(app: App, tmp_path: Path) -> None:
+    batch = ReportBatch(app, max_reports=2)
+    ingestor = pipeline(batch)
+
+    async def run_that_fails() -> None:
+        async with batch:
+            for n in range(3):
+                await take(ingestor, tmp_path, f"{n}.xml", aggregate([Row("192.0.2.1", 1)], report_id=f"r{n}"))
+            assert await stored(app) == [("r0", 1, 1), ("r1", 1, 1)]  # full at two: committed
+            raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        await run_that_fails()
+    assert await stored(app) == [("r0", 1, 1), ("r1", 1, 1), ("r2", 1, 1)]
+    assert batch.commits == 2
+    late = ReportBatch(app, max_seconds=0.0)  # held the write lock long enough after every report
+    ingestor = pipeline(late)
+    async with late:
+        await take(ingestor, tmp_path, "x.xml", aggregate([Row("192.0.2.1", 1)], report_id="x"))
+        assert ("x", 1, 1) in await stored(app)
+    assert late.commits == 1

@@ -1,9 +1,10 @@
 """DMARC and TLS reports: ingest from files, folders and mailboxes; pass-rate alerts.
 
-The pipeline is dmarc/ingest.py; here are its transactions (one per report, over storage's
-`DmarcStore`), the enrichment afterwards (reverse DNS of the sources, pass-rate states and their
-events). Faces (CLI, API, dashboard) call the functions at the bottom; what they read back (summaries,
-daily rates, the reports' list) is services/dmarc_views.py.
+The pipeline is dmarc/ingest.py; here are its transactions over storage's `DmarcStore` (a
+savepoint per report in a batch committed about once a second; a transaction per report for a
+mailbox), the enrichment afterwards (reverse DNS of the sources, pass-rate states and their
+events). Faces (CLI, API, dashboard) call the functions at the bottom; what they read back
+(summaries, daily rates, the reports' list) is services/dmarc_views.py.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import asyncio
 import ipaddress
 import re
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +32,7 @@ from email_infrastructure.dmarc.store import DuplicateReport, ReportStore, Trans
 from email_infrastructure.monitoring.events import DMARC_FAILURE_RATE, DmarcFailureRatePayload
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import load_snapshot
+from email_infrastructure.services.uow import UnitOfWork
 from email_infrastructure.storage.dmarc_repositories import DmarcStore
 
 #: the check name under which a domain's pass-rate state is kept (edge-triggered alerts)
@@ -101,14 +104,72 @@ def report_transaction(app: App) -> Transaction:
     return transaction
 
 
-async def _ingestor(app: App, options: IngestOptions) -> Ingestor:
-    """A pipeline for the desired state's domains (or the options')."""
+class ReportBatch:
+    """The pipeline's `Transaction` for many reports: one unit of work, a savepoint per report.
+
+    A duplicate or a bad report rolls back its own savepoint only: the others stay, as they did
+    with a transaction each. Commits are what small reports cost (an fsync each on SQLite), so the
+    batch commits after `max_reports` reports or once it has held the write lock `max_seconds`,
+    and when it ends (`async with`), also when the run fails: what was stored stays stored.
+    """
+
+    def __init__(self, app: App, *, max_reports: int = 500, max_seconds: float = 1.0) -> None:
+        self.app = app
+        self.max_reports = max_reports
+        self.max_seconds = max_seconds
+        self._uow: UnitOfWork | None = None
+        self._reports = 0
+        self._opened = 0.0
+        #: commits made (a batch's report count is not known before it ends)
+        self.commits = 0
+
+    def __call__(self) -> AbstractAsyncContextManager[ReportStore]:
+        """One report's savepoint."""
+        return self._report()
+
+    @asynccontextmanager
+    async def _report(self) -> AsyncIterator[ReportStore]:
+        if self._uow is None:
+            self._uow = self.app.uow()
+            await self._uow.__aenter__()
+            self._opened, self._reports = time.monotonic(), 0
+        session = self._uow.session
+        try:
+            async with session.begin_nested():
+                yield DmarcStore(session)
+        except IntegrityError:
+            raise DuplicateReport from None  # this report's savepoint is rolled back, the batch goes on
+        self._reports += 1
+        if self._reports >= self.max_reports or time.monotonic() - self._opened >= self.max_seconds:
+            await self.commit()
+
+    async def commit(self) -> None:
+        """Commit the reports stored so far and end the unit of work (the next report opens another)."""
+        uow, self._uow = self._uow, None
+        if uow is None:
+            return
+        try:
+            await uow.commit()
+            self.commits += 1
+        finally:
+            await uow.__aexit__(None, None, None)
+
+    async def __aenter__(self) -> ReportBatch:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        # On an error too: every report whose savepoint was released is complete.
+        await self.commit()
+
+
+async def _ingestor(app: App, options: IngestOptions, transaction: Transaction | None = None) -> Ingestor:
+    """A pipeline for the desired state's domains (or the options'); a transaction per report unless given."""
     domains = options.domains
     if domains is None:
         domains = set((await load_snapshot(app)).domains)
     s = app.settings
     return Ingestor(
-        report_transaction(app),
+        transaction or report_transaction(app),
         domains,
         now=options.now or datetime.now(UTC),
         limits=container_limits(app),
@@ -196,14 +257,17 @@ async def evaluate_pass_rates(app: App, domains: Iterable[str], *, now: datetime
 
 
 class _Alerts:
-    """The desired state's alert sinks, subscribed to the pass-rate topic for one run."""
+    """The desired state's alert sinks, subscribed to the pass-rate topic for one run (none when alerts are off)."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, enabled: bool) -> None:
         self.app = app
+        self.enabled = enabled
         self._detach: Any = None
         self._dispatcher: Any = None
 
     async def __aenter__(self) -> _Alerts:
+        if not self.enabled:
+            return self  # no pass rates are judged: neither sinks nor their imports are needed
         from email_infrastructure.monitoring.alerts import AlertDispatcher
         from email_infrastructure.monitoring.sinks import build_sink
 
@@ -229,10 +293,12 @@ async def ingest_paths(app: App, paths: Sequence[Path], options: IngestOptions |
     if missing:
         raise UserError(f"no such file or folder: {', '.join(missing)}")
     options = options or IngestOptions()
-    ingestor = await _ingestor(app, options)
-    async with _Alerts(app):
-        for path in paths:
-            await ingestor.take(ingestor.extractor.from_path(path))
+    batch = ReportBatch(app)
+    ingestor = await _ingestor(app, options, batch)
+    async with _Alerts(app, options.alerts):
+        async with batch:
+            for path in paths:
+                await ingestor.take(ingestor.extractor.from_path(path))
         return await _finish(app, ingestor, options)
 
 
@@ -247,15 +313,17 @@ async def ingest_upload(
         raise UserError("the upload is empty: send the report file as the request body")
     label = "upload:" + (_UPLOAD_NAME.sub("_", name)[:100] or "upload")
     options = options or IngestOptions()
-    ingestor = await _ingestor(app, options)
+    batch = ReportBatch(app)
+    ingestor = await _ingestor(app, options, batch)
     # A file, so that every container (an mbox too) goes through the very path `dmarc ingest` takes.
     with tempfile.TemporaryDirectory(prefix="dmarc-upload-") as folder:
         path = Path(folder) / "report"
         path.write_bytes(data)
         prefix = len(str(path))
         found = (replace(f, origin=label + f.origin[prefix:]) for f in ingestor.extractor.from_path(path))
-        async with _Alerts(app):
-            await ingestor.take(found)
+        async with _Alerts(app, options.alerts):
+            async with batch:
+                await ingestor.take(found)
             return await _finish(app, ingestor, options)
 
 
@@ -279,8 +347,9 @@ async def ingest_imap(app: App, request: ImapRequest, options: IngestOptions | N
     password = resolve_secret(request.password)
     box = ReportMailbox(location, password, ca_file=request.ca_file, address=request.address, timeout=request.timeout)
     options = options or IngestOptions()
+    # a transaction per report: a message is moved only once its reports are committed
     ingestor = await _ingestor(app, options)
-    async with _Alerts(app):
+    async with _Alerts(app, options.alerts):
         stats = await ingest_mailbox(ingestor, box, request.move_to, request.retries)
         summary = await _finish(app, ingestor, options)
     summary.mailbox = stats

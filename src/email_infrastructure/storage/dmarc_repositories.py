@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, select
+from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -33,19 +34,33 @@ from email_infrastructure.storage.models import (
 )
 
 #: Core tables: a batch insert without the ORM's per-row bookkeeping
+_REPORTS = cast(Table, DmarcReport.__table__)
 _RECORDS = cast(Table, DmarcRecord.__table__)
 _SOURCES = cast(Table, DmarcSource.__table__)
 
 
+#: the record row's columns in the order `add_records` builds its tuples
+_RECORD_COLUMNS = (
+    "report_pk", "domain", "day", "source_ip", "count", "disposition", "dkim", "spf",
+    "dkim_aligned", "spf_aligned", "dmarc_pass", "header_from", "envelope_from", "envelope_to", "details",
+)  # fmt: skip
+#: a record's `details` as compact JSON (one encoder for every record: `json.dumps` with options builds one per call)
+_DETAILS = json.JSONEncoder(separators=(",", ":")).encode
+
+
 @functools.cache
-def _record_insert(dialect: Dialect) -> tuple[str, tuple[str, ...]]:
-    """The driver's INSERT of one record row and the order of its positional parameters."""
+def _record_insert(dialect: Dialect) -> tuple[str, Callable[[tuple[Any, ...]], tuple[Any, ...]] | None]:
+    """The driver's INSERT of one record row, and how to reorder a row built in `_RECORD_COLUMNS` (None: as built)."""
     columns = [c.name for c in _RECORDS.columns if c.name != "id"]
+    if set(columns) != set(_RECORD_COLUMNS):
+        raise RuntimeError(f"dmarc_records has columns {columns}, add_records builds {_RECORD_COLUMNS}")
     compiled = insert(_RECORDS).values({name: bindparam(name) for name in columns}).compile(dialect=dialect)
     order = tuple(compiled.positiontup or ())
     if set(order) != set(columns):
         raise RuntimeError(f"{dialect.name}: the record INSERT does not take positional parameters")
-    return str(compiled), order
+    if order == _RECORD_COLUMNS:
+        return str(compiled), None
+    return str(compiled), operator.itemgetter(*(_RECORD_COLUMNS.index(name) for name in order))
 
 
 def _passed(flag: Any) -> Any:
@@ -62,76 +77,76 @@ class DmarcStore:
     # -- aggregate reports -------------------------------------------------------------------------
 
     async def add_report(self, header: ReportHeader, origin: str) -> int:
-        """Insert the report row (flushed: a duplicate fails here, before any record)."""
+        """Insert the report row (a duplicate fails here, before any record).
+
+        A Core INSERT … RETURNING: the row is never read back as an object, so the ORM's unit of
+        work (an add, a flush, an identity map entry per report) is cost without use.
+        """
         meta, policy = header.metadata, header.policy
-        row = DmarcReport(
-            org_name=meta.org_name,
-            report_id=meta.report_id,
-            domain=policy.domain,
-            email=meta.email,
-            schema=header.schema,
-            begin=meta.begin,
-            end=meta.end,
-            policy={**asdict(policy), "errors": list(meta.errors), "generator": meta.generator},
-            origin=origin,
-            notes=list(header.notes),
-        )
-        self._session.add(row)
-        await self._session.flush()
-        return row.id
+        values = {
+            "org_name": meta.org_name,
+            "report_id": meta.report_id,
+            "domain": policy.domain,
+            "email": meta.email,
+            "schema": header.schema,
+            "begin": meta.begin,
+            "end": meta.end,
+            "policy": {**asdict(policy), "errors": list(meta.errors), "generator": meta.generator},
+            "origin": origin,
+            "notes": list(header.notes),
+        }
+        result = await self._session.execute(insert(_REPORTS).values(values).returning(_REPORTS.c.id))
+        return int(result.scalar_one())
 
     async def add_records(self, report_pk: int, domain: str, day: date, records: Sequence[Record]) -> None:
         """Insert a batch of records in one driver-level executemany.
 
-        The statement is compiled once per dialect and rows go to the driver as tuples: the ORM's
-        and Core's per-row parameter processing cost more than the database's work here.
+        The statement is compiled once per dialect and rows go to the driver as tuples built in the
+        table's column order (reordered only if a dialect asks for another): the ORM's and Core's
+        per-row parameter processing cost more than the database's work here.
         """
         if not records:
             return
         connection = await self._session.connection()
-        sql, order = _record_insert(connection.dialect)
-        sqlite = connection.dialect.name == "sqlite"
-        day_value: Any = day.isoformat() if sqlite else day
-        dumps = json.dumps
-        rows = []
-        for r in records:
-            dkim_pass, spf_pass = r.dkim == "pass", r.spf == "pass"
-            details = dumps(
-                {
-                    "reasons": [[x.type, x.comment] for x in r.reasons],
-                    "dkim": [[a.domain, a.selector, a.result] for a in r.dkim_results],
-                    "spf": [[a.domain, a.scope, a.result] for a in r.spf_results],
-                },
-                separators=(",", ":"),
+        sql, reorder = _record_insert(connection.dialect)
+        day_value: Any = day.isoformat() if connection.dialect.name == "sqlite" else day
+        encode = _DETAILS
+        rows = [
+            (
+                report_pk,
+                domain,
+                day_value,
+                r.source_ip,
+                r.count,
+                r.disposition[:16],
+                r.dkim[:16],
+                r.spf[:16],
+                (dkim_pass := r.dkim == "pass"),
+                (spf_pass := r.spf == "pass"),
+                dkim_pass or spf_pass,
+                r.header_from[:253],
+                r.envelope_from[:253] or None,
+                r.envelope_to[:253] or None,
+                encode(
+                    {
+                        "reasons": [[x.type, x.comment] for x in r.reasons],
+                        "dkim": [[a.domain, a.selector, a.result] for a in r.dkim_results],
+                        "spf": [[a.domain, a.scope, a.result] for a in r.spf_results],
+                    }
+                ),
             )
-            values = {
-                "report_pk": report_pk,
-                "domain": domain,
-                "day": day_value,
-                "source_ip": r.source_ip,
-                "count": r.count,
-                "disposition": r.disposition[:16],
-                "dkim": r.dkim[:16],
-                "spf": r.spf[:16],
-                "dkim_aligned": dkim_pass,
-                "spf_aligned": spf_pass,
-                "dmarc_pass": dkim_pass or spf_pass,
-                "header_from": r.header_from[:253],
-                "envelope_from": r.envelope_from[:253] or None,
-                "envelope_to": r.envelope_to[:253] or None,
-                "details": details,
-            }
-            rows.append(tuple(values[name] for name in order))
+            for r in records
+        ]
+        if reorder is not None:
+            rows = [reorder(row) for row in rows]
         await connection.exec_driver_sql(sql, rows)
 
     async def finish_report(
         self, report_pk: int, record_count: int, message_count: int, notes: Sequence[str] = ()
     ) -> None:
         """Set the totals (and the notes, some known only at the end of the data) once every record is in."""
-        report = await self._session.get(DmarcReport, report_pk)
-        assert report is not None
-        report.record_count, report.message_count = record_count, message_count
-        report.notes = [n[:500] for n in notes]
+        values = {"record_count": record_count, "message_count": message_count, "notes": [n[:500] for n in notes]}
+        await self._session.execute(update(_REPORTS).where(_REPORTS.c.id == report_pk).values(values))
 
     # -- TLS and failure reports -------------------------------------------------------------------
 
