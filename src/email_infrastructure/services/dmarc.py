@@ -24,10 +24,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from email_infrastructure.core.errors import UserError
-from email_infrastructure.core.inventory.loader import resolve_secret
 from email_infrastructure.dmarc.containers import ContainerLimits
-from email_infrastructure.dmarc.imap import ReportMailbox, parse_imap_url
-from email_infrastructure.dmarc.ingest import IngestItem, Ingestor, ingest_mailbox
+from email_infrastructure.dmarc.ingest import IngestItem, Ingestor
 from email_infrastructure.dmarc.store import DuplicateReport, ReportStore, Transaction
 from email_infrastructure.monitoring.events import DMARC_FAILURE_RATE, DmarcFailureRatePayload
 from email_infrastructure.services.app import App
@@ -268,11 +266,12 @@ class _Alerts:
     async def __aenter__(self) -> _Alerts:
         if not self.enabled:
             return self  # no pass rates are judged: neither sinks nor their imports are needed
-        from email_infrastructure.monitoring.alerts import AlertDispatcher
-        from email_infrastructure.monitoring.sinks import build_sink
-
         sinks = (await load_snapshot(self.app)).inventory().monitoring.alert_sinks
         if sinks:
+            # imported only when there are sinks: HTTP clients and the like are a start-up cost
+            from email_infrastructure.monitoring.alerts import AlertDispatcher
+            from email_infrastructure.monitoring.sinks import build_sink
+
             self._dispatcher = AlertDispatcher([build_sink(i, s) for i, s in enumerate(sinks)])
             self._detach = self.app.bus.subscribe(DMARC_FAILURE_RATE.name, self._dispatcher.deliver, queued=True)
         return self
@@ -343,6 +342,11 @@ class ImapRequest:
 
 async def ingest_imap(app: App, request: ImapRequest, options: IngestOptions | None = None) -> IngestSummary:
     """Ingest every message of an IMAP folder; processed ones move to `move_to`; drops are resumed."""
+    # imported here: a run over files (the usual CLI call) needs neither IMAP nor the secret loader
+    from email_infrastructure.core.inventory.loader import resolve_secret
+    from email_infrastructure.dmarc.imap import ReportMailbox, parse_imap_url
+    from email_infrastructure.dmarc.ingest import ingest_mailbox
+
     location = parse_imap_url(request.url)
     password = resolve_secret(request.password)
     box = ReportMailbox(location, password, ca_file=request.ca_file, address=request.address, timeout=request.timeout)

@@ -39,6 +39,13 @@ _RECORDS = cast(Table, DmarcRecord.__table__)
 _SOURCES = cast(Table, DmarcSource.__table__)
 
 
+#: built once (their compiled forms are cached): building a statement per report costs more than running it
+_ADD_REPORT = insert(_REPORTS).returning(_REPORTS.c.id)
+_FINISH_REPORT = (
+    update(_REPORTS)
+    .where(_REPORTS.c.id == bindparam("pk"))
+    .values(record_count=bindparam("record_count"), message_count=bindparam("message_count"), notes=bindparam("notes"))
+)
 #: the record row's columns in the order `add_records` builds its tuples
 _RECORD_COLUMNS = (
     "report_pk", "domain", "day", "source_ip", "count", "disposition", "dkim", "spf",
@@ -95,7 +102,7 @@ class DmarcStore:
             "origin": origin,
             "notes": list(header.notes),
         }
-        result = await self._session.execute(insert(_REPORTS).values(values).returning(_REPORTS.c.id))
+        result = await self._session.execute(_ADD_REPORT, values)
         return int(result.scalar_one())
 
     async def add_records(self, report_pk: int, domain: str, day: date, records: Sequence[Record]) -> None:
@@ -145,8 +152,8 @@ class DmarcStore:
         self, report_pk: int, record_count: int, message_count: int, notes: Sequence[str] = ()
     ) -> None:
         """Set the totals (and the notes, some known only at the end of the data) once every record is in."""
-        values = {"record_count": record_count, "message_count": message_count, "notes": [n[:500] for n in notes]}
-        await self._session.execute(update(_REPORTS).where(_REPORTS.c.id == report_pk).values(values))
+        values = {"pk": report_pk, "record_count": record_count, "message_count": message_count}
+        await self._session.execute(_FINISH_REPORT, {**values, "notes": [n[:500] for n in notes]})
 
     # -- TLS and failure reports -------------------------------------------------------------------
 
