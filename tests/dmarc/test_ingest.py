@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -200,3 +202,23 @@ def test_since_accepts_days_weeks_and_all_only() -> None:
     assert parse_since("all", today) is None
     with pytest.raises(UserError, match="--since"):
         parse_since("yesterday", today)
+
+
+async def test_a_run_freezes_the_long_lived_objects_and_thaws_them_after(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frozen_while_taking: list[int] = []
+    take = ingest.Ingestor.take
+
+    async def watched(self: ingest.Ingestor, found: Any) -> list[ingest.IngestItem]:
+        frozen_while_taking.append(gc.get_freeze_count())
+        return await take(self, found)
+
+    monkeypatch.setattr(ingest.Ingestor, "take", watched)
+    before = gc.get_freeze_count()
+    path = tmp_path / "a.xml"
+    path.write_bytes(aggregate([Row("192.0.2.1", 1)], report_id="gc"))
+    summary = await ingest_paths(app, [path], OFFLINE)
+    assert summary.count("ingested") == 1
+    assert frozen_while_taking and all(n > before for n in frozen_while_taking)
+    assert gc.get_freeze_count() == before  # thawed: nothing stays out of collections

@@ -1,5 +1,6 @@
-"""The ingest pipeline: every report found in a container is stored in one transaction (all of it
-or nothing), keyed by (org, report id, domain): the same report seen twice is stored once.
+"""The ingest pipeline: every report found in a container is stored in one transaction of its own
+(all of it or nothing: a transaction, or a savepoint of a batch), keyed by (org, report id, domain):
+the same report seen twice is stored once.
 
 What cannot be stored becomes a skipped item with its reason; the run goes on. Reports of domains
 outside the given set are kept and marked unmanaged (`managed_only` skips them instead). Storage is

@@ -1,5 +1,6 @@
 """What the ingest pipeline needs of storage: `ReportStore` (storage/dmarc_repositories.py's
-`DmarcStore` implements it) inside one transaction per report (the caller's unit of work)."""
+`DmarcStore` implements it) inside one transaction per report: the caller's unit of work, or a
+savepoint of a batch that holds many reports (services/dmarc.py's `ReportBatch`)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,6 @@ class ReportStore(Protocol):
         ...
 
 
-#: opens one report's transaction: committed when the block ends, rolled back when it raises;
-#: DuplicateReport when the store's unique keys refuse the report
+#: opens one report's transaction: kept when the block ends (committed then, or with its batch),
+#: rolled back when it raises; DuplicateReport when the store's unique keys refuse the report
 Transaction = Callable[[], AbstractAsyncContextManager[ReportStore]]

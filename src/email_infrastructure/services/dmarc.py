@@ -10,12 +10,13 @@ events). Faces (CLI, API, dashboard) call the functions at the bottom; what they
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import re
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -283,6 +284,30 @@ class _Alerts:
             await self._dispatcher.close()
 
 
+_frozen = 0
+
+
+@contextmanager
+def _long_lived_frozen() -> Iterator[None]:
+    """`gc.freeze()` for a run: the full collections a stream of records triggers skip what was there before.
+
+    Each record leaves a few containers alive until its batch is written; they pile up in the oldest
+    generation and set off full collections, each walking every module, mapper and setting of the
+    process (0.3 to 0.4 s of a 100,000-record report). Frozen objects are only left out of collections,
+    never freed early; they go back when the last concurrent run ends.
+    """
+    global _frozen
+    if _frozen == 0:
+        gc.freeze()
+    _frozen += 1
+    try:
+        yield
+    finally:
+        _frozen -= 1
+        if _frozen == 0:
+            gc.unfreeze()
+
+
 # -- what the faces call ---------------------------------------------------------------------------
 
 
@@ -295,9 +320,10 @@ async def ingest_paths(app: App, paths: Sequence[Path], options: IngestOptions |
     batch = ReportBatch(app)
     ingestor = await _ingestor(app, options, batch)
     async with _Alerts(app, options.alerts):
-        async with batch:
-            for path in paths:
-                await ingestor.take(ingestor.extractor.from_path(path))
+        with _long_lived_frozen():
+            async with batch:
+                for path in paths:
+                    await ingestor.take(ingestor.extractor.from_path(path))
         return await _finish(app, ingestor, options)
 
 
@@ -321,8 +347,9 @@ async def ingest_upload(
         prefix = len(str(path))
         found = (replace(f, origin=label + f.origin[prefix:]) for f in ingestor.extractor.from_path(path))
         async with _Alerts(app, options.alerts):
-            async with batch:
-                await ingestor.take(found)
+            with _long_lived_frozen():
+                async with batch:
+                    await ingestor.take(found)
             return await _finish(app, ingestor, options)
 
 
