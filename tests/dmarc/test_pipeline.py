@@ -233,3 +233,24 @@ async def test_a_batch_commits_what_it_holds_when_the_run_fails_and_when_it_is_f
         await take(ingestor, tmp_path, "x.xml", aggregate([Row("192.0.2.1", 1)], report_id="x"))
         assert ("x", 1, 1) in await stored(app)
     assert late.commits == 1
+
+
+async def test_each_record_keeps_its_own_details_when_records_repeat_them(app: App, tmp_path: Path) -> None:
+    failing = Row("192.0.2.2", 1, dkim="fail", dkim_auth=("other.example", "s2", "fail"), reasons=[("forwarded", "")])
+    listed = Row("192.0.2.5", 1, reasons=[("mailing_list", "x")])
+    rows = [Row("192.0.2.1", 1), failing, Row("192.0.2.3", 1), Row("192.0.2.4", 1, spf_auth=None), listed]
+    await take(pipeline(report_transaction(app)), tmp_path, "a.xml", aggregate(rows, report_id="details"))
+    async with app.uow() as uow:
+        stored = (await uow.session.scalars(select(DmarcRecord).order_by(DmarcRecord.id))).all()
+    ok = {
+        "reasons": [],
+        "dkim": [["acme-outreach.test", "s1", "pass"]],
+        "spf": [["bounce.acme-outreach.test", "mfrom", "pass"]],
+    }
+    assert [r.details for r in stored] == [
+        ok,
+        {"reasons": [["forwarded", ""]], "dkim": [["other.example", "s2", "fail"]], "spf": ok["spf"]},
+        ok,
+        {**ok, "spf": []},
+        {**ok, "reasons": [["mailing_list", "x"]]},
+    ]

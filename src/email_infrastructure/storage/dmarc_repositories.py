@@ -117,33 +117,39 @@ class DmarcStore:
         connection = await self._session.connection()
         sql, reorder = _record_insert(connection.dialect)
         day_value: Any = day.isoformat() if connection.dialect.name == "sqlite" else day
+        rows = []
+        # A report repeats a few combinations of results: each is encoded once per batch (2.7 -> 1.2 us a record).
+        encoded: dict[tuple[Any, ...], str] = {}
         encode = _DETAILS
-        rows = [
-            (
-                report_pk,
-                domain,
-                day_value,
-                r.source_ip,
-                r.count,
-                r.disposition[:16],
-                r.dkim[:16],
-                r.spf[:16],
-                (dkim_pass := r.dkim == "pass"),
-                (spf_pass := r.spf == "pass"),
-                dkim_pass or spf_pass,
-                r.header_from[:253],
-                r.envelope_from[:253] or None,
-                r.envelope_to[:253] or None,
-                encode(
-                    {
-                        "reasons": [[x.type, x.comment] for x in r.reasons],
-                        "dkim": [[a.domain, a.selector, a.result] for a in r.dkim_results],
-                        "spf": [[a.domain, a.scope, a.result] for a in r.spf_results],
-                    }
-                ),
+        for r in records:
+            key = (
+                tuple([(x.type, x.comment) for x in r.reasons]) if r.reasons else (),
+                tuple([(a.domain, a.selector, a.result) for a in r.dkim_results]),
+                tuple([(a.domain, a.scope, a.result) for a in r.spf_results]),
             )
-            for r in records
-        ]
+            details = encoded.get(key)
+            if details is None:
+                details = encoded[key] = encode({"reasons": key[0], "dkim": key[1], "spf": key[2]})
+            dkim_pass, spf_pass = r.dkim == "pass", r.spf == "pass"
+            rows.append(
+                (
+                    report_pk,
+                    domain,
+                    day_value,
+                    r.source_ip,
+                    r.count,
+                    r.disposition[:16],
+                    r.dkim[:16],
+                    r.spf[:16],
+                    dkim_pass,
+                    spf_pass,
+                    dkim_pass or spf_pass,
+                    r.header_from[:253],
+                    r.envelope_from[:253] or None,
+                    r.envelope_to[:253] or None,
+                    details,
+                )
+            )
         if reorder is not None:
             rows = [reorder(row) for row in rows]
         await connection.exec_driver_sql(sql, rows)
