@@ -129,9 +129,9 @@ class ReportBatch:
     @asynccontextmanager
     async def _report(self) -> AsyncIterator[ReportStore]:
         if self._uow is None:
-            self._uow = self.app.uow()
-            await self._uow.__aenter__()
-            self._opened, self._reports = time.monotonic(), 0
+            uow = self.app.uow()
+            await uow.__aenter__()
+            self._uow, self._opened, self._reports = uow, time.monotonic(), 0
         session = self._uow.session
         try:
             async with session.begin_nested():
