@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -37,6 +36,8 @@ class DomainView:
     owner: str
     spec: dict[str, Any]
     mailboxes: list[str]
+    #: what a face rendered from this (immutable, cached) view, by its own key: e.g. the API's item JSON
+    rendered: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
@@ -110,16 +111,13 @@ async def page_domains(
         )
         if not rows:
             return DomainPage([], total, {})
-        stamp = (app.settings.database_url_effective, fleet_stamp)
-        cached = _FLEET.get("rows")
-        if cached is None or cached[0] != stamp:
+        cache = app.domain_views
+        if cache.fleet is None or cache.fleet[0] != fleet_stamp:
             fleet = await pages.fleet()
-            cached = _FLEET["rows"] = (stamp, fleet, _fleet_key(fleet))
-    return DomainPage(_cached_views(cached[1], cached[2], rows), total, {r.name: r.status for r in rows})
-
-
-#: the fleet rows (providers, servers, settings) of the last page and their key, by their stamp
-_FLEET: dict[str, tuple[Any, DesiredRows, str]] = {}
+            cache.invalidate()  # the fleet changed: every view may have
+            cache.fleet = (fleet_stamp, fleet, _fleet_key(fleet))
+        fleet_rows, fleet_key = cache.fleet[1], cache.fleet[2]
+    return DomainPage(_cached_views(app, fleet_rows, fleet_key, rows), total, {r.name: r.status for r in rows})
 
 
 def _fleet_key(fleet: DesiredRows) -> str:
@@ -134,24 +132,21 @@ def _fleet_key(fleet: DesiredRows) -> str:
     )
 
 
-#: views of listed domains by everything they are computed from: a page of unchanged domains is
-#: served without validating the desired state again (what made listing 10,000 domains slow)
-_VIEWS: OrderedDict[tuple[Any, ...], DomainView] = OrderedDict()
-_VIEWS_MAX = 20_000
-
-
-def _cached_views(fleet: DesiredRows, fleet_key: str, rows: list[PageRow]) -> list[DomainView]:
-    keys = {
-        r.name: (
-            fleet_key,
-            r.name,
-            r.managed_by,
-            r.updated_at,  # set on every change of the row (its spec, its owner)
-            tuple(r.mailboxes),
-        )
-        for r in rows
-    }
-    missing = [r for r in rows if keys[r.name] not in _VIEWS]
+def _cached_views(app: App, fleet: DesiredRows, fleet_key: str, rows: list[PageRow]) -> list[DomainView]:
+    """Views of listed domains, from the App's cache when nothing they are computed from changed: a page
+    of unchanged domains is served without validating the desired state again (what made listing 10,000
+    domains slow)."""
+    cache = app.domain_views
+    # the row's change time is set on every change of it (its spec, its owner)
+    stamps = {r.name: (fleet_key, r.managed_by, r.updated_at, tuple(r.mailboxes)) for r in rows}
+    views: dict[str, DomainView] = {}
+    missing: list[PageRow] = []
+    for r in rows:
+        found = cache.get(r.name, stamps[r.name])
+        if found is None:
+            missing.append(r)
+        else:
+            views[r.name] = found
     if missing:
         # transient rows, never added to a session: only what from_rows reads of them
         domains = [
@@ -165,23 +160,39 @@ def _cached_views(fleet: DesiredRows, fleet_key: str, rows: list[PageRow]) -> li
         ]
         inventory = from_rows(DesiredRows(fleet.providers, fleet.servers, fleet.settings, domains)).inventory()
         for r in missing:
-            _VIEWS[keys[r.name]] = _view(inventory, r.name, r.managed_by)
-    views = []
-    for r in rows:
-        _VIEWS.move_to_end(keys[r.name])
-        views.append(_VIEWS[keys[r.name]])
-    while len(_VIEWS) > _VIEWS_MAX:
-        _VIEWS.popitem(last=False)
-    return views
+            views[r.name] = _view(inventory, r.name, r.managed_by)
+            cache.put(r.name, stamps[r.name], views[r.name])
+    return [views[r.name] for r in rows]
+
+
+async def _closure(uow: Any, name: str) -> tuple[Inventory, str] | None:
+    """The desired state of one domain (its server, providers and the fleet settings) and its owner."""
+    rows = await uow.desired.closure(name)
+    if rows is None:
+        return None
+    return from_rows(rows).inventory(), rows.domains[0].managed_by
+
+
+def _absent(name: str) -> NotFoundError:
+    return NotFoundError(f"{name} is not a domain of the desired state (see `email-infra domain list`)")
 
 
 async def show_domain(app: App, name: str) -> DomainView:
-    """One domain; NotFoundError when it is not in the desired state (or not a domain name)."""
+    """One domain, read by key (a few indexed queries whatever the fleet's size); NotFoundError when absent."""
+    return (await domain_inventory(app, name))[1]
+
+
+async def domain_inventory(app: App, name: str) -> tuple[Inventory, DomainView]:
+    """The desired state of one domain alone (what its records, plan and checks are computed from) and its view."""
     wanted = _existing_name(name)
-    for view in await list_domains(app):
-        if view.name == wanted:
-            return view
-    raise NotFoundError(f"{wanted} is not a domain of the desired state (see `email-infra domain list`)")
+    if not app.has_state():
+        raise _absent(wanted)
+    async with app.uow() as uow:
+        await read_only(uow.session)
+        found = await _closure(uow, wanted)
+    if found is None:
+        raise _absent(wanted)
+    return found[0], _view(found[0], wanted, found[1])
 
 
 async def domain_status(app: App, name: str) -> str:
@@ -191,6 +202,30 @@ async def domain_status(app: App, name: str) -> str:
     async with app.uow() as uow:
         await read_only(uow.session)
         return await DomainPages(uow.session).status(_existing_name(name))
+
+
+@dataclass
+class DomainSummary:
+    """A domain's view and its status as the list gives it: what `GET /domains/{name}` serves."""
+
+    view: DomainView
+    status: str
+    #: the desired state of this domain alone (what its records and checks are computed from)
+    inventory: Inventory = field(compare=False, repr=False)
+
+
+async def domain_summary(app: App, name: str) -> DomainSummary:
+    """One domain and its status in one read-only transaction, by key."""
+    wanted = _existing_name(name)
+    if not app.has_state():
+        raise _absent(wanted)
+    async with app.uow() as uow:
+        await read_only(uow.session)
+        found = await _closure(uow, wanted)
+        if found is None:
+            raise _absent(wanted)
+        status = await DomainPages(uow.session).status(wanted)
+    return DomainSummary(_view(found[0], wanted, found[1]), status, found[0])
 
 
 async def add_domain(
@@ -236,7 +271,24 @@ async def add_domain(
         topic = events.DOMAIN_UPDATED if existing else events.DOMAIN_CREATED
         uow.emit(topic, events.DesiredDomainPayload(domain=wanted, owner=owner), source=source or owner)
         await uow.commit()
+    app.domain_views.invalidate(wanted)
     return _view(snap.inventory(), wanted, owner)
+
+
+async def replace_domain(
+    app: App,
+    name: str,
+    options: dict[str, Any] | None = None,
+    mailboxes: list[dict[str, str]] | None = None,
+    *,
+    source: str | None = None,
+) -> DomainView:
+    """Replace an API-owned domain's options and mailboxes (PUT): NotFoundError when absent, and
+    OwnershipConflictError when another owner (a file) holds it: it is changed there, never here."""
+    current = await show_domain(app, name)
+    if current.owner != API_OWNER:
+        raise OwnershipConflictError(f"{current.name} is owned by {current.owner}: change it there")
+    return await add_domain(app, current.name, options, mailboxes, force=True, source=source)
 
 
 def _check_references(inventory: Inventory, name: str, spec: dict[str, Any]) -> None:
@@ -282,6 +334,7 @@ async def remove_domain(
             source=source or owner,
         )
         await uow.commit()
+    app.domain_views.invalidate(wanted)
     return view
 
 
@@ -318,4 +371,5 @@ async def set_mailboxes(
             events.MAILBOXES_UPDATED, events.DesiredDomainPayload(domain=wanted, owner=owner), source=source or owner
         )
         await uow.commit()
+    app.domain_views.invalidate(wanted)
     return _view(snap.inventory(), wanted, existing.owner)
