@@ -35,6 +35,8 @@ class App:
     _db: Database | None = None
     _vault: Vault | None = None
     _sqlite: tuple[Path | None] | None = None
+    #: in-process rate limiters of this App's providers by budget (two providers with one token share one)
+    rate_limiters: dict[str, Any] = field(default_factory=dict)
     _domain_views: DomainViewCache[Any] | None = None
 
     @property
