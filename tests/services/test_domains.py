@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event, insert, select
 
+from email_infrastructure.core.errors import NotFoundError
 from email_infrastructure.services import domains as domain_service
 from email_infrastructure.services.app import App
-from email_infrastructure.services.desired import import_inventory
+from email_infrastructure.services.desired import API_OWNER, OwnershipConflictError, import_inventory
 from email_infrastructure.storage.models import Domain
 from tests.services.conftest import WriteInventory
 
@@ -108,3 +110,15 @@ async def test_two_apps_do_not_share_a_cache(app: App, write_inventory: WriteInv
         assert first == second and first is not second  # computed by each App, kept by each
     finally:
         await other.close()
+
+
+async def test_replace_changes_only_an_api_owned_domain(app: App, write_inventory: WriteInventory) -> None:
+    await import_inventory(app, write_inventory())
+    with pytest.raises(OwnershipConflictError, match="change it there"):
+        await domain_service.replace_domain(app, "acme-mail.test", {"dkim_selector": "s2"})
+    assert (await domain_service.show_domain(app, "acme-mail.test")).spec["dkim_selector"] != "s2"
+    with pytest.raises(NotFoundError):
+        await domain_service.replace_domain(app, "absent.test", {})
+    await domain_service.add_domain(app, "new-brand.test")
+    replaced = await domain_service.replace_domain(app, "new-brand.test", {"dkim_selector": "s2"}, source="api:k")
+    assert replaced.spec["dkim_selector"] == "s2" and replaced.owner == API_OWNER
