@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from email_infrastructure.core.errors import StorageError
+from email_infrastructure.core.errors import EmailInfraError, StorageError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from email_infrastructure.services.app import App
 
 
 @asynccontextmanager
@@ -51,6 +53,22 @@ async def current_schema(url: str) -> str | None:
         raise StorageError(f"cannot read the database: {exc}") from None
 
 
+async def ready_schema(app: App) -> str:
+    """What `/ready` says: the database's dialect and revision; StorageError unless it answers and is at head."""
+    from email_infrastructure.storage.migrate import current_revision, head_revision
+
+    try:
+        db = await app.database()
+        revision = await current_revision(db.engine)
+    except EmailInfraError:
+        raise
+    except Exception as exc:
+        raise StorageError(f"the database does not answer: {type(exc).__name__}") from None
+    if revision != head_revision():
+        raise StorageError(f"the database schema is at {revision or 'nothing'}, this version needs {head_revision()}")
+    return f"{db.engine.dialect.name} at revision {revision}"
+
+
 def head_schema() -> str:
     """The newest revision this version ships."""
     from email_infrastructure.storage import migrate
@@ -58,4 +76,4 @@ def head_schema() -> str:
     return str(migrate.head_revision())
 
 
-__all__ = ["current_schema", "head_schema", "upgrade_schema"]
+__all__ = ["current_schema", "head_schema", "ready_schema", "upgrade_schema"]

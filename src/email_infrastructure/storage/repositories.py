@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from email_infrastructure.core.errors import VaultError
 from email_infrastructure.core.events import Event
@@ -321,7 +321,9 @@ class DesiredState:
         """One domain and just what its view needs, by key (a few indexed reads whatever the fleet's size):
         the fleet settings, its server and the providers it and its server name; None when absent."""
         s = self._session
-        domain = await self.domain(name)
+        # the mailboxes joined: one round trip for the row and its mailboxes
+        query = select(Domain).options(joinedload(Domain.mailboxes)).where(Domain.name == name)
+        domain = (await s.scalars(query)).unique().one_or_none()
         if domain is None:
             return None
         settings = {row.key: row for row in (await s.scalars(select(DesiredSetting))).all()}
