@@ -1,11 +1,12 @@
 """Benchmark: one domain read by key (`GET /api/v1/domains/{name}`) at 1,000 and 100,000 domains.
 
-For each database (a temp SQLite file; a temp PostgreSQL database `ei_bench_<pid>`, dropped at the
+For each database (temp SQLite files; temp PostgreSQL databases `ei_bench_<pid>` and `…_small`, dropped at the
 end) the desired state is seeded fast: a small inventory import (provider, server, defaults), then
 bulk inserts of the domains (two mailboxes each) and a few check states. Reads of random domains
 are timed in process, through the API (httpx's ASGI transport: key verification, the rate limiter,
-the route, the envelope) and through the service alone (`services.domains.domain_summary`). The
-same reads at 1,000 domains show the cost is flat: the ratio 100k / 1k is the figure (≈ 1).
+the route, the envelope) and through the service alone (`services.domains.domain_summary`). Reads of
+a 1,000-domain database are interleaved with them (one of each in turn, so that both see the same
+load on a shared machine): the ratio 100k / 1k shows the cost is flat (≈ 1).
 
     python bench/domain_read.py [--domains 100000] [--small 1000] [--reads 2000] [--no-postgres]
 """
@@ -104,67 +105,85 @@ def cuts(latencies: list[float]) -> dict[str, float]:
     return {"p50": q[49] * 1000, "p99": q[98] * 1000}
 
 
-async def measure(app: App, size: int, reads: int) -> dict[str, dict[str, float]]:
-    """p50/p99 (ms) of `reads` random single-domain reads, through the API and through the service."""
-    key = (await ApiKeyService(app).replace("bench-read", "read")).key
-    api = create_app(app)
-    lifespan = api.router.lifespan_context(api)
-    await lifespan.__aenter__()
-    picks = [name(random.randrange(size)) for _ in range(reads)]
-    out: dict[str, dict[str, float]] = {}
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=api),
+class Fleet:
+    """One seeded database: its App, an API on it with a read key, and its size."""
+
+    def __init__(self, app: App, size: int) -> None:
+        self.app, self.size = app, size
+        self.api = create_app(app)
+        self.lifespan = self.api.router.lifespan_context(self.api)
+        self.client: httpx.AsyncClient | None = None
+        self.timed: dict[str, list[float]] = {"api": [], "service": []}
+
+    async def open(self) -> None:
+        key = (await ApiKeyService(self.app).replace("bench-read", "read")).key
+        await self.lifespan.__aenter__()
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.api),
             base_url="http://bench",
             headers={"Authorization": f"Bearer {key}"},
-        ) as client:
-            for warm in picks[:50]:
-                assert (await client.get(f"/api/v1/domains/{warm}")).status_code == 200
-            timed = []
-            for pick in picks:
-                began = time.perf_counter()
-                response = await client.get(f"/api/v1/domains/{pick}")
-                timed.append(time.perf_counter() - began)
-                assert response.status_code == 200, response.text
-            out["api"] = cuts(timed)
-        timed = []
-        for pick in picks:
-            began = time.perf_counter()
-            await domain_summary(app, pick)
-            timed.append(time.perf_counter() - began)
-        out["service"] = cuts(timed)
-    finally:
-        await lifespan.__aexit__(None, None, None)
-    return out
+        )
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+        await self.lifespan.__aexit__(None, None, None)
+        await self.app.close()
+
+    async def read(self, *, timed: bool = True) -> None:
+        """One API read and one service read of random domains."""
+        assert self.client is not None
+        pick = name(random.randrange(self.size))
+        began = time.perf_counter()
+        response = await self.client.get(f"/api/v1/domains/{pick}")
+        middle = time.perf_counter()
+        assert response.status_code == 200, response.text
+        await domain_summary(self.app, name(random.randrange(self.size)))
+        if timed:
+            self.timed["api"].append(middle - began)
+            self.timed["service"].append(time.perf_counter() - middle)
 
 
-async def run_backend(label: str, settings: Settings, sizes: list[int], reads: int) -> None:
+async def seeded(label: str, settings: Settings, size: int) -> Fleet:
+    """A database of `size` domains (imported, then grown by bulk inserts)."""
     # a high request limit: the limiter counts but never refuses a benchmark read
     app = App(settings.model_copy(update={"api_rate_limit_read": "10000000/minute"}))
-    try:
-        if settings.database_url:
-            from email_infrastructure.storage.migrate import upgrade
+    if settings.database_url:
+        from email_infrastructure.storage.migrate import upgrade
 
-            await upgrade(settings.database_url)
-        path = settings.data_dir / "inventory.yaml"
-        path.write_text(INVENTORY)
-        await import_inventory(app, parse_inventory_text(INVENTORY, str(path), provider_schemas()))
-        results: dict[int, dict[str, dict[str, float]]] = {}
-        for size in sizes:
-            seeded = await grow(app, size)
-            print(f"{label}: {size:,} domains seeded in {seeded:.1f} s", flush=True)
-            results[size] = await measure(app, size, reads)
-        small, large = results[sizes[0]], results[sizes[-1]]
+        await upgrade(settings.database_url)
+    path = settings.data_dir / "inventory.yaml"
+    path.write_text(INVENTORY)
+    await import_inventory(app, parse_inventory_text(INVENTORY, str(path), provider_schemas()))
+    took = await grow(app, size)
+    print(f"{label}: {size:,} domains seeded in {took:.1f} s", flush=True)
+    fleet = Fleet(app, size)
+    await fleet.open()
+    return fleet
+
+
+async def run_backend(label: str, small: Settings, large: Settings, sizes: list[int], reads: int) -> None:
+    """Reads of both fleets interleaved (one of each in turn): both see the same load on the machine."""
+    fleets = [await seeded(label, small, sizes[0]), await seeded(label, large, sizes[1])]
+    try:
+        for _ in range(50):  # warm-up, not measured
+            for fleet in fleets:
+                await fleet.read(timed=False)
+        for _ in range(reads):
+            for fleet in fleets:
+                await fleet.read()
         for way in ("api", "service"):
-            for size in sizes:
-                r = results[size][way]
-                print(f"{label} {way:8s} {size:>7,} domains: p50 {r['p50']:.2f} ms  p99 {r['p99']:.2f} ms")
+            results = [cuts(f.timed[way]) for f in fleets]
+            for fleet, r in zip(fleets, results, strict=True):
+                print(f"{label} {way:8s} {fleet.size:>7,} domains: p50 {r['p50']:.2f} ms  p99 {r['p99']:.2f} ms")
             print(
-                f"{label} {way:8s} ratio {sizes[-1]:,}/{sizes[0]:,}: p50 {large[way]['p50'] / small[way]['p50']:.2f}"
-                f"  p99 {large[way]['p99'] / small[way]['p99']:.2f}"
+                f"{label} {way:8s} ratio {sizes[1]:,}/{sizes[0]:,}: p50 {results[1]['p50'] / results[0]['p50']:.2f}"
+                f"  p99 {results[1]['p99'] / results[0]['p99']:.2f}",
+                flush=True,
             )
     finally:
-        await app.close()
+        for fleet in fleets:
+            await fleet.close()
 
 
 async def admin(sql: str) -> None:
@@ -188,20 +207,28 @@ async def main() -> None:
     sizes = [args.small, args.domains]
     with tempfile.TemporaryDirectory(prefix="ei-bench-") as tmp:
         base = Path(tmp)
-        sqlite = Settings(data_dir=base / "sqlite", _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file
-        sqlite.data_dir.mkdir(parents=True)
-        await run_backend("sqlite", sqlite, sizes, args.reads)
+        local = []
+        for size in sizes:
+            settings = Settings(data_dir=base / f"sqlite-{size}", _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file
+            settings.data_dir.mkdir(parents=True)
+            local.append(settings)
+        await run_backend("sqlite", local[0], local[1], sizes, args.reads)
         if args.no_postgres:
             return
-        db = f"ei_bench_{os.getpid()}"
-        await admin(f"CREATE DATABASE {db}")
+        # the large fleet's database is ei_bench_<pid>, the small one's ei_bench_<pid>_small: both dropped
+        names = [f"ei_bench_{os.getpid()}_small", f"ei_bench_{os.getpid()}"]
         try:
-            url = ADMIN.rsplit("/", 1)[0] + f"/{db}"
-            pg = Settings(data_dir=base / "pg", database_url=url, _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file
-            pg.data_dir.mkdir(parents=True)
-            await run_backend("postgresql", pg, sizes, args.reads)
+            remote = []
+            for size, db in zip(sizes, names, strict=True):
+                await admin(f"CREATE DATABASE {db}")
+                url = ADMIN.rsplit("/", 1)[0] + f"/{db}"
+                settings = Settings(data_dir=base / f"pg-{size}", database_url=url, _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file
+                settings.data_dir.mkdir(parents=True)
+                remote.append(settings)
+            await run_backend("postgresql", remote[0], remote[1], sizes, args.reads)
         finally:
-            await admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            for db in names:
+                await admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 if __name__ == "__main__":
