@@ -14,7 +14,7 @@ from typing import Any
 from email_infrastructure.core.errors import EmailInfraError
 from email_infrastructure.monitoring.findings import hint
 from email_infrastructure.services.app import App
-from email_infrastructure.services.domains import DomainView, domain_summary
+from email_infrastructure.services.domains import DomainView, domain_inventory, domain_summary
 from email_infrastructure.services.overview import CheckView, domain_checks
 
 #: the DMARC section covers this many days, today included
@@ -86,10 +86,10 @@ def record_rows(desired: list[Any], changes: list[dict[str, Any]], live_read: bo
 async def domain_detail(app: App, name: str, *, sections: bool = True) -> DomainDetail:
     """One domain read by key; with `sections` its records diff (a live read), checks, DMARC and mailboxes."""
     summary = await domain_summary(app, name)
-    inventory, view = summary.inventory, summary.view
-    detail = DomainDetail(view, summary.status)
+    detail = DomainDetail(summary.view, summary.status)
     if not sections:
         return detail
+    inventory, view = await domain_inventory(app, name)  # this domain's desired state alone, by key
     from email_infrastructure.services.dmarc import daily_pass_rates, dmarc_summary
     from email_infrastructure.services.plans import plan
     from email_infrastructure.services.records import desired_records

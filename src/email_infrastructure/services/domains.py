@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,32 +112,36 @@ async def page_domains(
             return DomainPage([], total, {})
         cache = app.domain_views
         if cache.fleet is None or cache.fleet[0] != fleet_stamp:
-            fleet = await pages.fleet()
-            cache.invalidate()  # the fleet changed: every view may have
-            cache.fleet = (fleet_stamp, fleet, _fleet_key(fleet))
-        fleet_rows, fleet_key = cache.fleet[1], cache.fleet[2]
-    return DomainPage(_cached_views(app, fleet_rows, fleet_key, rows), total, {r.name: r.status for r in rows})
+            cache.fleet = (fleet_stamp, await pages.fleet())
+        fleet = cache.fleet[1]
+    return DomainPage(_cached_views(app, fleet, fleet_stamp, rows), total, {r.name: r.status for r in rows})
 
 
-def _fleet_key(fleet: DesiredRows) -> str:
-    return json.dumps(
-        [
-            [(p.kind, p.name, p.type, p.settings, p.managed_by) for p in fleet.providers],
-            [(srv.name, srv.spec, srv.managed_by) for srv in fleet.servers],
-            sorted((k, v.value) for k, v in fleet.settings.items()),
-        ],
-        sort_keys=True,
-        default=str,
-    )
+def _stamp_of(fleet_stamp: Any, row: PageRow) -> tuple[Any, ...]:
+    """Everything a domain's view is computed from: the fleet's stamp (counts and newest changes of providers,
+    servers, settings) and the row's owner, change time (set on every change of it) and mailboxes."""
+    return (fleet_stamp, row.managed_by, row.updated_at, tuple(row.mailboxes))
 
 
-def _cached_views(app: App, fleet: DesiredRows, fleet_key: str, rows: list[PageRow]) -> list[DomainView]:
+def _transient(rows: list[PageRow]) -> list[Domain]:
+    """Rows as ORM objects never added to a session: only what from_rows reads of them."""
+    return [
+        Domain(
+            name=r.name,
+            spec=r.spec,
+            managed_by=r.managed_by,
+            mailboxes=[Mailbox(local_part=m[0], first_name=m[1], last_name=m[2]) for m in r.mailboxes],
+        )
+        for r in rows
+    ]
+
+
+def _cached_views(app: App, fleet: DesiredRows, fleet_stamp: Any, rows: list[PageRow]) -> list[DomainView]:
     """Views of listed domains, from the App's cache when nothing they are computed from changed: a page
     of unchanged domains is served without validating the desired state again (what made listing 10,000
     domains slow)."""
     cache = app.domain_views
-    # the row's change time is set on every change of it (its spec, its owner)
-    stamps = {r.name: (fleet_key, r.managed_by, r.updated_at, tuple(r.mailboxes)) for r in rows}
+    stamps = {r.name: _stamp_of(fleet_stamp, r) for r in rows}
     views: dict[str, DomainView] = {}
     missing: list[PageRow] = []
     for r in rows:
@@ -148,38 +151,50 @@ def _cached_views(app: App, fleet: DesiredRows, fleet_key: str, rows: list[PageR
         else:
             views[r.name] = found
     if missing:
-        # transient rows, never added to a session: only what from_rows reads of them
-        domains = [
-            Domain(
-                name=r.name,
-                spec=r.spec,
-                managed_by=r.managed_by,
-                mailboxes=[Mailbox(local_part=m[0], first_name=m[1], last_name=m[2]) for m in r.mailboxes],
-            )
-            for r in missing
-        ]
-        inventory = from_rows(DesiredRows(fleet.providers, fleet.servers, fleet.settings, domains)).inventory()
+        inventory = from_rows(DesiredRows(fleet.providers, fleet.servers, fleet.settings, _transient(missing)))
+        resolved = inventory.inventory()
         for r in missing:
-            views[r.name] = _view(inventory, r.name, r.managed_by)
+            views[r.name] = _view(resolved, r.name, r.managed_by)
             cache.put(r.name, stamps[r.name], views[r.name])
     return [views[r.name] for r in rows]
-
-
-async def _closure(uow: Any, name: str) -> tuple[Inventory, str] | None:
-    """The desired state of one domain (its server, providers and the fleet settings) and its owner."""
-    rows = await uow.desired.closure(name)
-    if rows is None:
-        return None
-    return from_rows(rows).inventory(), rows.domains[0].managed_by
 
 
 def _absent(name: str) -> NotFoundError:
     return NotFoundError(f"{name} is not a domain of the desired state (see `email-infra domain list`)")
 
 
+@dataclass
+class DomainSummary:
+    """A domain's view and its status as the list gives it: what `GET /domains/{name}` serves."""
+
+    view: DomainView
+    status: str
+
+
+async def domain_summary(app: App, name: str) -> DomainSummary:
+    """One domain and its status, by key: one query (row, mailboxes, status, the fleet's stamp) when the
+    App's cached view is current, else three more for its settings, server and providers."""
+    wanted = _existing_name(name)
+    if not app.has_state():
+        raise _absent(wanted)
+    async with app.uow() as uow:
+        await read_only(uow.session)
+        found = await DomainPages(uow.session).one(wanted)
+        if found is None:
+            raise _absent(wanted)
+        row, fleet_stamp = found
+        stamp = _stamp_of(fleet_stamp, row)
+        view = app.domain_views.get(wanted, stamp)
+        if view is None:
+            rows = await uow.desired.needed_by(_transient([row])[0])
+            view = _view(from_rows(rows).inventory(), wanted, row.managed_by)
+            app.domain_views.put(wanted, stamp, view)
+    return DomainSummary(view, row.status)
+
+
 async def show_domain(app: App, name: str) -> DomainView:
-    """One domain, read by key (a few indexed queries whatever the fleet's size); NotFoundError when absent."""
-    return (await domain_inventory(app, name))[1]
+    """One domain, read by key (the same queries whatever the fleet's size); NotFoundError when absent."""
+    return (await domain_summary(app, name)).view
 
 
 async def domain_inventory(app: App, name: str) -> tuple[Inventory, DomainView]:
@@ -189,10 +204,11 @@ async def domain_inventory(app: App, name: str) -> tuple[Inventory, DomainView]:
         raise _absent(wanted)
     async with app.uow() as uow:
         await read_only(uow.session)
-        found = await _closure(uow, wanted)
-    if found is None:
+        rows = await uow.desired.closure(wanted)
+    if rows is None:
         raise _absent(wanted)
-    return found[0], _view(found[0], wanted, found[1])
+    inventory = from_rows(rows).inventory()
+    return inventory, _view(inventory, wanted, rows.domains[0].managed_by)
 
 
 async def domain_status(app: App, name: str) -> str:
@@ -202,30 +218,6 @@ async def domain_status(app: App, name: str) -> str:
     async with app.uow() as uow:
         await read_only(uow.session)
         return await DomainPages(uow.session).status(_existing_name(name))
-
-
-@dataclass
-class DomainSummary:
-    """A domain's view and its status as the list gives it: what `GET /domains/{name}` serves."""
-
-    view: DomainView
-    status: str
-    #: the desired state of this domain alone (what its records and checks are computed from)
-    inventory: Inventory = field(compare=False, repr=False)
-
-
-async def domain_summary(app: App, name: str) -> DomainSummary:
-    """One domain and its status in one read-only transaction, by key."""
-    wanted = _existing_name(name)
-    if not app.has_state():
-        raise _absent(wanted)
-    async with app.uow() as uow:
-        await read_only(uow.session)
-        found = await _closure(uow, wanted)
-        if found is None:
-            raise _absent(wanted)
-        status = await DomainPages(uow.session).status(wanted)
-    return DomainSummary(_view(found[0], wanted, found[1]), status, found[0])
 
 
 async def add_domain(

@@ -1,7 +1,7 @@
 """The per-App cache of computed domain views: bounded, invalidated by this App's writes, never shared.
 
-Entries are keyed by name and stamped with everything the view was computed from (the fleet rows'
-key, the row's owner, change time and mailboxes): a stale stamp is a miss, so a write made by
+Entries are keyed by name and stamped with everything the view was computed from (the fleet's
+stamp, the row's owner, change time and mailboxes): a stale stamp is a miss, so a write made by
 another process is never served from here either. Each App holds its own (`App.domain_views`).
 """
 
@@ -22,8 +22,8 @@ class DomainViewCache(Generic[V]):
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self.size = size
         self._views: OrderedDict[str, tuple[Any, V]] = OrderedDict()
-        #: (the fleet's stamp, its rows, their key): what the views of a page are computed from
-        self.fleet: tuple[Any, Any, str] | None = None
+        #: (the fleet's stamp, its rows): the providers, servers and settings the views of a page are computed from
+        self.fleet: tuple[Any, Any] | None = None
 
     def __len__(self) -> int:
         return len(self._views)

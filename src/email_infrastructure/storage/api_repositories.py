@@ -223,6 +223,35 @@ class DomainPages:
         first_row = result[0]
         return list(rows.values()), int(first_row[4]), _stamp(first_row[9:])
 
+    async def one(self, name: str) -> tuple[PageRow, tuple[Any, ...]] | None:
+        """One domain as `page` gives it (row, mailboxes, status) and the fleet's stamp: one round trip, by key."""
+        worst = select(_rank()).where(CheckState.subject == Domain.name).scalar_subquery()
+        query = (
+            select(
+                Domain.name,
+                Domain.managed_by,
+                Domain.updated_at,
+                Domain.spec,
+                worst,
+                Mailbox.local_part,
+                Mailbox.first_name,
+                Mailbox.last_name,
+                *_stamp_columns(),
+            )
+            .select_from(Domain)
+            .outerjoin(Mailbox, Mailbox.domain_id == Domain.id)
+            .where(Domain.name == name)
+            .order_by(Mailbox.local_part)
+        )
+        result = (await self._session.execute(query)).all()
+        if not result:
+            return None
+        first = result[0]
+        names = {r: s for s, r in _RANK.items()}
+        row = PageRow(first[0], first[1], first[2], first[3], [], names.get(int(first[4] or 0), "unknown"))
+        row.mailboxes = [(r[5], r[6], r[7]) for r in result if r[5] is not None]
+        return row, _stamp(first[8:])
+
     async def status(self, name: str) -> str:
         """One domain's status as `page` gives it: the worst of its check states, `unknown` without any."""
         rank = await self._session.scalar(select(_rank()).where(CheckState.subject == name))

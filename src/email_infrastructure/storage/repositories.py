@@ -320,12 +320,17 @@ class DesiredState:
     async def closure(self, name: str) -> DesiredRows | None:
         """One domain and just what its view needs, by key (a few indexed reads whatever the fleet's size):
         the fleet settings, its server and the providers it and its server name; None when absent."""
-        s = self._session
         # the mailboxes joined: one round trip for the row and its mailboxes
         query = select(Domain).options(joinedload(Domain.mailboxes)).where(Domain.name == name)
-        domain = (await s.scalars(query)).unique().one_or_none()
+        domain = (await self._session.scalars(query)).unique().one_or_none()
         if domain is None:
             return None
+        return await self.needed_by(domain)
+
+    async def needed_by(self, domain: Domain) -> DesiredRows:
+        """What a domain's view needs besides the domain: the fleet settings, its server, the providers
+        it and its server name (three indexed reads), with `domain` as the only domain."""
+        s = self._session
         settings = {row.key: row for row in (await s.scalars(select(DesiredSetting))).all()}
         defaults = settings["defaults"].value if "defaults" in settings else {}
         server_name = domain.spec.get("server") or defaults.get("server")
