@@ -229,8 +229,12 @@ async def add_domain(
     owner: str = API_OWNER,
     force: bool = False,
     source: str | None = None,
+    dmarc_policy: str | None = None,
 ) -> DomainView:
-    """Add a domain with the stored defaults, `options` overriding them; `force` replaces one."""
+    """Add a domain with the stored defaults, `options` overriding them; `force` replaces one.
+
+    `dmarc_policy` changes only the policy of the stored DMARC defaults (the CLI's `--dmarc-policy`).
+    """
     wanted = _name(name)
     unknown = sorted(set(options or {}) - set(DOMAIN_OPTIONS) - {"purge"})
     if unknown:
@@ -244,6 +248,10 @@ async def add_domain(
                 raise OwnershipConflictError(f"{wanted} is owned by {existing.owner}", cli_hint="--force takes it over")
             raise ConflictError(f"{wanted} is a domain of the desired state already", cli_hint="--force replaces it")
         inventory = snap.inventory()
+        if dmarc_policy is not None:
+            stored = inventory.defaults.dmarc
+            dmarc = {**(stored.model_dump(mode="json") if stored else {}), "policy": dmarc_policy}
+            options = {**(options or {}), "dmarc": dmarc}
         try:
             spec = DomainSpec.model_validate(
                 {
