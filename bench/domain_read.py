@@ -4,7 +4,8 @@ For each database (temp SQLite files; temp PostgreSQL databases `ei_bench_<pid>`
 end) the desired state is seeded fast: a small inventory import (provider, server, defaults), then
 bulk inserts of the domains (two mailboxes each) and a few check states. Reads of random domains
 are timed in process, through the API (httpx's ASGI transport: key verification, the rate limiter,
-the route, the envelope) and through the service alone (`services.domains.domain_summary`). Reads of
+the route, the envelope) and through the service alone (`services.domains.domain_summary`), cold (the
+App's view cache emptied before each read) and warm (views the App holds). Reads of
 a 1,000-domain database are interleaved with them (one of each in turn, so that both see the same
 load on a shared machine): the ratio 100k / 1k shows the cost is flat (≈ 1).
 
@@ -57,6 +58,7 @@ domains:
     mailboxes: [{first_name: Ann, last_name: Lee}, {first_name: Bob, last_name: Stone}]
 """
 CHUNK = 5_000
+PHASES = ("cold", "warm")
 
 
 def name(i: int) -> str:
@@ -113,7 +115,7 @@ class Fleet:
         self.api = create_app(app)
         self.lifespan = self.api.router.lifespan_context(self.api)
         self.client: httpx.AsyncClient | None = None
-        self.timed: dict[str, list[float]] = {"api": [], "service": []}
+        self.timed: dict[str, list[float]] = {f"{w} {p}": [] for w in ("api", "service") for p in PHASES}
 
     async def open(self) -> None:
         key = (await ApiKeyService(self.app).replace("bench-read", "read")).key
@@ -130,18 +132,27 @@ class Fleet:
         await self.lifespan.__aexit__(None, None, None)
         await self.app.close()
 
-    async def read(self, *, timed: bool = True) -> None:
-        """One API read and one service read of random domains."""
+    async def read(self, phase: str, *, timed: bool = True) -> None:
+        """One API read and one service read of random domains.
+
+        `cold`: the App's view cache is emptied first (the by-key read: row, then its settings, server
+        and providers); `warm`: one of the first 500 domains, whose views the App holds (one query).
+        """
         assert self.client is not None
-        pick = name(random.randrange(self.size))
+        picks = [name(random.randrange(self.size if phase == "cold" else 500)) for _ in range(2)]
+        if phase == "cold":
+            self.app.domain_views.invalidate()
         began = time.perf_counter()
-        response = await self.client.get(f"/api/v1/domains/{pick}")
-        middle = time.perf_counter()
+        response = await self.client.get(f"/api/v1/domains/{picks[0]}")
+        api_took = time.perf_counter() - began
         assert response.status_code == 200, response.text
-        await domain_summary(self.app, name(random.randrange(self.size)))
+        if phase == "cold":
+            self.app.domain_views.invalidate()
+        began = time.perf_counter()
+        await domain_summary(self.app, picks[1])
         if timed:
-            self.timed["api"].append(middle - began)
-            self.timed["service"].append(time.perf_counter() - middle)
+            self.timed[f"api {phase}"].append(api_took)
+            self.timed[f"service {phase}"].append(time.perf_counter() - began)
 
 
 async def seeded(label: str, settings: Settings, size: int) -> Fleet:
@@ -166,18 +177,23 @@ async def run_backend(label: str, small: Settings, large: Settings, sizes: list[
     """Reads of both fleets interleaved (one of each in turn): both see the same load on the machine."""
     fleets = [await seeded(label, small, sizes[0]), await seeded(label, large, sizes[1])]
     try:
-        for _ in range(50):  # warm-up, not measured
-            for fleet in fleets:
-                await fleet.read(timed=False)
-        for _ in range(reads):
-            for fleet in fleets:
-                await fleet.read()
-        for way in ("api", "service"):
+        for phase in PHASES:
+            for _ in range(50):  # warm-up, not measured
+                for fleet in fleets:
+                    await fleet.read(phase, timed=False)
+            if phase == "warm":  # every view the warm reads ask for is held
+                for fleet in fleets:
+                    for i in range(500):
+                        await domain_summary(fleet.app, name(i))
+            for _ in range(reads):
+                for fleet in fleets:
+                    await fleet.read(phase)
+        for way in fleets[0].timed:
             results = [cuts(f.timed[way]) for f in fleets]
             for fleet, r in zip(fleets, results, strict=True):
-                print(f"{label} {way:8s} {fleet.size:>7,} domains: p50 {r['p50']:.2f} ms  p99 {r['p99']:.2f} ms")
+                print(f"{label} {way:12s} {fleet.size:>7,} domains: p50 {r['p50']:.2f} ms  p99 {r['p99']:.2f} ms")
             print(
-                f"{label} {way:8s} ratio {sizes[1]:,}/{sizes[0]:,}: p50 {results[1]['p50'] / results[0]['p50']:.2f}"
+                f"{label} {way:12s} ratio {sizes[1]:,}/{sizes[0]:,}: p50 {results[1]['p50'] / results[0]['p50']:.2f}"
                 f"  p99 {results[1]['p99'] / results[0]['p99']:.2f}",
                 flush=True,
             )
