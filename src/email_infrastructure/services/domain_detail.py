@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from email_infrastructure.core.errors import EmailInfraError
 from email_infrastructure.monitoring.findings import hint
 from email_infrastructure.services.app import App
 from email_infrastructure.services.domains import DomainView, domain_inventory, domain_summary
 from email_infrastructure.services.overview import CheckView, domain_checks
+
+if TYPE_CHECKING:
+    from email_infrastructure.services.dmarc import DayRates, DmarcSummary
 
 #: the DMARC section covers this many days, today included
 DMARC_DAYS = 30
@@ -36,8 +39,8 @@ class RecordRow:
 class DmarcData:
     """The DMARC section's figures: the summary and the daily pass rates of `first`..`last`."""
 
-    summary: Any
-    days: list[Any]
+    summary: DmarcSummary
+    days: list[DayRates]
     first: date
     last: date
     threshold: float
