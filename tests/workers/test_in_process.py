@@ -82,6 +82,17 @@ async def test_an_apply_delivered_again_after_a_takeover_converges(app: App, tmp
         await apply_stored_plan(app, plan=stored.id)
 
 
+async def test_an_apply_enqueued_directly_delivered_twice_converges(app: App, tmp_path: Path) -> None:
+    await store_fleet(app, tmp_path, [DOMAIN])
+    body = TASKS["apply_plan"].body
+    first = await body(app, job_key="apply:1")
+    assert first["status"] == "applied", first
+    again = await body(app, job_key="apply:1")  # re-planned: nothing left to do
+    assert again["status"] == "unchanged", again
+    stale = await body(app, job_key="apply:2", checksum="sha256:" + "0" * 64)
+    assert stale["status"] == "refused" and "plan changed" in stale["error"]
+
+
 async def test_a_check_of_a_domain_removed_since_it_was_enqueued_is_skipped(app: App, tmp_path: Path) -> None:
     await store_fleet(app, tmp_path, [DOMAIN])
     outcome = await TASKS["run_check"].body(

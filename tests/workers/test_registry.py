@@ -18,7 +18,7 @@ async def test_each_task_is_declared_once_and_known_to_both_queues_and_the_worke
     scaled = settings.model_copy(update={"redis_url": REDIS_URL})
     local, saq = InProcessQueue(app), SaqQueue(scaled)  # neither connects to anything yet
     try:
-        assert set(TASKS) == {"apply", "run_check", "run_checks"}
+        assert set(TASKS) == {"apply", "apply_plan", "run_check", "run_checks"}
         for name, spec in TASKS.items():
             assert local.tasks[name] is spec and saq.tasks[name] is spec
         worker = build_worker(scaled, WorkerOptions())

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from email_infrastructure.core.errors import UserError
 from email_infrastructure.monitoring.monitor import RunSummary
 from email_infrastructure.services.app import App
+from email_infrastructure.services.jobs import run_job
 from email_infrastructure.services.monitoring import run_batch
-from email_infrastructure.services.plans import apply_stored_plan
+from email_infrastructure.services.plans import apply, apply_stored_plan
 from email_infrastructure.services.queue import TaskSpec
 
 
@@ -51,6 +53,36 @@ def _outcome(summary: RunSummary | None, stored_before: list[str]) -> dict[str, 
     }
 
 
+async def apply_plan(
+    app: App,
+    *,
+    job_key: str,
+    checksum: str | None = None,
+    only: list[str] | None = None,
+    force: bool = False,
+    prune: bool = False,
+    lock_timeout: float = 300.0,
+    job_id: str | None = None,
+    lease: float = 60.0,
+) -> dict[str, Any]:
+    """Re-plan and apply the stored desired state, enqueued directly (no job row; docs/scaling.md).
+
+    With `checksum` the plan must still be the one that was shown; a re-delivered job re-plans
+    and finds nothing left to do (apply converges). A refusal is a result, not a failure: a retry
+    would only be refused again. With `job_id` it is an API apply queued by an earlier release
+    (before the `apply` task): that job's row is run as `apply` runs it.
+    """
+    if job_id is not None:
+        return await run_job(app, task=TASKS["apply"], job_key=job_key, job_id=job_id, lease=lease)
+    try:
+        result = await apply(
+            app, checksum=checksum, only=only or (), force=force, prune=prune, lock_timeout=lock_timeout
+        )
+    except UserError as exc:
+        return {"status": "refused", "error": str(exc), "job_key": job_key}
+    return {"status": result.status, "job_key": job_key, "result": result.to_json()}
+
+
 TASKS: dict[str, TaskSpec] = {
     spec.name: spec
     for spec in (
@@ -60,5 +92,6 @@ TASKS: dict[str, TaskSpec] = {
         TaskSpec("run_check", run_check, timeout=600, heartbeat=30, retries=3),
         # a job row's run fails its job instead of raising, so `retries` only covers a lost worker
         TaskSpec("apply", apply_stored_plan, timeout=3600, heartbeat=60, retries=3, retry_delay=5.0, job_row=True),
+        TaskSpec("apply_plan", apply_plan, timeout=3600, heartbeat=60, retries=3, retry_delay=5.0),
     )
 }
