@@ -101,20 +101,19 @@ def _view(row: JobRecord) -> JobView:
     )
 
 
-async def get_job(app: App, job_id: str, kind: str | None = None) -> JobView:
-    """One job (of `kind` when given); NotFoundError when there is none."""
+async def get_job(app: App, job_id: str) -> JobView:
+    """One job; NotFoundError when there is none."""
     async with app.uow() as uow:
         row = await Jobs(uow.session).get(job_id)
-        if row is None or (kind is not None and row.kind != kind):
-            raise NotFoundError(f"no {kind or 'job'} {job_id!r}")
+        if row is None:
+            raise NotFoundError(f"no job {job_id!r}")
         return _view(row)
 
 
 async def submit(
     app: App, queue: TaskQueue, task_name: str, params: dict[str, Any], *, key_name: str, job_key: str | None = None
 ) -> tuple[JobView, bool]:
-    """Write a job row for a `job_row` task and enqueue it; with `job_key`, a second submit returns the first job
-    (and False) and enqueues nothing."""
+    """Write a `job_row` task's row and enqueue it; with `job_key` a second submit returns the first job and False."""
     spec = spec_of(queue.tasks, task_name)
     if not spec.job_row:
         raise UserError(f"task {task_name!r} keeps no job row: enqueue it on the queue instead")
@@ -235,8 +234,7 @@ async def _claim(app: App, job_id: str, lease: float) -> bool:
 
 
 async def _take(app: App, job_id: str, lease: float) -> tuple[JobView, bool] | None:
-    """Claim the job for this run, and whether it is a takeover; None when it is not this run's
-    (finished, or another's)."""
+    """Claim the job, and say whether it is a takeover; None when it is not this run's (finished, another's)."""
     while True:
         job = await get_job(app, job_id)
         if job.done:
