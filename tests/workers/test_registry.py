@@ -32,7 +32,9 @@ async def test_an_unknown_task_is_a_clear_error_on_both_queues(app: App, setting
     saq = SaqQueue(settings.model_copy(update={"redis_url": REDIS_URL}))
     try:
         for queue in (InProcessQueue(app), saq):
-            with pytest.raises(UserError, match=r"unknown task 'reboot' \(known: apply, apply_plan, run_check, run_checks\)"):
+            with pytest.raises(
+                UserError, match=r"unknown task 'reboot' \(known: apply, apply_plan, run_check, run_checks\)"
+            ):
                 await queue.enqueue("reboot", {}, "reboot:1")
     finally:
         await saq.close()
