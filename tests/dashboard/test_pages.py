@@ -55,8 +55,11 @@ def test_a_bad_key_is_refused_and_opens_no_session(client: TestClient) -> None:
 
 def test_a_forged_session_cookie_is_ignored(client: TestClient, seeded: Seeded) -> None:
     login(client, seeded.keys["read"])
-    value = client.cookies[COOKIE]
-    client.cookies.set(COOKIE, value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+    genuine = next(c for c in client.cookies.jar if c.name == COOKIE)
+    forged = genuine.value[:-2] + ("AA" if not genuine.value.endswith("AA") else "BB")
+    # replaced under the genuine cookie's own domain: set without it, both would be sent
+    client.cookies.set(COOKIE, forged, domain=genuine.domain, path=genuine.path)
+    assert [c.value for c in client.cookies.jar if c.name == COOKIE] == [forged]
     assert client.get("/").status_code == 303
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from email_infrastructure.dmarc import ingest
 from email_infrastructure.services import dmarc as service
 from email_infrastructure.services.app import App
 from email_infrastructure.services.dmarc import IngestOptions, dmarc_summary, ingest_paths
@@ -91,7 +92,7 @@ async def test_hostile_and_wrong_files_are_skipped_with_reasons_and_nothing_is_s
     app: App, manage: Manage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await manage()
-    monkeypatch.setattr(service, "BATCH", 2)  # the bad record comes after two batches were inserted
+    monkeypatch.setattr(ingest, "BATCH", 2)  # the bad record comes after two batches were inserted
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-CONTENT", encoding="utf-8")
     folder = tmp_path / "bad"

@@ -1,5 +1,6 @@
-"""The verifier on messages signed here, against a zone held in memory (no DNS server): the
-outcomes the end-to-end test does not reach (no record, subdomains, DNS down, other signers)."""
+"""The service's verifier (delivery/verdicts.py over the project's resolver and SPF walker) on messages
+signed here, against a zone held in memory (no DNS server): the outcomes the end-to-end test does
+not reach (no record, subdomains, DNS down, other signers)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from collections.abc import Mapping
 import pytest
 
 from email_infrastructure.core.rsa_keys import generate_keypair
+from email_infrastructure.delivery.message import build_message, sign
 from email_infrastructure.monitoring.resolver import Answer, Resolver, Status
-from email_infrastructure.services.mailbox_send import build_message, sign, trace
 from email_infrastructure.services.message_auth import AuthStatus, verify_message
 
 DOMAIN = "acme-outreach.test"
@@ -131,16 +132,3 @@ async def test_an_unsigned_message_fails(keypair: tuple[str, str]) -> None:
     )
     assert found.dkim == [] and found.dmarc.result == "pass"  # SPF alone aligns
     assert found.status is AuthStatus.FAIL
-
-
-def test_the_hop_is_the_newest_smtp_received_field_not_a_local_delivery() -> None:
-    raw = (
-        b"Return-Path: <ann@acme-outreach.test>\r\n"
-        b"Received: from mx.receiver.test by mx.receiver.test with LMTP id 1; Tue, 1 Dec 2026 09:00:00 +0000\r\n"
-        b"Received: from mail.acme-outreach.test (mail.acme-outreach.test [192.0.2.7])\r\n"
-        b"\tby mx.receiver.test (Postfix) with ESMTPS id 2; Tue, 1 Dec 2026 09:00:00 +0000\r\n"
-        b"Received: from [10.0.0.5] (unknown [10.0.0.5]) by mail.acme-outreach.test with ESMTPSA id 3\r\n"
-        b"From: ann@acme-outreach.test\r\n\r\nbody\r\n"
-    )
-    assert trace(raw) == ("192.0.2.7", "mail.acme-outreach.test", "ann@acme-outreach.test")
-    assert trace(b"From: ann@acme-outreach.test\r\n\r\nbody\r\n") is None

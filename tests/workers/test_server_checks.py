@@ -15,8 +15,8 @@ from email_infrastructure.reconcile.registry import provider_schemas
 from email_infrastructure.services import monitoring
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
+from email_infrastructure.services.tasks import TASKS
 from email_infrastructure.storage.models import CheckResultRecord
-from email_infrastructure.workers.tasks import TASKS
 from tests.fixtures.pdns import PowerDns
 
 DOMAINS = [f"s{i}.server.test" for i in range(6)]

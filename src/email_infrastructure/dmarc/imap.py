@@ -1,4 +1,4 @@
-"""A report mailbox over IMAPS (stdlib imaplib): list by UID, fetch without marking, move when done.
+"""A report mailbox over IMAPS (core/imap.py's client): list by UID, fetch without marking, move when done.
 
 The session is short-lived by design: a dropped connection is reopened and the folder listed
 again; messages already moved are gone, and the caller remembers by UID what it has stored, so a
@@ -7,15 +7,14 @@ resume neither re-stores nor re-parses anything (dmarc-reports.md §6: parsedmar
 
 from __future__ import annotations
 
-import contextlib
 import imaplib
-import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from email_infrastructure.core.errors import ProviderAuthError, ProviderError, UserError
+from email_infrastructure.core.imap import ImapsClient, tls_context
 
 #: what a dropped or reset connection raises, from the socket up to imaplib
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, imaplib.IMAP4.abort, ssl.SSLError)
@@ -51,19 +50,6 @@ def parse_imap_url(url: str) -> ImapLocation:
     return ImapLocation(parts.hostname, port, unquote(parts.username), folder)
 
 
-class _Client(imaplib.IMAP4_SSL):
-    """IMAP over implicit TLS to `address` (when given), verifying the host name."""
-
-    def __init__(self, host: str, port: int, address: str | None, timeout: float, context: ssl.SSLContext) -> None:
-        self._address = address
-        super().__init__(host, port, ssl_context=context, timeout=timeout)
-
-    def _create_socket(self, timeout: float | None = None) -> socket.socket:
-        raw = socket.create_connection((self._address or self.host, self.port), timeout)
-        wrapped: socket.socket = self.ssl_context.wrap_socket(raw, server_hostname=self.host)
-        return wrapped
-
-
 def _quote(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -82,10 +68,10 @@ class ReportMailbox:
     ) -> None:
         self.location = location
         self._password = password
-        self._context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        self._context = tls_context(ca_file)
         self._address = address
         self._timeout = timeout
-        self._client: _Client | None = None
+        self._client: ImapsClient | None = None
         self.uidvalidity = ""
         self._created: set[str] = set()
 
@@ -94,7 +80,7 @@ class ReportMailbox:
         self.drop()
         where = str(self.location)
         try:
-            client = _Client(self.location.host, self.location.port, self._address, self._timeout, self._context)
+            client = ImapsClient(self.location.host, self.location.port, self._address, self._timeout, self._context)
         except ssl.SSLCertVerificationError as exc:
             raise ProviderError(f"TLS certificate refused: {exc.verify_message}", provider=where) from None
         try:
@@ -113,7 +99,7 @@ class ReportMailbox:
         self._client = client
 
     @property
-    def client(self) -> _Client:
+    def client(self) -> ImapsClient:
         """The logged-in client."""
         if self._client is None:
             self.connect()
@@ -159,8 +145,4 @@ class ReportMailbox:
         client, self._client = self._client, None
         if client is None:
             return
-        try:
-            client.logout()
-        except (OSError, EOFError, imaplib.IMAP4.error):
-            with contextlib.suppress(OSError):
-                client.shutdown()
+        client.close_quietly()

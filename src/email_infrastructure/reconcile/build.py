@@ -20,7 +20,9 @@ from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.dkim_step import DkimKeyStep
 from email_infrastructure.reconcile.dns_step import DnsZoneStep
 from email_infrastructure.reconcile.graph import Graph, Step
-from email_infrastructure.reconcile.mail_steps import mail_steps, removal_steps, vault_keys
+from email_infrastructure.reconcile.mail import mail_steps
+from email_infrastructure.reconcile.mail.mailbox_ops import vault_keys
+from email_infrastructure.reconcile.mail.removal import removal_steps
 from email_infrastructure.reconcile.pending import PENDING_IPV4, PENDING_IPV6, has_pending
 from email_infrastructure.reconcile.servers import server_facts, server_removals, vps_steps
 from email_infrastructure.vps.provider import VpsProvider

@@ -141,7 +141,7 @@ class Step(ABC):
 
     @abstractmethod
     async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
-        """Write, read back, and return the outputs; raise EmailInfraError on failure."""
+        """Write, read back, return the outputs; raise EmailInfraError on failure (anything else stops the run)."""
 
     def new_plan(self) -> StepPlan:
         """An empty plan for this step."""
@@ -257,10 +257,13 @@ class Graph:
         async def one(step: Step) -> Any:
             upstream = {dep: await tasks[dep] for dep in step.depends_on}
             async with semaphore:
+                deadline = asyncio.timeout_at(until)
                 try:
-                    async with asyncio.timeout_at(until):
+                    async with deadline:
                         result = await body(step, upstream)
                 except TimeoutError:
+                    if not deadline.expired():
+                        raise  # the step's own, not the run's deadline: a bug in the step, like any other
                     result = late(step)
             if progress:
                 progress(step.key)
@@ -312,11 +315,16 @@ class Graph:
         async def body(step: Step, upstream: dict[str, StepOutcome]) -> StepOutcome:
             mine = plans[step.key]
             outcome = StepOutcome(step.key, step.component, "unchanged", mine.counts())
-            failed = [k for k, o in upstream.items() if o.status in ("failed", "skipped")]
+            # why not: a dependency that failed, or one that was skipped itself (said so, not "failed")
+            failed = [
+                f"{k} failed" if o.status == "failed" else f"{k} was skipped"
+                for k, o in upstream.items()
+                if o.status in ("failed", "skipped")
+            ]
             if mine.error:
                 outcome.status, outcome.error = "failed", mine.error
             elif failed:
-                outcome.status, outcome.error = "skipped", f"{step.key}: skipped, {', '.join(failed)} failed"
+                outcome.status, outcome.error = "skipped", f"{step.key}: skipped, {', '.join(failed)}"
             elif not mine.has_changes and not mine.housekeeping:
                 outcome.outputs = dict(mine.outputs)
             else:

@@ -1,65 +1,38 @@
 """DMARC and TLS reports: ingest from files, folders and mailboxes; summaries; pass-rate alerts.
 
-Each report is stored in one transaction (all of it or nothing), keyed by (org, report id,
-domain): the same report seen twice is stored once. What cannot be stored becomes a skipped item
-with its reason; the run goes on. Reports of domains outside the desired state are kept and marked
-unmanaged (`dmarc_managed_only` skips them instead). Faces (CLI, API, dashboard) call the functions
-at the bottom.
+The pipeline is dmarc/ingest.py; here are its transactions (one per report, over storage's
+`DmarcStore`), the enrichment afterwards (reverse DNS of the sources, pass-rate states and their
+events) and the summaries. Faces (CLI, API, dashboard) call the functions at the bottom.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import ipaddress
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from email_infrastructure.core.errors import ProviderError, UserError
+from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.inventory.loader import resolve_secret
-from email_infrastructure.dmarc.containers import ContainerLimits, Extractor, Found, Payload, Unreadable
-from email_infrastructure.dmarc.failure import parse_failure
-from email_infrastructure.dmarc.imap import CONNECTION_ERRORS, ReportMailbox, parse_imap_url
-from email_infrastructure.dmarc.model import MalformedXML, Record, ReportRejected
-from email_infrastructure.dmarc.tlsrpt import parse_tlsrpt
-from email_infrastructure.dmarc.xml import REPAIR_LIMIT, AggregateReader, repair
+from email_infrastructure.dmarc.containers import ContainerLimits
+from email_infrastructure.dmarc.imap import ReportMailbox, parse_imap_url
+from email_infrastructure.dmarc.ingest import IngestItem, Ingestor, ingest_mailbox, is_managed
+from email_infrastructure.dmarc.store import DuplicateReport, ReportStore, Transaction
 from email_infrastructure.monitoring.events import DMARC_FAILURE_RATE, DmarcFailureRatePayload
 from email_infrastructure.services.app import App, require_state
 from email_infrastructure.services.desired import load_snapshot
 from email_infrastructure.storage.dmarc_repositories import DmarcStore
 
-#: records per executemany: large enough to amortise a round trip, small enough to stay flat
-BATCH = 5_000
 #: the check name under which a domain's pass-rate state is kept (edge-triggered alerts)
 PASS_RATE_CHECK = "dmarc_pass_rate"  # noqa: S105  # a check name, not a password
-#: reverse DNS lookups per run at most (the rest wait for the next run)
-MAX_LOOKUPS = 20_000
-
-
-@dataclass
-class IngestItem:
-    """What became of one report document."""
-
-    origin: str
-    kind: str
-    status: str  # ingested | duplicate | skipped
-    reason: str = ""
-    domain: str = ""
-    org: str = ""
-    report_id: str = ""
-    records: int = 0
-    messages: int = 0
-    #: False: the report's domain is not one of the desired state's (stored, marked unmanaged)
-    managed: bool = True
-    #: what was odd but did not stop it being stored (repaired XML, trailing bytes, early dates)
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -112,213 +85,56 @@ def container_limits(app: App) -> ContainerLimits:
     )
 
 
-class Ingestor:
-    """One run: stores what it is given, remembers source IPs and touched domains for afterwards."""
+def report_transaction(app: App) -> Transaction:
+    """The pipeline's `Transaction`: one unit of work per report; a unique key's refusal is a duplicate."""
 
-    def __init__(self, app: App, options: IngestOptions, domains: set[str]) -> None:
-        self.app = app
-        self.options = options
-        self.domains = domains
-        self.managed_only = app.settings.dmarc_managed_only if options.managed_only is None else options.managed_only
-        self.now = options.now or datetime.now(UTC)
-        self.extractor = Extractor(container_limits(app))
-        self.ips: set[str] = set()
-        self.touched: set[str] = set()
-        self.summary = IngestSummary()
-
-    @classmethod
-    async def create(cls, app: App, options: IngestOptions) -> Ingestor:
-        """An ingestor for the desired state's domains (or the options')."""
-        domains = options.domains
-        if domains is None:
-            domains = set((await load_snapshot(app)).domains)
-        return cls(app, options, {d.lower().rstrip(".") for d in domains})
-
-    def managed(self, domain: str) -> bool:
-        """A domain of ours, or a subdomain of one."""
-        return is_managed(domain, self.domains)
-
-    def _not_managed(self, domain: str) -> str:
-        return f"domain {domain} is not managed here (not in the desired state; EMAIL_INFRA_DMARC_MANAGED_ONLY is on)"
-
-    async def take(self, found: Iterable[Found]) -> list[IngestItem]:
-        """Store every report found; each item is also added to the run's summary."""
-        items = []
-        for entry in found:
-            if isinstance(entry, Unreadable):
-                item = IngestItem(entry.origin, "unknown", "skipped", entry.reason)
-            elif entry.kind == "aggregate":
-                item = await self._aggregate(entry)
-            elif entry.kind == "tlsrpt":
-                item = await self._tls(entry)
-            else:
-                item = await self._failure(entry)
-            items.append(item)
-            self.summary.items.append(item)
-        return items
-
-    async def _aggregate(self, payload: Payload) -> IngestItem:
-        assert payload.stream is not None
-        item = IngestItem(payload.origin, "aggregate", "skipped")
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[ReportStore]:
         try:
-            return await self._store_aggregate(item, AggregateReader(payload.stream, **self._reader_options()), payload)
-        except MalformedXML as exc:
-            if exc.document is None:
-                limit = f"{REPAIR_LIMIT // (1024 * 1024)} MiB"
-                item.reason = f"{exc.reason} (not repaired: a document over {limit} is never repaired)"
-                return item
-            try:
-                document, errors, first = repair(exc.document)
-            except ReportRejected as refused:
-                item.reason = f"{exc.reason} ({refused.reason})"
-                return item
-            note = f"XML repaired: {errors} error(s), the first: {first or exc.reason.removeprefix('malformed XML: ')}"
-            reader = AggregateReader(BytesIO(document), keep_for_repair=0, **self._reader_options())
-            try:
-                return await self._store_aggregate(item, reader, payload, [note])
-            except ReportRejected as again:
-                item.reason = f"{again.reason} (in the XML as repaired: {note})"
-                return item
-        except ReportRejected as exc:
-            item.reason = exc.reason
-            return item
-
-    def _reader_options(self) -> dict[str, Any]:
-        return {"now": self.now, "max_count": self.app.settings.dmarc_max_count}
-
-    async def _store_aggregate(
-        self, item: IngestItem, reader: AggregateReader, payload: Payload, notes: Sequence[str] = ()
-    ) -> IngestItem:
-        """Store one report in one transaction; ReportRejected (rolled back) when it turns out bad."""
-        header = reader.header()
-        meta, domain = header.metadata, header.policy.domain
-        item.domain, item.org, item.report_id = domain, meta.org_name, meta.report_id
-        item.managed = self.managed(domain)
-        if not item.managed and self.managed_only:
-            item.reason = self._not_managed(domain)
-            return item
-        try:
-            async with self.app.uow() as uow:
-                store = DmarcStore(uow.session)
-                # no look-up first: the unique key refuses a duplicate at this flush, before any record
-                pk = await store.add_report(header, payload.origin)
-                day, batch, messages = meta.begin.date(), list[Record](), 0
-                remember = self.options.resolve and len(self.ips) < MAX_LOOKUPS
-                for record in reader.records():
-                    batch.append(record)
-                    messages += record.count
-                    if remember:
-                        self.ips.add(record.source_ip)
-                    if len(batch) >= BATCH:
-                        await store.add_records(pk, domain, day, batch)
-                        batch = []
-                await store.add_records(pk, domain, day, batch)
-                # the container's notes are known once the stream is read to its end
-                item.notes = [*notes, *payload.notes, *header.notes]
-                await store.finish_report(pk, reader.record_count, messages, item.notes)
+            async with app.uow() as uow:
+                yield DmarcStore(uow.session)
                 await uow.commit()
         except IntegrityError:
-            item.status = "duplicate"  # (org, report id, domain) is stored already: rolled back
-            return item
-        item.status, item.records, item.messages = "ingested", reader.record_count, messages
-        if item.managed:
-            self.touched.add(domain)  # pass-rate alerts are for our domains only
-        return item
+            raise DuplicateReport from None  # rolled back by the unit of work
 
-    async def _tls(self, payload: Payload) -> IngestItem:
-        assert payload.stream is not None
-        item = IngestItem(payload.origin, "tlsrpt", "skipped")
-        try:
-            report = parse_tlsrpt(payload.stream, now=self.now, max_count=self.app.settings.dmarc_max_count)
-        except ReportRejected as exc:
-            item.reason = exc.reason
-            return item
-        item.org, item.report_id = report.organization_name, report.report_id
-        named = sorted({p.policy_domain for p in report.policies})
-        managed = {d for d in named if self.managed(d)}
-        ours = managed if self.managed_only else set(named)
-        item.domain = ",".join(sorted(ours) or named)
-        item.managed = bool(named) and managed == set(named)
-        if not ours:
-            item.reason = self._not_managed(", ".join(named) or "(none)")
-            return item
-        try:
-            async with self.app.uow() as uow:
-                store = DmarcStore(uow.session)
-                if await store.tls_exists(report.organization_name, report.report_id):
-                    item.status = "duplicate"
-                    return item
-                await store.add_tls(report, ours, payload.origin)
-                await uow.commit()
-        except IntegrityError:
-            item.status = "duplicate"
-            return item
-        item.status, item.notes = "ingested", list(payload.notes)
-        item.records = sum(1 for p in report.policies if p.policy_domain in ours)
-        item.messages = sum(
-            p.successful_sessions + p.failed_sessions for p in report.policies if p.policy_domain in ours
-        )
-        return item
-
-    async def _failure(self, payload: Payload) -> IngestItem:
-        assert payload.message is not None
-        item = IngestItem(payload.origin, "failure", "skipped")
-        try:
-            report = parse_failure(payload.message, now=self.now)
-        except ReportRejected as exc:
-            item.reason = exc.reason
-            return item
-        item.domain, item.org, item.report_id = report.reported_domain, report.reporter, report.message_id
-        item.managed = self.managed(report.reported_domain)
-        if not item.managed and self.managed_only:
-            item.reason = self._not_managed(report.reported_domain)
-            return item
-        arrival = report.arrival.isoformat() if report.arrival else ""
-        identity = [report.reporter, report.reported_domain, report.source_ip, arrival, report.message_id]
-        identity += [report.auth_failure, report.original_mail_from, report.original_rcpt_to]
-        fingerprint = hashlib.sha256("\x00".join(identity).encode()).hexdigest()
-        try:
-            async with self.app.uow() as uow:
-                store = DmarcStore(uow.session)
-                if await store.failure_exists(fingerprint):
-                    item.status = "duplicate"
-                    return item
-                await store.add_failure(fingerprint, report)
-                await uow.commit()
-        except IntegrityError:
-            item.status = "duplicate"
-            return item
-        item.status, item.records, item.messages = "ingested", 1, 1
-        if report.delivery_result_reported:
-            item.notes.append(
-                f"Delivery-Result {report.delivery_result_reported[:40]!r} is not one of RFC 6591's: stored as 'other'"
-            )
-        return item
-
-    async def finish(self) -> IngestSummary:
-        """Name the sources seen (reverse DNS, once each), then judge the touched domains' pass rates."""
-        if self.options.resolve and self.ips:
-            self.summary.resolved = await resolve_sources(self.app, sorted(self.ips), self.options.nameservers)
-        if self.options.alerts and self.touched:
-            self.summary.alerts = await evaluate_pass_rates(self.app, self.touched, now=self.now)
-        return self.summary
+    return transaction
 
 
-def is_managed(domain: str, domains: Iterable[str]) -> bool:
-    """`domain` is one of `domains` or a subdomain of one."""
-    return any(domain == d or domain.endswith("." + d) for d in domains)
+async def _ingestor(app: App, options: IngestOptions) -> Ingestor:
+    """A pipeline for the desired state's domains (or the options')."""
+    domains = options.domains
+    if domains is None:
+        domains = set((await load_snapshot(app)).domains)
+    s = app.settings
+    return Ingestor(
+        report_transaction(app),
+        domains,
+        now=options.now or datetime.now(UTC),
+        limits=container_limits(app),
+        max_count=s.dmarc_max_count,
+        managed_only=s.dmarc_managed_only if options.managed_only is None else options.managed_only,
+        remember_sources=options.resolve,
+    )
+
+
+async def _finish(app: App, ingestor: Ingestor, options: IngestOptions) -> IngestSummary:
+    """Name the sources seen (reverse DNS, once each), then judge the touched domains' pass rates."""
+    summary = IngestSummary(items=ingestor.items)
+    if options.resolve and ingestor.ips:
+        summary.resolved = await resolve_sources(app, sorted(ingestor.ips), options.nameservers)
+    if options.alerts and ingestor.touched:
+        summary.alerts = await evaluate_pass_rates(app, ingestor.touched, now=ingestor.now)
+    return summary
 
 
 async def resolve_sources(app: App, ips: Sequence[str], nameservers: Sequence[str]) -> int:
     """Reverse DNS of each IP, concurrently (one shared cache), stored; returns how many answered."""
-    import dns.reversename
-
     from email_infrastructure.monitoring.resolver import Resolver
 
     resolver = Resolver.from_strings(list(nameservers) or app.settings.nameservers, timeout=2.0, attempts=2)
 
     async def one(ip: str) -> tuple[str, str | None]:
-        answer = await resolver.query(dns.reversename.from_address(ip).to_text(), "PTR")
+        answer = await resolver.query(ipaddress.ip_address(ip).reverse_pointer, "PTR")
         if answer.found:
             return ip, answer.values()[0].rstrip(".").lower()
         return ip, "" if answer.status.void else None  # None: could not tell, keep what we knew
@@ -412,11 +228,11 @@ async def ingest_paths(app: App, paths: Sequence[Path], options: IngestOptions |
     if missing:
         raise UserError(f"no such file or folder: {', '.join(missing)}")
     options = options or IngestOptions()
-    ingestor = await Ingestor.create(app, options)
+    ingestor = await _ingestor(app, options)
     async with _Alerts(app):
         for path in paths:
             await ingestor.take(ingestor.extractor.from_path(path))
-        return await ingestor.finish()
+        return await _finish(app, ingestor, options)
 
 
 _UPLOAD_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -430,7 +246,7 @@ async def ingest_upload(
         raise UserError("the upload is empty: send the report file as the request body")
     label = "upload:" + (_UPLOAD_NAME.sub("_", name)[:100] or "upload")
     options = options or IngestOptions()
-    ingestor = await Ingestor.create(app, options)
+    ingestor = await _ingestor(app, options)
     # A file, so that every container (an mbox too) goes through the very path `dmarc ingest` takes.
     with tempfile.TemporaryDirectory(prefix="dmarc-upload-") as folder:
         path = Path(folder) / "report"
@@ -439,7 +255,7 @@ async def ingest_upload(
         found = (replace(f, origin=label + f.origin[prefix:]) for f in ingestor.extractor.from_path(path))
         async with _Alerts(app):
             await ingestor.take(found)
-            return await ingestor.finish()
+            return await _finish(app, ingestor, options)
 
 
 @dataclass
@@ -462,49 +278,10 @@ async def ingest_imap(app: App, request: ImapRequest, options: IngestOptions | N
     password = resolve_secret(request.password)
     box = ReportMailbox(location, password, ca_file=request.ca_file, address=request.address, timeout=request.timeout)
     options = options or IngestOptions()
-    ingestor = await Ingestor.create(app, options)
-    # UIDs whose reports are stored (not yet moved) and moved: a resume skips both
-    stored: set[int] = set()
-    moved: set[int] = set()
-    stats = {"messages": 0, "moved": 0, "reconnects": 0}
-    validity = None
+    ingestor = await _ingestor(app, options)
     async with _Alerts(app):
-        while True:
-            try:
-                await asyncio.to_thread(box.connect)
-                if validity is not None and box.uidvalidity != validity:
-                    stored.clear()  # UIDs were renumbered: the unique keys still stop duplicates
-                validity = box.uidvalidity
-                for uid in await asyncio.to_thread(box.uids):
-                    if uid in moved:
-                        continue
-                    if uid not in stored:
-                        data = await asyncio.to_thread(box.fetch, uid)
-                        if data is None:
-                            continue
-                        stats["messages"] += 1
-                        origin = f"{location} UID {uid}"
-                        if len(data) > ingestor.extractor.limits.max_message_bytes:
-                            limit = ingestor.extractor.limits.max_message_bytes
-                            await ingestor.take([Unreadable(origin, f"message larger than {limit:,} bytes")])
-                        else:
-                            await ingestor.take(ingestor.extractor.from_message(data, origin))
-                        stored.add(uid)
-                    if request.move_to:
-                        await asyncio.to_thread(box.move, uid, request.move_to)
-                        moved.add(uid)
-                        stats["moved"] += 1
-                break
-            except CONNECTION_ERRORS as exc:
-                stats["reconnects"] += 1
-                if stats["reconnects"] > request.retries:
-                    raise ProviderError(
-                        f"the connection dropped {stats['reconnects']} times (last: {exc})", provider=str(location)
-                    ) from None
-                await asyncio.to_thread(box.drop)
-                await asyncio.sleep(min(0.2 * stats["reconnects"], 2.0))
-        await asyncio.to_thread(box.drop)
-        summary = await ingestor.finish()
+        stats = await ingest_mailbox(ingestor, box, request.move_to, request.retries)
+        summary = await _finish(app, ingestor, options)
     summary.mailbox = stats
     return summary
 

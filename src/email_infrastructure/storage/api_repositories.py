@@ -1,4 +1,4 @@
-"""Repositories of the REST API's tables (API keys, jobs) and its paged reads of the desired state.
+"""Repositories of the REST API's tables (API keys, jobs, stored plans) and its paged reads of the desired state.
 
 Kept apart from repositories.py so that the API's additions merge cleanly; the same rules hold:
 bound to one session, never committing.
@@ -25,6 +25,7 @@ from email_infrastructure.storage.models import (
     Mailbox,
     Provider,
     Server,
+    StoredPlanRecord,
 )
 from email_infrastructure.storage.repositories import DesiredRows
 
@@ -87,6 +88,21 @@ class Jobs:
         """Queued and running jobs, oldest first (what a restarted runner finds)."""
         query = select(JobRecord).where(JobRecord.status.in_(("queued", "running"))).order_by(JobRecord.created_at)
         return (await self._session.scalars(query)).all()
+
+
+class StoredPlans:
+    """The `stored_plans` table: plans kept to be applied by id."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, plan_id: str) -> StoredPlanRecord | None:
+        """One plan."""
+        return await self._session.get(StoredPlanRecord, plan_id)
+
+    def add(self, row: StoredPlanRecord) -> None:
+        """Stage a plan."""
+        self._session.add(row)
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 Bound to one session and never committing, like storage/repositories.py: the service's unit of
 work stores a report in one transaction, so a report that fails half-way leaves nothing behind.
+`DmarcStore` is the ingest pipeline's `ReportStore` (dmarc/store.py): it satisfies the protocol
+structurally, and services/dmarc.py hands it to the pipeline inside each report's transaction.
 """
 
 from __future__ import annotations
