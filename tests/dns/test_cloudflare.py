@@ -364,3 +364,23 @@ def test_providers_share_a_token_budget_within_their_registry_only(
     assert first.rate_limiters is not second.rate_limiters
     built = CloudflareProvider("e", config, ProviderContext(data_dir=tmp_path, limiters=first.rate_limiters))
     assert built.client.rate_limiter in first.rate_limiters.values() and not second.rate_limiters
+
+
+async def test_two_providers_of_one_token_in_one_plan_share_the_apps_budget(fake: FakeCloudflare, app: App) -> None:
+    from email_infrastructure.core.inventory.loader import parse_inventory_text
+    from email_infrastructure.reconcile.build import build
+    from email_infrastructure.reconcile.registry import provider_schemas
+    from email_infrastructure.services.context import AppContext
+
+    text = inventory(fake, "a-outreach.test").replace(
+        "    cf: {", f'    cf2: {{type: cloudflare, api_token: env:CF_TEST_TOKEN, api_url: "{fake.url}"}}\n    cf: {{'
+    )
+    parsed = parse_inventory_text(text, "inventory.yaml", provider_schemas())
+    reconciler = await build(AppContext(app), parsed.inventory)
+    try:
+        one, two = reconciler.providers["cf"], reconciler.providers["cf2"]
+        assert isinstance(one, CloudflareProvider) and isinstance(two, CloudflareProvider)
+        assert one.client.rate_limiter is two.client.rate_limiter
+        assert one.client.rate_limiter in app.rate_limiters.values()
+    finally:
+        await reconciler.close()
