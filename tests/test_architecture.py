@@ -220,3 +220,13 @@ def test_events_are_emitted_with_topics(method: str) -> None:
                 if isinstance(topic, ast.Constant | ast.JoinedStr):
                     found.append(f"{name}:{node.lineno}")
     assert found == []
+
+
+def test_background_tasks_are_declared_in_one_registry() -> None:
+    """Every task is declared once, in `services/tasks.py`: no face or component keeps its own."""
+    declared = []
+    for name in sorted(modules()):
+        for node in _walk(tree(name)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "TaskSpec":
+                declared.append(name)
+    assert declared and set(declared) == {f"{PACKAGE}.services.tasks"}
