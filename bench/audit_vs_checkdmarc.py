@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.localdns import queries_answered, start, write_zones  # noqa: E402  # after the sys.path insert above
-from email_infrastructure.dns.dkim import generate_keypair  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.core.rsa_keys import generate_keypair  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.dns.records import txt_presentation  # noqa: E402  # after the sys.path insert above
 
 VENV_BIN = Path(sys.executable).parent

@@ -21,7 +21,6 @@ from enum import StrEnum
 from typing import Any, cast
 
 import dns.exception
-import dns.message
 import dns.name
 import dns.rcode
 import dns.rdata
@@ -34,6 +33,7 @@ from email_infrastructure.core.cache import DNS_ANSWERS, TwoTierCache, shared
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.settings import check_nameserver
 from email_infrastructure.monitoring import wire as wire_codec
+from email_infrastructure.monitoring.pipeline import TRUNCATED, Channel, Pipeline
 
 _log = logging.getLogger(__name__)
 DEFAULT_NEGATIVE_TTL = 300
@@ -205,6 +205,7 @@ class Resolver:
         self._cache: dict[tuple[str, str], tuple[float, Answer]] = {}
         self._inflight: dict[tuple[str, str], asyncio.Task[Answer]] = {}
         self._protocols: dict[tuple[str, int], _Protocol] = {}
+        self._channels: dict[tuple[str, int], Channel] = {}
         self._semaphore = asyncio.Semaphore(self.concurrency)
         self._connecting = asyncio.Lock()
 
@@ -226,6 +227,16 @@ class Resolver:
             if protocol.transport is not None:
                 protocol.transport.close()
         self._protocols.clear()
+        for channel in self._channels.values():
+            channel.close()
+        self._channels.clear()
+
+    def _channel(self, server: tuple[str, int]) -> Channel:
+        """The socket of bulk queries to `server` (query_many), opened on first use."""
+        channel = self._channels.get(server)
+        if channel is None or channel.closed:
+            channel = self._channels[server] = Channel(server, asyncio.get_running_loop())
+        return channel
 
     async def _protocol(self, server: tuple[str, int]) -> _Protocol:
         protocol = self._protocols.get(server)
@@ -276,14 +287,11 @@ class Resolver:
             self.stats.cache_hits += 1
             return decode_answer(text)
         answer = await self._resolve(key[0], key[1], ())
-        if not answer.status.unknown:
-            self._cache[key] = (time.monotonic() + answer.ttl, answer)
-            if len(self._cache) > self.cache_size:
-                del self._cache[next(iter(self._cache))]
-            if self.shared_cache is not None:
-                waiting = self.shared_cache.set_later(shared_key, encode_answer(answer), answer.ttl)
-                if waiting >= SHARED_WRITE_BATCH:
-                    await self._flush_shared()
+        self._remember(key, answer)
+        if not answer.status.unknown and self.shared_cache is not None:
+            waiting = self.shared_cache.set_later(shared_key, encode_answer(answer), answer.ttl)
+            if waiting >= SHARED_WRITE_BATCH:
+                await self._flush_shared()
         return answer
 
     async def _flush_shared(self) -> None:
@@ -304,8 +312,11 @@ class Resolver:
             return Answer(name, rtype, Status.TIMEOUT, cnames=chain)
         if rtype in wire_codec.TYPES:
             return await self._resolve_lean(name, rtype, chain, wire)
+        # the full parser only for the types the lean decoder does not read: not imported at start-up
+        from dns.message import from_wire
+
         try:
-            response = dns.message.from_wire(wire)
+            response = from_wire(wire)
         except dns.exception.DNSException:
             return Answer(name, rtype, Status.SERVFAIL, cnames=chain)
         rcode = response.rcode()
@@ -360,39 +371,91 @@ class Resolver:
         return self.timeout * (0.25, 0.5, 1.0)[min(attempt, 2)]
 
     async def _resolve_lean(self, name: str, rtype: str, chain: tuple[str, ...], raw: bytes) -> Answer:
-        try:
-            reply = wire_codec.decode(raw)
-        except (ValueError, IndexError, struct.error):
-            return Answer(name, rtype, Status.SERVFAIL, cnames=chain)
-        status = _RCODES.get(reply.rcode)
-        if status is None:
-            return Answer(name, rtype, Status.SERVFAIL, cnames=chain)
-        if status.unknown:
-            return Answer(name, rtype, status, cnames=chain)
-        wanted = wire_codec.TYPES[rtype]
-        current, names, ttl = name, list(chain), None
-        for _ in range(MAX_CNAME_DEPTH):
-            values = [(t, v) for owner, kind, t, v in reply.answers if owner == current and kind == wanted]
-            if values:
-                ttl = min([t for t, _ in values] + ([ttl] if ttl is not None else []))
-                data = tuple(v for _, v in values)
-                return Answer(name, rtype, Status.OK, (), ttl, tuple(names), data)
-            target = next(((t, v) for owner, kind, t, v in reply.answers if owner == current and kind == 5), None)
-            if target is None or wanted == 5:
-                break
-            ttl = target[0] if ttl is None else min(ttl, target[0])
-            current = target[1]
-            if current == name or current in names or len(names) >= MAX_CNAME_DEPTH:
-                return Answer(name, rtype, Status.CNAME_LOOP, cnames=tuple(names))
-            names.append(current)
-        if len(names) > len(chain):
-            # The CNAME target is outside what this answer carries: ask for it.
-            found = await self._resolve(names[-1], rtype, tuple(names))
-            return Answer(name, rtype, found.status, found.records, found.ttl, found.cnames, found.data)
-        negative = reply.negative_ttl if reply.negative_ttl is not None else DEFAULT_NEGATIVE_TTL
-        return Answer(
-            name, rtype, Status.NXDOMAIN if reply.rcode == 3 else Status.NODATA, ttl=negative, cnames=tuple(names)
-        )
+        read = _read_lean(name, rtype, chain, raw)
+        if isinstance(read, Answer):
+            return read
+        # The CNAME target is outside what this answer carries: ask for it.
+        found = await self._resolve(read[-1], rtype, read)
+        return Answer(name, rtype, found.status, found.records, found.ttl, found.cnames, found.data)
+
+    async def query_many(self, names: Sequence[str], rtype: str) -> list[Answer]:
+        """`query` for many names of one type, in order: the cache first, the rest pipelined.
+
+        For bulk lookups (blocklists): no task or timer per query, replies handled as they arrive
+        (monitoring/pipeline.py); same answers, cache, retries and `unknown` rules as `query`.
+        """
+        rtype = rtype.upper()
+        if self.shared_cache is not None or rtype not in wire_codec.TYPES:
+            return await self._query_each(names, rtype)
+        answers: list[Answer | None] = [None] * len(names)
+        asked: dict[str, list[int]] = {}
+        now = time.monotonic()
+        for index, raw_name in enumerate(names):
+            key = (raw_name.lower().rstrip("."), rtype)
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] > now:
+                self.stats.cache_hits += 1
+                answers[index] = cached[1]
+            elif key[0] in asked:
+                self.stats.cache_hits += 1
+                asked[key[0]].append(index)
+            else:
+                asked[key[0]] = [index]
+        questions: list[bytes] = []
+        unasked: list[str] = []
+        for name in asked:
+            try:
+                questions.append(_encode_question(name, rtype))
+            except (ValueError, dns.exception.DNSException):
+                # a name that cannot be encoded (label > 63 bytes…) cannot exist, as in _resolve
+                unasked.append(name)
+        for name in unasked:
+            answer = Answer(name, rtype, Status.NXDOMAIN, ttl=DEFAULT_NEGATIVE_TTL)
+            for index in asked.pop(name):
+                answers[index] = answer
+        if asked:
+            channels = [self._channel(server) for server in self.nameservers]
+            pipeline = Pipeline(
+                questions,
+                channels,
+                window=self.concurrency,
+                attempts=self.attempts,
+                attempt_timeout=self._attempt_timeout,
+                matches=_answers,
+            )
+            replies = await pipeline.run()
+            self.stats.queries += pipeline.counters.queries
+            self.stats.retries += pipeline.counters.retries
+            self.stats.timeouts += pipeline.counters.timeouts
+            for (name, indexes), wire in zip(asked.items(), replies, strict=True):
+                if wire is None:
+                    answer = Answer(name, rtype, Status.TIMEOUT)
+                elif wire is TRUNCATED:
+                    answer = await self.query(name, rtype)  # over TCP, as query() does
+                else:
+                    answer = await self._resolve_lean(name, rtype, (), wire)
+                    self._remember((name, rtype), answer)
+                for index in indexes:
+                    answers[index] = answer
+        return [a for a in answers if a is not None]
+
+    async def _query_each(self, names: Sequence[str], rtype: str, workers: int = 128) -> list[Answer]:
+        """`query` for each name through a fixed pool of workers (no task per name)."""
+        answers: list[Answer | None] = [None] * len(names)
+        cursor = iter(range(len(names)))
+
+        async def worker() -> None:
+            for index in cursor:
+                answers[index] = await self.query(names[index], rtype)
+
+        await asyncio.gather(*(worker() for _ in range(min(workers, len(names)) or 1)))
+        return [a for a in answers if a is not None]
+
+    def _remember(self, key: tuple[str, str], answer: Answer) -> None:
+        if not answer.status.unknown:
+            self._cache[key] = (time.monotonic() + answer.ttl, answer)
+            if len(self._cache) > self.cache_size:
+                del self._cache[next(iter(self._cache))]
 
     async def _exchange(self, name: str, rtype: str) -> bytes | None:
         """Send the query and return the raw reply to exactly our question, or None on timeout."""
@@ -431,6 +494,7 @@ class Resolver:
 
     async def _tcp(self, name: str, rtype: str, server: tuple[str, int]) -> bytes | None:
         import dns.asyncquery
+        import dns.message
 
         query = dns.message.make_query(name, rtype)
         try:
@@ -466,6 +530,41 @@ class Resolver:
         if a.status.unknown or aaaa.status.unknown:
             return [], a.status if a.status.unknown else aaaa.status
         return [], a.status
+
+
+def _read_lean(name: str, rtype: str, chain: tuple[str, ...], raw: bytes) -> Answer | tuple[str, ...]:
+    """The answer a reply gives (lean decoder), or the CNAME chain whose last name must be asked."""
+    try:
+        reply = wire_codec.decode(raw)
+    except (ValueError, IndexError, struct.error):
+        return Answer(name, rtype, Status.SERVFAIL, cnames=chain)
+    status = _RCODES.get(reply.rcode)
+    if status is None:
+        return Answer(name, rtype, Status.SERVFAIL, cnames=chain)
+    if status.unknown:
+        return Answer(name, rtype, status, cnames=chain)
+    wanted = wire_codec.TYPES[rtype]
+    current, names, ttl = name, list(chain), None
+    for _ in range(MAX_CNAME_DEPTH):
+        values = [(t, v) for owner, kind, t, v in reply.answers if owner == current and kind == wanted]
+        if values:
+            ttl = min([t for t, _ in values] + ([ttl] if ttl is not None else []))
+            data = tuple(v for _, v in values)
+            return Answer(name, rtype, Status.OK, (), ttl, tuple(names), data)
+        target = next(((t, v) for owner, kind, t, v in reply.answers if owner == current and kind == 5), None)
+        if target is None or wanted == 5:
+            break
+        ttl = target[0] if ttl is None else min(ttl, target[0])
+        current = target[1]
+        if current == name or current in names or len(names) >= MAX_CNAME_DEPTH:
+            return Answer(name, rtype, Status.CNAME_LOOP, cnames=tuple(names))
+        names.append(current)
+    if len(names) > len(chain):
+        return tuple(names)
+    negative = reply.negative_ttl if reply.negative_ttl is not None else DEFAULT_NEGATIVE_TTL
+    return Answer(
+        name, rtype, Status.NXDOMAIN if reply.rcode == 3 else Status.NODATA, ttl=negative, cnames=tuple(names)
+    )
 
 
 # --- the shared cache's encoding (JSON: a cache shared across processes must not unpickle) ----
