@@ -10,6 +10,7 @@ its answers are not trusted.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
@@ -198,21 +199,27 @@ def decode(blocklist: Blocklist, answer: Answer) -> Verdict:
 
 def query_name(subject: str, blocklist: Blocklist) -> str | None:
     """`10.2.0.192.zen…`, IPv6 nibbles, or the registrable domain; None when not applicable."""
+    version, prefix = _subject_prefix(subject)
+    if blocklist.kind == "ip":
+        if version is None or (version == 6 and not blocklist.ipv6):
+            return None
+    elif version is not None:
+        return None
+    return f"{prefix}.{blocklist.zone}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _subject_prefix(subject: str) -> tuple[int | None, str]:
+    """(IP version or None, the labels put before a zone): computed once per subject, not per zone."""
     try:
         ip = ipaddress.ip_address(subject)
     except ValueError:
-        ip = None
-    if blocklist.kind == "ip":
-        if ip is None or (ip.version == 6 and not blocklist.ipv6):
-            return None
-        if ip.version == 4:
-            return ".".join(reversed(str(ip).split("."))) + "." + blocklist.zone
-        return ".".join(reversed(ip.exploded.replace(":", ""))) + "." + blocklist.zone
-    if ip is not None:
-        return None
-    if subject in ("test", "invalid") or "." not in subject:
-        return f"{subject}.{blocklist.zone}"
-    return organizational_domain(normalise_domain(subject)) + "." + blocklist.zone
+        if subject in ("test", "invalid") or "." not in subject:
+            return None, subject
+        return None, organizational_domain(normalise_domain(subject))
+    if ip.version == 4:
+        return 4, ".".join(reversed(str(ip).split(".")))
+    return 6, ".".join(reversed(ip.exploded.replace(":", "")))
 
 
 @dataclass
