@@ -29,11 +29,17 @@ DRAIN_LIMIT = 256
 
 
 class Channel:
-    """A connected, non-blocking UDP socket to one server; replies go to listeners by message id."""
+    """A connected, non-blocking UDP socket to one server; replies go to waiters by message id.
+
+    Every query of a resolver to that server uses it: `Resolver._exchange` waits on a future in
+    `futures`, a `Pipeline` registers a callback in `listeners`. One wake-up reads every datagram
+    waiting (asyncio's datagram transport reads one per event-loop iteration).
+    """
 
     def __init__(self, server: tuple[str, int], loop: asyncio.AbstractEventLoop) -> None:
         family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.futures: dict[int, asyncio.Future[bytes]] = {}
         self.listeners: dict[int, Callable[[bytes], None]] = {}
         self.closed = False
         self._loop = loop
@@ -48,9 +54,12 @@ class Channel:
             raise
 
     def send(self, data: bytes) -> None:
-        """Send one question; a full buffer or an ICMP error loses it (the sweep retries)."""
-        with contextlib.suppress(OSError):
-            self.sock.send(data)
+        """Send one question (OSError: a full buffer, or an ICMP error queued on the socket)."""
+        self.sock.send(data)
+
+    def taken(self, qid: int) -> bool:
+        """True when a query in flight on this socket has the message id `qid`."""
+        return qid in self.futures or qid in self.listeners
 
     def _drain(self) -> None:
         for _ in range(DRAIN_LIMIT):
@@ -58,12 +67,27 @@ class Channel:
                 data = self.sock.recv(65535)
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:
-                continue  # an ICMP error queued on the socket (port unreachable): the sweep retries
-            if len(data) >= 12:
-                listener = self.listeners.get(int.from_bytes(data[:2], "big"))
-                if listener is not None:
-                    listener(data)
+            except OSError as exc:
+                # an ICMP error (port unreachable): every waiting query's attempt failed, as with
+                # asyncio's error_received; a pipeline's questions are retried by its sweep
+                self._fail(exc)
+                continue
+            if len(data) < 12:
+                continue
+            qid = int.from_bytes(data[:2], "big")
+            future = self.futures.get(qid)
+            if future is not None:
+                if not future.done():
+                    future.set_result(data)
+                continue
+            listener = self.listeners.get(qid)
+            if listener is not None:
+                listener(data)
+
+    def _fail(self, exc: Exception) -> None:
+        for future in self.futures.values():
+            if not future.done():
+                future.set_exception(exc)
 
     def close(self) -> None:
         """Stop reading and close the socket."""
@@ -71,6 +95,7 @@ class Channel:
             self.closed = True
             self._loop.remove_reader(self.sock.fileno())
             self.sock.close()
+            self._fail(ConnectionError("socket closed"))
 
 
 @dataclass
@@ -162,7 +187,7 @@ class Pipeline:
                 self._give_up(index, attempt)
                 continue
             qid = random.randrange(1, 65536)
-            while qid in self._flights or qid in channel.listeners:
+            while qid in self._flights or channel.taken(qid):
                 qid = random.randrange(1, 65536)
             deadline = self._loop.time() + self.attempt_timeout(attempt)
             self._flights[qid] = _Flight(index, attempt, channel, deadline)
@@ -170,7 +195,8 @@ class Pipeline:
             self.counters.queries += 1
             if attempt:
                 self.counters.retries += 1
-            channel.send(_HEADER.pack(qid, 0x0100, 1, 0, 0, 0) + self.questions[index])
+            with contextlib.suppress(OSError):  # lost: the sweep retries it
+                channel.send(_HEADER.pack(qid, 0x0100, 1, 0, 0, 0) + self.questions[index])
 
     def _received(self, wire: bytes) -> None:
         qid = int.from_bytes(wire[:2], "big")

@@ -9,16 +9,14 @@ A timeout, SERVFAIL, REFUSED or a CNAME loop is `unknown` — never `missing`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
-import socket
 import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 import dns.exception
 import dns.name
@@ -146,33 +144,6 @@ def _expire(future: asyncio.Future[bytes]) -> None:
         future.set_exception(TimeoutError())
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.pending: dict[int, asyncio.Future[bytes]] = {}
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # what a datagram endpoint passes (CPython 3.11's class does not subclass DatagramTransport)
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        if len(data) < 12:
-            return
-        future = self.pending.get(int.from_bytes(data[:2], "big"))
-        if future is not None and not future.done():
-            future.set_result(data)
-
-    def error_received(self, exc: Exception) -> None:
-        for future in self.pending.values():
-            if not future.done():
-                future.set_exception(exc)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        for future in self.pending.values():
-            if not future.done():
-                future.set_exception(exc or ConnectionError("socket closed"))
-
-
 @dataclass
 class ResolverStats:
     """What the resolver did (queries sent, answers served from the cache, losses)."""
@@ -204,10 +175,8 @@ class Resolver:
             raise UserError("no nameserver configured")
         self._cache: dict[tuple[str, str], tuple[float, Answer]] = {}
         self._inflight: dict[tuple[str, str], asyncio.Task[Answer]] = {}
-        self._protocols: dict[tuple[str, int], _Protocol] = {}
         self._channels: dict[tuple[str, int], Channel] = {}
         self._semaphore = asyncio.Semaphore(self.concurrency)
-        self._connecting = asyncio.Lock()
 
     @classmethod
     def from_strings(cls, nameservers: Sequence[str], **kwargs: Any) -> Resolver:
@@ -223,38 +192,16 @@ class Resolver:
         await self._flush_shared()
         for task in self._inflight.values():
             task.cancel()
-        for protocol in self._protocols.values():
-            if protocol.transport is not None:
-                protocol.transport.close()
-        self._protocols.clear()
         for channel in self._channels.values():
             channel.close()
         self._channels.clear()
 
     def _channel(self, server: tuple[str, int]) -> Channel:
-        """The socket of bulk queries to `server` (query_many), opened on first use."""
+        """The one socket to `server`, opened on first use (no await: the first queries share it)."""
         channel = self._channels.get(server)
         if channel is None or channel.closed:
             channel = self._channels[server] = Channel(server, asyncio.get_running_loop())
         return channel
-
-    async def _protocol(self, server: tuple[str, int]) -> _Protocol:
-        protocol = self._protocols.get(server)
-        if protocol is not None and protocol.transport is not None and not protocol.transport.is_closing():
-            return protocol
-        # One socket per server: the first queries of a run arrive together, and each would open
-        # its own, all but the last never closed (a worker running audits ran out of descriptors).
-        async with self._connecting:
-            protocol = self._protocols.get(server)
-            if protocol is None or protocol.transport is None or protocol.transport.is_closing():
-                loop = asyncio.get_running_loop()
-                transport, protocol = await loop.create_datagram_endpoint(_Protocol, remote_addr=server)
-                sock = transport.get_extra_info("socket")
-                if sock is not None:
-                    with contextlib.suppress(OSError):
-                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-                self._protocols[server] = protocol
-        return protocol
 
     async def query(self, name: str, rtype: str) -> Answer:
         """Resolve `name`/`rtype`, following CNAMEs; cached for the answer's TTL."""
@@ -464,27 +411,26 @@ class Resolver:
         async with self._semaphore:
             for attempt in range(self.attempts):
                 server = self.nameservers[attempt % len(self.nameservers)]
-                protocol = await self._protocol(server)
+                channel = self._channel(server)
                 qid = random.randrange(1, 65536)
-                while qid in protocol.pending:
+                while channel.taken(qid):
                     qid = random.randrange(1, 65536)
                 future: asyncio.Future[bytes] = loop.create_future()
-                protocol.pending[qid] = future
+                channel.futures[qid] = future
                 self.stats.queries += 1
                 if attempt:
                     self.stats.retries += 1
                 # call_later instead of wait_for: no extra task per query on the hot path
                 timer = loop.call_later(self._attempt_timeout(attempt), _expire, future)
                 try:
-                    assert protocol.transport is not None
-                    protocol.transport.sendto(_HEADER.pack(qid, 0x0100, 1, 0, 0, 0) + question)
+                    channel.send(_HEADER.pack(qid, 0x0100, 1, 0, 0, 0) + question)
                     wire = await future
                 except (TimeoutError, OSError):
                     self.stats.timeouts += 1
                     continue
                 finally:
                     timer.cancel()
-                    protocol.pending.pop(qid, None)
+                    channel.futures.pop(qid, None)
                 if not _answers(wire, question):
                     continue  # garbage, or a reply to someone else's question: ignore it
                 if wire[2] & 0x02:  # TC: truncated, ask again over TCP
