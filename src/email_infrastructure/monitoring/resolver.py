@@ -24,8 +24,6 @@ import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-from dns.rdtypes.mxbase import MXBase
-from dns.rdtypes.txtbase import TXTBase
 
 from email_infrastructure.core.cache import DNS_ANSWERS, TwoTierCache, shared
 from email_infrastructure.core.errors import UserError
@@ -84,14 +82,18 @@ class Answer:
 
     def texts(self) -> list[str]:
         """TXT records with their character-strings joined (RFC 7208 §3.3)."""
-        if self.data:
+        if self.data or not self.records:
             return [str(d) for d in self.data]
+        from dns.rdtypes.txtbase import TXTBase  # records parsed by dnspython are rare: not a start-up import
+
         return [b"".join(r.strings).decode("utf-8", "replace") for r in self.records if isinstance(r, TXTBase)]
 
     def mx(self) -> list[tuple[int, str]]:
         """MX records as (preference, host), sorted; a null MX has the host ''."""
-        if self.data:
+        if self.data or not self.records:
             return sorted((int(p), str(h)) for p, h in self.data)
+        from dns.rdtypes.mxbase import MXBase
+
         return sorted(
             (r.preference, r.exchange.to_text().rstrip(".").lower()) for r in self.records if isinstance(r, MXBase)
         )
