@@ -86,9 +86,9 @@ def build_zones(count: int) -> tuple[dict[str, list[tuple[str, str, str]]], list
     return zones, domains, expected
 
 
-def measure(command: list[str], out: Path) -> dict[str, Any]:
+def measure(command: list[str], out: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
     """`run_process`, seconds rounded (bench/audit_scale.py uses it)."""
-    result = run_process(command, out)
+    result = run_process(command, out, env)
     return {**result, "seconds": round(result["seconds"], 2)}
 
 
