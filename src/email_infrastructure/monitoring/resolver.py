@@ -9,6 +9,7 @@ A timeout, SERVFAIL, REFUSED or a CNAME loop is `unknown` — never `missing`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import struct
@@ -123,13 +124,25 @@ _RCODES = {0: Status.OK, 3: Status.NXDOMAIN, 2: Status.SERVFAIL, 5: Status.REFUS
 
 def _encode_question(name: str, rtype: str) -> bytes:
     """QNAME QTYPE QCLASS in wire form (dnspython only for names that are not plain ASCII)."""
-    labels = name.encode("ascii").split(b".") if name.isascii() else None
-    if labels is None or any(not 0 < len(label) < 64 for label in labels) or len(name) > 253:
-        encoded = dns.name.from_text(name).to_wire()
-        assert encoded is not None
-    else:
-        encoded = b"".join(bytes([len(label)]) + label for label in labels) + b"\0"
-    return encoded + struct.pack("!HH", dns.rdatatype.from_text(rtype), 1)
+    if name.isascii() and len(name) <= 253:
+        parts: list[bytes] = []
+        for label in name.encode("ascii").split(b"."):
+            if not 0 < len(label) < 64:
+                break
+            parts += (_LENGTHS[len(label)], label)
+        else:
+            return b"".join(parts) + b"\0" + _qtype_class(rtype)
+    encoded = dns.name.from_text(name).to_wire()
+    assert encoded is not None
+    return encoded + _qtype_class(rtype)
+
+
+_LENGTHS = [bytes([n]) for n in range(64)]
+
+
+@functools.lru_cache(maxsize=64)
+def _qtype_class(rtype: str) -> bytes:
+    return struct.pack("!HH", dns.rdatatype.from_text(rtype), 1)
 
 
 def _answers(wire: bytes, question: bytes) -> bool:
