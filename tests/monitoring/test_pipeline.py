@@ -95,3 +95,14 @@ async def test_query_many_ignores_replies_to_other_questions() -> None:
         transport.close()
     assert [a.values() for a in answers] == [["127.0.0.9"], ["127.0.0.9"]]
     assert protocol.seen == {"one.test.": 2, "two.test.": 2}
+
+
+def test_a_resolver_still_answers_from_a_second_event_loop(audit_dns: PowerDns) -> None:
+    """Its socket's reader belongs to a loop: a later asyncio.run gets a socket of its own."""
+    resolver = Resolver([(audit_dns.address, audit_dns.dns_port)], timeout=1.0, shared_cache=None)
+    first = asyncio.run(resolver.query("good.test", "MX"))
+    resolver._cache.clear()
+    second = asyncio.run(resolver.query_many(["good.test"], "MX"))[0]
+    asyncio.run(resolver.close())
+    assert first.status is Status.OK and second.status is Status.OK
+    assert resolver.stats.timeouts == 0

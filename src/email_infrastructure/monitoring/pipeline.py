@@ -42,7 +42,7 @@ class Channel:
         self.futures: dict[int, asyncio.Future[bytes]] = {}
         self.listeners: dict[int, Callable[[bytes], None]] = {}
         self.closed = False
-        self._loop = loop
+        self.loop = loop
         try:
             self.sock.setblocking(False)
             with contextlib.suppress(OSError):
@@ -93,9 +93,12 @@ class Channel:
         """Stop reading and close the socket."""
         if not self.closed:
             self.closed = True
-            self._loop.remove_reader(self.sock.fileno())
+            alive = not self.loop.is_closed()  # the loop of an earlier asyncio.run may be gone
+            if alive:
+                self.loop.remove_reader(self.sock.fileno())
             self.sock.close()
-            self._fail(ConnectionError("socket closed"))
+            if alive:
+                self._fail(ConnectionError("socket closed"))
 
 
 @dataclass

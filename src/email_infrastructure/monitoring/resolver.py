@@ -214,8 +214,11 @@ class Resolver:
     def _channel(self, server: tuple[str, int]) -> Channel:
         """The one socket to `server`, opened on first use (no await: the first queries share it)."""
         channel = self._channels.get(server)
-        if channel is None or channel.closed:
-            channel = self._channels[server] = Channel(server, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        if channel is None or channel.closed or channel.loop is not loop:
+            if channel is not None:
+                channel.close()  # a resolver used from another event loop (a new asyncio.run): a new socket
+            channel = self._channels[server] = Channel(server, loop)
         return channel
 
     async def query(self, name: str, rtype: str) -> Answer:
