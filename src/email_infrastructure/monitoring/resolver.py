@@ -189,7 +189,12 @@ class Resolver:
         if not self.nameservers:
             raise UserError("no nameserver configured")
         self._cache: dict[tuple[str, str], tuple[float, Answer]] = {}
-        self._inflight: dict[tuple[str, str], asyncio.Task[Answer]] = {}
+        #: the answer of a lookup under way, for the callers after the first
+        self._inflight: dict[tuple[str, str], asyncio.Future[Answer]] = {}
+        #: lookups other callers wait for (their first caller's deadline must not stop them)
+        self._awaited: set[tuple[str, str]] = set()
+        #: lookups that went on in a task of their own after their first caller was cancelled
+        self._handed: set[asyncio.Task[Answer]] = set()
         self._channels: dict[tuple[str, int], Channel] = {}
         self._semaphore = asyncio.Semaphore(self.concurrency)
 
@@ -205,7 +210,9 @@ class Resolver:
     async def close(self) -> None:
         """Share the answers still waiting, close the sockets (and drop lookups nobody waits for)."""
         await self._flush_shared()
-        for task in self._inflight.values():
+        for future in self._inflight.values():
+            future.cancel()
+        for task in self._handed:
             task.cancel()
         for channel in self._channels.values():
             channel.close()
@@ -229,22 +236,61 @@ class Resolver:
             self.stats.cache_hits += 1
             self._cache[key] = self._cache.pop(key)  # most recently used last
             return cached[1]
-        task = self._inflight.get(key)
-        if task is None:
-            # A task of its own, shared by every caller: a caller cancelled by its deadline must
-            # not cancel the lookup for the others (they would get CancelledError, not an answer).
-            task = asyncio.ensure_future(self._lookup(key))
-            self._inflight[key] = task
-            task.add_done_callback(lambda done: self._settled(key, done))
-        else:
+        shared = self._inflight.get(key)
+        if shared is not None:
             self.stats.cache_hits += 1
-        return await asyncio.shield(task)
+            self._awaited.add(key)
+            return await asyncio.shield(shared)
+        # The first caller looks up inline, not in a task per query (issue 22: the event loop was
+        # most of an audit); the others wait on its future. A first caller cancelled by its
+        # deadline must not cancel the lookup for the others: it goes on in a task of its own.
+        shared = self._inflight[key] = asyncio.get_running_loop().create_future()
+        try:
+            answer = await self._lookup(key)
+        except asyncio.CancelledError:
+            if key in self._awaited:
+                self._finish_later(key, shared)
+            else:
+                self._settle(key, shared, None)
+            raise
+        except Exception as exc:
+            self._settle(key, shared, exc)
+            raise
+        except BaseException:
+            self._settle(key, shared, None)
+            raise
+        self._settle(key, shared, answer)
+        return answer
 
-    def _settled(self, key: tuple[str, str], task: asyncio.Task[Answer]) -> None:
-        if self._inflight.get(key) is task:
+    def _settle(self, key: tuple[str, str], shared: asyncio.Future[Answer], outcome: Answer | Exception | None) -> None:
+        """Give the waiting callers the answer, the error, or (None) their cancellation."""
+        if self._inflight.get(key) is shared:
             del self._inflight[key]
-        if not task.cancelled():
-            task.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            self._awaited.discard(key)
+        if shared.done():
+            return
+        if outcome is None:
+            shared.cancel()
+        elif isinstance(outcome, Exception):
+            shared.set_exception(outcome)
+            shared.exception()  # retrieved: no "never retrieved" warning when nobody waits
+        else:
+            shared.set_result(outcome)
+
+    def _finish_later(self, key: tuple[str, str], shared: asyncio.Future[Answer]) -> None:
+        task = asyncio.ensure_future(self._lookup(key))
+        self._handed.add(task)
+
+        def done(finished: asyncio.Task[Answer]) -> None:
+            self._handed.discard(finished)
+            if finished.cancelled():
+                self._settle(key, shared, None)
+            elif (error := finished.exception()) is not None:
+                self._settle(key, shared, error if isinstance(error, Exception) else None)
+            else:
+                self._settle(key, shared, finished.result())
+
+        task.add_done_callback(done)
 
     async def _lookup(self, key: tuple[str, str]) -> Answer:
         shared_key = f"{self.nameservers!r}|{key[0]}|{key[1]}"
@@ -256,7 +302,8 @@ class Resolver:
         if not answer.status.unknown and self.shared_cache is not None:
             waiting = self.shared_cache.set_later(shared_key, encode_answer(answer), answer.ttl)
             if waiting >= SHARED_WRITE_BATCH:
-                await self._flush_shared()
+                # shielded: a caller's deadline must not cut a batch write in half
+                await asyncio.shield(self._flush_shared())
         return answer
 
     async def _flush_shared(self) -> None:
