@@ -2,7 +2,9 @@
 
 A plain dnspython resolver opens a socket per query and tops out near 1.7k queries/s on this
 machine class; multiplexing every query over one socket by message id and sharing a cache of
-positive *and* negative answers is what makes a 1,000-domain audit take about a second.
+positive *and* negative answers is what makes a 1,000-domain audit take about a second. That
+socket is a `Channel` (monitoring/pipeline.py) that reads every waiting reply per wake-up; a lookup
+runs in its first caller (no task per query); `query_many` pipelines bulk lookups (blocklists).
 A timeout, SERVFAIL, REFUSED or a CNAME loop is `unknown` — never `missing`.
 """
 
