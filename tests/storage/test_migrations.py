@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -84,3 +86,40 @@ _PLANS = sa.table(
     sa.column("plan", sa.JSON()),
     sa.column("created_at", sa.DateTime(timezone=True)),
 )
+
+
+def test_the_head_read_from_the_files_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite:///:memory:"))
+    assert migrate.head_revision() == script.get_current_head()
+
+
+async def test_the_revision_read_without_alembic_is_alembics(database_url: str) -> None:
+    from alembic.runtime.migration import MigrationContext
+
+    engine = create_engine(database_url)
+    try:
+        assert await migrate.current_revision(engine) is None  # an empty database
+        for revision in ("0005", "head"):
+            await migrate.upgrade(database_url, revision)
+            async with engine.connect() as conn:
+                alembics = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+            assert await migrate.current_revision(engine) == alembics
+    finally:
+        await engine.dispose()
+
+
+def test_opening_a_migrated_database_imports_no_alembic(migrated_database_url: str) -> None:
+    # every command that reads state opens the database: Alembic's import cost each a second
+    code = (
+        "import asyncio, sys\n"
+        "from email_infrastructure.core.database import create_engine\n"
+        "from email_infrastructure.storage.migrate import current_revision, head_revision\n"
+        f"engine = create_engine({migrated_database_url!r})\n"
+        "assert asyncio.run(current_revision(engine)) == head_revision()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
