@@ -41,6 +41,9 @@ test: $(STAMP) os-deps
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[bench]'
 	$(BIN)/python bench/api_load.py --domains 10000 --requests 2000 --concurrency 16
+	$(BIN)/python bench/audit_vs_checkdmarc.py --domains 1000 --runs 3
+	$(BIN)/python bench/blacklist_vs_pydnsbl.py --ips 500 --runs 5
+	$(BIN)/python bench/wire_vs_dnspython.py --domains 1000 --runs 5
 
 audit: $(STAMP)
 	$(BIN)/python .ci/audit.py

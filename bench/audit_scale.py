@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.audit_vs_checkdmarc import VENV_BIN, build_zones, measure  # noqa: E402  # after the path fix
 from bench.localdns import queries_answered, start, write_zones  # noqa: E402  # after the path fix
+from bench.measure import clean_env  # noqa: E402  # after the path fix
 
 
 def run(count: int, address: str, formats: list[str]) -> dict[str, Any]:
@@ -51,6 +52,7 @@ def run(count: int, address: str, formats: list[str]) -> dict[str, Any]:
                         fmt,
                     ],
                     work / f"out.{fmt}",
+                    clean_env(work),  # a fresh install: no stored state read, whatever this machine has
                 )
                 result["queries"] = queries_answered(server) - before
                 text = (work / f"out.{fmt}").read_text()

@@ -49,7 +49,7 @@ async def noop(app: Any, *, job_key: str) -> dict[str, Any]:
 
 
 def _tasks() -> dict[str, Any]:
-    from email_infrastructure.workers.queue import TaskSpec
+    from email_infrastructure.services.queue import TaskSpec
 
     return {"noop": TaskSpec("noop", noop, timeout=30, heartbeat=10, retries=1)}
 
@@ -262,9 +262,9 @@ async def cycle(
     """
     from email_infrastructure.services.app import App
     from email_infrastructure.services.monitoring import CheckSchedule
+    from email_infrastructure.services.tasks import TASKS as OUR_TASKS
     from email_infrastructure.workers.queue import SaqQueue
     from email_infrastructure.workers.scheduler import Scheduler
-    from email_infrastructure.workers.tasks import TASKS as OUR_TASKS
 
     prefix = f"ei-bench-{uuid.uuid4().hex[:8]}"
     settings = settings_for(database_url, work, prefix)
@@ -329,10 +329,10 @@ async def failed_jobs(queue: Any) -> int:
 async def in_process(database_url: str, work: Path, domains: list[str], concurrency: int, batch: int) -> dict[str, Any]:
     """The peer: the same task bodies in one process, no Redis (what a single-machine install runs)."""
     from email_infrastructure.services.app import App
+    from email_infrastructure.services.local_queue import InProcessQueue
     from email_infrastructure.services.monitoring import CheckSchedule
-    from email_infrastructure.workers.queue import InProcessQueue
+    from email_infrastructure.services.tasks import TASKS as OUR_TASKS
     from email_infrastructure.workers.scheduler import Scheduler
-    from email_infrastructure.workers.tasks import TASKS as OUR_TASKS
 
     app = App(settings_for(database_url, work, None))
     try:
@@ -384,8 +384,8 @@ async def overhead(database_url: str, work: Path, domains: list[str], jobs: int,
     The direct calls check slot 1 and the queued ones slot 2 of the same domains: each is a new run.
     """
     from email_infrastructure.services.app import App
+    from email_infrastructure.services.tasks import TASKS as OUR_TASKS
     from email_infrastructure.workers.queue import SaqQueue
-    from email_infrastructure.workers.tasks import TASKS as OUR_TASKS
 
     out: dict[str, Any] = {}
 

@@ -175,8 +175,8 @@ def test_cycle_finder_finds_a_cycle() -> None:
 
 
 def test_faces_use_no_database_directly() -> None:
-    """A face neither imports SQLAlchemy or storage nor opens a unit of work: services do."""
-    found = _violations(FACES, ("sqlalchemy",), external=True) + _violations(FACES, ("storage",))
+    """A face neither imports SQLAlchemy, storage or the step graph nor opens a unit of work: services do."""
+    found = _violations(FACES, ("sqlalchemy",), external=True) + _violations(FACES, ("storage", "reconcile"))
     for name in sorted(modules()):
         if _layer(name) in FACES:
             for node in _walk(tree(name)):
@@ -197,6 +197,11 @@ def test_components_are_independent() -> None:
     assert _violations(("core",), COMPONENTS + above) == []
 
 
+def test_faces_reach_components_through_services() -> None:
+    """A face calls services; only `monitoring/`'s result types and names are rendered directly."""
+    assert _violations(FACES, COMPONENTS) == []
+
+
 def test_services_import_no_face() -> None:
     """The application layer knows no face (and no task queue implementation)."""
     assert _violations(("services", "reconcile", "monitoring", "storage", *COMPONENTS), FACES) == []
@@ -215,3 +220,13 @@ def test_events_are_emitted_with_topics(method: str) -> None:
                 if isinstance(topic, ast.Constant | ast.JoinedStr):
                     found.append(f"{name}:{node.lineno}")
     assert found == []
+
+
+def test_background_tasks_are_declared_in_one_registry() -> None:
+    """Every task is declared once, in `services/tasks.py`: no face or component keeps its own."""
+    declared = []
+    for name in sorted(modules()):
+        for node in _walk(tree(name)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "TaskSpec":
+                declared.append(name)
+    assert declared and set(declared) == {f"{PACKAGE}.services.tasks"}

@@ -142,3 +142,12 @@ def test_send_test_verify_checks_the_copy_in_a_seed_mailbox(
     assert json.loads(done.stdout)["verification"]["status"] == "unknown"
     done = cli(*base, "--verify", "--nameserver", "not-an-ip")
     assert done.returncode == 2, done.stdout + done.stderr
+
+
+def test_verify_refuses_a_nameserver_that_is_no_address_before_reading_dns(cli: Cli, tmp_path: Path) -> None:
+    message = tmp_path / "received.eml"
+    message.write_bytes(b"From: a@b.test\r\nSubject: x\r\n\r\nbody\r\n")
+    args = ["--ip", "127.0.0.1", "--mail-from", "a@b.test", "--helo", "b.test", "--nameserver", "ns.example"]
+    done = cli("mailbox", "verify", str(message), *args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--nameserver" in done.stderr and "ns.example" in done.stderr

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 
+import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
 from email_infrastructure.dashboard.session import COOKIE
+from email_infrastructure.services.app import App
+from email_infrastructure.services.domain_detail import DomainDetail
 from tests.dashboard.conftest import SCRIPT, Seeded, csrf_of, login
 
 
@@ -51,8 +55,11 @@ def test_a_bad_key_is_refused_and_opens_no_session(client: TestClient) -> None:
 
 def test_a_forged_session_cookie_is_ignored(client: TestClient, seeded: Seeded) -> None:
     login(client, seeded.keys["read"])
-    value = client.cookies[COOKIE]
-    client.cookies.set(COOKIE, value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
+    genuine = next(c for c in client.cookies.jar if c.name == COOKIE)
+    forged = genuine.value[:-2] + ("AA" if not genuine.value.endswith("AA") else "BB")
+    # replaced under the genuine cookie's own domain: set without it, both would be sent
+    client.cookies.set(COOKIE, forged, domain=genuine.domain, path=genuine.path)
+    assert [c.value for c in client.cookies.jar if c.name == COOKIE] == [forged]
     assert client.get("/").status_code == 303
 
 
@@ -213,3 +220,31 @@ def test_login_never_redirects_to_another_site(client: TestClient, seeded: Seede
         response = client.post("/login", data={"csrf": token, "key": seeded.keys["read"], "next": target})
         assert response.status_code == 303
         assert response.headers["location"] == "/", target
+
+
+def test_the_domain_page_and_the_api_serve_one_read_model(
+    client: TestClient, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both faces render services.domain_detail: what it says (here an owner only it knows) is what they show."""
+    from email_infrastructure.services import domain_detail as module
+
+    real = module.domain_detail
+    asked: list[bool] = []
+
+    async def marked(app: App, name: str, *, sections: bool = True) -> DomainDetail:
+        detail = await real(app, name, sections=sections)
+        asked.append(sections)
+        detail.view = replace(detail.view, owner="owner-of-the-read-model")
+        return detail
+
+    monkeypatch.setattr(module, "domain_detail", marked)
+    monkeypatch.setattr("email_infrastructure.api.routers.domains.domain_detail", marked)
+    api = client.get("/api/v1/domains/acme-mail.test", headers={"Authorization": f"Bearer {seeded.keys['read']}"})
+    assert api.status_code == 200, api.text
+    data = api.json()["data"]
+    assert data["owner"] == "owner-of-the-read-model" and data["status"] == "error"
+    login(client, seeded.keys["read"])
+    page = client.get("/domains/acme-mail.test").text
+    assert "owned by owner-of-the-read-model" in page
+    assert all(m in page for m in data["mailboxes"]) and data["spec"]["dns_provider"] in page
+    assert asked == [False, True]  # the API serves the summary, the page every section

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from email_infrastructure.core.http import RetryPolicy
+from email_infrastructure.core.settings import Settings
+from email_infrastructure.dns.config import CloudflareSettings
 from email_infrastructure.dns.plan import Action
 from email_infrastructure.dns.providers import cloudflare as cf_module
+from email_infrastructure.dns.providers.base import ProviderContext
+from email_infrastructure.dns.providers.cloudflare import CloudflareProvider
+from email_infrastructure.services.app import App
 from tests.dns.conftest import Make
 from tests.fakes.cloudflare import ApiError, FakeCloudflare
 from tests.fakes.http_server import FakeServer
@@ -17,7 +23,6 @@ from tests.fakes.http_server import FakeServer
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloudflare]:
     monkeypatch.setenv("CF_TEST_TOKEN", "test-token")
-    monkeypatch.setattr(cf_module.CloudflareProvider, "_limiters", {})
     api = FakeCloudflare()
     with FakeServer(api) as server:
         api.url = server.url + "/client/v4"
@@ -342,3 +347,40 @@ async def test_a_refused_token_stops_after_a_few_calls_instead_of_one_per_zone(
     assert all("credentials were refused" in (s.error or "") or "HTTP 403" in (s.error or "") for s in plan.failed)
     # the bulk zone listing, then three refusals in a row: nothing more is sent
     assert sum(fake.calls.values()) - before <= 5, fake.calls
+
+
+def test_providers_share_a_token_budget_within_their_registry_only(
+    fake: FakeCloudflare, tmp_path: Path, settings: Settings
+) -> None:
+    config = CloudflareSettings(api_token="env:CF_TEST_TOKEN", api_url=fake.url)
+    registry: dict[str, object] = {}
+    one, two = (
+        CloudflareProvider(name, config, ProviderContext(data_dir=tmp_path, limiters=registry)) for name in ("a", "b")
+    )
+    assert one.client.rate_limiter is two.client.rate_limiter  # one token: one budget in one App
+    alone, other = (CloudflareProvider(n, config, ProviderContext(data_dir=tmp_path)) for n in ("c", "d"))
+    assert alone.client.rate_limiter is not other.client.rate_limiter  # no registry: nothing shared
+    first, second = App(settings), App(settings)
+    assert first.rate_limiters is not second.rate_limiters
+    built = CloudflareProvider("e", config, ProviderContext(data_dir=tmp_path, limiters=first.rate_limiters))
+    assert built.client.rate_limiter in first.rate_limiters.values() and not second.rate_limiters
+
+
+async def test_two_providers_of_one_token_in_one_plan_share_the_apps_budget(fake: FakeCloudflare, app: App) -> None:
+    from email_infrastructure.core.inventory.loader import parse_inventory_text
+    from email_infrastructure.reconcile.build import build
+    from email_infrastructure.reconcile.registry import provider_schemas
+    from email_infrastructure.services.context import AppContext
+
+    text = inventory(fake, "a-outreach.test").replace(
+        "    cf: {", f'    cf2: {{type: cloudflare, api_token: env:CF_TEST_TOKEN, api_url: "{fake.url}"}}\n    cf: {{'
+    )
+    parsed = parse_inventory_text(text, "inventory.yaml", provider_schemas())
+    reconciler = await build(AppContext(app), parsed.inventory)
+    try:
+        one, two = reconciler.providers["cf"], reconciler.providers["cf2"]
+        assert isinstance(one, CloudflareProvider) and isinstance(two, CloudflareProvider)
+        assert one.client.rate_limiter is two.client.rate_limiter
+        assert one.client.rate_limiter in app.rate_limiters.values()
+    finally:
+        await reconciler.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+
 import pytest
 
 from email_infrastructure.monitoring.context import AuditContext
@@ -13,6 +16,7 @@ from email_infrastructure.monitoring.dnsbl import (
     query_name,
     resolve_zones,
 )
+from email_infrastructure.monitoring.resolver import Answer, Resolver
 
 
 def by_key(results: list[ListingResult]) -> dict[tuple[str, str], ListingResult]:
@@ -118,3 +122,35 @@ async def test_broken_and_refusing_zones_are_reported_broken_never_listing(
     assert state["bl.spamcop.net"].healthy
     assert not [r for r in results if r.status == "listed"]
     assert {r.status for r in results if r.zone != "bl.spamcop.net"} == {"unknown"}
+
+
+async def test_self_tests_run_alongside_the_lookups(ctx: AuditContext) -> None:
+    """The lookups start while the self-tests are still waiting: one round trip, not two."""
+    lookups_started = asyncio.Event()
+
+    class Gated(Resolver):
+        async def query(self, name: str, rtype: str) -> Answer:
+            await lookups_started.wait()  # a self-test answers only once the lookups are on their way
+            return await super().query(name, rtype)
+
+        async def query_many(self, names: Sequence[str], rtype: str) -> list[Answer]:
+            lookups_started.set()
+            return await super().query_many(names, rtype)
+
+    resolver = Gated(ctx.resolver.nameservers, shared_cache=None)
+    try:
+        # the guard only turns a deadlock (self-tests first, as before) into a failure
+        async with asyncio.timeout(30):
+            results, health = await check_blocklists(
+                resolver,
+                ["127.0.0.20", "127.0.0.40"],
+                resolve_zones(["zen.spamhaus.org", "not-served.example-bl.test"]),
+            )
+    finally:
+        await resolver.close()
+    state = {h.zone: h.healthy for h in health}
+    assert state == {"zen.spamhaus.org": True, "not-served.example-bl.test": False}
+    r = by_key(results)
+    assert r[("127.0.0.20", "zen.spamhaus.org")].status == "listed"
+    # the broken zone's answers are not read, even though they arrived before its self-test did
+    assert {r[(ip, "not-served.example-bl.test")].broken for ip in ("127.0.0.20", "127.0.0.40")} == {True}

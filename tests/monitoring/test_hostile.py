@@ -68,7 +68,9 @@ async def test_a_record_with_too_many_lookup_terms_is_an_error_from_its_text(hos
 async def test_a_multi_domain_audit_survives_every_hostile_answer(hostile: HostileDns) -> None:
     domains = ["fine.hostile.test", "many.hostile.test", "silent.hostile.test", "x.tc.hostile.test"]
     domains += ["a.loop.hostile.test", "n0.chain.hostile.test"]
-    resolver = resolver_for(hostile)
+    # the well-behaved domain's answers must arrive however loaded the machine (0.2 s did not
+    # always); the silent ones are unknown by their timeout within the deadline all the same
+    resolver = resolver_for(hostile, timeout=2.0)
     try:
         report = await audit(
             [DomainTarget(d, selectors=["dkim"], selectors_declared=True) for d in domains],

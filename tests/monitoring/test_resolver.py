@@ -113,3 +113,52 @@ async def test_replies_to_other_questions_are_ignored() -> None:
         transport.close()
     assert answer.texts() == ["v=spf1 -all"]
     assert protocol.seen == 2
+
+
+class _Held(asyncio.DatagramProtocol):
+    """Holds every query until `answer_all`, then answers each (and later ones) with 127.0.0.9."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[bytes, tuple[str, int]]] = []
+        self.arrived = asyncio.Event()
+        self.released = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)  # a datagram endpoint's transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.arrived.set()
+        if self.released:
+            self._answer(data, addr)
+        else:
+            self.held.append((data, addr))
+
+    def answer_all(self) -> None:
+        self.released = True
+        for data, addr in self.held:
+            self._answer(data, addr)
+
+    def _answer(self, data: bytes, addr: tuple[str, int]) -> None:
+        query = dns.message.from_wire(data)
+        reply = dns.message.make_response(query)
+        reply.answer.append(dns.rrset.from_text(query.question[0].name, 300, "IN", "A", "127.0.0.9"))
+        self.transport.sendto(reply.to_wire(), addr)
+
+
+async def test_a_cancelled_first_caller_does_not_cancel_the_lookup_for_the_others() -> None:
+    loop = asyncio.get_running_loop()
+    transport, server = await loop.create_datagram_endpoint(_Held, local_addr=("127.0.0.1", 0))
+    resolver = Resolver([("127.0.0.1", transport.get_extra_info("sockname")[1])], timeout=4.0, shared_cache=None)
+    try:
+        first = asyncio.ensure_future(resolver.query("held.test", "A"))
+        await server.arrived.wait()  # the first caller's query is out, unanswered
+        second = asyncio.ensure_future(resolver.query("held.test", "A"))
+        await asyncio.sleep(0)  # one turn of the loop: the second caller now waits for the same lookup
+        first.cancel()  # its deadline passed
+        assert (await asyncio.gather(first, return_exceptions=True))[0].__class__ is asyncio.CancelledError
+        server.answer_all()
+        answer = await second
+    finally:
+        await resolver.close()
+        transport.close()
+    assert answer.values() == ["127.0.0.9"]

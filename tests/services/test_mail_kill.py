@@ -80,8 +80,8 @@ def mailcow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[HoldingMailcow, s
     fake.release.set()
 
 
-def inventory(url: str) -> str:
-    domains = "\n".join(f"  - name: {d}" for d in DOMAINS)
+def inventory(url: str, names: list[str] = DOMAINS) -> str:
+    domains = "\n".join(f"  - name: {d}" for d in names)
     return f"""
 version: 1
 providers:
@@ -110,14 +110,14 @@ KILLS = [
 ]
 
 
-async def _kill_at(app: App, fake: HoldingMailcow, source: Any, hold: Hold) -> None:
+async def _kill_at(app: App, fake: HoldingMailcow, source: Any, hold: Hold, *options: str) -> None:
     """Run `email-infra apply` until the fake holds the chosen write, then kill -9 it."""
     fake.held.clear()
     fake.release.clear()
     fake.hold = hold
     base = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_INFRA_") and k != "DATABASE_URL"}
     child = subprocess.Popen(
-        [sys.executable, "-m", "email_infrastructure", "apply", "-f", str(source.path), "--yes"],
+        [sys.executable, "-m", "email_infrastructure", "apply", "-f", str(source.path), "--yes", *options],
         env={
             **base,
             "EMAIL_INFRA_DATA_DIR": str(app.settings.data_dir),
@@ -173,3 +173,41 @@ async def test_kills_during_a_mail_apply_lose_no_event_and_log_none_twice(
     assert {k[0].removeprefix("domain:") + "/" + k[1]: v for k, v in stored.items()} == {
         a.split("@")[1] + "/" + password_key(a)[1]: p for a, p in fake.passwords().items()
     }
+
+
+#: kills while `--prune` removes three domains: after Mailcow deleted the domain, before it deleted
+#: a key, after it deleted a key (each answer lost with the process)
+PRUNE_KILLS = [
+    ("delete/domain", 1, True),
+    ("delete/dkim", 1, False),
+    ("delete/dkim", 1, True),
+]
+
+
+async def test_kills_during_a_prune_lose_no_event_and_log_none_twice(
+    app: App, write_inventory: WriteInventory, mailcow: tuple[HoldingMailcow, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, url = mailcow
+    monkeypatch.setattr(sys.modules[__name__], "PER_DOMAIN", 2)
+    kept, removed = DOMAINS[:2], DOMAINS[2:]
+    source = write_inventory(inventory(url))
+    assert not (await plans.apply(app, source=source)).failed
+    source = write_inventory(inventory(url, kept))
+    for route, nth, carried_out in PRUNE_KILLS:
+        await _kill_at(app, fake, source, Hold(route, nth, carried_out), "--prune")
+
+    applied = await plans.apply(app, source=source, prune=True)
+    assert not applied.failed, [(o.key, o.error) for o in applied.failed]
+    assert not (await plans.plan(app, prune=True)).has_changes
+
+    assert sorted(fake.domains) == kept and sorted(fake.dkim) == kept
+    async with app.uow() as uow:
+        events = (await uow.session.scalars(select(EventRecord).where(EventRecord.topic.like("mail.%.deleted")))).all()
+        intents = (await uow.session.scalars(select(EventIntent))).all()
+        owned = await uow.mail_ownership.domains()
+    logged = Counter((e.topic, str(e.payload.get("address") or e.payload["domain"])) for e in events)
+    assert {k: n for k, n in logged.items() if n != 1} == {}  # nothing logged twice
+    assert {d for (t, d) in logged if t == "mail.domain.deleted"} == set(removed)
+    assert {d for (t, d) in logged if t == "mail.dkim.deleted"} == set(removed)
+    assert intents == []  # every intent settled
+    assert {domain for _backend, domain in owned} == set(kept)

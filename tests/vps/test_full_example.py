@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from email_infrastructure.dns.providers import cloudflare as cf_module
 from tests.conftest import Cli
 from tests.fakes.cloudflare import FakeCloudflare
 from tests.fakes.hetzner import FakeHetzner
@@ -24,7 +23,6 @@ DOMAINS = ("getoutbound.com", "tryoutbound.com", "outboundmail.io")
 
 @pytest.fixture
 def cloudflare(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloudflare]:
-    monkeypatch.setattr(cf_module.CloudflareProvider, "_limiters", {})
     api = FakeCloudflare()
     for domain in DOMAINS:
         api.add_zone(domain)

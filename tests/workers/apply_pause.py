@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from email_infrastructure.dns.providers.zonefile import ZonefileProvider
-from email_infrastructure.workers.queue import TaskSpec
+from email_infrastructure.services.queue import TaskSpec
 
 TASKS: dict[str, TaskSpec] = {}
 _original = ZonefileProvider.apply_changes

@@ -16,8 +16,8 @@ from email_infrastructure.core.cache import shared_limiter
 from email_infrastructure.core.events import Topic
 from email_infrastructure.core.http import RetryPolicy, VendorClient
 from email_infrastructure.services.app import App
+from email_infrastructure.services.queue import TaskSpec
 from email_infrastructure.storage.run_keys import RunKeys
-from email_infrastructure.workers.queue import TaskSpec
 
 WORKER_RAN: Topic[dict[str, Any]] = Topic("test.worker.ran", dict)
 EFFECTS_TABLE = "CREATE TABLE worker_test_effects (job_key TEXT NOT NULL, pid INTEGER NOT NULL)"

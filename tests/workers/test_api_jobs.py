@@ -20,9 +20,9 @@ from email_infrastructure.core.settings import Settings
 from email_infrastructure.services.apikeys import ApiKeyService
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
+from email_infrastructure.services.jobs import enqueue, get_job
+from email_infrastructure.services.tasks import TASKS
 from email_infrastructure.workers.queue import SaqQueue
-from email_infrastructure.workers.runner import QueueRunner
-from email_infrastructure.workers.tasks import TASKS
 from tests.api.conftest import Api, free_port
 from tests.services.conftest import WriteInventory, write_inventory
 from tests.workers.conftest import Processes, exited, migrated_scale_settings, until
@@ -30,7 +30,7 @@ from tests.workers.conftest import Processes, exited, migrated_scale_settings, u
 __all__ = ["write_inventory"]
 HOOK = "tests.workers.apply_pause"
 #: the apply task with a short heartbeat, so a killed worker's job is retried within seconds
-FAST_TASKS = {**TASKS, "apply_plan": dataclasses.replace(TASKS["apply_plan"], heartbeat=5, retry_delay=0.5)}
+FAST_TASKS = {**TASKS, "apply": dataclasses.replace(TASKS["apply"], heartbeat=5, retry_delay=0.5)}
 
 
 @pytest.fixture
@@ -47,11 +47,11 @@ MakeApi = Callable[[], Awaitable[Api]]
 
 @pytest.fixture
 async def make_api(scale_app: App) -> AsyncIterator[MakeApi]:
-    """`await make_api()`: an API process's app (in process over ASGI) on the queue runner."""
+    """`await make_api()`: an API process's app (in process over ASGI) on the saq queue."""
     opened: list[tuple[Api, Any]] = []
 
     async def make() -> Api:
-        api = create_app(scale_app, runner=lambda app: QueueRunner(app, FAST_TASKS))
+        api = create_app(scale_app, runner=lambda app: SaqQueue(app.settings, FAST_TASKS))
         lifespan = api.router.lifespan_context(api)
         await lifespan.__aenter__()
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://testserver")
@@ -117,8 +117,8 @@ async def test_an_apply_through_the_api_runs_once_on_a_worker(
     again = await second.client.post(f"/api/v1/plans/{plan['id']}/apply", headers=second.auth("write"))
     assert again.json()["data"]["id"] == job_id
     runner = first.api.state.runner
-    assert isinstance(runner, QueueRunner)
-    await runner.enqueue(job_id)  # enqueued a second time: refused by its key
+    assert isinstance(runner, SaqQueue)
+    await enqueue(runner, await get_job(scale_app, job_id))  # enqueued a second time: refused by its key
 
     done = await finished(first, job_id, processes)
     assert done["status"] == "succeeded", done
@@ -127,7 +127,7 @@ async def test_an_apply_through_the_api_runs_once_on_a_worker(
     assert "v=DMARC1" in (scale_app.settings.data_dir / "zones" / "acme-mail.test.zone").read_text()
     # the effects, not saq's own state: saq's sweep may take a job it just moved to its active list
     # for a stuck one and deliver it again (tobymao/saq#124, #277); that delivery finds it finished
-    status = await runner.queue.status(job_id)
+    status = await runner.status(job_id)
     assert status is not None and status["result"]["job_id"] == job_id, status
     assert status["result"]["status"] == "succeeded", status
     finished_events = [e for e in await topics(first, "api.job.finished") if e["payload"]["job"] == job_id]
@@ -174,7 +174,7 @@ async def test_a_worker_killed_mid_apply_leaves_the_job_to_another_with_effects_
     logged = Counter((e["topic"], repr(sorted(e["payload"].items()))) for e in dns_events)
     assert dns_events and max(logged.values()) == 1, logged  # every change logged once
     assert len([e for e in await topics(api, "api.job.finished") if e["payload"]["job"] == job_id]) == 1
-    status = await api.api.state.runner.queue.status(job_id)
+    status = await api.api.state.runner.status(job_id)
     # saq's own state may be `queued` again: its sweeper can re-deliver a finished job whose worker
     # beat late on a loaded machine (at least once) — that delivery finds the job done and does
     # nothing; what must hold is the result, reached on a later attempt than the killed one

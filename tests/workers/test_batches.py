@@ -11,12 +11,13 @@ from sqlalchemy import func, select
 
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.services.app import App
+from email_infrastructure.services.local_queue import InProcessQueue
 from email_infrastructure.services.monitoring import CheckSchedule, PartlyStoredError, record_results
+from email_infrastructure.services.tasks import TASKS, check_key
 from email_infrastructure.storage.models import CheckResultRecord, WorkerRunKey
 from email_infrastructure.storage.run_keys import RunKeys
-from email_infrastructure.workers.queue import InProcessQueue, SaqQueue
-from email_infrastructure.workers.scheduler import Scheduler, check_key
-from email_infrastructure.workers.tasks import TASKS
+from email_infrastructure.workers.queue import SaqQueue
+from email_infrastructure.workers.scheduler import Scheduler
 from tests.fixtures.pdns import PowerDns
 from tests.workers.fleet import store_fleet
 

@@ -1,18 +1,21 @@
-"""Without REDIS_URL the in-process runner executes the same task bodies; results are stored once per key."""
+"""Without REDIS_URL the in-process queue executes the same task bodies; results are stored once per key."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
+from email_infrastructure.core.errors import UserError
 from email_infrastructure.services.app import App
+from email_infrastructure.services.local_queue import InProcessQueue
 from email_infrastructure.services.monitoring import check_schedule
+from email_infrastructure.services.plans import apply_stored_plan, plan_and_store
+from email_infrastructure.services.tasks import TASKS
 from email_infrastructure.storage.models import CheckResultRecord
-from email_infrastructure.workers.queue import InProcessQueue, TaskSpec, open_queue
+from email_infrastructure.workers.queue import open_queue
 from email_infrastructure.workers.scheduler import Scheduler
-from email_infrastructure.workers.tasks import TASKS
 from tests.fixtures.pdns import PowerDns
 from tests.workers.fleet import store_fleet
 
@@ -67,30 +70,19 @@ async def test_the_scheduler_runs_checks_in_process_and_stores_each_run_once(
     assert await result_rows(app, "spf") == 2
 
 
-async def test_a_failing_task_is_retried_then_recorded_as_failed(app: App) -> None:
-    calls: list[str] = []
-
-    async def flaky(app: App, *, job_key: str, fail_times: int) -> dict[str, Any]:
-        calls.append(job_key)
-        if len(calls) <= fail_times:
-            raise RuntimeError("vendor away")
-        return {"calls": len(calls)}
-
-    tasks = {"flaky": TaskSpec("flaky", flaky, timeout=5, heartbeat=5, retries=3, retry_delay=0.0)}
-    queue = InProcessQueue(app, tasks)
-    assert await queue.enqueue("flaky", {"fail_times": 2}, "flaky:1") == "flaky:1"
-    assert await queue.enqueue("flaky", {"fail_times": 2}, "flaky:1") is None
-    await queue.join()
-    assert queue.results["flaky:1"] == {"status": "complete", "result": {"calls": 3}}
-
-    calls.clear()
-    await queue.enqueue("flaky", {"fail_times": 5}, "flaky:2")
-    await queue.join()
-    assert queue.results["flaky:2"]["status"] == "failed"
-    assert len(calls) == 3  # runs in all, as on the queue
+async def test_an_apply_delivered_again_after_a_takeover_converges(app: App, tmp_path: Path) -> None:
+    await store_fleet(app, tmp_path, [DOMAIN])
+    stored = await plan_and_store(app, key_name="k")
+    first = await apply_stored_plan(app, plan=stored.id)
+    assert first.status == "applied"
+    # a run taking over a killed worker's apply re-plans what is left: nothing
+    again = await apply_stored_plan(app, plan=stored.id, resumed=True)
+    assert again.status == "unchanged"
+    with pytest.raises(UserError, match="plan changed"):  # not resumed: the checksum shown must still hold
+        await apply_stored_plan(app, plan=stored.id)
 
 
-async def test_an_apply_job_delivered_twice_converges(app: App, tmp_path: Path) -> None:
+async def test_an_apply_enqueued_directly_delivered_twice_converges(app: App, tmp_path: Path) -> None:
     await store_fleet(app, tmp_path, [DOMAIN])
     body = TASKS["apply_plan"].body
     first = await body(app, job_key="apply:1")
@@ -110,17 +102,6 @@ async def test_a_check_of_a_domain_removed_since_it_was_enqueued_is_skipped(app:
     async with app.uow() as uow:
         query = select(func.count()).select_from(CheckResultRecord)
         assert await uow.session.scalar(query) == 0
-
-
-async def test_the_in_process_runner_keeps_a_bounded_number_of_results(app: App) -> None:
-    async def quick(app: App, *, job_key: str) -> dict[str, Any]:
-        return {"key": job_key}
-
-    queue = InProcessQueue(app, {"quick": TaskSpec("quick", quick, timeout=5, heartbeat=5)}, keep_results=3)
-    for i in range(5):
-        await queue.enqueue("quick", {}, f"quick:{i}")
-    await queue.join()
-    assert list(queue.results) == ["quick:2", "quick:3", "quick:4"]
 
 
 def open_sockets() -> int:

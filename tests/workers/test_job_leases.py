@@ -11,23 +11,47 @@ import pytest
 
 from email_infrastructure.services import jobs
 from email_infrastructure.services.app import App
-from email_infrastructure.services.jobs import get_job, run_job, submit
+from email_infrastructure.services.jobs import JobView, get_job
+from email_infrastructure.services.local_queue import InProcessQueue
+from email_infrastructure.services.queue import Report, TaskSpec
 from email_infrastructure.storage.api_repositories import Jobs
 from email_infrastructure.storage.models import utcnow
 
 
+class Delivered(InProcessQueue):
+    """Takes submits without running them: the test delivers each run itself, as a queue's worker would."""
+
+    async def enqueue(self, task_name: str, params: Any, key: str, *, dedup_ttl: int | None = None) -> str | None:
+        return key
+
+
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The params each run of an `apply` job was called with (the body records, no DNS)."""
-    seen: list[dict[str, Any]] = []
+def calls() -> list[dict[str, Any]]:
+    """The params each run of the `effect` job was called with."""
+    return []
 
-    async def body(app: App, params: dict[str, Any], report: Any) -> tuple[bool, dict[str, Any], str | None]:
-        seen.append(params)
-        report("step")
-        return True, {"runs": len(seen)}, None
 
-    monkeypatch.setitem(jobs.HANDLERS, "apply", body)
-    return seen
+@pytest.fixture
+def task(calls: list[dict[str, Any]]) -> TaskSpec:
+    """A job-row task whose body records its calls (any job-row task is leased alike, not only apply)."""
+
+    async def body(app: App, *, progress: Report, resumed: bool, **params: Any) -> dict[str, Any]:
+        calls.append({**params, "resumed": resumed})
+        progress("step")
+        return {"runs": len(calls)}
+
+    return TaskSpec("effect", body, timeout=60, heartbeat=30, job_row=True)
+
+
+async def submit(app: App, task: TaskSpec) -> JobView:
+    job, _ = await jobs.submit(app, Delivered(app, {task.name: task}), task.name, {"checksum": "x"}, key_name="k")
+    return job
+
+
+async def run_job(app: App, task: TaskSpec, job_id: str) -> JobView:
+    """One delivery of the job to a worker (lease 30 s), and the row as it left it."""
+    await jobs.run_job(app, task=task, job_key=job_id, job_id=job_id, lease=30)
+    return await get_job(app, job_id)
 
 
 async def set_row(app: App, job_id: str, **values: Any) -> None:
@@ -40,39 +64,41 @@ async def set_row(app: App, job_id: str, **values: Any) -> None:
 
 
 async def test_a_delivered_job_runs_once_and_a_second_delivery_does_nothing(
-    app: App, calls: list[dict[str, Any]]
+    app: App, task: TaskSpec, calls: list[dict[str, Any]]
 ) -> None:
-    job, _ = await submit(app, "apply", {"checksum": "sha256:x"}, key_name="k")
-    first = await run_job(app, job.id, lease=30)
+    job = await submit(app, task)
+    first = await run_job(app, task, job.id)
     assert first.status == "succeeded" and first.result == {"runs": 1}
-    again = await run_job(app, job.id, lease=30)
+    again = await run_job(app, task, job.id)
     assert again.status == "succeeded" and again.result == {"runs": 1} and len(calls) == 1
-    assert "resumed" not in calls[0]
+    assert calls[0]["resumed"] is False
 
 
-async def test_two_deliveries_at_once_run_the_job_once(app: App, calls: list[dict[str, Any]]) -> None:
-    job, _ = await submit(app, "apply", {"checksum": "sha256:x"}, key_name="k")
-    done = await asyncio.gather(run_job(app, job.id, lease=30), run_job(app, job.id, lease=30))
+async def test_two_deliveries_at_once_run_the_job_once(app: App, task: TaskSpec, calls: list[dict[str, Any]]) -> None:
+    job = await submit(app, task)
+    done = await asyncio.gather(run_job(app, task, job.id), run_job(app, task, job.id))
     assert [d.status for d in done] == ["succeeded", "succeeded"] and len(calls) == 1
 
 
-async def test_a_job_whose_lease_ran_out_is_taken_over_and_resumed(app: App, calls: list[dict[str, Any]]) -> None:
-    job, _ = await submit(app, "apply", {"checksum": "sha256:x"}, key_name="k")
+async def test_a_job_whose_lease_ran_out_is_taken_over_and_resumed(
+    app: App, task: TaskSpec, calls: list[dict[str, Any]]
+) -> None:
+    job = await submit(app, task)
     # what a killed worker leaves: running, its lease past
     past = utcnow() - timedelta(seconds=5)
     await set_row(app, job.id, status="running", started_at=past, lease_until=past)
-    done = await run_job(app, job.id, lease=30)
+    done = await run_job(app, task, job.id)
     assert done.status == "succeeded" and len(calls) == 1
-    assert calls[0]["resumed"] is True  # the apply re-plans what is left instead of checking the checksum
+    assert calls[0]["resumed"] is True  # an apply re-plans what is left instead of checking the checksum
     row = await get_job(app, job.id)
-    assert row.params == {"checksum": "sha256:x"}  # the row's params are untouched
+    assert row.params == {"checksum": "x"}  # the row's params are untouched
     assert row.started_at is not None and abs((row.started_at - past).total_seconds()) < 1  # the first start
 
 
 async def test_a_job_under_a_live_lease_is_left_to_its_run(
-    app: App, calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    app: App, task: TaskSpec, calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    job, _ = await submit(app, "apply", {"checksum": "sha256:x"}, key_name="k")
+    job = await submit(app, task)
     await set_row(app, job.id, status="running", started_at=utcnow(), lease_until=utcnow() + timedelta(hours=1))
     tries: list[bool] = []
     claim = jobs._claim
@@ -83,7 +109,7 @@ async def test_a_job_under_a_live_lease_is_left_to_its_run(
 
     monkeypatch.setattr(jobs, "_claim", counted)
     monkeypatch.setattr(jobs, "HEARTBEAT_EVERY", 0.01)  # it looks at the row again at once
-    waiting = asyncio.create_task(run_job(app, job.id, lease=30))
+    waiting = asyncio.create_task(run_job(app, task, job.id))
     async with asyncio.timeout(30):
         while len(tries) < 3:  # a few of its looks at the row, each refused
             await asyncio.sleep(0.01)

@@ -43,9 +43,10 @@ class CountingVendor:
 
 
 async def test_two_workers_share_one_accounts_limit(scale_app: App, processes: Processes) -> None:
-    # The vendor's window is a little shorter than the limit's: a request the limiter allowed at
-    # the very end of its window may arrive a few milliseconds later.
-    vendor = CountingVendor(CAPACITY, PERIOD * 0.9)
+    # The vendor's window is half the limit's: a request the limiter allowed may reach the vendor
+    # up to a second later on a loaded machine (with 0.9 of the window, 0.2 s of delay made a 429).
+    # Two workers each with a budget of their own would still send 6 requests at once: refused.
+    vendor = CountingVendor(CAPACITY, PERIOD * 0.5)
     queues = {name: SaqQueue(scale_app.settings, load_tasks((TEST_TASKS,)), name) for name in ("a", "b")}
     try:
         with FakeServer(vendor) as server:

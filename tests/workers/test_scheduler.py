@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from email_infrastructure.services.app import App
+from email_infrastructure.services.local_queue import InProcessQueue
 from email_infrastructure.services.monitoring import check_schedule
-from email_infrastructure.workers.queue import InProcessQueue, SaqQueue
-from email_infrastructure.workers.scheduler import Scheduler, check_key, offset, slot
-from email_infrastructure.workers.tasks import TASKS
+from email_infrastructure.services.tasks import TASKS, check_key
+from email_infrastructure.workers.queue import SaqQueue
+from email_infrastructure.workers.scheduler import Scheduler, offset, slot
 from tests.workers.conftest import Processes, exited, until
 from tests.workers.fleet import steady_domains, store_fleet
 

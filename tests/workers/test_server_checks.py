@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,8 @@ from email_infrastructure.reconcile.registry import provider_schemas
 from email_infrastructure.services import monitoring
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
+from email_infrastructure.services.tasks import TASKS
 from email_infrastructure.storage.models import CheckResultRecord
-from email_infrastructure.workers.tasks import TASKS
 from tests.fixtures.pdns import PowerDns
 
 DOMAINS = [f"s{i}.server.test" for i in range(6)]
@@ -69,13 +69,18 @@ async def fleet(app: App, zones: PowerDns, tmp_path: Path) -> None:
 def asked(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Every question put to a resolver, by name."""
     counts: Counter[str] = Counter()
-    original = Resolver.query
+    original, original_many = Resolver.query, Resolver.query_many
 
     async def counting(self: Resolver, name: str, rtype: str) -> Answer:
         counts[name.lower().rstrip(".")] += 1
         return await original(self, name, rtype)
 
+    async def counting_many(self: Resolver, names: Sequence[str], rtype: str) -> list[Answer]:
+        counts.update(name.lower().rstrip(".") for name in names)  # blocklist lookups come in bulk
+        return await original_many(self, names, rtype)
+
     monkeypatch.setattr(Resolver, "query", counting)
+    monkeypatch.setattr(Resolver, "query_many", counting_many)
     return counts
 
 

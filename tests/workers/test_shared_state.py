@@ -12,7 +12,6 @@ from email_infrastructure.core.cache import TwoTierCache
 from email_infrastructure.core.redis import redis_client
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.dns.config import CloudflareSettings
-from email_infrastructure.dns.providers import cloudflare as cf_module
 from email_infrastructure.dns.providers.base import ProviderContext
 from email_infrastructure.dns.providers.cloudflare import CloudflareProvider
 from email_infrastructure.monitoring.resolver import Answer, Resolver, Status, decode_answer, encode_answer
@@ -63,7 +62,6 @@ async def test_without_redis_the_cache_is_memory_only() -> None:
 @pytest.fixture
 def fake_cloudflare(monkeypatch: pytest.MonkeyPatch) -> FakeCloudflare:
     monkeypatch.setenv("CF_TEST_TOKEN", "test-token")
-    monkeypatch.setattr(cf_module.CloudflareProvider, "_limiters", {})
     return FakeCloudflare()
 
 

@@ -1,8 +1,8 @@
-"""The FastAPI application: `create_app()` builds it; its lifespan owns the App, key verifier, limiter and job runner.
+"""The FastAPI application: `create_app()` builds it; its lifespan owns the App, key verifier, limiter and task queue.
 
 Extending it (the dashboard does): pass `extensions`, callables that receive the FastAPI app
 before it starts, e.g. `lambda api: (api.include_router(pages), api.mount("/static", files))`.
-Anything they add shares `api.state.app` (the App), `.keys`, `.limiter` and `.runner`.
+Anything they add shares `api.state.app` (the App), `.keys`, `.limiter` and `.runner` (the task queue).
 """
 
 from __future__ import annotations
@@ -38,14 +38,17 @@ from email_infrastructure.core.errors import EmailInfraError
 from email_infrastructure.core.settings import Settings, load_settings
 from email_infrastructure.services.apikeys import ApiKeyService
 from email_infrastructure.services.app import App
-from email_infrastructure.services.jobs import InProcessRunner, JobRunner
+from email_infrastructure.services.jobs import recover
+from email_infrastructure.services.local_queue import InProcessQueue
+from email_infrastructure.services.queue import TaskQueue
 
 _log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 #: where /docs loads Swagger UI's script, stylesheet and icon from: fastapi-offline's copy, not a CDN
 DOCS_ASSETS = "/docs/static"
 Extension = Callable[[FastAPI], None]
-RunnerFactory = Callable[[App], JobRunner]
+#: makes the task queue of the API process: in-process by default, saq from `serve` with REDIS_URL
+RunnerFactory = Callable[[App], TaskQueue]
 
 
 def create_app(
@@ -53,7 +56,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     extensions: Sequence[Extension] = (),
-    runner: RunnerFactory = InProcessRunner,
+    runner: RunnerFactory = InProcessQueue,
 ) -> FastAPI:
     """The API; with `app` given it is used (and left open), else one is made from `settings`."""
     config = app.settings if app is not None else (settings or load_settings())
@@ -66,21 +69,21 @@ def create_app(
         except EmailInfraError as exc:  # keep serving: /ready says what is wrong
             _log.error("the database cannot be used yet: %s", exc)
         limiter = RateLimiter(config)
-        jobs_runner = runner(instance)
+        queue = runner(instance)
         api.state.app, api.state.keys, api.state.limiter, api.state.runner = (
             instance,
             ApiKeyService(instance),
             limiter,
-            jobs_runner,
+            queue,
         )
         try:
-            await jobs_runner.start()
+            await recover(instance, queue)
         except EmailInfraError as exc:
             _log.error("queued jobs cannot be picked up: %s", exc)
         try:
             yield
         finally:
-            await jobs_runner.stop()
+            await queue.close()
             await limiter.close()
             if app is None:
                 await instance.close()

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from email_infrastructure.api.ratelimit import Category, RateLimiter
 from email_infrastructure.services.apikeys import ApiKeyService, AuthenticationError, KeyInfo, Scope, require
 from email_infrastructure.services.app import App
-from email_infrastructure.services.jobs import JobRunner
+from email_infrastructure.services.queue import TaskQueue
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `email-infra apikey create`.")
 
@@ -23,14 +23,14 @@ async def get_app(request: Request) -> App:
     return app
 
 
-async def get_runner(request: Request) -> JobRunner:
-    """What runs background jobs."""
-    runner: JobRunner = request.app.state.runner
+async def get_runner(request: Request) -> TaskQueue:
+    """The task queue background jobs are submitted to."""
+    runner: TaskQueue = request.app.state.runner
     return runner
 
 
 AppDep = Annotated[App, Depends(get_app)]
-RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+RunnerDep = Annotated[TaskQueue, Depends(get_runner)]
 
 
 async def current_key(

@@ -227,7 +227,7 @@ def audit_command(
     Exit 0: no error (warnings allowed); 1: an error finding; 2: usage; 3: no error, but something
     could not be determined. Writes nothing: no database, no vault key, no file.
     """
-    from email_infrastructure.monitoring.audit import zone_json
+    from email_infrastructure.monitoring.dnsbl import zone_json
     from email_infrastructure.services.audit import AuditRequest, audit_domains, check_names, stream_audit
 
     names = list(domains or [])
@@ -288,7 +288,7 @@ def blacklist_command(
     Exit 0: not listed (a policy listing such as Spamhaus PBL is a warning); 1: listed; 2: usage;
     3: not listed where asked, but a list was broken or did not answer.
     """
-    from email_infrastructure.monitoring.audit import listing_result, zone_json
+    from email_infrastructure.monitoring.dnsbl import listing_result, zone_json
     from email_infrastructure.monitoring.findings import worst
     from email_infrastructure.services.audit import BlocklistRequest, blocklist_lookup
 

@@ -63,8 +63,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 def inventory(path: Path, *, quiet: bool = False) -> LoadedInventory:
     """Load and validate an inventory, printing its warnings to stderr."""
-    from email_infrastructure.core.inventory import load_inventory
-    from email_infrastructure.reconcile.registry import provider_schemas
+    from email_infrastructure.services.inventory_files import load_inventory_file
 
     if not path.exists():
         from email_infrastructure.core.errors import InventoryError
@@ -72,7 +71,7 @@ def inventory(path: Path, *, quiet: bool = False) -> LoadedInventory:
         raise InventoryError(
             [f"{path}:1:1: no such inventory file; create one with `email-infra init`, or name one with -f FILE"]
         )
-    loaded = load_inventory(path, provider_schemas())
+    loaded = load_inventory_file(path)
     if not quiet:
         for warning in loaded.warnings:
             err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)

@@ -1,4 +1,4 @@
-"""`email-infra db`: database migrations."""
+"""`email-infra db`: database migrations (services/schema.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from email_infrastructure.cli.common import console, run, settings
-from email_infrastructure.core.errors import StorageError
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -17,45 +16,15 @@ def upgrade(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
     """Migrate the database (SQLite in the data dir, or DATABASE_URL) to the newest schema."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
+    from email_infrastructure.services.schema import upgrade_schema
 
-    from email_infrastructure.core.database import create_engine
-    from email_infrastructure.storage import migrate
-
-    url = settings().database_url_effective
-
-    async def go() -> str | None:
-        try:
-            await migrate.upgrade(url, revision)
-            engine = create_engine(url)
-            try:
-                return await migrate.current_revision(engine)
-            finally:
-                await engine.dispose()
-        except (OperationalError, DBAPIError, OSError) as exc:
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            raise StorageError(f"cannot migrate the database: {reason}") from None
-
-    console.print(f"database at revision {run(go())}")
+    console.print(f"database at revision {run(upgrade_schema(settings().database_url_effective, revision))}")
 
 
 @app.command()
 def current() -> None:
     """Print the database's schema revision and the newest one this version ships."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
+    from email_infrastructure.services.schema import current_schema, head_schema
 
-    from email_infrastructure.core.database import create_engine
-    from email_infrastructure.storage import migrate
-
-    url = settings().database_url_effective
-
-    async def go() -> str | None:
-        engine = create_engine(url)
-        try:
-            return await migrate.current_revision(engine)
-        except (OperationalError, DBAPIError, OSError) as exc:
-            raise StorageError(f"cannot read the database: {exc}") from None
-        finally:
-            await engine.dispose()
-
-    console.print(f"current: {run(go()) or 'empty'}; head: {migrate.head_revision()}")
+    found = run(current_schema(settings().database_url_effective))
+    console.print(f"current: {found or 'empty'}; head: {head_schema()}")

@@ -24,7 +24,7 @@ from email_infrastructure.cli.common import (
     source,
 )
 from email_infrastructure.core.errors import UserError
-from email_infrastructure.reconcile.pending import mask_pending
+from email_infrastructure.services.records import mask_pending
 
 if TYPE_CHECKING:
     from email_infrastructure.dns.desired import DesiredZone

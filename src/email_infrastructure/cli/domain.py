@@ -60,19 +60,10 @@ def add(
             options[key] = value
     if dkim_selector is not None:
         options["dkim_selector"] = dkim_selector
-    if dmarc_policy is not None:
-        options["dmarc"] = {"policy": dmarc_policy}
     mailboxes = [_mailbox(m) for m in mailbox or []]
 
     async def go(app: Any) -> DomainView:
-        if dmarc_policy is not None:
-            # Only the policy changes: keep the rest of the stored DMARC defaults.
-            from email_infrastructure.services.desired import load_snapshot
-
-            stored = (await load_snapshot(app)).inventory().defaults.dmarc
-            base = stored.model_dump(mode="json") if stored else {}
-            options["dmarc"] = {**base, "policy": dmarc_policy}
-        return await add_domain(app, name, options, mailboxes, force=force)
+        return await add_domain(app, name, options, mailboxes, force=force, dmarc_policy=dmarc_policy)
 
     _show(call(go), as_json)
 

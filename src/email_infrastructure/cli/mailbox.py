@@ -177,25 +177,22 @@ def verify(
     """
     import ipaddress
 
-    from email_infrastructure.core.errors import UserError
-    from email_infrastructure.monitoring.resolver import Resolver
-    from email_infrastructure.services.message_auth import verify_message
+    from email_infrastructure.core.settings import check_nameserver
+    from email_infrastructure.services.message_auth import verify_received
 
     try:
         ipaddress.ip_address(ip)
     except ValueError:
         raise typer.BadParameter(f"{ip!r} is not an IP address", param_hint="--ip") from None
+    for server in nameserver or []:
+        try:
+            check_nameserver(server)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--nameserver") from None
     raw = message.read_bytes()
 
     async def go() -> Verification:
-        try:
-            resolver = Resolver.from_strings(list(nameserver or []))
-        except UserError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--nameserver") from None
-        try:
-            return await verify_message(raw, ip=ip, mail_from=mail_from, helo=helo, resolver=resolver)
-        finally:
-            await resolver.close()
+        return await verify_received(raw, ip=ip, mail_from=mail_from, helo=helo, nameservers=list(nameserver or []))
 
     result = run(go())
     _render_verification(result, output)

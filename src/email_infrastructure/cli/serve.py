@@ -33,7 +33,7 @@ def serve(
     from email_infrastructure.api.app import create_app
     from email_infrastructure.core import cache
     from email_infrastructure.dashboard import extension as dashboard
-    from email_infrastructure.workers.runner import runner_for
+    from email_infrastructure.workers.queue import open_queue
 
     config = settings()
     if login_key is not None:
@@ -51,7 +51,7 @@ def serve(
     # with REDIS_URL: rate limits, DNS answers and zone ids shared with the workers (as they do at
     # start-up), and applies run on the task queue's workers instead of this process
     cache.install(config)
-    api = create_app(settings=config, extensions=[dashboard], runner=runner_for)
+    api = create_app(settings=config, extensions=[dashboard], runner=open_queue)
     err_console.print(
         f"serving the dashboard and the API on http://{host}:{port} (API docs: /docs); Ctrl-C stops it",
         soft_wrap=True,

@@ -59,7 +59,7 @@ def scheduler(
     them itself. SIGTERM/SIGINT stop it.
     """
     from email_infrastructure.services.monitoring import check_schedule
-    from email_infrastructure.workers.queue import InProcessQueue, open_queue
+    from email_infrastructure.workers.queue import open_queue
     from email_infrastructure.workers.scheduler import Scheduler, TickResult
 
     async def go() -> TickResult | None:
@@ -74,8 +74,7 @@ def scheduler(
                 planner = Scheduler(queue, batch=batch or app.settings.scheduler_batch)
                 if once:
                     result = await planner.tick(await check_schedule(app))
-                    if isinstance(queue, InProcessQueue):
-                        await queue.join()
+                    await queue.join()  # in-process: the checks run here; on saq nothing to wait for
                     return result
                 await planner.run(app, stop, tick=tick, refresh=refresh)
                 return None

@@ -81,7 +81,13 @@ async def panel(app: App, domain: str | None, period: str) -> dict[str, Any]:
     first = last - timedelta(days=PERIODS[period] - 1)
     summary = await dmarc_summary(app, domain, first)
     days = await daily_pass_rates(app, domain, first)
-    threshold = app.settings.dmarc_pass_rate_threshold
+    return panel_of(summary, days, first, last, app.settings.dmarc_pass_rate_threshold, period)
+
+
+def panel_of(
+    summary: DmarcSummary, days: list[DayRates], first: date, last: date, threshold: float, period: str
+) -> dict[str, Any]:
+    """What `panel` shows, from figures already read (a domain page's read model holds them)."""
     failing = sorted((s for s in summary.sources if s.failing), key=lambda s: (-s.failing, s.key))
     messages = sum(t.messages for t in summary.domains)
     passed = sum(t.dmarc_pass for t in summary.domains)

@@ -1,4 +1,4 @@
-"""Plan and apply from the browser: the same plan, stored-plan and job services as `/api/v1/plans`."""
+"""Plan and apply from the browser: the same stored-plan and job services as `/api/v1/plans`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from email_infrastructure.dashboard.render import PageRoute, redirect, render
 from email_infrastructure.dashboard.session import Visitor, check_csrf, logged_in
 from email_infrastructure.services.apikeys import require
 from email_infrastructure.services.app import App
-from email_infrastructure.services.jobs import JobRunner, JobView, get_job, store_plan, submit
+from email_infrastructure.services.jobs import JobView, get_job
+from email_infrastructure.services.plans import get_stored_plan, plan_and_store, submit_apply
+from email_infrastructure.services.queue import TaskQueue
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 User = Annotated[Visitor, Depends(logged_in)]
@@ -39,21 +41,16 @@ async def plan_start(request: Request, who: User) -> Response:
 @router.post("/plan")
 async def make_plan(request: Request, who: User, form: Form) -> Response:
     """Plan the stored desired state (writes nothing at the providers) and keep it to apply by id."""
-    from email_infrastructure.services.plans import plan
-
     assert who.key is not None
-    planned = await plan(_app(request))
-    job = await store_plan(_app(request), planned.to_json(), key_name=who.key.name)
-    return redirect(f"/plans/{job.id}")
+    stored = await plan_and_store(_app(request), key_name=who.key.name)
+    return redirect(f"/plans/{stored.id}")
 
 
 @router.get("/plans/{plan_id}")
 async def plan_page(request: Request, who: User, plan_id: str) -> Response:
     """A plan's pending changes and, for a write key, its Apply button."""
-    job = await get_job(_app(request), plan_id, kind="plan")
-    data = job.result or {}
-    steps = _changes(data)
-    return render(request, "plan.html", job=job, plan=data, steps=steps)
+    stored = await get_stored_plan(_app(request), plan_id)
+    return render(request, "plan.html", job=stored, plan=stored.plan, steps=_changes(stored.plan))
 
 
 @router.post("/plans/{plan_id}/apply")
@@ -61,15 +58,8 @@ async def apply_plan(request: Request, who: User, form: Form, plan_id: str) -> R
     """Start the apply job (write scope); it re-plans and refuses if the plan changed since it was shown."""
     assert who.key is not None
     require(who.key, "write")
-    app = _app(request)
-    planned = await get_job(app, plan_id, kind="plan")
-    checksum = str((planned.result or {}).get("checksum", ""))
-    job, created = await submit(
-        app, "apply", {"plan": plan_id, "checksum": checksum}, key_name=who.key.name, job_key=f"apply:{plan_id}"
-    )
-    if created:
-        runner: JobRunner = request.app.state.runner
-        await runner.enqueue(job.id)
+    queue: TaskQueue = request.app.state.runner
+    job = await submit_apply(_app(request), queue, plan_id, key_name=who.key.name)
     return redirect(f"/jobs/{job.id}")
 
 

@@ -16,11 +16,9 @@ from typing import Any
 
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
-from email_infrastructure.core.errors import EmailInfraError, StorageError
-from email_infrastructure.core.logging import register_secret
+from email_infrastructure.core.errors import EmailInfraError
 from email_infrastructure.core.secret_names import DASHBOARD_SESSION_KEY
 from email_infrastructure.services.apikeys import ApiKeyService, KeyInfo
 from email_infrastructure.services.app import App
@@ -66,23 +64,9 @@ class Sessions:
         return self._serializer
 
     async def _secret(self) -> str:
-        async with self.app.uow() as uow:
-            store = uow.secrets(create_key=True)
-            value = await store.get(*SECRET)
-            if value is None:
-                value = secrets.token_urlsafe(32)
-                await store.put(*SECRET, value)
-                try:
-                    await uow.commit()
-                except IntegrityError:  # another process made it first: sign with theirs
-                    value = None
-        if value is None:
-            async with self.app.uow() as uow:
-                value = await uow.secrets(create_key=True).get(*SECRET)
-            if value is None:
-                raise StorageError("the dashboard's session secret could not be stored")
-        register_secret(value)
-        return value
+        from email_infrastructure.services.sessions import session_secret
+
+        return await session_secret(self.app)
 
     async def read(self, request: Request) -> dict[str, Any] | None:
         """The session's data, or None when there is no cookie or it is forged or expired."""

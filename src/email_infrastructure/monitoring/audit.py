@@ -21,7 +21,15 @@ from email_infrastructure.monitoring.checks.ptr import check_ptr
 from email_infrastructure.monitoring.checks.spf import check_spf, spf_records
 from email_infrastructure.monitoring.checks.tls import check_tls
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
-from email_infrastructure.monitoring.dnsbl import Blocklist, ListingResult, ZoneHealth, lookup, self_tests
+from email_infrastructure.monitoring.dnsbl import (
+    Blocklist,
+    ListingResult,
+    ZoneHealth,
+    listing_result,
+    lookup,
+    self_tests,
+    zone_json,
+)
 from email_infrastructure.monitoring.findings import CheckResult, CheckStatus, worst
 
 _log = logging.getLogger(__name__)
@@ -67,11 +75,6 @@ class SubjectReport:
             "status": self.status.value,
             "checks": {k: v.to_json() for k, v in self.checks.items()},
         }
-
-
-def zone_json(zone: ZoneHealth) -> dict[str, Any]:
-    """`{"zone", "healthy", "reason"}`."""
-    return {"zone": zone.zone, "healthy": zone.healthy, "reason": zone.reason}
 
 
 @dataclass
@@ -148,36 +151,6 @@ async def guarded(check: str, subject: str, work: Awaitable[CheckResult]) -> Che
         return result
 
 
-def listing_result(subject: str, listings: list[ListingResult]) -> CheckResult:
-    """DNSBL findings of one subject; the lists that failed their self-test make one finding."""
-    result = CheckResult("dnsbl")
-    broken: list[str] = []
-    for item in listings:
-        evidence = [f"{item.zone}: {', '.join(item.codes) or item.status}"]
-        if item.reason:
-            evidence.append(f"reason: {item.reason}")
-        if item.delisting:
-            evidence.append(f"delisting: {item.delisting}")
-        if item.status == "listed":
-            if item.policy:
-                result.warn("dnsbl.policy", f"{item.target} is on {item.zone}: {item.meaning}", evidence)
-            else:
-                result.error(
-                    "dnsbl.listed",
-                    f"{item.target} is listed on {item.zone}: {item.meaning}",
-                    evidence,
-                )
-        elif item.broken:
-            broken.append(item.zone)
-        elif item.status == "unknown":
-            result.cannot_tell("dnsbl.unknown", f"{item.target} on {item.zone}: {item.meaning}")
-    if broken:
-        # the same words for every subject, so a report can say it once per list, not per subject
-        lists = ", ".join(sorted(set(broken)))
-        result.cannot_tell("dnsbl.unknown", f"not determined on lists that failed their self-test: {lists}")
-    return result
-
-
 async def _within(end: float, check: str, work: Awaitable[CheckResult]) -> CheckResult:
     """The check's result, or `unknown` with `<check>.deadline` when the domain's deadline passes."""
     try:
@@ -187,6 +160,28 @@ async def _within(end: float, check: str, work: Awaitable[CheckResult]) -> Check
         result = CheckResult(check)
         result.cannot_tell(f"{check}.deadline", "the domain's audit deadline passed before this check finished")
         return result
+
+
+async def _all_within(end: float, jobs: dict[str, Awaitable[CheckResult]]) -> dict[str, CheckResult]:
+    """`_within` for several checks with one timer, not one per check (a domain's checks share `end`)."""
+    tasks = {name: asyncio.ensure_future(job) for name, job in jobs.items()}
+    try:
+        _, pending = await asyncio.wait(tasks.values(), timeout=max(0.0, end - asyncio.get_running_loop().time()))
+    finally:
+        late = [task for task in tasks.values() if not task.done()]
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)  # they have stopped when we go on
+    results = {}
+    for name, task in tasks.items():
+        if task in pending:
+            results[name] = CheckResult(name)
+            message = "the domain's audit deadline passed before this check finished"
+            results[name].cannot_tell(f"{name}.deadline", message)
+        else:
+            results[name] = task.result()
+    return results
 
 
 Progress = Callable[[str], None]
@@ -296,8 +291,7 @@ async def audit_stream(
             jobs["drift"] = guarded("drift", target.name, check_drift(target, ctx))
         # mx always runs: its addresses are the IPs to check when no inventory names them
         jobs["mx"] = guarded("mx", target.name, mx_check())
-        done = await asyncio.gather(*(_within(end, name, job) for name, job in jobs.items()))
-        results = dict(zip(jobs, done, strict=True))
+        results = await _all_within(end, jobs)
         if "mx" not in checks:
             del results["mx"]
         if "mta_sts" in checks:

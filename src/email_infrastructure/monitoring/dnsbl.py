@@ -10,12 +10,16 @@ its answers are not trusted.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from email_infrastructure.core.names import normalise_domain
 from email_infrastructure.monitoring.context import organizational_domain
+from email_infrastructure.monitoring.findings import CheckResult
 from email_infrastructure.monitoring.resolver import Answer, Resolver, Status
 
 
@@ -195,21 +199,27 @@ def decode(blocklist: Blocklist, answer: Answer) -> Verdict:
 
 def query_name(subject: str, blocklist: Blocklist) -> str | None:
     """`10.2.0.192.zen…`, IPv6 nibbles, or the registrable domain; None when not applicable."""
+    version, prefix = _subject_prefix(subject)
+    if blocklist.kind == "ip":
+        if version is None or (version == 6 and not blocklist.ipv6):
+            return None
+    elif version is not None:
+        return None
+    return f"{prefix}.{blocklist.zone}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _subject_prefix(subject: str) -> tuple[int | None, str]:
+    """(IP version or None, the labels put before a zone): computed once per subject, not per zone."""
     try:
         ip = ipaddress.ip_address(subject)
     except ValueError:
-        ip = None
-    if blocklist.kind == "ip":
-        if ip is None or (ip.version == 6 and not blocklist.ipv6):
-            return None
-        if ip.version == 4:
-            return ".".join(reversed(str(ip).split("."))) + "." + blocklist.zone
-        return ".".join(reversed(ip.exploded.replace(":", ""))) + "." + blocklist.zone
-    if ip is not None:
-        return None
-    if subject in ("test", "invalid") or "." not in subject:
-        return f"{subject}.{blocklist.zone}"
-    return organizational_domain(normalise_domain(subject)) + "." + blocklist.zone
+        if subject in ("test", "invalid") or "." not in subject:
+            return None, subject
+        return None, organizational_domain(normalise_domain(subject))
+    if ip.version == 4:
+        return 4, ".".join(reversed(str(ip).split(".")))
+    return 6, ".".join(reversed(ip.exploded.replace(":", "")))
 
 
 @dataclass
@@ -267,17 +277,9 @@ def resolve_zones(names: list[str] | None, kind_hint: str | None = None, dqs_key
     return zones
 
 
-async def query_all(resolver: Resolver, names: list[str], workers: int = 128) -> list[Answer]:
-    """A answers for many names through a fixed pool of workers (no task per name)."""
-    answers: list[Answer | None] = [None] * len(names)
-    cursor = iter(range(len(names)))
-
-    async def worker() -> None:
-        for index in cursor:
-            answers[index] = await resolver.query(names[index], "A")
-
-    await asyncio.gather(*(worker() for _ in range(min(workers, len(names)) or 1)))
-    return [a for a in answers if a is not None]
+async def query_all(resolver: Resolver, names: list[str]) -> list[Answer]:
+    """A answers for many names, pipelined on the resolver's socket (no task per name)."""
+    return await resolver.query_many(names, "A")
 
 
 async def self_test(resolver: Resolver, blocklist: Blocklist) -> ZoneHealth:
@@ -313,6 +315,17 @@ async def lookup(
 ) -> list[ListingResult]:
     """Every subject on every applicable zone whose self-test ran; listings carry the list's TXT."""
     unique = [z for z in {z.name: z for z in zones}.values() if z.name in health]
+    return await _lookup(resolver, subjects, unique, _ready(health))
+
+
+async def _ready(health: dict[str, ZoneHealth]) -> dict[str, ZoneHealth]:
+    return health
+
+
+async def _lookup(
+    resolver: Resolver, subjects: list[str], unique: list[Blocklist], health_of: Awaitable[dict[str, ZoneHealth]]
+) -> list[ListingResult]:
+    """`lookup` on `unique` zones; their self-tests' results are awaited once the answers are in."""
     jobs: list[tuple[str, Blocklist, str]] = []
     for subject in subjects:
         for zone in unique:
@@ -320,6 +333,7 @@ async def lookup(
             if name is not None:
                 jobs.append((subject, zone, name))
     answers = await query_all(resolver, [name for _, _, name in jobs])
+    health = await health_of
     results = []
     listed: list[tuple[ListingResult, str]] = []
     for (subject, zone, name), answer in zip(jobs, answers, strict=True):
@@ -350,9 +364,18 @@ async def lookup(
 async def check_blocklists(
     resolver: Resolver, subjects: list[str], zones: list[Blocklist]
 ) -> tuple[list[ListingResult], list[ZoneHealth]]:
-    """Every subject on every applicable zone, with each zone's self-test (one entry per zone)."""
-    health = await self_tests(resolver, zones)
-    return await lookup(resolver, subjects, zones, health), list(health.values())
+    """Every subject on every applicable zone, with each zone's self-test (one entry per zone).
+
+    The self-tests run alongside the lookups, not before them: on a remote list a round trip
+    saved, and their verdict is applied once both are in (a broken zone's answers are not read).
+    """
+    unique = list({z.name: z for z in zones}.values())
+    tests = asyncio.ensure_future(self_tests(resolver, unique))
+    try:
+        results = await _lookup(resolver, subjects, unique, asyncio.shield(tests))
+    finally:
+        tests.cancel()  # only when the lookups failed: the task is done otherwise
+    return results, list(tests.result().values())
 
 
 #: the `zone` of a row that stands for every list (none could be asked)
@@ -380,3 +403,38 @@ async def blocklist_report(resolver: Resolver, subjects: list[str], zones: list[
         return BlocklistReport(rows, [], silent)
     results, health = await check_blocklists(resolver, subjects, zones)
     return BlocklistReport(results, health)
+
+
+def zone_json(zone: ZoneHealth) -> dict[str, Any]:
+    """`{"zone", "healthy", "reason"}`."""
+    return {"zone": zone.zone, "healthy": zone.healthy, "reason": zone.reason}
+
+
+def listing_result(subject: str, listings: list[ListingResult]) -> CheckResult:
+    """DNSBL findings of one subject; the lists that failed their self-test make one finding."""
+    result = CheckResult("dnsbl")
+    broken: list[str] = []
+    for item in listings:
+        evidence = [f"{item.zone}: {', '.join(item.codes) or item.status}"]
+        if item.reason:
+            evidence.append(f"reason: {item.reason}")
+        if item.delisting:
+            evidence.append(f"delisting: {item.delisting}")
+        if item.status == "listed":
+            if item.policy:
+                result.warn("dnsbl.policy", f"{item.target} is on {item.zone}: {item.meaning}", evidence)
+            else:
+                result.error(
+                    "dnsbl.listed",
+                    f"{item.target} is listed on {item.zone}: {item.meaning}",
+                    evidence,
+                )
+        elif item.broken:
+            broken.append(item.zone)
+        elif item.status == "unknown":
+            result.cannot_tell("dnsbl.unknown", f"{item.target} on {item.zone}: {item.meaning}")
+    if broken:
+        # the same words for every subject, so a report can say it once per list, not per subject
+        lists = ", ".join(sorted(set(broken)))
+        result.cannot_tell("dnsbl.unknown", f"not determined on lists that failed their self-test: {lists}")
+    return result

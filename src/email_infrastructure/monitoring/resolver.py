@@ -2,38 +2,37 @@
 
 A plain dnspython resolver opens a socket per query and tops out near 1.7k queries/s on this
 machine class; multiplexing every query over one socket by message id and sharing a cache of
-positive *and* negative answers is what makes a 1,000-domain audit take about a second.
+positive *and* negative answers is what makes a 1,000-domain audit take about a second. That
+socket is a `Channel` (monitoring/pipeline.py) that reads every waiting reply per wake-up; a lookup
+runs in its first caller (no task per query); `query_many` pipelines bulk lookups (blocklists).
 A timeout, SERVFAIL, REFUSED or a CNAME loop is `unknown` — never `missing`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 import random
-import socket
 import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 import dns.exception
-import dns.message
 import dns.name
 import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-from dns.rdtypes.mxbase import MXBase
-from dns.rdtypes.txtbase import TXTBase
 
 from email_infrastructure.core.cache import DNS_ANSWERS, TwoTierCache, shared
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.core.settings import check_nameserver
 from email_infrastructure.monitoring import wire as wire_codec
+from email_infrastructure.monitoring.pipeline import TRUNCATED, Channel, Pipeline
 
 _log = logging.getLogger(__name__)
 DEFAULT_NEGATIVE_TTL = 300
@@ -86,14 +85,18 @@ class Answer:
 
     def texts(self) -> list[str]:
         """TXT records with their character-strings joined (RFC 7208 §3.3)."""
-        if self.data:
+        if self.data or not self.records:
             return [str(d) for d in self.data]
+        from dns.rdtypes.txtbase import TXTBase  # records parsed by dnspython are rare: not a start-up import
+
         return [b"".join(r.strings).decode("utf-8", "replace") for r in self.records if isinstance(r, TXTBase)]
 
     def mx(self) -> list[tuple[int, str]]:
         """MX records as (preference, host), sorted; a null MX has the host ''."""
-        if self.data:
+        if self.data or not self.records:
             return sorted((int(p), str(h)) for p, h in self.data)
+        from dns.rdtypes.mxbase import MXBase
+
         return sorted(
             (r.preference, r.exchange.to_text().rstrip(".").lower()) for r in self.records if isinstance(r, MXBase)
         )
@@ -123,13 +126,25 @@ _RCODES = {0: Status.OK, 3: Status.NXDOMAIN, 2: Status.SERVFAIL, 5: Status.REFUS
 
 def _encode_question(name: str, rtype: str) -> bytes:
     """QNAME QTYPE QCLASS in wire form (dnspython only for names that are not plain ASCII)."""
-    labels = name.encode("ascii").split(b".") if name.isascii() else None
-    if labels is None or any(not 0 < len(label) < 64 for label in labels) or len(name) > 253:
-        encoded = dns.name.from_text(name).to_wire()
-        assert encoded is not None
-    else:
-        encoded = b"".join(bytes([len(label)]) + label for label in labels) + b"\0"
-    return encoded + struct.pack("!HH", dns.rdatatype.from_text(rtype), 1)
+    if name.isascii() and len(name) <= 253:
+        parts: list[bytes] = []
+        for label in name.encode("ascii").split(b"."):
+            if not 0 < len(label) < 64:
+                break
+            parts += (_LENGTHS[len(label)], label)
+        else:
+            return b"".join(parts) + b"\0" + _qtype_class(rtype)
+    encoded = dns.name.from_text(name).to_wire()
+    assert encoded is not None
+    return encoded + _qtype_class(rtype)
+
+
+_LENGTHS = [bytes([n]) for n in range(64)]
+
+
+@functools.lru_cache(maxsize=64)
+def _qtype_class(rtype: str) -> bytes:
+    return struct.pack("!HH", dns.rdatatype.from_text(rtype), 1)
 
 
 def _answers(wire: bytes, question: bytes) -> bool:
@@ -144,33 +159,6 @@ def _answers(wire: bytes, question: bytes) -> bool:
 def _expire(future: asyncio.Future[bytes]) -> None:
     if not future.done():
         future.set_exception(TimeoutError())
-
-
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.pending: dict[int, asyncio.Future[bytes]] = {}
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # what a datagram endpoint passes (CPython 3.11's class does not subclass DatagramTransport)
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        if len(data) < 12:
-            return
-        future = self.pending.get(int.from_bytes(data[:2], "big"))
-        if future is not None and not future.done():
-            future.set_result(data)
-
-    def error_received(self, exc: Exception) -> None:
-        for future in self.pending.values():
-            if not future.done():
-                future.set_exception(exc)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        for future in self.pending.values():
-            if not future.done():
-                future.set_exception(exc or ConnectionError("socket closed"))
 
 
 @dataclass
@@ -203,10 +191,14 @@ class Resolver:
         if not self.nameservers:
             raise UserError("no nameserver configured")
         self._cache: dict[tuple[str, str], tuple[float, Answer]] = {}
-        self._inflight: dict[tuple[str, str], asyncio.Task[Answer]] = {}
-        self._protocols: dict[tuple[str, int], _Protocol] = {}
+        #: the answer of a lookup under way, for the callers after the first
+        self._inflight: dict[tuple[str, str], asyncio.Future[Answer]] = {}
+        #: lookups other callers wait for (their first caller's deadline must not stop them)
+        self._awaited: set[tuple[str, str]] = set()
+        #: lookups that went on in a task of their own after their first caller was cancelled
+        self._handed: set[asyncio.Task[Answer]] = set()
+        self._channels: dict[tuple[str, int], Channel] = {}
         self._semaphore = asyncio.Semaphore(self.concurrency)
-        self._connecting = asyncio.Lock()
 
     @classmethod
     def from_strings(cls, nameservers: Sequence[str], **kwargs: Any) -> Resolver:
@@ -220,30 +212,23 @@ class Resolver:
     async def close(self) -> None:
         """Share the answers still waiting, close the sockets (and drop lookups nobody waits for)."""
         await self._flush_shared()
-        for task in self._inflight.values():
+        for future in self._inflight.values():
+            future.cancel()
+        for task in self._handed:
             task.cancel()
-        for protocol in self._protocols.values():
-            if protocol.transport is not None:
-                protocol.transport.close()
-        self._protocols.clear()
+        for channel in self._channels.values():
+            channel.close()
+        self._channels.clear()
 
-    async def _protocol(self, server: tuple[str, int]) -> _Protocol:
-        protocol = self._protocols.get(server)
-        if protocol is not None and protocol.transport is not None and not protocol.transport.is_closing():
-            return protocol
-        # One socket per server: the first queries of a run arrive together, and each would open
-        # its own, all but the last never closed (a worker running audits ran out of descriptors).
-        async with self._connecting:
-            protocol = self._protocols.get(server)
-            if protocol is None or protocol.transport is None or protocol.transport.is_closing():
-                loop = asyncio.get_running_loop()
-                transport, protocol = await loop.create_datagram_endpoint(_Protocol, remote_addr=server)
-                sock = transport.get_extra_info("socket")
-                if sock is not None:
-                    with contextlib.suppress(OSError):
-                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-                self._protocols[server] = protocol
-        return protocol
+    def _channel(self, server: tuple[str, int]) -> Channel:
+        """The one socket to `server`, opened on first use (no await: the first queries share it)."""
+        channel = self._channels.get(server)
+        loop = asyncio.get_running_loop()
+        if channel is None or channel.closed or channel.loop is not loop:
+            if channel is not None:
+                channel.close()  # a resolver used from another event loop (a new asyncio.run): a new socket
+            channel = self._channels[server] = Channel(server, loop)
+        return channel
 
     async def query(self, name: str, rtype: str) -> Answer:
         """Resolve `name`/`rtype`, following CNAMEs; cached for the answer's TTL."""
@@ -253,22 +238,61 @@ class Resolver:
             self.stats.cache_hits += 1
             self._cache[key] = self._cache.pop(key)  # most recently used last
             return cached[1]
-        task = self._inflight.get(key)
-        if task is None:
-            # A task of its own, shared by every caller: a caller cancelled by its deadline must
-            # not cancel the lookup for the others (they would get CancelledError, not an answer).
-            task = asyncio.ensure_future(self._lookup(key))
-            self._inflight[key] = task
-            task.add_done_callback(lambda done: self._settled(key, done))
-        else:
+        shared = self._inflight.get(key)
+        if shared is not None:
             self.stats.cache_hits += 1
-        return await asyncio.shield(task)
+            self._awaited.add(key)
+            return await asyncio.shield(shared)
+        # The first caller looks up inline, not in a task per query (issue 22: the event loop was
+        # most of an audit); the others wait on its future. A first caller cancelled by its
+        # deadline must not cancel the lookup for the others: it goes on in a task of its own.
+        shared = self._inflight[key] = asyncio.get_running_loop().create_future()
+        try:
+            answer = await self._lookup(key)
+        except asyncio.CancelledError:
+            if key in self._awaited:
+                self._finish_later(key, shared)
+            else:
+                self._settle(key, shared, None)
+            raise
+        except Exception as exc:
+            self._settle(key, shared, exc)
+            raise
+        except BaseException:
+            self._settle(key, shared, None)
+            raise
+        self._settle(key, shared, answer)
+        return answer
 
-    def _settled(self, key: tuple[str, str], task: asyncio.Task[Answer]) -> None:
-        if self._inflight.get(key) is task:
+    def _settle(self, key: tuple[str, str], shared: asyncio.Future[Answer], outcome: Answer | Exception | None) -> None:
+        """Give the waiting callers the answer, the error, or (None) their cancellation."""
+        if self._inflight.get(key) is shared:
             del self._inflight[key]
-        if not task.cancelled():
-            task.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            self._awaited.discard(key)
+        if shared.done():
+            return
+        if outcome is None:
+            shared.cancel()
+        elif isinstance(outcome, Exception):
+            shared.set_exception(outcome)
+            shared.exception()  # retrieved: no "never retrieved" warning when nobody waits
+        else:
+            shared.set_result(outcome)
+
+    def _finish_later(self, key: tuple[str, str], shared: asyncio.Future[Answer]) -> None:
+        task = asyncio.ensure_future(self._lookup(key))
+        self._handed.add(task)
+
+        def done(finished: asyncio.Task[Answer]) -> None:
+            self._handed.discard(finished)
+            if finished.cancelled():
+                self._settle(key, shared, None)
+            elif (error := finished.exception()) is not None:
+                self._settle(key, shared, error if isinstance(error, Exception) else None)
+            else:
+                self._settle(key, shared, finished.result())
+
+        task.add_done_callback(done)
 
     async def _lookup(self, key: tuple[str, str]) -> Answer:
         shared_key = f"{self.nameservers!r}|{key[0]}|{key[1]}"
@@ -276,14 +300,12 @@ class Resolver:
             self.stats.cache_hits += 1
             return decode_answer(text)
         answer = await self._resolve(key[0], key[1], ())
-        if not answer.status.unknown:
-            self._cache[key] = (time.monotonic() + answer.ttl, answer)
-            if len(self._cache) > self.cache_size:
-                del self._cache[next(iter(self._cache))]
-            if self.shared_cache is not None:
-                waiting = self.shared_cache.set_later(shared_key, encode_answer(answer), answer.ttl)
-                if waiting >= SHARED_WRITE_BATCH:
-                    await self._flush_shared()
+        self._remember(key, answer)
+        if not answer.status.unknown and self.shared_cache is not None:
+            waiting = self.shared_cache.set_later(shared_key, encode_answer(answer), answer.ttl)
+            if waiting >= SHARED_WRITE_BATCH:
+                # shielded: a caller's deadline must not cut a batch write in half
+                await asyncio.shield(self._flush_shared())
         return answer
 
     async def _flush_shared(self) -> None:
@@ -304,8 +326,11 @@ class Resolver:
             return Answer(name, rtype, Status.TIMEOUT, cnames=chain)
         if rtype in wire_codec.TYPES:
             return await self._resolve_lean(name, rtype, chain, wire)
+        # the full parser only for the types the lean decoder does not read: not imported at start-up
+        from dns.message import from_wire
+
         try:
-            response = dns.message.from_wire(wire)
+            response = from_wire(wire)
         except dns.exception.DNSException:
             return Answer(name, rtype, Status.SERVFAIL, cnames=chain)
         rcode = response.rcode()
@@ -360,39 +385,91 @@ class Resolver:
         return self.timeout * (0.25, 0.5, 1.0)[min(attempt, 2)]
 
     async def _resolve_lean(self, name: str, rtype: str, chain: tuple[str, ...], raw: bytes) -> Answer:
-        try:
-            reply = wire_codec.decode(raw)
-        except (ValueError, IndexError, struct.error):
-            return Answer(name, rtype, Status.SERVFAIL, cnames=chain)
-        status = _RCODES.get(reply.rcode)
-        if status is None:
-            return Answer(name, rtype, Status.SERVFAIL, cnames=chain)
-        if status.unknown:
-            return Answer(name, rtype, status, cnames=chain)
-        wanted = wire_codec.TYPES[rtype]
-        current, names, ttl = name, list(chain), None
-        for _ in range(MAX_CNAME_DEPTH):
-            values = [(t, v) for owner, kind, t, v in reply.answers if owner == current and kind == wanted]
-            if values:
-                ttl = min([t for t, _ in values] + ([ttl] if ttl is not None else []))
-                data = tuple(v for _, v in values)
-                return Answer(name, rtype, Status.OK, (), ttl, tuple(names), data)
-            target = next(((t, v) for owner, kind, t, v in reply.answers if owner == current and kind == 5), None)
-            if target is None or wanted == 5:
-                break
-            ttl = target[0] if ttl is None else min(ttl, target[0])
-            current = target[1]
-            if current == name or current in names or len(names) >= MAX_CNAME_DEPTH:
-                return Answer(name, rtype, Status.CNAME_LOOP, cnames=tuple(names))
-            names.append(current)
-        if len(names) > len(chain):
-            # The CNAME target is outside what this answer carries: ask for it.
-            found = await self._resolve(names[-1], rtype, tuple(names))
-            return Answer(name, rtype, found.status, found.records, found.ttl, found.cnames, found.data)
-        negative = reply.negative_ttl if reply.negative_ttl is not None else DEFAULT_NEGATIVE_TTL
-        return Answer(
-            name, rtype, Status.NXDOMAIN if reply.rcode == 3 else Status.NODATA, ttl=negative, cnames=tuple(names)
-        )
+        read = _read_lean(name, rtype, chain, raw)
+        if isinstance(read, Answer):
+            return read
+        # The CNAME target is outside what this answer carries: ask for it.
+        found = await self._resolve(read[-1], rtype, read)
+        return Answer(name, rtype, found.status, found.records, found.ttl, found.cnames, found.data)
+
+    async def query_many(self, names: Sequence[str], rtype: str) -> list[Answer]:
+        """`query` for many names of one type, in order: the cache first, the rest pipelined.
+
+        For bulk lookups (blocklists): no task or timer per query, replies handled as they arrive
+        (monitoring/pipeline.py); same answers, cache, retries and `unknown` rules as `query`.
+        """
+        rtype = rtype.upper()
+        if self.shared_cache is not None or rtype not in wire_codec.TYPES:
+            return await self._query_each(names, rtype)
+        answers: list[Answer | None] = [None] * len(names)
+        asked: dict[str, list[int]] = {}
+        now = time.monotonic()
+        for index, raw_name in enumerate(names):
+            key = (raw_name.lower().rstrip("."), rtype)
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] > now:
+                self.stats.cache_hits += 1
+                answers[index] = cached[1]
+            elif key[0] in asked:
+                self.stats.cache_hits += 1
+                asked[key[0]].append(index)
+            else:
+                asked[key[0]] = [index]
+        questions: list[bytes] = []
+        unasked: list[str] = []
+        for name in asked:
+            try:
+                questions.append(_encode_question(name, rtype))
+            except (ValueError, dns.exception.DNSException):
+                # a name that cannot be encoded (label > 63 bytes…) cannot exist, as in _resolve
+                unasked.append(name)
+        for name in unasked:
+            answer = Answer(name, rtype, Status.NXDOMAIN, ttl=DEFAULT_NEGATIVE_TTL)
+            for index in asked.pop(name):
+                answers[index] = answer
+        if asked:
+            channels = [self._channel(server) for server in self.nameservers]
+            pipeline = Pipeline(
+                questions,
+                channels,
+                window=self.concurrency,
+                attempts=self.attempts,
+                attempt_timeout=self._attempt_timeout,
+                matches=_answers,
+            )
+            replies = await pipeline.run()
+            self.stats.queries += pipeline.counters.queries
+            self.stats.retries += pipeline.counters.retries
+            self.stats.timeouts += pipeline.counters.timeouts
+            for (name, indexes), wire in zip(asked.items(), replies, strict=True):
+                if wire is None:
+                    answer = Answer(name, rtype, Status.TIMEOUT)
+                elif wire is TRUNCATED:
+                    answer = await self.query(name, rtype)  # over TCP, as query() does
+                else:
+                    answer = await self._resolve_lean(name, rtype, (), wire)
+                    self._remember((name, rtype), answer)
+                for index in indexes:
+                    answers[index] = answer
+        return [a for a in answers if a is not None]
+
+    async def _query_each(self, names: Sequence[str], rtype: str, workers: int = 128) -> list[Answer]:
+        """`query` for each name through a fixed pool of workers (no task per name)."""
+        answers: list[Answer | None] = [None] * len(names)
+        cursor = iter(range(len(names)))
+
+        async def worker() -> None:
+            for index in cursor:
+                answers[index] = await self.query(names[index], rtype)
+
+        await asyncio.gather(*(worker() for _ in range(min(workers, len(names)) or 1)))
+        return [a for a in answers if a is not None]
+
+    def _remember(self, key: tuple[str, str], answer: Answer) -> None:
+        if not answer.status.unknown:
+            self._cache[key] = (time.monotonic() + answer.ttl, answer)
+            if len(self._cache) > self.cache_size:
+                del self._cache[next(iter(self._cache))]
 
     async def _exchange(self, name: str, rtype: str) -> bytes | None:
         """Send the query and return the raw reply to exactly our question, or None on timeout."""
@@ -401,27 +478,26 @@ class Resolver:
         async with self._semaphore:
             for attempt in range(self.attempts):
                 server = self.nameservers[attempt % len(self.nameservers)]
-                protocol = await self._protocol(server)
+                channel = self._channel(server)
                 qid = random.randrange(1, 65536)
-                while qid in protocol.pending:
+                while channel.taken(qid):
                     qid = random.randrange(1, 65536)
                 future: asyncio.Future[bytes] = loop.create_future()
-                protocol.pending[qid] = future
+                channel.futures[qid] = future
                 self.stats.queries += 1
                 if attempt:
                     self.stats.retries += 1
                 # call_later instead of wait_for: no extra task per query on the hot path
                 timer = loop.call_later(self._attempt_timeout(attempt), _expire, future)
                 try:
-                    assert protocol.transport is not None
-                    protocol.transport.sendto(_HEADER.pack(qid, 0x0100, 1, 0, 0, 0) + question)
+                    channel.send(_HEADER.pack(qid, 0x0100, 1, 0, 0, 0) + question)
                     wire = await future
                 except (TimeoutError, OSError):
                     self.stats.timeouts += 1
                     continue
                 finally:
                     timer.cancel()
-                    protocol.pending.pop(qid, None)
+                    channel.futures.pop(qid, None)
                 if not _answers(wire, question):
                     continue  # garbage, or a reply to someone else's question: ignore it
                 if wire[2] & 0x02:  # TC: truncated, ask again over TCP
@@ -431,6 +507,7 @@ class Resolver:
 
     async def _tcp(self, name: str, rtype: str, server: tuple[str, int]) -> bytes | None:
         import dns.asyncquery
+        import dns.message
 
         query = dns.message.make_query(name, rtype)
         try:
@@ -466,6 +543,41 @@ class Resolver:
         if a.status.unknown or aaaa.status.unknown:
             return [], a.status if a.status.unknown else aaaa.status
         return [], a.status
+
+
+def _read_lean(name: str, rtype: str, chain: tuple[str, ...], raw: bytes) -> Answer | tuple[str, ...]:
+    """The answer a reply gives (lean decoder), or the CNAME chain whose last name must be asked."""
+    try:
+        reply = wire_codec.decode(raw)
+    except (ValueError, IndexError, struct.error):
+        return Answer(name, rtype, Status.SERVFAIL, cnames=chain)
+    status = _RCODES.get(reply.rcode)
+    if status is None:
+        return Answer(name, rtype, Status.SERVFAIL, cnames=chain)
+    if status.unknown:
+        return Answer(name, rtype, status, cnames=chain)
+    wanted = wire_codec.TYPES[rtype]
+    current, names, ttl = name, list(chain), None
+    for _ in range(MAX_CNAME_DEPTH):
+        values = [(t, v) for owner, kind, t, v in reply.answers if owner == current and kind == wanted]
+        if values:
+            ttl = min([t for t, _ in values] + ([ttl] if ttl is not None else []))
+            data = tuple(v for _, v in values)
+            return Answer(name, rtype, Status.OK, (), ttl, tuple(names), data)
+        target = next(((t, v) for owner, kind, t, v in reply.answers if owner == current and kind == 5), None)
+        if target is None or wanted == 5:
+            break
+        ttl = target[0] if ttl is None else min(ttl, target[0])
+        current = target[1]
+        if current == name or current in names or len(names) >= MAX_CNAME_DEPTH:
+            return Answer(name, rtype, Status.CNAME_LOOP, cnames=tuple(names))
+        names.append(current)
+    if len(names) > len(chain):
+        return tuple(names)
+    negative = reply.negative_ttl if reply.negative_ttl is not None else DEFAULT_NEGATIVE_TTL
+    return Answer(
+        name, rtype, Status.NXDOMAIN if reply.rcode == 3 else Status.NODATA, ttl=negative, cnames=tuple(names)
+    )
 
 
 # --- the shared cache's encoding (JSON: a cache shared across processes must not unpickle) ----

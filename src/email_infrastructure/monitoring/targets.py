@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from email_infrastructure.core.inventory import Inventory
-from email_infrastructure.dns.desired import TRACKING_PLATFORMS, DesiredZone
 from email_infrastructure.monitoring.context import COMMON_SELECTORS, DomainTarget
+
+if TYPE_CHECKING:
+    # the inventory's schema and the desired zones: imported for inventory audits only (start-up)
+    from email_infrastructure.core.inventory import Inventory
+    from email_infrastructure.dns.desired import DesiredZone
 
 
 def plain_target(domain: str, selectors: list[str] | None) -> DomainTarget:
@@ -20,6 +24,8 @@ def inventory_targets(
     inventory: Inventory, zones: Mapping[str, DesiredZone], dkim_keys: Mapping[str, str | None]
 ) -> list[DomainTarget]:
     """One target per inventory domain: its selector, server IPs, mail host, key and records."""
+    from email_infrastructure.dns.desired import TRACKING_PLATFORMS
+
     targets = []
     for domain in inventory.resolved_domains():
         tracking: list[str] = []

@@ -54,6 +54,27 @@ def read_name(wire: bytes, offset: int) -> tuple[str, int]:
     return ".".join(labels), end if end is not None else offset
 
 
+def skip_name(wire: bytes, offset: int) -> int:
+    """The offset after the name at `offset`: `read_name`'s checks, without building the name."""
+    end = None
+    jumps = 0
+    while True:
+        length = wire[offset]
+        if length & 0xC0 == 0xC0:
+            if end is None:
+                end = offset + 2
+            jumps += 1
+            if jumps > MAX_POINTERS:
+                raise ValueError("compression loop")
+            offset = ((length & 0x3F) << 8) | wire[offset + 1]
+            continue
+        if length & 0xC0:
+            raise ValueError("unknown label type")
+        offset += 1 + length
+        if length == 0:
+            return end if end is not None else offset
+
+
 def _value(wire: bytes, rtype: int, start: int, length: int) -> Any:
     rdata = wire[start : start + length]
     if len(rdata) != length:
@@ -85,7 +106,7 @@ def decode(wire: bytes) -> Reply:
     reply = Reply(rcode=flags & 0x0F, truncated=bool(flags & 0x0200))
     offset = 12
     for _ in range(qdcount):
-        offset = read_name(wire, offset)[1] + 4
+        offset = skip_name(wire, offset) + 4  # the resolver matched the question byte for byte already
     for _ in range(ancount):
         owner, offset = read_name(wire, offset)
         rtype, _cls, ttl, length = _RR.unpack_from(wire, offset)
@@ -95,7 +116,7 @@ def decode(wire: bytes) -> Reply:
             reply.answers.append((owner, rtype, ttl, value))
         offset += length
     for _ in range(nscount):
-        _owner, offset = read_name(wire, offset)
+        offset = skip_name(wire, offset)
         rtype, _cls, ttl, length = _RR.unpack_from(wire, offset)
         offset += _RR.size
         if rtype == _SOA and length >= 20:  # MINIMUM is the last 32 bits of the SOA rdata

@@ -71,7 +71,7 @@ async def build(
     built = providers if providers is not None else {}
     if providers is None:
         for name, spec in inventory.providers.dns.items():
-            built[name] = build_provider(name, spec, ctx.data_dir)
+            built[name] = build_provider(name, spec, ctx.data_dir, limiters=ctx.rate_limiters)
     reconciler = Reconciler(Graph([], concurrency=concurrency), built)
     try:
         used = {d.server.name for d in domains if d.server is not None and (not wanted or d.name in wanted)}

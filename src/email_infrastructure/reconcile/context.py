@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from email_infrastructure.core.events import Event, P, Topic
 from email_infrastructure.storage.repositories import DnsOwnership, EventIntents, MailOwnership, SecretStore
@@ -58,6 +58,10 @@ class ReconcileContext(Protocol):
     @property
     def data_dir(self) -> Path:
         """Where file-based providers keep their data."""
+
+    @property
+    def rate_limiters(self) -> dict[str, Any]:
+        """The registry the providers' in-process rate limiters are shared in (one budget per token)."""
 
     async def owned(self, provider: str, zone: str) -> set[tuple[str, str]]:
         """The RRsets we own in a zone (empty when nothing is stored yet)."""

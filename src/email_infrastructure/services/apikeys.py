@@ -119,13 +119,12 @@ class ApiKeyService:
         if self._server_key is not None:
             return self._server_key
         store = uow.secrets(create_key=create)
+        if create:  # two first keys made at once get one server key (SecretStore.get_or_create)
+            made: str = await store.get_or_create(*SERVER_KEY, lambda: secrets.token_urlsafe(32))
+            return made.encode()
         stored = await store.get(*SERVER_KEY)
         if stored is None:
-            if not create:
-                return None
-            stored = secrets.token_urlsafe(32)
-            await store.put(*SERVER_KEY, stored)
-            return stored.encode()
+            return None
         self._server_key = stored.encode()
         return self._server_key
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from email_infrastructure.core.errors import StorageError
 from email_infrastructure.core.events import EventBus
@@ -16,6 +16,7 @@ from email_infrastructure.core.settings import Settings, load_settings
 if TYPE_CHECKING:
     from email_infrastructure.core.vault import Vault
     from email_infrastructure.services.uow import UnitOfWork
+    from email_infrastructure.services.view_cache import DomainViewCache
     from email_infrastructure.storage.db import Database
 
 _log = logging.getLogger(__name__)
@@ -34,6 +35,9 @@ class App:
     _db: Database | None = None
     _vault: Vault | None = None
     _sqlite: tuple[Path | None] | None = None
+    #: in-process rate limiters of this App's providers by budget (two providers with one token share one)
+    rate_limiters: dict[str, Any] = field(default_factory=dict)
+    _domain_views: DomainViewCache[Any] | None = None
 
     @property
     def state_location(self) -> str:
@@ -64,6 +68,15 @@ class App:
 
             self._db = await open_database(self.settings)
         return self._db
+
+    @property
+    def domain_views(self) -> DomainViewCache[Any]:
+        """This App's cache of computed domain views (services/domains.py): per App, bounded, invalidated by writes."""
+        if self._domain_views is None:
+            from email_infrastructure.services.view_cache import DomainViewCache
+
+            self._domain_views = DomainViewCache()
+        return self._domain_views
 
     def vault(self, *, create: bool = True) -> Vault:
         """The secrets vault; its key file is created on first use unless `create` is False."""

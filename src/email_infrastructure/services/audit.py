@@ -6,10 +6,9 @@ import contextlib
 import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from email_infrastructure.core.errors import UserError
-from email_infrastructure.core.inventory import Inventory, LoadedInventory
-from email_infrastructure.core.inventory.loader import resolve_secret
 from email_infrastructure.core.names import normalise_domain
 from email_infrastructure.monitoring.audit import (
     ALL_CHECKS,
@@ -26,6 +25,10 @@ from email_infrastructure.monitoring.context import AuditContext, DomainTarget
 from email_infrastructure.monitoring.dnsbl import Blocklist, BlocklistReport, blocklist_report, resolve_zones
 from email_infrastructure.monitoring.resolver import Resolver
 from email_infrastructure.services.app import App
+
+if TYPE_CHECKING:
+    # the inventory's schema (pydantic) is imported where an inventory is read, not by every audit
+    from email_infrastructure.core.inventory import Inventory, LoadedInventory
 
 
 @dataclass
@@ -88,10 +91,12 @@ def nameservers_for(app: App, explicit: list[str], inventory: Inventory | None) 
 
 def dqs_key(env_name: str | None, inventory: Inventory | None) -> str | None:
     """The Spamhaus DQS key: from a named variable, else the inventory's `env:` reference."""
-    if env_name:
-        return resolve_secret(f"env:{env_name}")
-    ref = inventory.monitoring.spamhaus_dqs_key if inventory else None
-    return resolve_secret(ref) if ref else None
+    ref = f"env:{env_name}" if env_name else inventory.monitoring.spamhaus_dqs_key if inventory else None
+    if not ref:
+        return None
+    from email_infrastructure.core.inventory.loader import resolve_secret  # the schema: only when a key is asked
+
+    return resolve_secret(ref)
 
 
 def zones_for(explicit: list[str], dqs_key_env: str | None, inventory: Inventory | None) -> list[Blocklist]:
@@ -122,6 +127,17 @@ async def targets_of(app: App, inventory: Inventory, only: list[str]) -> list[Do
     return targets
 
 
+def nothing_stored(app: App) -> bool:
+    """True when the default SQLite file does not exist yet: no stored state to read.
+
+    Decided without importing the storage layer (SQLAlchemy, the models): an audit or a blocklist
+    lookup on a fresh install skips that start-up cost. Any other database: False, and
+    `stored_inventory` decides (`App.has_state`).
+    """
+    settings = app.settings
+    return not settings.database_url and not (settings.data_dir / "email-infra.db").exists()
+
+
 async def inventory_for(app: App, source: LoadedInventory | None, names: list[str]) -> Inventory | None:
     """The file's inventory, else the stored desired state (just `names` when given), else None.
 
@@ -130,6 +146,8 @@ async def inventory_for(app: App, source: LoadedInventory | None, names: list[st
     """
     if source is not None:
         return source.inventory
+    if nothing_stored(app):
+        return None
     from email_infrastructure.services.desired import stored_inventory
 
     return await stored_inventory(app, only=names or None)
@@ -232,6 +250,8 @@ def _subjects(targets: list[str]) -> list[str]:
 
 
 async def _stored_settings(app: App) -> Inventory | None:
+    if nothing_stored(app):
+        return None
     from email_infrastructure.services.desired import stored_inventory
 
     return await stored_inventory(app, only=[])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from email_infrastructure.core.errors import ConfigError
 from email_infrastructure.core.events import Event
@@ -21,6 +22,11 @@ class AppContext:
     def data_dir(self) -> Path:
         """Where file-based providers keep their data."""
         return self.app.settings.data_dir
+
+    @property
+    def rate_limiters(self) -> dict[str, Any]:
+        """The App's registry of in-process rate limiters (pass it to `build_provider(limiters=…)`)."""
+        return self.app.rate_limiters
 
     async def owned(self, provider: str, zone: str) -> set[tuple[str, str]]:
         """RRsets we own in a zone; nothing before anything was stored."""

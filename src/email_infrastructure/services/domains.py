@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -37,6 +35,8 @@ class DomainView:
     owner: str
     spec: dict[str, Any]
     mailboxes: list[str]
+    #: what a face rendered from this (immutable, cached) view, by its own key: e.g. the API's item JSON
+    rendered: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
@@ -110,78 +110,105 @@ async def page_domains(
         )
         if not rows:
             return DomainPage([], total, {})
-        stamp = (app.settings.database_url_effective, fleet_stamp)
-        cached = _FLEET.get("rows")
-        if cached is None or cached[0] != stamp:
-            fleet = await pages.fleet()
-            cached = _FLEET["rows"] = (stamp, fleet, _fleet_key(fleet))
-    return DomainPage(_cached_views(cached[1], cached[2], rows), total, {r.name: r.status for r in rows})
+        cache = app.domain_views
+        if cache.fleet is None or cache.fleet[0] != fleet_stamp:
+            cache.fleet = (fleet_stamp, await pages.fleet())
+        fleet = cache.fleet[1]
+    return DomainPage(_cached_views(app, fleet, fleet_stamp, rows), total, {r.name: r.status for r in rows})
 
 
-#: the fleet rows (providers, servers, settings) of the last page and their key, by their stamp
-_FLEET: dict[str, tuple[Any, DesiredRows, str]] = {}
+def _stamp_of(fleet_stamp: Any, row: PageRow) -> tuple[Any, ...]:
+    """Everything a domain's view is computed from: the fleet's stamp (counts and newest changes of providers,
+    servers, settings) and the row's owner, change time (set on every change of it) and mailboxes."""
+    return (fleet_stamp, row.managed_by, row.updated_at, tuple(row.mailboxes))
 
 
-def _fleet_key(fleet: DesiredRows) -> str:
-    return json.dumps(
-        [
-            [(p.kind, p.name, p.type, p.settings, p.managed_by) for p in fleet.providers],
-            [(srv.name, srv.spec, srv.managed_by) for srv in fleet.servers],
-            sorted((k, v.value) for k, v in fleet.settings.items()),
-        ],
-        sort_keys=True,
-        default=str,
-    )
-
-
-#: views of listed domains by everything they are computed from: a page of unchanged domains is
-#: served without validating the desired state again (what made listing 10,000 domains slow)
-_VIEWS: OrderedDict[tuple[Any, ...], DomainView] = OrderedDict()
-_VIEWS_MAX = 20_000
-
-
-def _cached_views(fleet: DesiredRows, fleet_key: str, rows: list[PageRow]) -> list[DomainView]:
-    keys = {
-        r.name: (
-            fleet_key,
-            r.name,
-            r.managed_by,
-            r.updated_at,  # set on every change of the row (its spec, its owner)
-            tuple(r.mailboxes),
+def _transient(rows: list[PageRow]) -> list[Domain]:
+    """Rows as ORM objects never added to a session: only what from_rows reads of them."""
+    return [
+        Domain(
+            name=r.name,
+            spec=r.spec,
+            managed_by=r.managed_by,
+            mailboxes=[Mailbox(local_part=m[0], first_name=m[1], last_name=m[2]) for m in r.mailboxes],
         )
         for r in rows
-    }
-    missing = [r for r in rows if keys[r.name] not in _VIEWS]
-    if missing:
-        # transient rows, never added to a session: only what from_rows reads of them
-        domains = [
-            Domain(
-                name=r.name,
-                spec=r.spec,
-                managed_by=r.managed_by,
-                mailboxes=[Mailbox(local_part=m[0], first_name=m[1], last_name=m[2]) for m in r.mailboxes],
-            )
-            for r in missing
-        ]
-        inventory = from_rows(DesiredRows(fleet.providers, fleet.servers, fleet.settings, domains)).inventory()
-        for r in missing:
-            _VIEWS[keys[r.name]] = _view(inventory, r.name, r.managed_by)
-    views = []
+    ]
+
+
+def _cached_views(app: App, fleet: DesiredRows, fleet_stamp: Any, rows: list[PageRow]) -> list[DomainView]:
+    """Views of listed domains, from the App's cache when nothing they are computed from changed: a page
+    of unchanged domains is served without validating the desired state again (what made listing 10,000
+    domains slow)."""
+    cache = app.domain_views
+    stamps = {r.name: _stamp_of(fleet_stamp, r) for r in rows}
+    views: dict[str, DomainView] = {}
+    missing: list[PageRow] = []
     for r in rows:
-        _VIEWS.move_to_end(keys[r.name])
-        views.append(_VIEWS[keys[r.name]])
-    while len(_VIEWS) > _VIEWS_MAX:
-        _VIEWS.popitem(last=False)
-    return views
+        found = cache.get(r.name, stamps[r.name])
+        if found is None:
+            missing.append(r)
+        else:
+            views[r.name] = found
+    if missing:
+        inventory = from_rows(DesiredRows(fleet.providers, fleet.servers, fleet.settings, _transient(missing)))
+        resolved = inventory.inventory()
+        for r in missing:
+            views[r.name] = _view(resolved, r.name, r.managed_by)
+            cache.put(r.name, stamps[r.name], views[r.name])
+    return [views[r.name] for r in rows]
+
+
+def _absent(name: str) -> NotFoundError:
+    return NotFoundError(f"{name} is not a domain of the desired state (see `email-infra domain list`)")
+
+
+@dataclass
+class DomainSummary:
+    """A domain's view and its status as the list gives it: what `GET /domains/{name}` serves."""
+
+    view: DomainView
+    status: str
+
+
+async def domain_summary(app: App, name: str) -> DomainSummary:
+    """One domain and its status, by key: one query (row, mailboxes, status, the fleet's stamp) when the
+    App's cached view is current, else three more for its settings, server and providers."""
+    wanted = _existing_name(name)
+    if not app.has_state():
+        raise _absent(wanted)
+    async with app.uow() as uow:
+        await read_only(uow.session)
+        found = await DomainPages(uow.session).one(wanted)
+        if found is None:
+            raise _absent(wanted)
+        row, fleet_stamp = found
+        stamp = _stamp_of(fleet_stamp, row)
+        view = app.domain_views.get(wanted, stamp)
+        if view is None:
+            rows = await uow.desired.needed_by(_transient([row])[0])
+            view = _view(from_rows(rows).inventory(), wanted, row.managed_by)
+            app.domain_views.put(wanted, stamp, view)
+    return DomainSummary(view, row.status)
 
 
 async def show_domain(app: App, name: str) -> DomainView:
-    """One domain; NotFoundError when it is not in the desired state (or not a domain name)."""
+    """One domain, read by key (the same queries whatever the fleet's size); NotFoundError when absent."""
+    return (await domain_summary(app, name)).view
+
+
+async def domain_inventory(app: App, name: str) -> tuple[Inventory, DomainView]:
+    """The desired state of one domain alone (what its records, plan and checks are computed from) and its view."""
     wanted = _existing_name(name)
-    for view in await list_domains(app):
-        if view.name == wanted:
-            return view
-    raise NotFoundError(f"{wanted} is not a domain of the desired state (see `email-infra domain list`)")
+    if not app.has_state():
+        raise _absent(wanted)
+    async with app.uow() as uow:
+        await read_only(uow.session)
+        rows = await uow.desired.closure(wanted)
+    if rows is None:
+        raise _absent(wanted)
+    inventory = from_rows(rows).inventory()
+    return inventory, _view(inventory, wanted, rows.domains[0].managed_by)
 
 
 async def domain_status(app: App, name: str) -> str:
@@ -202,8 +229,12 @@ async def add_domain(
     owner: str = API_OWNER,
     force: bool = False,
     source: str | None = None,
+    dmarc_policy: str | None = None,
 ) -> DomainView:
-    """Add a domain with the stored defaults, `options` overriding them; `force` replaces one."""
+    """Add a domain with the stored defaults, `options` overriding them; `force` replaces one.
+
+    `dmarc_policy` changes only the policy of the stored DMARC defaults (the CLI's `--dmarc-policy`).
+    """
     wanted = _name(name)
     unknown = sorted(set(options or {}) - set(DOMAIN_OPTIONS) - {"purge"})
     if unknown:
@@ -217,6 +248,10 @@ async def add_domain(
                 raise OwnershipConflictError(f"{wanted} is owned by {existing.owner}", cli_hint="--force takes it over")
             raise ConflictError(f"{wanted} is a domain of the desired state already", cli_hint="--force replaces it")
         inventory = snap.inventory()
+        if dmarc_policy is not None:
+            stored = inventory.defaults.dmarc
+            dmarc = {**(stored.model_dump(mode="json") if stored else {}), "policy": dmarc_policy}
+            options = {**(options or {}), "dmarc": dmarc}
         try:
             spec = DomainSpec.model_validate(
                 {
@@ -236,7 +271,24 @@ async def add_domain(
         topic = events.DOMAIN_UPDATED if existing else events.DOMAIN_CREATED
         uow.emit(topic, events.DesiredDomainPayload(domain=wanted, owner=owner), source=source or owner)
         await uow.commit()
+    app.domain_views.invalidate(wanted)
     return _view(snap.inventory(), wanted, owner)
+
+
+async def replace_domain(
+    app: App,
+    name: str,
+    options: dict[str, Any] | None = None,
+    mailboxes: list[dict[str, str]] | None = None,
+    *,
+    source: str | None = None,
+) -> DomainView:
+    """Replace an API-owned domain's options and mailboxes (PUT): NotFoundError when absent, and
+    OwnershipConflictError when another owner (a file) holds it: it is changed there, never here."""
+    current = await show_domain(app, name)
+    if current.owner != API_OWNER:
+        raise OwnershipConflictError(f"{current.name} is owned by {current.owner}: change it there")
+    return await add_domain(app, current.name, options, mailboxes, force=True, source=source)
 
 
 def _check_references(inventory: Inventory, name: str, spec: dict[str, Any]) -> None:
@@ -282,6 +334,7 @@ async def remove_domain(
             source=source or owner,
         )
         await uow.commit()
+    app.domain_views.invalidate(wanted)
     return view
 
 
@@ -318,4 +371,5 @@ async def set_mailboxes(
             events.MAILBOXES_UPDATED, events.DesiredDomainPayload(domain=wanted, owner=owner), source=source or owner
         )
         await uow.commit()
+    app.domain_views.invalidate(wanted)
     return _view(snap.inventory(), wanted, existing.owner)

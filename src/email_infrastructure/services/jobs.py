@@ -1,24 +1,22 @@
-"""Background jobs: a row per job in the database, run by a JobRunner (in-process, or the task queue).
+"""Job rows: background work the API and the dashboard submit and poll by id, whichever queue runs it.
 
-Routes submit jobs and poll them by id; what runs them is behind `JobRunner`: `InProcessRunner`
-here, `workers.runner.QueueRunner` (saq workers) with REDIS_URL, the routes unchanged. `run_job`
-is the task body any runner calls; with a `lease` (the queue's workers) a run claims the row,
-keeps its lease alive from its heartbeat, and a run of a killed worker's job waits for the lease
-to run out before taking the job over. Plans made through the API are stored as finished jobs of kind
-`plan` (their result is the plan), so that `POST /plans/{id}/apply` can name the checksum shown.
+A task declared with `job_row=True` (services/tasks.py) is submitted here: `submit` writes its row
+(idempotent by `job_key`) and enqueues it under the row's id. `run_job` is the generic wrapper the
+queue runs for every such task: it claims the row under a lease, keeps the lease alive from its
+heartbeat while the task's body runs, and writes progress, result or error; a run of a killed
+worker's job waits for the lease to run out, then takes the job over with `resumed=True`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
+import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +25,7 @@ from email_infrastructure.core.errors import EmailInfraError, NotFoundError, Use
 from email_infrastructure.core.logging import redact_text
 from email_infrastructure.services import events
 from email_infrastructure.services.app import App
+from email_infrastructure.services.queue import JobFailed, TaskBody, TaskQueue, TaskSpec, spec_of
 from email_infrastructure.storage.api_repositories import Jobs
 from email_infrastructure.storage.models import JobRecord, utcnow
 
@@ -35,8 +34,6 @@ _log = logging.getLogger(__name__)
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 #: how often a running job writes its progress and heartbeat
 HEARTBEAT_EVERY = 1.0
-Report = Callable[[str], None]
-Handler = Callable[[App, dict[str, Any], Report], Awaitable[tuple[bool, dict[str, Any], str | None]]]
 
 
 @dataclass(frozen=True)
@@ -104,67 +101,22 @@ def _view(row: JobRecord) -> JobView:
     )
 
 
-async def _apply(app: App, params: dict[str, Any], report: Report) -> tuple[bool, dict[str, Any], str | None]:
-    """Re-plan the stored desired state, refuse if the checksum changed, apply."""
-    from email_infrastructure.services.plans import apply
-
-    # A run taking over a dead worker's apply finds part of the plan applied, so the plan's
-    # checksum no longer matches: it re-plans what is left and converges (the guard was passed
-    # when the job first started).
-    checksum = None if params.get("resumed") else str(params["checksum"])
-    if checksum is None:
-        report("resumed: the run that started this apply stopped; re-planned what is left")
-    result = await apply(app, checksum=checksum, progress=report)
-    failed = [o.key for o in result.failed]
-    error = f"{len(failed)} step(s) failed: {', '.join(failed)}" if failed else None
-    return not failed, result.to_json(), error
-
-
-HANDLERS: dict[str, Handler] = {"apply": _apply}
-
-
-async def store_plan(app: App, plan: dict[str, Any], *, key_name: str) -> JobView:
-    """Keep a plan made through the API (a finished `plan` job) so that it can be applied by id."""
-    now = utcnow()
-    row = JobRecord(
-        id=uuid.uuid4().hex,
-        kind="plan",
-        params={},
-        status="succeeded",
-        progress={},
-        result=plan,
-        key_name=key_name,
-        created_at=now,
-        updated_at=now,
-        started_at=now,
-        finished_at=now,
-    )
-    async with app.uow() as uow:
-        Jobs(uow.session).add(row)
-        uow.emit(
-            events.PLAN_CREATED,
-            events.PlanStoredPayload(plan=row.id, checksum=plan.get("checksum")),
-            source=f"api:{key_name}",
-        )
-        await uow.commit()
-    return _view(row)
-
-
-async def get_job(app: App, job_id: str, kind: str | None = None) -> JobView:
-    """One job (of `kind` when given); NotFoundError when there is none."""
+async def get_job(app: App, job_id: str) -> JobView:
+    """One job; NotFoundError when there is none."""
     async with app.uow() as uow:
         row = await Jobs(uow.session).get(job_id)
-        if row is None or (kind is not None and row.kind != kind):
-            raise NotFoundError(f"no {kind or 'job'} {job_id!r}")
+        if row is None:
+            raise NotFoundError(f"no job {job_id!r}")
         return _view(row)
 
 
 async def submit(
-    app: App, kind: str, params: dict[str, Any], *, key_name: str, job_key: str | None = None
+    app: App, queue: TaskQueue, task_name: str, params: dict[str, Any], *, key_name: str, job_key: str | None = None
 ) -> tuple[JobView, bool]:
-    """Queue a job; with `job_key`, a second submit returns the first job (and False)."""
-    if kind not in HANDLERS:
-        raise UserError(f"unknown job kind {kind!r} (known: {', '.join(sorted(HANDLERS))})")
+    """Write a `job_row` task's row and enqueue it; with `job_key` a second submit returns the first job and False."""
+    spec = spec_of(queue.tasks, task_name)
+    if not spec.job_row:
+        raise UserError(f"task {task_name!r} keeps no job row: enqueue it on the queue instead")
     async with app.uow() as uow:
         jobs = Jobs(uow.session)
         if job_key is not None:
@@ -174,7 +126,7 @@ async def submit(
         now = utcnow()
         row = JobRecord(
             id=uuid.uuid4().hex,
-            kind=kind,
+            kind=task_name,
             params=params,
             status="queued",
             progress={},
@@ -185,7 +137,9 @@ async def submit(
         )
         jobs.add(row)
         uow.emit(
-            events.JOB_QUEUED, events.JobQueuedPayload(job=row.id, kind=kind, params=params), source=f"api:{key_name}"
+            events.JOB_QUEUED,
+            events.JobQueuedPayload(job=row.id, kind=task_name, params=params),
+            source=f"api:{key_name}",
         )
         try:
             await uow.commit()
@@ -200,13 +154,38 @@ async def submit(
             found = await Jobs(uow.session).by_job_key(str(job_key))
             assert found is not None
             return _view(found), False
-    return _view(row), True
+    job = _view(row)
+    await enqueue(queue, job)
+    return job, True
 
 
-async def queued_job_ids(app: App) -> list[str]:
-    """Jobs submitted but not yet started, oldest first (what a restarted runner enqueues again)."""
+async def enqueue(queue: TaskQueue, job: JobView) -> None:
+    """Put a job row's run on the queue, once: the row's id is the queue's key."""
+    spec = spec_of(queue.tasks, job.kind)
+    # the lease is the queue's heartbeat: a run silent that long is dead, to the queue and to the row
+    if await queue.enqueue(spec.name, {"job_id": job.id, "lease": float(spec.heartbeat)}, job.id) is None:
+        _log.info("job %s is already on the queue", job.id)
+
+
+async def recover(app: App, queue: TaskQueue) -> None:
+    """At start: enqueue again what is still queued (a process died between its commit and its enqueue).
+
+    On a local queue a job left running died with its process: it is marked failed, not re-run
+    behind anyone's back. On saq running jobs belong to their workers (a dead worker's job is
+    retried by the queue) and enqueueing is idempotent by job id.
+    """
+    if not app.has_state():
+        return
     async with app.uow() as uow:
-        return [row.id for row in await Jobs(uow.session).unfinished() if row.status == "queued"]
+        rows = await Jobs(uow.session).unfinished()
+        queued = [_view(r) for r in rows if r.status == "queued"]
+        if queue.local:
+            for row in rows:
+                if row.status == "running":
+                    row.status, row.error, row.finished_at = "failed", "interrupted: the API process stopped", utcnow()
+        await uow.commit()
+    for job in queued:
+        await enqueue(queue, job)
 
 
 async def _update(app: App, job_id: str, **values: Any) -> JobRecord:
@@ -254,53 +233,50 @@ async def _claim(app: App, job_id: str, lease: float) -> bool:
     return bool(getattr(claimed, "rowcount", 0) == 1)
 
 
-async def _take(app: App, job_id: str, lease: float | None) -> JobView | None:
-    """Claim the job for this run; None when it is not this run's (finished, or another's).
-
-    A job taken over from a run whose lease ran out comes back with `resumed` in its params.
-    """
+async def _take(app: App, job_id: str, lease: float) -> tuple[JobView, bool] | None:
+    """Claim the job, and say whether it is a takeover; None when it is not this run's (finished, another's)."""
     while True:
         job = await get_job(app, job_id)
-        if lease is None:  # the in-process runner: this process is the only one running jobs
-            if job.status != "queued":
-                return None
-            await _update(app, job_id, status="running", started_at=utcnow(), heartbeat_at=utcnow())
-            return job
         if job.done:
             return None  # delivered again after it finished: nothing to do
         if await _claim(app, job_id, lease):
-            return dataclasses.replace(job, params={**job.params, "resumed": True}) if job.status == "running" else job
+            return job, job.status == "running"
         # running under another run's lease: a live run keeps renewing it (then this delivery
         # waits it out); a killed worker's lease runs out and this run takes over
         await asyncio.sleep(min(HEARTBEAT_EVERY, lease))
 
 
-async def run_job(app: App, job_id: str, *, lease: float | None = None) -> JobView:
-    """Run one job to its end, recording progress, heartbeats, result or error.
+async def run_job(app: App, *, task: TaskSpec, job_key: str, job_id: str, lease: float = 60.0) -> dict[str, Any]:
+    """Run one job row's task to its end, recording progress, heartbeats, result or error.
 
-    With `lease` (seconds; the queue's workers) the run claims the job atomically and renews the
-    lease on every heartbeat; a job finished already is returned as it is.
+    The run claims the row atomically and renews its lease (seconds) on every heartbeat; a job
+    finished already is left as it is. Returns a summary for the queue's own record.
     """
-    job = await _take(app, job_id, lease)
-    if job is None:
-        return await get_job(app, job_id)
-    handler = HANDLERS[job.kind]
+    taken = await _take(app, job_id, lease)
+    if taken is None:
+        job = await get_job(app, job_id)
+        return {"status": job.status, "job_key": job_key, "job_id": job_id, "error": job.error}
+    job, resumed = taken
     messages: list[str] = []
+    if resumed:
+        messages.append("resumed: the run that started this job stopped; it was taken over")
 
     async def heartbeat() -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_EVERY)
             progress = {"steps": len(messages), "last": messages[-1] if messages else None}
-            values: dict[str, Any] = {"progress": progress, "heartbeat_at": utcnow()}
-            if lease is not None:
-                values["lease_until"] = utcnow() + timedelta(seconds=lease)
+            until = utcnow() + timedelta(seconds=lease)
+            values = {"progress": progress, "heartbeat_at": utcnow(), "lease_until": until}
             with contextlib.suppress(EmailInfraError, OSError):  # a missed beat is made good by the next
                 await _update(app, job_id, **values)
 
     beat = asyncio.create_task(heartbeat())
     try:
-        ok, result, error = await handler(app, job.params, messages.append)
-        status, values = ("succeeded" if ok else "failed"), {"result": result, "error": error}
+        outcome = await task.body(app, progress=messages.append, resumed=resumed, **job.params)
+        result = outcome if isinstance(outcome, dict) else outcome.to_json()
+        status, values = "succeeded", {"result": result, "error": None}
+    except JobFailed as exc:
+        status, values = "failed", {"result": exc.result, "error": redact_text(str(exc))}
     except EmailInfraError as exc:
         status, values = "failed", {"result": None, "error": redact_text(str(exc))}
     except Exception as exc:
@@ -312,83 +288,12 @@ async def run_job(app: App, job_id: str, *, lease: float | None = None) -> JobVi
             await beat
     progress = {"steps": len(messages), "last": messages[-1] if messages else None}
     row = await _update(app, job_id, status=status, progress=progress, finished_at=utcnow(), lease_until=None, **values)
-    return _view(row)
+    return {"status": row.status, "job_key": job_key, "job_id": job_id, "error": row.error}
 
 
-class JobRunner(Protocol):
-    """What runs submitted jobs: in-process tasks, or the task queue's workers (`workers.runner`)."""
-
-    async def start(self) -> None:
-        """Begin accepting jobs (and pick up what a previous process left queued)."""
-
-    async def enqueue(self, job_id: str) -> None:
-        """Have a submitted job run."""
-
-    async def stop(self) -> None:
-        """Stop: running jobs are cancelled after a grace period."""
+def entry(task: TaskSpec) -> TaskBody:
+    """What a queue calls for a task, `(app, *, job_key, **params)`: a job-row task through `run_job`."""
+    return functools.partial(run_job, task=task) if task.job_row else task.body
 
 
-class InProcessRunner:
-    """Jobs as asyncio tasks of the API process, at most `concurrency` at a time."""
-
-    def __init__(self, app: App, *, concurrency: int = 2, grace: float = 10.0) -> None:
-        self.app = app
-        self.grace = grace
-        self._slots = asyncio.Semaphore(concurrency)
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        """Re-queue what was queued; a job left running died with its process: mark it failed."""
-        if not self.app.has_state():
-            return
-        async with self.app.uow() as uow:
-            rows = await Jobs(uow.session).unfinished()
-            queued = [r.id for r in rows if r.status == "queued"]
-            for row in rows:
-                if row.status == "running":
-                    row.status, row.error, row.finished_at = "failed", "interrupted: the API process stopped", utcnow()
-            await uow.commit()
-        for job_id in queued:
-            await self.enqueue(job_id)
-
-    async def enqueue(self, job_id: str) -> None:
-        """Start the job as a task."""
-        task = asyncio.create_task(self._run(job_id), name=f"job-{job_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, job_id: str) -> None:
-        async with self._slots:
-            try:
-                await run_job(self.app, job_id)
-            except Exception as exc:  # the job row says what failed; the runner must keep going
-                _log.error("job %s could not be run: %s", job_id, exc, exc_info=exc)
-
-    async def stop(self) -> None:
-        """Wait up to `grace` seconds for running jobs, then cancel them."""
-        if not self._tasks:
-            return
-        _done, pending = await asyncio.wait(set(self._tasks), timeout=self.grace)
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def idle(self) -> None:
-        """Wait until every job enqueued so far has finished (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*set(self._tasks), return_exceptions=True)
-
-
-__all__ = [
-    "HANDLERS",
-    "InProcessRunner",
-    "JobRunner",
-    "JobView",
-    "get_job",
-    "queued_job_ids",
-    "run_job",
-    "store_plan",
-    "submit",
-]
+__all__ = ["JobStatus", "JobView", "enqueue", "entry", "get_job", "recover", "run_job", "submit"]

@@ -3,6 +3,8 @@ its resolver, the audit's SPF walker (monitoring/checks/spf.py) and its Public S
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from email_infrastructure.delivery.verdicts import (
     Address,
     AuthStatus,
@@ -55,3 +57,14 @@ class ResolverDns:
 async def verify_message(raw: bytes, *, ip: str, mail_from: str, helo: str, resolver: Resolver) -> Verification:
     """SPF, DKIM and DMARC of a message as received from `ip` with this envelope and HELO."""
     return await _verify(raw, ip=ip, mail_from=mail_from, helo=helo, dns=ResolverDns(resolver))
+
+
+async def verify_received(
+    raw: bytes, *, ip: str, mail_from: str, helo: str, nameservers: Sequence[str] = ()
+) -> Verification:
+    """`verify_message` asking these DNS servers (`IP[:PORT]`; none: the system's resolvers)."""
+    resolver = Resolver.from_strings(list(nameservers))
+    try:
+        return await verify_message(raw, ip=ip, mail_from=mail_from, helo=helo, resolver=resolver)
+    finally:
+        await resolver.close()

@@ -1,23 +1,31 @@
-"""Plan and apply: the desired state (stored, or stored plus a file) against every provider."""
+"""Plan and apply: the desired state (stored, or stored plus a file) against every provider; stored plans
+(made through the API or the dashboard) applied by id as a job."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from email_infrastructure.core.errors import UserError
+from email_infrastructure.core.errors import NotFoundError, UserError
 from email_infrastructure.core.events import correlation
 from email_infrastructure.core.inventory import Inventory, LoadedInventory
 from email_infrastructure.dns.plan import ZonePlan
 from email_infrastructure.reconcile.build import Reconciler, build
 from email_infrastructure.reconcile.graph import PLAN_FORMAT_VERSION, GraphPlan, Progress, StepOutcome, StepPlan
 from email_infrastructure.reconcile.pending import mask_pending
+from email_infrastructure.services import events
 from email_infrastructure.services.app import App
 from email_infrastructure.services.context import AppContext
 from email_infrastructure.services.desired import ImportResult, desired_inventory, import_inventory, preview_import
+from email_infrastructure.services.jobs import JobView, submit
+from email_infrastructure.services.queue import JobFailed, TaskQueue
+from email_infrastructure.storage.api_repositories import StoredPlans
 from email_infrastructure.storage.locks import APPLY_LOCK, database_lock, holder_description
+from email_infrastructure.storage.models import StoredPlanRecord, utcnow
 
 #: how long apply waits for another apply of the same database by default
 LOCK_TIMEOUT = 30.0
@@ -210,3 +218,80 @@ async def apply(
                 )
                 await uow.commit()
     return result
+
+
+@dataclass(frozen=True)
+class StoredPlan:
+    """A plan kept so that it can be applied by id (the API's and the dashboard's plans)."""
+
+    id: str
+    checksum: str
+    #: the plan as `Plan.to_json` gives it (docs/plan-format.md)
+    plan: dict[str, Any]
+    #: the API key that made it
+    key_name: str
+    created_at: datetime
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """Changes by action."""
+        return {str(k): int(v) for k, v in (self.plan.get("summary") or {}).items()}
+
+    @property
+    def has_changes(self) -> bool:
+        """True when applying would change something."""
+        return any(s.get("changes") for s in self.plan.get("steps", []))
+
+
+def _stored(row: StoredPlanRecord) -> StoredPlan:
+    return StoredPlan(row.id, row.checksum, dict(row.plan), row.key_name, row.created_at)
+
+
+async def plan_and_store(app: App, *, key_name: str) -> StoredPlan:
+    """Plan the stored desired state (writes nothing at the providers) and keep the plan to apply by id."""
+    planned = await plan(app)
+    row = StoredPlanRecord(
+        id=uuid.uuid4().hex, checksum=planned.checksum, plan=planned.to_json(), key_name=key_name, created_at=utcnow()
+    )
+    async with app.uow() as uow:
+        StoredPlans(uow.session).add(row)
+        uow.emit(
+            events.PLAN_CREATED, events.PlanStoredPayload(plan=row.id, checksum=row.checksum), source=f"api:{key_name}"
+        )
+        await uow.commit()
+    return _stored(row)
+
+
+async def get_stored_plan(app: App, plan_id: str) -> StoredPlan:
+    """A stored plan; NotFoundError when there is none."""
+    async with app.uow() as uow:
+        row = await StoredPlans(uow.session).get(plan_id)
+        if row is None:
+            raise NotFoundError(f"no plan {plan_id!r}")
+        return _stored(row)
+
+
+async def apply_stored_plan(
+    app: App, *, plan: str, checksum: str | None = None, progress: Progress | None = None, resumed: bool = False
+) -> ApplyResult:
+    """Apply a stored plan: re-plan, refuse if the checksum moved since it was shown, apply.
+
+    `plan` is the stored plan's id and `checksum` the one shown (the stored plan's by default).
+    A run taking over a dead worker's apply (`resumed`) finds part of the plan applied, so the
+    checksum no longer matches: it re-plans what is left and converges (the guard was passed
+    when the apply first started). Failed steps raise JobFailed with the result.
+    """
+    expected = None if resumed else (checksum or (await get_stored_plan(app, plan)).checksum)
+    result = await apply(app, checksum=expected, progress=progress)
+    if result.failed:
+        keys = [o.key for o in result.failed]
+        raise JobFailed(f"{len(keys)} step(s) failed: {', '.join(keys)}", result.to_json())
+    return result
+
+
+async def submit_apply(app: App, queue: TaskQueue, plan_id: str, *, key_name: str) -> JobView:
+    """Start applying a stored plan as a job (poll it by id); the same plan submitted again is the same job."""
+    stored = await get_stored_plan(app, plan_id)
+    params = {"plan": plan_id, "checksum": stored.checksum}
+    job, _created = await submit(app, queue, "apply", params, key_name=key_name, job_key=f"apply:{plan_id}")
+    return job

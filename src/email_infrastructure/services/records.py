@@ -7,6 +7,7 @@ from email_infrastructure.core.inventory import Inventory, LoadedInventory, Reso
 from email_infrastructure.core.rsa_keys import public_key_b64
 from email_infrastructure.core.secret_names import dkim_key
 from email_infrastructure.dns.desired import DesiredZone, desired_zones
+from email_infrastructure.reconcile.pending import mask_pending
 from email_infrastructure.services.app import App
 from email_infrastructure.services.audit import domain_names
 from email_infrastructure.services.context import AppContext
@@ -29,10 +30,16 @@ async def _server_key(inventory: Inventory, domain: ResolvedDomain) -> str | Non
     return key.public_key if key is not None and key.selector == domain.dkim_selector else None
 
 
-async def desired_records(app: App, domain: str, source: LoadedInventory | None = None) -> DesiredZone:
-    """The desired zone of `domain`; a DKIM key not generated yet is noted, not made."""
+async def desired_records(
+    app: App, domain: str, source: LoadedInventory | None = None, *, inventory: Inventory | None = None
+) -> DesiredZone:
+    """The desired zone of `domain`; a DKIM key not generated yet is noted, not made.
+
+    `inventory` is a desired state already read (e.g. the domain's alone, `services.domains.domain_inventory`).
+    """
     (name,) = domain_names([domain])
-    inventory = source.inventory if source is not None else await desired_inventory(app)
+    if inventory is None:
+        inventory = source.inventory if source is not None else await desired_inventory(app)
     resolved = next((d for d in inventory.resolved_domains() if d.name == name), None)
     if resolved is None:
         where = source.path if source is not None else "the desired state"
@@ -51,3 +58,6 @@ async def desired_records(app: App, domain: str, source: LoadedInventory | None 
             + (" (by the mail server)" if resolved.server and resolved.server.mail_backend else "")
         )
     return zone
+
+
+__all__ = ["desired_records", "mask_pending"]

@@ -1,4 +1,4 @@
-"""Repositories of the REST API's tables (API keys, jobs) and its paged reads of the desired state.
+"""Repositories of the REST API's tables (API keys, jobs, stored plans) and its paged reads of the desired state.
 
 Kept apart from repositories.py so that the API's additions merge cleanly; the same rules hold:
 bound to one session, never committing.
@@ -25,6 +25,7 @@ from email_infrastructure.storage.models import (
     Mailbox,
     Provider,
     Server,
+    StoredPlanRecord,
 )
 from email_infrastructure.storage.repositories import DesiredRows
 
@@ -87,6 +88,21 @@ class Jobs:
         """Queued and running jobs, oldest first (what a restarted runner finds)."""
         query = select(JobRecord).where(JobRecord.status.in_(("queued", "running"))).order_by(JobRecord.created_at)
         return (await self._session.scalars(query)).all()
+
+
+class StoredPlans:
+    """The `stored_plans` table: plans kept to be applied by id."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, plan_id: str) -> StoredPlanRecord | None:
+        """One plan."""
+        return await self._session.get(StoredPlanRecord, plan_id)
+
+    def add(self, row: StoredPlanRecord) -> None:
+        """Stage a plan."""
+        self._session.add(row)
 
 
 @dataclass
@@ -222,6 +238,35 @@ class DomainPages:
                 row.mailboxes.append((local, first, last))
         first_row = result[0]
         return list(rows.values()), int(first_row[4]), _stamp(first_row[9:])
+
+    async def one(self, name: str) -> tuple[PageRow, tuple[Any, ...]] | None:
+        """One domain as `page` gives it (row, mailboxes, status) and the fleet's stamp: one round trip, by key."""
+        worst = select(_rank()).where(CheckState.subject == Domain.name).scalar_subquery()
+        query = (
+            select(
+                Domain.name,
+                Domain.managed_by,
+                Domain.updated_at,
+                Domain.spec,
+                worst,
+                Mailbox.local_part,
+                Mailbox.first_name,
+                Mailbox.last_name,
+                *_stamp_columns(),
+            )
+            .select_from(Domain)
+            .outerjoin(Mailbox, Mailbox.domain_id == Domain.id)
+            .where(Domain.name == name)
+            .order_by(Mailbox.local_part)
+        )
+        result = (await self._session.execute(query)).all()
+        if not result:
+            return None
+        first = result[0]
+        names = {r: s for s, r in _RANK.items()}
+        row = PageRow(first[0], first[1], first[2], first[3], [], names.get(int(first[4] or 0), "unknown"))
+        row.mailboxes = [(r[5], r[6], r[7]) for r in result if r[5] is not None]
+        return row, _stamp(first[8:])
 
     async def status(self, name: str) -> str:
         """One domain's status as `page` gives it: the worst of its check states, `unknown` without any."""

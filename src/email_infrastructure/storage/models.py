@@ -443,6 +443,19 @@ class WorkerRunKey(Base):
 # --- API jobs (issue 12): background work started through the REST API ---------------------
 
 
+class StoredPlanRecord(Base):
+    """A plan made through the API or the dashboard, kept so that it can be applied by id."""
+
+    __tablename__ = "stored_plans"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    checksum: Mapped[str] = mapped_column(String(80), index=True)
+    #: the plan as docs/plan-format.md describes it
+    plan: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: the API key that made it
+    key_name: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class JobRecord(Base):
     """A background job (an apply started through the API); a task-queue worker can lease it later."""
 

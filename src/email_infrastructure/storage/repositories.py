@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from email_infrastructure.core.errors import VaultError
 from email_infrastructure.core.events import Event
@@ -195,6 +196,30 @@ class SecretStore:
                 f"secrets, `email-infra vault forget {label}` deletes it"
             ) from None
 
+    async def get_or_create(self, owner: str, name: str, factory: Callable[[], str]) -> str:
+        """The stored secret, or `factory()` stored under the active key; a concurrent writer's value wins.
+
+        Two processes may both find the secret absent: the second insert fails on the unique
+        (owner, name) and is rolled back to a savepoint, and the first writer's value (committed by
+        then: PostgreSQL's insert waits for it, SQLite's writers run one at a time) is read back, so
+        every caller gets the same value and one row exists.
+        """
+        found = await self.get(owner, name)
+        if found is not None:
+            return found
+        value = factory()
+        key = await self._writing_key()
+        ciphertext = self._vault.encrypt(value, key)
+        try:
+            async with self._session.begin_nested():
+                self._session.add(SecretRecord(owner=owner, name=name, ciphertext=ciphertext, key_id=key))
+        except IntegrityError:
+            found = await self.get(owner, name)
+            if found is None:  # the other writer rolled back: ours is the one to keep
+                return await self.get_or_create(owner, name, factory)
+            return found
+        return value
+
     async def get(self, owner: str, name: str) -> str | None:
         """The decrypted secret, or None."""
         row = await self._session.scalar(
@@ -291,6 +316,35 @@ class DesiredState:
             query = query.where(Domain.name.in_(list(only)))
         domains = (await s.scalars(query)).all()
         return DesiredRows(list(providers), list(servers), settings, list(domains))
+
+    async def closure(self, name: str) -> DesiredRows | None:
+        """One domain and just what its view needs, by key (a few indexed reads whatever the fleet's size):
+        the fleet settings, its server and the providers it and its server name; None when absent."""
+        # the mailboxes joined: one round trip for the row and its mailboxes
+        query = select(Domain).options(joinedload(Domain.mailboxes)).where(Domain.name == name)
+        domain = (await self._session.scalars(query)).unique().one_or_none()
+        if domain is None:
+            return None
+        return await self.needed_by(domain)
+
+    async def needed_by(self, domain: Domain) -> DesiredRows:
+        """What a domain's view needs besides the domain: the fleet settings, its server, the providers
+        it and its server name (three indexed reads), with `domain` as the only domain."""
+        s = self._session
+        settings = {row.key: row for row in (await s.scalars(select(DesiredSetting))).all()}
+        defaults = settings["defaults"].value if "defaults" in settings else {}
+        server_name = domain.spec.get("server") or defaults.get("server")
+        servers = list((await s.scalars(select(Server).where(Server.name == server_name))).all()) if server_name else []
+        wanted = {("dns", domain.spec.get("dns_provider") or defaults.get("dns_provider"))}
+        for server in servers:
+            wanted |= {("vps", server.provider), ("mail", server.mail_backend)}
+        pairs = [and_(Provider.kind == k, Provider.name == n) for k, n in sorted(wanted, key=str) if n]
+        providers = (
+            list((await s.scalars(select(Provider).where(or_(*pairs)).order_by(Provider.kind, Provider.name))).all())
+            if pairs
+            else []
+        )
+        return DesiredRows(providers, servers, settings, [domain])
 
     async def domain(self, name: str) -> Domain | None:
         """One domain with its mailboxes."""

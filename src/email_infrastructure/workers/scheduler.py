@@ -22,10 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from email_infrastructure.services.tasks import check_key
+
 if TYPE_CHECKING:
     from email_infrastructure.services.app import App
     from email_infrastructure.services.monitoring import CheckSchedule
-    from email_infrastructure.workers.queue import TaskQueue
+    from email_infrastructure.services.queue import TaskQueue
 
 _log = logging.getLogger(__name__)
 #: enqueues in flight at once (a first tick of 100,000 domains is one burst of round trips)
@@ -42,11 +44,6 @@ def offset(family: str, subject: str, interval: int) -> int:
 def slot(now: float, interval: int, shift: int) -> int:
     """The number of the interval `now` falls in, for a check shifted by `shift` seconds."""
     return int((now - shift) // max(interval, 1))
-
-
-def check_key(family: str, subject: str, number: int) -> str:
-    """The job key of one run: the same in every scheduler."""
-    return f"check:{family}:{subject}:{number}"
 
 
 def batch_key(family: str, keys: list[str]) -> str:

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any, cast
 from saq.types import Context
 
 from email_infrastructure.core.errors import ConfigError
-from email_infrastructure.workers.queue import DEFAULT_QUEUE, TaskSpec, saq_queue
+from email_infrastructure.services.jobs import entry
+from email_infrastructure.services.queue import DEFAULT_QUEUE, TaskSpec
+from email_infrastructure.services.tasks import TASKS
+from email_infrastructure.workers.queue import saq_queue
 
 if TYPE_CHECKING:
     from saq import Worker
@@ -71,9 +74,7 @@ def _prompt_worker_class() -> type[Worker[WorkerContext]]:
 
 
 def load_tasks(modules: tuple[str, ...] = ()) -> dict[str, TaskSpec]:
-    """Our tasks plus each module's `TASKS` (a mapping of name → TaskSpec)."""
-    from email_infrastructure.workers.tasks import TASKS
-
+    """Our tasks (services/tasks.py) plus each module's `TASKS` (a mapping of name → TaskSpec)."""
     tasks = dict(TASKS)
     for name in modules:
         try:
@@ -88,8 +89,9 @@ def _with_heartbeat(spec: TaskSpec) -> SaqFunction:
     """The saq function of a task: runs its body on the worker's App, touching the job meanwhile.
 
     The touch is what tells a live worker from a killed one: saq's sweep retries an active job
-    not touched for `heartbeat` seconds.
+    not touched for `heartbeat` seconds. A job-row task runs through `services.jobs.run_job`.
     """
+    body = entry(spec)
 
     async def run(ctx: WorkerContext, *, params: dict[str, Any]) -> dict[str, Any]:
         job = ctx["job"]
@@ -106,7 +108,8 @@ def _with_heartbeat(spec: TaskSpec) -> SaqFunction:
 
         beating = asyncio.create_task(beat())
         try:
-            return await spec.body(app, job_key=job.key, **params)
+            result: dict[str, Any] = await body(app, job_key=job.key, **params)
+            return result
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):

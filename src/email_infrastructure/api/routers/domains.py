@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 
 from email_infrastructure.api.deps import AppDep, ReadKey, WriteKey, actor
 from email_infrastructure.api.schemas import DomainIn, DomainList, DomainOut, DomainUpdate, Envelope, MailboxIn, ok
-from email_infrastructure.services.desired import API_OWNER, OwnershipConflictError
+from email_infrastructure.services.domain_detail import domain_detail
 from email_infrastructure.services.domains import (
     DomainView,
     add_domain,
     domain_status,
     page_domains,
     remove_domain,
-    show_domain,
+)
+from email_infrastructure.services.domains import (
+    replace_domain as replace_owned_domain,
 )
 
 router = APIRouter(prefix="/domains", tags=["domains"])
@@ -57,20 +59,11 @@ async def list_domains(
     return Response(body, media_type="application/json", headers=dict(request.state.rate_limit_headers))
 
 
-#: id of a (cached, immutable) view → (the view, its status, its item as JSON); holding the view
-#: keeps its id from being reused while the entry lives
-_ITEMS: dict[int, tuple[DomainView, str, bytes]] = {}
-_ITEMS_MAX = 20_000
-
-
 def _item_json(view: DomainView, status_: str) -> bytes:
-    entry = _ITEMS.get(id(view))
-    if entry is not None and entry[0] is view and entry[1] == status_:
-        return entry[2]
-    if len(_ITEMS) >= _ITEMS_MAX:  # bounded: forget them all rather than grow
-        _ITEMS.clear()
-    data = _out(view, status_).model_dump_json().encode()
-    _ITEMS[id(view)] = (view, status_, data)
+    """The item's JSON, kept on the view itself: views are immutable and cached per App (services/domains.py)."""
+    data: bytes | None = view.rendered.get(("api.item", status_))
+    if data is None:
+        data = view.rendered[("api.item", status_)] = _out(view, status_).model_dump_json().encode()
     return data
 
 
@@ -83,19 +76,15 @@ async def create_domain(app: AppDep, key: WriteKey, body: DomainIn) -> Envelope[
 
 @router.get("/{name}", response_model=Envelope[DomainOut])
 async def get_domain(app: AppDep, key: ReadKey, name: str) -> Envelope[DomainOut]:
-    """One domain, defaults applied, with its status as the list gives it."""
-    view = await show_domain(app, name)
-    return ok(_out(view, await domain_status(app, view.name)))
+    """One domain, defaults applied, with its status as the list gives it (the domain page's read model)."""
+    detail = await domain_detail(app, name, sections=False)
+    return ok(_out(detail.view, detail.status))
 
 
 @router.put("/{name}", response_model=Envelope[DomainOut])
 async def replace_domain(app: AppDep, key: WriteKey, name: str, body: DomainUpdate) -> Envelope[DomainOut]:
     """Replace an API-owned domain's options and mailboxes; 404 if absent, 409 if another owner holds it."""
-    current = await show_domain(app, name)
-    if current.owner != API_OWNER:
-        raise OwnershipConflictError(f"{current.name} is owned by {current.owner}: change it there")
-    options: dict[str, Any] = dict(body.options)
-    view = await add_domain(app, current.name, options, _mailboxes(body.mailboxes), force=True, source=actor(key))
+    view = await replace_owned_domain(app, name, dict(body.options), _mailboxes(body.mailboxes), source=actor(key))
     return ok(_out(view, await domain_status(app, view.name)))
 
 

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request, Response
 
 from email_infrastructure.api.deps import AppDep, ReadKey
 from email_infrastructure.api.schemas import Envelope, Health, Liveness, ok
-from email_infrastructure.core.errors import EmailInfraError, StorageError
 
 router = APIRouter(tags=["health"])
 
@@ -20,18 +19,9 @@ async def health() -> Envelope[Liveness]:
 @router.get("/ready", response_model=Envelope[Health])
 async def ready(app: AppDep) -> Envelope[Health]:
     """503 unless the database answers and its schema is at this version's migration head."""
-    from email_infrastructure.storage.migrate import current_revision, head_revision
+    from email_infrastructure.services.schema import ready_schema
 
-    try:
-        db = await app.database()
-        revision = await current_revision(db.engine)
-    except EmailInfraError:
-        raise
-    except Exception as exc:
-        raise StorageError(f"the database does not answer: {type(exc).__name__}") from None
-    if revision != head_revision():
-        raise StorageError(f"the database schema is at {revision or 'nothing'}, this version needs {head_revision()}")
-    return ok(Health(status="ok", detail=f"{db.engine.dialect.name} at revision {revision}"))
+    return ok(Health(status="ok", detail=await ready_schema(app)))
 
 
 @router.get(

@@ -1,4 +1,5 @@
-"""`/api/v1/plans`: plan the stored desired state (services/plans.py), then apply it by id as a background job."""
+"""`/api/v1/plans`: plan the stored desired state and keep the plan, then apply it by id as a background job
+(services/plans.py)."""
 
 from __future__ import annotations
 
@@ -7,40 +8,31 @@ from fastapi import APIRouter, status
 from email_infrastructure.api.deps import AppDep, ReadCreateKey, ReadKey, RunnerDep, WriteKey
 from email_infrastructure.api.routers.jobs import job_out
 from email_infrastructure.api.schemas import Envelope, JobOut, PlanOut, ok
-from email_infrastructure.services.jobs import JobView, get_job, store_plan, submit
+from email_infrastructure.services.plans import StoredPlan, get_stored_plan, plan_and_store, submit_apply
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
 
-def _plan_out(job: JobView) -> PlanOut:
-    plan = job.result or {}
-    summary = {str(k): int(v) for k, v in (plan.get("summary") or {}).items()}
+def _plan_out(stored: StoredPlan) -> PlanOut:
     return PlanOut(
-        id=job.id,
-        checksum=str(plan.get("checksum", "")),
-        has_changes=any(v for k, v in summary.items() if k != "unchanged"),
-        summary=summary,
-        plan=plan,
+        id=stored.id,
+        checksum=stored.checksum,
+        has_changes=stored.has_changes,
+        summary=stored.summary,
+        plan=stored.plan,
     )
 
 
 @router.post("", response_model=Envelope[PlanOut], status_code=status.HTTP_201_CREATED)
 async def create_plan(app: AppDep, key: ReadCreateKey) -> Envelope[PlanOut]:
     """Plan the stored desired state against every provider (writes nothing there) and keep the plan."""
-    from email_infrastructure.services.plans import plan
-
-    planned = await plan(app)
-    data = planned.to_json()
-    job = await store_plan(app, data, key_name=key.name)
-    out = _plan_out(job)
-    out.has_changes = planned.has_changes
-    return ok(out)
+    return ok(_plan_out(await plan_and_store(app, key_name=key.name)))
 
 
 @router.get("/{plan_id}", response_model=Envelope[PlanOut])
 async def read_plan(app: AppDep, key: ReadKey, plan_id: str) -> Envelope[PlanOut]:
     """A plan made earlier."""
-    return ok(_plan_out(await get_job(app, plan_id, kind="plan")))
+    return ok(_plan_out(await get_stored_plan(app, plan_id)))
 
 
 @router.post("/{plan_id}/apply", response_model=Envelope[JobOut], status_code=status.HTTP_202_ACCEPTED)
@@ -49,11 +41,4 @@ async def apply_plan(app: AppDep, runner: RunnerDep, key: WriteKey, plan_id: str
 
     Applying the same plan again returns the same job.
     """
-    planned = await get_job(app, plan_id, kind="plan")
-    checksum = str((planned.result or {}).get("checksum", ""))
-    job, created = await submit(
-        app, "apply", {"plan": plan_id, "checksum": checksum}, key_name=key.name, job_key=f"apply:{plan_id}"
-    )
-    if created:
-        await runner.enqueue(job.id)
-    return ok(job_out(job))
+    return ok(job_out(await submit_apply(app, runner, plan_id, key_name=key.name)))

@@ -19,13 +19,15 @@ PROVIDERS: dict[str, type[DnsProvider[Any]]] = {
 }
 
 
-def build_provider(name: str, spec: ProviderSpec, data_dir: Path) -> DnsProvider[Any]:
-    """Instantiate the provider declared under `name`."""
+def build_provider(
+    name: str, spec: ProviderSpec, data_dir: Path, *, limiters: dict[str, Any] | None = None
+) -> DnsProvider[Any]:
+    """Instantiate the provider declared under `name` (`limiters`: a registry its rate limiters are shared in)."""
     cls = PROVIDERS.get(spec.type)
     if cls is None:
         raise UserError(f"DNS provider {name}: unknown type {spec.type!r}")
     settings = cls.settings_model.model_validate(spec.settings)
-    return cls(name, settings, ProviderContext(data_dir=data_dir))
+    return cls(name, settings, ProviderContext(data_dir=data_dir, limiters=limiters))
 
 
 __all__ = ["PROVIDERS", "DnsProvider", "ProviderContext", "build_provider"]

@@ -6,9 +6,9 @@ import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -28,6 +28,9 @@ class ProviderContext:
     """What every provider may use besides its own settings."""
 
     data_dir: Path
+    #: in-process rate limiters by budget, shared by the providers built with the same registry (an
+    #: App's: two providers with one API token share its budget); None: each provider has its own
+    limiters: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
@@ -84,11 +84,12 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
 
     type = "cloudflare"
     settings_model = CloudflareSettings
-    #: one bucket per API token: the budget is per user, shared by every zone
-    _limiters: ClassVar[dict[str, RateLimiter]] = {}
 
     def __init__(self, name: str, settings: CloudflareSettings, context: ProviderContext) -> None:
         super().__init__(name, settings, context)
+        #: one bucket per API token (the budget is per user, shared by every zone): in the context's
+        #: registry when it has one (the App's), else this provider's own
+        self._limiters: dict[str, Any] = context.limiters if context.limiters is not None else {}
         self._client: _CloudflareClient | None = None
         self._zone_ids: dict[str, str] | None = None
         self._live: dict[str, dict[tuple[str, str], list[_Live]]] = {}
@@ -99,7 +100,7 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
         if self._client is None:
             token = resolve_secret(self.settings.api_token)
             bucket = hashlib.sha256(token.encode()).hexdigest()
-            # across processes when the deployment shares a Redis, else one bucket per process
+            # across processes when the deployment shares a Redis, else one bucket per registry
             limiter: Limiter = shared_limiter(
                 f"cloudflare:{bucket}", self.settings.requests_per_5_minutes, 300.0
             ) or self._limiters.setdefault(bucket, RateLimiter(self.settings.requests_per_5_minutes, 300.0))

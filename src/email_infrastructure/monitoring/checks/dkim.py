@@ -7,7 +7,6 @@ import base64
 import binascii
 import re
 
-from email_infrastructure.core.rsa_keys import InvalidKeyError, rsa_key_bits
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
 from email_infrastructure.monitoring.findings import CheckResult
 
@@ -45,6 +44,9 @@ def _inspect(result: CheckResult, selector: str, name: str, record: str, expecte
         if len(raw) != 32:
             result.error("dkim.invalid_key", f"{name}: the ed25519 key is not 32 bytes of base64", [record])
     elif kind == "rsa":
+        # cryptography is imported when a key is read: a blocklist lookup or --help never pays for it
+        from email_infrastructure.core.rsa_keys import InvalidKeyError, rsa_key_bits
+
         try:
             bits = rsa_key_bits(key)
         except InvalidKeyError as exc:

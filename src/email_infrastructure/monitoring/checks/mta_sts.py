@@ -6,8 +6,6 @@ import asyncio
 import re
 import ssl
 
-import httpx
-
 from email_infrastructure.monitoring.checks.dkim import parse_tags
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
 from email_infrastructure.monitoring.findings import CheckResult
@@ -33,6 +31,8 @@ async def fetch_policy(host: str, ip: str, ctx: AuditContext) -> tuple[int, str]
     (RFC 8461 §3.3: the status is returned as it is), the body is read to its end (chunked or not)
     up to MAX_POLICY_BYTES, and the whole fetch is bounded by the connect timeout.
     """
+    import httpx
+
     netloc = f"[{ip}]" if ":" in ip else ip
     url = f"https://{netloc}:{ctx.options.https_port}/.well-known/mta-sts.txt"
     limit = ctx.options.connect_timeout
@@ -72,6 +72,8 @@ def _verify_error(exc: BaseException) -> str | None:
 
 def _describe(exc: BaseException) -> str:
     """A short reason for a failed fetch (the timeout has no message of its own)."""
+    import httpx
+
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return "no answer within the time limit"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -149,6 +151,9 @@ async def check_mta_sts(target: DomainTarget, ctx: AuditContext, mx_hosts: list[
         result.error("mta_sts.policy_unreachable", f"{host} has no address: the policy cannot be fetched")
         return result
     url = f"https://{host}/.well-known/mta-sts.txt"
+    # httpx is imported here, not at the top: only a domain with a policy pays for it (start-up)
+    import httpx
+
     try:
         status, body = await fetch_policy(host, addresses[0], ctx)
     except PolicyTooLarge as exc:

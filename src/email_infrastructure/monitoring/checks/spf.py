@@ -8,6 +8,7 @@ sender (macros naming the sender, `ptr`) is reported as undetermined, never as m
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -145,7 +146,7 @@ class _Walker:
         return None
 
     async def record(self, text: str, name: str, chain: tuple[str, ...], top: bool) -> list[Step]:
-        parsed = parse(text)
+        parsed = _parsed(text)
         first_all = parsed.first_all
         if top and first_all is not None:
             self.found.all_qualifier = first_all.qualifier
@@ -269,6 +270,12 @@ class _Walker:
         return Step(mechanism.qualifier, "networks", networks)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> SpfRecord:
+    """`parse`, once per distinct text: a fleet's domains share their ESPs' include records (only read here)."""
+    return parse(text)
+
+
 async def expand_record(resolver: Resolver, domain: str, record: str, timeout: float) -> Expansion:
     """Evaluate every DNS-querying term of `record` recursively, within `timeout` seconds."""
     walker = _Walker(resolver, domain)
@@ -310,7 +317,7 @@ async def _check_record(result: CheckResult, target: DomainTarget, ctx: AuditCon
         result.error("spf.plus_all", "+all authorises every host on the Internet to send as this domain", evidence)
     elif found.all_qualifier == "?":
         result.warn("spf.neutral_all", "?all is neutral and protects nothing; use -all or ~all", evidence)
-    elif found.all_qualifier is None and parse(record).redirect is None:
+    elif found.all_qualifier is None and _parsed(record).redirect is None:
         result.warn("spf.no_all", "the record ends without an all mechanism (the default is neutral)", evidence)
     if found.unknown:
         result.cannot_tell("spf.lookup_unknown", f"some SPF lookups did not answer: {', '.join(found.unknown[:5])}")

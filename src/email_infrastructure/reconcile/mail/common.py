@@ -36,6 +36,12 @@ def dkim_scope(backend: str, domain: str) -> str:
     return intent_scope("dkim.key", backend, domain)
 
 
+def intent_made(event: Event, present: bool, *, deleted: Topic[Any], matches: bool = True) -> bool:
+    """Whether an interrupted run's intent was carried out: a deletion once the thing is gone, any
+    other change once it is there (and `matches` what the change wanted)."""
+    return not present if event.topic == deleted.name else present and matches
+
+
 async def intend(ctx: ReconcileContext, scope: str, topic: Topic[P], payload: P) -> Event:
     """Write the event of a change before making it (committed at once)."""
     async with ctx.uow() as uow:

@@ -14,7 +14,14 @@ from email_infrastructure.mailcow import events
 from email_infrastructure.mailcow.backend import MailBackend
 from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
-from email_infrastructure.reconcile.mail.common import KEY_BITS, dkim_scope, intend, settle_intents, step_error
+from email_infrastructure.reconcile.mail.common import (
+    KEY_BITS,
+    dkim_scope,
+    intend,
+    intent_made,
+    settle_intents,
+    step_error,
+)
 
 
 class MailDkimStep(Step):
@@ -52,7 +59,13 @@ class MailDkimStep(Step):
             # an interrupted run's intents (this step's, or the domain step's add/domain): made if
             # the server now holds the key they describe
             plan.detail = {
-                e.id: key is not None and (key.selector, key.bits) == (e.payload.get("selector"), e.payload.get("bits"))
+                e.id: intent_made(
+                    e,
+                    key is not None,
+                    deleted=events.DKIM_DELETED,
+                    matches=key is not None
+                    and (key.selector, key.bits) == (e.payload.get("selector"), e.payload.get("bits")),
+                )
                 for e in await self.ctx.intents(self.scope)
             }
             plan.housekeeping = bool(plan.detail)

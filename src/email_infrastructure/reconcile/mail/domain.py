@@ -20,6 +20,7 @@ from email_infrastructure.reconcile.mail.common import (
     KEY_BITS,
     confirm,
     dkim_scope,
+    intent_made,
     intent_scope,
     settle_intents,
     step_error,
@@ -71,8 +72,14 @@ class MailDomainStep(Step):
         elif current != self.wanted:
             plan.changes.append(StepChange("update", resource, current.to_json(), self.wanted.to_json()))
         # an interrupted run's intents: made if the domain is there (and, for an update, as wanted)
+        # (a removal's, when the domain was wanted again: made if the domain is gone)
         plan.detail = {
-            e.id: current is not None and (e.topic == events.DOMAIN_CREATED.name or current == self.wanted)
+            e.id: intent_made(
+                e,
+                current is not None,
+                deleted=events.DOMAIN_DELETED,
+                matches=e.topic == events.DOMAIN_CREATED.name or current == self.wanted,
+            )
             for e in await self.ctx.intents(self.scope)
         }
         plan.housekeeping = bool(plan.detail)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from email_infrastructure.core.errors import EmailInfraError, ProviderError
@@ -19,7 +20,16 @@ from email_infrastructure.mailcow import events
 from email_infrastructure.mailcow.backend import DkimKey, MailBackend, Mailbox, MailDomain
 from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.graph import Outputs, Step, StepChange, StepPlan
-from email_infrastructure.reconcile.mail.common import NoBackend, step_error
+from email_infrastructure.reconcile.mail.common import (
+    NoBackend,
+    confirm,
+    dkim_scope,
+    intend,
+    intent_made,
+    intent_scope,
+    settle_intents,
+    step_error,
+)
 from email_infrastructure.reconcile.mail.mailbox_ops import (
     delete_mailbox,
     emit_mailbox,
@@ -126,27 +136,45 @@ class MailDomainRemovalStep(RemovalStep[MailDomain | None]):
         return await self.backend.read_domain(self.domain)
 
     async def plan_removal(self, plan: StepPlan, current: MailDomain | None) -> None:
-        """The domain as a deletion (with --prune) or a note."""
-        if current is None:
+        """The domain as a deletion (with --prune) or a note; an interrupted run's intents to settle."""
+        if not self.prune:
+            if current is not None:
+                plan.notes.append(
+                    f"mail domain {self.domain} at {self.backend.name} was created by us and is no longer in the "
+                    "desired state (left alone; --prune removes it, its mailboxes and its DKIM key)"
+                )
             return
-        if self.prune:
+        if current is not None:
             resource = f"mail domain {self.domain} at {self.backend.name}"
             plan.changes.append(StepChange("delete", resource, current.to_json(), None))
-        else:
-            plan.notes.append(
-                f"mail domain {self.domain} at {self.backend.name} was created by us and is no longer in the desired "
-                "state (left alone; --prune removes it, its mailboxes and its DKIM key)"
-            )
+        plan.detail = {
+            e.id: intent_made(e, current is not None, deleted=events.DOMAIN_DELETED)
+            for e in await self.ctx.intents(self._scope())
+        }
+        plan.housekeeping = bool(plan.detail)
+
+    def _scope(self) -> str:
+        return intent_scope("mail.domain", self.backend.name, self.domain)
 
     async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
-        """Delete, read back, log."""
+        """Write the event as an intent, delete, read back, confirm the event."""
+        if plan.detail:
+            await settle_intents(self.ctx, self._scope(), plan.detail)
+        if not plan.changes:
+            return {}
+        payload = events.MailDomainPayload(domain=self.domain, backend=self.backend.name)
+        intent = await intend(self.ctx, self._scope(), events.DOMAIN_DELETED, payload)
         await self.backend.remove_domain(self.domain)
-        async with self.ctx.uow() as uow:
-            uow.emit(
-                events.DOMAIN_DELETED, events.MailDomainPayload(domain=self.domain, backend=self.backend.name), "mail"
-            )
-            await uow.commit()
+        await confirm(self.ctx, intent)
         return {}
+
+
+@dataclass(frozen=True)
+class _DkimRemoval:
+    """What the DKIM removal's apply needs: the key on the server, an interrupted run's intents."""
+
+    key: DkimKey | None
+    settle: dict[str, bool]
 
 
 class MailDkimRemovalStep(RemovalStep[DkimKey | None]):
@@ -165,22 +193,32 @@ class MailDkimRemovalStep(RemovalStep[DkimKey | None]):
             resource = f"dkim key {current.selector} of {self.domain} at {self.backend.name}"
             old = {"selector": current.selector, "bits": current.bits}
             plan.changes.append(StepChange("delete", resource, old, None))
-        plan.detail = current
+        settle = {
+            e.id: intent_made(e, current is not None, deleted=events.DKIM_DELETED)
+            for e in await self.ctx.intents(dkim_scope(self.backend.name, self.domain))
+        }
+        plan.detail = _DkimRemoval(current, settle)
         # nothing left on the server (removed by hand?): apply still forgets that the domain was ours
         plan.housekeeping = True
 
     async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
-        """Delete and read back the key, then release the domain with the event."""
-        key: DkimKey | None = plan.detail
-        if key is not None:
+        """Write the event as an intent, delete and read back the key, then release the domain and
+        confirm the event in one transaction."""
+        detail: _DkimRemoval = plan.detail
+        scope = dkim_scope(self.backend.name, self.domain)
+        if detail.settle:
+            await settle_intents(self.ctx, scope, detail.settle)
+        intent = None
+        if detail.key is not None:
+            payload = events.MailDkimPayload(
+                domain=self.domain, selector=detail.key.selector, bits=detail.key.bits, backend=self.backend.name
+            )
+            intent = await intend(self.ctx, scope, events.DKIM_DELETED, payload)
             await self.backend.remove_dkim(self.domain)
         async with self.ctx.uow() as uow:
             await uow.mail_ownership.release(self.backend.name, self.domain)
-            if key is not None:
-                payload = events.MailDkimPayload(
-                    domain=self.domain, selector=key.selector, bits=key.bits, backend=self.backend.name
-                )
-                uow.emit(events.DKIM_DELETED, payload, "mail")
+            if intent is not None:
+                await uow.confirm([intent])
             await uow.commit()
         return {}
 
