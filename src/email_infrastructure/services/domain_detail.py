@@ -18,7 +18,7 @@ from email_infrastructure.services.domains import DomainView, domain_inventory, 
 from email_infrastructure.services.overview import CheckView, domain_checks
 
 if TYPE_CHECKING:
-    from email_infrastructure.services.dmarc import DayRates, DmarcSummary
+    from email_infrastructure.services.dmarc_views import DayRates, DmarcSummary
 
 #: the DMARC section covers this many days, today included
 DMARC_DAYS = 30
@@ -93,7 +93,7 @@ async def domain_detail(app: App, name: str, *, sections: bool = True) -> Domain
     if not sections:
         return detail
     inventory, view = await domain_inventory(app, name)  # this domain's desired state alone, by key
-    from email_infrastructure.services.dmarc import daily_pass_rates, dmarc_summary
+    from email_infrastructure.services.dmarc_views import daily_pass_rates, dmarc_summary
     from email_infrastructure.services.plans import plan
     from email_infrastructure.services.records import desired_records
 
