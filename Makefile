@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/audit_vs_checkdmarc.py --domains 1000 --runs 3
 	$(BIN)/python bench/blacklist_vs_pydnsbl.py --ips 500 --runs 5
 	$(BIN)/python bench/wire_vs_dnspython.py --domains 1000 --runs 5
+	$(BIN)/python bench/dmarc_vs_parsedmarc.py --rounds 3
 
 audit: $(STAMP)
 	$(BIN)/python .ci/audit.py
