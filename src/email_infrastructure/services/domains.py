@@ -240,7 +240,8 @@ async def add_domain(
     if unknown:
         raise UserError(f"unknown domain options: {', '.join(unknown)} (known: {', '.join(DOMAIN_OPTIONS)})")
     async with app.uow() as uow:
-        rows = await uow.desired.load()
+        # the fleet's small tables and this one domain: a write never reads (nor validates) the others
+        rows = await uow.desired.load(only=[wanted])
         snap = from_rows(rows)
         existing = snap.domains.get(wanted)
         if existing is not None and not force:
@@ -267,12 +268,13 @@ async def add_domain(
         value = explicit_domain(inventory, spec)
         _check_references(inventory, wanted, value)
         snap.domains[wanted] = Owned(value, owner)
+        view = _view(snap.inventory(), wanted, owner)  # validated before anything is written
         await write_snapshot(uow, rows, snap)
         topic = events.DOMAIN_UPDATED if existing else events.DOMAIN_CREATED
         uow.emit(topic, events.DesiredDomainPayload(domain=wanted, owner=owner), source=source or owner)
         await uow.commit()
     app.domain_views.invalidate(wanted)
-    return _view(snap.inventory(), wanted, owner)
+    return view
 
 
 async def replace_domain(
@@ -305,8 +307,9 @@ def _check_references(inventory: Inventory, name: str, spec: dict[str, Any]) -> 
 
 
 async def _editable(uow: Any, name: str, owner: str, force: bool) -> tuple[DesiredRows, Snapshot, Owned]:
-    """The stored rows, the state, and the domain `owner` may change (another's only with `force`)."""
-    rows = await uow.desired.load()
+    """The stored rows, the state, and the domain `owner` may change (another's only with `force`): the
+    fleet's small tables and this domain alone, so an edit costs the same whatever the fleet's size."""
+    rows = await uow.desired.load(only=[name])
     snap = from_rows(rows)
     existing = snap.domains.get(name)
     if existing is None:
