@@ -114,7 +114,17 @@ async def page_domains(
         if cache.fleet is None or cache.fleet[0] != fleet_stamp:
             cache.fleet = (fleet_stamp, await pages.fleet())
         fleet = cache.fleet[1]
-    return DomainPage(_cached_views(app, fleet, fleet_stamp, rows), total, {r.name: r.status for r in rows})
+        views, missing = _cached_views(app, fleet_stamp, rows)
+        if missing:  # only these need their specs read
+            specs = await pages.specs([r.name for r in missing])
+            for r in missing:
+                r.spec = specs.get(r.name)
+            # on PostgreSQL (read committed) a domain may be removed between the two reads: it is left out
+            missing = [r for r in missing if r.spec is not None]
+    if missing:
+        _compute_views(app, fleet, fleet_stamp, missing, views)
+    listed = [r for r in rows if r.name in views]
+    return DomainPage([views[r.name] for r in listed], total, {r.name: r.status for r in listed})
 
 
 def _stamp_of(fleet_stamp: Any, row: PageRow) -> tuple[Any, ...]:
@@ -136,27 +146,31 @@ def _transient(rows: list[PageRow]) -> list[Domain]:
     ]
 
 
-def _cached_views(app: App, fleet: DesiredRows, fleet_stamp: Any, rows: list[PageRow]) -> list[DomainView]:
-    """Views of listed domains, from the App's cache when nothing they are computed from changed: a page
-    of unchanged domains is served without validating the desired state again (what made listing 10,000
-    domains slow)."""
+def _cached_views(app: App, fleet_stamp: Any, rows: list[PageRow]) -> tuple[dict[str, DomainView], list[PageRow]]:
+    """Views of listed domains the App's cache holds (nothing they are computed from changed), and the rows
+    of the others: a page of unchanged domains is served without validating the desired state again (what
+    made listing 10,000 domains slow)."""
     cache = app.domain_views
-    stamps = {r.name: _stamp_of(fleet_stamp, r) for r in rows}
     views: dict[str, DomainView] = {}
     missing: list[PageRow] = []
     for r in rows:
-        found = cache.get(r.name, stamps[r.name])
+        found = cache.get(r.name, _stamp_of(fleet_stamp, r))
         if found is None:
             missing.append(r)
         else:
             views[r.name] = found
-    if missing:
-        inventory = from_rows(DesiredRows(fleet.providers, fleet.servers, fleet.settings, _transient(missing)))
-        resolved = inventory.inventory()
-        for r in missing:
-            views[r.name] = _view(resolved, r.name, r.managed_by)
-            cache.put(r.name, stamps[r.name], views[r.name])
-    return [views[r.name] for r in rows]
+    return views, missing
+
+
+def _compute_views(
+    app: App, fleet: DesiredRows, fleet_stamp: Any, missing: list[PageRow], views: dict[str, DomainView]
+) -> None:
+    """Compute (and cache) the views of `missing` rows, their specs read, into `views`."""
+    inventory = from_rows(DesiredRows(fleet.providers, fleet.servers, fleet.settings, _transient(missing)))
+    resolved = inventory.inventory()
+    for r in missing:
+        views[r.name] = _view(resolved, r.name, r.managed_by)
+        app.domain_views.put(r.name, _stamp_of(fleet_stamp, r), views[r.name])
 
 
 def _absent(name: str) -> NotFoundError:
