@@ -245,7 +245,7 @@ class DomainPages:
     async def specs(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stored specs of these domains (the listed ones whose views are not cached), by key."""
         query = select(Domain.name, Domain.spec).where(Domain.name.in_(list(names)))
-        return {name: spec for name, spec in (await self._session.execute(query)).all()}
+        return {row[0]: row[1] for row in (await self._session.execute(query)).all()}
 
     async def one(self, name: str) -> tuple[PageRow, tuple[Any, ...]] | None:
         """One domain as `page` gives it (row, mailboxes, status) and the fleet's stamp: one round trip, by key."""
