@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,6 +175,18 @@ def _compute_views(
         app.domain_views.put(r.name, _stamp_of(fleet_stamp, r), views[r.name])
 
 
+@contextlib.asynccontextmanager
+async def _write_turn(app: App) -> AsyncIterator[None]:
+    """On SQLite, this App's domain edits take turns: SQLite has one writer, and connections waiting for
+    its lock sleep in its busy handler (up to 100 ms a time), which made 8 writing clients' p99 1.5 s.
+    PostgreSQL edits of different domains lock different rows: they run together."""
+    if (await app.database()).engine.dialect.name != "sqlite":
+        yield
+        return
+    async with app.domain_views.write_turn():
+        yield
+
+
 def _absent(name: str) -> NotFoundError:
     return NotFoundError(f"{name} is not a domain of the desired state (see `email-infra domain list`)")
 
@@ -253,7 +267,7 @@ async def add_domain(
     unknown = sorted(set(options or {}) - set(DOMAIN_OPTIONS) - {"purge"})
     if unknown:
         raise UserError(f"unknown domain options: {', '.join(unknown)} (known: {', '.join(DOMAIN_OPTIONS)})")
-    async with app.uow() as uow:
+    async with _write_turn(app), app.uow() as uow:
         # the fleet's small tables and this one domain: a write never reads (nor validates) the others
         rows = await uow.desired.load(only=[wanted])
         snap = from_rows(rows)
@@ -340,7 +354,7 @@ async def remove_domain(
 ) -> DomainView:
     """Drop a domain from the desired state; the next apply deletes the records we made for it."""
     wanted = _existing_name(name)
-    async with app.uow() as uow:
+    async with _write_turn(app), app.uow() as uow:
         rows, snap, existing = await _editable(uow, wanted, owner, force)
         view = _view(snap.inventory(), wanted, existing.owner)
         del snap.domains[wanted]
@@ -367,7 +381,7 @@ async def set_mailboxes(
 ) -> DomainView:
     """Add personas to a domain and remove mailboxes by local part; another owner's domain needs `force`."""
     wanted = _existing_name(name)
-    async with app.uow() as uow:
+    async with _write_turn(app), app.uow() as uow:
         rows, snap, existing = await _editable(uow, wanted, owner, force)
         mailboxes = dict(existing.value.get("mailboxes", {}))
         for local in remove or []:
