@@ -25,7 +25,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent / "src"), str(BENCH)]
 
-from api_wrk import backends, ensure_wrk, seed, serve, stop, wrk  # noqa: E402  # after the sys.path insert above
+from api_wrk import analyze, backends, ensure_wrk, seed, serve, stop, wrk  # noqa: E402  # after the sys.path insert above
 from domain_read import admin, grow  # noqa: E402  # after the sys.path insert above
 
 from email_infrastructure.core.settings import Settings  # noqa: E402  # after the sys.path insert above
@@ -46,6 +46,7 @@ async def grown(settings: Settings, size: int) -> None:
     app = App(settings)
     try:
         await grow(app, size)
+        await analyze(settings)
     finally:
         await app.close()
 

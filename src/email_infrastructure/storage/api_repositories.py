@@ -176,8 +176,10 @@ def _page_statement(provider: str | None, server: str | None, status: str | None
     page = (
         narrowed(select(Domain.id, Domain.name, Domain.managed_by, Domain.updated_at).select_from(Domain))
         .order_by(Domain.name)
-        .limit(bindparam("page_limit", type_=Integer))
-        .offset(bindparam("page_offset", type_=Integer))
+        # rendered into the SQL at execution (the built statement is still reused): PostgreSQL's generic plan
+        # of a prepared `LIMIT $1` does not know the page is small, and sorted every domain for it
+        .limit(bindparam("page_limit", type_=Integer, literal_execute=True))
+        .offset(bindparam("page_offset", type_=Integer, literal_execute=True))
         .subquery("page")
     )
     worst = select(_rank()).where(CheckState.subject == page.c.name).scalar_subquery()
