@@ -7,7 +7,7 @@ largest fleet's rate to the smallest's (flat: ≈ 1). Last, SIGTERM is sent to t
 8 clients write, and the seconds it took to exit are printed. SQLite (temp data dir) and PostgreSQL
 (temp database `ei_bench_<pid>_…`, dropped after).
 
-    python bench/api_writes.py [--sizes 500,2000,10000,100000] [--seconds 10] [--no-postgres]
+    python bench/api_writes.py [--sizes 500,2000,10000,100000] [--seconds 10] [--no-postgres | --no-sqlite]
 """
 
 from __future__ import annotations
@@ -100,11 +100,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="500,2000,10000,100000")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     binary = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="ei-bench-writes-") as tmp:
-        chosen = backends(Path(tmp), args.no_postgres)
+        chosen = backends(Path(tmp), args.no_postgres, args.no_sqlite)
         try:
             for label, make in chosen:
                 run_backend(label, make(f"{label}-writes"), binary, sizes, args.seconds)

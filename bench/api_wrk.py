@@ -9,7 +9,7 @@ database `ei_bench_<pid>`, dropped after). One domain by key (`GET /api/v1/domai
 timed the same way on a 100,000-domain fleet (random names, no peer: the target is its p99).
 wrk comes from Debian: installed with apt-get when missing (as root, as scripts/install-os-deps does).
 
-    python bench/api_wrk.py [--domains 10000] [--one 100000] [--pairs 3] [--seconds 10] [--no-postgres]
+    python bench/api_wrk.py [--domains 10000] [--one 100000] [--pairs 3] [--seconds 10] [--no-postgres | --no-sqlite]
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def one_domain(label: str, settings: Settings, work: Path, binary: str, size: in
         stop(ours)
 
 
-def backends(base: Path, no_postgres: bool) -> list[tuple[str, Any]]:
+def backends(base: Path, no_postgres: bool, no_sqlite: bool = False) -> list[tuple[str, Any]]:
     """(label, a function of a subdirectory name giving fresh Settings); PostgreSQL databases are dropped after."""
 
     def sqlite(sub: str) -> Settings:
@@ -257,7 +257,7 @@ def backends(base: Path, no_postgres: bool) -> list[tuple[str, Any]]:
         return Settings(data_dir=base / sub, database_url=url, _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file
 
     created: list[str] = []
-    chosen: list[tuple[str, Any]] = [("sqlite", sqlite)]
+    chosen: list[tuple[str, Any]] = [] if no_sqlite else [("sqlite", sqlite)]
     if not no_postgres:
         chosen.append(("postgresql", postgres))
     backends.created = created  # type: ignore[attr-defined]  # dropped by main()
@@ -271,11 +271,12 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     binary = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="ei-bench-wrk-") as tmp:
         base = Path(tmp)
-        chosen = backends(base, args.no_postgres)
+        chosen = backends(base, args.no_postgres, args.no_sqlite)
         try:
             for label, make in chosen:
                 settings = make(f"{label}-list")
