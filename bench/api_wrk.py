@@ -6,7 +6,8 @@ the peer is a bare FastAPI app under the same uvicorn serving the same pages' JS
 wrk Lua script walking the 200 pages) and the same key header. Runs are interleaved A B A B A B
 with the load average beside each pair; on SQLite (a temp data dir) and on PostgreSQL (a temp
 database `ei_bench_<pid>`, dropped after). One domain by key (`GET /api/v1/domains/{name}`) is
-timed the same way on a 100,000-domain fleet (random names, no peer: the target is its p99).
+timed on a 100,000-domain fleet (random names, no peer: the target is its p99) with one connection
+(a read's own latency) and with sixteen (the rate; latency then includes the queue).
 wrk comes from Debian: installed with apt-get when missing (as root, as scripts/install-os-deps does).
 
     python bench/api_wrk.py [--domains 10000] [--one 100000] [--pairs 3] [--seconds 10] [--no-postgres | --no-sqlite]
@@ -229,14 +230,16 @@ def one_domain(label: str, settings: Settings, work: Path, binary: str, size: in
         script = work / "one.lua"
         script.write_text(ONE % {"last": size - 1})
         wrk(binary, url, script, key, 3)
+        # one connection: a read's own latency; sixteen: the rate, and the latency with requests queued
         for n in range(args.pairs):
-            load = f"{os.getloadavg()[0]:.2f}"
-            r = wrk(binary, url, script, key, args.seconds)
-            print(
-                f"{label} one domain of {size:,} run {n + 1} (load {load}): {r['rps']:,.0f} req/s "
-                f"p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms ({r['non2xx']:.0f} non-2xx)",
-                flush=True,
-            )
+            for connections in (1, 16):
+                load = f"{os.getloadavg()[0]:.2f}"
+                r = wrk(binary, url, script, key, args.seconds, connections=connections)
+                print(
+                    f"{label} one domain of {size:,} run {n + 1} -c{connections} (load {load}): {r['rps']:,.0f} "
+                    f"req/s p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms ({r['non2xx']:.0f} non-2xx)",
+                    flush=True,
+                )
     finally:
         stop(ours)
 
