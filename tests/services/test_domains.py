@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -173,3 +174,18 @@ async def test_a_domain_edit_sends_the_same_statements_whatever_the_fleet_size(
     assert len(await domain_service.list_domains(app)) == 1_200
     with pytest.raises(OwnershipConflictError):
         await domain_service.add_domain(app, "acme-mail.test")
+
+
+async def test_domain_edits_take_turns_on_sqlite_only(app: App, write_inventory: WriteInventory, backend: str) -> None:
+    await import_inventory(app, write_inventory())
+    turn = app.domain_views.write_turn()
+    assert app.domain_views.write_turn() is turn  # one per App and event loop
+    async with turn:
+        adding = asyncio.create_task(domain_service.add_domain(app, "queued.test"))
+        if backend == "sqlite":
+            # a read (WAL: it never waits for a writer) goes by while the edit waits for its turn
+            assert len((await domain_service.page_domains(app)).domains) == 2
+            assert not adding.done()
+        else:  # PostgreSQL: edits lock their own rows, they do not wait for each other here
+            await adding
+    assert (await adding).name == "queued.test"
