@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from tests.api.conftest import KNOWN_SECRETS, StartServer, unique_prefix
 from tests.conftest import Cli, service_missing
 
+QUICKSTART = (Path(__file__).parents[2] / "examples" / "quickstart.yaml").read_text()
 REDIS_URL = os.environ.get("EMAIL_INFRA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -32,6 +35,47 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(cli: Cli, start_server: Star
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=15) == 0, server.output()
     assert key not in server.output()
+
+
+def test_serve_stops_promptly_on_sigterm_while_clients_add_domains(
+    cli: Cli, start_server: StartServer, tmp_path: Path
+) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(QUICKSTART)
+    applied = cli("apply", "-f", str(inventory), "--yes")
+    assert applied.returncode == 0, applied.stderr
+    key = make_key(cli, "writer", "write")
+    server = start_server({"EMAIL_INFRA_API_RATE_LIMIT_WRITE": "100000/minute"})
+    statuses: list[int] = []
+    writing, done = threading.Event(), threading.Event()
+
+    def write(client_number: int) -> None:
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+            for i in range(10_000):
+                if done.is_set():
+                    return
+                try:
+                    answer = client.post("/api/v1/domains", json={"name": f"w{client_number}-{i}.writes.test"})
+                except httpx.HTTPError:  # the server closed the connection: it is stopping
+                    return
+                statuses.append(answer.status_code)
+                if len(statuses) >= 16:
+                    writing.set()
+
+    clients = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in clients:
+        thread.start()
+    try:
+        assert writing.wait(timeout=120), server.output()
+        server.process.send_signal(signal.SIGTERM)
+        # generous: a server whose event loop a write held would miss it
+        assert server.process.wait(timeout=60) == 0, server.output()
+    finally:
+        done.set()
+        for thread in clients:
+            thread.join(timeout=60)
+    assert statuses and set(statuses) == {201}, sorted(set(statuses))
 
 
 def test_the_event_stream_sends_new_audit_log_entries(cli: Cli, start_server: StartServer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -146,3 +147,45 @@ async def test_a_view_cached_by_one_app_is_not_served_after_another_changes_the_
         await other.close()
     seen = await domain_service.show_domain(app, "new-brand.test")
     assert seen.spec["dkim_selector"] == "s9" and seen.mailboxes == ["eve.ng@new-brand.test"]
+
+
+async def test_a_domain_edit_sends_the_same_statements_whatever_the_fleet_size(
+    app: App, write_inventory: WriteInventory
+) -> None:
+    await import_inventory(app, write_inventory())
+    await _grow(app, 10)
+    sent: dict[int, list[int]] = {}
+    for size in (10, 1_200):  # past SQLAlchemy's batches of 500 ids: reading every domain costs more statements
+        await _grow(app, size)
+        with counted(app) as added:
+            await domain_service.add_domain(
+                app, f"new-{size}.test", mailboxes=[{"first_name": "Dee", "last_name": "Ray"}]
+            )
+        with counted(app) as mailboxes:
+            await domain_service.set_mailboxes(app, f"new-{size}.test", add=[{"first_name": "Eve", "last_name": "Ng"}])
+        with counted(app) as removed:
+            await domain_service.remove_domain(app, f"new-{size}.test")
+        sent[size] = [len(added), len(mailboxes), len(removed)]
+        # no statement reads the domains table without naming the domain
+        for statement in [*added, *mailboxes, *removed]:
+            assert not ("FROM domains" in statement and "WHERE" not in statement), statement
+    assert sent[10] == sent[1_200], sent
+    # the other domains are untouched, and the rules still hold: another owner's domain is refused
+    assert len(await domain_service.list_domains(app)) == 1_200
+    with pytest.raises(OwnershipConflictError):
+        await domain_service.add_domain(app, "acme-mail.test")
+
+
+async def test_domain_edits_take_turns_on_sqlite_only(app: App, write_inventory: WriteInventory, backend: str) -> None:
+    await import_inventory(app, write_inventory())
+    turn = app.domain_views.write_turn()
+    assert app.domain_views.write_turn() is turn  # one per App and event loop
+    async with turn:
+        adding = asyncio.create_task(domain_service.add_domain(app, "queued.test"))
+        if backend == "sqlite":
+            # a read (WAL: it never waits for a writer) goes by while the edit waits for its turn
+            assert len((await domain_service.page_domains(app)).domains) == 2
+            assert not adding.done()
+        else:  # PostgreSQL: edits lock their own rows, they do not wait for each other here
+            await adding
+    assert (await adding).name == "queued.test"

@@ -293,7 +293,11 @@ async def import_inventory(app: App, loaded: LoadedInventory, *, force: bool = F
 
 
 async def write_snapshot(uow: Any, rows: DesiredRows, snap: Snapshot) -> None:
-    """Make the stored rows equal `snap` (rows are updated in place, so ids are kept)."""
+    """Make the stored rows equal `snap` (rows are updated in place, so ids are kept).
+
+    Only the domains of `rows` are compared: rows loaded with `load(only=…)` and a snapshot of them
+    write just those domains (an API edit), whatever the fleet's size.
+    """
     desired = uow.desired
     providers = {(p.kind, p.name): p for p in rows.providers}
     for key, item in snap.providers.items():
@@ -306,8 +310,10 @@ async def write_snapshot(uow: Any, rows: DesiredRows, snap: Snapshot) -> None:
     for row in providers.values():
         await desired.remove(row)
     servers = {s.name: s for s in rows.servers}
+    kept: list[Server] = []
     for name, item in snap.servers.items():
         srow = servers.pop(name, None) or Server(name=name)
+        kept.append(srow)
         if srow.id is None:
             desired.add(srow)
         srow.hostname = item.value["hostname"]
@@ -317,8 +323,8 @@ async def write_snapshot(uow: Any, rows: DesiredRows, snap: Snapshot) -> None:
         srow.spec, srow.managed_by = item.value, item.owner
     for srow in servers.values():
         await desired.remove(srow)
-    await desired.flush()
-    server_ids = {s.name: s.id for s in (await desired.load()).servers}
+    await desired.flush()  # new servers get their ids
+    server_ids = {s.name: s.id for s in kept}
     for setting_key, item in snap.settings.items():
         setting = rows.settings.get(setting_key)
         if setting is None:

@@ -7,6 +7,7 @@ another process is never served from here either. Each App holds its own (`App.d
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from typing import Any, Generic, TypeVar
 
@@ -24,6 +25,8 @@ class DomainViewCache(Generic[V]):
         self._views: OrderedDict[str, tuple[Any, V]] = OrderedDict()
         #: (the fleet's stamp, its rows): the providers, servers and settings the views of a page are computed from
         self.fleet: tuple[Any, Any] | None = None
+        #: the App's turn to edit domains, per event loop (an App may outlive one: the CLI runs several)
+        self._turns: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     def __len__(self) -> int:
         return len(self._views)
@@ -45,6 +48,15 @@ class DomainViewCache(Generic[V]):
         self._views.move_to_end(name)
         while len(self._views) > self.size:
             self._views.popitem(last=False)
+
+    def write_turn(self) -> asyncio.Lock:
+        """The lock this App's domain edits take in turn on the running event loop."""
+        loop = asyncio.get_running_loop()
+        lock = self._turns.get(loop)
+        if lock is None:
+            self._turns = {known: held for known, held in self._turns.items() if not known.is_closed()}
+            lock = self._turns[loop] = asyncio.Lock()
+        return lock
 
     def invalidate(self, name: str | None = None) -> None:
         """Forget one domain's view (a write to it), or everything (a write to the fleet)."""

@@ -6,12 +6,13 @@ bound to one session, never committing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Integer, Select, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from email_infrastructure.core.database import READ_ONLY
@@ -112,7 +113,8 @@ class PageRow:
     name: str
     managed_by: str
     updated_at: datetime
-    spec: dict[str, Any]
+    #: None from `page` (a cached view needs no spec; `specs` reads those of the others)
+    spec: dict[str, Any] | None
     #: (local part, first name, last name), by local part
     mailboxes: list[tuple[str, str, str]]
     status: str
@@ -160,6 +162,44 @@ def _stamp(values: Sequence[Any]) -> tuple[Any, ...]:
     return tuple((int(values[i]), str(values[i + 1])) for i in range(0, len(values), 2))
 
 
+@functools.lru_cache(maxsize=64)
+def _page_statement(provider: str | None, server: str | None, status: str | None) -> Select[Any]:
+    """The page query of these filters, built once (limit and offset are bound per request): building it
+    cost more than SQLite took to run it.
+
+    One round trip: the total, each page domain's status (an index lookup) and the fleet's stamp as
+    subqueries, the mailboxes joined. The total is a subquery rather than `count(*) over ()`: a window
+    over every domain made SQLite read and sort all of them (30 ms at 10,000) instead of walking the
+    name index. The specs are left out: a cached view needs none (`DomainPages.specs`).
+    """
+    narrowed = _narrowing(provider, server, status)
+    page = (
+        narrowed(select(Domain.id, Domain.name, Domain.managed_by, Domain.updated_at).select_from(Domain))
+        .order_by(Domain.name)
+        # rendered into the SQL at execution (the built statement is still reused): PostgreSQL's generic plan
+        # of a prepared `LIMIT $1` does not know the page is small, and sorted every domain for it
+        .limit(bindparam("page_limit", type_=Integer, literal_execute=True))
+        .offset(bindparam("page_offset", type_=Integer, literal_execute=True))
+        .subquery("page")
+    )
+    worst = select(_rank()).where(CheckState.subject == page.c.name).scalar_subquery()
+    return (
+        select(
+            page.c.name,
+            page.c.managed_by,
+            page.c.updated_at,
+            narrowed(select(func.count(Domain.id)).select_from(Domain)).scalar_subquery(),
+            worst,
+            Mailbox.local_part,
+            Mailbox.first_name,
+            Mailbox.last_name,
+            *_stamp_columns(),
+        )
+        .select_from(page.outerjoin(Mailbox, Mailbox.domain_id == page.c.id))
+        .order_by(page.c.name, Mailbox.local_part)
+    )
+
+
 class DomainPages:
     """Paged, filtered reads of the desired state's domains (the API's list, without the whole snapshot)."""
 
@@ -183,61 +223,31 @@ class DomainPages:
         server: str | None = None,
         status: str | None = None,
     ) -> tuple[list[PageRow], int, tuple[Any, ...]]:
-        """A page of domains by name, the total matching and the fleet's stamp (see `fleet_stamp`).
-
-        One round trip in the common case: Core rows (no ORM objects), the total, each page
-        domain's status (an index lookup) and the fleet's stamp as subqueries, the mailboxes
-        joined. The total is a subquery rather than `count(*) over ()`: a window over every
-        domain made SQLite read and sort all of them (30 ms at 10,000) instead of walking the
-        name index.
-        """
-        narrowed = _narrowing(provider, server, status)
-        page = (
-            narrowed(
-                select(
-                    Domain.id,
-                    Domain.name,
-                    Domain.managed_by,
-                    Domain.updated_at,
-                    Domain.spec,
-                ).select_from(Domain)
-            )
-            .order_by(Domain.name)
-            .limit(limit)
-            .offset(offset)
-            .subquery("page")
-        )
-        worst = select(_rank()).where(CheckState.subject == page.c.name).scalar_subquery()
-        query = (
-            select(
-                page.c.name,
-                page.c.managed_by,
-                page.c.updated_at,
-                page.c.spec,
-                narrowed(select(func.count(Domain.id)).select_from(Domain)).scalar_subquery(),
-                worst,
-                Mailbox.local_part,
-                Mailbox.first_name,
-                Mailbox.last_name,
-                *_stamp_columns(),
-            )
-            .select_from(page.outerjoin(Mailbox, Mailbox.domain_id == page.c.id))
-            .order_by(page.c.name, Mailbox.local_part)
-        )
-        result = (await self._session.execute(query)).all()
+        """A page of domains by name (specs left out), the total matching and the fleet's stamp (see
+        `fleet_stamp`): one round trip in the common case (`_page_statement`)."""
+        query = _page_statement(provider, server, status)
+        # Core rows on the session's connection (its read-only transaction): no ORM compile state per request
+        connection = await self._session.connection()
+        result = (await connection.execute(query, {"page_limit": limit, "page_offset": offset})).all()
         if not result:  # past the end, or nothing matches: the total needs a query of its own
+            narrowed = _narrowing(provider, server, status)
             total = await self._session.scalar(narrowed(select(func.count(Domain.id)).select_from(Domain)))
             return [], int(total or 0), ()
         names = {r: s for s, r in _RANK.items()}
         rows: dict[str, PageRow] = {}
-        for name, owner, updated, spec, _total, rank, local, first, last, *_fleet in result:
+        for name, owner, updated, _total, rank, local, first, last, *_fleet in result:
             row = rows.get(name)
             if row is None:
-                row = rows[name] = PageRow(name, owner, updated, spec, [], names.get(int(rank or 0), "unknown"))
+                row = rows[name] = PageRow(name, owner, updated, None, [], names.get(int(rank or 0), "unknown"))
             if local is not None:
                 row.mailboxes.append((local, first, last))
         first_row = result[0]
-        return list(rows.values()), int(first_row[4]), _stamp(first_row[9:])
+        return list(rows.values()), int(first_row[3]), _stamp(first_row[8:])
+
+    async def specs(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored specs of these domains (the listed ones whose views are not cached), by key."""
+        query = select(Domain.name, Domain.spec).where(Domain.name.in_(list(names)))
+        return {row[0]: row[1] for row in (await self._session.execute(query)).all()}
 
     async def one(self, name: str) -> tuple[PageRow, tuple[Any, ...]] | None:
         """One domain as `page` gives it (row, mailboxes, status) and the fleet's stamp: one round trip, by key."""
