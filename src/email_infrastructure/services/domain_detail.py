@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from email_infrastructure.core.errors import EmailInfraError
 from email_infrastructure.monitoring.findings import hint
 from email_infrastructure.services.app import App
 from email_infrastructure.services.domains import DomainView, domain_inventory, domain_summary
@@ -94,20 +93,12 @@ async def domain_detail(app: App, name: str, *, sections: bool = True) -> Domain
         return detail
     inventory, view = await domain_inventory(app, name)  # this domain's desired state alone, by key
     from email_infrastructure.services.dmarc_views import daily_pass_rates, dmarc_summary
-    from email_infrastructure.services.plans import plan
-    from email_infrastructure.services.records import desired_records
+    from email_infrastructure.services.records import desired_records, live_drift
 
     zone = await desired_records(app, view.name, inventory=inventory)
-    changes: list[dict[str, Any]] = []
-    try:
-        planned = await plan(app, only=[view.name])
-    except EmailInfraError as exc:
-        detail.live_error = str(exc)
-    else:
-        zones = [z for z in planned.zones if z.zone == view.name]
-        changes = [c.to_json() for z in zones for c in z.changes]
-        detail.live_error = next((z.error for z in zones if z.error), None)
-    detail.records = record_rows(zone.records, changes, detail.live_error is None)
+    drift = await live_drift(app, view.name)
+    detail.live_error = drift.error
+    detail.records = record_rows(zone.records, drift.changes, detail.live_error is None)
     detail.notes = zone.notes
     server = inventory.server(view.spec["server"]) if view.spec.get("server") else None
     detail.ip = str(server.ipv4) if server is not None and server.ipv4 else None

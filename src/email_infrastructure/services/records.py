@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from email_infrastructure.core.errors import UserError
+from dataclasses import dataclass
+from typing import Any
+
+from email_infrastructure.core.errors import EmailInfraError, UserError
 from email_infrastructure.core.inventory import Inventory, LoadedInventory, ResolvedDomain
 from email_infrastructure.core.rsa_keys import public_key_b64
 from email_infrastructure.core.secret_names import dkim_key
@@ -12,6 +15,7 @@ from email_infrastructure.services.app import App
 from email_infrastructure.services.audit import domain_names
 from email_infrastructure.services.context import AppContext
 from email_infrastructure.services.desired import desired_inventory
+from email_infrastructure.services.plans import plan
 
 
 async def _server_key(inventory: Inventory, domain: ResolvedDomain) -> str | None:
@@ -61,3 +65,23 @@ async def desired_records(
 
 
 __all__ = ["desired_records", "mask_pending"]
+
+
+@dataclass(frozen=True)
+class LiveDrift:
+    """What a domain's DNS provider holds differently: the changes apply would make (old = live)."""
+
+    changes: list[dict[str, Any]]
+    #: why the provider could not be read (then `changes` is empty)
+    error: str | None
+
+
+async def live_drift(app: App, name: str) -> LiveDrift:
+    """Plan this domain alone (reads its DNS provider, writes nothing) and keep its zone's changes."""
+    try:
+        planned = await plan(app, only=[name])
+    except EmailInfraError as exc:
+        return LiveDrift([], str(exc))
+    zones = [z for z in planned.zones if z.zone == name]
+    error = next((z.error for z in zones if z.error), None)
+    return LiveDrift([c.to_json() for z in zones for c in z.changes], error)

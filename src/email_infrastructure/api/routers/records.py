@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query
 
 from email_infrastructure.api.deps import AppDep, ReadKey
 from email_infrastructure.api.schemas import Envelope, RecordOut, RecordsData, ok
-from email_infrastructure.core.errors import EmailInfraError
 
 router = APIRouter(prefix="/domains", tags=["records"])
 
@@ -22,8 +21,7 @@ async def domain_records(
 ) -> Envelope[RecordsData]:
     """The records a domain needs; with `live`, what its DNS provider holds differently (old = live)."""
     from email_infrastructure.services.domains import show_domain
-    from email_infrastructure.services.plans import plan
-    from email_infrastructure.services.records import desired_records
+    from email_infrastructure.services.records import desired_records, live_drift
 
     view = await show_domain(app, name)
     zone = await desired_records(app, view.name)
@@ -33,12 +31,6 @@ async def domain_records(
         notes=list(zone.notes),
     )
     if live:
-        try:
-            planned = await plan(app, only=[view.name])
-        except EmailInfraError as exc:
-            data.live_error = str(exc)
-        else:
-            zones = [z for z in planned.zones if z.zone == view.name]
-            data.drift = [c.to_json() for z in zones for c in z.changes]
-            data.live_error = next((z.error for z in zones if z.error), None)
+        drift = await live_drift(app, view.name)
+        data.drift, data.live_error = drift.changes, drift.error
     return ok(data)
