@@ -119,34 +119,6 @@ async def test_a_batch_stores_each_domain_once_and_leaves_out_what_was_stored(
     assert await stored(app) == total + 3 * first
 
 
-async def test_scheduled_batches_share_the_apps_resolver_and_a_re_check_asks_afresh(
-    app: App, pdns: PowerDns, tmp_path: Path
-) -> None:
-    from email_infrastructure.services.monitoring import run_checks
-
-    domains = DOMAINS[:2]
-    pdns.replace_zones(
-        {d: [(d, "TXT", '"v=spf1 -all"', 0), (f"_dmarc.{d}", "TXT", '"v=DMARC1; p=none"', 0)] for d in domains}
-    )
-    await store_fleet(app, tmp_path, domains, nameserver=f"{pdns.address}:{pdns.dns_port}")
-    body = TASKS["run_checks"].body
-    await body(app, job_key="batch:1", family="dns", items=[[domains[0], 1]])
-    assert len(app.resolvers) == 1
-    async with app.resolvers.lease([f"{pdns.address}:{pdns.dns_port}"], 2.0) as resolver:
-        pass
-    asked = resolver.stats.queries
-    assert asked > 0
-    # the next batch's questions about the same names are answered from the shared resolver's cache
-    await body(app, job_key="batch:2", family="dns", items=[[domains[0], 2]])
-    # (a name whose answer is not cached, such as a timed-out one, is asked again)
-    assert resolver.stats.queries - asked < asked / 2 and resolver.stats.cache_hits > 0
-    seen = (resolver.stats.queries, resolver.stats.cache_hits)
-    # a re-check (the API's, the dashboard's) does not read the scheduled runs' cache
-    await run_checks(app, domains[0], "dns")
-    assert (resolver.stats.queries, resolver.stats.cache_hits) == seen
-    assert await stored(app, domains[0]) > 0
-
-
 async def test_a_batch_partly_stored_by_a_racing_delivery_stores_nothing(app: App) -> None:
     async with app.uow() as uow:
         assert await RunKeys(uow.session).claim(["run:a"]) == {"run:a"}

@@ -220,10 +220,6 @@ class Resolver:
             channel.close()
         self._channels.clear()
 
-    async def flush(self) -> None:
-        """Write the answers waiting for the shared cache (a long-lived resolver's run is over)."""
-        await self._flush_shared()
-
     def _channel(self, server: tuple[str, int]) -> Channel:
         """The one socket to `server`, opened on first use (no await: the first queries share it)."""
         channel = self._channels.get(server)

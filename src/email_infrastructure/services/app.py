@@ -15,7 +15,6 @@ from email_infrastructure.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from email_infrastructure.core.vault import Vault
-    from email_infrastructure.services.resolver_pool import ResolverPool
     from email_infrastructure.services.uow import UnitOfWork
     from email_infrastructure.services.view_cache import DomainViewCache
     from email_infrastructure.storage.db import Database
@@ -39,7 +38,6 @@ class App:
     #: in-process rate limiters of this App's providers by budget (two providers with one token share one)
     rate_limiters: dict[str, Any] = field(default_factory=dict)
     _domain_views: DomainViewCache[Any] | None = None
-    _resolvers: ResolverPool | None = None
 
     @property
     def state_location(self) -> str:
@@ -80,15 +78,6 @@ class App:
             self._domain_views = DomainViewCache()
         return self._domain_views
 
-    @property
-    def resolvers(self) -> ResolverPool:
-        """This App's DNS resolvers, shared by its scheduled check runs (a worker's concurrent jobs)."""
-        if self._resolvers is None:
-            from email_infrastructure.services.resolver_pool import ResolverPool
-
-            self._resolvers = ResolverPool()
-        return self._resolvers
-
     def vault(self, *, create: bool = True) -> Vault:
         """The secrets vault; its key file is created on first use unless `create` is False."""
         if self._vault is None:
@@ -123,9 +112,6 @@ class App:
     async def close(self) -> None:
         """Let queued event handlers finish, then release the database."""
         await self.bus.close()
-        if self._resolvers is not None:
-            await self._resolvers.close()
-            self._resolvers = None
         if self._db is not None:
             await self._db.close()
             self._db = None

@@ -145,9 +145,6 @@ class MonitorService:
         self.run_keys: list[str] = []
         #: a scheduled run's PTR and IP blocklists: once per server per interval
         self.server_checks: ServerChecks | None = None
-        #: a scheduled run asks the App's long-lived resolver (its answers cached for their TTL);
-        #: a one-off re-check a fresh one, so a record just fixed is seen at once
-        self.shared_resolver = False
 
     @classmethod
     async def create(
@@ -166,21 +163,7 @@ class MonitorService:
         if checks == FAMILIES["mailbox"]:
             return await self._mailboxes()
         gate = self.server_checks.gate if self.server_checks is not None else None
-        if not self.shared_resolver:
-            return await run_audit(self.plan, checks - FAMILIES["mailbox"], ip_gate=gate)
-        from email_infrastructure.monitoring.audit import audit
-        from email_infrastructure.monitoring.context import AuditContext
-
-        plan = self.plan
-        async with self.app.resolvers.lease(plan.nameservers, plan.timeout) as resolver:
-            return await audit(
-                plan.targets,
-                AuditContext(resolver),
-                checks - FAMILIES["mailbox"],
-                plan.zones,
-                deadline=plan.deadline,
-                ip_gate=gate,
-            )
+        return await run_audit(self.plan, checks - FAMILIES["mailbox"], ip_gate=gate)
 
     async def _mailboxes(self) -> AuditReport:
         """The login check of the stored mailboxes of the watched domains, as a report per address."""
@@ -307,7 +290,6 @@ async def run_batch(
     source = LoadedInventory(inventory, Path(app.state_location))
     service = await MonitorService.create(app, MonitorRequest(source=source, subjects=left))
     service.run_keys = [keys[s] for s in left if s in keys]
-    service.shared_resolver = bool(keys)
     name = FAMILY_ALIASES.get(family, family)
     if keys and name in FAMILIES:  # a scheduled run: its batch is one of many over the fleet
         interval = int(inventory.monitoring.intervals.model_dump().get(name, 0))
