@@ -15,9 +15,12 @@ the queue against calling them directly.
     python bench/workers_scale.py --domains 2000 --workers 1 2 4 --batch 1 50
 
 `--pairs N` runs instead N interleaved pairs (issue 22's worker row): `email-infra audit`, then a
-cycle on the first `--workers` count, each pair's rate ratio printed with the load average:
+cycle on the first `--workers` count, each pair's rate ratio printed with the load average and
+the workers' CPU seconds. A warm-up audit (PowerDNS's cache) and a warm-up cycle (the check
+states created) go first, uncounted. `--compare-src DIR` adds, each pair, the same cycle on
+another checkout's code (an A/B of a change; the order alternates):
 
-    python bench/workers_scale.py --domains 20000 --workers 2 --batch 50 --pairs 3
+    python bench/workers_scale.py --domains 20000 --workers 1 --batch 50 --dns-cache local --pairs 3
 
 `--serve` starts `email-infra serve` on the same PostgreSQL and Redis (a read key made for it)
 and samples GET /api/v1/domains while each cycle runs, and for `--idle-seconds` before the first
