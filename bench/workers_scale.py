@@ -14,6 +14,14 @@ the queue against calling them directly.
 
     python bench/workers_scale.py --domains 2000 --workers 1 2 4 --batch 1 50
 
+`--pairs N` runs instead N interleaved pairs (issue 22's worker row): `email-infra audit`, then a
+cycle on the first `--workers` count, each pair's rate ratio printed with the load average and
+the workers' CPU seconds. A warm-up audit (PowerDNS's cache) and a warm-up cycle (the check
+states created) go first, uncounted. `--compare-src DIR` adds, each pair, the same cycle on
+another checkout's code (an A/B of a change; the order alternates):
+
+    python bench/workers_scale.py --domains 20000 --workers 1 --batch 50 --dns-cache local --pairs 3
+
 `--serve` starts `email-infra serve` on the same PostgreSQL and Redis (a read key made for it)
 and samples GET /api/v1/domains while each cycle runs, and for `--idle-seconds` before the first
 cycle with nothing else running (the peer: the same API, idle): p50/p99 and the ratio to idle.
@@ -109,7 +117,7 @@ async def result_count(app: Any) -> tuple[int, int]:
 
 
 def start_worker(
-    settings: Any, concurrency: int, queue: str = "default", shared_dns: bool = True
+    settings: Any, concurrency: int, queue: str = "default", shared_dns: bool = True, src: Path | None = None
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_INFRA_")}
     env.update(
@@ -119,7 +127,8 @@ def start_worker(
             "REDIS_URL": REDIS_URL,
             "EMAIL_INFRA_REDIS_PREFIX": settings.redis_prefix,
             "EMAIL_INFRA_SHARED_DNS_CACHE": "true" if shared_dns else "false",
-            "PYTHONPATH": str(ROOT),
+            # this checkout's code (not whichever the virtualenv installed), as the audit CLI peer runs it
+            "PYTHONPATH": os.pathsep.join([str(src or ROOT / "src"), str(ROOT)]),
         }
     )
     argv = [sys.executable, "-m", "email_infrastructure", "worker", "--burst", "--concurrency", str(concurrency)]
@@ -129,8 +138,10 @@ def start_worker(
     return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def reap(process: subprocess.Popen[bytes]) -> tuple[int, float]:
-    """Wait for a worker: (exit status, peak RSS in MiB), the peak read from /proc while it runs.
+def reap(process: subprocess.Popen[bytes]) -> tuple[int, float, float]:
+    """Wait for a worker: (exit status, peak RSS in MiB, CPU seconds), the peak read from /proc while it runs.
+
+    The CPU seconds (user + system, `wait4`) move less than the wall time with the machine's load.
 
     Not `wait4`'s `ru_maxrss`: Linux counts in it the child's memory before `exec`, i.e. the fork
     of this benchmark process (900 MiB with 100,000 domains in it), whatever the worker used.
@@ -142,10 +153,10 @@ def reap(process: subprocess.Popen[bytes]) -> tuple[int, float]:
             peak_kib = max(peak_kib, int(status.split("VmHWM:")[1].split()[0]))
         except (OSError, IndexError, ValueError):
             pass  # exiting: the last reading stands
-        pid, wait_status = os.waitpid(process.pid, os.WNOHANG)
+        pid, wait_status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             process.returncode = os.waitstatus_to_exitcode(wait_status)
-            return process.returncode, round(peak_kib / 1024, 1)
+            return process.returncode, round(peak_kib / 1024, 1), round(usage.ru_utime + usage.ru_stime, 2)
         time.sleep(0.5)
 
 
@@ -254,6 +265,7 @@ async def cycle(
     batch: int,
     shared_dns: bool = True,
     number: int = 0,
+    src: Path | None = None,
 ) -> dict[str, Any]:
     """One audit cycle of every domain on `workers` processes, `batch` domains a job.
 
@@ -280,14 +292,14 @@ async def cycle(
         enqueue_seconds = time.perf_counter() - started
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample_api(api, stop)) if api else None
-        processes = [start_worker(settings, concurrency, shared_dns=shared_dns) for _ in range(workers)]
+        processes = [start_worker(settings, concurrency, shared_dns=shared_dns, src=src) for _ in range(workers)]
         reaped = [await asyncio.to_thread(reap, p) for p in processes]
         seconds = time.perf_counter() - started
         # a job saq's sweep re-queued while it ran (tobymao/saq#124) can outlive the burst
         # workers; a live deployment's workers take it later: so does one more burst worker
         left_over = await queue.queue.count("incomplete")
         if left_over:
-            reap(start_worker(settings, concurrency, shared_dns=shared_dns))
+            reap(start_worker(settings, concurrency, shared_dns=shared_dns, src=src))
         stop.set()
         latencies = await sampler if sampler else Samples()
         after = await result_count(app)
@@ -301,8 +313,9 @@ async def cycle(
             "enqueue_seconds": round(enqueue_seconds, 2),
             "seconds": round(seconds, 2),
             "domains_per_second": round(len(domains) / seconds, 1),
-            "exit_codes": [code for code, _ in reaped],
-            "peak_rss_mib": [rss for _, rss in reaped],
+            "exit_codes": [code for code, _, _ in reaped],
+            "peak_rss_mib": [rss for _, rss, _ in reaped],
+            "worker_cpu_seconds": round(sum(cpu for _, _, cpu in reaped), 2),
             "result_rows": after[0] - before[0],
             "runs_stored": after[1] - before[1],
             "jobs_left_for_a_later_worker": left_over,
@@ -464,6 +477,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 api, serving = await api_target(args, settings, work, app)
                 if api is not None:
                     results["api_idle"] = await idle_api(api, args.idle_seconds)
+                if args.pairs:
+                    results["pairs"] = await pairs(args, database_url, work, domains, server)
+                    await app.close()
+                    return results
                 before = queries_answered(server)
                 peer_audit = audit_cli(work, domains, args.address)
                 peer_audit["dns_queries"] = queries_answered(server) - before
@@ -509,6 +526,98 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+async def pairs(
+    args: argparse.Namespace, database_url: str, work: Path, domains: list[str], server: Any
+) -> list[dict[str, Any]]:
+    """Interleaved (audit CLI, worker cycle) pairs on the same fleet: the ratio of their rates per pair.
+
+    Each cycle runs `args.workers[0]` workers on batches of `args.batch[-1]`; the 1-minute load
+    average is printed beside each pair, since the machine's other tenants move the absolute times.
+    """
+    from bench.localdns import queries_answered
+
+    # PowerDNS's packet cache is cold at first: a warm-up audit, not counted, so no pair's first run pays for it
+    audit_cli(work, domains, args.address)
+    if not args.no_warm_cycle:
+        # the first cycle creates every check state (inserts, an event per failing check): not counted,
+        # so the pairs compare the steady cycles of a deployment
+        warm = await cycle(
+            database_url,
+            work,
+            domains,
+            args.workers[0],
+            args.concurrency,
+            None,
+            args.batch[-1],
+            args.dns_cache[0] == "shared",
+            number=2 * args.pairs,
+        )
+        print(f"warm-up cycle: {warm['domains_per_second']}/s ({warm['worker_cpu_seconds']} CPU s)", file=sys.stderr)
+    out = []
+    for number in range(args.pairs):
+        load = round(os.getloadavg()[0], 1)
+        before = queries_answered(server)
+        peer = audit_cli(work, domains, args.address)
+        peer["dns_queries"] = queries_answered(server) - before
+        other: dict[str, Any] | None = None
+        if args.compare_src and number % 2:  # A/B order alternates: neither side always runs second
+            other = await compared(args, database_url, work, domains, server, number)
+        before = queries_answered(server)
+        ours = await cycle(
+            database_url,
+            work,
+            domains,
+            args.workers[0],
+            args.concurrency,
+            None,
+            args.batch[-1],
+            args.dns_cache[0] == "shared",
+            number,
+        )
+        ours["dns_queries"] = queries_answered(server) - before
+        ratio = round(ours["domains_per_second"] / peer["domains_per_second"], 3)
+        pair = {"pair": number + 1, "load_before": load, "audit_cli": peer, "workers": ours, "ratio": ratio}
+        line = (
+            f"pair {number + 1}: audit CLI {peer['domains_per_second']}/s, {args.workers[0]} worker(s)"
+            f" {ours['domains_per_second']}/s ({ours['worker_cpu_seconds']} CPU s), ratio {ratio:.0%}"
+        )
+        if args.compare_src:  # the same cycle on another checkout's code (an A/B of a change)
+            if other is None:
+                other = await compared(args, database_url, work, domains, server, number)
+            pair["compared"] = other
+            pair["compared_ratio"] = round(other["domains_per_second"] / peer["domains_per_second"], 3)
+            line += (
+                f"; {args.compare_src}: {other['domains_per_second']}/s ({other['worker_cpu_seconds']} CPU s),"
+                f" ratio {pair['compared_ratio']:.0%}"
+            )
+        print(f"{line}; load {load} -> {round(os.getloadavg()[0], 1)}", file=sys.stderr)
+        out.append(pair)
+    return out
+
+
+async def compared(
+    args: argparse.Namespace, database_url: str, work: Path, domains: list[str], server: Any, number: int
+) -> dict[str, Any]:
+    """Pair `number`'s cycle on the `--compare-src` checkout's code (slots of its own)."""
+    from bench.localdns import queries_answered
+
+    before = queries_answered(server)
+    other = await cycle(
+        database_url,
+        work,
+        domains,
+        args.workers[0],
+        args.concurrency,
+        None,
+        args.batch[-1],
+        args.dns_cache[0] == "shared",
+        number + args.pairs,
+        src=args.compare_src / "src",
+    )
+    other["dns_queries"] = queries_answered(server) - before
+    return other
+
+
 async def api_target(
     args: argparse.Namespace, settings: Any, work: Path, app: Any
 ) -> tuple[ApiTarget | None, subprocess.Popen[bytes] | None]:
@@ -545,6 +654,16 @@ def main() -> None:
         help="workers share DNS answers through Redis (the default), or each keeps its own; each is run",
     )
     parser.add_argument("--skip-in-process", action="store_true")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=0,
+        help="instead: N interleaved pairs (audit CLI, then a cycle of the first --workers count) and their ratios",
+    )
+    parser.add_argument("--no-warm-cycle", action="store_true", help="with --pairs: no uncounted first cycle")
+    parser.add_argument(
+        "--compare-src", type=Path, help="with --pairs: also a cycle of workers running this checkout's code, each pair"
+    )
     parser.add_argument("--serve", action="store_true", help="start `email-infra serve` and sample its domain list")
     parser.add_argument("--api-url", help="sample GET /api/v1/domains of this API during each cycle instead")
     parser.add_argument("--api-key", help="a read key of the --api-url API")
