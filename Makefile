@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/blacklist_vs_pydnsbl.py --ips 500 --runs 5
 	$(BIN)/python bench/wire_vs_dnspython.py --domains 1000 --runs 5
 	$(BIN)/python bench/dmarc_vs_parsedmarc.py --rounds 3
+	$(BIN)/python bench/workers_scale.py --domains 10000 --workers 1 --batch 50 --dns-cache local --pairs 3 --address 127.0.0.3
 
 audit: $(STAMP)
 	$(BIN)/python .ci/audit.py
