@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from email_infrastructure.cli.common import (
     JsonOption,
@@ -24,9 +22,11 @@ from email_infrastructure.cli.common import (
     source,
 )
 from email_infrastructure.core.errors import UserError
-from email_infrastructure.services.records import mask_pending
+from email_infrastructure.reconcile.pending import mask_pending
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from email_infrastructure.dns.desired import DesiredZone
     from email_infrastructure.services.plans import ApplyResult, Plan
 
@@ -66,6 +66,8 @@ class RecordFormat(StrEnum):
 def _progress(total: int) -> Progress | None:
     if total < 2 or not err_console.is_terminal:
         return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -98,6 +100,8 @@ def records(
             for value in record.values:
                 sys.stdout.write(f"{record.name}.\t{record.ttl}\tIN\t{record.type}\t{record.presentation(value)}\n")
     else:
+        from rich.table import Table
+
         table = Table("name", "type", "ttl", "value", title=zone.zone)
         table.columns[-1].overflow = "fold"
         for record in zone.records:
@@ -234,6 +238,8 @@ def plan(
 
 
 def _summary(result: ApplyResult) -> None:
+    from rich.table import Table
+
     table = Table("step", "status", "create", "update", "delete", "error", title="apply")
     table.columns[-1].overflow = "fold"
     style = {"applied": "green", "unchanged": "dim", "failed": "red", "skipped": "yellow"}
