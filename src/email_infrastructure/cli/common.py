@@ -163,6 +163,13 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def write_chunks(chunks: Iterable[str]) -> None:
+    """Write text to stdout piece by piece (streamed JSON), never holding it whole."""
+    write = sys.stdout.write
+    for chunk in chunks:
+        write(chunk)
+
+
 def debug_enabled() -> bool:
     """True with --debug or EMAIL_INFRA_DEBUG=1."""
     return "--debug" in sys.argv or os.environ.get("EMAIL_INFRA_DEBUG") == "1"
