@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -60,6 +61,25 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     import asyncio  # here, not at the top: `--version` and `--help` need no event loop (~15 % of the start)
 
     return asyncio.run(coro)
+
+
+#: gen-0 every 100,000 allocations (Python's default: 700), full collections rarely
+BULK_GC_THRESHOLD = (100_000, 50, 100)
+
+
+@contextmanager
+def bulk_allocation() -> Iterator[None]:
+    """Collect cyclic garbage rarely while a command builds a large object graph (a plan), then as before.
+
+    A plan of 10,000 domains makes millions of objects that all live until it is printed; at the
+    default thresholds the collector walked them again and again (the planning phase took ~2x as long).
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(*BULK_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def inventory(path: Path, *, quiet: bool = False) -> LoadedInventory:

@@ -14,6 +14,7 @@ from email_infrastructure.cli.common import (
     JsonOption,
     SourceOption,
     application,
+    bulk_allocation,
     console,
     err_console,
     note_state,
@@ -231,33 +232,34 @@ def plan(
     """
     from email_infrastructure.services.plans import plan as plan_service
 
-    loaded = source(file, quiet=as_json)
+    with bulk_allocation():  # the plan's objects all live until printed
+        loaded = source(file, quiet=as_json)
 
-    async def go() -> Plan:
-        async with application() as app:
-            note_state(app)
-            progress = _progress(2)
-            if progress is None:
-                return await plan_service(
-                    app, source=loaded, only=domains or (), force=force, deadline=deadline, prune=prune
-                )
-            with progress:
-                task = progress.add_task("planning", total=None)
-                return await plan_service(
-                    app,
-                    source=loaded,
-                    only=domains or (),
-                    force=force,
-                    deadline=deadline,
-                    prune=prune,
-                    progress=lambda _k: progress.advance(task),
-                )
+        async def go() -> Plan:
+            async with application() as app:
+                note_state(app)
+                progress = _progress(2)
+                if progress is None:
+                    return await plan_service(
+                        app, source=loaded, only=domains or (), force=force, deadline=deadline, prune=prune
+                    )
+                with progress:
+                    task = progress.add_task("planning", total=None)
+                    return await plan_service(
+                        app,
+                        source=loaded,
+                        only=domains or (),
+                        force=force,
+                        deadline=deadline,
+                        prune=prune,
+                        progress=lambda _k: progress.advance(task),
+                    )
 
-    result = run(go())
-    if as_json:
-        write_chunks(result.iter_json())  # streamed: a large plan never exists whole as JSON
-    else:
-        show_plan(result)
+        result = run(go())
+        if as_json:
+            write_chunks(result.iter_json())  # streamed: a large plan never exists whole as JSON
+        else:
+            show_plan(result)
     if result.failed:
         raise typer.Exit(1)
     if detailed_exitcode and result.has_changes:
