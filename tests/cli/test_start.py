@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+from email_infrastructure import __version__
 from tests.cli.conftest import ROOT
 
 #: what a command imports when it runs (asyncio: with ssl, ~15 % of the start); `--version` and `--help` must not pay
@@ -28,3 +29,13 @@ def test_the_check_sees_a_heavy_import() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert result.stdout.strip() == "True"
+
+
+def test_version_answers_before_typer_is_imported() -> None:
+    code = (
+        "import sys; sys.argv = ['email-infra', '--version']; from email_infrastructure.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    print(exc.code, 'typer' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.splitlines() == [f"email-infra {__version__}", "0 False"]
