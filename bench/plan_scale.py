@@ -5,21 +5,33 @@ tracking, a redirect), then times `services.plans.plan` with it as `-f FILE` wou
 preview, the step graph (a DKIM step and a DNS step per domain), zone reads, diffs and the
 checksum. Nothing is written. Prints seconds and steps per second.
 
+With `--process`, times `email-infra plan -f FILE` (human output) and `plan --json -f FILE` as
+processes instead (start-up included, stdout to /dev/null, a fresh data dir): wall seconds and
+peak RSS. With `--baseline SRC` (another checkout's `src`) each is paired with the same command
+on that code, interleaved A B A B, with the load average beside each pair.
+
     python bench/plan_scale.py --domains 2000 10000
+    python bench/plan_scale.py --process --domains 10000 --runs 3 [--baseline /path/to/main/src]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(1, str(ROOT))
 
+from bench.measure import VENV_BIN, clean_env, load, run_process  # noqa: E402  # after sys.path
 from email_infrastructure.core.inventory.loader import parse_inventory_text  # noqa: E402  # after sys.path
 from email_infrastructure.core.settings import Settings  # noqa: E402  # after sys.path
 from email_infrastructure.reconcile.registry import provider_schemas  # noqa: E402  # after sys.path
@@ -62,10 +74,50 @@ async def one(domains: int) -> dict[str, float]:
         }
 
 
+def processes(domains: int, runs: int, sides: dict[str, Path]) -> None:
+    """`plan` and `plan --json` of N domains as processes, each side in turn, `runs` rounds."""
+    kinds = {"human": ["plan"], "json": ["plan", "--json"]}
+    seconds: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        inventory = work / "fleet.yaml"
+        inventory.write_text(inventory_text(domains))
+        for run in range(runs):
+            row: list[str] = [f"round {run}: load {load()}"]
+            for kind, argv in kinds.items():
+                for side, src in sides.items():
+                    shutil.rmtree(work / "data", ignore_errors=True)  # a fresh data dir each time
+                    env = clean_env(work)
+                    env["PYTHONPATH"] = str(src)
+                    result = run_process(
+                        [str(VENV_BIN / "email-infra"), *argv, "-f", str(inventory)], Path(os.devnull), env
+                    )
+                    if result["exit"] != 0:
+                        raise SystemExit(f"{side} {kind}: exit {result['exit']}")
+                    seconds.setdefault((kind, side), []).append(result["seconds"])
+                    row.append(f"{kind} {side} {result['seconds']:.2f}s {result['peak_rss_mib']} MiB")
+            print("  ".join(row), flush=True)
+    for kind in kinds:
+        summary: dict[str, Any] = {"domains": domains, "output": kind}
+        summary.update({f"{side}_median_s": round(statistics.median(seconds[kind, side]), 2) for side in sides})
+        if "baseline" in sides:
+            pairs = zip(seconds[kind, "ours"], seconds[kind, "baseline"], strict=True)
+            summary["ratio"] = round(statistics.median(b / o for o, b in pairs), 2)
+        print(summary, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--domains", type=int, nargs="+", default=[2000, 10000])
+    parser.add_argument("--process", action="store_true", help="time `email-infra plan` as a process")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--baseline", type=Path, help="with --process: another checkout's src to compare with")
     args = parser.parse_args()
+    if args.process:
+        sides = {"ours": ROOT / "src"} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
+        for n in args.domains:
+            processes(n, args.runs, sides)
+        return
     for n in args.domains:
         print(asyncio.run(one(n)), flush=True)
 

@@ -18,3 +18,13 @@ def test_has_pending_sees_quoted_txt_values() -> None:
     assert has_pending([f'"v=spf1 ip4:{PENDING_IPV4} -all"'])
     assert has_pending([PENDING_IPV6])
     assert not has_pending(["v=spf1 ip4:127.0.0.1 -all", "10 mail.example.test."])
+
+
+def test_strings_without_a_placeholder_come_back_as_they_are() -> None:
+    # the fast path for strings holding neither "0.0.0.0" nor "::" must not change what is masked
+    assert (
+        mask_pending("v=spf1 ip6:2001:db8::1 ip4:0.0.0.0 -all") == "v=spf1 ip6:2001:db8::1 ip4:(known after apply) -all"
+    )
+    assert mask_pending("ip6::: ip4:127.0.0.1") == "ip6:(known after apply) ip4:127.0.0.1"
+    text = "v=DMARC1; p=none; rua=mailto:r@d0.test"
+    assert mask_pending(text) is text

@@ -130,3 +130,19 @@ async def test_plan_targets_named_domains_and_refuses_unknown_ones(app: App, wri
     assert [z.zone for z in planned.zones] == ["acme-mail.test"]
     with pytest.raises(UserError, match=r"not in the desired state: nope\.test"):
         await plans.plan(app, source=write_inventory(QUICKSTART), only=["nope.test"])
+
+
+async def test_the_streamed_json_is_the_document_to_json_gives_byte_for_byte(
+    app: App, write_inventory: WriteInventory
+) -> None:
+    import json
+
+    planned = await plans.plan(app, source=write_inventory())
+    assert planned.imported is not None and planned.graph.steps
+    assert "".join(planned.iter_json()) == json.dumps(planned.to_json(), indent=2, default=str) + "\n"
+    await plans.apply(app, source=write_inventory())
+    empty = await plans.plan(app, only=["acme-mail.test"])  # no import, no unsafe, no changes
+    assert "".join(empty.iter_json()) == json.dumps(empty.to_json(), indent=2, default=str) + "\n"
+    empty.graph.steps.clear()  # and with no step at all: `"steps": []`, as json.dumps writes it
+    assert '"steps": []' in "".join(empty.iter_json())
+    assert "".join(empty.iter_json()) == json.dumps(empty.to_json(), indent=2, default=str) + "\n"

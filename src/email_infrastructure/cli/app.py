@@ -1,108 +1,23 @@
-"""The `email-infra` entry point: command groups, global options, exit codes."""
+"""The `email-infra` entry point: exit codes, global flags anywhere; `--version` before anything is imported."""
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
-import traceback
-from typing import Annotated, NoReturn
+from typing import Any, NoReturn
 
-import typer
-
-from email_infrastructure import __version__
-from email_infrastructure.cli import (
-    apikey,
-    audit,
-    db,
-    dkim,
-    dmarc,
-    dns,
-    domain,
-    export,
-    init,
-    monitor,
-    serve,
-    server,
-    status,
-    validate,
-    vault,
-    worker,
-)
-from email_infrastructure.cli.common import console, debug_enabled, err_console
-from email_infrastructure.cli.mailbox import app as mailbox_app
-from email_infrastructure.core.errors import ConfigError, ConflictError, EmailInfraError
-from email_infrastructure.core.logging import redact_text, setup_logging
-
-app = typer.Typer(
-    name="email-infra",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
 #: exit code of an internal error (sysexits' EX_SOFTWARE): 1 means "errors found" for audits
 INTERNAL_ERROR = 70
 #: options that belong to the root command but read well after a command name too
 _GLOBAL_FLAGS = ("--debug", "--no-color")
-_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"email-infra {__version__}")
-        raise typer.Exit()
+def __getattr__(name: str) -> Any:
+    """`app`, the Typer command tree, built on first use (cli/commands.py)."""
+    if name == "app":
+        from email_infrastructure.cli.commands import app
 
-
-@app.callback()
-def _root(
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks and debug logs (anywhere on the line).")
-    ] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR=1 does the same).")] = False,
-    version: Annotated[
-        bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version.")
-    ] = False,
-) -> None:
-    """Control plane for cold-email infrastructure: DNS, mail servers, VPS, monitoring.
-
-    -f/--file names an inventory; plan, apply, records, status, monitor and audit use the stored state without it.
-
-    Exit codes: 0 ok, 1 errors found or a step failed, 2 usage or input error (a refusal, the lock).
-
-    3: nothing at error but something could not be determined (audit, blocklist, monitor); 70: internal error.
-    """
-    if no_color:
-        console.no_color = err_console.no_color = True
-    level = "DEBUG" if debug else os.environ.get("EMAIL_INFRA_LOG_LEVEL", "WARNING").strip().upper()
-    if level not in _LEVELS:
-        raise ConfigError(f"EMAIL_INFRA_LOG_LEVEL {level.lower()!r} is not a log level (one of {', '.join(_LEVELS)})")
-    setup_logging(level, json_output=os.environ.get("EMAIL_INFRA_ENV") == "production")
-
-
-app.command("init")(init.init)
-app.command("validate")(validate.validate)
-app.command("records")(dns.records)
-app.command("plan")(dns.plan)
-app.command("apply")(dns.apply)
-app.command("audit")(audit.audit_command)
-app.command("blocklist")(audit.blacklist_command)
-app.command("blacklist", hidden=True, help="Alias of `blocklist`.")(audit.blacklist_command)
-app.command("monitor")(monitor.monitor)
-app.command("metrics")(monitor.metrics)
-app.command("status")(status.status)
-app.command("export")(export.export)
-app.command("worker")(worker.worker)
-app.command("scheduler")(worker.scheduler)
-app.add_typer(domain.app, name="domain")
-app.add_typer(dkim.app, name="dkim")
-app.add_typer(db.app, name="db")
-app.add_typer(vault.app, name="vault")
-app.add_typer(mailbox_app, name="mailbox")
-app.add_typer(server.app, name="server")
-app.add_typer(dmarc.app, name="dmarc")
-app.add_typer(apikey.app, name="apikey")
-app.command("serve")(serve.serve)
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _hoist(argv: list[str]) -> list[str]:
@@ -125,6 +40,17 @@ def main(prog_name: str | None = None) -> None:
 
     Under `plan --detailed-exitcode` a user error (a refusal, a bad file or option) exits 1 instead.
     """
+    if sys.argv[1:] in (["--version"], ["-V"]):  # Typer and the command tree are most of the start
+        from email_infrastructure import __version__
+
+        sys.stdout.write(f"email-infra {__version__}\n")
+        sys.exit(0)
+    import typer
+
+    from email_infrastructure.cli.commands import app
+    from email_infrastructure.cli.common import err_console
+    from email_infrastructure.core.errors import ConflictError, EmailInfraError
+
     sys.argv = _hoist(sys.argv)
     user_error = 1 if _changes_exit_code(sys.argv) else 2
 
@@ -161,6 +87,12 @@ def main(prog_name: str | None = None) -> None:
 
 
 def _report(exc: BaseException, message: str) -> None:
+    import logging
+    import traceback
+
+    from email_infrastructure.cli.common import debug_enabled, err_console
+    from email_infrastructure.core.logging import redact_text
+
     if debug_enabled():
         text = "".join(traceback.format_exception(exc))
         sys.stderr.write(redact_text(text))

@@ -9,25 +9,28 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from email_infrastructure.cli.common import (
     JsonOption,
     SourceOption,
     application,
+    bulk_allocation,
     console,
     err_console,
     note_state,
     print_json,
     run,
     source,
+    write_chunks,
 )
 from email_infrastructure.core.errors import UserError
-from email_infrastructure.services.records import mask_pending
+from email_infrastructure.reconcile.pending import mask_pending
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from email_infrastructure.dns.desired import DesiredZone
+    from email_infrastructure.dns.plan import ZonePlan
     from email_infrastructure.services.plans import ApplyResult, Plan
 
 _SIGN = {"create": "[green]+[/]", "update": "[yellow]~[/]", "delete": "[red]-[/]"}
@@ -66,6 +69,8 @@ class RecordFormat(StrEnum):
 def _progress(total: int) -> Progress | None:
     if total < 2 or not err_console.is_terminal:
         return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -98,6 +103,8 @@ def records(
             for value in record.values:
                 sys.stdout.write(f"{record.name}.\t{record.ttl}\tIN\t{record.type}\t{record.presentation(value)}\n")
     else:
+        from rich.table import Table
+
         table = Table("name", "type", "ttl", "value", title=zone.zone)
         table.columns[-1].overflow = "fold"
         for record in zone.records:
@@ -108,67 +115,92 @@ def records(
             console.print(f"[dim]note: {escape(note)}[/]")
 
 
-def _line(text: str) -> None:
-    console.print(text, soft_wrap=True, highlight=False)
+class _Lines:
+    """Markup lines for stdout, printed by Rich a batch at a time.
+
+    Rich's fixed cost per `print` (console state, markup, render pipeline) dominated a plan of
+    10,000 domains (170,000 lines); one call per batch prints the same text about 5x faster.
+    """
+
+    BATCH = 1000
+
+    def __init__(self) -> None:
+        self.pending: list[str] = []
+
+    def __call__(self, text: str) -> None:
+        self.pending.append(text)
+        if len(self.pending) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            console.print("\n".join(self.pending), soft_wrap=True, highlight=False)
+            self.pending.clear()
 
 
 _RANK = {"vps": 0, "dkim": 1, "mail": 2}
 
 
-def _import_notes(result: Plan) -> None:
+def _import_notes(result: Plan, line: Callable[[str], None]) -> None:
     """What the import kept as it was (another file's defaults, a server still used), one line each."""
     for note in result.imported.notes if result.imported is not None else []:
-        _line(f"[dim]note: {escape(note)}[/]")
+        line(f"[dim]note: {escape(note)}[/]")
+
+
+def _zone_lines(zone: ZonePlan, line: Callable[[str], None]) -> None:
+    header = f"[bold]{escape(zone.zone)}[/] ({escape(zone.provider)})"
+    if zone.error:
+        line(f"{header}: [red]error:[/] {escape(zone.error)}")
+        return
+    if not zone.has_changes:
+        line(f"{header}: no changes")
+        return
+    counts = zone.counts()
+    line(f"{header}: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete")
+    for change in zone.changes:
+        r = change.record
+        if change.old is not None and change.new is not None:
+            old, new = change.old, change.new
+            text = f"{old.ttl} {' | '.join(old.values)} → {new.ttl} {' | '.join(new.values)}"
+        else:
+            text = f"{r.ttl} {' | '.join(r.values)}"
+        text = mask_pending(text)
+        line(f"  {_SIGN[change.action.value]} {escape(r.name)} {r.type} {escape(text)}")
+    for extra in zone.extra:
+        line(f"  [yellow]~[/] {extra.kind}: {escape(str(extra.old))} → {escape(str(extra.new))}")
+    for note in zone.notes:
+        line(f"  [dim]note: {escape(note)}[/]")
 
 
 def show_plan(result: Plan) -> None:
     """The plan for people: steps other than DNS by key, then zones with their record changes."""
+    line = _Lines()
     if result.imported is not None and result.imported.changed:
         i = result.imported
-        _line(f"[bold]desired state[/]: {len(i.added)} added, {len(i.updated)} updated, {len(i.removed)} removed")
+        line(f"[bold]desired state[/]: {len(i.added)} added, {len(i.updated)} updated, {len(i.removed)} removed")
         for what, sign in ((i.added, "+"), (i.updated, "~"), (i.removed, "-")):
             for item in what:
-                _line(f"  {sign} {escape(item)}")
-    _import_notes(result)
+                line(f"  {sign} {escape(item)}")
+    _import_notes(result, line)
     # servers first (their addresses feed the rest), then keys and mail, then the zones
     for step in sorted(result.graph.ordered, key=lambda s: _RANK.get(s.component, 3)):
         if step.component == "dns":
             continue
         if step.error:
-            _line(f"[bold]{escape(step.key)}[/]: [red]error:[/] {escape(step.error)}")
+            line(f"[bold]{escape(step.key)}[/]: [red]error:[/] {escape(step.error)}")
         for step_change in step.changes:
             resource = escape(step_change.resource)
             later = "" if step_change.action == "delete" else " (known after apply)"
-            _line(f"[bold]{escape(step.key)}[/]: {_SIGN[step_change.action]} {resource}{later}")
+            line(f"[bold]{escape(step.key)}[/]: {_SIGN[step_change.action]} {resource}{later}")
         for note in step.notes:
-            _line(f"[bold]{escape(step.key)}[/]: [dim]note: {escape(note)}[/]")
+            line(f"[bold]{escape(step.key)}[/]: [dim]note: {escape(note)}[/]")
     for zone in sorted(result.zones, key=lambda z: z.zone):
-        counts = zone.counts()
-        header = f"[bold]{escape(zone.zone)}[/] ({escape(zone.provider)})"
-        if zone.error:
-            _line(f"{header}: [red]error:[/] {escape(zone.error)}")
-            continue
-        if not zone.has_changes:
-            _line(f"{header}: no changes")
-            continue
-        _line(f"{header}: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete")
-        for change in zone.changes:
-            r = change.record
-            if change.old is not None and change.new is not None:
-                old, new = change.old, change.new
-                text = f"{old.ttl} {' | '.join(old.values)} → {new.ttl} {' | '.join(new.values)}"
-            else:
-                text = f"{r.ttl} {' | '.join(r.values)}"
-            text = mask_pending(text)
-            _line(f"  {_SIGN[change.action.value]} {escape(r.name)} {r.type} {escape(text)}")
-        for extra in zone.extra:
-            _line(f"  [yellow]~[/] {extra.kind}: {escape(str(extra.old))} → {escape(str(extra.new))}")
-        for note in zone.notes:
-            _line(f"  [dim]note: {escape(note)}[/]")
+        _zone_lines(zone, line)
     for reason in result.unsafe:
-        _line(f"[yellow]needs --force:[/] {escape(reason)}")
+        line(f"[yellow]needs --force:[/] {escape(reason)}")
     s = result.summary()
-    _line(f"plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete")
+    line(f"plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete")
+    line.flush()
     # On its own line, never wrapped: scripts and people copy it into `apply --checksum`.
     sys.stdout.flush()
     console.file.flush()
@@ -200,33 +232,34 @@ def plan(
     """
     from email_infrastructure.services.plans import plan as plan_service
 
-    loaded = source(file, quiet=as_json)
+    with bulk_allocation():  # the plan's objects all live until printed
+        loaded = source(file, quiet=as_json)
 
-    async def go() -> Plan:
-        async with application() as app:
-            note_state(app)
-            progress = _progress(2)
-            if progress is None:
-                return await plan_service(
-                    app, source=loaded, only=domains or (), force=force, deadline=deadline, prune=prune
-                )
-            with progress:
-                task = progress.add_task("planning", total=None)
-                return await plan_service(
-                    app,
-                    source=loaded,
-                    only=domains or (),
-                    force=force,
-                    deadline=deadline,
-                    prune=prune,
-                    progress=lambda _k: progress.advance(task),
-                )
+        async def go() -> Plan:
+            async with application() as app:
+                note_state(app)
+                progress = _progress(2)
+                if progress is None:
+                    return await plan_service(
+                        app, source=loaded, only=domains or (), force=force, deadline=deadline, prune=prune
+                    )
+                with progress:
+                    task = progress.add_task("planning", total=None)
+                    return await plan_service(
+                        app,
+                        source=loaded,
+                        only=domains or (),
+                        force=force,
+                        deadline=deadline,
+                        prune=prune,
+                        progress=lambda _k: progress.advance(task),
+                    )
 
-    result = run(go())
-    if as_json:
-        print_json(result.to_json())
-    else:
-        show_plan(result)
+        result = run(go())
+        if as_json:
+            write_chunks(result.iter_json())  # streamed: a large plan never exists whole as JSON
+        else:
+            show_plan(result)
     if result.failed:
         raise typer.Exit(1)
     if detailed_exitcode and result.has_changes:
@@ -234,6 +267,8 @@ def plan(
 
 
 def _summary(result: ApplyResult) -> None:
+    from rich.table import Table
+
     table = Table("step", "status", "create", "update", "delete", "error", title="apply")
     table.columns[-1].overflow = "fold"
     style = {"applied": "green", "unchanged": "dim", "failed": "red", "skipped": "yellow"}
@@ -322,6 +357,8 @@ def apply(
         print_json(result.to_json())
     else:
         _summary(result)
-        _import_notes(result.plan)
+        lines = _Lines()
+        _import_notes(result.plan, lines)
+        lines.flush()
     if result.failed:
         raise typer.Exit(1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import signal
 import sys
@@ -67,6 +66,8 @@ def monitor(
     def on_run(s: RunSummary) -> None:
         if not quiet:
             lines.print(_run_line(s), markup=False, soft_wrap=True)
+
+    import asyncio  # here, not at the top: every command's start would pay for it
 
     async def go() -> list[RunSummary]:
         stop = asyncio.Event()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from typing import Annotated
 
@@ -58,6 +57,8 @@ def scheduler(
     With REDIS_URL the jobs go to `email-infra worker` processes; without it this process runs
     them itself. SIGTERM/SIGINT stop it.
     """
+    import asyncio  # here, not at the top: every command's start would pay for it
+
     from email_infrastructure.services.monitoring import check_schedule
     from email_infrastructure.workers.queue import open_queue
     from email_infrastructure.workers.scheduler import Scheduler, TickResult
