@@ -24,7 +24,7 @@ from email_infrastructure.cli.common import (
     write_chunks,
 )
 from email_infrastructure.core.errors import UserError
-from email_infrastructure.reconcile.pending import mask_pending
+from email_infrastructure.core.pending import mask_pending
 
 if TYPE_CHECKING:
     from rich.progress import Progress

@@ -11,6 +11,7 @@ from typing import Any
 from email_infrastructure.core.errors import EmailInfraError, UserError
 from email_infrastructure.core.inventory import Inventory
 from email_infrastructure.core.inventory.mail import no_mail_backend
+from email_infrastructure.core.pending import PENDING_IPV4, PENDING_IPV6, has_pending
 from email_infrastructure.core.secret_names import API_KEY_NAME, api_key_owner, dkim_key
 from email_infrastructure.dns.desired import DesiredZone, desired_zones
 from email_infrastructure.dns.providers import DnsProvider, build_provider
@@ -23,7 +24,6 @@ from email_infrastructure.reconcile.graph import Graph, Step
 from email_infrastructure.reconcile.mail import mail_steps
 from email_infrastructure.reconcile.mail.mailbox_ops import vault_keys
 from email_infrastructure.reconcile.mail.removal import removal_steps
-from email_infrastructure.reconcile.pending import PENDING_IPV4, PENDING_IPV6, has_pending
 from email_infrastructure.reconcile.servers import server_facts, server_removals, vps_steps
 from email_infrastructure.vps.provider import VpsProvider
 

@@ -13,6 +13,7 @@ from typing import Any
 from email_infrastructure.core.errors import EmailInfraError, VerificationError
 from email_infrastructure.core.events import Event
 from email_infrastructure.core.inventory import ResolvedDomain
+from email_infrastructure.core.pending import mask_pending
 from email_infrastructure.dns.desired import DKIM_PENDING, DesiredZone, dkim_record
 from email_infrastructure.dns.events import (
     EXTRA_TOPICS,
@@ -30,7 +31,6 @@ from email_infrastructure.dns.providers.base import vendor_answers
 from email_infrastructure.dns.records import Record
 from email_infrastructure.reconcile.context import ReconcileContext, StepUnitOfWork
 from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
-from email_infrastructure.reconcile.pending import mask_pending
 
 _TOPIC = {Action.CREATE: RECORD_CREATED, Action.UPDATE: RECORD_UPDATED, Action.DELETE: RECORD_DELETED}
 EXTRA_TOPICS_BY_NAME = {t.name for t in EXTRA_TOPICS.values()}

@@ -14,10 +14,10 @@ from typing import Any
 from email_infrastructure.core.errors import NotFoundError, UserError
 from email_infrastructure.core.events import correlation
 from email_infrastructure.core.inventory import Inventory, LoadedInventory
+from email_infrastructure.core.pending import mask_pending
 from email_infrastructure.dns.plan import ZonePlan
 from email_infrastructure.reconcile.build import Reconciler, build
 from email_infrastructure.reconcile.graph import PLAN_FORMAT_VERSION, GraphPlan, Progress, StepOutcome, StepPlan
-from email_infrastructure.reconcile.pending import mask_pending
 from email_infrastructure.services import events
 from email_infrastructure.services.app import App
 from email_infrastructure.services.context import AppContext

@@ -7,10 +7,10 @@ from typing import Any
 
 from email_infrastructure.core.errors import EmailInfraError, UserError
 from email_infrastructure.core.inventory import Inventory, LoadedInventory, ResolvedDomain
+from email_infrastructure.core.pending import mask_pending
 from email_infrastructure.core.rsa_keys import public_key_b64
 from email_infrastructure.core.secret_names import dkim_key
 from email_infrastructure.dns.desired import DesiredZone, desired_zones
-from email_infrastructure.reconcile.pending import mask_pending
 from email_infrastructure.services.app import App
 from email_infrastructure.services.audit import domain_names
 from email_infrastructure.services.context import AppContext

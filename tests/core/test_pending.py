@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from email_infrastructure.reconcile.pending import PENDING_IPV4, PENDING_IPV6, has_pending, mask_pending
+from email_infrastructure.core.pending import PENDING_IPV4, PENDING_IPV6, has_pending, mask_pending
 
 
 def test_placeholders_are_masked_as_whole_tokens_only() -> None:
