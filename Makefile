@@ -46,6 +46,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/audit_vs_checkdmarc.py --domains 1000 --runs 3
 	$(BIN)/python bench/blacklist_vs_pydnsbl.py --ips 500 --runs 5
 	$(BIN)/python bench/wire_vs_dnspython.py --domains 1000 --runs 5
+	$(BIN)/python bench/plan_scale.py --process --domains 10000 --runs 3
+	$(BIN)/python bench/cli_start.py --runs 20 --address 127.0.0.4
 	$(BIN)/python bench/dmarc_vs_parsedmarc.py --rounds 3
 	$(BIN)/python bench/workers_scale.py --domains 10000 --workers 1 --batch 50 --dns-cache local --pairs 3 --address 127.0.0.3
 
