@@ -14,9 +14,9 @@ _GLOBAL_FLAGS = ("--debug", "--no-color")
 def __getattr__(name: str) -> Any:
     """`app`, the Typer command tree, built on first use (cli/commands.py)."""
     if name == "app":
-        from email_infrastructure.cli.commands import app
+        from email_infrastructure.cli.commands import build
 
-        return app
+        return build()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -47,11 +47,12 @@ def main(prog_name: str | None = None) -> None:
         sys.exit(0)
     import typer
 
-    from email_infrastructure.cli.commands import app
+    from email_infrastructure.cli.commands import build
     from email_infrastructure.cli.common import err_console
     from email_infrastructure.core.errors import ConflictError, EmailInfraError
 
     sys.argv = _hoist(sys.argv)
+    app = build(sys.argv[1:])
     user_error = 1 if _changes_exit_code(sys.argv) else 2
 
     def error_exit(code: int) -> NoReturn:

@@ -1,44 +1,51 @@
-"""The `email-infra` command tree: command groups and global options (built when a command runs)."""
+"""The `email-infra` command tree: command groups and global options (built when a command runs).
+
+`build(argv)` registers only the command the arguments name — each command module imports what it
+needs, and a one-domain audit need not import the other fifteen groups — and every command when
+they name none or one it does not know (`--help`, completion, a typo's suggestion).
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
 
 from email_infrastructure import __version__
-from email_infrastructure.cli import (
-    apikey,
-    audit,
-    db,
-    dkim,
-    dmarc,
-    dns,
-    domain,
-    export,
-    init,
-    monitor,
-    serve,
-    server,
-    status,
-    validate,
-    vault,
-    worker,
-)
 from email_infrastructure.cli.common import console, err_console
-from email_infrastructure.cli.mailbox import app as mailbox_app
 from email_infrastructure.core.errors import ConfigError
 from email_infrastructure.core.logging import setup_logging
 
-app = typer.Typer(
-    name="email-infra",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: name → (module under cli/, its attribute, a command group?, options), in the order `--help` lists them
+COMMANDS: dict[str, tuple[str, str, bool, dict[str, Any]]] = {
+    "init": ("init", "init", False, {}),
+    "validate": ("validate", "validate", False, {}),
+    "records": ("dns", "records", False, {}),
+    "plan": ("dns", "plan", False, {}),
+    "apply": ("dns", "apply", False, {}),
+    "audit": ("audit", "audit_command", False, {}),
+    "blocklist": ("audit", "blacklist_command", False, {}),
+    "blacklist": ("audit", "blacklist_command", False, {"hidden": True, "help": "Alias of `blocklist`."}),
+    "monitor": ("monitor", "monitor", False, {}),
+    "metrics": ("monitor", "metrics", False, {}),
+    "status": ("status", "status", False, {}),
+    "export": ("export", "export", False, {}),
+    "worker": ("worker", "worker", False, {}),
+    "scheduler": ("worker", "scheduler", False, {}),
+    "domain": ("domain", "app", True, {}),
+    "dkim": ("dkim", "app", True, {}),
+    "db": ("db", "app", True, {}),
+    "vault": ("vault", "app", True, {}),
+    "mailbox": ("mailbox", "app", True, {}),
+    "server": ("server", "app", True, {}),
+    "dmarc": ("dmarc", "app", True, {}),
+    "apikey": ("apikey", "app", True, {}),
+    "serve": ("serve", "serve", False, {}),
+}
 
 
 def _version(value: bool) -> None:
@@ -47,7 +54,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks and debug logs (anywhere on the line).")
@@ -73,26 +79,34 @@ def _root(
     setup_logging(level, json_output=os.environ.get("EMAIL_INFRA_ENV") == "production")
 
 
-app.command("init")(init.init)
-app.command("validate")(validate.validate)
-app.command("records")(dns.records)
-app.command("plan")(dns.plan)
-app.command("apply")(dns.apply)
-app.command("audit")(audit.audit_command)
-app.command("blocklist")(audit.blacklist_command)
-app.command("blacklist", hidden=True, help="Alias of `blocklist`.")(audit.blacklist_command)
-app.command("monitor")(monitor.monitor)
-app.command("metrics")(monitor.metrics)
-app.command("status")(status.status)
-app.command("export")(export.export)
-app.command("worker")(worker.worker)
-app.command("scheduler")(worker.scheduler)
-app.add_typer(domain.app, name="domain")
-app.add_typer(dkim.app, name="dkim")
-app.add_typer(db.app, name="db")
-app.add_typer(vault.app, name="vault")
-app.add_typer(mailbox_app, name="mailbox")
-app.add_typer(server.app, name="server")
-app.add_typer(dmarc.app, name="dmarc")
-app.add_typer(apikey.app, name="apikey")
-app.command("serve")(serve.serve)
+def named_command(argv: Sequence[str]) -> str | None:
+    """The command the arguments name (root options take no value), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build(argv: Sequence[str] | None = None) -> typer.Typer:
+    """The root command with the command `argv` names, or with every command."""
+    tree = typer.Typer(
+        name="email-infra",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    tree.callback()(_root)
+    wanted = named_command(argv or [])
+    for name in [wanted] if wanted in COMMANDS else list(COMMANDS):
+        module, attribute, group, options = COMMANDS[name]
+        target = getattr(importlib.import_module(f"email_infrastructure.cli.{module}"), attribute)
+        if group:
+            tree.add_typer(target, name=name, **options)
+        else:
+            tree.command(name, **options)(target)
+    return tree
+
+
+def __getattr__(name: str) -> Any:
+    """`app`: the whole command tree (tests and tools that inspect it)."""
+    if name == "app":
+        return build()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
