@@ -25,8 +25,8 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent / "src"), str(BENCH)]
 
-from api_wrk import analyze, backends, ensure_wrk, seed, serve, stop, wrk  # noqa: E402  # after the sys.path insert above
-from domain_read import admin, grow  # noqa: E402  # after the sys.path insert above
+from api_wrk import analyze, backends, drop_databases, ensure_wrk, seed, serve, stop, wrk  # noqa: E402  # after the sys.path insert above
+from domain_read import grow  # noqa: E402  # after the sys.path insert above
 
 from email_infrastructure.core.settings import Settings  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.services.app import App  # noqa: E402  # after the sys.path insert above
@@ -76,7 +76,7 @@ def run_backend(label: str, settings: Settings, binary: str, sizes: list[int], s
     server, url = serve(settings, work)
     script = work / "post-term.lua"
     script.write_text(POST % {"tag": "term"})
-    load = subprocess.Popen(
+    writers = subprocess.Popen(
         [binary, "-t1", "-c8", "-d20s", "-s", str(script), "-H", f"Authorization: Bearer {key}", url],
         stdout=subprocess.DEVNULL,
     )
@@ -91,8 +91,8 @@ def run_backend(label: str, settings: Settings, binary: str, sizes: list[int], s
             stop(server)
         print(f"{label} SIGTERM under 8 writing clients: exited {code} in {time.monotonic() - began:.2f} s", flush=True)
     finally:
-        load.terminate()
-        load.wait()
+        writers.terminate()
+        writers.wait()
 
 
 def main() -> None:
@@ -105,13 +105,13 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     binary = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="ei-bench-writes-") as tmp:
-        chosen = backends(Path(tmp), args.no_postgres, args.no_sqlite)
+        created: list[str] = []
+        chosen = backends(Path(tmp), created, args.no_postgres, args.no_sqlite)
         try:
             for label, make in chosen:
                 run_backend(label, make(f"{label}-writes"), binary, sizes, args.seconds)
         finally:
-            for db in backends.created:  # type: ignore[attr-defined]
-                asyncio.run(admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            drop_databases(created)
 
 
 if __name__ == "__main__":

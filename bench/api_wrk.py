@@ -134,7 +134,10 @@ def wrk(binary: str, url: str, script: Path, key: str, seconds: int, connections
          "-H", f"Authorization: Bearer {key}", url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if found is None:
+        raise RuntimeError(f"wrk printed no request rate:\n{out}")
+    rate = float(found.group(1))
     cuts = {p: _ms(re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)) for p in ("50", "99")}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rate, "p50": cuts["50"], "p99": cuts["99"], "non2xx": float(errors.group(1)) if errors else 0.0}
@@ -244,8 +247,9 @@ def one_domain(label: str, settings: Settings, work: Path, binary: str, size: in
         stop(ours)
 
 
-def backends(base: Path, no_postgres: bool, no_sqlite: bool = False) -> list[tuple[str, Any]]:
-    """(label, a function of a subdirectory name giving fresh Settings); PostgreSQL databases are dropped after."""
+def backends(base: Path, created: list[str], no_postgres: bool, no_sqlite: bool = False) -> list[tuple[str, Any]]:
+    """(label, a function of a subdirectory name giving fresh Settings); the PostgreSQL databases it creates
+    are added to `created`, for `drop_databases` afterwards."""
 
     def sqlite(sub: str) -> Settings:
         (base / sub).mkdir(parents=True)
@@ -259,12 +263,16 @@ def backends(base: Path, no_postgres: bool, no_sqlite: bool = False) -> list[tup
         url = ADMIN.rsplit("/", 1)[0] + f"/{db}"
         return Settings(data_dir=base / sub, database_url=url, _env_file=None)  # type: ignore[call-arg]  # pydantic-settings takes _env_file
 
-    created: list[str] = []
     chosen: list[tuple[str, Any]] = [] if no_sqlite else [("sqlite", sqlite)]
     if not no_postgres:
         chosen.append(("postgresql", postgres))
-    backends.created = created  # type: ignore[attr-defined]  # dropped by main()
     return chosen
+
+
+def drop_databases(created: list[str]) -> None:
+    """Drop the benchmark's PostgreSQL databases."""
+    for db in created:
+        asyncio.run(admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
 
 
 def main() -> None:
@@ -279,7 +287,8 @@ def main() -> None:
     binary = ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="ei-bench-wrk-") as tmp:
         base = Path(tmp)
-        chosen = backends(base, args.no_postgres, args.no_sqlite)
+        created: list[str] = []
+        chosen = backends(base, created, args.no_postgres, args.no_sqlite)
         try:
             for label, make in chosen:
                 settings = make(f"{label}-list")
@@ -289,8 +298,7 @@ def main() -> None:
                     settings = make(f"{label}-one")
                     one_domain(label, settings, settings.data_dir, binary, args.one, args)
         finally:
-            for db in backends.created:  # type: ignore[attr-defined]
-                asyncio.run(admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            drop_databases(created)
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def migrate(data_dir: Path) -> None:
     from email_infrastructure.services.app import open_app
 
     async def go() -> None:
-        async with open_app(Settings(data_dir=data_dir, _env_file=None)) as app:  # type: ignore[call-arg]
+        async with open_app(Settings(data_dir=data_dir, _env_file=None)) as app:  # type: ignore[call-arg]  # pydantic-settings takes _env_file, its signature does not show it
             await app.database()
 
     asyncio.run(go())
