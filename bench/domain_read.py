@@ -40,6 +40,7 @@ from email_infrastructure.services.app import App  # noqa: E402  # after the sys
 from email_infrastructure.services.desired import import_inventory  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.services.domains import domain_summary  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.storage.models import CheckState, Domain, Mailbox  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.storage.scoping import rows_for  # noqa: E402  # after the sys.path insert above
 
 ADMIN = os.environ.get("EMAIL_INFRA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 INVENTORY = """\
@@ -85,14 +86,14 @@ async def grow(app: App, total: int) -> float:
                 }
                 for i in numbers
             ]
-            await s.execute(insert(Domain), rows)
+            await s.execute(insert(Domain), rows_for(s, rows))
             ids = (await s.execute(select(Domain.id).where(Domain.name.in_([r["name"] for r in rows])))).scalars()
             boxes = [
                 {"domain_id": d, "local_part": local, "first_name": first, "last_name": last, "managed_by": "bench"}
                 for d in ids
                 for local, first, last in (("ann.lee", "Ann", "Lee"), ("bob.stone", "Bob", "Stone"))
             ]
-            await s.execute(insert(Mailbox), boxes)
+            await s.execute(insert(Mailbox), rows_for(s, boxes))
             states = [
                 {"subject": name(i), "check": "spf", "status": "ok", "summary": "ok"} for i in numbers if i % 10 == 0
             ]

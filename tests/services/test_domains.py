@@ -15,6 +15,7 @@ from email_infrastructure.services import domains as domain_service
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import API_OWNER, OwnershipConflictError, import_inventory
 from email_infrastructure.storage.models import Domain
+from email_infrastructure.storage.scoping import rows_for
 from tests.services.conftest import WriteInventory
 
 
@@ -35,7 +36,7 @@ async def _grow(app: App, total: int) -> None:
             for i in range(have, total)
         ]
         if rows:
-            await uow.session.execute(insert(Domain), rows)
+            await uow.session.execute(insert(Domain), rows_for(uow.session, rows))
         await uow.commit()
 
 

@@ -50,8 +50,8 @@ def test_a_copy_given_back_comes_back_as_the_template_left_it(databases: Postgre
     query(
         url,
         "INSERT INTO events (id, topic, source, payload, occurred_at) VALUES ('x', 'test.left', '', '{}', now())",
-        "INSERT INTO providers (kind, name, type, settings, managed_by, created_at, updated_at)"
-        " VALUES ('dns', 'p', 'zonefile', '{}', 'api', now(), now())",
+        "INSERT INTO providers (workspace_id, kind, name, type, settings, managed_by, created_at, updated_at)"
+        " VALUES (1, 'dns', 'p', 'zonefile', '{}', 'api', now(), now())",
     )
     holder = subprocess.Popen(
         ["psql", url, "-Atc", "SELECT pg_advisory_lock(4242), pg_sleep(600)"],

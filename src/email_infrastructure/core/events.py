@@ -68,6 +68,8 @@ class Event:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     correlation_id: str | None = field(default_factory=current_correlation_id)
+    #: the workspace the event belongs to (None: install-wide, such as a vault rotation)
+    workspace: str | None = None
 
     def __post_init__(self) -> None:
         if not _TOPIC.match(self.topic):
@@ -76,9 +78,9 @@ class Event:
         object.__setattr__(self, "payload", redact(dict(self.payload)))
 
     @classmethod
-    def of(cls, topic: Topic[P], payload: P, source: str = "") -> Event:
+    def of(cls, topic: Topic[P], payload: P, source: str = "", workspace: str | None = None) -> Event:
         """A typed event: the payload must match the topic's payload type."""
-        return cls(topic=topic.name, payload=payload, source=source)
+        return cls(topic=topic.name, payload=payload, source=source, workspace=workspace)
 
     @property
     def component(self) -> str:

@@ -18,6 +18,11 @@ _ASCII_TLD = rf"(?:[A-Za-z](?:{_AH}{{0,2}}{_A})?|[A-Za-z]{_AH}(?:{_A}{_AH}|-{_A}
 #: with a letter, any case, an optional final dot. A subset: IDN names (`xn--` or Unicode) are not in it.
 DOMAIN_NAME_PATTERN = rf"^(?:{_ASCII_LABEL}\.)+{_ASCII_TLD}\.?$"
 
+#: workspace names: lowercase letters, digits and inner hyphens, 1 to 64 characters (they appear in URLs)
+WORKSPACE_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+#: the workspace of a single team, and the one earlier data was moved into
+DEFAULT_WORKSPACE = "default"
+
 
 def normalise_domain(name: str) -> str:
     """Return the lowercase ASCII (punycode) form of a domain name, or raise ValueError."""

@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from email_infrastructure.core.errors import ConfigError
+from email_infrastructure.core.names import DEFAULT_WORKSPACE, WORKSPACE_NAME_PATTERN
 
 Environment = Literal["development", "testing", "production"]
 
@@ -81,6 +82,8 @@ class Settings(BaseSettings):
     env: Environment = "development"
     data_dir: Path = Field(default_factory=default_data_dir)
     log_level: str = "INFO"
+    #: the workspace commands act in when they name none (`--workspace`, an inventory's `workspace:`)
+    workspace: str = Field(default=DEFAULT_WORKSPACE, pattern=WORKSPACE_NAME_PATTERN)
     config_dir: Path = Path("config")
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("EMAIL_INFRA_DATABASE_URL", "DATABASE_URL")

@@ -15,6 +15,7 @@ from email_infrastructure.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from email_infrastructure.core.vault import Vault
+    from email_infrastructure.services.scope import Scope
     from email_infrastructure.services.uow import UnitOfWork
     from email_infrastructure.services.view_cache import DomainViewCache
     from email_infrastructure.storage.db import Database
@@ -38,6 +39,8 @@ class App:
     #: in-process rate limiters of this App's providers by budget (two providers with one token share one)
     rate_limiters: dict[str, Any] = field(default_factory=dict)
     _domain_views: DomainViewCache[Any] | None = None
+    #: workspace names by id, as units of work resolved them (services/uow.py; renames update it)
+    workspace_names: dict[int, str] = field(default_factory=dict)
 
     @property
     def state_location(self) -> str:
@@ -103,11 +106,11 @@ class App:
 
         return self._vault is not None or self.settings.secret_key is not None or key_file_path(self.settings).exists()
 
-    def uow(self) -> UnitOfWork:
-        """A new unit of work (one transaction) on this App's database."""
+    def uow(self, scope: Scope | None = None) -> UnitOfWork:
+        """A new unit of work (one transaction) on this App's database, in `scope` or the chosen workspace."""
         from email_infrastructure.services.uow import UnitOfWork
 
-        return UnitOfWork(self)
+        return UnitOfWork(self, scope)
 
     async def close(self) -> None:
         """Let queued event handlers finish, then release the database."""

@@ -10,7 +10,10 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from email_infrastructure.core.errors import NotFoundError
 from email_infrastructure.core.events import Event, P, Topic
+from email_infrastructure.services.scope import Scope, chosen
+from email_infrastructure.storage.api_repositories import read_only
 from email_infrastructure.storage.repositories import (
     CheckHistory,
     DesiredState,
@@ -21,27 +24,68 @@ from email_infrastructure.storage.repositories import (
     PlanHistory,
     SecretStore,
 )
+from email_infrastructure.storage.scoping import bind
 from email_infrastructure.storage.vps_repositories import VpsFacts
+from email_infrastructure.storage.workspace_repositories import Workspaces
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from email_infrastructure.services.app import App
+    from email_infrastructure.storage.db import Database
 
 
 class UnitOfWork:
-    """`async with app.uow() as uow: …; await uow.commit()` — rolled back unless committed."""
+    """`async with app.uow() as uow: …; await uow.commit()` — rolled back unless committed.
 
-    def __init__(self, app: App) -> None:
+    It acts in one workspace (services/scope.py: the face's choice, else the settings'): every
+    read, update and delete is filtered to that workspace's rows and new rows are stamped with it
+    (storage/scoping.py). The scope of every workspace reads across them and writes none of theirs.
+    """
+
+    def __init__(self, app: App, scope: Scope | None = None) -> None:
         self.app = app
+        self.scope = scope or chosen() or Scope(app.settings.workspace)
         self._session: AsyncSession | None = None
         self._outbox: list[Event] = []
+        #: the workspace's id and name once entered (None for every workspace)
+        self.workspace_id: int | None = None
+        self.workspace: str | None = None
 
     async def __aenter__(self) -> UnitOfWork:
         db = await self.app.database()
+        self.workspace_id, self.workspace = await self._resolve(db)
         self._session = db.sessions()
+        bind(self._session, self.workspace_id)
         await self._session.begin()
         return self
+
+    async def _resolve(self, db: Database) -> tuple[int | None, str | None]:
+        """The scope's workspace id and name (cached per App: ids never change, renames are rare)."""
+        scope = self.scope
+        if scope.every:
+            return None, None
+        known = self.app.workspace_names
+        if scope.id is not None and scope.id in known:
+            return scope.id, known[scope.id]
+        cached = next((i for i, name in known.items() if name == scope.name), None)
+        if cached is not None:
+            return cached, scope.name
+        # its own short read: the unit of work's transaction may still be marked read-only by its first use
+        async with db.sessions() as session:
+            await read_only(session)
+            workspaces = Workspaces(session)
+            row = await (workspaces.by_id(scope.id) if scope.id is not None else workspaces.by_name(str(scope.name)))
+        if row is None:
+            label = scope.name or f"#{scope.id}"
+            raise NotFoundError(f"workspace {label} does not exist (`email-infra workspace create {label}` makes it)")
+        known[row.id] = row.name
+        return row.id, row.name
+
+    @property
+    def workspaces(self) -> Workspaces:
+        """The workspaces themselves (across workspaces, on purpose)."""
+        return Workspaces(self.session)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -108,7 +152,7 @@ class UnitOfWork:
 
     def intend(self, scope: str, topic: Topic[P], payload: P, source: str = "") -> Event:
         """Record an event before the change it describes is made (confirm it after read-back)."""
-        event = Event.of(topic, payload, source)
+        event = Event.of(topic, payload, source, self.workspace)
         self.intents.add(scope, [event])
         return event
 
@@ -119,7 +163,7 @@ class UnitOfWork:
 
     def emit(self, topic: Topic[P], payload: P, source: str = "") -> Event:
         """Queue an event: logged with this transaction, published after it commits."""
-        event = Event.of(topic, payload, source)
+        event = Event.of(topic, payload, source, self.workspace)
         self._outbox.append(event)
         return event
 

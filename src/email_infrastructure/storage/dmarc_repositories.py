@@ -32,6 +32,7 @@ from email_infrastructure.storage.models import (
     TlsReportRecord,
     utcnow,
 )
+from email_infrastructure.storage.scoping import writing_workspace
 
 #: Core tables: a batch insert without the ORM's per-row bookkeeping
 _REPORTS = cast(Table, DmarcReport.__table__)
@@ -48,7 +49,7 @@ _FINISH_REPORT = (
 )
 #: the record row's columns in the order `add_records` builds its tuples
 _RECORD_COLUMNS = (
-    "report_pk", "domain", "day", "source_ip", "count", "disposition", "dkim", "spf",
+    "workspace_id", "report_pk", "domain", "day", "source_ip", "count", "disposition", "dkim", "spf",
     "dkim_aligned", "spf_aligned", "dmarc_pass", "header_from", "envelope_from", "envelope_to", "details",
 )  # fmt: skip
 #: a record's `details` as compact JSON (one encoder for every record: `json.dumps` with options builds one per call)
@@ -101,6 +102,7 @@ class DmarcStore:
             "policy": {**asdict(policy), "errors": list(meta.errors), "generator": meta.generator},
             "origin": origin,
             "notes": list(header.notes),
+            "workspace_id": writing_workspace(self._session, "a DMARC report"),
         }
         result = await self._session.execute(_ADD_REPORT, values)
         return int(result.scalar_one())
@@ -117,6 +119,7 @@ class DmarcStore:
         connection = await self._session.connection()
         sql, reorder = _record_insert(connection.dialect)
         day_value: Any = day.isoformat() if connection.dialect.name == "sqlite" else day
+        workspace = writing_workspace(self._session, "DMARC records")
         rows = []
         # A report repeats a few combinations of results: each is encoded once per batch (2.7 -> 1.2 us a record).
         encoded: dict[tuple[Any, ...], str] = {}
@@ -133,6 +136,7 @@ class DmarcStore:
             dkim_pass, spf_pass = r.dkim == "pass", r.spf == "pass"
             rows.append(
                 (
+                    workspace,
                     report_pk,
                     domain,
                     day_value,

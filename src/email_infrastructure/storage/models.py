@@ -71,16 +71,50 @@ class Base(DeclarativeBase):
     }
 
 
+class Workspace(Base):
+    """A client of an agency (or `default`): every scoped row belongs to exactly one."""
+
+    __tablename__ = "workspaces"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+#: the id of the workspace that migration 0014 creates and moves every earlier row into
+DEFAULT_WORKSPACE_ID = 1
+
+
+class WorkspaceRow:
+    """A row a unit of work reads, updates and deletes only in its workspace; new rows get its
+    workspace (storage/scoping.py)."""
+
+    #: True where a row may belong to no workspace (an install-wide event such as a vault rotation)
+    workspace_optional: ClassVar[bool] = False
+
+
+class WorkspaceScoped(WorkspaceRow):
+    """A row of exactly one workspace."""
+
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+
+
+class WorkspaceOptional(WorkspaceRow):
+    """A row of one workspace, or of none (install-wide: seen in the scope of every workspace only)."""
+
+    workspace_optional = True
+    workspace_id: Mapped[int | None] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+
+
 class _Timestamps:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class Provider(_Timestamps, Base):
+class Provider(_Timestamps, WorkspaceScoped, Base):
     """A named provider of the desired state (credentials only as `env:NAME` references)."""
 
     __tablename__ = "providers"
-    __table_args__ = (UniqueConstraint("kind", "name"),)
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "name", name="uq_providers_workspace_kind_name"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(128))
@@ -89,21 +123,23 @@ class Provider(_Timestamps, Base):
     managed_by: Mapped[str] = mapped_column(String(255), default="api")
 
 
-class DesiredSetting(_Timestamps, Base):
+class DesiredSetting(_Timestamps, WorkspaceScoped, Base):
     """A fleet-wide document of the desired state: `defaults` or `monitoring`."""
 
     __tablename__ = "desired_settings"
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
     managed_by: Mapped[str] = mapped_column(String(255), default="api")
 
 
-class Server(_Timestamps, Base):
+class Server(_Timestamps, WorkspaceScoped, Base):
     """A mail server of the desired state."""
 
     __tablename__ = "servers"
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_servers_workspace_name"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
     hostname: Mapped[str] = mapped_column(String(253))
     provider: Mapped[str | None] = mapped_column(String(128))
     ipv4: Mapped[str | None] = mapped_column(String(15))
@@ -113,7 +149,7 @@ class Server(_Timestamps, Base):
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class Domain(_Timestamps, Base):
+class Domain(_Timestamps, WorkspaceScoped, Base):
     """A sending domain of the desired state."""
 
     __tablename__ = "domains"
@@ -128,7 +164,7 @@ class Domain(_Timestamps, Base):
     )
 
 
-class Mailbox(_Timestamps, Base):
+class Mailbox(_Timestamps, WorkspaceScoped, Base):
     """A mailbox on a sending domain."""
 
     __tablename__ = "mailboxes"
@@ -142,7 +178,7 @@ class Mailbox(_Timestamps, Base):
     domain: Mapped[Domain] = relationship(back_populates="mailboxes")
 
 
-class EventRecord(Base):
+class EventRecord(WorkspaceOptional, Base):
     """The audit log: every event published on the bus."""
 
     __tablename__ = "events"
@@ -155,7 +191,7 @@ class EventRecord(Base):
     occurred_at: Mapped[datetime] = mapped_column(index=True)
 
 
-class EventIntent(Base):
+class EventIntent(WorkspaceOptional, Base):
     """An event written before the provider call it describes, confirmed into `events` after read-back.
 
     A run killed in between leaves the intent: the next run confirms it if the change is at the
@@ -181,16 +217,18 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16), index=True)
     key_hash: Mapped[str] = mapped_column(String(128))
     scopes: Mapped[str] = mapped_column(String(64), default="read")
+    #: the one workspace the key acts in; None: an operator key, for every workspace
+    workspace_id: Mapped[int | None] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
 
 
-class SecretRecord(_Timestamps, Base):
+class SecretRecord(_Timestamps, WorkspaceScoped, Base):
     """A generated secret (mailbox password, DKIM private key), encrypted by the vault."""
 
     __tablename__ = "secrets"
-    __table_args__ = (UniqueConstraint("owner", "name"),)
+    __table_args__ = (UniqueConstraint("workspace_id", "owner", "name", name="uq_secrets_workspace_owner_name"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner: Mapped[str] = mapped_column(String(255), index=True)
     name: Mapped[str] = mapped_column(String(128))
@@ -209,11 +247,15 @@ class VaultState(Base):
     rotated_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-class DnsOwnedRecord(Base):
+class DnsOwnedRecord(WorkspaceScoped, Base):
     """An RRset we created or took over: only these are ever deleted without `purge`."""
 
     __tablename__ = "dns_owned_records"
-    __table_args__ = (UniqueConstraint("provider", "zone", "name", "type"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "workspace_id", "provider", "zone", "name", "type", name="uq_dns_owned_records_workspace_rrset"
+        ),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     provider: Mapped[str] = mapped_column(String(128))
     zone: Mapped[str] = mapped_column(String(253), index=True)
@@ -222,18 +264,18 @@ class DnsOwnedRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class MailOwnedDomain(Base):
+class MailOwnedDomain(WorkspaceScoped, Base):
     """A mail domain we created on a mail backend: only these are ever removed (`--prune`)."""
 
     __tablename__ = "mail_owned_domains"
-    __table_args__ = (UniqueConstraint("backend", "domain"),)
+    __table_args__ = (UniqueConstraint("workspace_id", "backend", "domain", name="uq_mail_owned_domains_workspace"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     backend: Mapped[str] = mapped_column(String(128))
     domain: Mapped[str] = mapped_column(String(253), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class AppliedPlan(Base):
+class AppliedPlan(WorkspaceScoped, Base):
     """A plan as applied, with the outcome per zone."""
 
     __tablename__ = "applied_plans"
@@ -246,7 +288,7 @@ class AppliedPlan(Base):
     applied_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
-class CheckResultRecord(Base):
+class CheckResultRecord(WorkspaceScoped, Base):
     """Every check result, kept as history."""
 
     __tablename__ = "check_results"
@@ -258,11 +300,13 @@ class CheckResultRecord(Base):
     checked_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
-class CheckState(Base):
+class CheckState(WorkspaceScoped, Base):
     """The current state of each (subject, check): what alerts compare against."""
 
     __tablename__ = "check_states"
-    __table_args__ = (UniqueConstraint("subject", "check"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "subject", "check", name="uq_check_states_workspace_subject_check"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject: Mapped[str] = mapped_column(String(253))
     check: Mapped[str] = mapped_column(String(32))
@@ -275,7 +319,7 @@ class CheckState(Base):
 # --- VPS: servers as their providers report them -------------------------------------------------
 
 
-class VpsServerRecord(_Timestamps, Base):
+class VpsServerRecord(_Timestamps, WorkspaceScoped, Base):
     """A server we created at a VPS provider: its id, addresses, reverse DNS and port 25 state.
 
     Written right after the provider answers (before its later steps), so a server whose DNS or
@@ -283,9 +327,10 @@ class VpsServerRecord(_Timestamps, Base):
     """
 
     __tablename__ = "vps_servers"
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_vps_servers_workspace_name"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: the inventory's server name
-    name: Mapped[str] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
     #: the inventory's VPS provider name
     provider: Mapped[str] = mapped_column(String(128))
     provider_id: Mapped[str] = mapped_column(String(64))
@@ -308,11 +353,13 @@ class VpsServerRecord(_Timestamps, Base):
 # --- DMARC aggregate and failure reports, SMTP TLS reports (dmarc/, services/dmarc.py) -----------
 
 
-class DmarcReport(Base):
+class DmarcReport(WorkspaceScoped, Base):
     """An aggregate report, stored once per (reporting org, report id, policy domain)."""
 
     __tablename__ = "dmarc_reports"
-    __table_args__ = (UniqueConstraint("org_name", "report_id", "domain"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "org_name", "report_id", "domain", name="uq_dmarc_reports_workspace_report"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_name: Mapped[str] = mapped_column(String(253))
     report_id: Mapped[str] = mapped_column(String(255))
@@ -332,7 +379,7 @@ class DmarcReport(Base):
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
-class DmarcRecord(Base):
+class DmarcRecord(WorkspaceScoped, Base):
     """One record of an aggregate report, filed under its policy domain and the report's first day."""
 
     __tablename__ = "dmarc_records"
@@ -365,11 +412,13 @@ class DmarcSource(Base):
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class TlsReportRecord(Base):
+class TlsReportRecord(WorkspaceScoped, Base):
     """An SMTP TLS report (RFC 8460), stored once per (organization, report id)."""
 
     __tablename__ = "tls_reports"
-    __table_args__ = (UniqueConstraint("org_name", "report_id"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "org_name", "report_id", name="uq_tls_reports_workspace_report"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     org_name: Mapped[str] = mapped_column(String(253))
     report_id: Mapped[str] = mapped_column(String(255))
@@ -380,7 +429,7 @@ class TlsReportRecord(Base):
     ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class TlsPolicyResult(Base):
+class TlsPolicyResult(WorkspaceScoped, Base):
     """One policy of a TLS report: session counts for a policy domain on the report's first day."""
 
     __tablename__ = "tls_policy_results"
@@ -394,7 +443,7 @@ class TlsPolicyResult(Base):
     policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class TlsFailureRecord(Base):
+class TlsFailureRecord(WorkspaceScoped, Base):
     """One `failure-details` entry of a TLS report."""
 
     __tablename__ = "tls_failures"
@@ -410,13 +459,16 @@ class TlsFailureRecord(Base):
     additional_information: Mapped[str] = mapped_column(Text, default="")
 
 
-class DmarcFailureReport(Base):
+class DmarcFailureReport(WorkspaceScoped, Base):
     """A failure (forensic) report; its original headers are personal data (kept apart, trimmed)."""
 
     __tablename__ = "dmarc_failure_reports"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "fingerprint", name="uq_dmarc_failure_reports_workspace_fingerprint"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: sha256 of what identifies the report (reporter, domain, source, arrival, message id)
-    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
     domain: Mapped[str] = mapped_column(String(253), index=True)
     arrival: Mapped[datetime | None] = mapped_column()
     source_ip: Mapped[str] = mapped_column(String(45), default="")
@@ -443,7 +495,7 @@ class WorkerRunKey(Base):
 # --- API jobs (issue 12): background work started through the REST API ---------------------
 
 
-class StoredPlanRecord(Base):
+class StoredPlanRecord(WorkspaceScoped, Base):
     """A plan made through the API or the dashboard, kept so that it can be applied by id."""
 
     __tablename__ = "stored_plans"
@@ -456,10 +508,11 @@ class StoredPlanRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
-class JobRecord(Base):
+class JobRecord(WorkspaceScoped, Base):
     """A background job (an apply started through the API); a task-queue worker can lease it later."""
 
     __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("workspace_id", "job_key", name="uq_jobs_workspace_job_key"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), index=True)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -471,7 +524,7 @@ class JobRecord(Base):
     #: the API key that started the job
     key_name: Mapped[str] = mapped_column(String(128), default="")
     #: idempotency: a second submit with the same key returns the first job
-    job_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    job_key: Mapped[str | None] = mapped_column(String(200))
     #: for the task-queue workers of a later issue: who holds the job until when, and its last sign of life
     lease_until: Mapped[datetime | None] = mapped_column()
     heartbeat_at: Mapped[datetime | None] = mapped_column()

@@ -34,6 +34,7 @@ from email_infrastructure.storage.models import (
     VaultState,
     utcnow,
 )
+from email_infrastructure.storage.scoping import rows_for
 
 
 def _columns(event: Event) -> dict[str, Any]:
@@ -528,10 +529,10 @@ class CheckHistory:
                 state["status"], state["since"] = status, now
             state["checked_at"], state["summary"] = now, summary
         if history:
-            await session.execute(insert(CheckResultRecord), history)
+            await session.execute(insert(CheckResultRecord), rows_for(session, history))
         created = [{k: v for k, v in state.items() if k != "id"} for state in current.values() if state["id"] is None]
         if created:
-            await session.execute(insert(CheckState), created)
+            await session.execute(insert(CheckState), rows_for(session, created))
         changed = [state for state in current.values() if state["id"] is not None]
         if changed:
             await session.execute(update(CheckState), changed)

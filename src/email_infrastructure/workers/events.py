@@ -46,6 +46,7 @@ def encode(event: Event) -> dict[str, str]:
         "source": event.source,
         "occurred_at": event.occurred_at.isoformat(),
         "correlation_id": event.correlation_id,
+        "workspace": event.workspace,
     }
     return {"event": json.dumps(body, default=str, sort_keys=True)}
 
@@ -60,6 +61,7 @@ def decode(fields: dict[bytes, bytes]) -> Event:
         id=body["id"],
         occurred_at=datetime.fromisoformat(body["occurred_at"]),
         correlation_id=body["correlation_id"],
+        workspace=body.get("workspace"),
     )
 
 
