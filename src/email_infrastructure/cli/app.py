@@ -9,6 +9,8 @@ from typing import Any, NoReturn
 INTERNAL_ERROR = 70
 #: options that belong to the root command but read well after a command name too
 _GLOBAL_FLAGS = ("--debug", "--no-color")
+#: root options with a value, equally welcome after a command name (`status --workspace acme`)
+_GLOBAL_VALUES = ("--workspace", "-w")
 
 
 def __getattr__(name: str) -> Any:
@@ -24,15 +26,27 @@ def _hoist(argv: list[str]) -> list[str]:
     """Move root-only flags given after a command name to the front (`plan --debug`)."""
     head, rest = argv[:1], argv[1:]
     end = rest.index("--") if "--" in rest else len(rest)
-    flags = [a for a in rest[:end] if a in _GLOBAL_FLAGS]
-    return [*head, *dict.fromkeys(flags), *(a for a in rest[:end] if a not in _GLOBAL_FLAGS), *rest[end:]]
+    front: list[str] = []
+    kept: list[str] = []
+    args = iter(rest[:end])
+    for arg in args:
+        if arg in _GLOBAL_FLAGS:
+            front += [] if arg in front else [arg]
+        elif arg in _GLOBAL_VALUES:
+            front += [arg, next(args, "")]
+        elif arg.split("=", 1)[0] in _GLOBAL_VALUES:
+            front.append(arg)
+        else:
+            kept.append(arg)
+    return [*head, *front, *kept, *rest[end:]]
 
 
 def _changes_exit_code(argv: list[str]) -> bool:
     """`plan --detailed-exitcode`: exit 2 means "changes pending" there, so no error may exit 2."""
+    from email_infrastructure.cli.commands import named_command
+
     args = argv[1 : argv.index("--") if "--" in argv else len(argv)]
-    command = next((a for a in args if not a.startswith("-")), None)  # root options take no value
-    return command == "plan" and "--detailed-exitcode" in args
+    return named_command(args) == "plan" and "--detailed-exitcode" in args
 
 
 def main(prog_name: str | None = None) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from email_infrastructure import __version__
-from email_infrastructure.cli.common import console, err_console
+from email_infrastructure.cli.common import choose_workspace, console, err_console
 from email_infrastructure.core.errors import ConfigError
 from email_infrastructure.core.logging import setup_logging
 
@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str, bool, dict[str, Any]]] = {
     "server": ("server", "app", True, {}),
     "dmarc": ("dmarc", "app", True, {}),
     "apikey": ("apikey", "app", True, {}),
+    "workspace": ("workspace", "app", True, {}),
     "serve": ("serve", "serve", False, {}),
 }
 
@@ -62,6 +63,16 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            metavar="NAME",
+            help="The workspace (client) to act in, anywhere on the line; else EMAIL_INFRA_WORKSPACE, else an "
+            "inventory's `workspace:`, else `default`.",
+        ),
+    ] = None,
 ) -> None:
     """Control plane for cold-email infrastructure: DNS, mail servers, VPS, monitoring.
 
@@ -73,6 +84,7 @@ def _root(
     """
     if no_color:
         console.no_color = err_console.no_color = True
+    choose_workspace(workspace)
     level = "DEBUG" if debug else os.environ.get("EMAIL_INFRA_LOG_LEVEL", "WARNING").strip().upper()
     if level not in _LEVELS:
         raise ConfigError(f"EMAIL_INFRA_LOG_LEVEL {level.lower()!r} is not a log level (one of {', '.join(_LEVELS)})")
@@ -80,8 +92,14 @@ def _root(
 
 
 def named_command(argv: Sequence[str]) -> str | None:
-    """The command the arguments name (root options take no value), if any."""
-    return next((a for a in argv if not a.startswith("-")), None)
+    """The command the arguments name, if any (root options take no value but `--workspace NAME`)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("--workspace", "-w"):
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def build(argv: Sequence[str] | None = None) -> typer.Typer:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from email_infrastructure.core.inventory import LoadedInventory
     from email_infrastructure.core.settings import Settings
     from email_infrastructure.services.app import App
+    from email_infrastructure.services.scope import Scope
 
 # Modules behind the commands are imported when a command runs, not when the CLI starts:
 # `--help` and a plain `audit` should not pay for pydantic models, SQLAlchemy or httpx.
@@ -93,6 +94,7 @@ def inventory(path: Path, *, quiet: bool = False) -> LoadedInventory:
             [f"{path}:1:1: no such inventory file; create one with `email-infra init`, or name one with -f FILE"]
         )
     loaded = load_inventory_file(path)
+    _workspace["file"] = loaded.inventory.workspace
     if not quiet:
         for warning in loaded.warnings:
             err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
@@ -104,13 +106,34 @@ def source(path: Path | None, *, quiet: bool = False) -> LoadedInventory | None:
     return None if path is None else inventory(path, quiet=quiet)
 
 
-@asynccontextmanager
-async def application() -> AsyncIterator[App]:
-    """The App of this command (settings read once)."""
-    from email_infrastructure.services.app import open_app
+#: the workspace named by `--workspace` and by the inventory file the command loaded
+_workspace: dict[str, str | None] = {"flag": None, "file": None}
 
-    async with open_app(settings()) as app:
-        yield app
+
+def choose_workspace(name: str | None) -> None:
+    """Record `--workspace NAME` (the root option) for the App of this command."""
+    _workspace["flag"] = name
+
+
+def workspace_scope() -> Scope:
+    """The workspace this command acts in: `--workspace`, EMAIL_INFRA_WORKSPACE, the file's, or `default`."""
+    from email_infrastructure.core.names import DEFAULT_WORKSPACE
+    from email_infrastructure.services.workspaces import scope_for
+
+    configured = settings().workspace
+    flag = _workspace["flag"] or (configured if configured != DEFAULT_WORKSPACE else None)
+    return scope_for(flag, _workspace["file"], configured)
+
+
+@asynccontextmanager
+async def application(scope: Scope | None = None) -> AsyncIterator[App]:
+    """The App of this command (settings read once), acting in the command's workspace (or `scope`)."""
+    from email_infrastructure.services.app import open_app
+    from email_infrastructure.services.scope import acting_in
+
+    with acting_in(scope or workspace_scope()):
+        async with open_app(settings()) as app:
+            yield app
 
 
 def call(work: Callable[[App], Awaitable[T]]) -> T:

@@ -20,6 +20,8 @@ from email_infrastructure.core.inventory import DomainSpec, Inventory, LoadedInv
 from email_infrastructure.core.inventory.schema import DOMAIN_OPTIONS
 from email_infrastructure.services import events
 from email_infrastructure.services.app import App
+from email_infrastructure.services.workspaces import check_domains_free
+from email_infrastructure.services.workspaces import ensure as ensure_workspace
 from email_infrastructure.storage.models import DesiredSetting, Domain, Provider, Server
 from email_infrastructure.storage.repositories import DesiredRows, set_mailboxes
 
@@ -276,6 +278,7 @@ async def preview_import(app: App, loaded: LoadedInventory, *, force: bool = Fal
 async def import_inventory(app: App, loaded: LoadedInventory, *, force: bool = False) -> ImportResult:
     """Upsert what the file declares, drop what it declared before and no longer does."""
     owner = file_owner(loaded.path)
+    await ensure_workspace(app)
     async with app.uow() as uow:
         rows = await uow.desired.load()
         merged, result = merge(from_rows(rows), from_inventory(loaded.inventory, owner), owner, force=force)
@@ -332,6 +335,7 @@ async def write_snapshot(uow: Any, rows: DesiredRows, snap: Snapshot) -> None:
             desired.add(setting)
         setting.value, setting.managed_by = item.value, item.owner
     domains = {d.name: d for d in rows.domains}
+    await check_domains_free(uow, [name for name in snap.domains if name not in domains])
     for name, item in snap.domains.items():
         drow = domains.pop(name, None) or Domain(name=name, mailboxes=[])
         if drow.id is None:

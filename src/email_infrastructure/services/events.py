@@ -69,6 +69,13 @@ class CredentialsReadPayload(TypedDict):
     mailboxes: int
 
 
+class WorkspacePayload(TypedDict, total=False):
+    """A workspace that was created, renamed (with its previous name) or removed."""
+
+    workspace: str
+    previous: str
+
+
 DOMAIN_CREATED: Topic[DesiredDomainPayload] = Topic("desired.domain.created", DesiredDomainPayload)
 DOMAIN_UPDATED: Topic[DesiredDomainPayload] = Topic("desired.domain.updated", DesiredDomainPayload)
 DOMAIN_REMOVED: Topic[DesiredDomainPayload] = Topic("desired.domain.removed", DesiredDomainPayload)
@@ -76,6 +83,9 @@ MAILBOXES_UPDATED: Topic[DesiredDomainPayload] = Topic("desired.mailboxes.update
 SERVER_CREATED: Topic[DesiredServerPayload] = Topic("desired.server.created", DesiredServerPayload)
 SERVER_REMOVED: Topic[DesiredServerPayload] = Topic("desired.server.removed", DesiredServerPayload)
 INVENTORY_IMPORTED: Topic[InventoryImportedPayload] = Topic("desired.inventory.imported", InventoryImportedPayload)
+WORKSPACE_CREATED: Topic[WorkspacePayload] = Topic("desired.workspace.created", WorkspacePayload)
+WORKSPACE_RENAMED: Topic[WorkspacePayload] = Topic("desired.workspace.renamed", WorkspacePayload)
+WORKSPACE_REMOVED: Topic[WorkspacePayload] = Topic("desired.workspace.removed", WorkspacePayload)
 KEY_CREATED: Topic[ApiKeyPayload] = Topic("api.key.created", ApiKeyPayload)
 KEY_REVOKED: Topic[ApiKeyPayload] = Topic("api.key.revoked", ApiKeyPayload)
 PLAN_CREATED: Topic[PlanStoredPayload] = Topic("api.plan.created", PlanStoredPayload)

@@ -7,7 +7,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,8 @@ from email_infrastructure.services.context import AppContext
 from email_infrastructure.services.desired import ImportResult, desired_inventory, import_inventory, preview_import
 from email_infrastructure.services.jobs import JobView, submit
 from email_infrastructure.services.queue import JobFailed, TaskQueue
+from email_infrastructure.services.scope import acting_in, current
+from email_infrastructure.services.workspaces import ensure as ensure_workspace
 from email_infrastructure.storage.api_repositories import StoredPlans
 from email_infrastructure.storage.locks import APPLY_LOCK, database_lock, holder_description
 from email_infrastructure.storage.models import StoredPlanRecord, utcnow
@@ -194,7 +196,8 @@ async def plan(
     reconciling would do. Only with `prune` does the plan remove what the desired state no longer
     has from the mail servers (without it that is noted).
     """
-    with correlation():
+    # a file naming a workspace that does not exist yet plans against an empty one (apply creates it)
+    with correlation(), acting_in(replace(current(app.settings.workspace), missing_ok=source is not None)):
         result, reconciler = await _plan(app, source, only, force, progress, deadline, prune)
         await reconciler.close()
     return result
@@ -217,6 +220,8 @@ async def apply(
     A failed step never stops the others, only the steps that depend on it. `prune` as for `plan`.
     """
     started = asyncio.get_running_loop().time()
+    if source is not None:
+        await ensure_workspace(app)
     db = await app.database()
     async with database_lock(db.engine, APPLY_LOCK, holder_description("email-infra apply"), lock_timeout):
         with correlation() as run_id:

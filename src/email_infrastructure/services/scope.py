@@ -21,6 +21,8 @@ class Scope:
 
     name: str | None
     id: int | None = None
+    #: a workspace that does not exist yet reads as empty (a plan of a file naming a new client)
+    missing_ok: bool = False
 
     @property
     def every(self) -> bool:
@@ -48,6 +50,11 @@ def acting_in(scope: Scope | str) -> Iterator[Scope]:
         yield value
     finally:
         _current.reset(token)
+
+
+def current(default: str) -> Scope:
+    """The chosen scope, else the workspace named `default` (the settings')."""
+    return _current.get() or Scope(default)
 
 
 def enter(scope: Scope | str) -> None:

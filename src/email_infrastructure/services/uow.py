@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from email_infrastructure.storage.db import Database
 
 
+#: the id a workspace that does not exist yet reads under: ids are positive, so every read is empty
+_NO_WORKSPACE = -1
+
+
 class UnitOfWork:
     """`async with app.uow() as uow: …; await uow.commit()` — rolled back unless committed.
 
@@ -76,6 +80,8 @@ class UnitOfWork:
             await read_only(session)
             workspaces = Workspaces(session)
             row = await (workspaces.by_id(scope.id) if scope.id is not None else workspaces.by_name(str(scope.name)))
+        if row is None and scope.missing_ok:
+            return _NO_WORKSPACE, scope.name
         if row is None:
             label = scope.name or f"#{scope.id}"
             raise NotFoundError(f"workspace {label} does not exist (`email-infra workspace create {label}` makes it)")
@@ -169,6 +175,8 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Write the outbox into the audit log, commit, then publish the events."""
+        if self.workspace_id == _NO_WORKSPACE:
+            raise NotFoundError(f"workspace {self.workspace} does not exist (`email-infra workspace create` makes it)")
         events, self._outbox = self._outbox, []
         self.events.add(events)
         await self.session.commit()

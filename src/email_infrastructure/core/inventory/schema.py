@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from email_infrastructure.core.names import normalise_domain
+from email_infrastructure.core.names import WORKSPACE_NAME_PATTERN, normalise_domain
 
 SECRET_REF = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -279,6 +279,8 @@ class Inventory(_Model):
     """The whole inventory file."""
 
     version: Literal[1]
+    #: the workspace the file writes into (a client of an agency); absent: the one the command acts in
+    workspace: str | None = Field(default=None, pattern=WORKSPACE_NAME_PATTERN)
     providers: ProvidersSpec = Field(default_factory=ProvidersSpec)
     servers: list[ServerSpec] = Field(default_factory=list)
     defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)

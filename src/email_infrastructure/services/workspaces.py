@@ -1,0 +1,180 @@
+"""Workspaces: create, list, show, rename and remove them; which one a command or a file acts in."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from email_infrastructure.core.errors import ConflictError, NotFoundError, UserError
+from email_infrastructure.core.names import DEFAULT_WORKSPACE, WORKSPACE_NAME_PATTERN
+from email_infrastructure.services import events
+from email_infrastructure.services.scope import EVERY, Scope, current
+
+if TYPE_CHECKING:
+    from email_infrastructure.services.app import App
+    from email_infrastructure.services.uow import UnitOfWork
+
+_NAME = re.compile(WORKSPACE_NAME_PATTERN)
+
+
+class DomainTakenError(ConflictError):
+    """A domain name another workspace holds (a name exists in one workspace at most)."""
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    """A workspace and what it holds."""
+
+    name: str
+    id: int
+    created_at: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready."""
+        return {"name": self.name, "created_at": self.created_at, **_COUNTS, **self.counts}
+
+
+#: every count a workspace reports, zero when it holds none
+_COUNTS = {"domains": 0, "mailboxes": 0, "servers": 0, "failing_checks": 0, "api_keys": 0}
+
+
+def valid_name(name: str) -> str:
+    """`name` if it is a workspace name, else a clear error."""
+    if not _NAME.match(name):
+        raise UserError(
+            f"invalid workspace name {name!r}: lowercase letters, digits and inner hyphens, 1 to 64 characters"
+        )
+    return name
+
+
+def scope_for(flag: str | None, file_workspace: str | None, settings_workspace: str) -> Scope:
+    """The workspace a command acts in: its `--workspace`, else its file's `workspace:`, else the settings'.
+
+    A flag and a file that name different workspaces are refused: a file never writes into
+    another workspace than the one it names.
+    """
+    if flag and file_workspace and flag != file_workspace:
+        raise UserError(f"the inventory names workspace {file_workspace!r} but the command acts in {flag!r}")
+    return Scope(valid_name(flag or file_workspace or settings_workspace))
+
+
+async def ensure(app: App) -> bool:
+    """Create the chosen workspace if it does not exist yet (an inventory naming a new client); True if made."""
+    scope = current(app.settings.workspace)
+    if scope.every or scope.name is None:
+        raise UserError("choose one workspace to write into (--workspace NAME), not every workspace")
+    async with app.uow(EVERY) as uow:
+        if await uow.workspaces.by_name(scope.name) is not None:
+            return False
+    await create(app, scope.name)
+    return True
+
+
+async def create(app: App, name: str) -> WorkspaceInfo:
+    """Create an empty workspace."""
+    valid_name(name)
+    async with app.uow(EVERY) as uow:
+        if await uow.workspaces.by_name(name) is not None:
+            raise ConflictError(f"workspace {name} exists already")
+        row = await uow.workspaces.add(name)
+        uow.emit(events.WORKSPACE_CREATED, events.WorkspacePayload(workspace=name))
+        await uow.commit()
+        return WorkspaceInfo(name, row.id, row.created_at.isoformat())
+
+
+async def list_workspaces(app: App) -> list[WorkspaceInfo]:
+    """Every workspace with its counts (domains, mailboxes, servers, failing checks, API keys)."""
+    async with app.uow(EVERY) as uow:
+        rows = await uow.workspaces.all()
+        counts = await uow.workspaces.counts()
+    return [WorkspaceInfo(r.name, r.id, r.created_at.isoformat(), counts.get(r.id, {})) for r in rows]
+
+
+async def show(app: App, name: str) -> WorkspaceInfo:
+    """One workspace with its counts."""
+    async with app.uow(EVERY) as uow:
+        row = await uow.workspaces.by_name(name)
+        if row is None:
+            raise NotFoundError(f"workspace {name} does not exist")
+        counts = await uow.workspaces.counts([row.id])
+    return WorkspaceInfo(row.name, row.id, row.created_at.isoformat(), counts.get(row.id, {}))
+
+
+async def rename(app: App, old: str, new: str) -> WorkspaceInfo:
+    """Rename a workspace (its rows, keys and history stay; inventories naming the old name must follow)."""
+    valid_name(new)
+    if old == DEFAULT_WORKSPACE:
+        raise UserError(f"the {DEFAULT_WORKSPACE} workspace keeps its name: commands that name none act in it")
+    async with app.uow(EVERY) as uow:
+        row = await uow.workspaces.by_name(old)
+        if row is None:
+            raise NotFoundError(f"workspace {old} does not exist")
+        if await uow.workspaces.by_name(new) is not None:
+            raise ConflictError(f"workspace {new} exists already")
+        row.name = new
+        uow.emit(events.WORKSPACE_RENAMED, events.WorkspacePayload(workspace=new, previous=old))
+        await uow.commit()
+        app.workspace_names[row.id] = new
+        return WorkspaceInfo(row.name, row.id, row.created_at.isoformat())
+
+
+@dataclass
+class Removal:
+    """What removing a workspace did (or would do)."""
+
+    name: str
+    counts: dict[str, int]
+    removed: bool
+
+
+async def remove(app: App, name: str, *, prune: bool = False) -> Removal:
+    """Remove a workspace: refused while it holds domains, servers or providers unless `prune`.
+
+    `prune` deletes the workspace's rows here (desired state, history, keys, secrets); what its
+    applies created at providers is removed first by applying its empty desired state
+    (`email-infra apply --prune` inside the workspace), which the CLI does under the apply's guards.
+    """
+    if name == DEFAULT_WORKSPACE:
+        raise UserError(f"the {DEFAULT_WORKSPACE} workspace cannot be removed: commands that name none act in it")
+    async with app.uow(EVERY) as uow:
+        row = await uow.workspaces.by_name(name)
+        if row is None:
+            raise NotFoundError(f"workspace {name} does not exist")
+        counts = {**_COUNTS, **(await uow.workspaces.counts([row.id])).get(row.id, {})}
+        held = {k: v for k, v in counts.items() if k in ("domains", "servers", "mailboxes") and v}
+        if held and not prune:
+            what = ", ".join(f"{v} {k}" for k, v in held.items())
+            raise ConflictError(f"workspace {name} is not empty ({what}); remove them first, or pass --prune")
+        await uow.workspaces.remove(row)
+        uow.emit(events.WORKSPACE_REMOVED, events.WorkspacePayload(workspace=name))
+        await uow.commit()
+    app.workspace_names.pop(row.id, None)
+    return Removal(name, counts, True)
+
+
+async def check_domains_free(uow: UnitOfWork, names: list[str]) -> None:
+    """Refuse domain names another workspace holds (without saying which: keys see one workspace)."""
+    if not names:
+        return
+    held = {n: w for n, w in (await uow.workspaces.holders(names)).items() if w != uow.workspace_id}
+    if held:
+        listed = ", ".join(sorted(held)[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+        raise DomainTakenError(f"domain {listed} is held by another workspace (a domain lives in one workspace)")
+
+
+__all__ = [
+    "DomainTakenError",
+    "Removal",
+    "WorkspaceInfo",
+    "check_domains_free",
+    "create",
+    "ensure",
+    "list_workspaces",
+    "remove",
+    "rename",
+    "scope_for",
+    "show",
+    "valid_name",
+]
