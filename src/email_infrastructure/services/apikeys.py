@@ -24,6 +24,7 @@ from email_infrastructure.core.logging import register_secret
 from email_infrastructure.core.secret_names import API_SERVER_KEY
 from email_infrastructure.services import events
 from email_infrastructure.services.app import App
+from email_infrastructure.services.scope import INSTALL_WIDE
 from email_infrastructure.storage.api_repositories import ApiKeys, read_only, stale
 from email_infrastructure.storage.models import ApiKey, utcnow
 
@@ -139,7 +140,7 @@ class ApiKeyService:
         prefix = secrets.token_hex(4)
         key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
         register_secret(key)
-        async with self.app.uow() as uow:
+        async with self.app.uow(INSTALL_WIDE) as uow:
             repo = ApiKeys(uow.session)
             server_key = await self._key(uow, create=True)
             assert server_key is not None
@@ -166,12 +167,12 @@ class ApiKeyService:
         """Every key (revoked ones too), by name."""
         if not self.app.has_state():
             return []
-        async with self.app.uow() as uow:
+        async with self.app.uow(INSTALL_WIDE) as uow:
             return [_info(r) for r in await ApiKeys(uow.session).all()]
 
     async def revoke(self, name: str, *, source: str = "cli") -> KeyInfo:
         """Revoke a key at once; UserError when there is no such key."""
-        async with self.app.uow() as uow:
+        async with self.app.uow(INSTALL_WIDE) as uow:
             row = await ApiKeys(uow.session).by_name(name)
             if row is None:
                 raise UserError(f"no API key named {name!r} (see `email-infra apikey list`)")
@@ -204,7 +205,7 @@ class ApiKeyService:
             cached = self._verified.get(self._digest(self._server_key, key))
             if cached is not None and cached[1] > now_mono:
                 return cached[0]
-        async with self.app.uow() as uow:
+        async with self.app.uow(INSTALL_WIDE) as uow:
             await read_only(uow.session)
             server_key = await self._key(uow, create=False)
             if server_key is None:  # no key was ever created
@@ -220,7 +221,7 @@ class ApiKeyService:
         now = utcnow()
         if stale(info.last_used_at, now, TOUCH_EVERY):
             # written in a transaction of its own: the read above took no write lock
-            async with self.app.uow() as uow:
+            async with self.app.uow(INSTALL_WIDE) as uow:
                 touched = await ApiKeys(uow.session).by_name(info.name)
                 if touched is not None:
                     touched.last_used_at = now

@@ -14,6 +14,8 @@ import contextvars
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from email_infrastructure.core.names import DEFAULT_WORKSPACE
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -32,6 +34,10 @@ class Scope:
 
 #: every workspace at once: reads across workspaces, never a write of workspace rows
 EVERY = Scope(None)
+
+#: where install-wide rows live (the API's HMAC key, the dashboard's session key): the default
+#: workspace, which can be neither renamed nor removed
+INSTALL_WIDE = Scope(DEFAULT_WORKSPACE)
 
 _current: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("workspace", default=None)
 

@@ -31,6 +31,7 @@ from email_infrastructure.core.vault import (
     write_key_file,
 )
 from email_infrastructure.services.app import App, require_state
+from email_infrastructure.services.scope import EVERY
 from email_infrastructure.storage.models import SecretRecord
 from email_infrastructure.storage.repositories import secret_label
 
@@ -66,7 +67,7 @@ async def _reencrypt(app: App, vault: Vault, new_key: str) -> int:
     from sqlalchemy import select
 
     only_new = Vault([new_key])
-    async with app.uow() as uow:
+    async with app.uow(EVERY) as uow:  # the vault is the install's: every workspace's secrets
         count = await uow.secrets().reencrypt_all(vault)
         for row in (await uow.session.scalars(select(SecretRecord))).all():
             only_new.decrypt(row.ciphertext)
@@ -124,7 +125,7 @@ class VaultCheck:
 async def check_secrets(app: App) -> VaultCheck:
     """Try every stored secret with the vault's keys; name those that do not open (values stay put)."""
     await require_state(app)
-    async with app.uow() as uow:
+    async with app.uow(EVERY) as uow:
         total, bad = await uow.secrets(create_key=False).undecryptable()
     return VaultCheck(total, bad)
 
