@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from email_infrastructure.cli.common import JsonOption, call, console, err_console, print_json
+from email_infrastructure.cli.common import JsonOption, call, console, err_console, print_json, workspace_scope
 
 app = typer.Typer(help="API keys for the REST API (`Authorization: Bearer <key>`).", no_args_is_help=True)
 
@@ -17,13 +17,18 @@ app = typer.Typer(help="API keys for the REST API (`Authorization: Bearer <key>`
 def create(
     name: Annotated[str, typer.Option("--name", help="A name for the key (who or what uses it).")],
     scope: Annotated[str, typer.Option("--scope", help="read, write or admin (each includes the ones before).")],
+    operator: Annotated[
+        bool,
+        typer.Option("--operator", help="A key of every workspace (else: of the workspace the command acts in)."),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a key and print it once: only its HMAC is stored."""
+    """Create a key of one workspace (or every one, --operator) and print it once: only its HMAC is stored."""
     from email_infrastructure.services.apikeys import ApiKeyService, check_scope
 
     wanted = check_scope(scope)
-    created = call(lambda app: ApiKeyService(app).create(name, wanted, source="cli"))
+    workspace = None if operator else workspace_scope().name
+    created = call(lambda app: ApiKeyService(app).create(name, wanted, source="cli", workspace=workspace))
     if as_json:
         print_json({**created.info.to_json(), "key": created.key})
         return
@@ -41,11 +46,12 @@ def list_keys(as_json: JsonOption = False) -> None:
     if as_json:
         print_json([k.to_json() for k in keys])
         return
-    table = Table("name", "scope", "prefix", "created", "last used", "state")
+    table = Table("name", "scope", "workspace", "prefix", "created", "last used", "state")
     for k in keys:
         table.add_row(
             escape(k.name),
             k.scope,
+            escape(k.workspace) if k.workspace else "[dim]every (operator)[/]",
             k.prefix,
             k.created_at.isoformat(timespec="seconds"),
             k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "never",

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 
-from email_infrastructure.core.errors import EmailInfraError, UserError
+from email_infrastructure.core.errors import EmailInfraError, NotFoundError, UserError
 from email_infrastructure.core.logging import register_secret
 from email_infrastructure.core.secret_names import API_SERVER_KEY
 from email_infrastructure.services import events
@@ -61,6 +61,14 @@ class KeyInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    #: the one workspace the key acts in (its id and name); None: an operator key, for every workspace
+    workspace_id: int | None = None
+    workspace: str | None = None
+
+    @property
+    def operator(self) -> bool:
+        """True for a key of every workspace."""
+        return self.workspace_id is None
 
     def allows(self, needed: Scope) -> bool:
         """True when this key's scope includes `needed` (admin ⊃ write ⊃ read)."""
@@ -75,6 +83,7 @@ class KeyInfo:
             "created_at": self.created_at.isoformat(),
             "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
             "revoked": self.revoked_at is not None,
+            "workspace": self.workspace,
         }
 
 
@@ -91,11 +100,17 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-def _info(row: ApiKey) -> KeyInfo:
+def _info(row: ApiKey, names: dict[int, str]) -> KeyInfo:
     scope: Scope = row.scopes if row.scopes in _LEVEL else "read"
     created = _aware(row.created_at)
     assert created is not None
-    return KeyInfo(row.name, scope, row.prefix, created, _aware(row.last_used_at), _aware(row.revoked_at))
+    workspace = None if row.workspace_id is None else names.get(row.workspace_id, f"#{row.workspace_id}")
+    last_used, revoked = _aware(row.last_used_at), _aware(row.revoked_at)
+    return KeyInfo(row.name, scope, row.prefix, created, last_used, revoked, row.workspace_id, workspace)
+
+
+async def _workspace_names(uow: Any) -> dict[int, str]:
+    return {w.id: w.name for w in await uow.workspaces.all()}
 
 
 def check_scope(text: str) -> Scope:
@@ -132,8 +147,9 @@ class ApiKeyService:
     def _digest(self, server_key: bytes, key: str) -> str:
         return hmac.new(server_key, key.encode(), hashlib.sha256).hexdigest()
 
-    async def create(self, name: str, scope: str, *, source: str = "cli") -> CreatedKey:
-        """A new key named `name` with `scope`; UserError when the name is bad or taken."""
+    async def create(self, name: str, scope: str, *, source: str = "cli", workspace: str | None = None) -> CreatedKey:
+        """A new key named `name` with `scope`, of one `workspace` (None: an operator key for every
+        workspace); UserError when the name is bad or taken, NotFoundError for an unknown workspace."""
         wanted = check_scope(scope)
         if not _NAME.match(name):
             raise UserError(f"key name {name!r}: use 1-128 letters, digits, '.', '_' or '-'")
@@ -144,6 +160,10 @@ class ApiKeyService:
             repo = ApiKeys(uow.session)
             server_key = await self._key(uow, create=True)
             assert server_key is not None
+            names = await _workspace_names(uow)
+            workspace_id = next((i for i, n in names.items() if n == workspace), None)
+            if workspace is not None and workspace_id is None:
+                raise NotFoundError(f"workspace {workspace} does not exist")
             row = await repo.by_name(name)
             if row is not None and row.revoked_at is None:
                 raise UserError(f"an API key named {name!r} exists already (revoke it first)")
@@ -152,13 +172,14 @@ class ApiKeyService:
                 repo.add(row)
             # A revoked key's row is reused: the name is free again, its history stays in the audit log.
             row.prefix, row.key_hash, row.scopes = prefix, self._digest(server_key, key), wanted
+            row.workspace_id = workspace_id
             row.created_at, row.last_used_at, row.revoked_at = utcnow(), None, None
             try:
                 await repo.flush()
             except IntegrityError:
                 raise UserError(f"an API key named {name!r} exists already (revoke it first)") from None
             uow.emit(events.KEY_CREATED, events.ApiKeyPayload(name=name, scope=wanted, prefix=prefix), source=source)
-            info = _info(row)
+            info = _info(row, names)
             await uow.commit()
         self._server_key = server_key
         return CreatedKey(info, key)
@@ -168,7 +189,8 @@ class ApiKeyService:
         if not self.app.has_state():
             return []
         async with self.app.uow(INSTALL_WIDE) as uow:
-            return [_info(r) for r in await ApiKeys(uow.session).all()]
+            names = await _workspace_names(uow)
+            return [_info(r, names) for r in await ApiKeys(uow.session).all()]
 
     async def revoke(self, name: str, *, source: str = "cli") -> KeyInfo:
         """Revoke a key at once; UserError when there is no such key."""
@@ -180,7 +202,7 @@ class ApiKeyService:
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
                 uow.emit(events.KEY_REVOKED, events.ApiKeyPayload(name=name, prefix=row.prefix), source=source)
-            info = _info(row)
+            info = _info(row, await _workspace_names(uow))
             await uow.commit()
         return info
 
@@ -217,7 +239,7 @@ class ApiKeyService:
                     found = row
             if found is None:
                 raise AuthenticationError("the API key is not valid")
-            info = _info(found)
+            info = _info(found, await _workspace_names(uow))
         now = utcnow()
         if stale(info.last_used_at, now, TOUCH_EVERY):
             # written in a transaction of its own: the read above took no write lock
@@ -225,7 +247,7 @@ class ApiKeyService:
                 touched = await ApiKeys(uow.session).by_name(info.name)
                 if touched is not None:
                     touched.last_used_at = now
-                    info = _info(touched)
+                    info = _info(touched, await _workspace_names(uow))
                     await uow.commit()
         if len(self._verified) > 10_000:  # bounded: forget them all rather than grow
             self._verified.clear()
