@@ -12,6 +12,7 @@ from email_infrastructure.services import events
 from email_infrastructure.services.scope import EVERY, Scope, current
 
 if TYPE_CHECKING:
+    from email_infrastructure.services.apikeys import KeyInfo
     from email_infrastructure.services.app import App
     from email_infrastructure.services.uow import UnitOfWork
 
@@ -58,6 +59,19 @@ def scope_for(flag: str | None, file_workspace: str | None, settings_workspace: 
     if flag and file_workspace and flag != file_workspace:
         raise UserError(f"the inventory names workspace {file_workspace!r} but the command acts in {flag!r}")
     return Scope(valid_name(flag or file_workspace or settings_workspace))
+
+
+def scope_for_key(key: KeyInfo, requested: str | None) -> Scope:
+    """The workspace a request with `key` acts in: the key's own, or for an operator key the one asked for
+    (else `default`). A workspace key asking for another workspace gets NotFoundError, exactly as for a
+    workspace that does not exist: no answer tells a key that another workspace exists."""
+    if key.workspace_id is not None:
+        if requested is not None and requested != key.workspace:
+            raise NotFoundError(f"workspace {requested} does not exist")
+        return Scope(key.workspace, key.workspace_id)
+    if requested is not None and not _NAME.match(requested):
+        raise NotFoundError(f"workspace {requested} does not exist")
+    return Scope(requested or DEFAULT_WORKSPACE)
 
 
 async def ensure(app: App) -> bool:
@@ -175,6 +189,7 @@ __all__ = [
     "remove",
     "rename",
     "scope_for",
+    "scope_for_key",
     "show",
     "valid_name",
 ]
