@@ -74,6 +74,21 @@ def scope_for_key(key: KeyInfo, requested: str | None) -> Scope:
     return Scope(requested or DEFAULT_WORKSPACE)
 
 
+async def existing(app: App, scope: Scope) -> Scope:
+    """`scope` with its id once its workspace is known to exist; NotFoundError otherwise (a face asks
+    before it shows a page that reads nothing, so an unknown workspace is a 404 there too)."""
+    if scope.every:
+        return scope
+    async with app.uow(scope) as uow:  # resolved from the App's cache of names: no query once known
+        return Scope(uow.workspace, uow.workspace_id)
+
+
+async def names(app: App) -> list[str]:
+    """Every workspace's name, sorted (an operator's switcher; one narrow query, no counts)."""
+    async with app.uow(EVERY) as uow:
+        return [w.name for w in await uow.workspaces.all()]
+
+
 async def ensure(app: App) -> bool:
     """Create the chosen workspace if it does not exist yet (an inventory naming a new client); True if made."""
     scope = current(app.settings.workspace)
@@ -185,7 +200,9 @@ __all__ = [
     "check_domains_free",
     "create",
     "ensure",
+    "existing",
     "list_workspaces",
+    "names",
     "remove",
     "rename",
     "scope_for",
