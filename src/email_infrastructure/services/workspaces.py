@@ -136,36 +136,42 @@ async def rename(app: App, old: str, new: str) -> WorkspaceInfo:
 
 @dataclass
 class Removal:
-    """What removing a workspace did (or would do)."""
+    """What removing a workspace did: what it held, and the status of the apply that pruned it."""
 
     name: str
     counts: dict[str, int]
-    removed: bool
+    pruned: str | None = None
 
 
-async def remove(app: App, name: str, *, prune: bool = False) -> Removal:
-    """Remove a workspace: refused while it holds domains, servers or providers unless `prune`.
-
-    `prune` deletes the workspace's rows here (desired state, history, keys, secrets); what its
-    applies created at providers is removed first by applying its empty desired state
-    (`email-infra apply --prune` inside the workspace), which the CLI does under the apply's guards.
-    """
+async def held_by(app: App, name: str) -> dict[str, int]:
+    """What a workspace holds (its counts), refusing the default workspace and unknown ones."""
     if name == DEFAULT_WORKSPACE:
         raise UserError(f"the {DEFAULT_WORKSPACE} workspace cannot be removed: commands that name none act in it")
     async with app.uow(EVERY) as uow:
         row = await uow.workspaces.by_name(name)
         if row is None:
             raise NotFoundError(f"workspace {name} does not exist")
-        counts = {**_COUNTS, **(await uow.workspaces.counts([row.id])).get(row.id, {})}
-        held = {k: v for k, v in counts.items() if k in ("domains", "servers", "mailboxes") and v}
-        if held and not prune:
-            what = ", ".join(f"{v} {k}" for k, v in held.items())
-            raise ConflictError(f"workspace {name} is not empty ({what}); remove them first, or pass --prune")
+        return {**_COUNTS, **(await uow.workspaces.counts([row.id])).get(row.id, {})}
+
+
+def refuse_if_held(name: str, counts: dict[str, int]) -> None:
+    """ConflictError naming what a workspace still holds (domains, mailboxes, servers), if anything."""
+    held = {k: v for k, v in counts.items() if k in ("domains", "mailboxes", "servers") and v}
+    if held:
+        what = ", ".join(f"{v} {k}" for k, v in held.items())
+        raise ConflictError(f"workspace {name} is not empty ({what}); remove them first, or pass --prune")
+
+
+async def drop(app: App, name: str) -> None:
+    """Delete a workspace and every row it still holds (services/workspace_removal.py prunes first)."""
+    async with app.uow(EVERY) as uow:
+        row = await uow.workspaces.by_name(name)
+        if row is None:
+            raise NotFoundError(f"workspace {name} does not exist")
         await uow.workspaces.remove(row)
         uow.emit(events.WORKSPACE_REMOVED, events.WorkspacePayload(workspace=name))
         await uow.commit()
     app.workspace_names.pop(row.id, None)
-    return Removal(name, counts, True)
 
 
 async def check_domains_free(uow: UnitOfWork, names: list[str]) -> None:
@@ -184,9 +190,11 @@ __all__ = [
     "WorkspaceInfo",
     "check_domains_free",
     "create",
+    "drop",
     "ensure",
+    "held_by",
     "list_workspaces",
-    "remove",
+    "refuse_if_held",
     "rename",
     "scope_for",
     "scope_for_key",
