@@ -111,8 +111,8 @@ _workspace: dict[str, str | None] = {"flag": None, "file": None}
 
 
 def choose_workspace(name: str | None) -> None:
-    """Record `--workspace NAME` (the root option) for the App of this command."""
-    _workspace["flag"] = name
+    """Record `--workspace NAME` (the root option) for the App of this command (and forget an earlier file's)."""
+    _workspace["flag"], _workspace["file"] = name, None
 
 
 def workspace_scope() -> Scope:

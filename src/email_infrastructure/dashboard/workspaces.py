@@ -49,7 +49,7 @@ async def in_workspace(request: Request, who: Annotated[Visitor, Depends(logged_
     """The logged-in visitor, once the request acts in its workspace (the URL's, else the key's own)."""
     assert who.key is not None
     requested = request.path_params.get("workspace")
-    scope = await workspaces.existing(_app(request), workspaces.scope_for_key(who.key, requested))
+    scope = await workspaces.request_scope(_app(request), who.key, requested)
     assert scope.name is not None
     # for the rest of this request's task: every unit of work the page's services open acts in it
     enter(scope)
@@ -91,7 +91,7 @@ async def switch(
 ) -> Response:
     """Go to the same page (or the overview) of another workspace; a GET: it changes nothing but the URL."""
     assert who.key is not None
-    scope = await workspaces.existing(_app(request), workspaces.scope_for_key(who.key, workspace))
+    scope = await workspaces.request_scope(_app(request), who.key, workspace)
     target = PREFIX.format(workspace=scope.name) + (section if section in SECTIONS else "/")
     if request.headers.get("HX-Request") == "true":  # the select's change: htmx loads the page itself
         return Response(status_code=204, headers={"HX-Redirect": target})
