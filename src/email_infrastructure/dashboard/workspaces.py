@@ -87,7 +87,7 @@ async def switch(
     request: Request,
     who: Operator,
     workspace: Annotated[str, Query(max_length=64)],
-    section: Annotated[str, Query(max_length=16)] = "/",
+    section: Annotated[str, Query(max_length=2000)] = "/",
 ) -> Response:
     """Go to the same page (or the overview) of another workspace; a GET: it changes nothing but the URL."""
     assert who.key is not None
