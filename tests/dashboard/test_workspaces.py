@@ -33,6 +33,8 @@ DOMAINS = {
 }
 #: every workspace page of a visitor acting in `ws` (the domain page of its first domain)
 PAGES = ("/", "/dmarc", "/events", "/plan", "/domains/{domain}")
+#: the links of a page that belong to no workspace
+GLOBAL = {"/static/style.css", "/switch", "/workspaces", "/logout"}
 
 
 @dataclass
@@ -93,6 +95,13 @@ def spaces(seeded: Seeded, write_inventory: WriteInventory, tmp_path: Path) -> W
 def domains_on(html: str) -> list[str]:
     """The overview's rows."""
     return re.findall(r'<tr data-domain="([^"]+)"', html)
+
+
+def strays(base: str, html: str) -> list[str]:
+    """The links and forms of a page of `base` that leave its workspace (but the few of no workspace)."""
+    targets = re.findall(r'(?:href|action|hx-get)="(/[^"]*)"', html)
+    assert targets, "a page without links"
+    return [t for t in targets if not t.startswith(f"{base}/") and t not in GLOBAL]
 
 
 def leaks(ws: str, html: str) -> list[str]:
@@ -217,8 +226,10 @@ def test_an_operator_switches_workspaces_and_each_page_shows_that_one(client: Te
         assert domains_on(overview) == list(DOMAINS[ws])
         assert f'<option value="{ws}" selected>' in overview
         assert f'href="{base}/domains/{DOMAINS[ws][0]}"' in overview
+        assert f'href="{base}/domains/{DOMAINS[ws][0]}"' in client.get(f"{base}/dmarc").text
         for page in PAGES:
             html = client.get(base + page.format(domain=DOMAINS[ws][0])).text
+            assert strays(base, html) == [], page
             assert [n for w, found in DOMAINS.items() if w != ws for n in found if n in html] == [], (ws, page)
             assert f'<input type="hidden" name="section" value="{page.format(domain=DOMAINS[ws][0])}">' in html
         # a workspace's domain exists in it only
@@ -228,6 +239,7 @@ def test_an_operator_switches_workspaces_and_each_page_shows_that_one(client: Te
         assert made.status_code == 303 and made.headers["location"].startswith(f"{base}/plans/")
         plan = client.get(made.headers["location"]).text
         assert f"dns.zone:{DOMAINS[ws][0]}" in plan and "acme-mail.test" not in plan
+        assert strays(base, plan) == [] and f'action="{base}/plans/' in plan
         checked = client.post(f"{base}/domains/{DOMAINS[ws][1]}/check", data={"csrf": token})
         assert checked.status_code == 303 and checked.headers["location"] == f"{base}/domains/{DOMAINS[ws][1]}"
 
