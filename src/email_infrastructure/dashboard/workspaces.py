@@ -77,8 +77,8 @@ Operator = Annotated[Visitor, Depends(operator)]
 async def workspaces_page(request: Request, who: Operator) -> Response:
     """Every workspace's health (domains, mailboxes, servers, failing checks), each linked to its overview."""
     found = await workspaces.list_workspaces(_app(request))
+    totals = {k: sum(w.counts.get(k, 0) for w in found) for k in ("domains", "mailboxes", "failing_checks")}
     rows = [w.as_dict() for w in found]
-    totals = {k: sum(int(str(r[k])) for r in rows) for k in ("domains", "mailboxes", "failing_checks")}
     return render(request, "workspaces.html", rows=rows, totals=totals, choices=[w.name for w in found])
 
 
