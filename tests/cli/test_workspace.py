@@ -116,3 +116,22 @@ def test_keys_of_a_workspace_and_operator_keys(cli: Cli) -> None:
     assert cli("apikey", "create", "--name", "team", "--scope", "write").returncode == 0
     keys = {k["name"]: k["workspace"] for k in json.loads(cli("apikey", "list", "--json").stdout)}
     assert keys == {"client": "acme", "ops": None, "team": "default"}
+
+
+def test_reading_every_workspace(cli: Cli, tmp_path: Path) -> None:
+    for name, ip in (("acme", "127.0.0.10"), ("beta", "127.0.0.11")):
+        assert cli("apply", "-f", str(_client(tmp_path, name, name, "-all", ip)), "--yes").returncode == 0
+    listed = json.loads(cli("domain", "list", "--all-workspaces", "--json").stdout)["domains"]
+    assert sorted((d["workspace"], d["name"]) for d in listed) == [
+        ("acme", "acme-mail.test"),
+        ("acme", "acme-outreach.test"),
+        ("beta", "beta-mail.test"),
+        ("beta", "beta-outreach.test"),
+    ]
+    status = cli("status", "--all-workspaces", "--json")
+    assert status.returncode == 0, status.stderr
+    assert sorted(json.loads(status.stdout)["workspaces"]) == ["acme", "beta", "default"]
+    table = cli("status", "--all-workspaces")
+    assert "workspace acme" in table.stdout and "workspace beta" in table.stdout
+    mixed = cli("status", "--all-workspaces", "-w", "acme")
+    assert mixed.returncode == 2 and "name none" in mixed.stderr

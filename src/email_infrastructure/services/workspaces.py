@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from email_infrastructure.core.errors import ConflictError, NotFoundError, UserError
 from email_infrastructure.core.names import DEFAULT_WORKSPACE, WORKSPACE_NAME_PATTERN
 from email_infrastructure.services import events
-from email_infrastructure.services.scope import EVERY, Scope, current
+from email_infrastructure.services.scope import EVERY, Scope, acting_in, current
 
 if TYPE_CHECKING:
     from email_infrastructure.services.apikeys import KeyInfo
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from email_infrastructure.services.uow import UnitOfWork
 
 _NAME = re.compile(WORKSPACE_NAME_PATTERN)
+T = TypeVar("T")
 
 
 class DomainTakenError(ConflictError):
@@ -106,6 +108,16 @@ async def list_workspaces(app: App) -> list[WorkspaceInfo]:
     return [WorkspaceInfo(r.name, r.id, r.created_at.isoformat(), counts.get(r.id, {})) for r in rows]
 
 
+async def each(app: App, work: Callable[[App], Awaitable[T]]) -> list[tuple[str, T]]:
+    """`work` run in every workspace in turn (by name): the `--all-workspaces` of reading commands."""
+    names = [w.name for w in await list_workspaces(app)] if app.has_state() else [DEFAULT_WORKSPACE]
+    done: list[tuple[str, T]] = []
+    for name in names:
+        with acting_in(Scope(name)):
+            done.append((name, await work(app)))
+    return done
+
+
 async def show(app: App, name: str) -> WorkspaceInfo:
     """One workspace with its counts."""
     async with app.uow(EVERY) as uow:
@@ -191,6 +203,7 @@ __all__ = [
     "check_domains_free",
     "create",
     "drop",
+    "each",
     "ensure",
     "held_by",
     "list_workspaces",
