@@ -135,3 +135,14 @@ def test_reading_every_workspace(cli: Cli, tmp_path: Path) -> None:
     assert "workspace acme" in table.stdout and "workspace beta" in table.stdout
     mixed = cli("status", "--all-workspaces", "-w", "acme")
     assert mixed.returncode == 2 and "name none" in mixed.stderr
+
+
+def test_the_agency_examples_apply_side_by_side(cli: Cli) -> None:
+    examples = Path(__file__).parents[2] / "examples" / "agency"
+    files = sorted(examples.glob("*.yaml"))
+    assert [f.name for f in files] == ["acme.yaml", "globex.yaml"]
+    for path in files:
+        done = cli("apply", "-f", str(path), "--yes")
+        assert done.returncode == 0, done.stderr
+    for path in files:
+        assert cli("plan", "-f", str(path), "--detailed-exitcode").returncode == 0
