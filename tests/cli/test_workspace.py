@@ -146,3 +146,37 @@ def test_the_agency_examples_apply_side_by_side(cli: Cli) -> None:
         assert done.returncode == 0, done.stderr
     for path in files:
         assert cli("plan", "-f", str(path), "--detailed-exitcode").returncode == 0
+
+
+def test_commands_of_one_workspace_never_show_or_change_anothers(cli: Cli, tmp_path: Path) -> None:
+    for name, ip in (("acme", "127.0.0.10"), ("beta", "127.0.0.11")):
+        assert cli("apply", "-f", str(_client(tmp_path, name, name, "-all", ip)), "--yes").returncode == 0
+    acme_zone = _zone(tmp_path, "acme-outreach.test")
+    reads = [
+        ("domain", "list", "--json"),
+        ("server", "list", "--json"),
+        ("server", "show", "mx1", "--json"),
+        ("status", "--json"),
+        ("plan", "--json"),
+        ("dmarc", "summary", "--format", "json"),
+        ("apikey", "list", "--json"),
+        ("workspace", "show", "beta", "--format", "json"),
+    ]
+    for command in reads:
+        done = cli(*command, "-w", "beta")
+        assert done.returncode in (0, 1), (command, done.stderr)
+        assert "acme-outreach" not in done.stdout and "127.0.0.10" not in done.stdout, command
+    # acme's domain is not there for beta: not shown, not removed, no records, no credentials
+    for command in (
+        ("domain", "show", "acme-outreach.test"),
+        ("domain", "remove", "acme-outreach.test"),
+        ("records", "acme-outreach.test"),
+        ("export", "--format", "generic", "--domain", "acme-outreach.test"),
+    ):
+        done = cli(*command, "-w", "beta")
+        assert done.returncode == 2, (command, done.stdout)
+        assert "acme-outreach.test" not in done.stdout, command
+    # nor does an apply with --prune in beta delete anything of acme's in the shared zone directory
+    assert cli("apply", "-w", "beta", "--prune", "--yes").returncode == 0
+    assert _zone(tmp_path, "acme-outreach.test") == acme_zone
+    assert cli("plan", "-w", "acme", "--detailed-exitcode").returncode == 0
