@@ -116,3 +116,67 @@ def test_keys_of_a_workspace_and_operator_keys(cli: Cli) -> None:
     assert cli("apikey", "create", "--name", "team", "--scope", "write").returncode == 0
     keys = {k["name"]: k["workspace"] for k in json.loads(cli("apikey", "list", "--json").stdout)}
     assert keys == {"client": "acme", "ops": None, "team": "default"}
+
+
+def test_reading_every_workspace(cli: Cli, tmp_path: Path) -> None:
+    for name, ip in (("acme", "127.0.0.10"), ("beta", "127.0.0.11")):
+        assert cli("apply", "-f", str(_client(tmp_path, name, name, "-all", ip)), "--yes").returncode == 0
+    listed = json.loads(cli("domain", "list", "--all-workspaces", "--json").stdout)["domains"]
+    assert sorted((d["workspace"], d["name"]) for d in listed) == [
+        ("acme", "acme-mail.test"),
+        ("acme", "acme-outreach.test"),
+        ("beta", "beta-mail.test"),
+        ("beta", "beta-outreach.test"),
+    ]
+    status = cli("status", "--all-workspaces", "--json")
+    assert status.returncode == 0, status.stderr
+    assert sorted(json.loads(status.stdout)["workspaces"]) == ["acme", "beta", "default"]
+    table = cli("status", "--all-workspaces")
+    assert "workspace acme" in table.stdout and "workspace beta" in table.stdout
+    mixed = cli("status", "--all-workspaces", "-w", "acme")
+    assert mixed.returncode == 2 and "name none" in mixed.stderr
+
+
+def test_the_agency_examples_apply_side_by_side(cli: Cli) -> None:
+    examples = Path(__file__).parents[2] / "examples" / "agency"
+    files = sorted(examples.glob("*.yaml"))
+    assert [f.name for f in files] == ["acme.yaml", "globex.yaml"]
+    for path in files:
+        done = cli("apply", "-f", str(path), "--yes")
+        assert done.returncode == 0, done.stderr
+    for path in files:
+        assert cli("plan", "-f", str(path), "--detailed-exitcode").returncode == 0
+
+
+def test_commands_of_one_workspace_never_show_or_change_anothers(cli: Cli, tmp_path: Path) -> None:
+    for name, ip in (("acme", "127.0.0.10"), ("beta", "127.0.0.11")):
+        assert cli("apply", "-f", str(_client(tmp_path, name, name, "-all", ip)), "--yes").returncode == 0
+    acme_zone = _zone(tmp_path, "acme-outreach.test")
+    reads = [
+        ("domain", "list", "--json"),
+        ("server", "list", "--json"),
+        ("server", "show", "mx1", "--json"),
+        ("status", "--json"),
+        ("plan", "--json"),
+        ("dmarc", "summary", "--format", "json"),
+        ("apikey", "list", "--json"),
+        ("workspace", "show", "beta", "--format", "json"),
+    ]
+    for command in reads:
+        done = cli(*command, "-w", "beta")
+        assert done.returncode in (0, 1), (command, done.stderr)
+        assert "acme-outreach" not in done.stdout and "127.0.0.10" not in done.stdout, command
+    # acme's domain is not there for beta: not shown, not removed, no records, no credentials
+    for command in (
+        ("domain", "show", "acme-outreach.test"),
+        ("domain", "remove", "acme-outreach.test"),
+        ("records", "acme-outreach.test"),
+        ("export", "--format", "generic", "--domain", "acme-outreach.test"),
+    ):
+        done = cli(*command, "-w", "beta")
+        assert done.returncode == 2, (command, done.stdout)
+        assert "acme-outreach.test" not in done.stdout, command
+    # nor does an apply with --prune in beta delete anything of acme's in the shared zone directory
+    assert cli("apply", "-w", "beta", "--prune", "--yes").returncode == 0
+    assert _zone(tmp_path, "acme-outreach.test") == acme_zone
+    assert cli("plan", "-w", "acme", "--detailed-exitcode").returncode == 0

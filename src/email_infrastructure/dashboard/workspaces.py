@@ -53,7 +53,7 @@ async def in_workspace(request: Request, who: Annotated[Visitor, Depends(logged_
     assert scope.name is not None
     # for the rest of this request's task: every unit of work the page's services open acts in it
     enter(scope)
-    choices = await workspaces.names(_app(request)) if who.key.operator else []
+    choices = await workspaces.all_names(_app(request)) if who.key.operator else []
     request.state.place = Place(scope.name, PREFIX.format(workspace=scope.name) if requested else "", choices)
     return who
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from email_infrastructure.core.errors import ConflictError, NotFoundError, UserError
 from email_infrastructure.core.names import DEFAULT_WORKSPACE, WORKSPACE_NAME_PATTERN
 from email_infrastructure.services import events
-from email_infrastructure.services.scope import EVERY, Scope, current
+from email_infrastructure.services.scope import EVERY, Scope, acting_in, current
 
 if TYPE_CHECKING:
     from email_infrastructure.services.apikeys import KeyInfo
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from email_infrastructure.services.uow import UnitOfWork
 
 _NAME = re.compile(WORKSPACE_NAME_PATTERN)
+T = TypeVar("T")
 
 
 class DomainTakenError(ConflictError):
@@ -137,7 +139,17 @@ async def list_workspaces(app: App) -> list[WorkspaceInfo]:
     return [WorkspaceInfo(r.name, r.id, r.created_at.isoformat(), counts.get(r.id, {})) for r in rows]
 
 
-async def names(app: App) -> list[str]:
+async def each(app: App, work: Callable[[App], Awaitable[T]]) -> list[tuple[str, T]]:
+    """`work` run in every workspace in turn (by name): the `--all-workspaces` of reading commands."""
+    names = [w.name for w in await list_workspaces(app)] if app.has_state() else [DEFAULT_WORKSPACE]
+    done: list[tuple[str, T]] = []
+    for name in names:
+        with acting_in(Scope(name)):
+            done.append((name, await work(app)))
+    return done
+
+
+async def all_names(app: App) -> list[str]:
     """Every workspace's name, sorted (an operator's switcher: one narrow query, no counts)."""
     async with app.uow(EVERY) as uow:
         return [w.name for w in await uow.workspaces.all()]
@@ -225,13 +237,14 @@ __all__ = [
     "DomainTakenError",
     "Removal",
     "WorkspaceInfo",
+    "all_names",
     "check_domains_free",
     "create",
     "drop",
+    "each",
     "ensure",
     "held_by",
     "list_workspaces",
-    "names",
     "refuse_if_held",
     "rename",
     "request_scope",
