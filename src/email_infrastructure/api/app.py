@@ -11,13 +11,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from email_infrastructure import __version__
 from email_infrastructure.api import errors
 from email_infrastructure.api.bodylimit import BodyLimit
+from email_infrastructure.api.deps import workspace_path
 from email_infrastructure.api.methods import AllowedMethods
 from email_infrastructure.api.ratelimit import RateLimiter
 from email_infrastructure.api.routers import (
@@ -32,6 +33,7 @@ from email_infrastructure.api.routers import (
     plans,
     records,
     status,
+    workspaces,
 )
 from email_infrastructure.api.schemas import ERROR_RESPONSES
 from email_infrastructure.core.errors import EmailInfraError
@@ -44,6 +46,10 @@ from email_infrastructure.services.queue import TaskQueue
 
 _log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
+#: the same routes with the workspace explicit (un-prefixed, they act in the key's own workspace)
+WORKSPACE_PREFIX = f"{API_PREFIX}/workspaces/{{workspace}}"
+#: the routers of one workspace's state, included under both prefixes
+WORKSPACE_ROUTERS = (status, domains, records, mailboxes, plans, jobs, monitoring, audit, events, dmarc)
 #: where /docs loads Swagger UI's script, stylesheet and icon from: fastapi-offline's copy, not a CDN
 DOCS_ASSETS = "/docs/static"
 Extension = Callable[[FastAPI], None]
@@ -100,8 +106,14 @@ def create_app(
         redoc_url=None,
         static_url=DOCS_ASSETS,
     )
-    for router in (status, domains, records, mailboxes, plans, jobs, monitoring, audit, events, dmarc):
+    for router in WORKSPACE_ROUTERS:
         api.include_router(router.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    api.include_router(workspaces.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    for router in WORKSPACE_ROUTERS:
+        # the Guard of each route acts in `{workspace}`; this dependency declares it (OpenAPI, validation)
+        api.include_router(
+            router.router, prefix=WORKSPACE_PREFIX, responses=ERROR_RESPONSES, dependencies=[Depends(workspace_path)]
+        )
     api.include_router(health.router, responses=ERROR_RESPONSES)
     api.add_middleware(AllowedMethods, routes=api.router.routes)
     errors.install(api)

@@ -1,17 +1,28 @@
-"""FastAPI dependencies (`Annotated` style): the App, the current API key with its scope, the rate limit."""
+"""FastAPI dependencies (`Annotated` style): the App, the current API key with its scope, the rate limit,
+and the workspace the request acts in."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from email_infrastructure.api.ratelimit import Category, RateLimiter
-from email_infrastructure.services.apikeys import ApiKeyService, AuthenticationError, KeyInfo, Scope, require
+from email_infrastructure.core.names import WORKSPACE_NAME_PATTERN
+from email_infrastructure.services import scope as workspace_scope
+from email_infrastructure.services.apikeys import (
+    ApiKeyService,
+    AuthenticationError,
+    KeyInfo,
+    PermissionDeniedError,
+    Scope,
+    require,
+)
 from email_infrastructure.services.app import App
 from email_infrastructure.services.queue import TaskQueue
+from email_infrastructure.services.workspaces import request_scope
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `email-infra apikey create`.")
 
@@ -50,18 +61,54 @@ async def current_key(
         raise
 
 
-class Guard:
-    """A scope the route needs and the rate limit it counts against (after the key is verified)."""
+#: the path parameter naming the workspace a route acts in (`/api/v1/workspaces/{workspace}/…`)
+WORKSPACE = "workspace"
 
-    def __init__(self, scope: Scope, category: Category) -> None:
+
+#: `{workspace}` as OpenAPI shows it
+WorkspaceName = Annotated[
+    str,
+    Path(
+        max_length=64,
+        pattern=WORKSPACE_NAME_PATTERN,
+        description="the workspace to act in: a workspace key's own, or any for an operator key "
+        "(another workspace's, or one that does not exist, answers 404)",
+        examples=["default"],
+    ),
+]
+
+
+async def workspace_path(workspace: WorkspaceName) -> str:
+    """Declares `{workspace}` (OpenAPI, validation) on the routers included under the workspace prefix; the
+    `Guard` acts on it."""
+    return workspace
+
+
+class Guard:
+    """A scope the route needs and the rate limit it counts against (after the key is verified); then the
+    workspace the request acts in.
+
+    Every route that reads or writes state takes a Guard, so choosing the workspace here means no route
+    can forget it: `{workspace}` from the path when the route has one, else the key's own (an operator
+    key's: `default`), through `services.workspaces.request_scope` (404 for another workspace or an
+    unknown one, the same body). It is entered for the rest of the request's task (`services.scope.enter`):
+    every unit of work the handler opens acts in it, and storage filters to it. A streamed body must
+    capture it (`chosen()`) while the handler runs; the routers that stream do.
+    """
+
+    def __init__(self, scope: Scope, category: Category, *, operator: bool = False) -> None:
         self.scope = scope
         self.category = category
+        #: only an operator key may use the route (creating workspaces)
+        self.operator = operator
 
     async def __call__(
         self, request: Request, response: Response, key: Annotated[KeyInfo, Depends(current_key)]
     ) -> KeyInfo:
-        """The key, once its scope is checked (403) and the request counted (429)."""
+        """The key, once its scope is checked (403), the request counted (429) and its workspace entered (404)."""
         require(key, self.scope)
+        if self.operator and not key.operator:
+            raise PermissionDeniedError(f"this needs an operator key; the key {key.name!r} is of one workspace")
         limiter: RateLimiter = request.app.state.limiter
         route = request.scope.get("route")
         path = getattr(route, "path_format", request.url.path)
@@ -69,6 +116,9 @@ class Guard:
         response.headers.update(headers)
         # routes that return a Response of their own (metrics, streams) copy these from here
         request.state.rate_limit_headers = headers
+        # counted before the workspace is looked up: probing names costs the key's budget like any request
+        chosen = await request_scope(request.app.state.app, key, request.path_params.get(WORKSPACE))
+        workspace_scope.enter(chosen)
         return key
 
 
@@ -80,6 +130,8 @@ ReadCreateKey = Annotated[KeyInfo, Depends(Guard("read", "write"))]
 WriteKey = Annotated[KeyInfo, Depends(Guard("write", "write"))]
 #: admin scope (credentials), the read limit
 AdminKey = Annotated[KeyInfo, Depends(Guard("admin", "read"))]
+#: admin scope of an operator key, the write limit: routes that change the workspaces themselves
+OperatorAdminKey = Annotated[KeyInfo, Depends(Guard("admin", "write", operator=True))]
 
 
 def actor(key: KeyInfo) -> str:

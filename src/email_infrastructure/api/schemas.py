@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from email_infrastructure.core.inventory.schema import DOMAIN_OPTIONS
-from email_infrastructure.core.names import DOMAIN_NAME_PATTERN
+from email_infrastructure.core.names import DOMAIN_NAME_PATTERN, WORKSPACE_NAME_PATTERN
 from email_infrastructure.monitoring.audit import ALL_CHECKS
 from email_infrastructure.monitoring.monitor import FAMILIES, FAMILY_ALIASES
 from email_infrastructure.services.audit import CHECK_ALIASES
@@ -422,3 +422,33 @@ class IngestOut(BaseModel):
     items: list[IngestItemOut]
     sources_resolved: int
     alerts: list[dict[str, Any]]
+
+
+class WorkspaceOut(BaseModel):
+    """A workspace and what it holds."""
+
+    name: str
+    created_at: str
+    domains: int
+    mailboxes: int
+    servers: int
+    failing_checks: int
+    api_keys: int
+
+
+class WorkspaceList(BaseModel):
+    """The workspaces the key may see: every one for an operator key, else its own."""
+
+    items: list[WorkspaceOut]
+
+
+class WorkspaceIn(Input):
+    """A new, empty workspace."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=WORKSPACE_NAME_PATTERN,
+        description="lowercase letters, digits and inner hyphens",
+        examples=["acme"],
+    )

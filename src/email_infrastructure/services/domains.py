@@ -112,10 +112,12 @@ async def page_domains(
         )
         if not rows:
             return DomainPage([], total, {})
+        # stamped with the workspace: a view or fleet cached in one workspace is never served in another
+        fleet_stamp = (uow.workspace_id, fleet_stamp)
         cache = app.domain_views
-        if cache.fleet is None or cache.fleet[0] != fleet_stamp:
-            cache.fleet = (fleet_stamp, await pages.fleet())
-        fleet = cache.fleet[1]
+        fleet = cache.fleet(uow.workspace_id, fleet_stamp)
+        if fleet is None:
+            fleet = cache.keep_fleet(uow.workspace_id, fleet_stamp, await pages.fleet())
         views, missing = _cached_views(app, fleet_stamp, rows)
         if missing:  # only these need their specs read
             specs = await pages.specs([r.name for r in missing])
@@ -211,7 +213,7 @@ async def domain_summary(app: App, name: str) -> DomainSummary:
         if found is None:
             raise _absent(wanted)
         row, fleet_stamp = found
-        stamp = _stamp_of(fleet_stamp, row)
+        stamp = _stamp_of((uow.workspace_id, fleet_stamp), row)  # as page_domains stamps it
         view = app.domain_views.get(wanted, stamp)
         if view is None:
             rows = await uow.desired.needed_by(_transient([row])[0])

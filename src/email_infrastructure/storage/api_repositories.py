@@ -29,6 +29,7 @@ from email_infrastructure.storage.models import (
     StoredPlanRecord,
 )
 from email_infrastructure.storage.repositories import DesiredRows
+from email_infrastructure.storage.scoping import bound_workspace
 
 
 async def read_only(session: AsyncSession) -> None:
@@ -125,17 +126,34 @@ def _rank() -> Any:
     return func.max(case(*((CheckState.status == s, r) for s, r in _RANK.items()), else_=0))
 
 
-def _narrowing(provider: str | None, server: str | None, status: str | None) -> Any:
-    """What filters a query of domains by DNS provider, server name and status."""
+#: the bound parameter of the workspace a Core statement on the session's connection reads (see `_page_statement`)
+_WORKSPACE = "page_workspace"
+
+
+def _in_workspace(model: Any, scoped: bool) -> list[Any]:
+    """`model.workspace_id = :page_workspace` when `scoped`: what the session's ORM hook (storage/scoping.py)
+    adds to ORM statements, written out for a Core statement executed on the connection, which it never sees."""
+    return [model.workspace_id == bindparam(_WORKSPACE)] if scoped else []
+
+
+def _narrowing(provider: str | None, server: str | None, status: str | None, scoped: bool = False) -> Any:
+    """What filters a query of domains by workspace (`scoped`: the bound `page_workspace`), DNS provider,
+    server name and status."""
 
     def narrowed(query: Select[Any]) -> Select[Any]:
+        query = query.where(*_in_workspace(Domain, scoped))
         if provider is not None:
             query = query.where(Domain.dns_provider == provider)
         if server is not None:
             query = query.join(Server, Server.id == Domain.server_id).where(Server.name == server)
         if status is not None:
             # only a status filter needs the check states of every domain
-            ranks = select(CheckState.subject, _rank().label("rank")).group_by(CheckState.subject).subquery()
+            ranks = (
+                select(CheckState.subject, _rank().label("rank"))
+                .where(*_in_workspace(CheckState, scoped))
+                .group_by(CheckState.subject)
+                .subquery()
+            )
             query = query.outerjoin(ranks, ranks.c.subject == Domain.name)
             if status == "unknown":
                 query = query.where(func.coalesce(ranks.c.rank, 0) == 0)
@@ -149,12 +167,14 @@ def _narrowing(provider: str | None, server: str | None, status: str | None) -> 
 _FLEET_MODELS = (Provider, Server, DesiredSetting)
 
 
-def _stamp_columns() -> list[Any]:
-    """Count and newest change time of each fleet table, as scalar subqueries."""
+def _stamp_columns(scoped: bool = False) -> list[Any]:
+    """Count and newest change time of each fleet table (of the bound workspace when `scoped`), as scalar
+    subqueries."""
     columns: list[Any] = []
     for model in _FLEET_MODELS:
-        columns.append(select(func.count()).select_from(model).scalar_subquery())
-        columns.append(select(func.max(model.updated_at)).scalar_subquery())
+        where = _in_workspace(model, scoped)
+        columns.append(select(func.count()).select_from(model).where(*where).scalar_subquery())
+        columns.append(select(func.max(model.updated_at)).where(*where).scalar_subquery())
     return columns
 
 
@@ -163,7 +183,7 @@ def _stamp(values: Sequence[Any]) -> tuple[Any, ...]:
 
 
 @functools.lru_cache(maxsize=64)
-def _page_statement(provider: str | None, server: str | None, status: str | None) -> Select[Any]:
+def _page_statement(provider: str | None, server: str | None, status: str | None, scoped: bool) -> Select[Any]:
     """The page query of these filters, built once (limit and offset are bound per request): building it
     cost more than SQLite took to run it.
 
@@ -171,8 +191,11 @@ def _page_statement(provider: str | None, server: str | None, status: str | None
     subqueries, the mailboxes joined. The total is a subquery rather than `count(*) over ()`: a window
     over every domain made SQLite read and sort all of them (30 ms at 10,000) instead of walking the
     name index. The specs are left out: a cached view needs none (`DomainPages.specs`).
+
+    It runs on the connection, below the session's workspace filter: with `scoped` every table it reads
+    is filtered to the bound `page_workspace` here (a session of every workspace reads them all).
     """
-    narrowed = _narrowing(provider, server, status)
+    narrowed = _narrowing(provider, server, status, scoped)
     page = (
         narrowed(select(Domain.id, Domain.name, Domain.managed_by, Domain.updated_at).select_from(Domain))
         .order_by(Domain.name)
@@ -182,7 +205,9 @@ def _page_statement(provider: str | None, server: str | None, status: str | None
         .offset(bindparam("page_offset", type_=Integer, literal_execute=True))
         .subquery("page")
     )
-    worst = select(_rank()).where(CheckState.subject == page.c.name).scalar_subquery()
+    worst = (
+        select(_rank()).where(CheckState.subject == page.c.name, *_in_workspace(CheckState, scoped)).scalar_subquery()
+    )
     return (
         select(
             page.c.name,
@@ -193,7 +218,7 @@ def _page_statement(provider: str | None, server: str | None, status: str | None
             Mailbox.local_part,
             Mailbox.first_name,
             Mailbox.last_name,
-            *_stamp_columns(),
+            *_stamp_columns(scoped),
         )
         .select_from(page.outerjoin(Mailbox, Mailbox.domain_id == page.c.id))
         .order_by(page.c.name, Mailbox.local_part)
@@ -225,10 +250,14 @@ class DomainPages:
     ) -> tuple[list[PageRow], int, tuple[Any, ...]]:
         """A page of domains by name (specs left out), the total matching and the fleet's stamp (see
         `fleet_stamp`): one round trip in the common case (`_page_statement`)."""
-        query = _page_statement(provider, server, status)
+        workspace = bound_workspace(self._session)
+        query = _page_statement(provider, server, status, workspace is not None)
         # Core rows on the session's connection (its read-only transaction): no ORM compile state per request
         connection = await self._session.connection()
-        result = (await connection.execute(query, {"page_limit": limit, "page_offset": offset})).all()
+        params = {"page_limit": limit, "page_offset": offset}
+        if workspace is not None:
+            params[_WORKSPACE] = workspace
+        result = (await connection.execute(query, params)).all()
         if not result:  # past the end, or nothing matches: the total needs a query of its own
             narrowed = _narrowing(provider, server, status)
             total = await self._session.scalar(narrowed(select(func.count(Domain.id)).select_from(Domain)))

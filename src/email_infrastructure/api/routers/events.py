@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from email_infrastructure.api.deps import AppDep, ReadKey
 from email_infrastructure.api.schemas import Envelope, EventList, EventOut, ok
 from email_infrastructure.services.history import events_page, events_since
+from email_infrastructure.services.scope import Scope, acting_in, chosen
 
 router = APIRouter(prefix="/events", tags=["events"])
 #: how often the stream looks for new events, and how far back it looks again (commits land late)
@@ -36,12 +37,17 @@ async def list_events(
     return ok(EventList(items=[EventOut.model_validate(r) for r in rows], limit=limit, offset=offset))
 
 
-async def _stream(request: Request, app: AppDep, since: datetime, limit: int | None) -> AsyncIterator[str]:
+async def _stream(
+    request: Request, app: AppDep, scope: Scope, since: datetime, limit: int | None
+) -> AsyncIterator[str]:
     seen: deque[str] = deque(maxlen=5000)
     sent, start = 0, since
     yield ": connected\n\n"
     while limit is None or sent < limit:
-        for event in await events_since(app, since - OVERLAP):
+        # the body is streamed after the handler returned: each poll acts in the scope captured then
+        with acting_in(scope):
+            found = await events_since(app, since - OVERLAP)
+        for event in found:
             occurred = datetime.fromisoformat(event["occurred_at"])
             # the look-back catches late commits; what happened before the asked-for start is not sent
             if event["id"] in seen or occurred < start:
@@ -72,12 +78,15 @@ async def stream_events(
     limit: Annotated[int | None, Query(ge=1, le=10_000, description="end after this many events")] = None,
     last_event_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> StreamingResponse:
-    """New audit-log entries as they are written (`text/event-stream`)."""
+    """New audit-log entries of the workspace as they are written (`text/event-stream`)."""
     start = since or datetime.now(UTC)
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
+    scope = chosen()
+    if scope is None:  # the Guard enters one for every request: a stream never falls back to the settings'
+        raise RuntimeError("the event stream was opened without a workspace")
     return StreamingResponse(
-        _stream(request, app, start, limit),
+        _stream(request, app, scope, start, limit),
         media_type="text/event-stream",
         headers={
             "Cache-Control": "no-cache",
