@@ -45,9 +45,9 @@ class Api:
         """The Authorization header of the test's key with `scope`."""
         return {"Authorization": f"Bearer {self.keys[scope]}"}
 
-    async def key(self, name: str, scope: str) -> str:
-        """Create one more key."""
-        created = await ApiKeyService(self.app).create(name, scope, source="test")
+    async def key(self, name: str, scope: str, workspace: str | None = None) -> str:
+        """Create one more key (of one workspace, else an operator key)."""
+        created = await ApiKeyService(self.app).create(name, scope, source="test", workspace=workspace)
         KNOWN_SECRETS.add(created.key)
         return created.key
 
