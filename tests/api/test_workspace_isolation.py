@@ -213,6 +213,15 @@ def _plain(text: str, ids: dict[str, str]) -> str:
     return text
 
 
+def _counts_what_it_lists(response: httpx.Response) -> None:
+    """A page's total counts what the key may list: all of it fits one page here, so total = items."""
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return
+    data = response.json().get("data")
+    if isinstance(data, dict) and "total" in data and "items" in data and data["total"] <= data.get("limit", 0):
+        assert data["total"] == len(data["items"]), data
+
+
 async def _a_is_intact(world: World) -> None:
     """A's domains, plan, job and reports are all there, as an operator sees them."""
     ids, auth, client = world.ids[A], world.auth("operator-read"), world.client
@@ -259,6 +268,7 @@ async def test_a_key_of_b_never_reaches_a(world: World, method: str, path: str) 
             assert other.status_code == response.status_code, other.text
             assert _plain(response.text, aimed) == _plain(other.text, fake)
             assert not {m for m in world.markers(A) - set(aimed.values()) if m in response.text}
+            _counts_what_it_lists(response)
         elif (method, bare) in TAKEN:
             assert response.status_code == 409 and "another workspace" in response.text, response.text
             assert A not in response.text
@@ -324,3 +334,26 @@ async def test_a_report_is_stored_per_workspace(make_api: MakeApi) -> None:
         )
         assert stored.status_code == 200, stored.text
         assert stored.json()["data"]["items"][0]["status"] == "ingested"
+
+
+async def test_counts_of_b_count_only_b(world: World) -> None:
+    """Totals and summaries of B's key are B's alone (a count is a leak too, even with the rows filtered)."""
+    auth, client = world.auth(f"{B}-read"), world.client
+    for prefix in ("/api/v1", f"/api/v1/workspaces/{B}"):
+        domains = (await client.get(f"{prefix}/domains", headers=auth)).json()["data"]
+        assert domains["total"] == 2 and sorted(i["name"] for i in domains["items"]) == sorted(DOMAINS[B])
+        assert (await client.get(f"{prefix}/domains", params={"status": "error"}, headers=auth)).json()["data"][
+            "total"
+        ] == 1  # B's failing check, not A's too
+        states = (await client.get(f"{prefix}/monitoring/results", headers=auth)).json()["data"]
+        assert states["total"] == len(states["items"]) > 0
+        assert {i["subject"] for i in states["items"]} <= set(DOMAINS[B])
+        reports = (await client.get(f"{prefix}/dmarc/reports", params={"limit": 500}, headers=auth)).json()["data"]
+        assert reports["total"] == len(reports["items"]) and {i["domain"] for i in reports["items"]} == {DOMAINS[B][0]}
+        summary = (await client.get(f"{prefix}/dmarc/summary", params={"since": "all"}, headers=auth)).json()["data"]
+        assert summary["reports"] == reports["total"]
+        assert {d["key"] for d in summary["domains"]} == {DOMAINS[B][0]}
+        listed = (await client.get("/api/v1/workspaces", headers=auth)).json()["data"]["items"]
+        assert [(w["name"], w["domains"]) for w in listed] == [(B, 2)]
+    every = (await client.get("/api/v1/workspaces", headers=world.auth("operator-read"))).json()["data"]["items"]
+    assert {w["name"]: w["domains"] for w in every} == {"default": 0, A: 2, B: 2}
