@@ -1,11 +1,13 @@
 """schemathesis against `/openapi.json` of a live `email-infra serve`: no 500s, every response as documented.
 
-Bounded: a few examples per operation, with and without a key. The live-DNS routes (audit, a
-check run) and the endless event stream are left out here; their own tests cover them.
+Bounded: a few examples per operation, with and without a key, and with keys of two workspaces and
+an operator key over the workspace routes (`/api/v1/workspaces/{workspace}/…`). The live-DNS routes
+(audit, a check run) and the endless event stream are left out here; their own tests cover them.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -27,10 +29,15 @@ from schemathesis.checks import (
 )
 
 from tests.api.conftest import KNOWN_SECRETS, free_port, wait_healthy
-from tests.services.conftest import QUICKSTART
+from tests.services.conftest import QUICKSTART, two_domains
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-SLOW_OR_ENDLESS = ["/api/v1/audit", "/api/v1/monitoring/results", "/api/v1/events/stream"]
+#: with or without the workspace prefix
+SLOW_OR_ENDLESS = r"^/api/v1/(workspaces/\{workspace\}/)?(audit|monitoring/results|events/stream)$"
+#: the second workspace of the live server: the quickstart again with other domain names
+CLIENT = "client-b"
+#: counted apart from the statuses: a workspace route that answered 2xx
+PREFIXED_OK = -1
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +68,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         return done.stdout
 
     cli("apply", "-f", str(inventory), "--yes")
+    client = root / "client.yaml"
+    client.write_text(f"workspace: {CLIENT}\n" + two_domains("b-outreach.test", "b-mail.test"))
+    cli("apply", "-f", str(client), "--yes")
     key = json.loads(cli("apikey", "create", "--name", "fuzz", "--scope", "admin", "--json"))["key"]
-    KNOWN_SECRETS.add(key)
+    client_key = json.loads(cli("-w", CLIENT, "apikey", "create", "--name", "fuzz-b", "--scope", "admin", "--json"))
+    operator = json.loads(cli("apikey", "create", "--name", "fuzz-op", "--scope", "admin", "--operator", "--json"))
+    KNOWN_SECRETS.update((key, client_key["key"], operator["key"]))
     port = free_port()
     log = root / "serve.log"
     with log.open("w") as out:
@@ -77,30 +89,43 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process, log)
-        yield {"url": url, "key": key, "log": log}
+        yield {"url": url, "key": key, "client_key": client_key["key"], "operator_key": operator["key"], "log": log}
     finally:
         process.terminate()
         process.wait(timeout=15)
-    assert key not in log.read_text()
+    logged = log.read_text()
+    assert not [k for k in (key, client_key["key"], operator["key"]) if k in logged]
 
 
 BOUNDED = settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
-def run_schema(live: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[int, int]]:
-    """Every operation of the live schema with generated requests: operations run, responses by status."""
+def run_schema(
+    live: dict[str, Any], headers: dict[str, str], workspaces: tuple[str, ...] = ()
+) -> tuple[int, dict[int, int]]:
+    """Every operation of the live schema with generated requests: operations run, responses by status.
+
+    A generated `{workspace}` is a name that almost never exists: with `workspaces`, most cases are
+    aimed at one of them instead (in turn), so the routes behind the prefix run too.
+    """
     schema = schemathesis.openapi.from_dict(httpx.get(f"{live['url']}/openapi.json").json()).exclude(
-        path=SLOW_OR_ENDLESS
+        path_regex=SLOW_OR_ENDLESS
     )
     ran, statuses = 0, Counter[int]()
+    turn = itertools.count()  # which workspace the next case is aimed at
     for result in schema.get_all_operations():
         operation = result.ok()
 
         @given(case=operation.as_strategy())
         @BOUNDED
         def check(case: Any) -> None:
+            n = next(turn)
+            if workspaces and case.path_parameters and "workspace" in case.path_parameters and n % 4:
+                case.path_parameters["workspace"] = workspaces[n % len(workspaces)]
             response = case.call_and_validate(base_url=live["url"], headers=headers, checks=CHECKS)
             statuses[response.status_code] += 1
+            if case.path_parameters and "workspace" in case.path_parameters and response.status_code < 300:
+                statuses[PREFIXED_OK] += 1
 
         check()
         ran += 1
@@ -110,6 +135,18 @@ def run_schema(live: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict
 def test_with_an_admin_key(live: dict[str, Any]) -> None:
     ran, statuses = run_schema(live, {"Authorization": f"Bearer {live['key']}"})
     assert ran >= 12 and statuses.get(200, 0) > 0 and 500 not in statuses, statuses
+
+
+def test_with_an_operator_key_over_both_workspaces(live: dict[str, Any]) -> None:
+    ran, statuses = run_schema(live, {"Authorization": f"Bearer {live['operator_key']}"}, ("default", CLIENT))
+    assert ran >= 24 and statuses.get(PREFIXED_OK, 0) > 20 and 500 not in statuses, statuses
+
+
+def test_with_a_key_of_the_second_workspace(live: dict[str, Any]) -> None:
+    # its own workspace, and the default one it may not see (404)
+    ran, statuses = run_schema(live, {"Authorization": f"Bearer {live['client_key']}"}, (CLIENT, "default"))
+    assert ran >= 24 and statuses.get(PREFIXED_OK, 0) > 10 and statuses.get(404, 0) > 0, statuses
+    assert 500 not in statuses, statuses
 
 
 def test_without_a_key(live: dict[str, Any]) -> None:
