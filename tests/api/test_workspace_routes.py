@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from email_infrastructure.services import workspaces
+from email_infrastructure.services.apikeys import ApiKeyService
 from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.services.scope import acting_in
 from tests.api.conftest import Api
@@ -118,3 +119,24 @@ async def test_the_openapi_document_shows_the_workspace_routes(api: Api) -> None
     assert {"get", "post"} <= set(spec["paths"]["/api/v1/workspaces"])
     ids = [op["operationId"] for item in spec["paths"].values() for op in item.values()]
     assert len(ids) == len(set(ids))
+
+
+async def test_a_key_of_a_workspace_is_logged_in_that_workspace_alone(api: Api) -> None:
+    await workspaces.create(api.app, "amber")
+    key = {"Authorization": f"Bearer {await api.key('amber-reader', 'read', workspace='amber')}"}
+    await ApiKeyService(api.app).revoke("amber-reader", source="test")
+    await api.key("amber-reader", "read", workspace="amber")  # made again: the same name is free
+    topics = {"topic": "api.key."}
+    amber = (await api.client.get("/api/v1/workspaces/amber/events", params=topics, headers=api.auth())).json()
+    plain = (await api.client.get("/api/v1/events", params=topics, headers=api.auth())).json()
+    logged = [(e["topic"], e["payload"]["name"], e["payload"]["workspace"]) for e in amber["data"]["items"]]
+    assert logged == [
+        ("api.key.created", "amber-reader", "amber"),
+        ("api.key.revoked", "amber-reader", "amber"),
+        ("api.key.created", "amber-reader", "amber"),
+    ]
+    # default's log has the operator keys of the test only: no name of another workspace's key
+    assert {e["payload"]["workspace"] for e in plain["data"]["items"]} == {None}
+    assert "amber" not in str(plain)
+    revoked = await api.client.get("/api/v1/events", headers=key)
+    assert revoked.status_code == 401  # that key was revoked

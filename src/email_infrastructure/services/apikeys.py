@@ -113,6 +113,12 @@ async def _workspace_names(uow: Any) -> dict[int, str]:
     return {w.id: w.name for w in await uow.workspaces.all()}
 
 
+def _placed(workspace_id: int | None, workspace: str | None) -> tuple[int, str] | None:
+    """Where a key's event is logged: its workspace (seen there only), or for an operator key None (the unit
+    of work's, where install-wide rows live)."""
+    return (workspace_id, workspace) if workspace_id is not None and workspace is not None else None
+
+
 def check_scope(text: str) -> Scope:
     """A scope name, or a UserError listing the scopes."""
     for scope in SCOPES:
@@ -178,7 +184,8 @@ class ApiKeyService:
                 await repo.flush()
             except IntegrityError:
                 raise UserError(f"an API key named {name!r} exists already (revoke it first)") from None
-            uow.emit(events.KEY_CREATED, events.ApiKeyPayload(name=name, scope=wanted, prefix=prefix), source=source)
+            payload = events.ApiKeyPayload(name=name, scope=wanted, prefix=prefix, workspace=workspace)
+            uow.emit(events.KEY_CREATED, payload, source=source, workspace=_placed(workspace_id, workspace))
             info = _info(row, names)
             await uow.commit()
         self._server_key = server_key
@@ -199,10 +206,14 @@ class ApiKeyService:
             if row is None:
                 raise UserError(f"no API key named {name!r} (see `email-infra apikey list`)")
             self._verified.clear()
+            names = await _workspace_names(uow)
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
-                uow.emit(events.KEY_REVOKED, events.ApiKeyPayload(name=name, prefix=row.prefix), source=source)
-            info = _info(row, await _workspace_names(uow))
+                workspace = None if row.workspace_id is None else names.get(row.workspace_id)
+                payload = events.ApiKeyPayload(name=name, prefix=row.prefix, workspace=workspace)
+                placed = _placed(row.workspace_id, workspace)
+                uow.emit(events.KEY_REVOKED, payload, source=source, workspace=placed)
+            info = _info(row, names)
             await uow.commit()
         return info
 

@@ -32,11 +32,13 @@ class InventoryImportedPayload(TypedDict):
 
 
 class ApiKeyPayload(TypedDict, total=False):
-    """An API key that was created (with its scope) or revoked; never the key."""
+    """An API key that was created (with its scope) or revoked; never the key. Logged in the key's workspace
+    (an operator key's: where install-wide rows live), `workspace` None for an operator key."""
 
     name: str
     prefix: str
     scope: str
+    workspace: str | None
 
 
 class PlanStoredPayload(TypedDict):

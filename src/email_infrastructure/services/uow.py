@@ -52,6 +52,8 @@ class UnitOfWork:
         self.scope = scope or chosen() or Scope(app.settings.workspace)
         self._session: AsyncSession | None = None
         self._outbox: list[Event] = []
+        #: event id → the workspace id of an event logged in another workspace than this unit of work's
+        self._placed: dict[str, int] = {}
         #: the workspace's id and name once entered (None for every workspace)
         self.workspace_id: int | None = None
         self.workspace: str | None = None
@@ -105,6 +107,7 @@ class UnitOfWork:
         finally:
             await self._session.close()
             self._outbox.clear()
+            self._placed.clear()
 
     @property
     def session(self) -> AsyncSession:
@@ -167,9 +170,16 @@ class UnitOfWork:
         await self.intents.remove(e.id for e in events)
         self._outbox.extend(events)
 
-    def emit(self, topic: Topic[P], payload: P, source: str = "") -> Event:
-        """Queue an event: logged with this transaction, published after it commits."""
-        event = Event.of(topic, payload, source, self.workspace)
+    def emit(self, topic: Topic[P], payload: P, source: str = "", *, workspace: tuple[int, str] | None = None) -> Event:
+        """Queue an event: logged with this transaction, published after it commits.
+
+        `workspace` (id, name) logs it in that workspace instead of this unit of work's: a change made
+        where install-wide rows live that concerns one workspace (an API key of it) is that workspace's
+        to see, and no other's.
+        """
+        event = Event.of(topic, payload, source, workspace[1] if workspace else self.workspace)
+        if workspace is not None:
+            self._placed[event.id] = workspace[0]
         self._outbox.append(event)
         return event
 
@@ -178,7 +188,7 @@ class UnitOfWork:
         if self.workspace_id == _NO_WORKSPACE:
             raise NotFoundError(f"workspace {self.workspace} does not exist (`email-infra workspace create` makes it)")
         events, self._outbox = self._outbox, []
-        self.events.add(events)
+        self.events.add(events, self._placed)
         await self.session.commit()
         for event in events:
             await self.app.bus.publish(event)

@@ -5,7 +5,7 @@ A repository never commits: the unit of work that owns the session does (service
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,9 +55,13 @@ class EventLog:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    def add(self, events: Iterable[Event]) -> None:
-        """Append events (written when the unit of work commits)."""
-        self._session.add_all(EventRecord(**_columns(e)) for e in events)
+    def add(self, events: Iterable[Event], placed: Mapping[str, int] | None = None) -> None:
+        """Append events (written when the unit of work commits); those in `placed` (event id → workspace id)
+        go to that workspace's log, the others to the session's."""
+        where = placed or {}
+        self._session.add_all(
+            EventRecord(**_columns(e), **({"workspace_id": where[e.id]} if e.id in where else {})) for e in events
+        )
 
     async def recent(
         self, limit: int = 100, topic_prefix: str = "", correlation_id: str | None = None
