@@ -56,6 +56,9 @@ async def test_a_workspace_key_acts_in_its_own_workspace_only(api: Api, write_in
         "error": {"code": "not_found", "message": "workspace default does not exist", "details": None},
     }
     assert unknown.text.replace("nowhere", "default") == other.text == by_operator.text.replace("nowhere", "default")
+    # a name no workspace could have is not a 422 either: every unknown name looks the same
+    invalid = await api.client.get("/api/v1/workspaces/Not_A-Name/domains", headers=api.auth())
+    assert invalid.status_code == 404 and invalid.text.replace("Not_A-Name", "default") == other.text
     listed = (await api.client.get("/api/v1/workspaces", headers=key)).json()["data"]["items"]
     assert [(w["name"], w["domains"], w["api_keys"]) for w in listed] == [("amber", 2, 1)]
     assert (await api.client.get("/api/v1/workspaces/default", headers=key)).status_code == 404
