@@ -5,6 +5,7 @@ With REDIS_URL, jobs (plan applies) run on `email-infra worker` processes; witho
 
 from __future__ import annotations
 
+import importlib
 import signal
 from typing import Annotated
 
@@ -83,16 +84,15 @@ def event_loop_and_parser() -> tuple[str, str]:
     # Both are dependencies where they build (pyproject.toml); they took the API listing from 210 to 233
     # requests/s (docs/benchmarks.md). Chosen here rather than by uvicorn's "auto" so that the start-up
     # line says which ones run; an import that fails for any reason falls back like "auto" does.
+    return (
+        "uvloop" if _importable("uvloop") else "asyncio",
+        "httptools" if _importable("httptools") else "h11",
+    )
+
+
+def _importable(name: str) -> bool:
     try:
-        import uvloop  # noqa: F401  # imported only to see whether it is installed
+        importlib.import_module(name)
     except ImportError:
-        loop = "asyncio"
-    else:
-        loop = "uvloop"
-    try:
-        import httptools  # noqa: F401  # imported only to see whether it is installed
-    except ImportError:
-        http = "h11"
-    else:
-        http = "httptools"
-    return loop, http
+        return False
+    return True
