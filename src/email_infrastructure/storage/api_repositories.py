@@ -262,11 +262,27 @@ async def page_outside_transaction(
         return None
     if not fetched:
         return None
-    result = [
-        [value if process is None else process(value) for value, process in zip(row, processors, strict=True)]
-        for row in fetched
-    ]
-    return _page_of(result)
+    return _page_of(_processed(fetched, processors))
+
+
+def _processed(fetched: Sequence[Sequence[Any]], processors: list[Any]) -> list[list[Any]]:
+    """Rows as SQLAlchemy would give them; a value equal to the one above it is converted once: every row
+    repeats the fleet's stamp, and each mailbox row its domain's (parsing SQLite's times was 16 % of a request)."""
+    columns = [(i, process) for i, process in enumerate(processors) if process is not None]
+    above: dict[int, tuple[Any, Any]] = {}
+    result = []
+    for row in fetched:
+        values = list(row)
+        for i, process in columns:
+            raw = values[i]
+            seen = above.get(i)
+            if seen is not None and seen[0] == raw:
+                values[i] = seen[1]
+            else:
+                values[i] = process(raw)
+                above[i] = (raw, values[i])
+        result.append(values)
+    return result
 
 
 class DomainPages:
