@@ -240,10 +240,12 @@ async def page_outside_transaction(
 ) -> tuple[list[PageRow], int, tuple[Any, ...]] | None:
     """`DomainPages.page` on SQLite as one statement in one hop to aiosqlite's thread, outside a transaction.
 
-    The unit of work's read costs four hops (BEGIN, execute, fetch, ROLLBACK; each a wake-up of the event
-    loop) for what is one statement: alone, SQLite runs it in a transaction of its own, which sees one
-    state of the database (WAL). None on PostgreSQL, when no row matches (the total needs its own query)
-    or on any SQLite error: the caller then reads in a unit of work, which reports errors as usual.
+    The unit of work's read costs eight hops to that thread (BEGIN's cursor, execute and close, the page's
+    cursor, execute, fetch and close, ROLLBACK: each a queue put and a wake-up of the event loop) for what
+    is one statement; this one two (execute and fetch together, the pool's rollback on return). Alone,
+    SQLite runs the statement in a transaction of its own, which sees one state of the database (WAL).
+    None on PostgreSQL, when no row matches (the total needs its own query) or on any SQLite error: the
+    caller then reads in a unit of work, which reports errors as usual. Writes are untouched.
     """
     if engine.dialect.name != "sqlite":
         return None
@@ -255,8 +257,8 @@ async def page_outside_transaction(
             driver = (await connection.get_raw_connection()).driver_connection
             if driver is None:
                 return None
-            # one hop: aiosqlite executes and fetches in its thread (the connection begins nothing: the
-            # engine's "begin" hook runs only when SQLAlchemy executes)
+            # aiosqlite executes and fetches in one call to its thread; the connection begins nothing (the
+            # engine's "begin" hook runs only when SQLAlchemy executes), and the driver is in autocommit
             fetched = await driver.execute_fetchall(compiled.string, parameters)
     except sqlite3.Error:
         return None
@@ -267,7 +269,8 @@ async def page_outside_transaction(
 
 def _processed(fetched: Sequence[Sequence[Any]], processors: list[Any]) -> list[list[Any]]:
     """Rows as SQLAlchemy would give them; a value equal to the one above it is converted once: every row
-    repeats the fleet's stamp, and each mailbox row its domain's (parsing SQLite's times was 16 % of a request)."""
+    repeats the fleet's stamp, and each mailbox row its domain's (parsing SQLite's times took 16 % of the
+    event loop's time)."""
     columns = [(i, process) for i, process in enumerate(processors) if process is not None]
     above: dict[int, tuple[Any, Any]] = {}
     result = []
