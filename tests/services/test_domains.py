@@ -256,7 +256,7 @@ async def test_a_page_of_cached_views_is_one_statement_outside_a_transaction_on_
     with begun(app) as transactions:
         past = await domain_service.page_domains(app, offset=1_000)
     assert past.domains == [] and past.total == 121 and len(transactions) == 1
-    # a changed view (another App's write) is computed again, in a unit of work
+    # a changed view is computed again, in a unit of work
     await domain_service.set_mailboxes(
         app, "acme-mail.test", add=[{"first_name": "Eve", "last_name": "Ng"}], force=True
     )
