@@ -145,3 +145,33 @@ def test_a_taken_port_is_exit_2_with_one_line(cli: Cli) -> None:
         done = cli("serve", "--port", str(port), timeout=60)
     assert done.returncode == 2, done.stderr
     assert f"cannot serve on 127.0.0.1:{port}" in done.stderr
+
+
+def _installed(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+def test_serve_runs_on_uvloop_and_httptools_when_they_are_installed(start_server: StartServer) -> None:
+    if not (_installed("uvloop") and _installed("httptools")):
+        pytest.skip("uvloop or httptools not installed here (they are dependencies where they build)")
+    server = start_server()
+    assert httpx.get(f"{server.url}/health").status_code == 200
+    assert "(API docs: /docs; uvloop, httptools)" in server.output()
+
+
+def test_serve_falls_back_to_asyncio_and_h11_without_them(start_server: StartServer, tmp_path: Path) -> None:
+    # packages of the same names first on the path, whose import fails as a missing one's does
+    hidden = tmp_path / "hidden"
+    for name in ("uvloop", "httptools"):
+        (hidden / name).mkdir(parents=True)
+        (hidden / name / "__init__.py").write_text(f"raise ImportError('{name} hidden by the test')\n")
+    path = os.pathsep.join([str(hidden), *filter(None, [os.environ.get("PYTHONPATH")])])
+    server = start_server({"PYTHONPATH": path})
+    assert httpx.get(f"{server.url}/health").json() == {"success": True, "data": {"status": "ok"}}
+    assert "(API docs: /docs; asyncio, h11)" in server.output()
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=15) == 0, server.output()

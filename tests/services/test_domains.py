@@ -190,3 +190,97 @@ async def test_domain_edits_take_turns_on_sqlite_only(app: App, write_inventory:
         else:  # PostgreSQL: edits lock their own rows, they do not wait for each other here
             await adding
     assert (await adding).name == "queued.test"
+
+
+@contextmanager
+def begun(app: App) -> Iterator[list[object]]:
+    """The transactions begun on the App's engine while inside."""
+    assert app._db is not None
+    engine = app._db.engine.sync_engine
+    seen: list[object] = []
+
+    def record(connection: object) -> None:
+        seen.append(connection)
+
+    event.listen(engine, "begin", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "begin", record)
+
+
+async def test_a_page_of_cached_views_is_one_statement_outside_a_transaction_on_sqlite(
+    app: App, write_inventory: WriteInventory, backend: str
+) -> None:
+    from email_infrastructure.services.monitoring import record_results
+    from email_infrastructure.storage.models import Server
+
+    await import_inventory(app, write_inventory())
+    await _grow(app, 120)
+    await domain_service.add_domain(
+        app,
+        "fleet-00050a.test",
+        mailboxes=[{"first_name": "Zoe", "last_name": "Q"}, {"first_name": "Al", "last_name": "B"}],
+    )
+    await record_results(app, [("fleet-00007.test", "spf", "warning", {}, "soft")])
+    async with app.uow() as uow:
+        provider, server = (
+            await uow.session.execute(
+                select(Domain.dns_provider, Server.name)
+                .join(Server, Server.id == Domain.server_id)
+                .where(Domain.name == "acme-mail.test")
+            )
+        ).one()
+    filters: list[dict[str, Any]] = [
+        {},
+        {"offset": 45, "limit": 10},  # mailboxes on the page
+        {"status": "warning"},
+        {"status": "unknown", "offset": 100},
+        {"provider": provider, "limit": 500},
+        {"server": server, "offset": 3, "limit": 7},
+    ]
+    first = [await domain_service.page_domains(app, **f) for f in filters]  # views computed and cached
+    with begun(app) as transactions:
+        again = [await domain_service.page_domains(app, **f) for f in filters]
+    assert again == first
+    assert [p.total for p in first] == [121, 121, 1, 120, 121, 121]
+    assert first[1].domains[6].mailboxes == ["al.b@fleet-00050a.test", "zoe.q@fleet-00050a.test"]
+    # SQLite: no BEGIN/ROLLBACK round trips for a page whose views are cached; PostgreSQL reads as before
+    assert len(transactions) == (0 if backend == "sqlite" else len(filters))
+    # a status change is seen at once (statuses are read with the page, never cached)
+    await record_results(app, [("fleet-00007.test", "spf", "error", {}, "gone")])
+    with begun(app) as transactions:
+        page = await domain_service.page_domains(app, status="error")
+    assert [v.name for v in page.domains] == ["fleet-00007.test"] and page.statuses == {"fleet-00007.test": "error"}
+    assert len(transactions) == (0 if backend == "sqlite" else 1)
+    # past the end the total needs a query of its own: the unit of work's read gives it
+    with begun(app) as transactions:
+        past = await domain_service.page_domains(app, offset=1_000)
+    assert past.domains == [] and past.total == 121 and len(transactions) == 1
+    # a changed view is computed again, in a unit of work
+    await domain_service.set_mailboxes(
+        app, "acme-mail.test", add=[{"first_name": "Eve", "last_name": "Ng"}], force=True
+    )
+    with begun(app) as transactions:
+        page = await domain_service.page_domains(app, provider=provider, limit=500)
+    assert "eve.ng@acme-mail.test" in next(v for v in page.domains if v.name == "acme-mail.test").mailboxes
+    assert len(transactions) == 1
+
+
+async def test_a_listing_served_from_cached_views_stays_in_its_workspace(
+    app: App, write_inventory: WriteInventory
+) -> None:
+    from email_infrastructure.services.scope import acting_in
+    from tests.services.conftest import two_domains
+
+    await import_inventory(app, write_inventory())  # default: the quickstart's two domains
+    with acting_in("beta"):
+        await import_inventory(app, write_inventory(two_domains("beta-one.test", "beta-two.test"), name="beta.yaml"))
+    for _ in range(2):  # the second listing of each is served from the App's cached views
+        for workspace, names in (
+            ("default", ["acme-mail.test", "acme-outreach.test"]),
+            ("beta", ["beta-one.test", "beta-two.test"]),
+        ):
+            with acting_in(workspace):
+                page = await domain_service.page_domains(app)
+            assert ([d.name for d in page.domains], page.total) == (names, 2), workspace

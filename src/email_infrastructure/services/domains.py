@@ -24,7 +24,9 @@ from email_infrastructure.services.desired import (
     from_rows,
     write_snapshot,
 )
-from email_infrastructure.storage.api_repositories import DomainPages, PageRow, read_only
+from email_infrastructure.services.scope import current
+from email_infrastructure.services.uow import resolve
+from email_infrastructure.storage.api_repositories import DomainPages, PageRow, page_outside_transaction, read_only
 from email_infrastructure.storage.models import Domain, Mailbox
 from email_infrastructure.storage.repositories import DesiredRows
 
@@ -104,6 +106,9 @@ async def page_domains(
         raise UserError(f"unknown status {status!r} (one of {', '.join(DOMAIN_STATUSES)})")
     if not app.has_state():
         return DomainPage([], 0, {})
+    cached = await _cached_page(app, limit=limit, offset=offset, status=status, provider=provider, server=server)
+    if cached is not None:
+        return cached
     async with app.uow() as uow:
         await read_only(uow.session)
         pages = DomainPages(uow.session)
@@ -129,6 +134,28 @@ async def page_domains(
         _compute_views(app, fleet, fleet_stamp, missing, views)
     listed = [r for r in rows if r.name in views]
     return DomainPage([views[r.name] for r in listed], total, {r.name: r.status for r in listed})
+
+
+async def _cached_page(
+    app: App, *, limit: int, offset: int, status: str | None, provider: str | None, server: str | None
+) -> DomainPage | None:
+    """The page from SQLite's one-statement read when the App's cache holds every listed domain's current
+    view (the steady state of a listing); None for the unit of work's read (PostgreSQL, a view to compute)."""
+    workspace_id, _ = await resolve(app, current(app.settings.workspace))
+    if workspace_id is None:  # every workspace: the unit of work's read
+        return None
+    engine = (await app.database()).engine
+    found = await page_outside_transaction(
+        engine, workspace_id=workspace_id, limit=limit, offset=offset, provider=provider, server=server, status=status
+    )
+    if found is None:
+        return None
+    rows, total, stamp = found
+    fleet_stamp = (workspace_id, stamp)  # as the unit of work's read stamps it
+    views, missing = _cached_views(app, fleet_stamp, rows)
+    if missing:
+        return None
+    return DomainPage([views[r.name] for r in rows], total, {r.name: r.status for r in rows})
 
 
 def _stamp_of(fleet_stamp: Any, row: PageRow) -> tuple[Any, ...]:

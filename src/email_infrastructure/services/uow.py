@@ -39,6 +39,32 @@ if TYPE_CHECKING:
 _NO_WORKSPACE = -1
 
 
+async def resolve(app: App, scope: Scope, db: Database | None = None) -> tuple[int | None, str | None]:
+    """A scope's workspace id and name (None, None: every workspace); cached per App, since ids never
+    change and renames are rare. NotFoundError for a workspace that does not exist (unless `missing_ok`)."""
+    db = db or await app.database()
+    if scope.every:
+        return None, None
+    known = app.workspace_names
+    if scope.id is not None and scope.id in known:
+        return scope.id, known[scope.id]
+    cached = next((i for i, name in known.items() if name == scope.name), None)
+    if cached is not None:
+        return cached, scope.name
+    # its own short read: the unit of work's transaction may still be marked read-only by its first use
+    async with db.sessions() as session:
+        await read_only(session)
+        workspaces = Workspaces(session)
+        row = await (workspaces.by_id(scope.id) if scope.id is not None else workspaces.by_name(str(scope.name)))
+    if row is None and scope.missing_ok:
+        return _NO_WORKSPACE, scope.name
+    if row is None:
+        label = scope.name or f"#{scope.id}"
+        raise NotFoundError(f"workspace {label} does not exist (`email-infra workspace create {label}` makes it)")
+    known[row.id] = row.name
+    return row.id, row.name
+
+
 class UnitOfWork:
     """`async with app.uow() as uow: …; await uow.commit()` — rolled back unless committed.
 
@@ -60,35 +86,11 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         db = await self.app.database()
-        self.workspace_id, self.workspace = await self._resolve(db)
+        self.workspace_id, self.workspace = await resolve(self.app, self.scope, db)
         self._session = db.sessions()
         bind(self._session, self.workspace_id)
         await self._session.begin()
         return self
-
-    async def _resolve(self, db: Database) -> tuple[int | None, str | None]:
-        """The scope's workspace id and name (cached per App: ids never change, renames are rare)."""
-        scope = self.scope
-        if scope.every:
-            return None, None
-        known = self.app.workspace_names
-        if scope.id is not None and scope.id in known:
-            return scope.id, known[scope.id]
-        cached = next((i for i, name in known.items() if name == scope.name), None)
-        if cached is not None:
-            return cached, scope.name
-        # its own short read: the unit of work's transaction may still be marked read-only by its first use
-        async with db.sessions() as session:
-            await read_only(session)
-            workspaces = Workspaces(session)
-            row = await (workspaces.by_id(scope.id) if scope.id is not None else workspaces.by_name(str(scope.name)))
-        if row is None and scope.missing_ok:
-            return _NO_WORKSPACE, scope.name
-        if row is None:
-            label = scope.name or f"#{scope.id}"
-            raise NotFoundError(f"workspace {label} does not exist (`email-infra workspace create {label}` makes it)")
-        known[row.id] = row.name
-        return row.id, row.name
 
     @property
     def workspaces(self) -> Workspaces:
