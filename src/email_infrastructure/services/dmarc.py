@@ -3,7 +3,9 @@
 The pipeline is dmarc/ingest.py; here are its transactions over storage's `DmarcStore` (a
 savepoint per report in a batch committed about once a second; a transaction per report for a
 mailbox), the enrichment afterwards (reverse DNS of the sources, pass-rate states and their
-events). Faces (CLI, API, dashboard) call the functions at the bottom; what they read back
+events). A run acts in one workspace (the chosen one: the CLI's `--workspace`): its reports are
+stored there, its domains count as managed, its pass-rate states and thresholds' alerts go to
+that workspace's sinks only. Faces (CLI, API, dashboard) call the functions at the bottom; what they read back
 (summaries, daily rates, the reports' list) is services/dmarc_views.py.
 """
 
@@ -256,7 +258,7 @@ async def evaluate_pass_rates(app: App, domains: Iterable[str], *, now: datetime
 
 
 class _Alerts:
-    """The desired state's alert sinks, subscribed to the pass-rate topic for one run (none when alerts are off)."""
+    """The workspace's alert sinks, subscribed to its pass-rate events for one run (none when alerts are off)."""
 
     def __init__(self, app: App, enabled: bool) -> None:
         self.app = app
@@ -272,8 +274,11 @@ class _Alerts:
             # imported only when there are sinks: HTTP clients and the like are a start-up cost
             from email_infrastructure.monitoring.alerts import AlertDispatcher
             from email_infrastructure.monitoring.sinks import build_sink
+            from email_infrastructure.services.monitoring import workspace_name
 
-            self._dispatcher = AlertDispatcher([build_sink(i, s) for i, s in enumerate(sinks)])
+            built = [build_sink(i, s) for i, s in enumerate(sinks)]
+            # another workspace's run in this process (an API's upload) alerts its own sinks only
+            self._dispatcher = AlertDispatcher(built, workspace=await workspace_name(self.app))
             self._detach = self.app.bus.subscribe(DMARC_FAILURE_RATE.name, self._dispatcher.deliver, queued=True)
         return self
 
