@@ -123,3 +123,58 @@ def test_opening_a_migrated_database_imports_no_alembic(migrated_database_url: s
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def _t(name: str, *columns: str, json: tuple[str, ...] = (), times: tuple[str, ...] = ()) -> sa.TableClause:
+    return sa.table(
+        name,
+        *(sa.column(c) for c in columns),
+        *(sa.column(c, sa.JSON()) for c in json),
+        *(sa.column(c, sa.DateTime(timezone=True)) for c in times),
+    )
+
+
+async def test_a_database_of_the_previous_release_keeps_every_row_in_the_default_workspace(database_url: str) -> None:
+    await migrate.upgrade(database_url, "0013")
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    stamps = {"created_at": now, "updated_at": now}
+    rows: dict[sa.TableClause, list[dict[str, object]]] = {
+        _t("providers", "kind", "name", "type", "managed_by", json=("settings",), times=("created_at", "updated_at")): [
+            {"kind": "dns", "name": "zf", "type": "zonefile", "managed_by": "api", "settings": {}, **stamps}
+        ],
+        _t("desired_settings", "key", "managed_by", json=("value",), times=("created_at", "updated_at")): [
+            {"key": "defaults", "managed_by": "api", "value": {"spf_all": "-all"}, **stamps}
+        ],
+        _t("domains", "name", "managed_by", json=("spec",), times=("created_at", "updated_at")): [
+            {"name": f"d{i}.test", "managed_by": "api", "spec": {}, **stamps} for i in range(3)
+        ],
+        _t("secrets", "owner", "name", "ciphertext", times=("created_at", "updated_at")): [
+            {"owner": "domain:d0.test", "name": "dkim:s1", "ciphertext": "x", **stamps}
+        ],
+        _t("check_states", "subject", "check", "status", "summary", times=("since", "checked_at")): [
+            {"subject": "d0.test", "check": "spf", "status": "ok", "summary": "", "since": now, "checked_at": now}
+        ],
+        _t("events", "id", "topic", "source", json=("payload",), times=("occurred_at",)): [
+            {"id": "e1", "topic": "desired.domain.created", "source": "api", "payload": {}, "occurred_at": now}
+        ],
+        _t("api_keys", "name", "prefix", "key_hash", "scopes", times=("created_at",)): [
+            {"name": "ops", "prefix": "abcd1234", "key_hash": "h", "scopes": "admin", "created_at": now}
+        ],
+    }
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            for table, values in rows.items():
+                await conn.execute(table.insert(), values)
+        await migrate.upgrade(database_url)
+        async with engine.connect() as conn:
+            assert (await conn.execute(sa.text("SELECT id, name FROM workspaces"))).all() == [(1, "default")]
+            for table, values in rows.items():
+                kept = (await conn.execute(sa.text(f"SELECT workspace_id FROM {table.name}"))).scalars().all()  # noqa: S608  # table names are this test's own
+                wanted = None if table.name == "api_keys" else 1  # keys made before workspaces are operator keys
+                assert kept == [wanted] * len(values), table.name
+            # a second workspace gets a fresh id (the explicit id 1 must not leave PostgreSQL's sequence behind)
+            await conn.execute(sa.text("INSERT INTO workspaces (name, created_at) VALUES ('acme', :t)"), {"t": now})
+            assert (await conn.execute(sa.text("SELECT id FROM workspaces WHERE name = 'acme'"))).scalar() == 2
+    finally:
+        await engine.dispose()

@@ -83,6 +83,8 @@ def upgrade() -> None:
     )
     op.bulk_insert(workspaces, [{"id": 1, "name": "default", "created_at": datetime.now(UTC)}])
     bind = op.get_bind()
+    if bind.dialect.name == "postgresql":  # an explicit id leaves the sequence behind: the next workspace would take 1
+        bind.execute(sa.text("SELECT setval(pg_get_serial_sequence('workspaces', 'id'), 1)"))
     for table in [*_SCOPED, "api_keys"]:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("workspace_id", sa.Integer(), nullable=True))
