@@ -17,7 +17,7 @@ from email_infrastructure.core.errors import NotFoundError, UserError
 from email_infrastructure.core.events import Event
 from email_infrastructure.core.inventory import load_inventory
 from email_infrastructure.reconcile.registry import provider_schemas
-from email_infrastructure.services import workspaces
+from email_infrastructure.services import monitoring, workspaces
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.services.jobs import entry, get_job, recover, submit
@@ -30,6 +30,7 @@ from email_infrastructure.services.tasks import TASKS, check_key
 from email_infrastructure.workers.scheduler import Scheduler, offset, slot
 from tests.fakes.http_server import FakeServer
 from tests.fixtures.pdns import PowerDns
+from tests.workers import test_server_checks as server_checks
 from tests.workers.fleet import fleet_yaml
 
 NOW = 5_000_000.0
@@ -157,8 +158,8 @@ async def test_checks_states_and_alerts_stay_in_their_workspace(
     pdns.replace_zones({d: [(d, "MX", f"mail.{d}", 10)] for d in domains.values()})
     nameserver = f"{pdns.address}:{pdns.dns_port}"
     hooks = {name: Hook() for name in domains}
-    with FakeServer(hooks["acme"]) as acme_url, FakeServer(hooks["beta"]) as beta_url:
-        urls = {"acme": acme_url.url, "beta": beta_url.url}
+    with FakeServer(hooks["acme"]) as acme_receiver, FakeServer(hooks["beta"]) as beta_receiver:
+        urls = {"acme": acme_receiver.url, "beta": beta_receiver.url}
         for name, domain in domains.items():
             await store(app, tmp_path, name, [domain], sink=f"{urls[name]}/alerts", nameserver=nameserver)
 
@@ -177,13 +178,16 @@ async def test_checks_states_and_alerts_stay_in_their_workspace(
         await app.bus.drain()
     for outcome in outcomes:
         assert outcome["results"] > 0 and any(" spf: " in t for t in outcome["transitions"]), outcome
+    failed = [e for e in events if e.topic == "monitoring.check.failed"]
+    assert {(e.workspace, e.payload["subject"]) for e in failed} == set(domains.items())
     for name, domain in domains.items():
-        alerts = [(b["topic"], b["payload"]["subject"]) for b in hooks[name].bodies]
-        assert alerts == [("monitoring.check.failed", domain)], (name, hooks[name].bodies)
+        # each receiver: every failed check of its own workspace's domain, once, and nothing else
+        mine = sorted(e.payload["check"] for e in failed if e.workspace == name)
+        assert "spf" in mine
+        alerts = sorted((b["topic"], b["payload"]["subject"], b["payload"]["check"]) for b in hooks[name].bodies)
+        assert alerts == [("monitoring.check.failed", domain, check) for check in mine], (name, alerts)
         with acting_in(name):
             assert {s.subject for s in await check_states(app)} == {domain}
-    failed = [e for e in events if e.topic == "monitoring.check.failed"]
-    assert {(e.workspace, e.payload["subject"]) for e in failed} == {(n, d) for n, d in domains.items()}
 
 
 async def test_a_batch_of_a_removed_workspace_fails_and_stores_nothing(app: App, tmp_path: Path) -> None:
@@ -196,3 +200,30 @@ async def test_a_batch_of_a_removed_workspace_fails_and_stores_nothing(app: App,
         )
     with acting_in(Scope("default")):
         assert list(await check_states(app)) == []
+
+
+async def test_a_server_two_workspaces_declare_is_checked_and_kept_in_each(
+    app: App, pdns: PowerDns, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # once per server per interval, the PTR check is claimed per workspace: the other workspace's
+    # run of the same interval must not leave its own state of the server's IP empty
+    monkeypatch.setattr(monitoring, "_now", lambda: 7_200_000.0)
+    pdns.replace_zones(server_checks.ZONES)
+    head = server_checks.inventory(f"{pdns.address}:{pdns.dns_port}").split("domains:\n")[0]
+    fleets = {"acme": server_checks.DOMAINS[:3], "beta": server_checks.DOMAINS[3:]}
+    try:
+        for name, fleet in fleets.items():
+            path = tmp_path / f"{name}.yaml"
+            path.write_text(head + "domains:\n" + "".join(f"  - name: {d}\n" for d in fleet), encoding="utf-8")
+            await workspaces.create(app, name)
+            with acting_in(name):
+                await import_inventory(app, load_inventory(path, provider_schemas()))
+        run = entry(TASKS["run_checks"])
+        for name, fleet in fleets.items():
+            items = [[d, 1] for d in fleet]
+            await run(app, job_key=f"ptr:{name}", workspace={"name": name, "id": None}, family="ptr", items=items)
+        for name in fleets:
+            with acting_in(name):
+                assert await server_checks.rows(app, server_checks.IP, "ptr") == ["ok"], name
+    finally:
+        pdns.drop_zones(list(server_checks.ZONES))
