@@ -72,6 +72,9 @@ class ReconcileContext(Protocol):
     async def owned_elsewhere(self, zone: str) -> set[tuple[str, str]]:
         """The RRsets another workspace owns in a zone (never deleted from here, not even by a purge)."""
 
+    async def zone_held_elsewhere(self, zone: str) -> bool:
+        """Whether the zone is another workspace's domain now (nothing in it is deleted from here)."""
+
     async def mail_held_elsewhere(self, domains: list[str]) -> set[str]:
         """Of these domains, those another workspace created a mail domain for or now desires."""
 

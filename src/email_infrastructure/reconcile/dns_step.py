@@ -114,15 +114,19 @@ class DnsZoneStep(Step):
         A purge deletes what we do not own, and a zone we no longer want deletes what we made:
         neither may take what another workspace made there since (a domain that moved to it).
         """
-        others = await self.ctx.owned_elsewhere(zp.zone)
-        spared = [c for c in zp.changes if c.action is Action.DELETE and c.record.key in others]
+        deletions = [c for c in zp.changes if c.action is Action.DELETE]
+        if await self.ctx.zone_held_elsewhere(zp.zone):
+            spared, why = deletions, f"{zp.zone} is another workspace's domain now"
+        else:
+            others = await self.ctx.owned_elsewhere(zp.zone)
+            spared, why = [c for c in deletions if c.record.key in others], "another workspace manages them"
         if not spared:
             return
         zp.changes = [c for c in zp.changes if c not in spared]
         zp.unmanaged += len(spared)
         names = ", ".join(f"{c.record.name} {c.record.type}" for c in spared[:5])
         more = ", …" if len(spared) > 5 else ""
-        zp.notes.append(f"left alone: {len(spared)} RRset(s) another workspace manages ({names}{more})")
+        zp.notes.append(f"left alone: {len(spared)} RRset(s) ({names}{more}): {why}")
 
     def _records(self, public_key: Any) -> list[Record]:
         records = list(self.desired.records)

@@ -49,6 +49,13 @@ class AppContext:
         async with self.app.uow() as uow:
             return await uow.ownership.owned_elsewhere(zone)
 
+    async def zone_held_elsewhere(self, zone: str) -> bool:
+        """Whether another workspace's desired state holds the zone's domain."""
+        if not self.app.has_state():
+            return False
+        async with self.app.uow() as uow:
+            return await uow.ownership.zone_held_elsewhere(zone)
+
     async def mail_held_elsewhere(self, domains: list[str]) -> set[str]:
         """Domains another workspace created a mail domain for, or holds in its desired state."""
         if not domains or not self.app.has_state():

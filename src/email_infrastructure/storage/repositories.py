@@ -408,6 +408,14 @@ class DnsOwnership:
         )
         return {(name, rtype) for name, rtype in rows.all()}
 
+    async def zone_held_elsewhere(self, zone: str) -> bool:
+        """True when the zone is a domain of another workspace's desired state (it moved there)."""
+        workspace = bound_workspace(self._session)
+        if workspace is None:
+            return False
+        query = select(Domain.id).where(Domain.name == zone, Domain.workspace_id != workspace).limit(1)
+        return await self._session.scalar(query, execution_options=across_workspaces()) is not None
+
     async def zones(self) -> set[tuple[str, str]]:
         """(provider, zone) of every zone where we own something."""
         rows = await self._session.execute(select(DnsOwnedRecord.provider, DnsOwnedRecord.zone).distinct())
