@@ -214,14 +214,37 @@ async def resolve_sources(app: App, ips: Sequence[str], nameservers: Sequence[st
     return sum(1 for n in names.values() if n)
 
 
-async def evaluate_pass_rates(app: App, domains: Iterable[str], *, now: datetime | None = None) -> list[Any]:
-    """Each domain's DMARC pass rate over the alert window; an event on every change of state."""
+@dataclass(frozen=True)
+class PassRateRule:
+    """When a domain's DMARC pass rate alerts: below `threshold` over `window_days`, from `min_messages` on."""
+
+    threshold: float
+    window_days: int
+    min_messages: int
+
+
+async def pass_rate_rule(uow: UnitOfWork, app: App) -> PassRateRule:
+    """The workspace's rule: its `monitoring.dmarc_alerts`, each field unset there from the settings."""
+    from email_infrastructure.services.desired import from_rows
+
     s = app.settings
-    window, threshold = s.dmarc_alert_window_days, s.dmarc_pass_rate_threshold
-    since = ((now or datetime.now(UTC)) - timedelta(days=window)).date()
+    # the settings rows only (no domain): a large workspace's desired state is not read for this
+    spec = from_rows(await uow.desired.load(only=[])).inventory().monitoring.dmarc_alerts
+    return PassRateRule(
+        threshold=s.dmarc_pass_rate_threshold if spec.pass_rate_threshold is None else spec.pass_rate_threshold,
+        window_days=spec.window_days or s.dmarc_alert_window_days,
+        min_messages=spec.min_messages or s.dmarc_alert_min_messages,
+    )
+
+
+async def evaluate_pass_rates(app: App, domains: Iterable[str], *, now: datetime | None = None) -> list[Any]:
+    """Each domain's DMARC pass rate over the workspace's alert window; an event on every change of state."""
     wanted = set(domains)
     published: list[Any] = []
     async with app.uow() as uow:
+        rule = await pass_rate_rule(uow, app)
+        window, threshold = rule.window_days, rule.threshold
+        since = ((now or datetime.now(UTC)) - timedelta(days=window)).date()
         store = DmarcStore(uow.session)
         rows, figures = [], {}
         for domain, messages, passed, _spf, _dkim in await store.totals_by("domain", None, since):
@@ -230,7 +253,7 @@ async def evaluate_pass_rates(app: App, domains: Iterable[str], *, now: datetime
             messages, rate = int(messages), (int(passed) / int(messages) if messages else 1.0)
             figures[domain] = (rate, messages)
             # too few messages to judge: "unknown" changes no state either way
-            status = "unknown" if messages < s.dmarc_alert_min_messages else "error" if rate < threshold else "ok"
+            status = "unknown" if messages < rule.min_messages else "error" if rate < threshold else "ok"
             summary = (
                 f"DMARC pass rate {rate:.1%} of {messages:,} messages in the last {window} days "
                 f"(threshold {threshold:.0%})"
