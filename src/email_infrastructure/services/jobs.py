@@ -274,49 +274,59 @@ async def _take(app: App, job_id: str, lease: float) -> tuple[JobView, bool] | N
         await asyncio.sleep(min(HEARTBEAT_EVERY, lease))
 
 
-async def run_job(app: App, *, task: TaskSpec, job_key: str, job_id: str, lease: float = 60.0) -> dict[str, Any]:
+async def run_job(
+    app: App, *, task: TaskSpec, job_key: str, job_id: str, lease: float = 60.0, workspace: Any = None
+) -> dict[str, Any]:
     """Run one job row's task to its end, recording progress, heartbeats, result or error.
 
     The run claims the row atomically and renews its lease (seconds) on every heartbeat; a job
     finished already is left as it is. Returns a summary for the queue's own record.
+
+    With `workspace` (the queue's parameter) it runs acting in that workspace, without a frame of
+    its own between the queue and the task's body.
     """
-    taken = await _take(app, job_id, lease)
-    if taken is None:
-        job = await get_job(app, job_id)
-        return {"status": job.status, "job_key": job_key, "job_id": job_id, "error": job.error}
-    job, resumed = taken
-    messages: list[str] = []
-    if resumed:
-        messages.append("resumed: the run that started this job stopped; it was taken over")
+    # the job row and the task body are the workspace's the queue names (another process: no context)
+    entered = acting_in(scope_of(workspace)) if workspace is not None else contextlib.nullcontext()
+    with entered:
+        taken = await _take(app, job_id, lease)
+        if taken is None:
+            job = await get_job(app, job_id)
+            return {"status": job.status, "job_key": job_key, "job_id": job_id, "error": job.error}
+        job, resumed = taken
+        messages: list[str] = []
+        if resumed:
+            messages.append("resumed: the run that started this job stopped; it was taken over")
 
-    async def heartbeat() -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT_EVERY)
-            progress = {"steps": len(messages), "last": messages[-1] if messages else None}
-            until = utcnow() + timedelta(seconds=lease)
-            values = {"progress": progress, "heartbeat_at": utcnow(), "lease_until": until}
-            with contextlib.suppress(EmailInfraError, OSError):  # a missed beat is made good by the next
-                await _update(app, job_id, **values)
+        async def heartbeat() -> None:
+            while True:
+                await asyncio.sleep(HEARTBEAT_EVERY)
+                progress = {"steps": len(messages), "last": messages[-1] if messages else None}
+                until = utcnow() + timedelta(seconds=lease)
+                values = {"progress": progress, "heartbeat_at": utcnow(), "lease_until": until}
+                with contextlib.suppress(EmailInfraError, OSError):  # a missed beat is made good by the next
+                    await _update(app, job_id, **values)
 
-    beat = asyncio.create_task(heartbeat())
-    try:
-        outcome = await task.body(app, progress=messages.append, resumed=resumed, **job.params)
-        result = outcome if isinstance(outcome, dict) else outcome.to_json()
-        status, values = "succeeded", {"result": result, "error": None}
-    except JobFailed as exc:
-        status, values = "failed", {"result": exc.result, "error": redact_text(str(exc))}
-    except EmailInfraError as exc:
-        status, values = "failed", {"result": None, "error": redact_text(str(exc))}
-    except Exception as exc:
-        _log.error("job %s (%s) failed: %s", job_id, job.kind, exc, exc_info=exc)
-        status, values = "failed", {"result": None, "error": f"internal error: {type(exc).__name__}"}
-    finally:
-        beat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beat
-    progress = {"steps": len(messages), "last": messages[-1] if messages else None}
-    row = await _update(app, job_id, status=status, progress=progress, finished_at=utcnow(), lease_until=None, **values)
-    return {"status": row.status, "job_key": job_key, "job_id": job_id, "error": row.error}
+        beat = asyncio.create_task(heartbeat())
+        try:
+            outcome = await task.body(app, progress=messages.append, resumed=resumed, **job.params)
+            result = outcome if isinstance(outcome, dict) else outcome.to_json()
+            status, values = "succeeded", {"result": result, "error": None}
+        except JobFailed as exc:
+            status, values = "failed", {"result": exc.result, "error": redact_text(str(exc))}
+        except EmailInfraError as exc:
+            status, values = "failed", {"result": None, "error": redact_text(str(exc))}
+        except Exception as exc:
+            _log.error("job %s (%s) failed: %s", job_id, job.kind, exc, exc_info=exc)
+            status, values = "failed", {"result": None, "error": f"internal error: {type(exc).__name__}"}
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+        progress = {"steps": len(messages), "last": messages[-1] if messages else None}
+        row = await _update(
+            app, job_id, status=status, progress=progress, finished_at=utcnow(), lease_until=None, **values
+        )
+        return {"status": row.status, "job_key": job_key, "job_id": job_id, "error": row.error}
 
 
 def entry(task: TaskSpec) -> TaskBody:
@@ -325,7 +335,9 @@ def entry(task: TaskSpec) -> TaskBody:
     A job-row task runs through `run_job`. A run enqueued by a release before workspaces has no
     `workspace`: it acts in the settings' (`default`), where its rows were moved.
     """
-    body: TaskBody = functools.partial(run_job, task=task) if task.job_row else task.body
+    if task.job_row:
+        return functools.partial(run_job, task=task)  # enters the workspace itself
+    body = task.body
 
     async def run(app: App, *, job_key: str, workspace: Any = None, **params: Any) -> Any:
         if workspace is None:
