@@ -4,9 +4,9 @@ The pipeline is dmarc/ingest.py; here are its transactions over storage's `Dmarc
 savepoint per report in a batch committed about once a second; a transaction per report for a
 mailbox), the enrichment afterwards (reverse DNS of the sources, pass-rate states and their
 events). A run acts in one workspace (the chosen one: the CLI's `--workspace`): its reports are
-stored there, its domains count as managed, its pass-rate states and thresholds' alerts go to
-that workspace's sinks only. Faces (CLI, API, dashboard) call the functions at the bottom; what they read back
-(summaries, daily rates, the reports' list) is services/dmarc_views.py.
+stored there, its domains count as managed, its pass-rate rule is that workspace's and its alerts
+go to that workspace's sinks only. Faces (CLI, API, dashboard) call the functions at the bottom;
+what they read back (summaries, daily rates, the reports' list) is services/dmarc_views.py.
 """
 
 from __future__ import annotations
