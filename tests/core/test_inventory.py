@@ -38,7 +38,7 @@ def problems(text: str) -> list[str]:
     return info.value.problems
 
 
-@pytest.mark.parametrize("name", ["quickstart.yaml", "full.yaml"])
+@pytest.mark.parametrize("name", ["quickstart.yaml", "full.yaml", "agency/acme.yaml", "agency/globex.yaml"])
 def test_examples_are_valid(name: str) -> None:
     loaded = load_inventory(EXAMPLES / name, provider_schemas())
     assert loaded.inventory.domains
@@ -133,6 +133,8 @@ def test_unknown_provider_type_and_settings_key() -> None:
         ("version: 2\n", "inv.yaml:1:10: version: Input should be 1"),
         ("version: 1\nversion: 1\n", "inv.yaml:2:1: invalid YAML"),
         ("version: 1\nservers:\n  - {name: a, hostname: m.example.test}\n", "needs ipv4 or ipv6"),
+        ("version: 1\nworkspace: Acme_Corp\n", "inv.yaml:2:12: workspace: a workspace name is lowercase letters"),
+        ("version: 1\nworkspace: ''\n", "inv.yaml:2:12: workspace: a workspace name"),
     ],
 )
 def test_bad_files_get_one_clear_problem(text: str, expected: str) -> None:

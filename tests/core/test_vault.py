@@ -12,7 +12,9 @@ from email_infrastructure.core.settings import Settings
 from email_infrastructure.core.vault import Vault, generate_key, key_file_path
 from email_infrastructure.services.app import open_app
 from email_infrastructure.storage.db import Database, open_database
+from email_infrastructure.storage.models import DEFAULT_WORKSPACE_ID
 from email_infrastructure.storage.repositories import SecretStore
+from email_infrastructure.storage.scoping import bind
 
 PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
 
@@ -78,13 +80,16 @@ async def test_rotation_reencrypts_every_secret(settings: Settings) -> None:
     db = await open_database(settings)
     old = Vault.from_settings(settings)
     async with db.sessions() as session, session.begin():
+        bind(session, DEFAULT_WORKSPACE_ID)
         store = SecretStore(session, old)
         await store.put("mailbox:a@example.test", "password", "one")
         await store.put("mailbox:b@example.test", "password", "two")
     new_key = generate_key()
     async with db.sessions() as session, session.begin():
+        bind(session, DEFAULT_WORKSPACE_ID)
         assert await SecretStore(session, old).reencrypt_all(Vault([new_key, *old.keys])) == 2
     async with db.sessions() as session:
+        bind(session, DEFAULT_WORKSPACE_ID)
         assert await SecretStore(session, Vault([new_key])).get("mailbox:b@example.test", "password") == "two"
         with pytest.raises(VaultError):
             await SecretStore(session, old).get("mailbox:a@example.test", "password")
@@ -96,10 +101,12 @@ async def test_secret_rows_hold_only_ciphertext_on_every_backend(database: Datab
 
     vault = Vault.from_settings(settings)
     async with database.sessions() as session, session.begin():
+        bind(session, DEFAULT_WORKSPACE_ID)
         await SecretStore(session, vault).put("mailbox:c@example.test", "password", "Row-Level-Secret-42")
     async with database.engine.connect() as conn:
         stored = (await conn.execute(text("SELECT ciphertext FROM secrets"))).scalars().all()
     assert len(stored) == 1
     assert "Row-Level-Secret-42" not in stored[0]
     async with database.sessions() as session:
+        bind(session, DEFAULT_WORKSPACE_ID)
         assert await SecretStore(session, vault).get("mailbox:c@example.test", "password") == "Row-Level-Secret-42"

@@ -26,12 +26,15 @@ from email_infrastructure.reconcile.registry import provider_schemas
 from email_infrastructure.services import plans
 from email_infrastructure.services.apikeys import ApiKeyService
 from email_infrastructure.services.app import App
+from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.services.dmarc import IngestOptions, ingest_paths
 from email_infrastructure.services.monitoring import MonitorRequest, MonitorService
+from email_infrastructure.services.scope import acting_in
 from tests.api.conftest import free_port, wait_healthy
 from tests.conftest import service_missing
 from tests.dmarc.reports import Row, aggregate
 from tests.fixtures.pdns import PowerDns
+from tests.services.conftest import two_domains
 
 pytestmark = pytest.mark.pdns
 
@@ -59,12 +62,14 @@ def chromium() -> str:
 
 @dataclass
 class Fleet:
-    """The served dashboard, its key, and the two domains."""
+    """The served dashboard, its (operator) key, the two domains, and another workspace with its domain."""
 
     url: str
     key: str
     good: str
     bad: str
+    workspace: str
+    client_domain: str
 
 
 def _inventory(pdns: PowerDns, good: str, bad: str) -> str:
@@ -116,6 +121,7 @@ async def fleet(
     monkeypatch.setenv("PDNS_TEST_KEY", pdns.api_key)
     tag = uuid.uuid4().hex[:8]
     good, bad = f"ok{tag}.test", f"drift{tag}.test"
+    client_ws, client_domain = f"client-{tag}", f"client{tag}.test"
     path = tmp_path / "inventory.yaml"
     path.write_text(_inventory(pdns, good, bad), encoding="utf-8")
     app = App(settings)
@@ -137,6 +143,11 @@ async def fleet(
         (reports / "a.xml").write_bytes(aggregate(rows, domain=good, org=org))
         ingested = await ingest_paths(app, [reports], IngestOptions(resolve=False))
         assert ingested.count("ingested") == 1, ingested.to_json()
+        # a client's workspace beside the default one, its domain desired only (the operator switches to it)
+        client_path = tmp_path / "client.yaml"
+        client_path.write_text(two_domains(client_domain, f"second{tag}.test"), encoding="utf-8")
+        with acting_in(client_ws):
+            await import_inventory(app, load_inventory(client_path, provider_schemas()))
     finally:
         await app.close()
 
@@ -161,7 +172,7 @@ async def fleet(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process, log)
-        yield Fleet(url, key, good, bad)
+        yield Fleet(url, key, good, bad, client_ws, client_domain)
     finally:
         process.terminate()
         try:
@@ -250,6 +261,28 @@ async def test_log_in_see_the_failing_domain_plan_apply_and_see_it_turn_green(fl
             await phone.goto(f"{fleet.url}/")
             await expect(phone.locator(f'tr[data-domain="{fleet.bad}"]')).to_be_visible()
             await phone.screenshot(path=SHOTS / "overview-phone.png", full_page=True)
+
+            # the operator's switcher: choosing a workspace goes to the same page of it (htmx, no inline script)
+            await page.select_option("#workspace", fleet.workspace)
+            await page.wait_for_url(f"{fleet.url}/workspaces/{fleet.workspace}/dmarc")
+            await page.click("nav a:has-text('Overview')")
+            await page.wait_for_url(f"{fleet.url}/workspaces/{fleet.workspace}/")
+            await expect(page.locator(f'tr[data-domain="{fleet.client_domain}"]')).to_be_visible()
+            await expect(page.locator(f'tr[data-domain="{fleet.bad}"]')).to_have_count(0)
+            await expect(page.locator("#workspace")).to_have_value(fleet.workspace)
+            await page.screenshot(path=SHOTS / "workspace-overview.png", full_page=True)
+            await page.click("nav a:has-text('Workspaces')")
+            await page.wait_for_url(f"{fleet.url}/workspaces")
+            # the default workspace fails its DMARC pass rate (the report above); the client's fails nothing
+            await expect(page.locator('tr[data-workspace="default"]')).to_have_attribute("data-status", "error")
+            await expect(page.locator(f'tr[data-workspace="{fleet.workspace}"]')).to_have_attribute("data-status", "ok")
+            await expect(page.locator(f'tr[data-workspace="{fleet.workspace}"] [data-count="domains"]')).to_have_text(
+                "2"
+            )
+            await page.screenshot(path=SHOTS / "workspaces.png", full_page=True)
+            await page.click('tr[data-workspace="default"] a:has-text("default")')
+            await page.wait_for_url(f"{fleet.url}/workspaces/default/")
+            await expect(page.locator(f'tr[data-domain="{fleet.bad}"]')).to_be_visible()
 
             await page.click("button:has-text('Log out')")
             await page.wait_for_url(f"{fleet.url}/login")

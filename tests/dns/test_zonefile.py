@@ -13,7 +13,9 @@ from email_infrastructure.core.events import Event
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.dns.plan import Action
 from email_infrastructure.storage.db import Database
+from email_infrastructure.storage.models import DEFAULT_WORKSPACE_ID
 from email_infrastructure.storage.repositories import PlanHistory
+from email_infrastructure.storage.scoping import bind
 from tests.conftest import service_missing
 from tests.dns.conftest import Make
 
@@ -131,6 +133,7 @@ async def test_a_broken_domain_fails_alone(make_reconciler: Make, settings: Sett
 async def test_the_applied_plan_is_stored_with_its_outcome(make_reconciler: Make, database: Database) -> None:
     result = await (await make_reconciler(QUICKSTART)).apply()
     async with database.sessions() as session:
+        bind(session, DEFAULT_WORKSPACE_ID)
         stored = await PlanHistory(session).latest("reconcile")
     assert stored is not None
     assert (stored.checksum, stored.status) == (result.plan.checksum, "applied")

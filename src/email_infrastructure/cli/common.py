@@ -47,6 +47,9 @@ SourceOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+AllWorkspacesOption = Annotated[
+    bool, typer.Option("--all-workspaces", help="Every workspace in turn (the operator's view), not one.")
+]
 
 
 @cache
@@ -111,8 +114,8 @@ _workspace: dict[str, str | None] = {"flag": None, "file": None}
 
 
 def choose_workspace(name: str | None) -> None:
-    """Record `--workspace NAME` (the root option) for the App of this command."""
-    _workspace["flag"] = name
+    """Record `--workspace NAME` (the root option) for the App of this command (and forget an earlier file's)."""
+    _workspace["flag"], _workspace["file"] = name, None
 
 
 def workspace_scope() -> Scope:
@@ -144,6 +147,17 @@ def call(work: Callable[[App], Awaitable[T]]) -> T:
             return await work(app)
 
     return run(go())
+
+
+def call_each(work: Callable[[App], Awaitable[T]]) -> list[tuple[str, T]]:
+    """Run one service call in every workspace (`--all-workspaces`): (workspace, result) pairs by name."""
+    from email_infrastructure.services.workspaces import each
+
+    if _workspace["flag"] or _workspace["file"]:
+        from email_infrastructure.core.errors import UserError
+
+        raise UserError("--all-workspaces reads every workspace: name none (--workspace, an inventory's workspace:)")
+    return call(lambda app: each(app, work))
 
 
 def note_state(app: App) -> None:

@@ -8,7 +8,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from email_infrastructure.cli.common import JsonOption, call, console, print_json, print_key_table
+from email_infrastructure.cli.common import (
+    AllWorkspacesOption,
+    JsonOption,
+    call,
+    call_each,
+    console,
+    print_json,
+    print_key_table,
+)
 
 if TYPE_CHECKING:
     from email_infrastructure.services.domains import DomainView
@@ -69,25 +77,33 @@ def add(
 
 
 @app.command("list")
-def list_(as_json: JsonOption = False) -> None:
-    """Every domain of the desired state, with its owner."""
+def list_(all_workspaces: AllWorkspacesOption = False, as_json: JsonOption = False) -> None:
+    """Every domain of the desired state, with its owner (and its workspace, --all-workspaces)."""
     from email_infrastructure.services.domains import list_domains
 
-    views = call(list_domains)
+    found = call_each(list_domains) if all_workspaces else [("", call(list_domains))]
     if as_json:
-        print_json({"domains": [v.to_json() for v in views]})
+        print_json(
+            {"domains": [{**v.to_json(), **({"workspace": w} if w else {})} for w, views in found for v in views]}
+        )
         return
     rows = [
         (
+            *((escape(w),) if all_workspaces else ()),
             v.name,
             escape(v.owner),
             escape(str(v.spec.get("dns_provider"))),
             escape(str(v.spec.get("server"))),
             str(len(v.mailboxes)),
         )
+        for w, views in found
         for v in views
     ]
-    print_key_table(("domain", "owner", "dns provider", "server", "mailboxes"), rows, keys=(0, 1))
+    columns = ("domain", "owner", "dns provider", "server", "mailboxes")
+    if all_workspaces:
+        print_key_table(("workspace", *columns), rows, keys=(0, 1, 2))
+    else:
+        print_key_table(columns, rows, keys=(0, 1))
 
 
 @app.command("show")

@@ -92,18 +92,21 @@ def remove(
         bool,
         typer.Option(
             "--prune",
-            help="Remove a workspace that still holds domains, servers or mailboxes, with all of its rows "
-            "(desired state, history, reports, keys, secrets). Run `email-infra --workspace NAME apply --prune` "
-            "on an emptied inventory first to delete what it created at providers.",
+            help="Remove a workspace that still holds domains: first delete what its applies created at "
+            "providers (records, mail domains, mailboxes; an apply --prune of its emptied desired state), then "
+            "every row it holds (desired state, history, reports, keys, secrets). VPS servers are not destroyed.",
         ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Let the pruning apply delete more than the safety threshold allows.")
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove a workspace: refused while it holds anything unless --prune."""
-    from email_infrastructure.services import workspaces
+    from email_infrastructure.services.workspace_removal import remove as remove_workspace
 
     if prune and not yes:
-        typer.confirm(f"delete workspace {name} and every row it holds?", abort=True)
-    done = call(lambda app: workspaces.remove(app, name, prune=prune))
+        typer.confirm(f"delete everything workspace {name} created, then the workspace?", abort=True)
+    done = call(lambda app: remove_workspace(app, name, prune=prune, force=force))
     held = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in done.counts.items() if v)
     console.print(f"removed workspace {escape(done.name)}" + (f" ({held})" if held else ""))

@@ -1,7 +1,8 @@
 """The dashboard: server-rendered pages (Jinja2 + vendored htmx) over the same services as the API.
 
-`extension` plugs it into `api.app.create_app(extensions=[extension])`: the pages router at `/`
-and the static files at `/static`; pages read the API's state (`api.state.app`, `.keys`, `.runner`).
+`extension` plugs it into `api.app.create_app(extensions=[extension])`: the pages at `/` (and again
+at `/workspaces/{ws}/`, dashboard/workspaces.py) and the static files at `/static`; pages read the
+API's state (`api.state.app`, `.keys`, `.runner`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ STATIC = Path(__file__).parent / "static"
 
 def extension(api: FastAPI) -> None:
     """Add the dashboard's pages and static files to the API app."""
-    from email_infrastructure.dashboard import auth, dmarc, plans, views
+    from email_infrastructure.dashboard import auth, dmarc, plans, views, workspaces
 
-    for module in (auth, views, plans, dmarc):
+    api.include_router(auth.router)
+    api.include_router(workspaces.router)
+    for module in (views, plans, dmarc):
+        # each page twice: in the key's own workspace at `/…`, in a named one at `/workspaces/{ws}/…`
         api.include_router(module.router)
+        api.include_router(module.router, prefix=workspaces.PREFIX)
     api.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 

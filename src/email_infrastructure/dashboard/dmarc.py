@@ -9,16 +9,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from email_infrastructure.dashboard.render import PageRoute, render
-from email_infrastructure.dashboard.session import Visitor, logged_in
+from email_infrastructure.dashboard.workspaces import Member
 from email_infrastructure.services.app import App
 from email_infrastructure.services.dmarc_views import DayRates, DmarcSummary, Totals
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-User = Annotated[Visitor, Depends(logged_in)]
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
 #: sources shown as the top failing ones
 TOP = 15
@@ -108,7 +107,7 @@ def panel_of(
 
 @router.get("/dmarc")
 async def dmarc_page(
-    request: Request, who: User, period: Annotated[Literal["7d", "30d", "90d"], Query()] = "30d"
+    request: Request, who: Member, period: Annotated[Literal["7d", "30d", "90d"], Query()] = "30d"
 ) -> Response:
     """DMARC pass rate per domain over time, the top failing sources and TLS-RPT failures of every domain."""
     app: App = request.app.state.app

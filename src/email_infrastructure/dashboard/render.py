@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import Request
@@ -20,6 +20,9 @@ from email_infrastructure.core.errors import EmailInfraError, NotFoundError, Use
 from email_infrastructure.core.logging import redact_text
 from email_infrastructure.dashboard.session import CsrfError, LoginRequired, Visitor, sessions_of
 from email_infrastructure.services.apikeys import AuthenticationError, PermissionDeniedError
+
+if TYPE_CHECKING:
+    from email_infrastructure.dashboard.workspaces import Place
 
 HERE = Path(__file__).parent
 # autoescape=True for every template name and string: nothing a record or a finding says is markup
@@ -65,10 +68,25 @@ env.filters["shown"] = shown
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """A page: the template with the visitor and the request in its context."""
+    """A page: the template with the visitor, the request and the page's workspace in its context.
+
+    `base` starts every link of a page in a named workspace (`/workspaces/acme`), so that a link or
+    form leads to the workspace the page shows; `section` is the page's path without it.
+    """
     visitor: Visitor | None = getattr(request.state, "visitor", None)
-    html = env.get_template(template).render(request=request, visitor=visitor, **context)
+    place: Place | None = getattr(request.state, "place", None)
+    base = place.base if place is not None else ""
+    section = request.url.path[len(base) :] or "/"
+    html = env.get_template(template).render(
+        request=request, visitor=visitor, place=place, base=base, section=section, **context
+    )
     return HTMLResponse(html, status_code=status_code)
+
+
+def link(request: Request, path: str) -> str:
+    """`path` (`/plans/…`) in the workspace the request acts in: where a form's redirect leads."""
+    place: Place | None = getattr(request.state, "place", None)
+    return (place.base if place is not None else "") + path
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -121,4 +139,4 @@ class PageRoute(APIRoute):
         return run
 
 
-__all__ = ["CSP", "PageRoute", "env", "redirect", "render", "when"]
+__all__ = ["CSP", "PageRoute", "env", "link", "redirect", "render", "when"]

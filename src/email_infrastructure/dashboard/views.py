@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from email_infrastructure.dashboard.render import PageRoute, redirect, render
-from email_infrastructure.dashboard.session import Visitor, check_csrf, logged_in
+from email_infrastructure.dashboard.render import PageRoute, link, redirect, render
+from email_infrastructure.dashboard.session import check_csrf
+from email_infrastructure.dashboard.workspaces import Member
 from email_infrastructure.services.apikeys import require
 from email_infrastructure.services.app import App
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-User = Annotated[Visitor, Depends(logged_in)]
 Form = Annotated[dict[str, str], Depends(check_csrf)]
 PER_PAGE = 50
 
@@ -26,7 +26,7 @@ def _app(request: Request) -> App:
 @router.get("/")
 async def overview_page(
     request: Request,
-    who: User,
+    who: Member,
     q: Annotated[str, Query(max_length=253)] = "",
     status: Annotated[str, Query(max_length=16)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -51,7 +51,7 @@ async def overview_page(
 
 
 @router.get("/domains/{name}")
-async def domain_page(request: Request, who: User, name: str) -> Response:
+async def domain_page(request: Request, who: Member, name: str) -> Response:
     """Desired against live records, findings with their fixes, check history, DMARC reports, mailboxes."""
     from email_infrastructure.dashboard.dmarc import panel_of
     from email_infrastructure.services.domain_detail import domain_detail
@@ -75,7 +75,7 @@ async def domain_page(request: Request, who: User, name: str) -> Response:
 
 
 @router.post("/domains/{name}/check")
-async def recheck(request: Request, who: User, form: Form, name: str) -> Response:
+async def recheck(request: Request, who: Member, form: Form, name: str) -> Response:
     """Run the DNS checks of one domain now and record them (write scope, as the API's check run)."""
     from email_infrastructure.services.domains import show_domain
     from email_infrastructure.services.monitoring import run_checks
@@ -84,13 +84,13 @@ async def recheck(request: Request, who: User, form: Form, name: str) -> Respons
     require(who.key, "write")
     view = await show_domain(_app(request), name)
     await run_checks(_app(request), view.name, "dns")
-    return redirect(f"/domains/{view.name}")
+    return redirect(link(request, f"/domains/{view.name}"))
 
 
 @router.get("/events")
 async def events_page(
     request: Request,
-    who: User,
+    who: Member,
     topic: Annotated[str, Query(max_length=128)] = "",
     source: Annotated[str, Query(max_length=255)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,

@@ -244,12 +244,17 @@ def _label(key: Any) -> str:
     return "/".join(key) if isinstance(key, tuple) else str(key)
 
 
-async def load_snapshot(app: App) -> Snapshot:
-    """The stored desired state; empty when nothing has been stored yet (nothing is created)."""
+async def load_snapshot(app: App, incoming: Sequence[str] = ()) -> Snapshot:
+    """The stored desired state; empty when nothing has been stored yet (nothing is created).
+
+    Domain names in `incoming` that this workspace does not hold must not be another workspace's.
+    """
     if not app.has_state():
         return Snapshot()
     async with app.uow() as uow:
-        return from_rows(await uow.desired.load())
+        snapshot = from_rows(await uow.desired.load())
+        await check_domains_free(uow, [name for name in incoming if name not in snapshot.domains])
+        return snapshot
 
 
 async def desired_inventory(app: App) -> Inventory:
@@ -271,7 +276,8 @@ async def stored_inventory(app: App, only: Sequence[str] | None = None) -> Inven
 async def preview_import(app: App, loaded: LoadedInventory, *, force: bool = False) -> tuple[Inventory, ImportResult]:
     """The desired state importing `loaded` would give, and what would change; writes nothing."""
     owner = file_owner(loaded.path)
-    merged, result = merge(await load_snapshot(app), from_inventory(loaded.inventory, owner), owner, force=force)
+    incoming = from_inventory(loaded.inventory, owner)
+    merged, result = merge(await load_snapshot(app, list(incoming.domains)), incoming, owner, force=force)
     return merged.inventory(), result
 
 

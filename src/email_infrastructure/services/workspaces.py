@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from email_infrastructure.core.errors import ConflictError, NotFoundError, UserError
 from email_infrastructure.core.names import DEFAULT_WORKSPACE, WORKSPACE_NAME_PATTERN
 from email_infrastructure.services import events
-from email_infrastructure.services.scope import EVERY, Scope, current
+from email_infrastructure.services.scope import EVERY, Scope, acting_in, current
 
 if TYPE_CHECKING:
     from email_infrastructure.services.apikeys import KeyInfo
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from email_infrastructure.services.uow import UnitOfWork
 
 _NAME = re.compile(WORKSPACE_NAME_PATTERN)
+T = TypeVar("T")
 
 
 class DomainTakenError(ConflictError):
@@ -74,6 +76,37 @@ def scope_for_key(key: KeyInfo, requested: str | None) -> Scope:
     return Scope(requested or DEFAULT_WORKSPACE)
 
 
+async def request_scope(app: App, key: KeyInfo, requested: str | None) -> Scope:
+    """The workspace a request acts in (`scope_for_key`), its id resolved: a workspace that does not exist
+    answers NotFoundError with the words a workspace key asking for another workspace gets, so no answer
+    tells which names exist. Ids are cached on the App (`workspace_names`), as units of work cache them."""
+    scope = scope_for_key(key, requested)
+    if scope.id is not None:
+        return scope
+    name = str(scope.name)
+    known = next((i for i, n in app.workspace_names.items() if n == name), None)
+    if known is None:
+        async with app.uow(EVERY) as uow:
+            row = await uow.workspaces.by_name(name)
+        if row is None:
+            raise NotFoundError(f"workspace {name} does not exist")
+        known = row.id
+        app.workspace_names[row.id] = row.name
+    return Scope(name, known)
+
+
+async def visible_to(app: App, key: KeyInfo) -> list[WorkspaceInfo]:
+    """The workspaces a key may see, with their counts: every one for an operator key, else its own."""
+    if key.workspace_id is None:
+        return await list_workspaces(app)
+    async with app.uow(EVERY) as uow:
+        row = await uow.workspaces.by_id(key.workspace_id)
+        if row is None:  # removed since the key was verified
+            return []
+        counts = await uow.workspaces.counts([row.id])
+    return [WorkspaceInfo(row.name, row.id, row.created_at.isoformat(), counts.get(row.id, {}))]
+
+
 async def ensure(app: App) -> bool:
     """Create the chosen workspace if it does not exist yet (an inventory naming a new client); True if made."""
     scope = current(app.settings.workspace)
@@ -106,6 +139,22 @@ async def list_workspaces(app: App) -> list[WorkspaceInfo]:
     return [WorkspaceInfo(r.name, r.id, r.created_at.isoformat(), counts.get(r.id, {})) for r in rows]
 
 
+async def each(app: App, work: Callable[[App], Awaitable[T]]) -> list[tuple[str, T]]:
+    """`work` run in every workspace in turn (by name): the `--all-workspaces` of reading commands."""
+    names = [w.name for w in await list_workspaces(app)] if app.has_state() else [DEFAULT_WORKSPACE]
+    done: list[tuple[str, T]] = []
+    for name in names:
+        with acting_in(Scope(name)):
+            done.append((name, await work(app)))
+    return done
+
+
+async def all_names(app: App) -> list[str]:
+    """Every workspace's name, sorted (an operator's switcher: one narrow query, no counts)."""
+    async with app.uow(EVERY) as uow:
+        return [w.name for w in await uow.workspaces.all()]
+
+
 async def show(app: App, name: str) -> WorkspaceInfo:
     """One workspace with its counts."""
     async with app.uow(EVERY) as uow:
@@ -136,36 +185,42 @@ async def rename(app: App, old: str, new: str) -> WorkspaceInfo:
 
 @dataclass
 class Removal:
-    """What removing a workspace did (or would do)."""
+    """What removing a workspace did: what it held, and the status of the apply that pruned it."""
 
     name: str
     counts: dict[str, int]
-    removed: bool
+    pruned: str | None = None
 
 
-async def remove(app: App, name: str, *, prune: bool = False) -> Removal:
-    """Remove a workspace: refused while it holds domains, servers or providers unless `prune`.
-
-    `prune` deletes the workspace's rows here (desired state, history, keys, secrets); what its
-    applies created at providers is removed first by applying its empty desired state
-    (`email-infra apply --prune` inside the workspace), which the CLI does under the apply's guards.
-    """
+async def held_by(app: App, name: str) -> dict[str, int]:
+    """What a workspace holds (its counts), refusing the default workspace and unknown ones."""
     if name == DEFAULT_WORKSPACE:
         raise UserError(f"the {DEFAULT_WORKSPACE} workspace cannot be removed: commands that name none act in it")
     async with app.uow(EVERY) as uow:
         row = await uow.workspaces.by_name(name)
         if row is None:
             raise NotFoundError(f"workspace {name} does not exist")
-        counts = {**_COUNTS, **(await uow.workspaces.counts([row.id])).get(row.id, {})}
-        held = {k: v for k, v in counts.items() if k in ("domains", "servers", "mailboxes") and v}
-        if held and not prune:
-            what = ", ".join(f"{v} {k}" for k, v in held.items())
-            raise ConflictError(f"workspace {name} is not empty ({what}); remove them first, or pass --prune")
+        return {**_COUNTS, **(await uow.workspaces.counts([row.id])).get(row.id, {})}
+
+
+def refuse_if_held(name: str, counts: dict[str, int]) -> None:
+    """ConflictError naming what a workspace still holds (domains, mailboxes, servers), if anything."""
+    held = {k: v for k, v in counts.items() if k in ("domains", "mailboxes", "servers") and v}
+    if held:
+        what = ", ".join(f"{v} {k}" for k, v in held.items())
+        raise ConflictError(f"workspace {name} is not empty ({what}); remove them first, or pass --prune")
+
+
+async def drop(app: App, name: str) -> None:
+    """Delete a workspace and every row it still holds (services/workspace_removal.py prunes first)."""
+    async with app.uow(EVERY) as uow:
+        row = await uow.workspaces.by_name(name)
+        if row is None:
+            raise NotFoundError(f"workspace {name} does not exist")
         await uow.workspaces.remove(row)
         uow.emit(events.WORKSPACE_REMOVED, events.WorkspacePayload(workspace=name))
         await uow.commit()
     app.workspace_names.pop(row.id, None)
-    return Removal(name, counts, True)
 
 
 async def check_domains_free(uow: UnitOfWork, names: list[str]) -> None:
@@ -182,14 +237,20 @@ __all__ = [
     "DomainTakenError",
     "Removal",
     "WorkspaceInfo",
+    "all_names",
     "check_domains_free",
     "create",
+    "drop",
+    "each",
     "ensure",
+    "held_by",
     "list_workspaces",
-    "remove",
+    "refuse_if_held",
     "rename",
+    "request_scope",
     "scope_for",
     "scope_for_key",
     "show",
     "valid_name",
+    "visible_to",
 ]

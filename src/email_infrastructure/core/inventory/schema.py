@@ -61,6 +61,7 @@ PATTERN_MESSAGES: dict[str, str] = {
     _ENV: "credentials are references to environment variables: env:NAME",
     _ANY_URL: "an API address is an http:// or https:// URL",
     _MAILBOX_PATTERN: "a mailbox pattern uses {first}, {last}, {f}, {l} and . _ - (e.g. {first}.{last} or {f}{last})",
+    WORKSPACE_NAME_PATTERN: "a workspace name is lowercase letters, digits and inner hyphens, 1 to 64 (e.g. acme-corp)",
 }
 LocalPart = Annotated[str, Field(pattern=_LOCAL_PART)]
 
