@@ -17,7 +17,7 @@ from email_infrastructure.core.errors import NotFoundError, UserError
 from email_infrastructure.core.events import Event
 from email_infrastructure.core.inventory import load_inventory
 from email_infrastructure.reconcile.registry import provider_schemas
-from email_infrastructure.services import monitoring, workspaces
+from email_infrastructure.services import monitoring, workspace_removal, workspaces
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.services.jobs import entry, get_job, recover, submit
@@ -193,7 +193,7 @@ async def test_checks_states_and_alerts_stay_in_their_workspace(
 async def test_a_batch_of_a_removed_workspace_fails_and_stores_nothing(app: App, tmp_path: Path) -> None:
     await store(app, tmp_path, "gone", ["x.gone.test"])
     info = await workspaces.show(app, "gone")
-    await workspaces.remove(app, "gone", prune=True)
+    await workspace_removal.remove(app, "gone", prune=True)
     with pytest.raises(NotFoundError, match="gone"):
         await entry(TASKS["run_checks"])(
             app, job_key="k", workspace={"name": "gone", "id": info.id}, family="dns", items=[["x.gone.test", 1]]
