@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import signal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from email_infrastructure.cli.common import JsonOption, application, console, err_console, print_json, run, settings
+
+if TYPE_CHECKING:
+    from email_infrastructure.services.scope import Scope
 
 
 def worker(
@@ -42,6 +45,16 @@ def worker(
     run(run_worker(settings(), options))
 
 
+def _watched() -> Scope:
+    """The workspaces the scheduler watches: the one named on the line or in the environment, else every one."""
+    from email_infrastructure.cli import common
+    from email_infrastructure.core.names import DEFAULT_WORKSPACE
+    from email_infrastructure.services.scope import EVERY
+
+    named = common._workspace["flag"] or settings().workspace != DEFAULT_WORKSPACE
+    return common.workspace_scope() if named else EVERY
+
+
 def scheduler(
     tick: Annotated[float, typer.Option(min=0.1, help="Seconds between looks for due checks.")] = 30.0,
     refresh: Annotated[float, typer.Option(min=1, help="Seconds between re-reads of the desired state.")] = 300.0,
@@ -54,12 +67,13 @@ def scheduler(
 ) -> None:
     """Enqueue each check once per interval (any number of schedulers may run; none enqueues twice).
 
-    With REDIS_URL the jobs go to `email-infra worker` processes; without it this process runs
-    them itself. SIGTERM/SIGINT stop it.
+    It watches every workspace, each at its own intervals, unless --workspace (or
+    EMAIL_INFRA_WORKSPACE) names one. With REDIS_URL the jobs go to `email-infra worker`
+    processes; without it this process runs them itself. SIGTERM/SIGINT stop it.
     """
     import asyncio  # here, not at the top: every command's start would pay for it
 
-    from email_infrastructure.services.monitoring import check_schedule
+    from email_infrastructure.services.monitoring import check_schedules
     from email_infrastructure.workers.queue import open_queue
     from email_infrastructure.workers.scheduler import Scheduler, TickResult
 
@@ -68,13 +82,13 @@ def scheduler(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with application() as app:
+        async with application(_watched()) as app:
             queue = open_queue(app)
             try:
                 await queue.ready()  # Redis unreachable: one line and exit 2 after bounded tries
                 planner = Scheduler(queue, batch=batch or app.settings.scheduler_batch)
                 if once:
-                    result = await planner.tick(await check_schedule(app))
+                    result = await planner.tick(await check_schedules(app))
                     await queue.join()  # in-process: the checks run here; on saq nothing to wait for
                     return result
                 await planner.run(app, stop, tick=tick, refresh=refresh)

@@ -157,15 +157,21 @@ async def build(
             steps.append(DnsZoneStep(ctx, gone, provider, orphan=zone_name in zones))
         desired_mail = {(d.server.mail_backend, d.name) for d in mailed if d.server is not None}
         names = {d.name for d in domains}
-        for backend_name, domain_name in sorted(await ctx.owned_mail_domains()):
-            if (backend_name, domain_name) in desired_mail or (wanted and domain_name not in wanted):
-                continue
+        leftover = [
+            (backend_name, domain_name)
+            for backend_name, domain_name in sorted(await ctx.owned_mail_domains())
+            if (backend_name, domain_name) not in desired_mail and not (wanted and domain_name not in wanted)
+        ]
+        # a domain that moved to another workspace on the same server is that workspace's now
+        elsewhere = await ctx.mail_held_elsewhere(sorted({d for _b, d in leftover})) if leftover else set()
+        for backend_name, domain_name in leftover:
             unknown.discard(domain_name)
             backend, error = _backend(inventory, backend_name, reconciler.mail, keys)
             if error:
                 error = f"we created it at mail provider {backend_name!r}, which cannot be used: {error}"
             suffix = f"@{backend_name}" if domain_name in names else ""
-            steps += removal_steps(ctx, domain_name, backend, error, prune=prune, suffix=suffix)
+            held = domain_name in elsewhere
+            steps += removal_steps(ctx, domain_name, backend, error, prune=prune, suffix=suffix, held_elsewhere=held)
         if unknown:
             raise UserError(f"not in the desired state: {', '.join(sorted(unknown))}")
         started = asyncio.get_running_loop().time()

@@ -69,6 +69,15 @@ class ReconcileContext(Protocol):
     async def owned_zones(self) -> set[tuple[str, str]]:
         """(provider, zone) wherever we own something."""
 
+    async def owned_elsewhere(self, zone: str) -> set[tuple[str, str]]:
+        """The RRsets another workspace owns in a zone (never deleted from here, not even by a purge)."""
+
+    async def zone_held_elsewhere(self, zone: str) -> bool:
+        """Whether the zone is another workspace's domain now (nothing in it is deleted from here)."""
+
+    async def mail_held_elsewhere(self, domains: list[str]) -> set[str]:
+        """Of these domains, those another workspace created a mail domain for or now desires."""
+
     async def owned_mail_domains(self) -> set[tuple[str, str]]:
         """(mail backend, domain) of every mail domain we created."""
 

@@ -108,6 +108,26 @@ class DnsZoneStep(Step):
         self.rebuild = rebuild
         self.depends_on = ((dkim_step,) if dkim_step else ()) + server_steps
 
+    async def _spare_others(self, zp: ZonePlan) -> None:
+        """Leave out deletions of RRsets another workspace owns in the zone (a shared server or directory).
+
+        A purge deletes what we do not own, and a zone we no longer want deletes what we made:
+        neither may take what another workspace made there since (a domain that moved to it).
+        """
+        deletions = [c for c in zp.changes if c.action is Action.DELETE]
+        if await self.ctx.zone_held_elsewhere(zp.zone):
+            spared, why = deletions, f"{zp.zone} is another workspace's domain now"
+        else:
+            others = await self.ctx.owned_elsewhere(zp.zone)
+            spared, why = [c for c in deletions if c.record.key in others], "another workspace manages them"
+        if not spared:
+            return
+        zp.changes = [c for c in zp.changes if c not in spared]
+        zp.unmanaged += len(spared)
+        names = ", ".join(f"{c.record.name} {c.record.type}" for c in spared[:5])
+        more = ", …" if len(spared) > 5 else ""
+        zp.notes.append(f"left alone: {len(spared)} RRset(s) ({names}{more}): {why}")
+
     def _records(self, public_key: Any) -> list[Record]:
         records = list(self.desired.records)
         if self.domain is not None and self.dkim_step is not None:
@@ -135,6 +155,8 @@ class DnsZoneStep(Step):
                     zp.notes.append(f"zone {zone} will be created at {provider.name}")
             owned = await self.ctx.owned(provider.name, zone)
             zp.changes, zp.unmanaged = diff(desired, existing, owned, self.desired.purge)
+            if any(c.action is Action.DELETE for c in zp.changes):
+                await self._spare_others(zp)
             zp.managed = len(owned & {r.key for r in existing})
             conflicts = _conflicts(desired, existing, zp.changes)
             if conflicts:

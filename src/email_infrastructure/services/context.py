@@ -42,6 +42,27 @@ class AppContext:
         async with self.app.uow() as uow:
             return await uow.ownership.zones()
 
+    async def owned_elsewhere(self, zone: str) -> set[tuple[str, str]]:
+        """RRsets other workspaces own in a zone (a shared server or zone-file directory)."""
+        if not self.app.has_state():
+            return set()
+        async with self.app.uow() as uow:
+            return await uow.ownership.owned_elsewhere(zone)
+
+    async def zone_held_elsewhere(self, zone: str) -> bool:
+        """Whether another workspace's desired state holds the zone's domain."""
+        if not self.app.has_state():
+            return False
+        async with self.app.uow() as uow:
+            return await uow.ownership.zone_held_elsewhere(zone)
+
+    async def mail_held_elsewhere(self, domains: list[str]) -> set[str]:
+        """Domains another workspace created a mail domain for, or holds in its desired state."""
+        if not domains or not self.app.has_state():
+            return set()
+        async with self.app.uow() as uow:
+            return await uow.mail_ownership.held_elsewhere(domains)
+
     async def owned_mail_domains(self) -> set[tuple[str, str]]:
         """Every (mail backend, domain) we created; nothing before anything was stored."""
         if not self.app.has_state():

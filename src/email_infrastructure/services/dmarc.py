@@ -3,8 +3,10 @@
 The pipeline is dmarc/ingest.py; here are its transactions over storage's `DmarcStore` (a
 savepoint per report in a batch committed about once a second; a transaction per report for a
 mailbox), the enrichment afterwards (reverse DNS of the sources, pass-rate states and their
-events). Faces (CLI, API, dashboard) call the functions at the bottom; what they read back
-(summaries, daily rates, the reports' list) is services/dmarc_views.py.
+events). A run acts in one workspace (the chosen one: the CLI's `--workspace`): its reports are
+stored there, its domains count as managed, its pass-rate rule is that workspace's and its alerts
+go to that workspace's sinks only. Faces (CLI, API, dashboard) call the functions at the bottom;
+what they read back (summaries, daily rates, the reports' list) is services/dmarc_views.py.
 """
 
 from __future__ import annotations
@@ -212,14 +214,37 @@ async def resolve_sources(app: App, ips: Sequence[str], nameservers: Sequence[st
     return sum(1 for n in names.values() if n)
 
 
-async def evaluate_pass_rates(app: App, domains: Iterable[str], *, now: datetime | None = None) -> list[Any]:
-    """Each domain's DMARC pass rate over the alert window; an event on every change of state."""
+@dataclass(frozen=True)
+class PassRateRule:
+    """When a domain's DMARC pass rate alerts: below `threshold` over `window_days`, from `min_messages` on."""
+
+    threshold: float
+    window_days: int
+    min_messages: int
+
+
+async def pass_rate_rule(uow: UnitOfWork, app: App) -> PassRateRule:
+    """The workspace's rule: its `monitoring.dmarc_alerts`, each field unset there from the settings."""
+    from email_infrastructure.services.desired import from_rows
+
     s = app.settings
-    window, threshold = s.dmarc_alert_window_days, s.dmarc_pass_rate_threshold
-    since = ((now or datetime.now(UTC)) - timedelta(days=window)).date()
+    # the settings rows only (no domain): a large workspace's desired state is not read for this
+    spec = from_rows(await uow.desired.load(only=[])).inventory().monitoring.dmarc_alerts
+    return PassRateRule(
+        threshold=s.dmarc_pass_rate_threshold if spec.pass_rate_threshold is None else spec.pass_rate_threshold,
+        window_days=spec.window_days or s.dmarc_alert_window_days,
+        min_messages=spec.min_messages or s.dmarc_alert_min_messages,
+    )
+
+
+async def evaluate_pass_rates(app: App, domains: Iterable[str], *, now: datetime | None = None) -> list[Any]:
+    """Each domain's DMARC pass rate over the workspace's alert window; an event on every change of state."""
     wanted = set(domains)
     published: list[Any] = []
     async with app.uow() as uow:
+        rule = await pass_rate_rule(uow, app)
+        window, threshold = rule.window_days, rule.threshold
+        since = ((now or datetime.now(UTC)) - timedelta(days=window)).date()
         store = DmarcStore(uow.session)
         rows, figures = [], {}
         for domain, messages, passed, _spf, _dkim in await store.totals_by("domain", None, since):
@@ -228,7 +253,7 @@ async def evaluate_pass_rates(app: App, domains: Iterable[str], *, now: datetime
             messages, rate = int(messages), (int(passed) / int(messages) if messages else 1.0)
             figures[domain] = (rate, messages)
             # too few messages to judge: "unknown" changes no state either way
-            status = "unknown" if messages < s.dmarc_alert_min_messages else "error" if rate < threshold else "ok"
+            status = "unknown" if messages < rule.min_messages else "error" if rate < threshold else "ok"
             summary = (
                 f"DMARC pass rate {rate:.1%} of {messages:,} messages in the last {window} days "
                 f"(threshold {threshold:.0%})"
@@ -256,7 +281,7 @@ async def evaluate_pass_rates(app: App, domains: Iterable[str], *, now: datetime
 
 
 class _Alerts:
-    """The desired state's alert sinks, subscribed to the pass-rate topic for one run (none when alerts are off)."""
+    """The workspace's alert sinks, subscribed to its pass-rate events for one run (none when alerts are off)."""
 
     def __init__(self, app: App, enabled: bool) -> None:
         self.app = app
@@ -272,8 +297,11 @@ class _Alerts:
             # imported only when there are sinks: HTTP clients and the like are a start-up cost
             from email_infrastructure.monitoring.alerts import AlertDispatcher
             from email_infrastructure.monitoring.sinks import build_sink
+            from email_infrastructure.services.monitoring import workspace_name
 
-            self._dispatcher = AlertDispatcher([build_sink(i, s) for i, s in enumerate(sinks)])
+            built = [build_sink(i, s) for i, s in enumerate(sinks)]
+            # another workspace's run in this process (an API's upload) alerts its own sinks only
+            self._dispatcher = AlertDispatcher(built, workspace=await workspace_name(self.app))
             self._detach = self.app.bus.subscribe(DMARC_FAILURE_RATE.name, self._dispatcher.deliver, queued=True)
         return self
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from email_infrastructure.services.app import App
 from email_infrastructure.services.jobs import entry
-from email_infrastructure.services.queue import TaskSpec, spec_of
+from email_infrastructure.services.queue import TaskSpec, in_workspace, spec_of
 from email_infrastructure.services.tasks import TASKS
 
 _log = logging.getLogger(__name__)
@@ -57,7 +57,9 @@ class InProcessQueue:
         spec = spec_of(self.tasks, task_name)
         if not await self.claim([key], dedup_ttl or spec.dedup_ttl):
             return None
-        task = asyncio.get_running_loop().create_task(self._run(spec, dict(params), key), name=f"task-{key}")
+        # the workspace travels as a parameter, as on saq (not only as this task's inherited context)
+        run = self._run(spec, in_workspace(params, self.app.settings.workspace), key)
+        task = asyncio.get_running_loop().create_task(run, name=f"task-{key}")
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return key

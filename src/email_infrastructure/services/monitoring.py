@@ -2,6 +2,10 @@
 
 State changes are stored and their events logged in one transaction; alert sinks consume the
 events from their own queue, so a slow sink never stalls a run.
+
+Everything here acts in one workspace (the chosen one): its desired state, its `monitoring`
+settings (intervals, alert sinks), its check states. The scheduler's `check_schedules` reads
+every workspace's, and each batch it enqueues runs in its own workspace (services/jobs.py entry).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from email_infrastructure.monitoring.monitor import FAMILIES, FAMILY_ALIASES, Mo
 from email_infrastructure.services.app import App, require_state
 from email_infrastructure.services.audit import AuditPlan, AuditRequest, prepare, run_audit
 from email_infrastructure.services.desired import desired_inventory
+from email_infrastructure.services.scope import EVERY, Scope, acting_in, chosen, current
 from email_infrastructure.storage.repositories import Transition
 
 if TYPE_CHECKING:
@@ -66,8 +71,9 @@ class ServerChecks:
         from email_infrastructure.storage.run_keys import RunKeys
 
         window = int(_now() // self.interval)
-        keys = {f"server:{self.family}:{ip}:{window}": ip for ip in ips}
         async with self.app.uow() as uow:
+            # per workspace: two workspaces on one server keep a state of its IP each
+            keys = {f"server:{uow.workspace_id}:{self.family}:{ip}:{window}": ip for ip in ips}
             claimed = await RunKeys(uow.session).claim(list(keys))
             await uow.commit()
         self.claimed += sorted(claimed)
@@ -125,11 +131,25 @@ async def record_results(app: App, rows: list[Row], run_keys: Sequence[str] = ()
     return transitions
 
 
+async def workspace_name(app: App) -> str | None:
+    """The name of the workspace units of work act in now (the name its events carry)."""
+    if not app.has_state():
+        return current(app.settings.workspace).name
+    async with app.uow() as uow:
+        return uow.workspace
+
+
 class MonitorService:
-    """Monitoring of one inventory: alert sinks attached, runs recorded."""
+    """Monitoring of one inventory: alert sinks attached (the workspace's, for its events only), runs recorded."""
 
     def __init__(
-        self, app: App, inventory: Inventory, plan: AuditPlan, on_run: Callable[[RunSummary], None] | None = None
+        self,
+        app: App,
+        inventory: Inventory,
+        plan: AuditPlan,
+        on_run: Callable[[RunSummary], None] | None = None,
+        *,
+        workspace: str | None = None,
     ) -> None:
         from email_infrastructure.monitoring.alerts import AlertDispatcher
         from email_infrastructure.monitoring.sinks import build_sink
@@ -137,7 +157,8 @@ class MonitorService:
         self.app = app
         self.inventory = inventory
         self.plan = plan
-        self.dispatcher = AlertDispatcher([build_sink(i, s) for i, s in enumerate(inventory.monitoring.alert_sinks)])
+        sinks = [build_sink(i, s) for i, s in enumerate(inventory.monitoring.alert_sinks)]
+        self.dispatcher = AlertDispatcher(sinks, workspace=workspace)
         self._detach = self.dispatcher.attach(app.bus)
         self.monitor = Monitor(self._run, self._store, inventory.monitoring.intervals.model_dump(), on_run)
         self.mailbox_options: MailboxCheckOptions | None = None
@@ -155,7 +176,8 @@ class MonitorService:
         audit_request = AuditRequest(
             domains=list(request.subjects), source=request.source, nameservers=list(request.nameservers)
         )
-        service = cls(app, inventory, await prepare(app, audit_request), on_run)
+        plan = await prepare(app, audit_request)
+        service = cls(app, inventory, plan, on_run, workspace=await workspace_name(app))
         service.mailbox_options = request.mailbox_options
         return service
 
@@ -197,9 +219,11 @@ class MonitorService:
 
     async def run_once(self, families: Sequence[str] | None = None) -> list[RunSummary]:
         """Every family (or the given ones, aliases allowed) once."""
-        chosen = [family_name(f) for f in families or []]
-        with correlation():
-            summaries = await self.monitor.run_once(chosen or None)
+        named = [family_name(f) for f in families or []]
+        with correlation() as run_id:
+            if self.dispatcher.runs is not None:
+                self.dispatcher.runs.add(run_id)
+            summaries = await self.monitor.run_once(named or None)
         await self.app.bus.drain()
         return summaries
 
@@ -289,6 +313,8 @@ async def run_batch(
     inventory = snapshot.inventory()
     source = LoadedInventory(inventory, Path(app.state_location))
     service = await MonitorService.create(app, MonitorRequest(source=source, subjects=left))
+    # a worker runs several batches at once: each alerts on its own run's changes only
+    service.dispatcher.runs = set()
     service.run_keys = [keys[s] for s in left if s in keys]
     name = FAMILY_ALIASES.get(family, family)
     if keys and name in FAMILIES:  # a scheduled run: its batch is one of many over the fleet
@@ -308,10 +334,12 @@ async def run_batch(
 
 @dataclass
 class CheckSchedule:
-    """What the scheduler enqueues: each family's interval and the domains it runs for."""
+    """What the scheduler enqueues: each family's interval and the domains it runs for, in one workspace."""
 
     intervals: dict[str, int]
     subjects: dict[str, list[str]]
+    #: the workspace the checks run in (None: the one the enqueuer acts in)
+    workspace: Scope | None = None
 
 
 async def check_schedule(app: App) -> CheckSchedule:
@@ -325,6 +353,26 @@ async def check_schedule(app: App) -> CheckSchedule:
     if "mailbox" in subjects:
         subjects["mailbox"] = sorted(d.name for d in domains if d.server and d.server.mail_backend)
     return CheckSchedule(intervals, subjects)
+
+
+async def check_schedules(app: App) -> list[CheckSchedule]:
+    """Every workspace's schedule, each with its own intervals (or only the chosen workspace's, when one is)."""
+    scope = chosen()
+    if scope is not None and not scope.every:
+        schedule = await check_schedule(app)
+        schedule.workspace = scope
+        return [schedule]
+    if not app.has_state():
+        return []
+    async with app.uow(EVERY) as uow:
+        workspaces = [Scope(w.name, w.id) for w in await uow.workspaces.all()]
+    schedules = []
+    for workspace in workspaces:
+        with acting_in(workspace):
+            schedule = await check_schedule(app)
+        schedule.workspace = workspace
+        schedules.append(schedule)
+    return schedules
 
 
 async def check_states(app: App) -> Sequence[CheckState]:

@@ -14,12 +14,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from email_infrastructure.core.errors import EmailInfraError, UserError
+from email_infrastructure.services.scope import Scope, chosen
 
 #: a task body: a service function with JSON parameters (see `TaskSpec.job_row` for its signature)
 TaskBody = Callable[..., Awaitable[Any]]
 #: where a job-row task reports a line of progress
 Report = Callable[[str], None]
 DEFAULT_QUEUE = "default"
+#: the task parameter every enqueued run carries: the workspace it acts in (`{"name", "id"}`);
+#: the run enters it (`services.jobs.entry`), as a worker process shares no context variable
+WORKSPACE_PARAM = "workspace"
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,9 @@ class TaskSpec:
     result, visible at `GET /api/v1/jobs/{id}`): its body is `body(app, *, progress, resumed,
     **row params)` returning a dict or an object with `to_json()`; `services/jobs.py run_job`
     wraps it (claim, lease, heartbeat, result or error) and an exception fails the job instead
-    of retrying it.
+    of retrying it. Every run acts in the workspace it was enqueued in: the queue adds the
+    parameter `workspace` (`WORKSPACE_PARAM`, so no task has a parameter of that name) and the
+    run enters it before the body starts.
     """
 
     name: str
@@ -94,6 +100,28 @@ class TaskQueue(Protocol):
     async def close(self) -> None:
         """Stop: tasks running here get a grace period; queued work stays queued on Redis."""
         ...
+
+
+def workspace_param(scope: Scope) -> dict[str, Any]:
+    """The `workspace` parameter of a run acting in `scope` (one workspace, never every one)."""
+    if scope.every:
+        raise UserError("a background task acts in one workspace: choose one (--workspace NAME) to start it")
+    return {"name": scope.name, "id": scope.id}
+
+
+def scope_of(param: Mapping[str, Any] | str) -> Scope:
+    """The scope a run's `workspace` parameter names."""
+    if isinstance(param, str):
+        return Scope(param)
+    workspace_id = param.get("id")
+    return Scope(str(param["name"]), int(workspace_id) if workspace_id is not None else None)
+
+
+def in_workspace(params: Mapping[str, Any], default: str) -> dict[str, Any]:
+    """`params` with the workspace the run acts in: theirs, else the chosen one, else `default` (the settings')."""
+    if WORKSPACE_PARAM in params:
+        return dict(params)
+    return {**params, WORKSPACE_PARAM: workspace_param(chosen() or Scope(default))}
 
 
 def spec_of(tasks: Mapping[str, TaskSpec], name: str) -> TaskSpec:

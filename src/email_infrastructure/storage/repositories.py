@@ -34,7 +34,7 @@ from email_infrastructure.storage.models import (
     VaultState,
     utcnow,
 )
-from email_infrastructure.storage.scoping import rows_for
+from email_infrastructure.storage.scoping import across_workspaces, bound_workspace, rows_for
 
 
 def _columns(event: Event) -> dict[str, Any]:
@@ -395,6 +395,31 @@ class DnsOwnership:
         )
         return {(name, rtype) for name, rtype in rows.all()}
 
+    async def owned_elsewhere(self, zone: str) -> set[tuple[str, str]]:
+        """(name, type) of the RRsets another workspace owns in a zone, whatever it calls its provider.
+
+        Two workspaces may share a server or a zone-file directory: what another workspace made
+        is never ours to delete, not even with `purge`.
+        """
+        workspace = bound_workspace(self._session)
+        if workspace is None:
+            return set()
+        rows = await self._session.execute(
+            select(DnsOwnedRecord.name, DnsOwnedRecord.type)
+            .where(DnsOwnedRecord.zone == zone, DnsOwnedRecord.workspace_id != workspace)
+            .distinct(),
+            execution_options=across_workspaces(),
+        )
+        return {(name, rtype) for name, rtype in rows.all()}
+
+    async def zone_held_elsewhere(self, zone: str) -> bool:
+        """True when the zone is a domain of another workspace's desired state (it moved there)."""
+        workspace = bound_workspace(self._session)
+        if workspace is None:
+            return False
+        query = select(Domain.id).where(Domain.name == zone, Domain.workspace_id != workspace).limit(1)
+        return await self._session.scalar(query, execution_options=across_workspaces()) is not None
+
     async def zones(self) -> set[tuple[str, str]]:
         """(provider, zone) of every zone where we own something."""
         rows = await self._session.execute(select(DnsOwnedRecord.provider, DnsOwnedRecord.zone).distinct())
@@ -431,6 +456,25 @@ class MailOwnership:
         """(backend, domain) of every mail domain we created."""
         rows = await self._session.execute(select(MailOwnedDomain.backend, MailOwnedDomain.domain))
         return {(backend, domain) for backend, domain in rows.all()}
+
+    async def held_elsewhere(self, domains: Iterable[str]) -> set[str]:
+        """The domains another workspace created a mail domain for, or holds in its desired state now.
+
+        A domain removed from one workspace may have moved to another on the same mail server:
+        the one it left never removes what the other now runs.
+        """
+        workspace = bound_workspace(self._session)
+        names = sorted(set(domains))
+        if workspace is None or not names:
+            return set()
+        created = select(MailOwnedDomain.domain).where(
+            MailOwnedDomain.domain.in_(names), MailOwnedDomain.workspace_id != workspace
+        )
+        desired = select(Domain.name).where(Domain.name.in_(names), Domain.workspace_id != workspace)
+        held: set[str] = set()
+        for query in (created, desired):
+            held |= set((await self._session.scalars(query, execution_options=across_workspaces())).all())
+        return held
 
     async def claim(self, backend: str, domain: str) -> None:
         """Record that we create `domain` (before the call, so that an interrupted apply still knows)."""

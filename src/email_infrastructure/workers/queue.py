@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from email_infrastructure.core.redis import redis_client, redis_key, wait_for_redis
 from email_infrastructure.services.local_queue import InProcessQueue
-from email_infrastructure.services.queue import DEFAULT_QUEUE, TaskQueue, TaskSpec, spec_of
+from email_infrastructure.services.queue import DEFAULT_QUEUE, TaskQueue, TaskSpec, in_workspace, spec_of
 from email_infrastructure.services.tasks import TASKS
 
 if TYPE_CHECKING:
@@ -64,7 +64,8 @@ class SaqQueue:
             return None
         job = Job(
             function=spec.name,
-            kwargs={"params": dict(params)},
+            # a worker is another process: the workspace the run acts in is one of its parameters
+            kwargs={"params": in_workspace(params, self.settings.workspace)},
             key=key,
             timeout=spec.timeout,
             heartbeat=spec.heartbeat,

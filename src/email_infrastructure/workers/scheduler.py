@@ -8,6 +8,11 @@ them claim it (`TaskQueue.claim`), and the results are stored once per key.
 The checks a scheduler claimed go out in batches of one family (`run_checks`, `batch` domains a
 job): a task's fixed cost — reading the desired state, a resolver, a transaction — is paid once
 per batch instead of once per domain, while each domain keeps its own run key.
+
+The scheduler watches every workspace: each has its own desired state and intervals
+(`check_schedules`), a batch holds one workspace's domains and runs in that workspace, and a
+tick's batches go out in turns, one per workspace, so that one large workspace's thousands of
+batches do not queue ahead of every other workspace's few.
 """
 
 from __future__ import annotations
@@ -18,16 +23,22 @@ import hashlib
 import logging
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from itertools import chain, zip_longest
+from typing import TYPE_CHECKING, Any
 
+from email_infrastructure.services.queue import WORKSPACE_PARAM, workspace_param
 from email_infrastructure.services.tasks import check_key
 
 if TYPE_CHECKING:
     from email_infrastructure.services.app import App
     from email_infrastructure.services.monitoring import CheckSchedule
     from email_infrastructure.services.queue import TaskQueue
+    from email_infrastructure.services.scope import Scope
+
+#: one `run_checks` job to enqueue: workspace, family, [(domain, slot)], key TTL
+_Batch = tuple["Scope | None", str, list[tuple[str, int]], int]
 
 _log = logging.getLogger(__name__)
 #: enqueues in flight at once (a first tick of 100,000 domains is one burst of round trips)
@@ -74,11 +85,24 @@ class Scheduler:
         self.batch = max(batch, 1)
         self._submitted: dict[tuple[str, str], int] = {}
 
-    async def tick(self, schedule: CheckSchedule) -> TickResult:
-        """Claim every (family, domain) whose current slot was not submitted yet; enqueue those won."""
+    async def tick(self, schedules: CheckSchedule | Sequence[CheckSchedule]) -> TickResult:
+        """Claim every (family, domain) whose current slot was not submitted yet; enqueue those won.
+
+        With several workspaces' schedules the batches go out in turns, one workspace's after another's.
+        """
         now = self.clock()
         result = TickResult()
         gate = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
+        every = list(schedules) if isinstance(schedules, Sequence) else [schedules]
+        per_workspace = [await self._due(schedule, now, result) for schedule in every]
+        # one batch of each workspace in turn: the queue runs them in about this order
+        turns = [b for b in chain.from_iterable(zip_longest(*per_workspace)) if b is not None]
+        await asyncio.gather(*(self._submit(b, gate, result) for b in turns))
+        return result
+
+    async def _due(self, schedule: CheckSchedule, now: float, result: TickResult) -> list[_Batch]:
+        """One workspace's due checks, claimed, in batches of one family."""
+        batches: list[_Batch] = []
         for family, interval in schedule.intervals.items():
             due: dict[str, tuple[str, int]] = {}
             for subject in schedule.subjects.get(family, []):
@@ -95,15 +119,16 @@ class Scheduler:
                     result.refused += 1
                     self._submitted[(family, subject)] = number
             mine = [item for key, item in due.items() if key in claimed]
-            batches = [mine[i : i + self.batch] for i in range(0, len(mine), self.batch)]
-            await asyncio.gather(*(self._submit(family, b, ttl, gate, result) for b in batches))
-        return result
+            for start in range(0, len(mine), self.batch):
+                batches.append((schedule.workspace, family, mine[start : start + self.batch], ttl))
+        return batches
 
-    async def _submit(
-        self, family: str, batch: list[tuple[str, int]], ttl: int, gate: asyncio.Semaphore, result: TickResult
-    ) -> None:
+    async def _submit(self, job: _Batch, gate: asyncio.Semaphore, result: TickResult) -> None:
+        workspace, family, batch, ttl = job
         keys = [check_key(family, subject, number) for subject, number in batch]
-        params = {"family": family, "items": [[subject, number] for subject, number in batch]}
+        params: dict[str, Any] = {"family": family, "items": [[subject, number] for subject, number in batch]}
+        if workspace is not None:  # the batch runs in its workspace, wherever a worker takes it
+            params[WORKSPACE_PARAM] = workspace_param(workspace)
         async with gate:
             try:
                 await self.queue.enqueue("run_checks", params, batch_key(family, keys), dedup_ttl=ttl)
@@ -119,16 +144,20 @@ class Scheduler:
         result.jobs += 1
 
     async def run(self, app: App, stop: asyncio.Event, *, tick: float = 30.0, refresh: float = 300.0) -> None:
-        """Tick every `tick` seconds until `stop`; the desired state is re-read every `refresh` seconds."""
-        from email_infrastructure.services.monitoring import check_schedule
+        """Tick every `tick` seconds until `stop`; the desired states are re-read every `refresh` seconds.
 
-        schedule = await check_schedule(app)
+        It watches every workspace (a workspace created meanwhile from the next re-read on), or only
+        the one chosen (`acting_in`).
+        """
+        from email_infrastructure.services.monitoring import check_schedules
+
+        schedules = await check_schedules(app)
         loaded = time.monotonic()
         while not stop.is_set():
             if time.monotonic() - loaded >= refresh:
-                schedule, loaded = await check_schedule(app), time.monotonic()
+                schedules, loaded = await check_schedules(app), time.monotonic()
             try:
-                done = await self.tick(schedule)
+                done = await self.tick(schedules)
             except Exception as exc:  # Redis away for a moment: the next tick enqueues what is still due
                 # one line for an outage (a traceback for anything else), then bounded tries:
                 # Redis still away ends the scheduler with RedisUnavailableError (exit 2)

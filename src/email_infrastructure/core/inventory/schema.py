@@ -242,6 +242,14 @@ class IntervalsSpec(_Model):
     mailbox: Seconds = 3600
 
 
+class DmarcAlertsSpec(_Model):
+    """When DMARC pass rates alert (a workspace's own); unset fields use the settings' EMAIL_INFRA_DMARC_*."""
+
+    pass_rate_threshold: float | None = Field(default=None, ge=0, le=1)
+    window_days: int | None = Field(default=None, ge=1, le=366)
+    min_messages: int | None = Field(default=None, ge=1)
+
+
 class MonitoringSpec(_Model):
     """Monitoring settings."""
 
@@ -251,6 +259,7 @@ class MonitoringSpec(_Model):
     nameservers: list[str] = Field(default_factory=list)
     spamhaus_dqs_key: str | None = None
     alert_sinks: list[SinkSpec] = Field(default_factory=list)
+    dmarc_alerts: DmarcAlertsSpec = Field(default_factory=DmarcAlertsSpec)
 
 
 class ResolvedDomain(_Model):

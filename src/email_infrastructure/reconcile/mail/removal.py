@@ -135,8 +135,18 @@ class MailDomainRemovalStep(RemovalStep[MailDomain | None]):
         """The domain, or None when the server no longer has it."""
         return await self.backend.read_domain(self.domain)
 
+    #: another workspace runs this domain now (on this server): it is left alone, --prune or not
+    held_elsewhere = False
+
     async def plan_removal(self, plan: StepPlan, current: MailDomain | None) -> None:
         """The domain as a deletion (with --prune) or a note; an interrupted run's intents to settle."""
+        if self.held_elsewhere:
+            if current is not None:
+                plan.notes.append(
+                    f"mail domain {self.domain} at {self.backend.name} was created by us and is another "
+                    "workspace's now (left alone, also with --prune)"
+                )
+            return
         if not self.prune:
             if current is not None:
                 plan.notes.append(
@@ -224,16 +234,25 @@ class MailDkimRemovalStep(RemovalStep[DkimKey | None]):
 
 
 def removal_steps(
-    ctx: ReconcileContext, domain: str, backend: MailBackend | None, error: str, *, prune: bool, suffix: str = ""
+    ctx: ReconcileContext,
+    domain: str,
+    backend: MailBackend | None,
+    error: str,
+    *,
+    prune: bool,
+    suffix: str = "",
+    held_elsewhere: bool = False,
 ) -> list[Step]:
     """Mailboxes → domain → DKIM key of a mail domain we created that is no longer desired; without
     `prune` only the domain step, which notes it. `suffix` (`@<backend>`) keeps these keys apart from
-    the steps of the same domain desired elsewhere."""
+    the steps of the same domain desired elsewhere. A domain `held_elsewhere` (another workspace
+    created it again, or desires it now) is never removed: the domain step only says so."""
     stand_in: MailBackend = backend if backend is not None else NoBackend()
     domain_step = MailDomainRemovalStep(
-        ctx, domain, stand_in, prune=prune, key=f"mail.domain:{domain}{suffix}", error=error
+        ctx, domain, stand_in, prune=prune and not held_elsewhere, key=f"mail.domain:{domain}{suffix}", error=error
     )
-    if not prune:
+    domain_step.held_elsewhere = held_elsewhere
+    if not prune or held_elsewhere:
         return [domain_step]
     boxes = MailboxesRemovalStep(
         ctx, domain, stand_in, prune=prune, key=f"mail.mailboxes:{domain}{suffix}", error=error
