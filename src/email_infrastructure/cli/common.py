@@ -118,6 +118,13 @@ def choose_workspace(name: str | None) -> None:
     _workspace["flag"], _workspace["file"] = name, None
 
 
+def workspace_named() -> bool:
+    """True when the command was told a workspace (`--workspace`, EMAIL_INFRA_WORKSPACE or its file)."""
+    from email_infrastructure.core.names import DEFAULT_WORKSPACE
+
+    return bool(_workspace["flag"] or _workspace["file"] or settings().workspace != DEFAULT_WORKSPACE)
+
+
 def workspace_scope() -> Scope:
     """The workspace this command acts in: `--workspace`, EMAIL_INFRA_WORKSPACE, the file's, or `default`."""
     from email_infrastructure.core.names import DEFAULT_WORKSPACE
@@ -153,7 +160,7 @@ def call_each(work: Callable[[App], Awaitable[T]]) -> list[tuple[str, T]]:
     """Run one service call in every workspace (`--all-workspaces`): (workspace, result) pairs by name."""
     from email_infrastructure.services.workspaces import each
 
-    if _workspace["flag"] or _workspace["file"]:
+    if workspace_named():
         from email_infrastructure.core.errors import UserError
 
         raise UserError("--all-workspaces reads every workspace: name none (--workspace, an inventory's workspace:)")

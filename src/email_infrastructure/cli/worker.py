@@ -47,12 +47,10 @@ def worker(
 
 def _watched() -> Scope:
     """The workspaces the scheduler watches: the one named on the line or in the environment, else every one."""
-    from email_infrastructure.cli import common
-    from email_infrastructure.core.names import DEFAULT_WORKSPACE
+    from email_infrastructure.cli.common import workspace_named, workspace_scope
     from email_infrastructure.services.scope import EVERY
 
-    named = common._workspace["flag"] or settings().workspace != DEFAULT_WORKSPACE
-    return common.workspace_scope() if named else EVERY
+    return workspace_scope() if workspace_named() else EVERY
 
 
 def scheduler(
