@@ -6,8 +6,6 @@ alerts stay in their workspace (two workspaces' webhooks, one process)."""
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from email_infrastructure.services.queue import in_workspace
 from email_infrastructure.services.scope import EVERY, Scope, acting_in
 from email_infrastructure.services.tasks import TASKS, check_key
 from email_infrastructure.workers.scheduler import Scheduler, offset, slot
+from tests.dmarc.test_alerts import Hook
 from tests.fakes.http_server import FakeServer
 from tests.fixtures.pdns import PowerDns
 from tests.workers import test_server_checks as server_checks
@@ -46,21 +45,6 @@ class Recorder(InProcessQueue):
     async def enqueue(self, task_name: str, params: Any, key: str, *, dedup_ttl: int | None = None) -> str | None:
         self.jobs.append((task_name, in_workspace(params, self.app.settings.workspace), key))
         return key
-
-
-class Hook:
-    """A webhook receiver that keeps every alert posted to it."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-
-    def __call__(
-        self, method: str, path: str, query: Any, headers: Any, body: bytes
-    ) -> tuple[int, dict[str, str], bytes]:
-        with self.lock:
-            self.bodies.append(json.loads(body))
-        return 200, {}, b"ok"
 
 
 async def store(

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from email_infrastructure.services.apikeys import KeyInfo
     from email_infrastructure.services.app import App
     from email_infrastructure.services.uow import UnitOfWork
+    from email_infrastructure.storage.models import Workspace
 
 _NAME = re.compile(WORKSPACE_NAME_PATTERN)
 T = TypeVar("T")
@@ -87,9 +88,7 @@ async def request_scope(app: App, key: KeyInfo, requested: str | None) -> Scope:
     known = next((i for i, n in app.workspace_names.items() if n == name), None)
     if known is None:
         async with app.uow(EVERY) as uow:
-            row = await uow.workspaces.by_name(name)
-        if row is None:
-            raise NotFoundError(f"workspace {name} does not exist")
+            row = await _named(uow, name)
         known = row.id
         app.workspace_names[row.id] = row.name
     return Scope(name, known)
@@ -131,6 +130,14 @@ async def create(app: App, name: str) -> WorkspaceInfo:
         return WorkspaceInfo(name, row.id, row.created_at.isoformat())
 
 
+async def _named(uow: UnitOfWork, name: str) -> Workspace:
+    """The workspace called `name`, or NotFoundError."""
+    row = await uow.workspaces.by_name(name)
+    if row is None:
+        raise NotFoundError(f"workspace {name} does not exist")
+    return row
+
+
 async def list_workspaces(app: App) -> list[WorkspaceInfo]:
     """Every workspace with its counts (domains, mailboxes, servers, failing checks, API keys)."""
     async with app.uow(EVERY) as uow:
@@ -158,9 +165,7 @@ async def all_names(app: App) -> list[str]:
 async def show(app: App, name: str) -> WorkspaceInfo:
     """One workspace with its counts."""
     async with app.uow(EVERY) as uow:
-        row = await uow.workspaces.by_name(name)
-        if row is None:
-            raise NotFoundError(f"workspace {name} does not exist")
+        row = await _named(uow, name)
         counts = await uow.workspaces.counts([row.id])
     return WorkspaceInfo(row.name, row.id, row.created_at.isoformat(), counts.get(row.id, {}))
 
@@ -171,9 +176,7 @@ async def rename(app: App, old: str, new: str) -> WorkspaceInfo:
     if old == DEFAULT_WORKSPACE:
         raise UserError(f"the {DEFAULT_WORKSPACE} workspace keeps its name: commands that name none act in it")
     async with app.uow(EVERY) as uow:
-        row = await uow.workspaces.by_name(old)
-        if row is None:
-            raise NotFoundError(f"workspace {old} does not exist")
+        row = await _named(uow, old)
         if await uow.workspaces.by_name(new) is not None:
             raise ConflictError(f"workspace {new} exists already")
         row.name = new
@@ -197,9 +200,7 @@ async def held_by(app: App, name: str) -> dict[str, int]:
     if name == DEFAULT_WORKSPACE:
         raise UserError(f"the {DEFAULT_WORKSPACE} workspace cannot be removed: commands that name none act in it")
     async with app.uow(EVERY) as uow:
-        row = await uow.workspaces.by_name(name)
-        if row is None:
-            raise NotFoundError(f"workspace {name} does not exist")
+        row = await _named(uow, name)
         return {**_COUNTS, **(await uow.workspaces.counts([row.id])).get(row.id, {})}
 
 
@@ -214,9 +215,7 @@ def refuse_if_held(name: str, counts: dict[str, int]) -> None:
 async def drop(app: App, name: str) -> None:
     """Delete a workspace and every row it still holds (services/workspace_removal.py prunes first)."""
     async with app.uow(EVERY) as uow:
-        row = await uow.workspaces.by_name(name)
-        if row is None:
-            raise NotFoundError(f"workspace {name} does not exist")
+        row = await _named(uow, name)
         await uow.workspaces.remove(row)
         uow.emit(events.WORKSPACE_REMOVED, events.WorkspacePayload(workspace=name))
         await uow.commit()
