@@ -39,8 +39,8 @@ async def test_a_workspace_sees_only_its_rows_whatever_the_statement(app: App) -
         )
         assert theirs is not None
         assert await s.get(Domain, theirs) is None
-        assert (await s.execute(update(Domain).values(spec={"x": 1}))).rowcount == 1  # type: ignore[attr-defined]
-        assert (await s.execute(delete(Mailbox))).rowcount == 1  # type: ignore[attr-defined]
+        assert (await s.execute(update(Domain).values(spec={"x": 1}))).rowcount == 1  # type: ignore[attr-defined]  # a CursorResult
+        assert (await s.execute(delete(Mailbox))).rowcount == 1  # type: ignore[attr-defined]  # as above
         await uow.commit()
     async with app.uow(Scope("acme")) as uow:
         domain = await uow.desired.domain("theirs.test")

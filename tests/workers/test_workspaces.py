@@ -83,7 +83,7 @@ async def test_a_job_runs_in_its_workspace_also_when_recovered_from_outside_it(a
             job = await get_job(app, submitted[name])
         assert job.status == "succeeded", job.error
         assert job.workspace == name
-        assert sorted(job.result["outcomes"]) == [f"dkim.key:{domain}", f"dns.zone:{domain}"], job.result  # type: ignore[index]
+        assert sorted(job.result["outcomes"]) == [f"dkim.key:{domain}", f"dns.zone:{domain}"], job.result  # type: ignore[index]  # a finished job has a result
         assert "v=spf1" in (zones / f"{domain}.zone").read_text()
     with acting_in("acme"), pytest.raises(NotFoundError):
         await get_job(app, submitted["beta"])  # another workspace's job does not exist here
