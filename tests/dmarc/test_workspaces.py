@@ -98,3 +98,14 @@ async def test_the_same_report_is_new_in_each_workspace_and_a_duplicate_within_o
     assert (first.count("ingested"), other.count("ingested"), again.count("duplicate")) == (1, 1, 1)
     with acting_in("default"):
         assert (await list_reports(app))[1] == 0  # nothing of either in the default workspace
+
+
+async def test_the_dashboards_day_colours_follow_each_workspaces_threshold(app: App, tmp_path: Path) -> None:
+    from email_infrastructure.services.domain_detail import domain_detail
+
+    await manage(app, tmp_path, "acme", "http://127.0.0.1:9/alerts", 0.9)
+    await manage(app, tmp_path, "beta", "http://127.0.0.1:9/alerts", 0.7)
+    for name, threshold in (("acme", 0.9), ("beta", 0.7)):
+        with acting_in(name):
+            detail = await domain_detail(app, DOMAINS[name], sections=True)
+        assert detail.dmarc is not None and detail.dmarc.threshold == threshold, name

@@ -74,13 +74,15 @@ def _series(days: list[DayRates], summary: DmarcSummary, first: date, last: date
 
 async def panel(app: App, domain: str | None, period: str) -> dict[str, Any]:
     """Everything the DMARC page (or a domain's section of it) shows, for the last `period`."""
+    from email_infrastructure.services.dmarc import workspace_pass_rate_rule
     from email_infrastructure.services.dmarc_views import daily_pass_rates, dmarc_summary
 
     last = date.today()
     first = last - timedelta(days=PERIODS[period] - 1)
     summary = await dmarc_summary(app, domain, first)
     days = await daily_pass_rates(app, domain, first)
-    return panel_of(summary, days, first, last, app.settings.dmarc_pass_rate_threshold, period)
+    rule = await workspace_pass_rate_rule(app)
+    return panel_of(summary, days, first, last, rule.threshold, period)
 
 
 def panel_of(

@@ -237,6 +237,12 @@ async def pass_rate_rule(uow: UnitOfWork, app: App) -> PassRateRule:
     )
 
 
+async def workspace_pass_rate_rule(app: App) -> PassRateRule:
+    """The chosen workspace's pass-rate rule (what the dashboard colours a day by, and alerts use)."""
+    async with app.uow() as uow:
+        return await pass_rate_rule(uow, app)
+
+
 async def evaluate_pass_rates(app: App, domains: Iterable[str], *, now: datetime | None = None) -> list[Any]:
     """Each domain's DMARC pass rate over the workspace's alert window; an event on every change of state."""
     wanted = set(domains)

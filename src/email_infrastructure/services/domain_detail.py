@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from email_infrastructure.monitoring.findings import hint
 from email_infrastructure.services.app import App
+from email_infrastructure.services.dmarc import workspace_pass_rate_rule
 from email_infrastructure.services.domains import DomainView, domain_inventory, domain_summary
 from email_infrastructure.services.overview import CheckView, domain_checks
 
@@ -118,7 +119,7 @@ async def domain_detail(app: App, name: str, *, sections: bool = True) -> Domain
         await daily_pass_rates(app, view.name, first),
         first,
         last,
-        app.settings.dmarc_pass_rate_threshold,
+        (await workspace_pass_rate_rule(app)).threshold,
     )
     return detail
 
