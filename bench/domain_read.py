@@ -98,7 +98,7 @@ async def grow(app: App, total: int) -> float:
                 {"subject": name(i), "check": "spf", "status": "ok", "summary": "ok"} for i in numbers if i % 10 == 0
             ]
             if states:
-                await s.execute(insert(CheckState), states)
+                await s.execute(insert(CheckState), rows_for(s, states))
         await uow.commit()
     return time.perf_counter() - began
 
