@@ -153,6 +153,8 @@ class Domain(_Timestamps, WorkspaceScoped, Base):
     """A sending domain of the desired state."""
 
     __tablename__ = "domains"
+    #: a workspace's domains by name: its listing's page, total and filters walk this index alone
+    __table_args__ = (Index("ix_domains_workspace_id_name", "workspace_id", "name"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(253), unique=True)
     dns_provider: Mapped[str | None] = mapped_column(String(128))

@@ -102,6 +102,8 @@ def upgrade() -> None:
             if table == "desired_settings":
                 batch.drop_constraint("pk_desired_settings", type_="primary")
                 batch.create_primary_key("pk_desired_settings", ["workspace_id", "key"])
+            if table == "domains":  # a workspace's listing walks its domains by name
+                batch.create_index("ix_domains_workspace_id_name", ["workspace_id", "name"])
 
 
 def downgrade() -> None:
@@ -112,6 +114,8 @@ def downgrade() -> None:
         bind.execute(sa.delete(scoped).where(scoped.c.workspace_id != 1))
     for table in [*_SCOPED, "api_keys"]:
         with op.batch_alter_table(table) as batch:
+            if table == "domains":
+                batch.drop_index("ix_domains_workspace_id_name")
             if table == "desired_settings":
                 batch.drop_constraint("pk_desired_settings", type_="primary")
                 batch.create_primary_key("pk_desired_settings", ["key"])
