@@ -11,6 +11,7 @@ filtered and may not create scoped rows; a statement that must look across works
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import event
@@ -69,11 +70,16 @@ def _filter(state: ORMExecuteState) -> None:
     workspace = bound_workspace(state.session)
     if workspace is None:
         return
-    state.statement = state.statement.options(
-        *(
-            with_loader_criteria(base, lambda cls: cls.workspace_id == workspace, include_aliases=True)
-            for base in (WorkspaceScoped, WorkspaceOptional)
-        )
+    state.statement = state.statement.options(*_criteria(workspace))
+
+
+@functools.lru_cache(maxsize=1024)
+def _criteria(workspace: int) -> tuple[Any, ...]:
+    """The options that filter a statement to `workspace`, made once per workspace: building them (the
+    lambda's analysis, the coercions) cost more per statement than the rest of a read by key."""
+    return tuple(
+        with_loader_criteria(base, lambda cls: cls.workspace_id == workspace, include_aliases=True)
+        for base in (WorkspaceScoped, WorkspaceOptional)
     )
 
 
