@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import String, func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from email_infrastructure.storage.models import JobRecord, StoredPlanRecord
@@ -74,7 +74,9 @@ class JobHistory:
         DomainPages does for its Core statements, rather than trusted to reach inside it.
         """
         workspace = bound_workspace(self._session)
-        plans = select(literal(PLAN).label("kind"), StoredPlanRecord.id, StoredPlanRecord.created_at)
+        # a constant of ours, written into the SQL: a bound parameter in a UNION has no type PostgreSQL can infer
+        kind = literal_column(f"'{PLAN}'", String).label("kind")
+        plans = select(kind, StoredPlanRecord.id, StoredPlanRecord.created_at)
         jobs = select(JobRecord.kind.label("kind"), JobRecord.id, JobRecord.created_at)
         if workspace is not None:
             plans = plans.where(StoredPlanRecord.workspace_id == workspace)
@@ -125,7 +127,20 @@ class JobHistory:
 
     async def _entries(self, query: Any) -> list[JobEntry]:
         rows = (await self._session.execute(query)).all()
-        return [JobEntry(*row[:7], dict(row[7] or {}), row[8]) for row in rows]
+        return [
+            JobEntry(
+                id=row[0],
+                kind=row[1],
+                status=row[2],
+                key_name=row[3],
+                created_at=row[4],
+                finished_at=row[5],
+                error=row[6],
+                params=dict(row[7] or {}),
+                job_key=row[8],
+            )
+            for row in rows
+        ]
 
 
 __all__ = ["PLAN", "JobEntry", "JobHistory", "PlanEntry"]
