@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from email_infrastructure.dashboard.render import PageRoute, link, redirect, render
@@ -12,7 +12,8 @@ from email_infrastructure.dashboard.session import check_csrf
 from email_infrastructure.dashboard.workspaces import Member
 from email_infrastructure.services.apikeys import require
 from email_infrastructure.services.app import App
-from email_infrastructure.services.jobs import JobView, get_job
+from email_infrastructure.services.job_history import history, job_sections, plan_sections
+from email_infrastructure.services.jobs import get_job
 from email_infrastructure.services.plans import get_stored_plan, plan_and_store, submit_apply
 from email_infrastructure.services.queue import TaskQueue
 
@@ -20,6 +21,8 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 Form = Annotated[dict[str, str], Depends(check_csrf)]
 #: how often the job page asks for progress while the job runs
 POLL = "1s"
+#: plans and jobs per page of the history
+PER_PAGE = 50
 
 
 def _app(request: Request) -> App:
@@ -27,15 +30,10 @@ def _app(request: Request) -> App:
     return app
 
 
-def _changes(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    """The steps that would change something, failed to plan, or have something to say."""
-    return [s for s in plan.get("steps", []) if s.get("changes") or s.get("error") or s.get("notes")]
-
-
 @router.get("/plan")
 async def plan_start(request: Request, who: Member) -> Response:
     """Where a plan is made."""
-    return render(request, "plan.html", job=None, plan=None, steps=[])
+    return render(request, "plan.html", job=None, plan=None, sections=None)
 
 
 @router.post("/plan")
@@ -48,9 +46,9 @@ async def make_plan(request: Request, who: Member, form: Form) -> Response:
 
 @router.get("/plans/{plan_id}")
 async def plan_page(request: Request, who: Member, plan_id: str) -> Response:
-    """A plan's pending changes and, for a write key, its Apply button."""
+    """A plan's failures and pending changes first, unchanged steps counted; for a write key, its Apply button."""
     stored = await get_stored_plan(_app(request), plan_id)
-    return render(request, "plan.html", job=stored, plan=stored.plan, steps=_changes(stored.plan))
+    return render(request, "plan.html", job=stored, plan=stored.plan, sections=plan_sections(stored.plan))
 
 
 @router.post("/plans/{plan_id}/apply")
@@ -63,20 +61,22 @@ async def apply_plan(request: Request, who: Member, form: Form, plan_id: str) ->
     return redirect(link(request, f"/jobs/{job.id}"))
 
 
-def _outcomes(job: JobView) -> list[dict[str, Any]]:
-    outcomes = (job.result or {}).get("outcomes", {})
-    return [{"key": k, **v} for k, v in sorted(outcomes.items())]
+@router.get("/jobs")
+async def jobs_page(request: Request, who: Member, page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+    """The history of plans and jobs (who, when, result), newest first, in pages."""
+    found = await history(_app(request), page=page, per_page=PER_PAGE)
+    return render(request, "jobs.html", history=found)
 
 
 @router.get("/jobs/{job_id}")
 async def job_page(request: Request, who: Member, job_id: str) -> Response:
     """A job with live progress (htmx polls the fragment below until the job is done)."""
     job = await get_job(_app(request), job_id)
-    return render(request, "job.html", job=job, outcomes=_outcomes(job), poll=POLL)
+    return render(request, "job.html", job=job, sections=job_sections(job), poll=POLL)
 
 
 @router.get("/jobs/{job_id}/progress")
 async def job_progress(request: Request, who: Member, job_id: str) -> Response:
     """The job's status fragment; without a polling trigger once the job is done."""
     job = await get_job(_app(request), job_id)
-    return render(request, "_job.html", job=job, outcomes=_outcomes(job), poll=POLL)
+    return render(request, "_job.html", job=job, sections=job_sections(job), poll=POLL)
