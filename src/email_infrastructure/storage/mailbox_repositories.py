@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,7 +54,7 @@ class MailboxViews:
         found: int | None = await self._session.scalar(select(Server.id).where(Server.name == str(name)))
         return found
 
-    async def _base(self) -> Select[tuple[object, ...]]:
+    async def _base(self) -> Select[*tuple[Any, ...]]:
         address = Mailbox.local_part + "@" + Domain.name
         server_id: ColumnElement[int | None] = func.coalesce(Domain.server_id, await self._default_server_id())
         return (
