@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from email_infrastructure.core.errors import NotFoundError
 from email_infrastructure.monitoring.dnsbl import resolve_zones
@@ -208,7 +209,7 @@ def _zones_for(ip: str, v4: list[str], v6: list[str]) -> list[str]:
 
 async def list_server_rows(app: App) -> list[ServerRow]:
     """Every server of the desired state (and every one we created), worst first, then by name."""
-    views, v4, v6 = await _servers(app)
+    views, _, _ = await _servers(app)
     if not views:
         return []
     ips = {v.name: _ips(v) for v in views}
@@ -228,7 +229,9 @@ async def list_server_rows(app: App) -> list[ServerRow]:
         domain_counts = dict(
             (
                 await s.execute(
-                    select(Server.name, func.count(Domain.id)).join(Domain, Domain.server_id == Server.id).group_by(Server.name)
+                    select(Server.name, func.count(Domain.id))
+                    .join(Domain, Domain.server_id == Server.id)
+                    .group_by(Server.name)
                 )
             ).all()
         )
@@ -303,73 +306,69 @@ async def server_detail(app: App, name: str) -> ServerDetail:
             )
         )
     async with app.uow() as uow:
-        s = uow.session
-        server_id = (await s.execute(select(Server.id).where(Server.name == name))).scalar_one_or_none()
-        domains: list[str] = []
-        boxes: list[str] = []
-        domain_states: dict[str, list[str]] = defaultdict(list)
-        tls: list[CheckState] = []
-        mailbox_states: dict[str, str] = {}
-        if server_id is not None:
-            domains = list((await s.scalars(select(Domain.name).where(Domain.server_id == server_id).order_by(Domain.name))).all())
-            address = Mailbox.local_part + "@" + Domain.name
-            boxes = list(
-                (
-                    await s.scalars(
-                        select(address)
-                        .join(Domain, Mailbox.domain_id == Domain.id)
-                        .where(Domain.server_id == server_id)
-                        .order_by(Domain.name, Mailbox.local_part)
-                    )
-                ).all()
-            )
-            on_server = select(Domain.name).where(Domain.server_id == server_id)
-            for subject, check, status in (
-                await s.execute(
-                    select(CheckState.subject, CheckState.check, CheckState.status).where(
-                        CheckState.subject.in_(on_server)
-                    )
-                )
-            ).all():
-                domain_states[subject].append(status)
-            tls = list(
-                (
-                    await s.scalars(
-                        select(CheckState).where(CheckState.subject.in_(on_server), CheckState.check == "tls")
-                    )
-                ).all()
-            )
-            in_boxes = select(address).join(Domain, Mailbox.domain_id == Domain.id).where(Domain.server_id == server_id)
-            mailbox_states = dict(
-                (
-                    await s.execute(
-                        select(CheckState.subject, CheckState.status).where(
-                            CheckState.check == "mailbox", CheckState.subject.in_(in_boxes)
-                        )
-                    )
-                ).all()
-            )
-        about = [EventRecord.payload["server"].as_string() == name]
-        if ips:
-            about.append(EventRecord.payload["subject"].as_string().in_(ips))
-        query = (
-            select(EventRecord)
-            .where(or_(*about))
-            .order_by(EventRecord.occurred_at.desc(), EventRecord.id.desc())
-            .limit(EVENTS)
-        )
-        events = [event_json(r) for r in (await s.scalars(query)).all()]
-    tls_rows = await _tls_rows(app, tls)
-    status = worst([a.fcrdns_status for a in addresses] + [a.dnsbl.status for a in addresses if a.dnsbl] + [r.status for r in tls_rows])
+        server_id = (await uow.session.execute(select(Server.id).where(Server.name == name))).scalar_one_or_none()
+        on = await _contents(uow.session, server_id) if server_id is not None else _Contents()
+        events = await _events(uow.session, name, ips)
+    tls_rows = await _tls_rows(app, on.tls)
+    status = worst(
+        [a.fcrdns_status for a in addresses]
+        + [a.dnsbl.status for a in addresses if a.dnsbl]
+        + [r.status for r in tls_rows]
+    )
     return ServerDetail(
         view,
         status,
         addresses,
         tls_rows,
-        [(d, worst(domain_states.get(d, []))) for d in domains],
-        [(b, mailbox_states.get(b, "none")) for b in boxes],
+        [(d, worst(on.domain_states.get(d, []))) for d in on.domains],
+        [(b, on.mailbox_states.get(b, "none")) for b in on.boxes],
         events,
     )
+
+
+@dataclass
+class _Contents:
+    """What a server carries: its domains and mailboxes with their states, its domains' TLS states."""
+
+    domains: list[str] = field(default_factory=list)
+    boxes: list[str] = field(default_factory=list)
+    domain_states: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    mailbox_states: dict[str, str] = field(default_factory=dict)
+    tls: list[CheckState] = field(default_factory=list)
+
+
+async def _contents(s: AsyncSession, server_id: int) -> _Contents:
+    """The domains and mailboxes on a server and their check states: joins, no list of names sent back."""
+    out = _Contents()
+    on_server = select(Domain.name).where(Domain.server_id == server_id)
+    out.domains = list((await s.scalars(on_server.order_by(Domain.name))).all())
+    address = Mailbox.local_part + "@" + Domain.name
+    in_boxes = select(address).join(Domain, Mailbox.domain_id == Domain.id).where(Domain.server_id == server_id)
+    out.boxes = list((await s.scalars(in_boxes.order_by(Domain.name, Mailbox.local_part))).all())
+    query = select(CheckState.subject, CheckState.status).where(CheckState.subject.in_(on_server))
+    for subject, status in (await s.execute(query)).all():
+        out.domain_states[subject].append(status)
+    tls = select(CheckState).where(CheckState.subject.in_(on_server), CheckState.check == "tls")
+    out.tls = list((await s.scalars(tls)).all())
+    boxes = select(CheckState.subject, CheckState.status).where(
+        CheckState.check == "mailbox", CheckState.subject.in_(in_boxes)
+    )
+    out.mailbox_states = dict((await s.execute(boxes)).tuples().all())
+    return out
+
+
+async def _events(s: AsyncSession, name: str, ips: list[str]) -> list[dict[str, Any]]:
+    """The server's last events: those naming it (created, reverse DNS, port 25, desired) and its IPs' checks."""
+    about = [EventRecord.payload["server"].as_string() == name]
+    if ips:
+        about.append(EventRecord.payload["subject"].as_string().in_(ips))
+    query = (
+        select(EventRecord)
+        .where(or_(*about))
+        .order_by(EventRecord.occurred_at.desc(), EventRecord.id.desc())
+        .limit(EVENTS)
+    )
+    return [event_json(r) for r in (await s.scalars(query)).all()]
 
 
 async def _tls_rows(app: App, states: list[CheckState]) -> list[TlsRow]:
