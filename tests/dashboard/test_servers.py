@@ -106,6 +106,9 @@ def test_a_server_page_shows_each_list_with_its_reason_and_delisting_link(
     assert "javascript:" not in html  # a delisting that is no web address is not linked
     assert SCRIPT not in html and "&lt;script&gt;" in html
     assert "the PTR does not resolve back to the address" in html
+    assert "How to fix:" in html.split('id="addresses"', 1)[1].split("</section>", 1)[0]
+    # the lists that name nothing are one line, not a red or green row each
+    assert re.search(r"<summary>not listed on \d+ other lists</summary>", html)
     # the certificate is one cause, reported by both domains: one row
     assert html.count("the certificate expires in 3 days") == 2  # the row and its finding
     assert "reported by 2 domains" in html

@@ -8,7 +8,7 @@ from typing import Any
 
 from email_infrastructure.monitoring.dnsbl import ListingResult, listing_result
 from email_infrastructure.services.overview import CheckView
-from email_infrastructure.services.server_detail import fcrdns, listings, worst
+from email_infrastructure.services.server_detail import fcrdns, listings, with_hints, worst
 
 IP = "192.0.2.25"
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
@@ -54,6 +54,22 @@ def test_each_list_is_one_row_with_its_reason_and_delisting_link() -> None:
 def test_a_delisting_that_is_no_web_address_is_not_kept() -> None:
     check = dnsbl(ListingResult(IP, "evil.test", "listed", ["127.0.0.2"], "x", delisting="javascript:alert(1)"))
     assert listings(IP, check, [])[0].delisting == ""
+
+
+def test_a_known_list_without_a_stored_delisting_gets_its_own_page() -> None:
+    check = dnsbl(ListingResult(IP, "bl.spamcop.net", "listed", ["127.0.0.2"], "listed"))
+    assert listings(IP, check, [])[0].delisting == "https://www.spamcop.net/bl.shtml"
+
+
+def test_errors_and_warnings_carry_their_fix() -> None:
+    found = with_hints(
+        [
+            {"id": "ptr.missing", "severity": "error", "message": "no PTR"},
+            {"id": "ptr.unknown", "severity": "info", "message": "no answer"},
+        ]
+    )
+    assert [f["id"] for f in found] == ["ptr.missing"]
+    assert found[0]["hint"]
 
 
 def test_lists_before_any_check_or_with_a_silent_resolver() -> None:

@@ -18,7 +18,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from email_infrastructure.core.errors import NotFoundError
-from email_infrastructure.monitoring.dnsbl import resolve_zones
+from email_infrastructure.monitoring.dnsbl import KNOWN, resolve_zones
+from email_infrastructure.monitoring.findings import hint
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import stored_inventory
 from email_infrastructure.services.history import event_json
@@ -156,6 +157,15 @@ def fcrdns(check: CheckView | None) -> tuple[str, str]:
     return ("confirmed", check.status) if check.status == "ok" else (check.summary or check.status, check.status)
 
 
+def with_hints(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The errors and warnings of some findings, each with its one-line fix."""
+    return [
+        {**f, "hint": f.get("hint") or hint(str(f.get("id", "")))}
+        for f in findings
+        if f.get("severity") in ("error", "warning")
+    ]
+
+
 def listings(ip: str, check: CheckView | None, zones: list[str]) -> list[Listing]:
     """One row per blocklist for `ip`: the lists its stored `dnsbl` findings name, then the lists checked
     that named nothing (clean once the check ran, `not checked` before)."""
@@ -169,8 +179,10 @@ def listings(ip: str, check: CheckView | None, zones: list[str]) -> list[Listing
             meaning = message.split(f"on {zone}: ", 1)[1] if f"on {zone}: " in message else message
             reason = next((e[len("reason: ") :] for e in evidence if e.startswith("reason: ")), "")
             delisting = next((e[len("delisting: ") :] for e in evidence if e.startswith("delisting: ")), "")
+            # no web address stored (a finding from before lists carried one): the known list's own page
+            delisting = _link(delisting) or (KNOWN[zone].delisting if zone in KNOWN else "")
             status = "listed" if fid == "dnsbl.listed" else "policy"
-            rows[zone] = Listing(zone, status, meaning, codes, reason, _link(delisting))
+            rows[zone] = Listing(zone, status, meaning, codes, reason, delisting)
         elif fid == "dnsbl.unknown" and message.startswith("not determined on lists that failed their self-test: "):
             for zone in message.split(": ", 1)[1].split(", "):
                 rows.setdefault(zone, Listing(zone, "unknown", "the list failed its self-test"))
@@ -292,6 +304,8 @@ async def server_detail(app: App, name: str) -> ServerDetail:
     ptrs = view.facts.get("ptr") or {}
     for ip in ips:
         checks = {c.check: c for c in ip_checks if c.subject == ip}
+        if (ptr := checks.get("ptr")) is not None:
+            ptr.findings = with_hints(ptr.findings)
         words, state = fcrdns(checks.get("ptr"))
         addresses.append(
             Address(
@@ -383,7 +397,7 @@ async def _tls_rows(app: App, states: list[CheckState]) -> list[TlsRow]:
         sample = first[key]
         found = await domain_checks(app, [sample.subject], history=1)
         tls = next((c for c in found if c.check == "tls"), None)
-        rows.append(TlsRow(key[0], key[1], count, sample.checked_at, tls.findings if tls else []))
+        rows.append(TlsRow(key[0], key[1], count, sample.checked_at, with_hints(tls.findings) if tls else []))
     return rows
 
 
@@ -398,5 +412,6 @@ __all__ = [
     "list_server_rows",
     "listings",
     "server_detail",
+    "with_hints",
     "worst",
 ]
