@@ -17,6 +17,7 @@ from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.services.monitoring import record_results
 from email_infrastructure.services.scope import acting_in
+from email_infrastructure.services.vps import record_port25
 from tests.dashboard.conftest import SCRIPT, Seeded, login
 from tests.services.conftest import WriteInventory, two_domains
 
@@ -160,3 +161,34 @@ def test_a_workspace_key_sees_only_its_own_servers(
     client.cookies.clear()
     login(client, seeded.keys["read"])
     assert client.get("/servers/mx9").status_code == 404
+
+
+def test_a_server_we_created_shows_its_reverse_dns_port25_and_events(client: TestClient, seeded: Seeded) -> None:
+    async def seed() -> None:
+        app = App(seeded.settings)
+        try:
+            async with app.uow() as uow:
+                await uow.vps.record(
+                    "vps-old",
+                    "hetzner",
+                    provider_id="42",
+                    provider_name="mail.old.test",
+                    status="running",
+                    ipv4="192.0.2.44",
+                    ipv6="2001:db8::44",
+                    ptr={"192.0.2.44": "mail.old.test"},
+                )
+                await uow.commit()
+            await record_port25(app, "vps-old", "open")
+        finally:
+            await app.close()
+
+    asyncio.run(seed())
+    login(client, seeded.keys["read"])
+    assert re.findall(r'<tr data-server="([^"]+)"', client.get("/servers").text) == ["mx1", "vps-old"]
+    html = client.get("/servers/vps-old").text
+    assert "2001:db8::44" in html and "IPv6" in html
+    assert "mail.old.test" in html  # the PTR we set
+    assert "port25-open" in html and "recorded" in html
+    assert "vps.port25.recorded" in html
+    assert "No domain on this server." in html

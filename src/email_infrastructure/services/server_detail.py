@@ -367,7 +367,8 @@ async def _contents(s: AsyncSession, server_id: int) -> _Contents:
     boxes = select(CheckState.subject, CheckState.status).where(
         CheckState.check == "mailbox", CheckState.subject.in_(in_boxes)
     )
-    out.mailbox_states = dict((await s.execute(boxes)).tuples().all())
+    for subject, status in (await s.execute(boxes)).all():
+        out.mailbox_states[subject] = status
     return out
 
 
