@@ -32,7 +32,7 @@ DOMAINS = {
     SOUTH: ("south-a.test", "south-b.test"),
 }
 #: every workspace page of a visitor acting in `ws` (the domain page of its first domain)
-PAGES = ("/", "/dmarc", "/events", "/plan", "/jobs", "/mailboxes", "/domains/{domain}")
+PAGES = ("/", "/dmarc", "/events", "/plan", "/jobs", "/servers", "/mailboxes", "/domains/{domain}")
 #: the links of a page that belong to no workspace
 GLOBAL = {"/static/style.css", "/switch", "/workspaces", "/logout"}
 
