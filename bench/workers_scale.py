@@ -562,19 +562,7 @@ async def pairs(
         other: dict[str, Any] | None = None
         if args.compare_src and number % 2:  # A/B order alternates: neither side always runs second
             other = await compared(args, database_url, work, domains, server, number)
-        before = queries_answered(server)
-        ours = await cycle(
-            database_url,
-            work,
-            domains,
-            args.workers[0],
-            args.concurrency,
-            None,
-            args.batch[-1],
-            args.dns_cache[0] == "shared",
-            number,
-        )
-        ours["dns_queries"] = queries_answered(server) - before
+        ours = await measured(args, database_url, work, domains, server, number)
         ratio = round(ours["domains_per_second"] / peer["domains_per_second"], 3)
         pair = {"pair": number + 1, "load_before": load, "audit_cli": peer, "workers": ours, "ratio": ratio}
         line = (
@@ -599,10 +587,23 @@ async def compared(
     args: argparse.Namespace, database_url: str, work: Path, domains: list[str], server: Any, number: int
 ) -> dict[str, Any]:
     """Pair `number`'s cycle on the `--compare-src` checkout's code (slots of its own)."""
+    return await measured(args, database_url, work, domains, server, number + args.pairs, args.compare_src / "src")
+
+
+async def measured(
+    args: argparse.Namespace,
+    database_url: str,
+    work: Path,
+    domains: list[str],
+    server: Any,
+    slot: int,
+    src: Path | None = None,
+) -> dict[str, Any]:
+    """One worker cycle with the run's options (on `src`'s code if given), and the DNS queries it asked."""
     from bench.localdns import queries_answered
 
     before = queries_answered(server)
-    other = await cycle(
+    done = await cycle(
         database_url,
         work,
         domains,
@@ -611,11 +612,11 @@ async def compared(
         None,
         args.batch[-1],
         args.dns_cache[0] == "shared",
-        number + args.pairs,
-        src=args.compare_src / "src",
+        slot,
+        src=src,
     )
-    other["dns_queries"] = queries_answered(server) - before
-    return other
+    done["dns_queries"] = queries_answered(server) - before
+    return done
 
 
 async def api_target(

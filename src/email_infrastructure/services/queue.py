@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from email_infrastructure.core.errors import EmailInfraError, UserError
-from email_infrastructure.services.scope import Scope, chosen
+from email_infrastructure.services.scope import Scope, current
 
 #: a task body: a service function with JSON parameters (see `TaskSpec.job_row` for its signature)
 TaskBody = Callable[..., Awaitable[Any]]
@@ -121,7 +121,7 @@ def in_workspace(params: Mapping[str, Any], default: str) -> dict[str, Any]:
     """`params` with the workspace the run acts in: theirs, else the chosen one, else `default` (the settings')."""
     if WORKSPACE_PARAM in params:
         return dict(params)
-    return {**params, WORKSPACE_PARAM: workspace_param(chosen() or Scope(default))}
+    return {**params, WORKSPACE_PARAM: workspace_param(current(default))}
 
 
 def spec_of(tasks: Mapping[str, TaskSpec], name: str) -> TaskSpec:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from email_infrastructure.core.errors import NotFoundError
 from email_infrastructure.core.events import Event, P, Topic
-from email_infrastructure.services.scope import Scope, chosen
+from email_infrastructure.services.scope import Scope, current
 from email_infrastructure.storage.api_repositories import read_only
 from email_infrastructure.storage.repositories import (
     CheckHistory,
@@ -75,7 +75,7 @@ class UnitOfWork:
 
     def __init__(self, app: App, scope: Scope | None = None) -> None:
         self.app = app
-        self.scope = scope or chosen() or Scope(app.settings.workspace)
+        self.scope = scope or current(app.settings.workspace)
         self._session: AsyncSession | None = None
         self._outbox: list[Event] = []
         #: event id → the workspace id of an event logged in another workspace than this unit of work's
