@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +19,12 @@ from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.services.monitoring import record_results
 from email_infrastructure.storage.db import Database
+from tests.conftest import service_missing
+from tests.dashboard.browser import CHROMIUM, FLAGS, serving
 from tests.services.conftest import QUICKSTART, WriteInventory, write_inventory
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Dialog, Page
 
 __all__ = ["write_inventory"]  # the service tests' inventory fixture, used here too
 
@@ -75,6 +81,53 @@ def client(seeded: Seeded) -> Iterator[TestClient]:
     """The API with the dashboard, on the seeded database (its lifespan opens its own App)."""
     with TestClient(create_app(settings=seeded.settings, extensions=[extension]), follow_redirects=False) as tc:
         yield tc
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium (never a downloaded browser); fails instead of skipping when services are required."""
+    if not Path(CHROMIUM).exists():
+        service_missing(f"{CHROMIUM} is not installed (Debian chromium: scripts/install-os-deps)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+async def browser(chromium: str) -> AsyncIterator[Browser]:
+    """One headless Chromium for the whole session (each test opens its own context: cookies apart)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=chromium, headless=True, args=FLAGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+def live(seeded: Seeded) -> Iterator[str]:
+    """The seeded dashboard served on a loopback port (uvicorn in a thread of this process); its URL."""
+    with serving(seeded.settings) as url:
+        yield url
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A fresh page (its own cookies) that fails the test if any dialog opens: no script of a value ever runs."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    opened: list[str] = []
+
+    async def on_dialog(dialog: Dialog) -> None:
+        opened.append(dialog.message)
+        await dialog.dismiss()
+
+    made = await context.new_page()
+    made.on("dialog", on_dialog)
+    try:
+        yield made
+    finally:
+        await context.close()
+    assert opened == [], f"a dialog opened: {opened}"
 
 
 def csrf_of(html: str) -> str:

@@ -31,33 +31,14 @@ from email_infrastructure.services.dmarc import IngestOptions, ingest_paths
 from email_infrastructure.services.monitoring import MonitorRequest, MonitorService
 from email_infrastructure.services.scope import acting_in
 from tests.api.conftest import free_port, wait_healthy
-from tests.conftest import service_missing
+from tests.dashboard.browser import FLAGS, SHOTS
 from tests.dmarc.reports import Row, aggregate
 from tests.fixtures.pdns import PowerDns
 from tests.services.conftest import two_domains
 
 pytestmark = pytest.mark.pdns
 
-CHROMIUM = "/usr/bin/chromium"
-#: without these Chromium keeps opening connections to the internet (reference/app-stack.md §3)
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
 SCRIPT = "<script>alert(1)</script>"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's Chromium (never a downloaded browser); fails instead of skipping when services are required."""
-    if not Path(CHROMIUM).exists():
-        service_missing(f"{CHROMIUM} is not installed (Debian chromium: scripts/install-os-deps)")
-    return CHROMIUM
 
 
 @dataclass
