@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from email_infrastructure.dashboard.render import PageRoute, link, redirect, render
+from email_infrastructure.dashboard.render import PageRoute, fragment, link, redirect, render
 from email_infrastructure.dashboard.session import check_csrf
 from email_infrastructure.dashboard.workspaces import Member
 from email_infrastructure.services.apikeys import require
@@ -36,7 +36,7 @@ async def overview_page(
 
     view = await overview(_app(request), search=q, status=status or None, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     pages = max(1, -(-view.matching // PER_PAGE))
-    template = "_overview_table.html" if request.headers.get("HX-Request") == "true" else "overview.html"
+    template = "_overview_table.html" if fragment(request, "fleet") else "overview.html"
     return render(
         request,
         template,
