@@ -159,7 +159,9 @@ async def remove(request: Request, who: Admin, form: Form) -> Response:
     """Remove a sink."""
     from email_infrastructure.services.alert_sinks import remove_sink
 
-    await remove_sink(_app(request), form.get("name", ""), take_over=form.get("take_over") == "yes", source=_source(who))
+    await remove_sink(
+        _app(request), form.get("name", ""), take_over=form.get("take_over") == "yes", source=_source(who)
+    )
     return redirect(link(request, "/admin/alerts"))
 
 
