@@ -4,13 +4,16 @@ test sends through the real sink code, and the next monitor run using what was s
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from typing import Any
 
 import pytest
 
 from email_infrastructure.core.errors import NotFoundError, ProviderError, UserError
 from email_infrastructure.core.events import Event
+from email_infrastructure.core.logging import RedactingFilter
 from email_infrastructure.monitoring.sinks.webhook import SIGNATURE_HEADER
 from email_infrastructure.services import workspaces
 from email_infrastructure.services.alert_sinks import (
@@ -158,16 +161,27 @@ async def test_a_test_alert_goes_through_the_webhook_sink_signed(
         await send_test_alert(app, "nope")
 
 
-async def test_a_failed_test_alert_says_why_without_the_urls_token(app: App, events: list[Event]) -> None:
+async def test_a_failed_test_alert_says_why_without_the_urls_token(
+    app: App, events: list[Event], caplog: pytest.LogCaptureFixture
+) -> None:
     await workspaces.ensure(app)
-    with FakeServer(Recorder(status=404)) as server:
-        await add_sink(app, "webhook", {"url": f"{server.url}/hook?token={TOKEN}"})
-        with pytest.raises(ProviderError, match="HTTP 404") as raised:
-            await send_test_alert(app, "webhook-1")
+    logged = io.StringIO()
+    handler = logging.StreamHandler(logged)
+    handler.addFilter(RedactingFilter())  # as setup_logging's handler does
+    logging.getLogger().addHandler(handler)
+    caplog.set_level(logging.INFO)
+    try:
+        with FakeServer(Recorder(status=503)) as server:
+            await add_sink(app, "webhook", {"url": f"{server.url}/hook/{TOKEN}"})
+            with pytest.raises(ProviderError, match="HTTP 503") as raised:
+                await send_test_alert(app, "webhook-1")
+    finally:
+        logging.getLogger().removeHandler(handler)
     assert TOKEN not in str(raised.value)
     [tested] = [e for e in events if e.topic == SINK_TESTED.name]
-    assert tested.payload["delivered"] is False and "HTTP 404" in tested.payload["error"]
+    assert tested.payload["delivered"] is False and "HTTP 503" in tested.payload["error"]
     assert TOKEN not in json.dumps(tested.payload)
+    assert "retrying" in logged.getvalue() and TOKEN not in logged.getvalue()  # the retries' log lines
 
 
 async def test_a_test_alert_goes_through_the_email_sink(app: App) -> None:
