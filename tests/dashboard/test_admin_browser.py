@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.async_api import Page, expect
 
 from email_infrastructure.services.apikeys import ApiKeyService
@@ -87,3 +88,14 @@ async def test_the_vault_page(live: str, page: Page, seeded: Seeded) -> None:
     await expect(page.locator("#secrets")).to_contain_text("all decrypt")
     await accessible(page)
     await shot(page, "admin-vault")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # what the pages show does not depend on the database
+@pytest.mark.parametrize("path", ["/admin/keys", "/admin/alerts", "/admin/vault", "/admin/keys/boss/revoke"])
+async def test_the_admin_pages_are_accessible_in_the_dark(live: str, page: Page, seeded: Seeded, path: str) -> None:
+    await page.emulate_media(color_scheme="dark")
+    await log_in(page, live, await admin_key(seeded))
+    response = await page.goto(f"{live}{path}")
+    assert response is not None and response.status == 200
+    await accessible(page)
+    await shot(page, "admin-dark-" + path.strip("/").replace("/", "-"))
