@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from email_infrastructure.cli.common import JsonOption, call, console, err_console, print_json
 
@@ -21,6 +20,8 @@ TakeOver = Annotated[
 @app.command("list")
 def list_sinks(as_json: JsonOption = False) -> None:
     """Every sink: name, type and target, secrets masked (env:NAME references as written)."""
+    from rich.table import Table
+
     from email_infrastructure.services.alert_sinks import list_sinks as listed
 
     found = call(listed)
