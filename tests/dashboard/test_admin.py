@@ -23,7 +23,7 @@ from email_infrastructure.storage.models import EventRecord
 from tests.dashboard.conftest import SCRIPT, Seeded, csrf_of, login
 from tests.services.conftest import QUICKSTART, WriteInventory, two_domains
 
-PAGES = ("/admin/keys", "/admin/alerts", "/admin/vault")
+PAGES = ("/admin", "/admin/keys", "/admin/alerts", "/admin/vault")
 TOKEN = "hookT0ken-9f8e7d6c5b4a"
 NEW_KEY = re.compile(r"eik_[0-9a-f]{8}_[A-Za-z0-9_-]{43,}")
 
@@ -75,6 +75,8 @@ def test_a_new_key_is_shown_once_and_never_again(
     caplog.set_level(logging.DEBUG)
     csrf = login(client, make_key(seeded, "boss", "admin"))
     assert 'href="/admin/keys"' in client.get("/").text
+    assert client.get("/admin").headers["location"] == "/admin/keys"
+    assert client.get("/workspaces/default/admin").headers["location"] == "/workspaces/default/admin/keys"
     assert client.post("/admin/keys", data={"name": "ci", "scope": "write"}).status_code == 403  # no CSRF token
     response = client.post("/admin/keys", data={"csrf": csrf, "name": "ci", "scope": "write"})
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
