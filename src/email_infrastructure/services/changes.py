@@ -15,7 +15,7 @@ from typing import Any
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.mailcow.naming import personas
 from email_infrastructure.services.app import App
-from email_infrastructure.services.desired import from_rows
+from email_infrastructure.services.desired import from_rows, stored_inventory
 from email_infrastructure.services.domain_edits import DomainEdit, edit_snapshot, stamp, target
 from email_infrastructure.services.domains import DomainView, StaleEditError, write_edit
 from email_infrastructure.services.jobs import JobView
@@ -94,7 +94,7 @@ async def preview(app: App, edit: DomainEdit) -> Preview:
     async with app.uow() as uow:
         await read_only(uow.session)
         snap = from_rows(await uow.desired.load(only=[name]))
-        if name not in snap.domains:  # a domain another workspace holds is refused before it is planned
+        if edit.action == "add" and name not in snap.domains:  # another workspace's is refused unplanned
             await check_domains_free(uow, [name])
     shown = stamp(snap, name)
     before = _addresses(name, snap.inventory()) if name in snap.domains else []
@@ -171,4 +171,43 @@ async def confirm(
     return Confirmed(view, job, stored.id)
 
 
-__all__ = ["Confirmed", "Preview", "confirm", "preview"]
+@dataclass(frozen=True)
+class NewDomainForm:
+    """What a new domain starts from: the stored defaults, and the DNS providers and servers to choose from."""
+
+    dns_providers: list[str]
+    servers: list[str]
+    #: the stored defaults (JSON form; unset options absent)
+    defaults: dict[str, Any]
+    #: how many mailboxes a domain that lists nobody gets
+    mailboxes_per_domain: int
+
+
+async def new_domain_form(app: App) -> NewDomainForm:
+    """The stored defaults a new domain is prefilled with (read without loading any domain)."""
+    inventory = await stored_inventory(app, only=[])
+    if inventory is None:
+        return NewDomainForm([], [], {}, 3)
+    defaults = inventory.defaults
+    return NewDomainForm(
+        sorted(inventory.providers.dns),
+        [s.name for s in inventory.servers],
+        defaults.model_dump(mode="json", exclude_none=True),
+        defaults.mailboxes_per_domain,
+    )
+
+
+def parse_personas(text: str) -> list[dict[str, str]]:
+    """People given one per line as `First Last` (the CLI's `--mailbox`); a line without both is refused."""
+    people = []
+    for line in text.splitlines():
+        first, _, last = line.strip().partition(" ")
+        if not first:
+            continue
+        if not last.strip():
+            raise UserError(f"{line.strip()!r}: give a mailbox as 'First Last', one per line")
+        people.append({"first_name": first, "last_name": last.strip()})
+    return people
+
+
+__all__ = ["Confirmed", "NewDomainForm", "Preview", "confirm", "new_domain_form", "parse_personas", "preview"]
