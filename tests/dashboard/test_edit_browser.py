@@ -4,8 +4,13 @@ through its plan. Every new page passes axe and is screenshotted."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+import pytest
 from playwright.async_api import Page, expect
 
+from email_infrastructure.services.app import App
+from email_infrastructure.services.domains import add_domain
 from tests.dashboard.browser import accessible, log_in, shot
 from tests.dashboard.conftest import Seeded
 
@@ -95,3 +100,30 @@ async def test_a_files_domain_shows_its_file_and_no_change(live: str, page: Page
     await expect(page.locator("#managed-by")).to_contain_text("inventory.yaml")
     assert await page.locator("#domain-actions").count() == 0
     await accessible(page)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_the_edit_pages_are_accessible_in_both_schemes(
+    live: str, page: Page, seeded: Seeded, scheme: Literal["light", "dark"]
+) -> None:
+    app = App(seeded.settings)
+    try:
+        await add_domain(app, "own-brand.test", mailboxes=[{"first_name": "Eve", "last_name": "Ng"}])
+    finally:
+        await app.close()
+    await page.emulate_media(color_scheme=scheme)
+    await log_in(page, live, seeded.keys["write"])
+    await page.goto(f"{live}/domains/new")
+    await page.fill("#name", "not a domain")
+    await page.click("#preview")
+    await expect(page.locator("#edit-error")).to_be_visible()
+    await accessible(page)
+    await shot(page, f"edit-new-domain-error-{scheme}")
+    await page.goto(f"{live}/domains/own-brand.test")
+    await page.click("#domain-actions summary")
+    await accessible(page)
+    await shot(page, f"edit-domain-actions-{scheme}")
+    await page.click("#remove-domain-preview")
+    await expect(page.locator("#nothing-to-delete")).to_be_visible()  # never applied
+    await accessible(page)
+    await shot(page, f"edit-remove-preview-{scheme}")
