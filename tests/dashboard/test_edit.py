@@ -86,6 +86,11 @@ def test_a_preview_shows_the_plan_and_confirm_writes_it_and_starts_the_job(clien
     value, owner = after["new-brand.test"]  # type: ignore[misc]
     assert owner == "api" and value["dmarc"]["policy"] == "quarantine"
     assert sorted(value["mailboxes"]) == ["ann.park", "ben.ruiz"]
+    job_page = client.get(confirmed.headers["location"]).text
+    plan_path = re.search(r'href="(/plans/[0-9a-f]+)"', job_page)
+    assert plan_path is not None  # the job's plan: the one previewed, kept limited to the domain
+    plan_page = client.get(plan_path[1]).text
+    assert "Limited to new-brand.test." in plan_page and fields["checksum"] in plan_page
 
 
 def test_read_keys_see_no_change_and_are_refused_every_post(client: TestClient, seeded: Seeded) -> None:
