@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from email_infrastructure.core.errors import ConflictError, NotFoundError, UserError
@@ -43,13 +43,6 @@ def _view(inventory: Inventory, name: str, owner: str) -> DomainView:
     data = resolved.model_dump(mode="json", exclude={"server", "mailboxes", "name"})
     data["server"] = resolved.server.name if resolved.server else None
     return DomainView(name, owner, data, [f"{m.address_local_part}@{name}" for m in spec.mailboxes])
-
-
-def _name(text: str) -> str:
-    try:
-        return normalise_domain(text)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
 
 
 def _existing_name(text: str) -> str:
@@ -282,8 +275,10 @@ async def add_domain(
 
     `dmarc_policy` changes only the policy of the stored DMARC defaults (the CLI's `--dmarc-policy`).
     """
-    edit = DomainEdit("add", name, dict(options or {}), list(mailboxes or []), dmarc_policy=dmarc_policy)
-    return await write_edit(app, replace(edit, owner=owner, force=force), source=source)
+    edit = DomainEdit(
+        "add", name, dict(options or {}), list(mailboxes or []), dmarc_policy=dmarc_policy, owner=owner, force=force
+    )
+    return await write_edit(app, edit, source=source)
 
 
 async def replace_domain(
