@@ -179,6 +179,9 @@ def test_hostile_values_are_escaped_in_the_plan(client: TestClient, seeded: Seed
     )
     assert response.status_code == 200, response.text
     assert SCRIPT not in response.text and "&lt;script&gt;" in response.text
+    failing = client.post("/domains/new/preview", data={"csrf": csrf, "name": "x.test", "tracking": SCRIPT})
+    assert failing.status_code == 200 and 'id="cannot-confirm"' in failing.text and 'id="confirm"' not in failing.text
+    assert SCRIPT not in failing.text and "&lt;script&gt;" in failing.text  # the step's error quotes it
     bad = client.post("/domains/new/preview", data={"csrf": csrf, "name": SCRIPT})
     assert bad.status_code == 400 and SCRIPT not in bad.text and "&lt;script&gt;" in bad.text
 

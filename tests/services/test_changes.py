@@ -178,3 +178,16 @@ async def test_a_never_applied_domain_is_removed_without_a_job(app: App, write_i
         app, queue, edit, stamp=shown.stamp, checksum="", key_name="k", source="t", confirmed="never-applied.test"
     )
     assert done.job is None and "never-applied.test" not in await _state(app)
+
+
+async def test_a_change_whose_plan_fails_is_shown_but_never_written(app: App, write_inventory: WriteInventory) -> None:
+    await import_inventory(app, write_inventory())
+    before = await _state(app)
+    edit = DomainEdit("add", "new-brand.test", {"tracking": {"platform": "no-such-platform"}})
+    shown = await preview(app, edit)
+    assert shown.failed and shown.failed[0].startswith("dns.zone:new-brand.test: ")
+    with pytest.raises(UserError, match="could not be planned"):
+        await confirm(
+            app, InProcessQueue(app), edit, stamp=shown.stamp, checksum=shown.checksum, key_name="k", source="t"
+        )
+    assert await _state(app) == before

@@ -65,6 +65,11 @@ class Preview:
         ]
 
     @property
+    def failed(self) -> list[str]:
+        """Steps that could not be planned, as `step: error`: such a change is not confirmed."""
+        return [f"{s['key']}: {s['error']}" for s in (self.plan or {}).get("steps", []) if s.get("error")]
+
+    @property
     def unsafe(self) -> list[str]:
         """Why applying would need --force (the dashboard never forces)."""
         return [str(u) for u in (self.plan or {}).get("unsafe") or []]
@@ -157,6 +162,10 @@ async def confirm(
     if again.checksum != (normalise_checksum(checksum) if checksum else ""):
         raise StaleEditError(
             f"the plan of {again.name} changed since it was shown (the providers changed): preview it again"
+        )
+    if again.failed:
+        raise UserError(
+            f"{again.name}: a step of its plan could not be planned ({'; '.join(again.failed)}): nothing written"
         )
     if again.unsafe and not removal:
         raise UnsafePlanError("refusing to apply: " + "; ".join(again.unsafe) + " (the CLI's --force can)")

@@ -155,9 +155,10 @@ def _known(options: dict[str, Any]) -> None:
 
 def _with_policy(options: dict[str, Any], dmarc: dict[str, Any] | None, policy: str | None) -> dict[str, Any]:
     """`options` with the DMARC policy changed and every other DMARC setting kept."""
-    if policy is None:
-        return options
-    return {**options, "dmarc": {**(options.get("dmarc") or dmarc or {}), "policy": policy}}
+    given = options.get("dmarc")
+    if policy is None or (given is not None and not isinstance(given, dict)):
+        return options  # no policy to set, or a `dmarc` that is no mapping: validation says what is wrong
+    return {**options, "dmarc": {**(given or dmarc or {}), "policy": policy}}
 
 
 def _validated(name: str, options: dict[str, Any], mailboxes: list[dict[str, str]]) -> DomainSpec:
