@@ -17,7 +17,18 @@ STATIC = Path(__file__).parent / "static"
 
 def extension(api: FastAPI) -> None:
     """Add the dashboard's pages and static files to the API app."""
-    from email_infrastructure.dashboard import admin, auth, dmarc, edit, live, mailboxes, plans, servers, views, workspaces
+    from email_infrastructure.dashboard import (
+        admin,
+        auth,
+        dmarc,
+        edit,
+        live,
+        mailboxes,
+        plans,
+        servers,
+        views,
+        workspaces,
+    )
 
     api.include_router(auth.router)
     api.include_router(workspaces.router)
