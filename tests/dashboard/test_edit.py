@@ -75,7 +75,7 @@ def test_a_preview_shows_the_plan_and_confirm_writes_it_and_starts_the_job(clien
     assert response.status_code == 200, response.text
     html = response.text
     assert 'data-step="dns.zone:new-brand.test"' in html and 'data-step="dkim.key:new-brand.test"' in html
-    assert "acme-mail.test" not in html.split("<main>", 1)[1]  # planned alone
+    assert "acme-mail.test" not in html.split("<main", 1)[1]  # planned alone
     assert "ann.park@new-brand.test" in html and "quarantine" in html
     assert _state(seeded.settings) == before  # a preview writes nothing
     fields = _hidden(html)
