@@ -17,11 +17,23 @@ STATIC = Path(__file__).parent / "static"
 
 def extension(api: FastAPI) -> None:
     """Add the dashboard's pages and static files to the API app."""
-    from email_infrastructure.dashboard import admin, auth, dmarc, live, mailboxes, plans, servers, views, workspaces
+    from email_infrastructure.dashboard import (
+        admin,
+        auth,
+        dmarc,
+        edit,
+        live,
+        mailboxes,
+        plans,
+        servers,
+        views,
+        workspaces,
+    )
 
     api.include_router(auth.router)
     api.include_router(workspaces.router)
-    for module in (views, plans, dmarc, mailboxes, servers, live, admin):
+    # edit first: its `/domains/new` is not the domain page of a domain called `new`
+    for module in (edit, views, plans, dmarc, mailboxes, servers, live, admin):
         # each page twice: in the key's own workspace at `/…`, in a named one at `/workspaces/{ws}/…`
         api.include_router(module.router)
         api.include_router(module.router, prefix=workspaces.PREFIX)
