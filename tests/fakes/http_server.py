@@ -13,6 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 App = Callable[[str, str, dict[str, list[str]], dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
 
 
+class Drop(Exception):
+    """Raised by an App: close the connection without answering (a lost response)."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     app: App
     protocol_version = "HTTP/1.1"
@@ -22,7 +26,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, out_headers, payload = self.app(self.command, url.path, parse_qs(url.query), headers, body)
+        try:
+            status, out_headers, payload = self.app(self.command, url.path, parse_qs(url.query), headers, body)
+        except Drop:
+            self.close_connection = True
+            return
         self.send_response(status)
         for key, value in out_headers.items():
             self.send_header(key, value)
