@@ -128,7 +128,7 @@ class FakeSequencer:
     unpaid: bool = False
     #: (limit, seconds) windows counted per `rate_key`; () = unlimited
     limits: tuple[tuple[int, float], ...] = ()
-    clock: Callable[[], float] = field(default_factory=ManualClock)
+    clock: ManualClock = field(default_factory=ManualClock)
     faults: Faults = field(default_factory=Faults)
     log: list[Call] = field(default_factory=list)
     url: str = ""
