@@ -6,7 +6,8 @@ with `add_account`, and every other route, a create included, answers 404. Repro
 the envelope `{status, message, data{totalEmailsConnected, totalActiveEmails, totalCount,
 emailsConnected[…]}}`, integer ids, no password in reads, `POST /api/v1/account/warmup/enable` and
 `/pause` keyed by `{"ids": […]}`. **Unconfirmed**, chosen here: 401/404/429 bodies (`{status,
-message}`), the warmup answers, `limit` default 10 and at most `max_limit`, `status` values (`all`,
+message}`), the warmup answers, `limit` default 10 and at most `max_limit`, id order unless `sortField` is given (then `order`
+defaults to DESC), `status` values (`all`,
 `active`, `inactive`, `disconnected`), no rate limit unless `limits` is set.
 """
 
@@ -148,8 +149,10 @@ class FakeReachInbox(FakeSequencer):
         }
         if status in wanted:
             rows = [r for r in rows if wanted[status](r)]
-        sort_field = query.get("sortField", ["id"])[0]
-        if rows and sort_field in rows[0]:
+        # the docs sort by `warmup_health_score` while accounts carry camelCase names
+        head, *tail = query.get("sortField", ["id"])[0].split("_")
+        sort_field = head + "".join(word.title() for word in tail)
+        if "sortField" in query and rows and sort_field in rows[0]:
             descending = query.get("order", ["DESC"])[0].upper() == "DESC"
             rows = sorted(rows, key=lambda r: (r[sort_field] is None, r[sort_field], r["id"]), reverse=descending)
         data = {
