@@ -197,9 +197,13 @@ class FakeEmailBison(FakeSequencer):
         last_page = max(1, math.ceil(len(rows) / per_page))
         chunk = rows[(number - 1) * per_page : number * per_page]
         url = f"{self.url}{path}"
-        meta = {"current_page": number, "from": (number - 1) * per_page + 1 if chunk else None, "last_page": last_page}
+        meta: dict[str, Any] = {
+            "current_page": number,
+            "from": (number - 1) * per_page + 1 if chunk else None,
+            "last_page": last_page,
+        }
         meta |= {"path": url, "per_page": per_page, "to": (number - 1) * per_page + len(chunk) if chunk else None}
-        links = {"first": f"{url}?page=1", "last": f"{url}?page={last_page}"}
+        links: dict[str, Any] = {"first": f"{url}?page=1", "last": f"{url}?page={last_page}"}
         links |= {"prev": f"{url}?page={number - 1}" if number > 1 else None}
         links |= {"next": f"{url}?page={number + 1}" if number < last_page else None}
         return {"data": [render(r) for r in chunk], "links": links, "meta": meta | {"total": len(rows)}}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
@@ -40,8 +41,14 @@ PATCHABLE = (  # noqa: SIM905
 WARMUP_KEYS = {"limit", "increment", "reply_rate", "advanced", "warmup_custom_ftag"}
 PROVIDER_CODES = {1, 2, 3, 4, 8, 11}
 STATUSES = {1, 2, 3, -1, -2, -3}
-SECRET = ("imap_username", "imap_password", "imap_host", "imap_port", "smtp_username", "smtp_password")
-SECRET += ("smtp_host", "smtp_port")
+SECRET = {"imap_username", "imap_password", "imap_host", "imap_port", "smtp_username", "smtp_password"}
+SECRET |= {"smtp_host", "smtp_port"}
+#: Account fields that start out null
+NULLABLE = (  # noqa: SIM905
+    "status_message autofix_failed daily_limit daily_limit_max warmup_limit_max inbox_placement_test_limit "
+    "signature reply_to tracking_domain_name tracking_domain_status stat_warmup_score timestamp_warmup_start "
+    "added_by modified_by"
+).split()
 LOGIN_ERROR = {
     "code": "EAUTH",
     "command": "AUTH PLAIN",
@@ -51,9 +58,9 @@ LOGIN_ERROR = {
 }
 
 
-def err(status: int, error: str, message: str) -> ApiError:
-    """Instantly's `{statusCode, error, message}` envelope."""
-    return ApiError(status, {"statusCode": status, "error": error, "message": message})
+def err(status: int, message: str) -> ApiError:
+    """Instantly's `{statusCode, error, message}` envelope (`error` is the status phrase)."""
+    return ApiError(status, {"statusCode": status, "error": HTTPStatus(status).phrase, "message": message})
 
 
 def _stamp(seq: int) -> str:
@@ -62,10 +69,19 @@ def _stamp(seq: int) -> str:
 
 def _strict(data: Any, allowed: set[str], where: str = "body") -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise err(400, "Bad Request", f"{where} must be object")
+        raise err(400, f"{where} must be object")
     if set(data) - allowed:
-        raise err(400, "Bad Request", f"{where} must NOT have additional properties")
+        raise err(400, f"{where} must NOT have additional properties")
     return data
+
+
+def _emails(data: Any) -> list[str]:
+    emails = _strict(data, {"emails"}).get("emails")
+    if not isinstance(emails, list):
+        raise err(400, "body must have required property 'emails'")
+    if not 1 <= len(emails) <= 100:
+        raise err(400, f"body/emails must NOT have {'fewer than 1' if not emails else 'more than 100'} items")
+    return [str(e) for e in emails]
 
 
 @dataclass
@@ -105,25 +121,12 @@ class FakeInstantly(FakeSequencer):
             "provider_code": 1,
             "status": 1,
             "warmup_status": 0,
-            "status_message": None,
-            "autofix_failed": None,
             "setup_pending": False,
             "is_managed_account": False,
             "warmup": {"limit": 10, "increment": "disabled", "reply_rate": 0.1},
-            "daily_limit": None,
-            "daily_limit_max": None,
-            "warmup_limit_max": None,
             "sending_gap": 10,
             "enable_slow_ramp": False,
-            "inbox_placement_test_limit": None,
-            "signature": None,
-            "reply_to": None,
-            "tracking_domain_name": None,
-            "tracking_domain_status": None,
-            "stat_warmup_score": None,
-            "timestamp_warmup_start": None,
-            "added_by": None,
-            "modified_by": None,
+            **dict.fromkeys(NULLABLE),
             "_secret": {},
             "_sent_today": 0,
             "_warmup_sent": 0,
@@ -158,26 +161,26 @@ class FakeInstantly(FakeSequencer):
 
     def unauthorized(self, key: str | None) -> ApiError:
         """401; the text for a bad (not missing) key is unconfirmed."""
-        return err(401, "Unauthorized", "Missing Authorization header" if key is None else "Invalid API key")
+        return err(401, "Missing Authorization header" if key is None else "Invalid API key")
 
     def payment_required(self) -> ApiError:
         """402."""
-        return err(402, "Payment Required", "Workspace does not have an active paid plan")
+        return err(402, "Workspace does not have an active paid plan")
 
     def rate_limited(self, retry_after: float) -> ApiError:
         """429 envelope; headers unconfirmed."""
-        error = err(429, "Too Many Requests", "Rate limit exceeded")
+        error = err(429, "Rate limit exceeded")
         if self.retry_after_header:
             error.headers["Retry-After"] = str(ceil_seconds(retry_after))
         return error
 
     def server_error(self, status: int) -> ApiError:
         """Fastify's 5xx envelope."""
-        return err(status, "Internal Server Error", "Internal Server Error")
+        return err(status, HTTPStatus(status).phrase)
 
     def bad_json(self) -> ApiError:
         """A body that does not parse."""
-        return err(400, "Bad Request", "Body is not valid JSON but content-type is set to 'application/json'")
+        return err(400, "Body is not valid JSON but content-type is set to 'application/json'")
 
     def rate_key(self, key: str) -> str:
         """Counted per workspace across all its keys."""
@@ -187,12 +190,12 @@ class FakeInstantly(FakeSequencer):
         """Fastify: a JSON content type with an empty body is refused."""
         json_type = headers.get("content-type", "").startswith("application/json")
         if self.reject_empty_json_body and json_type and not body:
-            raise err(400, "Bad Request", "Body cannot be empty when content-type is set to 'application/json'")
+            raise err(400, "Body cannot be empty when content-type is set to 'application/json'")
 
     def _need(self, key: str, action: str) -> None:
         scopes = self.scopes.get(key, {"all:all"})
         if not scopes & {f"accounts:{action}", "accounts:all", f"all:{action}", "all:all"}:
-            raise err(403, "Forbidden", "Forbidden")
+            raise err(403, "Forbidden")
 
     def route(self, method: str, path: str, query: dict[str, list[str]], data: Any, key: str) -> tuple[int, Any]:
         """Dispatch by method and path."""
@@ -223,7 +226,7 @@ class FakeInstantly(FakeSequencer):
         self._need(key, action)
         known = (len(rest) == 1 and method in ("GET", "PATCH", "DELETE")) or (len(rest) == 2 and method == "POST")
         if known and account is None:
-            raise err(404, "Not Found", "Resource not found")
+            raise err(404, "Resource not found")
         if len(rest) == 1 and method == "GET":
             return 200, self._render(account)
         if len(rest) == 1 and method == "PATCH":
@@ -240,24 +243,17 @@ class FakeInstantly(FakeSequencer):
     ) -> tuple[int, Any] | None:
         if rest == ["pause"]:
             self._need(key, "update")
-            emails = _strict(data, {"emails"}).get("emails")
-            if not isinstance(emails, list) or not 1 <= len(emails) <= 100:
-                raise err(400, "Bad Request", "body/emails must NOT have fewer than 1 items")
-            unique = list(dict.fromkeys(emails))
-            for email in unique:
-                if email in self.accounts:
-                    self.set_status(email, 2)
+            unique = list(dict.fromkeys(_emails(data)))
             paused = [e for e in unique if e in self.accounts]
+            for email in paused:
+                self.set_status(email, 2)
             return 200, {"paused_emails": paused, "failed_emails": [e for e in unique if e not in self.accounts]}
         if len(rest) == 2 and rest[0] == "warmup" and rest[1] in ("enable", "disable"):
             self._need(key, "update")
             return 200, self._warmup_job(data, rest[1] == "enable")
         if rest == ["warmup-analytics"]:
             self._need(key, "read")
-            emails = _strict(data, {"emails"}).get("emails")
-            if not isinstance(emails, list) or not 1 <= len(emails) <= 100:
-                raise err(400, "Bad Request", "body must have required property 'emails'")
-            return 200, self._analytics([e for e in emails if e in self.accounts])
+            return 200, self._analytics([e for e in _emails(data) if e in self.accounts])
         if rest == ["analytics", "daily"] and method == "GET":
             self._need(key, "read")
             emails = query.get("emails", []) + query.get("emails[]", [])
@@ -275,18 +271,18 @@ class FakeInstantly(FakeSequencer):
         body = _strict(data, set(REQUIRED) | set(OPTIONAL))
         for name in REQUIRED:
             if name not in body:
-                raise err(400, "Bad Request", f"body must have required property '{name}'")
+                raise err(400, f"body must have required property '{name}'")
         if body["provider_code"] not in PROVIDER_CODES:
-            raise err(400, "Bad Request", "body/provider_code must be equal to one of the allowed values")
+            raise err(400, "body/provider_code must be equal to one of the allowed values")
         for name in ("imap_port", "smtp_port"):
             if not isinstance(body[name], int | float) or isinstance(body[name], bool):
-                raise err(400, "Bad Request", f"body/{name} must be number")
+                raise err(400, f"body/{name} must be number")
         if "warmup" in body:
             _strict(body["warmup"], WARMUP_KEYS, "body/warmup")
         self.create_fault()
         if body["email"] in self.accounts:
             if self.duplicate_status is not None:
-                raise err(self.duplicate_status, "Bad Request", "Account already exists")
+                raise err(self.duplicate_status, "Account already exists")
             return self._render(self.accounts[body["email"]])
         public = {k: v for k, v in body.items() if k not in SECRET}
         account = self.add_account(**public)
@@ -299,7 +295,7 @@ class FakeInstantly(FakeSequencer):
     def _list(self, query: dict[str, list[str]]) -> dict[str, Any]:
         limit = integer(query, "limit", 100)
         if limit is None or not 1 <= limit <= 100:
-            raise err(400, "Bad Request", "querystring/limit must be <= 100")
+            raise err(400, "querystring/limit must be <= 100")
         rows = sorted(self.accounts.values(), key=lambda a: (a["timestamp_created"], a["email"]))
         if "starting_after" in query:
             created, _, email = query["starting_after"][0].partition("&")
@@ -337,7 +333,7 @@ class FakeInstantly(FakeSequencer):
         elif isinstance(body.get("emails"), list) and 1 <= len(body["emails"]) <= 100:
             emails = list(body["emails"])
         else:
-            raise err(400, "Bad Request", "body must have required property 'emails'")
+            raise err(400, "body must have required property 'emails'")
         job_id = f"{len(self.jobs) + 1:024x}"
         now = datetime.now(UTC).isoformat()
         self.jobs[job_id] = {
@@ -359,7 +355,7 @@ class FakeInstantly(FakeSequencer):
     def _job(self, job_id: str) -> dict[str, Any]:
         job = self.jobs.get(job_id)
         if job is None:
-            raise err(404, "Not Found", "Resource not found")
+            raise err(404, "Resource not found")
         job["_reads"] += 1
         if job["status"] == "pending" and job["_reads"] >= self.job_polls:
             job.update(status="success", progress=100, updated_at=datetime.now(UTC).isoformat())

@@ -27,6 +27,12 @@ def answer(status: int, message: str) -> ApiError:
     return ApiError(status, {"status": status, "message": message})
 
 
+def _state(account: dict[str, Any]) -> str:
+    if account["isDisconnected"]:
+        return "disconnected"
+    return "active" if account["isActive"] else "inactive"
+
+
 @dataclass
 class FakeReachInbox(FakeSequencer):
     """ReachInbox accounts by integer id."""
@@ -142,13 +148,8 @@ class FakeReachInbox(FakeSequencer):
         if needle:
             rows = [r for r in rows if needle in r["email"].lower()]
         status = query.get("status", ["all"])[0]
-        wanted = {
-            "active": lambda r: r["isActive"] and not r["isDisconnected"],
-            "inactive": lambda r: not r["isActive"],
-            "disconnected": lambda r: r["isDisconnected"],
-        }
-        if status in wanted:
-            rows = [r for r in rows if wanted[status](r)]
+        if status in ("active", "inactive", "disconnected"):
+            rows = [r for r in rows if _state(r) == status]
         # the docs sort by `warmup_health_score` while accounts carry camelCase names
         head, *tail = query.get("sortField", ["id"])[0].split("_")
         sort_field = head + "".join(word.title() for word in tail)
@@ -157,7 +158,7 @@ class FakeReachInbox(FakeSequencer):
             rows = sorted(rows, key=lambda r: (r[sort_field] is None, r[sort_field], r["id"]), reverse=descending)
         data = {
             "totalEmailsConnected": len(every),
-            "totalActiveEmails": sum(1 for r in every if r["isActive"] and not r["isDisconnected"]),
+            "totalActiveEmails": sum(1 for r in every if _state(r) == "active"),
             "totalCount": len(rows),
             "emailsConnected": [dict(r) for r in rows[offset : offset + limit]],
         }

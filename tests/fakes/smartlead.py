@@ -284,7 +284,7 @@ class FakeSmartlead(FakeSequencer):
         for name, value in body.items():
             if name in ("id", "warmup_enabled", "total_warmup_per_day", "daily_rampup", "reply_rate_percentage"):
                 continue
-            account[RENAMED.get(name, name)] = value
+            account[RENAMED.get(str(name), str(name))] = value
         if "imap_user_name" not in body:
             account["imap_username"] = body["user_name"]
         if "imap_password" not in body:
