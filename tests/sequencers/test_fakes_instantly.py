@@ -140,6 +140,20 @@ def test_cursor_on_last_page_and_legacy_cursor(instantly: FakeInstantly) -> None
     assert [a["email"] for a in legacy.json()["items"]] == emails[190:]
 
 
+def test_cursor_breaks_timestamp_ties_by_email_so_its_ampersand_must_be_encoded(instantly: FakeInstantly) -> None:
+    for name in ("c", "a", "b"):
+        instantly.add_account(f"{name}@a.example", timestamp_created="2026-01-01T00:00:00.000Z")
+    with client(instantly) as http:
+        first = http.get("/api/v2/accounts", params={"limit": 2}).json()
+        rest = http.get("/api/v2/accounts", params={"limit": 2, "starting_after": first["next_starting_after"]}).json()
+        raw = http.get(f"/api/v2/accounts?limit=2&starting_after={first['next_starting_after']}")
+    assert [a["email"] for a in first["items"]] == ["a@a.example", "b@a.example"]
+    assert first["next_starting_after"] == "2026-01-01T00:00:00.000Z&b@a.example"
+    assert [a["email"] for a in rest["items"]] == ["c@a.example"] and "next_starting_after" not in rest
+    # unencoded, the `&` splits the cursor: what is left reads as a legacy date cursor and skips the tie
+    assert raw.status_code == 200 and raw.json()["items"] == []
+
+
 def _created(fake: FakeInstantly, email: str) -> str:
     return str(fake.accounts[email]["timestamp_created"])
 
