@@ -4,13 +4,16 @@ axe finds no serious violation and each page's screenshot is kept."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 import pytest
 from playwright.async_api import Page, expect
 
 from email_infrastructure.services.records import desired_records
 from tests.dashboard.browser import accessible, log_in, shot
 from tests.dashboard.conftest import SCRIPT, Seeded
-from tests.dashboard.test_domain_page import DOMAIN, NOW, missing, record_at
+from tests.dashboard.test_domain_page import DOMAIN, missing, store_at
 from tests.dashboard.test_lookup import HOSTILE
 from tests.fixtures.pdns import PowerDns
 from tests.monitoring.zones import load_zones, txt
@@ -26,7 +29,11 @@ async def test_the_domain_page_folds_70_findings_into_one_group(live: str, page:
         await app.close()
     findings = [missing(r.name, r.type) for r in desired]
     findings += [missing(f"h{n}.{DOMAIN}", "A") for n in range(70 - len(findings))]
-    record_at(seeded.settings, NOW, [(DOMAIN, "drift", "error", {"status": "error", "findings": findings}, "70")])
+    await store_at(
+        seeded.settings,
+        datetime.now(UTC),
+        [(DOMAIN, "drift", "error", {"status": "error", "findings": findings}, "70")],
+    )
     await log_in(page, live, seeded.keys["read"])
     await page.goto(f"{live}/domains/{DOMAIN}")
     group = page.locator('details[data-finding="drift.missing"]')
@@ -35,7 +42,7 @@ async def test_the_domain_page_folds_70_findings_into_one_group(live: str, page:
     height = await page.evaluate("document.documentElement.scrollHeight")
     assert height < 6000, height  # 70 boxes made one such page 16,140 px tall
     await expect(page.locator("th.source")).to_have_text(
-        [__import__("re").compile(s) for s in ("^Desired", "^At the provider", "^DNS answer")]
+        [re.compile(s) for s in ("^Desired", "^At the provider", "^DNS answer")]
     )
     await expect(page.locator('svg.chart[role="img"]')).to_be_visible()
     await expect(page.locator('svg.chart g.lane[data-check="drift"] rect.band.f-error')).to_have_count(1)

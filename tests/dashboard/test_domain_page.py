@@ -21,19 +21,23 @@ DOMAIN = "acme-outreach.test"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-def record_at(settings: Any, when: datetime, rows: list[tuple[str, str, str, dict[str, Any], str]]) -> None:
+Rows = list[tuple[str, str, str, dict[str, Any], str]]
+
+
+async def store_at(settings: Any, when: datetime, rows: Rows) -> None:
     """Store check results as if monitoring ran at `when` (the repository's clock, set for the call)."""
-
-    async def run() -> None:
-        app = App(settings)
-        try:
+    app = App(settings)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("email_infrastructure.storage.repositories.utcnow", lambda: when)
             await record_results(app, rows)
-        finally:
-            await app.close()
+    finally:
+        await app.close()
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("email_infrastructure.storage.repositories.utcnow", lambda: when)
-        asyncio.run(run())
+
+def record_at(settings: Any, when: datetime, rows: Rows) -> None:
+    """`store_at` from a test that runs no event loop."""
+    asyncio.run(store_at(settings, when, rows))
 
 
 def missing(name: str, rtype: str) -> dict[str, Any]:
@@ -93,7 +97,7 @@ def test_an_unreadable_source_says_so_in_its_column(
 
 
 def test_findings_are_grouped_by_id_with_their_count(client: TestClient, seeded: Seeded) -> None:
-    """70 missing records are one collapsed `drift.missing × 70`, not 70 boxes."""
+    """70 missing records are one collapsed `drift.missing x 70`, not 70 boxes."""
 
     async def desired() -> list[Any]:
         app = App(seeded.settings)
@@ -164,3 +168,23 @@ async def _empty_timeline(app: App, subjects: list[str], **_: Any) -> Any:
     from email_infrastructure.services.check_timeline import Timeline
 
     return Timeline(NOW - timedelta(days=30), NOW)
+
+
+def test_the_chart_shows_only_this_workspaces_results(client: TestClient, seeded: Seeded) -> None:
+    """Another workspace's results for a subject of the same name stay out of the chart's lanes."""
+    from email_infrastructure.services import workspaces
+    from email_infrastructure.services.scope import acting_in
+
+    async def elsewhere() -> None:
+        app = App(seeded.settings)
+        try:
+            await workspaces.create(app, "chart-elsewhere")
+        finally:
+            await app.close()
+        with acting_in("chart-elsewhere"):
+            await store_at(seeded.settings, NOW, [(DOMAIN, "bimi", "error", {"status": "error", "findings": []}, "x")])
+
+    asyncio.run(elsewhere())
+    login(client, seeded.keys["read"])
+    history = section(client.get(f"/domains/{DOMAIN}").text, "history")
+    assert 'data-check="spf"' in history and 'data-check="bimi"' not in history

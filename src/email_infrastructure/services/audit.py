@@ -282,7 +282,7 @@ async def audit_ip(app: App, ip: str, *, timeout: float = 2.0) -> AuditReport:
 
     address = str(ipaddress.ip_address(ip))
     inventory = await _stored_settings(app)
-    zones = zones_for([], None, inventory)
+    zones = [z for z in zones_for([], None, inventory) if z.kind == "ip"]  # domain lists do not list IPs
     report = SubjectReport(address, kind="ip")
     async with _resolver(nameservers_for(app, [], inventory), timeout) as resolver:
         silent = await resolver.silence()
