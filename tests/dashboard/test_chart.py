@@ -19,6 +19,11 @@ def test_ticks_are_midnights_for_days_and_hours_for_a_short_span() -> None:
     assert 3 <= len(month) <= 8 and month[1].at - month[0].at == timedelta(days=5)
     hours = ticks(T0, T0 + timedelta(hours=6))
     assert [t.label for t in hours][:2] == ["Nov 01 13:00", "Nov 01 14:00"] and len(hours) == 6
+    minutes = ticks(T0 + timedelta(minutes=3), T0 + timedelta(minutes=33))
+    assert [t.label for t in minutes] == ["Nov 01 12:05", "Nov 01 12:10", "Nov 01 12:15", "Nov 01 12:20",
+                                          "Nov 01 12:25", "Nov 01 12:30"]  # fmt: skip
+    seconds = ticks(T0 + timedelta(seconds=5), T0 + timedelta(seconds=20))
+    assert [t.label for t in seconds] == ["Nov 01 12:00", "Nov 01 12:00"]  # its two ends
 
 
 def test_bands_are_placed_by_time_with_a_tooltip_each() -> None:

@@ -188,3 +188,21 @@ def test_the_chart_shows_only_this_workspaces_results(client: TestClient, seeded
     login(client, seeded.keys["read"])
     history = section(client.get(f"/domains/{DOMAIN}").text, "history")
     assert 'data-check="spf"' in history and 'data-check="bimi"' not in history
+
+
+def test_a_group_names_its_subject_once_when_every_finding_shares_it() -> None:
+    from email_infrastructure.services.domain_detail import group_findings
+
+    same = [{"id": "spf.x", "severity": "warning", "subject": "a.test", "check": "spf", "message": m} for m in "ab"]
+    other = {"id": "spf.x", "severity": "error", "subject": "b.test", "check": "spf", "message": "c"}
+    lone = {"id": "dkim.y", "severity": "warning", "subject": "a.test", "check": "dkim", "message": "d"}
+    groups = group_findings([*same, lone])
+    assert [(g.id, g.where, len(g.items)) for g in groups] == [
+        ("spf.x", "a.test · spf", 2),
+        ("dkim.y", "a.test · dkim", 1),
+    ]
+    mixed = group_findings([*same, other, lone])
+    assert [(g.id, g.severity, g.where) for g in mixed] == [
+        ("spf.x", "error", ""),
+        ("dkim.y", "warning", "a.test · dkim"),
+    ]

@@ -22,7 +22,7 @@ AXIS = 30  # below the lanes: tick marks and dates
 #: the statuses a band can have, in the legend's order
 STATES = ("ok", "warning", "unknown", "error")
 _DAY_STEPS = (1, 2, 3, 5, 7, 14)
-_HOUR_STEPS = (1, 2, 3, 6, 12)
+_MINUTE_STEPS = (1, 5, 10, 15, 30, 60, 120, 180, 360, 720)
 MAX_TICKS = 8
 _BAND = Markup('<rect class="band f-{}" data-status="{}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>')
 
@@ -40,22 +40,24 @@ def _stamp(value: datetime) -> str:
 
 
 def ticks(start: datetime, end: datetime) -> list[Tick]:
-    """Dates (midnights, UTC) along `start`..`end`, or hours for a span under two days; at most 8."""
+    """Dates (midnights, UTC) along `start`..`end`, or times for a span under two days; at most 8, at least 2."""
     span = end - start
     if span >= timedelta(days=2):
-        step = next((d for d in _DAY_STEPS if span / timedelta(days=d) <= MAX_TICKS), 30)
+        days = next((d for d in _DAY_STEPS if span / timedelta(days=d) <= MAX_TICKS), 30)
+        step, fmt = timedelta(days=days), "%b %d"
         first = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-        delta, fmt = timedelta(days=step), "%b %d"
     else:
-        step = next((h for h in _HOUR_STEPS if span / timedelta(hours=h) <= MAX_TICKS), 24)
-        first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        delta, fmt = timedelta(hours=step), "%b %d %H:%M"
-        first += timedelta(hours=(-first.hour) % step)
+        minutes = next((m for m in _MINUTE_STEPS if span / timedelta(minutes=m) <= MAX_TICKS), 24 * 60)
+        step, fmt = timedelta(minutes=minutes), "%b %d %H:%M"
+        midnight = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        first = midnight + step * ((start - midnight) // step + 1)
     out: list[Tick] = []
     at = first
     while at <= end:
         out.append(Tick(at, at.strftime(fmt)))
-        at += delta
+        at += step
+    if len(out) < 2:  # a span shorter than one step: its two ends, to the minute
+        out = [Tick(t, t.astimezone(UTC).strftime("%b %d %H:%M")) for t in (start, end)]
     return out
 
 

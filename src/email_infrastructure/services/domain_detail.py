@@ -69,6 +69,12 @@ class FindingGroup:
     hint: str
     items: list[dict[str, Any]]
 
+    @property
+    def where(self) -> str:
+        """`subject · check` when every finding of the group has the same ones, else ''."""
+        places = {(str(f.get("subject", "")), str(f.get("check", ""))) for f in self.items}
+        return " · ".join(next(iter(places))) if len(places) == 1 else ""
+
 
 def group_findings(findings: list[dict[str, Any]]) -> list[FindingGroup]:
     """Findings by id, errors first, then the largest groups: 70 `drift.missing` are one group."""
