@@ -79,6 +79,8 @@ def test_a_domain_lookup_shows_the_findings_of_audit_with_evidence_and_fixes(
     assert "v=spf1 ip4:127.0.0.10 -all" in html  # the evidence: the records seen
     assert re.search(r'<tr data-subject="twospf.test" data-check="spf">.*?s-error', html)
     assert "Nothing is stored" in html
+    severities = re.findall(r'<article class="finding s-(\w+)"', html)
+    assert severities[0] == "error" and severities == sorted(severities, key=["error", "warning", "info"].index)
 
 
 def test_a_given_selector_is_the_one_checked(looked: TestClient, seeded: Seeded) -> None:

@@ -60,14 +60,19 @@ def parse(query: str, selector: str = "") -> Subject:
         raise UserError(f"{text!r} is neither a domain name nor an IP address: {exc}") from None
 
 
+#: the order findings are listed in: what needs fixing first
+_SEVERITY = {"error": 0, "warning": 1, "info": 2}
+
+
 def flatten(report: AuditReport) -> list[dict[str, Any]]:
-    """Every finding of a report with its subject, check and fix, in the report's order."""
-    return [
+    """Every finding of a report with its subject, check and fix: errors, then warnings, then the rest."""
+    found = [
         {**finding.to_json(), "hint": finding.hint, "subject": subject.subject, "check": check}
         for subject in [*report.domains, *report.ips]
         for check, result in subject.checks.items()
         for finding in result.findings
     ]
+    return sorted(found, key=lambda f: _SEVERITY.get(str(f["severity"]), 3))
 
 
 async def lookup(app: App, subject: Subject) -> Lookup:
