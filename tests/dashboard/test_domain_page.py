@@ -63,6 +63,7 @@ def test_each_record_column_names_its_source_and_when_it_was_read(client: TestCl
     assert "API, as the plan reads it" in heads[1][1]
     assert "drift check" in heads[2][1] and ", read 20" in heads[2][1]
     assert "not read:" not in records
+    assert 'href="/lookup?q=acme-mail.test" id="lookup-domain"' in records  # the live DNS, audited now
     # the seeded drift check saw a different _dmarc value: that cell differs, shown escaped; the rest matched
     dmarc = re.search(
         r'<tr class="r-[a-z-]+" data-dns="different">\s*<td class="mono">_dmarc.acme-mail.test</td>(.*?)</tr>',
