@@ -150,7 +150,7 @@ def test_domain_page_shows_the_diff_findings_with_fixes_history_and_mailboxes(
     assert "_dmarc.acme-mail.test" in page
     assert "drift.changed" in page
     assert "`email-infra apply DOMAIN` (or update the inventory)" in page  # the finding's fix (monitoring/findings.py)
-    assert '<svg class="history"' in page and 'class="f-error"' in page
+    assert '<svg class="chart" role="img"' in page and 'class="band f-error"' in page
     assert "cara.diaz@acme-mail.test" in page
     assert client.get("/domains/nope.test").status_code == 404
 

@@ -23,6 +23,7 @@ def extension(api: FastAPI) -> None:
         dmarc,
         edit,
         live,
+        lookup,
         mailboxes,
         plans,
         servers,
@@ -33,7 +34,7 @@ def extension(api: FastAPI) -> None:
     api.include_router(auth.router)
     api.include_router(workspaces.router)
     # edit first: its `/domains/new` is not the domain page of a domain called `new`
-    for module in (edit, views, plans, dmarc, mailboxes, servers, live, admin):
+    for module in (edit, views, plans, dmarc, mailboxes, servers, live, admin, lookup):
         # each page twice: in the key's own workspace at `/…`, in a named one at `/workspaces/{ws}/…`
         api.include_router(module.router)
         api.include_router(module.router, prefix=workspaces.PREFIX)

@@ -35,6 +35,7 @@ SECTIONS = (
     "/admin/keys",
     "/admin/alerts",
     "/admin/vault",
+    "/lookup",
 )
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
