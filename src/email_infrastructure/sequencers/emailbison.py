@@ -31,6 +31,7 @@ from email_infrastructure.sequencers.provider import (
     AccountExistsError,
     AccountHealth,
     AccountSettings,
+    HealthState,
     Login,
     RemoteAccount,
 )
@@ -67,6 +68,7 @@ def settings_of(raw: dict[str, Any]) -> AccountSettings:
 
 def health_of(raw: dict[str, Any]) -> AccountHealth:
     """`status` ("Connected" is the one confirmed value) and `warmup_enabled`."""
+    state: HealthState
     status = raw.get("status")
     warmup = raw.get("warmup_enabled")
     if status == "Connected":
@@ -76,7 +78,7 @@ def health_of(raw: dict[str, Any]) -> AccountHealth:
     else:
         state, detail, connected = "unknown", "", None
     return AccountHealth(
-        state=state,  # type: ignore[arg-type]  # one of the literals above
+        state=state,
         detail=detail,
         connected=connected,
         warmup=None if warmup is None else ("enabled" if warmup else "disabled"),

@@ -93,21 +93,15 @@ def settings_of(raw: dict[str, Any]) -> AccountSettings:
 def health_of(raw: dict[str, Any], sent_today: int | None = None) -> AccountHealth:
     """`status`, `status_message`, `warmup_status` and `stat_warmup_score`, normalised."""
     status = raw.get("status")
-    state, detail, connected = (
-        _STATUS.get(status, ("unknown", f"status {status}", None))
-        if status is not None
-        else (
-            "unknown",
-            "",
-            None,
-        )
-    )
+    unknown: tuple[HealthState, str, bool | None] = ("unknown", "" if status is None else f"status {status}", None)
+    state, detail, connected = _STATUS.get(status, unknown) if isinstance(status, int) else unknown
     message = raw.get("status_message")
     if state == "error" and isinstance(message, dict):
         words = message.get("e_message") or message.get("response") or message.get("code")
         detail = f"{detail}: {words}" if words else detail
-    warmup = _WARMUP.get(raw.get("warmup_status", 0), str(raw.get("warmup_status")))
-    if state == "ok" and raw.get("warmup_status", 0) < 0:
+    warmup_status = raw.get("warmup_status")
+    warmup = _WARMUP.get(warmup_status, str(warmup_status)) if isinstance(warmup_status, int) else None
+    if state == "ok" and isinstance(warmup_status, int) and warmup_status < 0:
         state, detail = "warning", f"warmup {warmup}"
     score = raw.get("stat_warmup_score")
     return AccountHealth(

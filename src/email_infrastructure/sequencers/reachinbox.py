@@ -21,6 +21,7 @@ from email_infrastructure.sequencers.common import Limiters, SequencerClient, wi
 from email_infrastructure.sequencers.provider import (
     AccountHealth,
     AccountSettings,
+    HealthState,
     Login,
     RemoteAccount,
     SequencerCapabilityError,
@@ -55,6 +56,7 @@ def settings_of(raw: dict[str, Any]) -> AccountSettings:
 
 def health_of(raw: dict[str, Any]) -> AccountHealth:
     """`isDisconnected`/`statusMessage`, `isActive`, `warmupHealthScore`, `mailsSentToday`."""
+    state: HealthState
     disconnected = raw.get("isDisconnected")
     message = str(raw.get("statusMessage") or "")
     if disconnected:
@@ -69,7 +71,7 @@ def health_of(raw: dict[str, Any]) -> AccountHealth:
         state, detail = "ok", ""
     warmup, score, sent = raw.get("warmupEnabled"), raw.get("warmupHealthScore"), raw.get("mailsSentToday")
     return AccountHealth(
-        state=state,  # type: ignore[arg-type]  # one of the literals above
+        state=state,
         detail=detail,
         connected=None if disconnected is None else not disconnected,
         warmup=None if warmup is None else ("enabled" if warmup else "paused"),

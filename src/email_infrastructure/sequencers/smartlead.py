@@ -33,6 +33,7 @@ from email_infrastructure.sequencers.provider import (
     AccountExistsError,
     AccountHealth,
     AccountSettings,
+    HealthState,
     Login,
     RemoteAccount,
 )
@@ -70,6 +71,11 @@ def scrub(body: Any) -> Any:
 class _SmartleadClient(SequencerClient):
     provider = "smartlead"
 
+    def __init__(self, base_url: str, *, api_key: str, **options: Any) -> None:
+        super().__init__(base_url, **options)
+        # Smartlead takes the key only in the query string, on every request
+        self._client.params = httpx.QueryParams({"api_key": api_key})
+
     async def read(self, method: str, path: str, **kwargs: Any) -> Any:
         """`json()` with the passwords dropped before anything else sees the body."""
         return scrub(await self.json(method, path, **kwargs))
@@ -104,6 +110,7 @@ def settings_of(raw: dict[str, Any]) -> AccountSettings:
 
 def health_of(raw: dict[str, Any]) -> AccountHealth:
     """`is_smtp_success`/`is_imap_success` (+ their errors), `warmup_details`, `daily_sent_count`."""
+    state: HealthState
     smtp, imap = raw.get("is_smtp_success"), raw.get("is_imap_success")
     warmup = raw.get("warmup_details") or {}
     status = warmup.get("status")
@@ -123,7 +130,7 @@ def health_of(raw: dict[str, Any]) -> AccountHealth:
         state, detail = ("ok" if connected else "unknown"), ""
     sent = raw.get("daily_sent_count")
     return AccountHealth(
-        state=state,  # type: ignore[arg-type]  # one of the four literals above
+        state=state,
         detail=detail,
         connected=connected,
         warmup=status.lower() if isinstance(status, str) else None,
@@ -159,13 +166,13 @@ class SmartleadProvider:
         self.client_id = client_id
         self._client = _SmartleadClient(
             (api_url or DEFAULT_API_URL).rstrip("/"),
+            api_key=token,
             rate_limiter=rate_limiter or default_limiter(),
             sleep=sleep,
             transport=transport,
             retry=retry,
         )
         self._client.provider = name
-        self._client._client.params = httpx.QueryParams({"api_key": token})
 
     async def aclose(self) -> None:
         """Close the connection pool."""
