@@ -49,10 +49,24 @@ async def test_create_reads_back_and_find_sees_it(instantly: FakeInstantly, prov
     assert await provider.find("nobody@a.example") is None
 
 
-async def test_a_second_create_is_account_exists(provider: InstantlyProvider) -> None:
+@pytest.mark.parametrize("duplicate_status", [400, None])
+async def test_a_second_create_is_account_exists(
+    instantly: FakeInstantly, provider: InstantlyProvider, duplicate_status: int | None
+) -> None:
+    instantly.duplicate_status = duplicate_status  # refused, or answered with the old account (unconfirmed)
     await provider.create(login(), SETTINGS)
     with pytest.raises(AccountExistsError):
-        await provider.create(login(), SETTINGS)
+        await provider.create(login(password="Other-pw-1"), SETTINGS)
+    assert instantly.accounts["jon@a.example"]["_secret"]["smtp_password"] == PASSWORD
+    assert len(instantly.calls("POST", "/api/v2/accounts")) == 1
+
+
+async def test_a_failing_login_shows_in_health_after_create(
+    instantly: FakeInstantly, provider: InstantlyProvider
+) -> None:
+    instantly.fail_login.add("jon@a.example")
+    created = await provider.create(login(), SETTINGS)
+    assert created.health.state == "error" and created.health.connected is False and "535" in created.health.detail
 
 
 async def test_listing_pages_by_cursor_100_at_a_time(instantly: FakeInstantly, provider: InstantlyProvider) -> None:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from email_infrastructure.core.errors import ProviderError, ProviderServerError
+from email_infrastructure.core.errors import ProviderError, ProviderServerError, ProviderValidationError
 from email_infrastructure.core.logging import redact_text
 from email_infrastructure.sequencers import smartlead as module
 from email_infrastructure.sequencers.provider import AccountExistsError, AccountSettings, SequencerProvider
@@ -197,3 +197,16 @@ async def test_the_key_never_reaches_a_log_record(smartlead: FakeSmartlead, capl
     assert redact_text(f"?api_key={key}") != f"?api_key={key}" and redact_text(key) != key
     assert caplog.records and not any(key in text for text in redacted_records(caplog.records))
     await provider.aclose()
+
+
+async def test_a_failing_login_is_refused_or_stored_disconnected(
+    smartlead: FakeSmartlead, provider: SmartleadProvider
+) -> None:
+    smartlead.fail_login.add("jon@a.example")
+    with pytest.raises(ProviderValidationError, match="SMTP connection failed"):
+        await provider.create(login(), SETTINGS)
+    assert smartlead.accounts == {}
+    smartlead.login_failure = "store"  # which one Smartlead does is unconfirmed
+    created = await provider.create(login(), SETTINGS)
+    assert created.health.state == "error" and created.health.connected is False
+    assert created.health.detail == "SMTP: Invalid credentials; IMAP: Invalid credentials"

@@ -207,7 +207,13 @@ class InstantlyProvider:
             return None
 
     async def create(self, login: Login, settings: AccountSettings) -> RemoteAccount:
-        """One POST (+ one warmup job when warmup is wanted); a lost answer is followed by `find`."""
+        """GET (absent?), POST, and a warmup job when warmup is wanted; a lost answer is followed by `find`.
+
+        The look-up first: whether a second POST of one email is refused or answers the existing
+        account (keeping its old password) is unconfirmed, and a GET costs little of the budget.
+        """
+        if await self.find(login.email) is not None:
+            raise AccountExistsError(f"{login.email} is already an account at Instantly", provider=self.name)
         body = {
             "email": login.email,
             "first_name": login.first_name,
@@ -226,14 +232,15 @@ class InstantlyProvider:
         try:
             raw = await self._client.json("POST", ACCOUNTS, json=body, idempotent=False, retry_unavailable=False)
         except LOST_ANSWER as exc:
-            return await recover_lost_create(exc, lambda: self.find(login.email))
+            account = await recover_lost_create(exc, lambda: self.find(login.email))
         except ProviderValidationError as exc:
-            # a second create of one email: status and words unconfirmed (the spec lists no 409)
+            # made between our look-up and the POST: status and words unconfirmed (the spec lists no 409)
             if "already" in str(exc).lower():
                 raise AccountExistsError(f"{login.email}: {exc}", provider=self.name, status=exc.status) from None
             raise
-        account = _account(raw)
-        if settings.warmup:
+        else:
+            account = _account(raw)
+        if settings.warmup and not account.settings.warmup:
             await self._warmup([login.email], True)
             account = with_settings(account, warmup=True)
         return account
