@@ -230,15 +230,20 @@ class SmartleadProvider:
         # with an `id`, save overwrites that account: sending it twice does no harm
         keyed = "id" in body
         try:
-            answer = await self._client.read(
+            response = await self._client.request(
                 "POST", "/email-accounts/save", json=body, idempotent=keyed, retry_unavailable=keyed
             )
         except LOST_ANSWER as exc:
             if keyed:
                 raise  # retried already; whether the new password took is unknown: the next run sends it again
             return await recover_lost_create(exc, lambda: self.find(email))
-        # two success shapes: `{emailAccountId}` (captured) or `{data: {id}}` (docs)
-        data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
+        try:
+            parsed = scrub(response.json())
+        except ValueError:
+            parsed = None  # some Smartlead writes answer plain text ("success")
+        answer: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
+        # two success shapes: `{emailAccountId}` (captured) or `{data: {id}}` (docs); neither: look it up
+        data = answer["data"] if isinstance(answer.get("data"), dict) else {}
         account_id = answer.get("emailAccountId") or data.get("id")
         if account_id is None:
             found = await self.find(email)
@@ -264,12 +269,12 @@ class SmartleadProvider:
         base = f"/email-accounts/{account.remote_id}"
         plain = {theirs: getattr(settings, ours) for ours, theirs in _SETTINGS.items() if ours in changed}
         if plain:
-            await self._client.read("POST", base, json=plain, idempotent=True)
+            await self._client.request("POST", base, json=plain, idempotent=True)
         if changed & ({"warmup"} | set(_WARMUP)):
             want = merged(settings, account.settings)
             body: dict[str, Any] = {"warmup_enabled": bool(want.warmup)}
             body |= {theirs: getattr(settings, ours) for ours, theirs in _WARMUP.items() if ours in changed}
-            await self._client.read("POST", f"{base}/warmup", json=body, idempotent=True)
+            await self._client.request("POST", f"{base}/warmup", json=body, idempotent=True)
         return await self._get(account.remote_id)
 
     async def change_password(self, account: RemoteAccount, login: Login) -> RemoteAccount:
@@ -280,7 +285,7 @@ class SmartleadProvider:
     async def delete(self, account: RemoteAccount) -> None:
         """`DELETE /email-accounts/{id}` (a soft delete at Smartlead); 404 counts as done."""
         try:
-            await self._client.read("DELETE", f"/email-accounts/{account.remote_id}")
+            await self._client.request("DELETE", f"/email-accounts/{account.remote_id}")
         except ProviderNotFoundError:
             return
 
