@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-import socket
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -75,7 +75,8 @@ class HttpsFakeServer(FakeServer):
             try:
                 request.do_handshake()
             except (ssl.SSLError, OSError):
-                _close(request)
+                with contextlib.suppress(OSError):
+                    request.close()
                 return
             finish(request, client_address)
 
@@ -85,10 +86,3 @@ class HttpsFakeServer(FakeServer):
     def url(self) -> str:
         """Base URL (https)."""
         return f"https://127.0.0.1:{self.port}"
-
-
-def _close(request: socket.socket) -> None:
-    try:
-        request.close()
-    except OSError:
-        pass

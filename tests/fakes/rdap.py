@@ -80,7 +80,11 @@ class RdapDomain:
             "events": [{"eventAction": action, "eventDate": rfc3339(when)} for action, when in events],
             "secureDNS": {"delegationSigned": False},
             "nameservers": [{"objectClassName": "nameserver", "ldhName": ns.upper()} for ns in self.nameservers],
-            "rdapConformance": ["rdap_level_0", "icann_rdap_technical_implementation_guide_0", "icann_rdap_response_profile_0"],
+            "rdapConformance": [
+                "rdap_level_0",
+                "icann_rdap_technical_implementation_guide_0",
+                "icann_rdap_response_profile_0",
+            ],
             "notices": [
                 {
                     "title": "Terms of Use",
@@ -179,7 +183,9 @@ class FakeRdap:
         return self.server
 
     # the server ------------------------------------------------------------------------------
-    def __call__(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes) -> Response:
+    def __call__(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes
+    ) -> Response:
         with self._lock:
             answer = self._answer(method, unquote(path))
             self.log.append(Call(method, unquote(path), answer[0]))
