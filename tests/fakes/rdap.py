@@ -2,7 +2,8 @@
 
 Reproduces: `GET {base}domain/{name}` answers in the RFC 9083 shape of a Verisign answer (§6.2: upper-case
 `ldhName`, status strings with spaces, RFC 3339 UTC event dates, a registrar entity with its IANA id,
-nameservers, `rdapConformance`, `notices`), media type `application/rdap+json`, 404 for unknown names,
+nameservers, `rdapConformance`, `notices`; optionally a `related` link to a registrar answer at
+`{base}registrar/domain/{name}` with a "registrar expiration" event), media type `application/rdap+json`, 404 for unknown names,
 400 for a malformed name, 429 with `Retry-After` (RFC 7480 §5.3/§5.5) and the RFC 9083 §6 error body
 `{errorCode, title, description}`. The bootstrap `dns.json` is served at `bootstrap_url` (a path of its
 own, as if IANA's) and can be written to a file. **Chosen here** (servers differ, §6.4): error titles and
@@ -54,19 +55,28 @@ class RdapDomain:
     handle: str = ""
     #: further events as (eventAction, when), e.g. ("transfer", …)
     extra_events: list[tuple[str, datetime]] = field(default_factory=list)
+    #: when set, the registry answer links (`rel: related`) to the registrar's RDAP, which adds a
+    #: "registrar expiration" event with this date (the expiry truth during auto-renew, §6.3)
+    registrar_expires: datetime | None = None
 
-    def answer(self, base_url: str, updated: datetime) -> dict[str, Any]:
-        """The RFC 9083 domain object (upper-case names, as Verisign writes them)."""
+    def answer(self, base_url: str, updated: datetime, *, registrar_view: bool = False) -> dict[str, Any]:
+        """The RFC 9083 domain object (upper-case names, as Verisign writes them); the registrar's when asked."""
         ldh = self.name.upper()
         events = [("registration", self.registered), ("expiration", self.expires)]
         if self.last_changed is not None:
             events.append(("last changed", self.last_changed))
+        if registrar_view and self.registrar_expires is not None:
+            events.append(("registrar expiration", self.registrar_expires))
         events += [*self.extra_events, ("last update of RDAP database", updated)]
+        prefix = f"{base_url}registrar/" if registrar_view else base_url
+        links = [{"rel": "self", "href": f"{prefix}domain/{ldh}", "type": MEDIA_TYPE}]
+        if self.registrar_expires is not None and not registrar_view:
+            links.append({"rel": "related", "href": f"{base_url}registrar/domain/{ldh}", "type": MEDIA_TYPE})
         return {
             "objectClassName": "domain",
             "handle": self.handle or f"{zlib.crc32(self.name.encode())}_DOMAIN_{ldh.rsplit('.', 1)[-1]}-TEST",
             "ldhName": ldh,
-            "links": [{"rel": "self", "href": f"{base_url}domain/{ldh}", "type": MEDIA_TYPE}],
+            "links": links,
             "status": list(self.status),
             "entities": [
                 {
@@ -194,8 +204,10 @@ class FakeRdap:
     def _answer(self, method: str, path: str) -> Response:
         if path == BOOTSTRAP_PATH:  # IANA's file: not counted by the registry's limits
             return 200, {"Content-Type": "application/json"}, json.dumps(self.bootstrap()).encode()
-        if method not in ("GET", "HEAD"):
-            return error(405, "Only GET and HEAD are supported.")
+        if method != "GET":
+            return error(405, "Only GET is supported.")
+        registrar_view = path.startswith("/registrar/domain/")
+        path = path.removeprefix("/registrar")
         if not path.startswith("/domain/"):
             return error(400, f"Unsupported query path {path}.")
         if self.throttle_next > 0:
@@ -214,7 +226,9 @@ class FakeRdap:
         domain = self.domains.get(name)
         if domain is None or name.rsplit(".", 1)[-1] not in self.tlds:
             return error(404, "The domain is not registered in this registry.")
-        payload = json.dumps(domain.answer(self.url, self.updated)).encode()
+        if registrar_view and domain.registrar_expires is None:
+            return error(404, "The registrar has no RDAP answer for this domain.")
+        payload = json.dumps(domain.answer(self.url, self.updated, registrar_view=registrar_view)).encode()
         return 200, {"Content-Type": MEDIA_TYPE, "Access-Control-Allow-Origin": "*"}, payload
 
 

@@ -91,6 +91,22 @@ def test_edits_to_the_model_show_in_the_next_answer(rdap: FakeRdap) -> None:
     assert body["status"] == ["auto renew period"]
 
 
+def test_a_related_link_leads_to_the_registrar_answer(rdap: FakeRdap) -> None:
+    rdap.add_domain("grace.test", NOW - timedelta(days=400), NOW + timedelta(days=330), status=["auto renew period"])
+    plain = get(rdap, f"{rdap.url}domain/grace.test").json()
+    assert [link["rel"] for link in plain["links"]] == ["self"]
+    assert get(rdap, f"{rdap.url}registrar/domain/grace.test").status_code == 404
+
+    rdap.domains["grace.test"].registrar_expires = NOW - timedelta(days=35)
+    registry = get(rdap, f"{rdap.url}domain/grace.test").json()
+    (related,) = [link for link in registry["links"] if link["rel"] == "related"]
+    registrar = get(rdap, related["href"]).json()
+
+    assert related["type"] == MEDIA_TYPE
+    assert "registrar expiration" not in {e["eventAction"] for e in registry["events"]}
+    assert {"eventAction": "registrar expiration", "eventDate": "2026-10-31T08:00:00Z"} in registrar["events"]
+
+
 @pytest.mark.parametrize("name", ["unknown.test", "acme.example"])
 def test_unknown_names_are_404_with_the_rfc9083_error_body(rdap: FakeRdap, name: str) -> None:
     rdap.add_domain("acme.test", NOW, NOW + timedelta(days=365))

@@ -10,7 +10,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from tests.fixtures.parent_dns import DELEGATION_TTL, ParentDns, ask
+from tests.fixtures.parent_dns import DELEGATION_TTL, ParentDns, ask, authoritative
 from tests.fixtures.pdns import PowerDns
 
 
@@ -96,13 +96,11 @@ def test_our_nameserver_answers_soa_with_aa_only_when_it_serves_the_child(
     lame = ask(glue, pdns.dns_port, domain, "SOA")
     assert lame.rcode() == dns.rcode.REFUSED and not lame.flags & dns.flags.AA
 
-    pdns.replace_zones({domain: []})
-    try:
+    with authoritative(pdns, domain):
         served = ask(glue, pdns.dns_port, domain, "SOA")
-    finally:
-        pdns.drop_zones([domain])
     assert served.rcode() == dns.rcode.NOERROR and served.flags & dns.flags.AA
     assert set(names(served, "answer", "SOA")) == {domain}
+    assert ask(glue, pdns.dns_port, domain, "SOA").rcode() == dns.rcode.REFUSED
 
 
 def test_a_nameserver_that_only_refers_is_lame_without_aa(parent_dns: ParentDns) -> None:
