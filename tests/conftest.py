@@ -29,7 +29,7 @@ POSTGRES_ADMIN_URL = os.environ.get("EMAIL_INFRA_TEST_POSTGRES_URL", "postgresql
 #: markers given from the fixtures a test uses, so that `-m "not postgres"` (say) selects without reading every test
 SERVICE_MARKERS = {
     "postgres": {"postgres_server"},
-    "pdns": {"pdns", "audit_dns"},
+    "pdns": {"pdns", "audit_dns", "parent_dns"},
     "mailserver": {"mailserver"},
     "redis": {"redis_prefix", "unique_prefix"},
     "browser": {"chromium"},
