@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from xml.etree import ElementTree as ET
 
-from tests.fakes.registrar_base import Charge, FakeRegistrar, Response
+from tests.fakes.registrar_base import Charge, FakeRegistrar, Response, add_years
 
 PATH = "/xml.response"
 NAMESPACE = "http://api.namecheap.com/xml.response"
@@ -130,7 +130,7 @@ class FakeNamecheap(FakeRegistrar):
             "id": next(self._ids),
             "name": domain,
             "created": created,
-            "expires": created.replace(year=created.year + years),
+            "expires": add_years(created, years),
             "privacy": privacy,
             "auto_renew": False,
             "locked": False,

@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.registrar_base import Charge, FakeRegistrar, Response
+from tests.fakes.registrar_base import Charge, FakeRegistrar, Response, add_years
 
 PREFIX = "/api/json/v3"
 API_VERSION = "3.44"
@@ -124,7 +124,7 @@ class FakePorkbun(FakeRegistrar):
             "status": "ACTIVE",
             "tld": tld,
             "createDate": created.strftime("%Y-%m-%d %H:%M:%S"),
-            "expireDate": created.replace(year=created.year + years).strftime("%Y-%m-%d %H:%M:%S"),
+            "expireDate": add_years(created, years).strftime("%Y-%m-%d %H:%M:%S"),
             "securityLock": 1,
             "whoisPrivacy": int(whois_privacy),
             "autoRenew": 1,

@@ -21,6 +21,14 @@ EPOCH = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 CLOCK_START = ManualClock().now
 
 
+def add_years(when: datetime, years: int) -> datetime:
+    """The same day `years` later (29 February → 28 February)."""
+    try:
+        return when.replace(year=when.year + years)
+    except ValueError:
+        return when.replace(year=when.year + years, day=28)
+
+
 @dataclass(frozen=True)
 class RegistrarCall(Call):
     """One request: `path` is the URL path (Porkbun) or the `Command` (Namecheap), `outcome` the vendor's verdict.

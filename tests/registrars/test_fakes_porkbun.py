@@ -147,13 +147,13 @@ def test_premium_terms_blocked_orders_and_dry_run(porkbun: FakePorkbun) -> None:
     porkbun.premium["cash.com"] = 5000
     premium = buy(porkbun, "cash.com", 5000)
     porkbun.premium_by_api = True
-    premium_allowed = buy(porkbun, "cash.com", 5000)
+    premium_allowed = buy(porkbun, "cash.com", 5000, whoisPrivacy=False)
     no_terms = post(porkbun, "/domain/create/coldmail-7.com", cost=1108)
     dry = post(porkbun, "/domain/create/coldmail-7.com", cost=0, agreeToTerms="yes", dryRun=True).json()
     porkbun.orders_blocked = True
     blocked = buy(porkbun, "coldmail-8.com", 1108)
     assert premium.json()["code"] == "DOMAIN_NOT_AVAILABLE" and premium.status_code == 400
-    assert premium_allowed.json()["cost"] == 5000
+    assert premium_allowed.json()["cost"] == 5000 and porkbun.domains["cash.com"]["whoisPrivacy"] == 0
     assert no_terms.status_code == 400 and no_terms.json()["status"] == "ERROR"
     assert dry == {
         "status": "SUCCESS",
