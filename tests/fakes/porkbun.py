@@ -90,6 +90,10 @@ class FakePorkbun(FakeRegistrar):
     new_domains_opted_in: bool = True
     #: account not verified (email/phone/ID): every create refused
     orders_blocked: bool = False
+    #: TLDs sold on the website only (`apiRegisterable: false`; .us/.ca/.eu/.au per the register guide)
+    website_only: set[str] = field(default_factory=lambda: {"us", "ca", "eu", "au"})
+    #: TLDs whose creates meet the undocumented `FRAUD_BLOCK` (every sandbox .io create); empty by default
+    fraud_block: set[str] = field(default_factory=set)
     #: unconfirmed knob: premium names stay refused unless this is on (then the premium quote must match)
     premium_by_api: bool = False
     order_cap: int = 10_000
@@ -208,6 +212,8 @@ class FakePorkbun(FakeRegistrar):
             return self._check(arg)
         if head == "domain/create" and method == "POST" and arg:
             return self._create(arg, data, headers, out)
+        if head == "domain/getRegistrationRequirements" and method == "GET" and arg:
+            return self._requirements(arg)
         if head == "domain/get" and method in ("GET", "POST") and arg:
             return {"domain": self._owned(arg)}
         if head == "domain/getNs" and method == "POST" and arg:
@@ -291,6 +297,9 @@ class FakePorkbun(FakeRegistrar):
             self._attempt()
         if str(data.get("agreeToTerms", "")).lower() != "yes":
             raise PorkbunError(400, "You must agree to the terms (agreeToTerms: yes).", "TERMS_NOT_ACCEPTED")
+        tld = domain.rsplit(".", 1)[-1]
+        if tld in self.website_only:
+            raise PorkbunError(400, f"The .{tld} TLD cannot be registered via API.", "TLD_NOT_API_REGISTERABLE")
         price = self._tld(domain)
         if self.orders_blocked:
             raise PorkbunError(403, "Orders are blocked on this account.", "ORDERS_BLOCKED")
@@ -305,6 +314,8 @@ class FakePorkbun(FakeRegistrar):
         ):
             minimum = f"minimum allowed duration ({price.min_years} years). " if price.min_years > 1 else ""
             raise PorkbunError(400, f"{minimum}Expected: {expected} cents (${expected / 100:.2f})", "COST_MISMATCH")
+        if tld in self.fraud_block:
+            raise PorkbunError(400, "Unable to process order at this time. (001)", "FRAUD_BLOCK")
         if expected > self.order_cap:
             raise PorkbunError(400, "Registrations over $100 are not currently supported via API.", "ORDER_TOO_LARGE")
         if expected > self.balance:
@@ -358,6 +369,18 @@ class FakePorkbun(FakeRegistrar):
             f"{limit} out of {limit} create attempts within {seconds:g} seconds used.",
             f"{limit}_OUT_OF_{limit}_CREATE_ATTEMPTS_WITHIN_{seconds:g}_SECONDS_USED",
         )
+
+    def _requirements(self, tld: str) -> dict[str, Any]:
+        if tld not in self.prices and tld not in self.website_only:
+            raise PorkbunError(404, "TLD not supported.", "TLD_NOT_SUPPORTED")
+        return {
+            "tld": tld,
+            "apiRegisterable": tld not in self.website_only,
+            "registrationDurationYears": self.prices[tld].min_years if tld in self.prices else 1,
+            "maxRegistrationYears": None,
+            "whoisPrivacySupported": True,
+            "requiresValidatedAddress": False,
+        }
 
     def _owned(self, domain: str) -> dict[str, Any]:
         if domain not in self.domains:

@@ -136,6 +136,21 @@ def test_cost_must_match_the_quote_and_stay_under_the_cap(
     assert porkbun.balance == 100_000 and not porkbun.charges and not porkbun.domains
 
 
+def test_registration_requirements_website_only_tlds_and_fraud_block(porkbun: FakePorkbun) -> None:
+    keys = {"X-API-Key": porkbun.apikey, "X-Secret-API-Key": porkbun.secretapikey}
+    ai = httpx.get(f"{porkbun.url}/domain/getRegistrationRequirements/ai", headers=keys).json()
+    us = httpx.get(f"{porkbun.url}/domain/getRegistrationRequirements/us", headers=keys).json()
+    website = buy(porkbun, "coldmail-7.us", 1000)
+    porkbun.fraud_block.add("io")
+    mismatch = buy(porkbun, "coldmail-7.io", 2812)
+    fraud = buy(porkbun, "coldmail-7.io", 5180)
+    assert (ai["apiRegisterable"], ai["registrationDurationYears"]) == (True, 2)
+    assert us["apiRegisterable"] is False and website.json()["code"] == "TLD_NOT_API_REGISTERABLE"
+    # COST_MISMATCH is checked before FRAUD_BLOCK, as in the sandbox
+    assert mismatch.json()["code"] == "COST_MISMATCH" and fraud.json()["code"] == "FRAUD_BLOCK"
+    assert not porkbun.charges
+
+
 def test_insufficient_balance_is_refused_and_nothing_charged(porkbun: FakePorkbun) -> None:
     porkbun.balance = 1000
     refused = buy(porkbun, "coldmail-7.com", 1108)
