@@ -109,7 +109,8 @@ class FakePorkbun(FakeRegistrar):
     #: TLDs whose getNs names carry a trailing dot (.de in DNSControl's notes)
     trailing_dot_tlds: set[str] = field(default_factory=lambda: {"de"})
     your_ip: str = "127.0.0.1"
-    idempotency: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    #: Idempotency-Key → (when, request digest, answer); replayed for 24 h
+    idempotency: dict[str, tuple[float, str, dict[str, Any]]] = field(default_factory=dict)
     _orders: itertools.count[int] = field(default_factory=lambda: itertools.count(9_913_724))
 
     # test helpers ----------------------------------------------------------------------------
@@ -286,8 +287,8 @@ class FakePorkbun(FakeRegistrar):
     ) -> dict[str, Any]:
         key = headers.get("idempotency-key")
         digest = hashlib.sha256(json.dumps([domain, data], sort_keys=True).encode()).hexdigest()
-        if key and key in self.idempotency:
-            seen, result = self.idempotency[key]
+        if key and key in self.idempotency and self.clock() - self.idempotency[key][0] < 86_400:
+            _, seen, result = self.idempotency[key]
             if seen != digest:
                 raise PorkbunError(409, "Idempotency key reused with a different request.", "IDEMPOTENCY_KEY_MISMATCH")
             out["idempotent-replayed"] = "true"
@@ -352,7 +353,7 @@ class FakePorkbun(FakeRegistrar):
             },
         }
         if key:
-            self.idempotency[key] = (digest, result)
+            self.idempotency[key] = (self.clock(), digest, result)
         self._outcome = "SUCCESS"  # the log shows the order went through even when the answer is lost
         self.lose_answer()
         return result

@@ -264,6 +264,9 @@ def test_idempotency_key_replays_a_lost_answer_and_refuses_a_new_body(porkbun: F
     assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
     assert replay.json()["orderId"] == porkbun.charges[0].order_id and len(porkbun.charges) == 1
     assert other.status_code == 409 and other.json()["code"] == "IDEMPOTENCY_KEY_MISMATCH"
+    porkbun.clock.advance(86_400)
+    expired = buy(porkbun, "coldmail-7.com", 1108, key)
+    assert expired.json()["code"] == "DOMAIN_NOT_AVAILABLE" and len(porkbun.charges) == 1
 
 
 def test_sandbox_rebuy_knob_charges_again(porkbun: FakePorkbun) -> None:
