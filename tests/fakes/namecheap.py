@@ -9,7 +9,7 @@ premium prices), `users.getPricing`, `users.getBalances`, `domains.create` (Year
 contacts, premium needs `IsPremiumDomain` + `PremiumPrice`, charged once from the balance,
 `WGEnabled` default no), `domains.getList` (paging, MM/DD/YYYY), `domains.getInfo`,
 `domains.dns.setCustom` / `setDefault` / `getList`. **Unconfirmed** numbers and shapes are listed
-in /work/notes-rfakes.md; the ones a provider branches on are module constants.
+in /work/notes-rfakes.md; the numbers a provider branches on are constants in namecheap_wire.py.
 """
 
 from __future__ import annotations
@@ -20,75 +20,34 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs
 from xml.etree import ElementTree as ET
 
-from tests.fakes.registrar_base import Charge, FakeRegistrar, Response, add_years
-
-PATH = "/xml.response"
-NAMESPACE = "http://api.namecheap.com/xml.response"
-OUR_DNS = ["dns1.registrar-servers.com", "dns2.registrar-servers.com"]
-CONTACT_PREFIXES = ("Registrant", "Tech", "Admin", "AuxBilling")
-CONTACT_FIELDS = (
-    "FirstName",
-    "LastName",
-    "Address1",
-    "City",
-    "StateProvince",
-    "PostalCode",
-    "Country",
-    "Phone",
-    "EmailAddress",
+from tests.fakes.namecheap_wire import (
+    CONTACT_FIELDS,
+    CONTACT_PREFIXES,
+    DOMAIN,
+    INSUFFICIENT_FUNDS,
+    INVALID_NAMESERVERS,
+    INVALID_YEARS,
+    MISSING_PARAMETER,
+    NOT_AVAILABLE,
+    OUR_DNS,
+    PATH,
+    PREMIUM_MISMATCH,
+    PRICES_DO_NOT_MATCH,
+    TLD_NOT_SUPPORTED,
+    NamecheapError,
+    TldPrice,
+    default_prices,
+    envelope,
+    flag,
+    money,
+    need,
+    parameters,
+    pricing,
+    xml,
 )
-DOMAIN = re.compile(r"^(?=.{4,70}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.([a-z]{2,63})$")
-# unconfirmed numbers (the reference lists none for these): what a provider may branch on
-NOT_AVAILABLE = 3019166
-INSUFFICIENT_FUNDS = 2528166
-MISSING_PARAMETER = 2010324
-INVALID_NAMESERVERS = 2011168
-PRICES_DO_NOT_MATCH = 2515610
-PREMIUM_MISMATCH = 2515623
-INVALID_YEARS = 2015167
-TLD_NOT_SUPPORTED = 2030280
-
-
-@dataclass(frozen=True)
-class TldPrice:
-    """Per-TLD dollars per year (what `YourPrice` shows) and the ICANN fee added per year."""
-
-    register: Decimal
-    renew: Decimal
-    transfer: Decimal
-    icann_fee: Decimal = Decimal("0.20")
-
-
-def default_prices() -> dict[str, TldPrice]:
-    """Namecheap's regular list, 2026-09-29 (reference §8.1; .io and .ai carry no ICANN fee)."""
-    return {
-        "com": TldPrice(Decimal("11.28"), Decimal("18.48"), Decimal("11.48")),
-        "dev": TldPrice(Decimal("10.98"), Decimal("20.98"), Decimal("15.98")),
-        "app": TldPrice(Decimal("10.98"), Decimal("22.98"), Decimal("17.98")),
-        "studio": TldPrice(Decimal("14.98"), Decimal("52.98"), Decimal("39.98")),
-        "io": TldPrice(Decimal("34.98"), Decimal("75.98"), Decimal("65.98"), Decimal("0")),
-    }
-
-
-class NamecheapError(Exception):
-    """An `<Error Number>`."""
-
-    def __init__(self, number: int, text: str) -> None:
-        super().__init__(text)
-        self.number, self.text = number, text
-
-
-def money(amount: Decimal) -> str:
-    """Amounts as Namecheap writes them ("11.4800")."""
-    return f"{amount:.4f}"
-
-
-def flag(value: bool) -> str:
-    """XML booleans."""
-    return "true" if value else "false"
+from tests.fakes.registrar_base import Charge, FakeRegistrar, Response, add_years
 
 
 @dataclass
@@ -141,17 +100,11 @@ class FakeNamecheap(FakeRegistrar):
         return record
 
     # pipeline --------------------------------------------------------------------------------
-    def _params(self, method: str, query: dict[str, list[str]], body: bytes) -> dict[str, str]:
-        merged = dict(query)
-        if method == "POST" and body:
-            merged.update(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
-        return {k.lower(): v[-1] for k, v in merged.items()}
-
     def label(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> str:
         """The `Command` (lowercased), never the other parameters."""
         if path != PATH:
             return path
-        return self._params(method, query, body).get("command", "").lower() or PATH
+        return parameters(method, query, body).get("command", "").lower() or PATH
 
     def answer(
         self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes
@@ -168,41 +121,26 @@ class FakeNamecheap(FakeRegistrar):
                 {"Content-Type": "text/html"},
                 b"<html><body><h1>404 - File or directory not found.</h1></body></html>",
             )
-        params = self._params(method, query, body)
-        user = params.get("apiuser", "")
+        given = parameters(method, query, body)
+        user = given.get("apiuser", "")
         if self.limits and self.limiter.hit(f"user:{user}", self.limits)[0] is not None:
             self._outcome = "405"
             return 405, {"Content-Type": "text/html"}, b"<html><body><h1>405 - Too many requests</h1></body></html>"
-        command = params.get("command", "").lower()
+        command = given.get("command", "").lower()
         try:
-            self._authorise(params)
-            result = self._route(command, params)
+            self._authorise(given)
+            result = self._route(command, given)
         except NamecheapError as exc:
             self._outcome = str(exc.number)
-            root = self._envelope("ERROR", command)
+            root = envelope("ERROR", command)
             ET.SubElement(root.find("Errors"), "Error", Number=str(exc.number)).text = exc.text  # type: ignore[arg-type]
-            return self._xml(root)
+            return xml(root)
         self._outcome = "OK"
-        root = self._envelope("OK", command)
+        root = envelope("OK", command)
         response = ET.Element("CommandResponse", Type=command)
         response.extend(result)
         root.insert(3, response)
-        return self._xml(root)
-
-    def _envelope(self, status: str, command: str) -> ET.Element:
-        root = ET.Element("ApiResponse", Status=status, xmlns=NAMESPACE)
-        ET.SubElement(root, "Errors")
-        ET.SubElement(root, "Warnings")
-        ET.SubElement(root, "RequestedCommand").text = command
-        ET.SubElement(root, "Server").text = "FAKE-API01"
-        ET.SubElement(root, "GMTTimeDifference").text = "--5:00"
-        ET.SubElement(root, "ExecutionTime").text = "0.012"
-        return root
-
-    @staticmethod
-    def _xml(root: ET.Element) -> Response:
-        text = '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
-        return 200, {"Content-Type": "text/xml; charset=utf-8"}, text.encode()
+        return xml(root)
 
     def _authorise(self, params: dict[str, str]) -> None:
         for name, number, shown in (
@@ -223,7 +161,7 @@ class FakeNamecheap(FakeRegistrar):
     def _route(self, command: str, params: dict[str, str]) -> list[ET.Element]:
         routes: dict[str, Callable[[dict[str, str]], list[ET.Element]]] = {
             "namecheap.domains.check": self._check,
-            "namecheap.users.getpricing": self._pricing,
+            "namecheap.users.getpricing": lambda given: pricing(self.prices, given),
             "namecheap.users.getbalances": self._balances,
             "namecheap.domains.create": self._create,
             "namecheap.domains.getlist": self._list,
@@ -237,18 +175,11 @@ class FakeNamecheap(FakeRegistrar):
         return routes[command](params)
 
     # commands --------------------------------------------------------------------------------
-    @staticmethod
-    def _need(params: dict[str, str], name: str) -> str:
-        value = params.get(name.lower(), "").strip()
-        if not value:
-            raise NamecheapError(MISSING_PARAMETER, f"Parameter {name} is missing")
-        return value
-
     def _available(self, domain: str) -> bool:
         return domain not in self.taken and domain not in self.domains
 
     def _check(self, params: dict[str, str]) -> list[ET.Element]:
-        names = [n.strip().lower() for n in self._need(params, "DomainList").split(",") if n.strip()]
+        names = [n.strip().lower() for n in need(params, "DomainList").split(",") if n.strip()]
         if len(names) > self.max_check:
             raise NamecheapError(2011169, f"Only {self.max_check} domains are allowed in a single check command")
         rows = []
@@ -269,34 +200,6 @@ class FakeNamecheap(FakeRegistrar):
             rows.append(ET.Element("DomainCheckResult", attrs))
         return rows
 
-    def _pricing(self, params: dict[str, str]) -> list[ET.Element]:
-        if self._need(params, "ProductType").upper() != "DOMAIN":
-            raise NamecheapError(MISSING_PARAMETER, "Parameter ProductType is invalid")
-        actions = {"REGISTER": "register", "RENEW": "renew", "TRANSFER": "transfer"}
-        wanted = params.get("actionname", "").upper()
-        product = params.get("productname", "").lower()
-        result = ET.Element("UserGetPricingResult")
-        kind = ET.SubElement(result, "ProductType", Name="domains")
-        for action, attr in actions.items():
-            if wanted and wanted != action:
-                continue
-            category = ET.SubElement(kind, "ProductCategory", Name=attr)
-            for tld, price in self.prices.items():
-                if product and product != tld:
-                    continue
-                amount: Decimal = getattr(price, attr)
-                row = ET.SubElement(category, "Product", Name=tld)
-                for years in range(1, 2 if action == "TRANSFER" else 6):
-                    ET.SubElement(
-                        row, "Price", Duration=str(years), DurationType="YEAR", Price=f"{amount:.2f}",
-                        PricingType="MULTIPLE", AdditionalCost=f"{price.icann_fee:.2f}", RegularPrice=f"{amount:.2f}",
-                        RegularPriceType="MULTIPLE", RegularAdditionalCost=f"{price.icann_fee:.2f}",
-                        RegularAdditionalCostType="MULTIPLE", YourPrice=f"{amount:.2f}", YourPriceType="MULTIPLE",
-                        YourAdditonalCost=f"{price.icann_fee:.2f}", YourAdditonalCostType="MULTIPLE",
-                        PromotionPrice="0.0", Currency="USD",
-                    )  # fmt: skip
-        return [result]
-
     def _balances(self, params: dict[str, str]) -> list[ET.Element]:
         due = sum(
             (self.prices[d.rsplit(".", 1)[1]].renew for d, r in self.domains.items() if r["auto_renew"]), Decimal(0)
@@ -312,7 +215,7 @@ class FakeNamecheap(FakeRegistrar):
         return [ET.Element("UserGetBalancesResult", attrs)]
 
     def _create(self, params: dict[str, str]) -> list[ET.Element]:
-        domain = self._need(params, "DomainName").lower()
+        domain = need(params, "DomainName").lower()
         match = DOMAIN.match(domain)
         if not match or match.group(2) not in self.prices:
             raise NamecheapError(TLD_NOT_SUPPORTED, "TLD is not supported in API")
@@ -323,7 +226,7 @@ class FakeNamecheap(FakeRegistrar):
         years = int(raw_years)
         for prefix in CONTACT_PREFIXES:
             for name in CONTACT_FIELDS:
-                self._need(params, f"{prefix}{name}")
+                need(params, f"{prefix}{name}")
         if not self._available(domain):
             raise NamecheapError(NOT_AVAILABLE, f"Domain name not available: {domain}")
         premium = self.premium.get(domain)
@@ -397,7 +300,7 @@ class FakeNamecheap(FakeRegistrar):
         return self.domains[domain]
 
     def _info(self, params: dict[str, str]) -> list[ET.Element]:
-        r = self._owned(self._need(params, "DomainName").lower())
+        r = self._owned(need(params, "DomainName").lower())
         result = ET.Element(
             "DomainGetInfoResult", Status="Ok", ID=str(r["id"]), DomainName=r["name"], OwnerName=self.api_user,
             IsOwner="true", IsPremium=flag(r["premium"]),
@@ -421,11 +324,11 @@ class FakeNamecheap(FakeRegistrar):
         return [result]
 
     def _sld_tld(self, params: dict[str, str]) -> dict[str, Any]:
-        return self._owned(f"{self._need(params, 'SLD')}.{self._need(params, 'TLD')}".lower())
+        return self._owned(f"{need(params, 'SLD')}.{need(params, 'TLD')}".lower())
 
     def _set_custom(self, params: dict[str, str]) -> list[ET.Element]:
         r = self._sld_tld(params)
-        raw = self._need(params, "Nameservers")
+        raw = need(params, "Nameservers")
         names = [n.strip().lower().rstrip(".") for n in raw.split(",") if n.strip()]
         if (
             len(raw) > 1200

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fakes.namecheap import PATH, FakeNamecheap
+from tests.fakes.namecheap import FakeNamecheap
+from tests.fakes.namecheap_wire import PATH
 from tests.fakes.porkbun import PREFIX, FakePorkbun
 
 

@@ -8,7 +8,8 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 
-from tests.fakes.namecheap import (
+from tests.fakes.namecheap import FakeNamecheap
+from tests.fakes.namecheap_wire import (
     INSUFFICIENT_FUNDS,
     INVALID_NAMESERVERS,
     MISSING_PARAMETER,
@@ -17,7 +18,6 @@ from tests.fakes.namecheap import (
     OUR_DNS,
     PREMIUM_MISMATCH,
     PRICES_DO_NOT_MATCH,
-    FakeNamecheap,
 )
 
 NS = {"nc": NAMESPACE}
