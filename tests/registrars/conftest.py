@@ -18,7 +18,8 @@ import pytest
 
 from tests.fakes.namecheap import FakeNamecheap
 from tests.fakes.namecheap_wire import PATH
-from tests.fakes.porkbun import PREFIX, FakePorkbun
+from tests.fakes.porkbun import FakePorkbun
+from tests.fakes.porkbun_wire import PREFIX
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.porkbun import PORKBUN_NS, FakePorkbun, TldPrice
+from tests.fakes.porkbun import FakePorkbun
+from tests.fakes.porkbun_wire import PORKBUN_NS, TldPrice
 
 
 def post(fake: FakePorkbun, path: str, headers: dict[str, str] | None = None, **body: Any) -> httpx.Response:
