@@ -60,6 +60,11 @@ class FakeRegistrar:
     #: every order that took money, in order (one per successful registration)
     charges: list[Charge] = field(default_factory=list)
     url: str = ""
+    #: hold every order after it is stored and charged until `resume` is set, then drop the answer:
+    #: a test can kill -9 a real client (a CLI subprocess) while its purchase is in flight
+    pause_orders: bool = False
+    order_stored: threading.Event = field(default_factory=threading.Event)
+    resume: threading.Event = field(default_factory=threading.Event)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _limiter: Limiter | None = None
     _outcome: str = ""
@@ -84,7 +89,11 @@ class FakeRegistrar:
         return [c for c in self.charges if c.domain == domain]
 
     def lose_answer(self) -> None:
-        """Call right after an order was stored and charged: applies `faults.lose_next_creates`."""
+        """Call right after an order was stored and charged: applies `pause_orders` and `faults.lose_next_creates`."""
+        if self.pause_orders:
+            self.order_stored.set()
+            self.resume.wait(timeout=30)
+            raise LostAnswer(500)
         if self.faults.lose_next_creates > 0:
             self.faults.lose_next_creates -= 1
             raise LostAnswer(500)

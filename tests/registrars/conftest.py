@@ -7,7 +7,8 @@
 their documented rate limits on a `ManualClock` (`fake.clock`): time stands still unless a test
 advances it. Fault knobs in `fake.faults` (tests/fakes/sequencer_base.py: seeded 5xx, an order
 stored and charged whose answer is lost); calls in `fake.log` (method, path or command, status,
-outcome); orders that took money in `fake.charges`.
+outcome); orders that took money in `fake.charges`. To kill -9 a client mid-purchase, set
+`fake.pause_orders = True`, wait for `fake.order_stored`, kill, then `fake.resume.set()`.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
@@ -253,6 +254,26 @@ def test_lost_answer_leaves_one_registration_and_one_charge(porkbun: FakePorkbun
     assert porkbun.balance == 100_000 - 1108
     lost = porkbun.calls("/domain/create")[0]
     assert (lost.status, lost.lost, lost.outcome) == (0, True, "SUCCESS")
+
+
+def test_paused_order_is_stored_and_charged_before_any_answer(porkbun: FakePorkbun) -> None:
+    porkbun.pause_orders = True
+    failures: list[Exception] = []
+
+    def purchase() -> None:
+        try:
+            buy(porkbun, "coldmail-7.com", 1108)
+        except httpx.HTTPError as exc:
+            failures.append(exc)
+
+    client = threading.Thread(target=purchase)
+    client.start()
+    assert porkbun.order_stored.wait(timeout=10)
+    in_flight = client.is_alive() and len(porkbun.charges) == 1 and "coldmail-7.com" in porkbun.domains
+    porkbun.resume.set()
+    client.join(timeout=10)
+    assert in_flight and [type(f) for f in failures] == [httpx.RemoteProtocolError]
+    assert porkbun.calls("/domain/create")[0].lost
 
 
 def test_idempotency_key_replays_a_lost_answer_and_refuses_a_new_body(porkbun: FakePorkbun) -> None:
