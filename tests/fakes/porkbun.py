@@ -126,12 +126,10 @@ class FakePorkbun(FakeRegistrar):
             return self.server_error(status)
         try:
             data = json.loads(body) if body else {}
-            if not isinstance(data, dict):
-                raise ValueError
         except ValueError:
-            data = {"__invalid__": True}
+            data = None
         try:
-            if data.get("__invalid__"):
+            if not isinstance(data, dict):
                 raise PorkbunError(400, "Invalid JSON.", "INVALID_JSON")
             result = self._route(method, path.removeprefix(PREFIX), query, headers, data, out)
         except PorkbunError as exc:

@@ -217,10 +217,15 @@ def test_nameservers_set_and_read_back(porkbun: FakePorkbun) -> None:
     one = post(porkbun, "/domain/updateNs/coldmail-7.com", ns=["a.ns.example.net"])
     many = post(porkbun, "/domain/updateNs/coldmail-7.com", ns=[f"ns{i}.example.net" for i in range(14)])
     foreign = post(porkbun, "/domain/getNs/someone-else.com")
+    porkbun.add_domain("coldmail-7.de")
+    dotted = post(porkbun, "/domain/getNs/coldmail-7.de").json()["ns"]
+    broken = httpx.post(f"{porkbun.url}/ping", content=b"{not json", headers={"Content-Type": "application/json"})
     assert before == still == PORKBUN_NS and dry.json() == {"status": "SUCCESS"}
     assert done.json() == {"status": "SUCCESS"} and after == ["a.ns.example.net", "b.ns.example.net"]
     assert one.status_code == many.status_code == 400
     assert foreign.status_code == 404 and foreign.json()["code"] == "DOMAIN_NOT_FOUND"
+    assert dotted == [f"{name}." for name in PORKBUN_NS]
+    assert broken.status_code == 400 and broken.json()["status"] == "ERROR"
 
 
 def test_list_all_pages_by_a_thousand(porkbun: FakePorkbun) -> None:
