@@ -128,6 +128,7 @@ def test_register_charges_the_balance_once(porkbun: FakePorkbun) -> None:
         ("coldmail-7.ai", 8270, "COST_MISMATCH", "minimum allowed duration (2 years). Expected: 16540 cents ($165.40)"),
         ("coldmail-7.ai", 16540, "ORDER_TOO_LARGE", "Registrations over $100 are not currently supported via API."),
     ],
+    ids=["wrong-cost", "cost-as-string", "ai-one-year", "ai-over-the-cap"],
 )
 def test_cost_must_match_the_quote_and_stay_under_the_cap(
     porkbun: FakePorkbun, domain: str, cost: int, code: str, message: str
