@@ -21,6 +21,8 @@ from tests.fakes.namecheap import FakeNamecheap
 from tests.fakes.namecheap_wire import PATH
 from tests.fakes.porkbun import FakePorkbun
 from tests.fakes.porkbun_wire import PREFIX
+from tests.fixtures.parent_dns import parent_dns  # noqa: F401  # the parent (TLD) DNS of delegation checks
+from tests.fixtures.rdap_fixtures import rdap, rdap_tls  # noqa: F401  # the loopback RDAP registry
 
 
 @pytest.fixture
