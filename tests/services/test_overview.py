@@ -114,7 +114,12 @@ async def test_filters_sorting_and_pages_are_sql(fleet: App) -> None:
     assert await names(provider="local") == ["acme-mail.test", "acme-outreach.test", "x-y.test"]
     assert await names(check="drift", check_status="error") == ["acme-mail.test"]
     assert await names(check="spf", check_status="none") == ["acme-mail.test", "x-y.test"]
-    assert await names(sort="spf", descending=True) == ["acme-outreach.test", "second.test", "acme-mail.test", "x-y.test"]
+    assert await names(sort="spf", descending=True) == [
+        "acme-outreach.test",
+        "second.test",
+        "acme-mail.test",
+        "x-y.test",
+    ]
     assert (await names(sort="server", descending=True))[:1] == ["second.test"]
     assert await names(search="_") == []  # a LIKE wildcard is a character to find
     assert await names(search="X-Y") == ["x-y.test"]
@@ -140,7 +145,9 @@ def test_a_bad_query_is_refused(bad: dict[str, Any]) -> None:
         OverviewQuery(**bad)
 
 
-async def test_the_stored_row_always_equals_what_the_check_states_say(fleet: App, write_inventory: WriteInventory) -> None:
+async def test_the_stored_row_always_equals_what_the_check_states_say(
+    fleet: App, write_inventory: WriteInventory
+) -> None:
     # a recovery of the server's IP reaches every domain on it; a check that ran without changing nothing
     await record_results(fleet, [("127.0.0.10", "dnsbl", "ok", result("dnsbl", "ok"), "ok")])
     rows = await reference(fleet)

@@ -1,0 +1,139 @@
+"""The overview page over HTTP: sort links, filters, grouped findings, CSV export (injection neutralised),
+bulk re-check as one job (write scope, CSRF), every value escaped."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from email_infrastructure.core.settings import Settings
+from email_infrastructure.services.app import App
+from email_infrastructure.services.desired import import_inventory
+from email_infrastructure.services.jobs import get_job
+from email_infrastructure.services.monitoring import record_results
+from tests.dashboard.conftest import Seeded, finding, login
+from tests.services.conftest import QUICKSTART, WriteInventory
+
+#: a DNS provider whose name a spreadsheet would run as a formula, and a page would run as markup
+HOSTILE = "=2+3<b>x</b>"
+
+
+@pytest.fixture
+async def hostile(seeded: Seeded, write_inventory: WriteInventory) -> Settings:
+    """The seeded fleet with its DNS provider renamed `HOSTILE`, and mx1's IP blocklisted on two lists."""
+    text = QUICKSTART.replace("    local:\n", f"    '{HOSTILE}':\n").replace(
+        "dns_provider: local", f"dns_provider: '{HOSTILE}'"
+    )
+    app = App(seeded.settings)
+    try:
+        await import_inventory(app, write_inventory(text))
+        listed = finding("dnsbl", "error", "listed")
+        listed["findings"] = [{**listed["findings"][0], "id": "dnsbl.listed"}] * 2
+        await record_results(app, [("127.0.0.10", "dnsbl", "error", listed, "listed on 2 lists")])
+    finally:
+        await app.close()
+    return seeded.settings
+
+
+def domains(html: str) -> list[str]:
+    """The table's rows, in order."""
+    return re.findall(r'<tr data-domain="([^"]+)"', html)
+
+
+def test_headers_sort_by_any_column_both_ways(client: TestClient, seeded: Seeded) -> None:
+    login(client, seeded.keys["read"])
+    page = client.get("/").text
+    assert domains(page) == ["acme-mail.test", "acme-outreach.test"]  # worst first
+    assert '<th aria-sort="descending"><a class="sort" data-sort="status"' in page
+    assert 'data-sort="name" href="/?sort=name&amp;dir=asc"' in page
+    by_name = client.get("/", params={"sort": "name", "dir": "desc", "q": "acme"}).text
+    assert domains(by_name) == ["acme-outreach.test", "acme-mail.test"]
+    assert 'data-sort="name" href="/?q=acme&amp;sort=name&amp;dir=asc"' in by_name  # flips, keeps the filters
+    assert domains(client.get("/", params={"sort": "drift", "dir": "asc"}).text) == [
+        "acme-outreach.test",
+        "acme-mail.test",
+    ]
+    assert client.get("/", params={"sort": "password"}).status_code == 400
+
+
+def test_filters_by_server_provider_and_check(client: TestClient, seeded: Seeded) -> None:
+    login(client, seeded.keys["read"])
+
+    def shown(**params: str) -> list[str]:
+        return domains(client.get("/", params=params).text)
+
+    assert shown(server="mx1") == ["acme-mail.test", "acme-outreach.test"]
+    assert shown(server="mx9") == []
+    assert shown(provider="local", check="drift", check_status="error") == ["acme-mail.test"]
+    assert shown(check="drift") == ["acme-mail.test"]  # a check alone means its errors
+    assert shown(check="spf", check_status="ok") == ["acme-mail.test", "acme-outreach.test"]
+    fragment = client.get("/", params={"server": "mx1"}, headers={"HX-Request": "true"}).text
+    assert fragment.startswith('<div id="fleet">') and "Current causes" not in fragment
+    assert client.get("/", params={"check": "drift", "check_status": "purple"}).status_code == 400
+
+
+def test_grouped_findings_read_one_cause_as_one_row(hostile: Settings, client: TestClient, seeded: Seeded) -> None:
+    login(client, seeded.keys["read"])
+    page = client.get("/").text
+    server = page.split('data-group="dnsbl:127.0.0.10"')[1].split("</li>")[0]
+    assert 'href="/servers/mx1"' in server and "dnsbl.listed ×2" in server
+    assert "<strong>2</strong> domains" in server
+    drift = page.split('data-group="drift"')[1].split("</li>")[0]
+    assert 'href="/?check=drift&amp;check_status=error"' in drift and "<strong>1</strong> domains" in drift
+
+
+def test_csv_export_of_the_filtered_set_neutralises_formulas(
+    hostile: Settings, client: TestClient, seeded: Seeded
+) -> None:
+    login(client, seeded.keys["read"])
+    response = client.get("/overview.csv", params={"check": "drift", "check_status": "error"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(response.text)))
+    checks = ["drift", "spf", "dkim", "dmarc", "dnsbl", "tls", "mailbox"]
+    assert rows[0] == ["domain", "server", "ip", "dns_provider", *checks, "status", "checked_at"]
+    assert [r[0] for r in rows[1:]] == ["acme-mail.test"]
+    assert rows[1][1:5] == ["mx1", "127.0.0.10", "'" + HOSTILE, "error"]  # a formula becomes text
+    assert rows[1][8] == "error"  # blocklisted through its server
+    everything = list(csv.reader(io.StringIO(client.get("/overview.csv").text)))
+    assert len(everything) == 3
+
+
+def test_every_value_on_the_overview_is_escaped(hostile: Settings, client: TestClient, seeded: Seeded) -> None:
+    login(client, seeded.keys["read"])
+    page = client.get("/", params={"q": "<i>"}).text
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page  # the provider filter's option
+    assert "<i>" not in page and 'value="&lt;i&gt;"' in page
+
+
+def test_bulk_recheck_needs_a_write_key_and_the_token_and_runs_one_job(client: TestClient, seeded: Seeded) -> None:
+    token = login(client, seeded.keys["read"])
+    assert 'id="bulk-recheck"' not in client.get("/").text
+    assert client.post("/overview/recheck", data={"csrf": token}).status_code == 403
+    client.post("/logout", data={"csrf": token})
+    token = login(client, seeded.keys["write"])
+    page = client.get("/", params={"check": "drift"}).text
+    assert "Re-check 1 domain(s)" in page and "at most 1,000 domains" in page
+    assert client.post("/overview/recheck", data={"check": "drift"}).status_code == 403  # no CSRF token
+    made = client.post("/overview/recheck", data={"csrf": token, "check": "drift", "check_status": "error"})
+    assert made.status_code == 303 and made.headers["location"].startswith("/jobs/")
+    job_id = made.headers["location"].rsplit("/", 1)[1]
+    assert client.get(made.headers["location"]).status_code == 200
+
+    async def read() -> tuple[str, dict[str, object]]:
+        app = App(seeded.settings)
+        try:
+            job = await get_job(app, job_id)
+        finally:
+            await app.close()
+        return job.kind, job.params
+
+    kind, params = asyncio.run(read())
+    assert kind == "recheck" and params["domains"] == ["acme-mail.test"] and params["family"] == "dns"
+    empty = client.post("/overview/recheck", data={"csrf": token, "q": "no-such-domain"})
+    assert empty.status_code == 400
