@@ -10,12 +10,14 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.async_api import Page, expect
 
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.services.jobs import get_job
 from email_infrastructure.services.monitoring import record_results
+from tests.dashboard.browser import accessible, log_in, shot
 from tests.dashboard.conftest import Seeded, finding, login
 from tests.services.conftest import QUICKSTART, WriteInventory
 
@@ -137,3 +139,37 @@ def test_bulk_recheck_needs_a_write_key_and_the_token_and_runs_one_job(client: T
     assert kind == "recheck" and params["domains"] == ["acme-mail.test"] and params["family"] == "dns"
     empty = client.post("/overview/recheck", data={"csrf": token, "q": "no-such-domain"})
     assert empty.status_code == 400
+
+
+async def test_in_a_browser_sort_filter_see_the_cause_export_and_recheck(
+    hostile: Settings, live: str, page: Page, seeded: Seeded
+) -> None:
+    await log_in(page, live, seeded.keys["write"])
+    await expect(page.locator('li[data-group="dnsbl:127.0.0.10"]')).to_contain_text("server mx1")
+    await accessible(page)
+    await shot(page, "overview-causes")
+    await page.click('a[data-sort="name"]')
+    await page.wait_for_url("**sort=name**")
+    await expect(page.locator("tr[data-domain]").first).to_have_attribute("data-domain", "acme-mail.test")
+    await page.click('a[data-sort="name"]')  # again: the other way
+    await expect(page.locator("tr[data-domain]").first).to_have_attribute("data-domain", "acme-outreach.test")
+    await page.select_option("#server", "mx1")  # htmx swaps the table and keeps the filter in the URL
+    await expect(page).to_have_url(re.compile(r"server=mx1"))
+    await expect(page.locator("tr[data-domain]")).to_have_count(2)
+    await page.select_option("#check", "drift")
+    await expect(page.locator("tr[data-domain]")).to_have_count(1)
+    await expect(page.locator('tr[data-domain="acme-mail.test"] td[data-check="DNS drift"]')).to_have_class(
+        "cell s-error"
+    )
+    await accessible(page)
+    await shot(page, "overview-filtered")
+    async with page.expect_download() as download:
+        await page.click("#export")
+    saved = await (await download.value).path()
+    rows = list(csv.reader(io.StringIO(saved.read_text(encoding="utf-8"))))
+    assert [r[0] for r in rows] == ["domain", "acme-mail.test"] and rows[1][3] == "'" + HOSTILE
+    await page.click("#bulk-recheck")
+    await page.wait_for_url(f"{live}/jobs/**")
+    await expect(page.locator("#job")).to_have_attribute("data-status", "succeeded", timeout=90_000)
+    await accessible(page)
+    await shot(page, "overview-recheck-job")

@@ -52,7 +52,8 @@ def query_of(params: dict[str, str]) -> OverviewQuery:
         server=params.get("server"),
         provider=params.get("provider"),
         check=params.get("check"),
-        check_status=params.get("check_status") or ("error" if params.get("check") else None),
+        # the status select always sends one: it means something only with a check chosen
+        check_status=(params.get("check_status") or "error") if params.get("check") else None,
         sort=sort,
         descending=params.get("dir", default) == "desc",
     )
