@@ -68,11 +68,12 @@ async def reference(app: App) -> dict[str, tuple[Any, ...]]:
     """Each domain's row computed in Python from the tables, as the overview did before `domain_status`."""
     async with app.uow() as uow:
         s = uow.session
-        domains = (await s.execute(select(Domain.id, Domain.name, Server.ipv4).outerjoin(Server))).all()
+        query = select(Domain.id, Domain.name, Server.ipv4, Domain.server_id, Domain.dns_provider).outerjoin(Server)
+        domains = (await s.execute(query)).all()
         boxes = (await s.execute(select(Mailbox.domain_id, Mailbox.local_part))).all()
         states = (await s.execute(select(CheckState.subject, CheckState.check, CheckState.status))).all()
         stored = {
-            r.name: tuple(getattr(r, c) for c in [*COLUMN_CHECKS, "status"])
+            r.name: tuple(getattr(r, c) for c in [*COLUMN_CHECKS, "status", "server_id", "dns_provider"])
             for r in (await s.scalars(select(DomainStatus))).all()
         }
     by_subject: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -82,11 +83,11 @@ async def reference(app: App) -> dict[str, tuple[Any, ...]]:
     for domain_id, local in boxes:
         locals_of[domain_id].append(local)
     expected = {}
-    for domain_id, name, ip in domains:
+    for domain_id, name, ip, server_id, provider in domains:
         subjects = [name, *([ip] if ip else []), *(f"{local}@{name}" for local in locals_of[domain_id])]
         found = [pair for subject in subjects for pair in by_subject.get(subject, [])]
         cells = [max((RANK[st] for c, st in found if c in checks), default=0) for checks in COLUMN_CHECKS.values()]
-        expected[name] = (*cells, max(cells))
+        expected[name] = (*cells, max(cells), server_id, provider)
     assert stored == expected
     return stored
 
@@ -153,12 +154,14 @@ async def test_the_stored_row_always_equals_what_the_check_states_say(
     rows = await reference(fleet)
     assert rows["x-y.test"][4] == RANK["ok"]
     # a mailbox removed (its failing state stays stored but is no longer the domain's), a domain moved to mx1
-    moved = FLEET.replace("    mailboxes:\n      - {first_name: Dee, last_name: Ray}\n", "").replace(
-        "    server: mx2\n", "    server: mx1\n"
+    moved = (
+        FLEET.replace("    mailboxes:\n      - {first_name: Dee, last_name: Ray}\n", "")
+        .replace("    server: mx2\n", "    server: mx1\n")
+        .replace("    dns_provider: other\n", "")
     )
     await import_inventory(fleet, write_inventory(moved))
     rows = await reference(fleet)
-    assert rows["second.test"][6] == 0 and rows["second.test"][4] == RANK["ok"]
+    assert rows["second.test"][6] == 0 and rows["second.test"][4] == RANK["ok"] and rows["second.test"][9] == "local"
     # mx1 gets another address, whose state is an error; then the domain and the server go
     readdressed = moved.replace("127.0.0.10", "127.0.0.12")
     await record_results(fleet, [("127.0.0.12", "dnsbl", "error", result("dnsbl", "error", "dnsbl.listed"), "l")])

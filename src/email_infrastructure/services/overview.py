@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.services.app import App
-from email_infrastructure.storage.models import CheckState, Domain, DomainStatus, Server
+from email_infrastructure.storage.models import CheckState, DomainStatus, Provider, Server
 from email_infrastructure.storage.overview_rows import COLUMN_CHECKS, RANK, STATUS_OF
 
 #: the overview's columns: (label, checks whose worst state fills the cell)
@@ -35,9 +35,9 @@ STATUSES = ("error", "unknown", "warning", "ok", "none")
 #: what a page sorts by: the name, the server's name, the DNS provider, each column, the status, the check time
 SORTS = ("name", "server", "provider", *COLUMN_CHECKS, "status", "checked")
 _SORT_COLUMNS: dict[str, Any] = {
-    "name": Domain.name,
-    "server": Server.name,
-    "provider": Domain.dns_provider,
+    "name": DomainStatus.name,
+    "server": select(Server.name).where(Server.id == DomainStatus.server_id).scalar_subquery(),
+    "provider": DomainStatus.dns_provider,
     **{key: getattr(DomainStatus, key) for key in COLUMN_CHECKS},
     "status": DomainStatus.status,
     "checked": DomainStatus.checked_at,
@@ -74,17 +74,17 @@ class OverviewQuery:
             raise UserError(f"unknown sort {self.sort!r} (one of {', '.join(SORTS)})")
 
     def where(self) -> list[Any]:
-        """The conditions on domains, their servers and their rows."""
+        """The conditions on the domains' rows (which copy each domain's name, server and DNS provider)."""
         found: list[Any] = []
         needle = self.search.strip().lower()
         if needle:
-            found.append(Domain.name.contains(needle, autoescape=True))
+            found.append(DomainStatus.name.contains(needle, autoescape=True))
         if self.status is not None:
             found.append(DomainStatus.status == RANK[self.status])
         if self.server is not None:
-            found.append(Server.name == self.server)
+            found.append(DomainStatus.server_id.in_(select(Server.id).where(Server.name == self.server)))
         if self.provider is not None:
-            found.append(Domain.dns_provider == self.provider)
+            found.append(DomainStatus.dns_provider == self.provider)
         if self.check is not None and self.check_status is not None:
             found.append(getattr(DomainStatus, self.check) == RANK[self.check_status])
         return found
@@ -93,28 +93,30 @@ class OverviewQuery:
         """ORDER BY: the chosen key, then the name (ascending unless the name is the key)."""
         key = _SORT_COLUMNS[self.sort]
         first = key.desc() if self.descending else key.asc()
-        return [first] if self.sort == "name" else [first, Domain.name.asc()]
+        return [first] if self.sort == "name" else [first, DomainStatus.name.asc()]
 
 
 def _base(*columns: Any) -> Any:
-    """domains ⋈ domain_status ⟕ servers (the session's hook filters each to the workspace)."""
-    return (
-        select(*columns)
-        .select_from(Domain)
-        .join(DomainStatus, DomainStatus.domain_id == Domain.id)
-        .outerjoin(Server, Server.id == Domain.server_id)
-    )
+    """domain_status alone (the session's hook filters it to the workspace): a server's name and address
+    are looked up in the workspace's few servers afterwards."""
+    return select(*columns).select_from(DomainStatus)
 
 
 _ROW = (
-    Domain.name,
-    Server.name,
-    Server.ipv4,
-    Domain.dns_provider,
+    DomainStatus.name,
+    DomainStatus.server_id,
+    DomainStatus.dns_provider,
     *(getattr(DomainStatus, key) for key in COLUMN_CHECKS),
     DomainStatus.status,
     DomainStatus.checked_at,
 )
+#: server id → (name, IPv4)
+Servers = dict[int, tuple[str, str | None]]
+
+
+async def _servers(session: Any) -> Servers:
+    rows = (await session.execute(select(Server.id, Server.name, Server.ipv4).order_by(Server.name))).all()
+    return {server_id: (name, ip) for server_id, name, ip in rows}
 
 
 @dataclass
@@ -130,8 +132,9 @@ class OverviewRow:
     provider: str | None = None
 
 
-def _row(values: Any) -> OverviewRow:
-    name, server, ip, provider, *ranks, status, checked = values
+def _row(values: Any, servers: Servers) -> OverviewRow:
+    name, server_id, provider, *ranks, status, checked = values
+    server, ip = servers.get(server_id, (None, None)) if server_id is not None else (None, None)
     cells = {label: STATUS_OF.get(int(r), "unknown") for (label, _), r in zip(COLUMNS, ranks, strict=True)}
     when = _aware(checked) if checked is not None else None
     return OverviewRow(name, ip, cells, STATUS_OF.get(int(status), "unknown"), when, server, provider)
@@ -167,34 +170,30 @@ async def overview(
         return Overview([], 0, dict.fromkeys(STATUSES, 0))
     where = query.where()
     async with app.uow() as uow:
-        s = uow.session
-        page = (await s.execute(_base(*_ROW).where(*where).order_by(*query.order()).limit(limit).offset(offset))).all()
+        session = uow.session
+        statement = _base(*_ROW).where(*where).order_by(*query.order()).limit(limit).offset(offset)
+        page = (await session.execute(statement)).all()
         count = _base(func.count()).where(*where)
-        matching = int(await s.scalar(count) or 0) if where else None
-        counted = select(DomainStatus.status, func.count(), func.max(DomainStatus.checked_at)).group_by(
-            DomainStatus.status
-        )
-        by_rank = (await s.execute(counted)).all()
-        servers = list((await s.scalars(select(Server.name).order_by(Server.name))).all())
-        providers = (
-            await s.scalars(select(Domain.dns_provider).distinct().where(Domain.dns_provider.is_not(None)))
-        ).all()
+        matching = int(await session.scalar(count) or 0) if where else None
+        by_rank = (await session.execute(select(DomainStatus.status, func.count()).group_by(DomainStatus.status))).all()
+        last = await session.scalar(select(func.max(DomainStatus.checked_at)))
+        servers = await _servers(session)
+        dns = select(Provider.name).where(Provider.kind == "dns").order_by(Provider.name)
+        providers = list((await session.scalars(dns)).all())
     totals = dict.fromkeys(STATUSES, 0)
-    last: datetime | None = None
-    for rank, count, checked in by_rank:
-        totals[STATUS_OF.get(int(rank), "unknown")] += int(count)
-        if checked is not None and (last is None or _aware(checked) > last):
-            last = _aware(checked)
+    for rank, n in by_rank:
+        totals[STATUS_OF.get(int(rank), "unknown")] += int(n)
     domains = sum(totals.values())
-    rows = [_row(r) for r in page]
+    rows = [_row(r, servers) for r in page]
+    names = [name for name, _ in servers.values()]
     return Overview(
         rows,
         domains if matching is None else matching,
         totals,
         domains,
-        last,
-        servers,
-        sorted(p for p in providers if p),
+        _aware(last) if last is not None else None,
+        names,
+        providers,
     )
 
 
@@ -204,9 +203,10 @@ async def matching_names(app: App, query: OverviewQuery, limit: int) -> tuple[li
         return [], 0
     where = query.where()
     async with app.uow() as uow:
-        s = uow.session
-        names = list((await s.scalars(_base(Domain.name).where(*where).order_by(*query.order()).limit(limit))).all())
-        total = int(await s.scalar(_base(func.count()).where(*where)) or 0)
+        session = uow.session
+        chosen = _base(DomainStatus.name).where(*where).order_by(*query.order()).limit(limit)
+        names = list((await session.scalars(chosen)).all())
+        total = int(await session.scalar(_base(func.count()).where(*where)) or 0)
     return names, total
 
 
@@ -215,10 +215,11 @@ async def overview_rows(app: App, query: OverviewQuery, chunk: int = 1000) -> As
     if not app.has_state():
         return
     async with app.uow() as uow:
+        servers = await _servers(uow.session)
         statement = _base(*_ROW).where(*query.where()).order_by(*query.order())
         result = await uow.session.stream(statement.execution_options(yield_per=chunk))
         async for values in result:
-            yield _row(values)
+            yield _row(values, servers)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from email_infrastructure.services.app import App
-from email_infrastructure.storage.models import CheckResultRecord, CheckState, Domain, Server
+from email_infrastructure.storage.models import CheckResultRecord, CheckState, DomainStatus, Server
 from email_infrastructure.storage.overview_rows import COLUMN_CHECKS, RANK
 
 #: the statuses a group is made of, worst first
@@ -51,13 +51,13 @@ async def finding_groups(app: App, limit: int = 8) -> list[FindingGroup]:
         s = uow.session
         per_server = (
             select(CheckState.check, CheckState.status, CheckState.subject, CheckState.summary, Server.name)
-            .add_columns(func.count(Domain.id).label("domains"))
+            .add_columns(func.count(DomainStatus.domain_id).label("domains"))
             .join(Server, Server.ipv4 == CheckState.subject)
-            .join(Domain, Domain.server_id == Server.id)
+            .join(DomainStatus, DomainStatus.server_id == Server.id)
             .where(CheckState.status.in_(FAILING))
             .group_by(CheckState.id, CheckState.check, CheckState.status, CheckState.subject)
             .group_by(CheckState.summary, Server.name)
-            .order_by(_worst(), func.count(Domain.id).desc(), CheckState.subject)
+            .order_by(_worst(), func.count(DomainStatus.domain_id).desc(), CheckState.subject)
             .limit(limit)
         )
         groups = [

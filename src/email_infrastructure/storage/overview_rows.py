@@ -40,13 +40,16 @@ _CHUNK = 500
 
 
 def _subjects(where: Any) -> Any:
-    """(domain id, workspace, name, subject, own) of the chosen domains: `own` 0 for the server's IP."""
+    """(domain id, workspace, name, server, DNS provider, subject, own) of the chosen domains: `own` 0 for
+    the server's IP."""
 
     def of(subject: Any, own: int) -> Any:
         return select(
             Domain.id.label("domain_id"),
             Domain.workspace_id.label("workspace_id"),
             Domain.name.label("name"),
+            Domain.server_id.label("server_id"),
+            Domain.dns_provider.label("dns_provider"),
             subject.label("subject"),
             literal(own).label("own"),
         )
@@ -61,7 +64,7 @@ def _subjects(where: Any) -> Any:
 def rows_select(where: Any) -> Any:
     """The rows of the domains `where` selects, as `domain_status` keeps them (what `refresh` writes)."""
     sub = _subjects(where)
-    domain_id, workspace_id, name, subject, own = sub.c
+    domain_id, workspace_id, name, server_id, provider, subject, own = sub.c
     rank = case(*((CheckState.status == s, r) for s, r in RANK.items() if r), else_=0)
 
     def worst(checks: Iterable[str]) -> Any:
@@ -73,17 +76,19 @@ def rows_select(where: Any) -> Any:
             domain_id,
             workspace_id,
             name,
+            server_id,
+            provider,
             *(worst(checks) for checks in COLUMN_CHECKS.values()),
             worst(every),
             func.max(case((own == 1, CheckState.checked_at))),
         )
         .select_from(sub)
         .outerjoin(CheckState, and_(CheckState.workspace_id == workspace_id, CheckState.subject == subject))
-        .group_by(domain_id, workspace_id, name)
+        .group_by(domain_id, workspace_id, name, server_id, provider)
     )
 
 
-_COLUMNS = ["domain_id", "workspace_id", "name", *COLUMN_CHECKS, "status", "checked_at"]
+_COLUMNS = ["domain_id", "workspace_id", "name", "server_id", "dns_provider", *COLUMN_CHECKS, "status", "checked_at"]
 
 
 def refresh(connection: Connection, where: Any) -> None:
@@ -131,7 +136,7 @@ def _desired_flushed(session: Session, _context: UOWTransaction) -> None:
     workspaces: set[int | None] = set()
     for row in [*session.new, *session.dirty, *session.deleted]:
         if isinstance(row, Domain) and row not in session.deleted:
-            if row in session.new or get_history(row, "server_id").has_changes():
+            if row in session.new or any(get_history(row, a).has_changes() for a in ("server_id", "dns_provider")):
                 ids.add(row.id)
         elif isinstance(row, Mailbox):
             domain_id = row.__dict__.get("domain_id")
