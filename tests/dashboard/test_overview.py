@@ -86,7 +86,7 @@ def test_grouped_findings_read_one_cause_as_one_row(hostile: Settings, client: T
     assert 'href="/servers/mx1"' in server and "dnsbl.listed ×2" in server
     assert "<strong>2</strong> domains" in server
     drift = page.split('data-group="drift"')[1].split("</li>")[0]
-    assert 'href="/?check=drift&amp;check_status=error"' in drift and "<strong>1</strong> domains" in drift
+    assert 'href="/?check=drift&amp;check_status=error"' in drift and "<strong>1</strong> domain\n" in drift
 
 
 def test_csv_export_of_the_filtered_set_neutralises_formulas(
