@@ -78,9 +78,9 @@ def rows_select(where: Any) -> Any:
             name,
             server_id,
             provider,
-            *(worst(checks) for checks in COLUMN_CHECKS.values()),
-            worst(every),
-            func.max(case((own == 1, CheckState.checked_at))),
+            *(worst(checks).label(key) for key, checks in COLUMN_CHECKS.items()),
+            worst(every).label("status"),
+            func.max(case((own == 1, CheckState.checked_at))).label("checked_at"),
         )
         .select_from(sub)
         .outerjoin(CheckState, and_(CheckState.workspace_id == workspace_id, CheckState.subject == subject))
