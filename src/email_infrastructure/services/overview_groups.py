@@ -49,21 +49,21 @@ async def finding_groups(app: App, limit: int = 8) -> list[FindingGroup]:
         return []
     async with app.uow() as uow:
         s = uow.session
+        # the failing states of server IPs (a handful), then each server's domains counted on its index
         per_server = (
-            select(CheckState.check, CheckState.status, CheckState.subject, CheckState.summary, Server.name)
-            .add_columns(func.count(DomainStatus.domain_id).label("domains"))
+            select(CheckState.check, CheckState.status, CheckState.subject, CheckState.summary, Server.id, Server.name)
             .join(Server, Server.ipv4 == CheckState.subject)
-            .join(DomainStatus, DomainStatus.server_id == Server.id)
             .where(CheckState.status.in_(FAILING))
-            .group_by(CheckState.id, CheckState.check, CheckState.status, CheckState.subject)
-            .group_by(CheckState.summary, Server.name)
-            .order_by(_worst(), func.count(DomainStatus.domain_id).desc(), CheckState.subject)
-            .limit(limit)
         )
+        failing = (await s.execute(per_server)).all()
+        counted = select(DomainStatus.server_id, func.count()).group_by(DomainStatus.server_id)
+        on_server = dict((await s.execute(counted.where(DomainStatus.server_id.in_({r[4] for r in failing})))).all())
         groups = [
-            FindingGroup(check, status, int(n), ip, server, summary, column=_COLUMN_OF.get(check))
-            for check, status, ip, summary, server, n in (await s.execute(per_server)).all()
+            FindingGroup(check, status, int(on_server.get(sid, 0)), ip, server, summary, column=_COLUMN_OF.get(check))
+            for check, status, ip, summary, sid, server in failing
         ]
+        rank = {status: i for i, status in enumerate(FAILING)}
+        groups = sorted(groups, key=lambda g: (rank[g.status], -g.domains, g.subject or ""))[:limit]
         for group in groups:
             latest = await s.scalar(
                 select(CheckResultRecord.findings)
