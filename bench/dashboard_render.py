@@ -6,8 +6,11 @@ drifting, 5 % with a DMARC warning), one mailbox login check in ten, and the fir
 blocklisted on two lists. Each page is requested `--reads` times through the ASGI app in process
 (httpx's ASGI transport, logged in through the form): p50 and p95 of each request's time. The compared
 checkout (`--peer`, a worktree of the commit before the change) runs the same pages on a copy of each
-database at its own schema (the `domain_status` table dropped), in a process of its own; it knows only
+database at its own schema (migration 0015's table and index dropped), in a process of its own; it knows only
 `q` and `status`, and ignores the other parameters (its pages then show the unfiltered, unsorted view).
+
+PostgreSQL fleets are the databases `dover_bench_<size>` (and `…_peer` copies), kept with the cache: remove
+both (`DROP DATABASE`, `rm -r` the cache) to rebuild.
 
     python bench/dashboard_render.py [--sizes 10000 100000] [--reads 20] [--peer /tmp/dover-base] [--no-postgres]
         [--domain-page-max 10000]  (0: the overview only; the domain page takes seconds, see DOMAIN_PAGE_MAX)
@@ -145,6 +148,7 @@ def peer_copy(ours: dict[str, str], label: str) -> dict[str, str]:
             db = next(target.glob("*.db"))
             with sqlite3.connect(db) as conn:
                 conn.execute("DROP TABLE IF EXISTS domain_status")
+                conn.execute("DROP INDEX IF EXISTS ix_check_states_workspace_status")
                 conn.execute("UPDATE alembic_version SET version_num = '0014'")
             (target / "done").write_text("")
         return {"data_dir": str(target), "url": ""}
@@ -152,7 +156,8 @@ def peer_copy(ours: dict[str, str], label: str) -> dict[str, str]:
     admin_sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     admin_sql(f"CREATE DATABASE {db} TEMPLATE {ours['url'].rsplit('/', 1)[1]}")
     url = ADMIN.rsplit("/", 1)[0] + f"/{db}"
-    admin_sql("DROP TABLE domain_status; UPDATE alembic_version SET version_num = '0014'", url)
+    drop = "DROP TABLE domain_status; DROP INDEX IF EXISTS ix_check_states_workspace_status"
+    admin_sql(f"{drop}; UPDATE alembic_version SET version_num = '0014'", url)
     return {"data_dir": ours["data_dir"], "url": url}
 
 
