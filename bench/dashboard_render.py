@@ -156,8 +156,8 @@ def peer_copy(ours: dict[str, str], label: str) -> dict[str, str]:
     admin_sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     admin_sql(f"CREATE DATABASE {db} TEMPLATE {ours['url'].rsplit('/', 1)[1]}")
     url = ADMIN.rsplit("/", 1)[0] + f"/{db}"
-    drop = "DROP TABLE domain_status; DROP INDEX IF EXISTS ix_check_states_workspace_status"
-    admin_sql(f"{drop}; UPDATE alembic_version SET version_num = '0014'", url)
+    admin_sql("DROP TABLE domain_status; DROP INDEX IF EXISTS ix_check_states_workspace_status", url)
+    admin_sql("UPDATE alembic_version SET version_num = '0014'", url)
     return {"data_dir": ours["data_dir"], "url": url}
 
 
