@@ -13,13 +13,16 @@ from fastapi.testclient import TestClient
 from playwright.async_api import Page, expect
 
 from email_infrastructure.core.settings import Settings
+from email_infrastructure.services import workspaces
+from email_infrastructure.services.apikeys import ApiKeyService
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.services.jobs import get_job
 from email_infrastructure.services.monitoring import record_results
+from email_infrastructure.services.scope import acting_in
 from tests.dashboard.browser import accessible, log_in, shot
 from tests.dashboard.conftest import Seeded, finding, login
-from tests.services.conftest import QUICKSTART, WriteInventory
+from tests.services.conftest import QUICKSTART, WriteInventory, two_domains
 
 #: a DNS provider whose name a spreadsheet would run as a formula, and a page would run as markup
 HOSTILE = "=2+3<b>x</b>"
@@ -173,3 +176,35 @@ async def test_in_a_browser_sort_filter_see_the_cause_export_and_recheck(
     await expect(page.locator("#job")).to_have_attribute("data-status", "succeeded", timeout=90_000)
     await accessible(page)
     await shot(page, "overview-recheck-job")
+
+
+def test_a_workspace_key_exports_and_rechecks_only_its_own_domains(
+    client: TestClient, seeded: Seeded, write_inventory: WriteInventory
+) -> None:
+    async def seed() -> str:
+        app = App(seeded.settings)
+        try:
+            await workspaces.create(app, "south")
+            with acting_in("south"):
+                await import_inventory(app, write_inventory(two_domains("s1.test", "s2.test"), name="south.yaml"))
+            return (await ApiKeyService(app).create("south-write", "write", source="test", workspace="south")).key
+        finally:
+            await app.close()
+
+    key = asyncio.run(seed())
+    token = login(client, key)
+    exported = list(csv.reader(io.StringIO(client.get("/overview.csv").text)))
+    assert [r[0] for r in exported[1:]] == ["s1.test", "s2.test"]
+    assert client.get("/workspaces/default/overview.csv").status_code in (403, 404)
+    made = client.post("/overview/recheck", data={"csrf": token})
+    assert made.status_code == 303
+
+    async def job_domains() -> object:
+        app = App(seeded.settings)
+        try:
+            with acting_in("south"):
+                return (await get_job(app, made.headers["location"].rsplit("/", 1)[1])).params["domains"]
+        finally:
+            await app.close()
+
+    assert asyncio.run(job_domains()) == ["s1.test", "s2.test"]
