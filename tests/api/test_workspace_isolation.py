@@ -48,6 +48,12 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/v1/domains/{name}"): lambda ids: {"json": {"options": {}, "mailboxes": []}},
     ("POST", "/api/v1/monitoring/results"): lambda ids: {"json": {"domain": ids["name"], "family": "dns"}},
     ("POST", "/api/v1/workspaces"): lambda ids: {"json": {"name": "cedar"}},
+    ("POST", "/api/v1/changes/preview"): lambda ids: {
+        "json": {"action": "update", "domain": ids["name"], "dmarc_policy": "reject"}
+    },
+    ("POST", "/api/v1/changes"): lambda ids: {
+        "json": {"action": "remove", "domain": ids["name"], "stamp": "sha256:0", "confirmed": ids["name"]}
+    },
 }
 #: a B key creating a domain named like one of A's: refused as taken (a name lives in one workspace), without
 #: saying by whom

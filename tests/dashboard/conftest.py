@@ -28,6 +28,17 @@ if TYPE_CHECKING:
 
 __all__ = ["write_inventory"]  # the service tests' inventory fixture, used here too
 
+#: the only script tags a page may carry: ours, vendored, from /static (never inline)
+SCRIPTS = {'<script src="/static/htmx.min.js" defer>', '<script src="/static/htmx-ext-sse.min.js" defer>'}
+
+
+def scripts_of(html: str) -> set[str]:
+    """The page's script tags; a page has htmx at least, and nothing but SCRIPTS."""
+    found = re.findall(r"<script[^>]*>", html)
+    assert '<script src="/static/htmx.min.js" defer>' in found and set(found) <= SCRIPTS, found
+    return set(found)
+
+
 #: what a hostile TXT record (or a finding quoting it) carries
 SCRIPT = '<script>alert("xss")</script>'
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')

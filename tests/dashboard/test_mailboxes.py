@@ -101,7 +101,7 @@ def test_an_unknown_status_is_a_clear_error(client: TestClient, checked: Seeded)
 
 def test_htmx_gets_the_table_alone(client: TestClient, checked: Seeded) -> None:
     login(client, checked.keys["read"])
-    html = client.get("/mailboxes?status=error", headers={"HX-Request": "true"}).text
+    html = client.get("/mailboxes?status=error", headers={"HX-Request": "true", "HX-Target": "mailboxes"}).text
     assert html.lstrip().startswith('<div id="mailboxes">') and rows_on(html) == [CARA]
 
 

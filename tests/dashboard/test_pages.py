@@ -13,7 +13,7 @@ from markupsafe import escape
 from email_infrastructure.dashboard.session import COOKIE
 from email_infrastructure.services.app import App
 from email_infrastructure.services.domain_detail import DomainDetail
-from tests.dashboard.conftest import SCRIPT, Seeded, csrf_of, login
+from tests.dashboard.conftest import SCRIPT, Seeded, csrf_of, login, scripts_of
 
 
 def test_pages_send_a_visitor_without_a_session_to_the_login_form(client: TestClient) -> None:
@@ -108,7 +108,7 @@ def test_everything_rendered_is_escaped(client: TestClient, seeded: Seeded) -> N
     assert SCRIPT not in page.text
     assert str(escape(SCRIPT)) in page.text  # shown as text: &lt;script&gt;…
     # the only scripts of the page are ours, and the policy forbids inline ones anyway
-    assert re.findall(r"<script[^>]*>", page.text) == ['<script src="/static/htmx.min.js" defer>']
+    scripts_of(page.text)
     assert "script-src 'self'" in page.headers["content-security-policy"]
 
 
@@ -135,7 +135,7 @@ def test_overview_search_and_status_filter(client: TestClient, seeded: Seeded) -
     assert domains(status="error") == ["acme-mail.test"]
     assert domains(status="ok", q="mail") == []
     assert domains(status="") == ["acme-mail.test", "acme-outreach.test"]
-    fragment = client.get("/", params={"q": "acme"}, headers={"HX-Request": "true"}).text
+    fragment = client.get("/", params={"q": "acme"}, headers={"HX-Request": "true", "HX-Target": "fleet"}).text
     assert fragment.startswith('<div id="fleet">')  # htmx swaps the table only
     assert client.get("/", params={"status": "purple"}).status_code == 400
 
@@ -150,7 +150,7 @@ def test_domain_page_shows_the_diff_findings_with_fixes_history_and_mailboxes(
     assert "_dmarc.acme-mail.test" in page
     assert "drift.changed" in page
     assert "`email-infra apply DOMAIN` (or update the inventory)" in page  # the finding's fix (monitoring/findings.py)
-    assert '<svg class="history"' in page and 'class="f-error"' in page
+    assert '<svg class="chart" role="img"' in page and 'class="band f-error"' in page
     assert "cara.diaz@acme-mail.test" in page
     assert client.get("/domains/nope.test").status_code == 404
 

@@ -192,3 +192,20 @@ def test_a_server_we_created_shows_its_reverse_dns_port25_and_events(client: Tes
     assert "port25-open" in html and "recorded" in html
     assert "vps.port25.recorded" in html
     assert "No domain on this server." in html
+
+
+def test_a_server_page_lists_a_screenful_failing_first_and_links_the_rest(
+    client: TestClient, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from email_infrastructure.services import server_detail
+
+    monkeypatch.setattr(server_detail, "SHOWN", 1)
+    login(client, seeded.keys["read"])
+    html = client.get("/servers/mx1").text
+    domains = html[html.index('id="domains"') : html.index('id="mailboxes"')]
+    # acme-mail.test fails its drift check: it comes first although acme-outreach.test sorts before it
+    assert re.findall(r'href="/domains/([^"]+)"', domains) == ["acme-mail.test"]
+    assert "Domains (2)" in domains and 'href="/?server=mx1"' in domains
+    boxes = html[html.index('id="mailboxes"') : html.index('id="events"')]
+    assert "Mailboxes (3)" in boxes and 'href="/mailboxes?server=mx1"' in boxes
+    assert len(re.findall(r'<span class="mono">', boxes)) == 1

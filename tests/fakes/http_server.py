@@ -13,16 +13,26 @@ from urllib.parse import parse_qs, urlsplit
 App = Callable[[str, str, dict[str, list[str]], dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
 
 
+class Drop(Exception):
+    """Raised by an App: close the connection without answering (a lost response)."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     app: App
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without this, Nagle + delayed ACK add ~40 ms per request
+    disable_nagle_algorithm = True
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, out_headers, payload = self.app(self.command, url.path, parse_qs(url.query), headers, body)
+        try:
+            status, out_headers, payload = self.app(self.command, url.path, parse_qs(url.query), headers, body)
+        except Drop:
+            self.close_connection = True
+            return
         self.send_response(status)
         for key, value in out_headers.items():
             self.send_header(key, value)
@@ -44,7 +54,8 @@ class FakeServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.port = int(self.httpd.server_address[1])
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # a short poll: `shutdown()` waits up to one interval (the default 0.5 s per test adds up)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def url(self) -> str:

@@ -164,6 +164,47 @@ class DomainUpdate(Input):
     mailboxes: list[MailboxIn] = Field(default_factory=list, max_length=500)
 
 
+class ChangeIn(Input):
+    """One change to one domain (services/domain_edits.py): planned by `/changes/preview`, applied by `/changes`."""
+
+    action: Literal["add", "update", "mailboxes", "remove"]
+    domain: str = Field(min_length=1, max_length=253)
+    options: dict[OptionName, Any] = Field(
+        default_factory=dict, description="add: overriding the stored defaults; update: overriding the domain's own"
+    )
+    mailboxes: list[MailboxIn] = Field(default_factory=list, max_length=50, description="people to add")
+    count: int = Field(default=0, ge=0, le=50, description="generated mailboxes to add, named by `pattern`")
+    pattern: str | None = Field(default=None, max_length=64, description="e.g. {first}.{last} or {f}{last}")
+    remove: list[Annotated[str, Field(max_length=320)]] = Field(
+        default_factory=list, max_length=50, description="mailboxes to remove, by address or local part"
+    )
+    dmarc_policy: Literal["none", "quarantine", "reject"] | None = None
+
+
+class ChangeConfirmIn(ChangeIn):
+    """A previewed change to write and apply: the preview's stamp and checksum (refused, 409, if either moved)."""
+
+    stamp: str = Field(max_length=80)
+    checksum: str = Field(default="", max_length=80, description="empty when the preview had no plan")
+    confirmed: str | None = Field(default=None, max_length=253, description="a removal: the domain's name again")
+
+
+class ChangePreviewOut(BaseModel):
+    """What a change would do: the plan of its domain alone (null when the providers hold nothing of a removed one)."""
+
+    domain: str
+    stamp: str
+    checksum: str
+    plan: dict[str, Any] | None
+    spec: dict[str, Any]
+    mailboxes: list[str]
+    added: list[str]
+    removed: list[str]
+    deletes: list[str]
+    unsafe: list[str]
+    failed: list[str]
+
+
 class RecordOut(BaseModel):
     """One DNS record."""
 
@@ -209,6 +250,14 @@ class JobOut(BaseModel):
     created_at: str | None
     started_at: str | None
     finished_at: str | None
+
+
+class ChangeOut(BaseModel):
+    """A written change: the domain's name, its kept plan and the apply job (both null when nothing was to apply)."""
+
+    domain: str
+    plan_id: str | None
+    job: JobOut | None
 
 
 class CheckStateOut(BaseModel):

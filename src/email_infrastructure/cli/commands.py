@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str, bool, dict[str, Any]]] = {
     "server": ("server", "app", True, {}),
     "dmarc": ("dmarc", "app", True, {}),
     "apikey": ("apikey", "app", True, {}),
+    "alerts": ("alerts", "app", True, {}),
     "workspace": ("workspace", "app", True, {}),
     "serve": ("serve", "serve", False, {}),
 }

@@ -17,11 +17,25 @@ STATIC = Path(__file__).parent / "static"
 
 def extension(api: FastAPI) -> None:
     """Add the dashboard's pages and static files to the API app."""
-    from email_infrastructure.dashboard import auth, dmarc, mailboxes, overview, plans, servers, views, workspaces
+    from email_infrastructure.dashboard import (
+        admin,
+        auth,
+        dmarc,
+        edit,
+        live,
+        lookup,
+        mailboxes,
+        overview,
+        plans,
+        servers,
+        views,
+        workspaces,
+    )
 
     api.include_router(auth.router)
     api.include_router(workspaces.router)
-    for module in (overview, views, plans, dmarc, mailboxes, servers):
+    # edit first: its `/domains/new` is not the domain page of a domain called `new`
+    for module in (edit, overview, views, plans, dmarc, mailboxes, servers, live, admin, lookup):
         # each page twice: in the key's own workspace at `/…`, in a named one at `/workspaces/{ws}/…`
         api.include_router(module.router)
         api.include_router(module.router, prefix=workspaces.PREFIX)

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from email_infrastructure.dashboard.render import PageRoute, render
+from email_infrastructure.dashboard.render import PageRoute, fragment, render
 from email_infrastructure.dashboard.workspaces import Member
 from email_infrastructure.services.app import App
 
@@ -45,7 +45,7 @@ async def mailboxes_page(
         offset=(page - 1) * PER_PAGE,
     )
     pages = max(1, -(-view.matching // PER_PAGE))
-    template = "_mailboxes_table.html" if request.headers.get("HX-Request") == "true" else "mailboxes.html"
+    template = "_mailboxes_table.html" if fragment(request, "mailboxes") else "mailboxes.html"
     return render(
         request,
         template,

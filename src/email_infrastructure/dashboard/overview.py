@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response, StreamingResponse
 
-from email_infrastructure.dashboard.render import PageRoute, link, redirect, render
+from email_infrastructure.dashboard.render import PageRoute, fragment, link, redirect, render
 from email_infrastructure.dashboard.session import check_csrf
 from email_infrastructure.dashboard.workspaces import Member
 from email_infrastructure.services.apikeys import require
@@ -84,12 +84,12 @@ async def overview_page(request: Request, who: Member, page: Annotated[int, Quer
     query = query_of(params)
     view = await overview(_app(request), query, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     pages = max(1, -(-view.matching // PER_PAGE))
-    fragment = request.headers.get("HX-Request") == "true"
+    swap = fragment(request, "fleet")
     return render(
         request,
-        "_overview_table.html" if fragment else "overview.html",
+        "_overview_table.html" if swap else "overview.html",
         view=view,
-        groups=[] if fragment else await finding_groups(_app(request)),
+        groups=[] if swap else await finding_groups(_app(request)),
         columns=[label for label, _ in COLUMNS],
         keys=COLUMN_KEYS,
         statuses=STATUSES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -67,6 +67,27 @@ env.filters["label"] = label
 env.filters["shown"] = shown
 
 
+#: the pages that follow the workspace's events (dashboard/live.py) and re-read themselves when one comes
+LIVE = frozenset(
+    {
+        "overview.html",
+        "domain.html",
+        "servers.html",
+        "server.html",
+        "mailboxes.html",
+        "mailbox.html",
+        "jobs.html",
+        "events.html",
+        "dmarc.html",
+    }
+)
+
+
+def fragment(request: Request, target: str) -> bool:
+    """Whether htmx asks for the element `#target` alone (a filter's swap) rather than the page."""
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == target
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A page: the template with the visitor, the request and the page's workspace in its context.
 
@@ -77,8 +98,16 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     place: Place | None = getattr(request.state, "place", None)
     base = place.base if place is not None else ""
     section = request.url.path[len(base) :] or "/"
+    live = template in LIVE and visitor is not None and visitor.key is not None
     html = env.get_template(template).render(
-        request=request, visitor=visitor, place=place, base=base, section=section, **context
+        request=request,
+        visitor=visitor,
+        place=place,
+        base=base,
+        section=section,
+        live=live,
+        rendered_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        **context,
     )
     return HTMLResponse(html, status_code=status_code)
 
@@ -139,4 +168,4 @@ class PageRoute(APIRoute):
         return run
 
 
-__all__ = ["CSP", "PageRoute", "env", "link", "redirect", "render", "when"]
+__all__ = ["CSP", "LIVE", "PageRoute", "env", "fragment", "link", "redirect", "render", "when"]

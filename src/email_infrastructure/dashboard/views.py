@@ -26,12 +26,13 @@ def _app(request: Request) -> App:
 @router.get("/domains/{name}")
 async def domain_page(request: Request, who: Member, name: str) -> Response:
     """Desired against live records, findings with their fixes, check history, DMARC reports, mailboxes."""
+    from email_infrastructure.dashboard.chart import STATES, history_svg
     from email_infrastructure.dashboard.dmarc import panel_of
     from email_infrastructure.services.domain_detail import domain_detail
 
     detail = await domain_detail(_app(request), name)
     dmarc = detail.dmarc
-    assert dmarc is not None  # a detail with its sections has its DMARC figures
+    assert dmarc is not None and detail.timeline is not None  # a detail with its sections has them
     return render(
         request,
         "domain.html",
@@ -40,8 +41,13 @@ async def domain_page(request: Request, who: Member, name: str) -> Response:
         records=detail.records,
         notes=detail.notes,
         live_error=detail.live_error,
+        sources=detail.sources,
         checks=detail.checks,
         findings=detail.findings,
+        groups=detail.groups,
+        chart=history_svg(detail.timeline, own=detail.view.name) if detail.timeline.lanes else None,
+        chart_period=(detail.timeline.start, detail.timeline.end),
+        states=STATES,
         mailboxes=detail.mailboxes,
         dmarc=panel_of(dmarc.summary, dmarc.days, dmarc.first, dmarc.last, dmarc.threshold, "30d"),
     )

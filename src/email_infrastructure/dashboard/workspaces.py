@@ -24,7 +24,19 @@ from email_infrastructure.services.scope import enter
 #: the path prefix of a page in a named workspace (the path parameter is `workspace`)
 PREFIX = "/workspaces/{workspace}"
 #: the pages the switcher keeps you on (their path without the prefix); any other goes to the overview
-SECTIONS = ("/", "/plan", "/jobs", "/servers", "/mailboxes", "/dmarc", "/events")
+SECTIONS = (
+    "/",
+    "/plan",
+    "/jobs",
+    "/servers",
+    "/mailboxes",
+    "/dmarc",
+    "/events",
+    "/admin/keys",
+    "/admin/alerts",
+    "/admin/vault",
+    "/lookup",
+)
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 

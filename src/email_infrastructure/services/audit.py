@@ -267,3 +267,31 @@ async def blocklist_lookup(app: App, request: BlocklistRequest) -> BlocklistRepo
     zones = zones_for(request.zones, request.dqs_key_env, inventory)
     async with _resolver(nameservers_for(app, request.nameservers, inventory), request.timeout) as resolver:
         return await blocklist_report(resolver, subjects, zones)
+
+
+async def audit_ip(app: App, ip: str, *, timeout: float = 2.0) -> AuditReport:
+    """One IP as an audit checks a sending IP: PTR with forward confirmation, and the blocklists.
+
+    Nameservers and lists as every audit takes them (the stored `monitoring` settings, else the
+    server's); `ip` must already be an address.
+    """
+    from email_infrastructure.monitoring.audit import SubjectReport, guarded
+    from email_infrastructure.monitoring.checks.ptr import check_ptr
+    from email_infrastructure.monitoring.dnsbl import check_blocklists, listing_result
+    from email_infrastructure.monitoring.findings import CheckResult
+
+    address = str(ipaddress.ip_address(ip))
+    inventory = await _stored_settings(app)
+    zones = [z for z in zones_for([], None, inventory) if z.kind == "ip"]  # domain lists do not list IPs
+    report = SubjectReport(address, kind="ip")
+    async with _resolver(nameservers_for(app, [], inventory), timeout) as resolver:
+        silent = await resolver.silence()
+        if silent is not None:
+            for check in ("ptr", "dnsbl"):
+                result = report.checks[check] = CheckResult(check)
+                result.cannot_tell(f"{check}.resolver_silent", f"not determined: {silent}")
+            return AuditReport([], [report], [], silent)
+        report.checks["ptr"] = await guarded("ptr", address, check_ptr(address, AuditContext(resolver), None))
+        listings, health = await check_blocklists(resolver, [address], zones) if zones else ([], [])
+        report.checks["dnsbl"] = listing_result(address, listings)
+    return AuditReport([], [report], health)

@@ -8,31 +8,22 @@ panel's data and the mailboxes' states.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from email_infrastructure.monitoring.findings import hint
 from email_infrastructure.services.app import App
+from email_infrastructure.services.check_timeline import Timeline, check_timeline
 from email_infrastructure.services.dmarc import workspace_pass_rate_rule
 from email_infrastructure.services.domains import DomainView, domain_inventory, domain_summary
 from email_infrastructure.services.overview import CheckView, domain_checks
+from email_infrastructure.services.record_sources import RecordRow, Source, add_dns_answers, record_rows
 
 if TYPE_CHECKING:
     from email_infrastructure.services.dmarc_views import DayRates, DmarcSummary
 
 #: the DMARC section covers this many days, today included
 DMARC_DAYS = 30
-
-
-@dataclass
-class RecordRow:
-    """A desired record against the live one: `in sync`, `not read`, `missing`, `different`, `to delete`."""
-
-    name: str
-    type: str
-    desired: list[str]
-    live: list[str]
-    state: str
 
 
 @dataclass
@@ -55,35 +46,48 @@ class DomainDetail:
     ip: str | None = None
     records: list[RecordRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: why the live records could not be read (None: they were)
+    #: why the provider's records could not be read (None: they were)
     live_error: str | None = None
+    #: the records' columns: desired, at the provider, DNS answer
+    sources: list[Source] = field(default_factory=list)
     checks: list[CheckView] = field(default_factory=list)
     #: errors and warnings of the latest checks, each with its fix, check and subject
     findings: list[dict[str, Any]] = field(default_factory=list)
+    groups: list[FindingGroup] = field(default_factory=list)
+    timeline: Timeline | None = None
     #: (address, state of its mailbox check, `none` when never checked)
     mailboxes: list[tuple[str, str]] = field(default_factory=list)
     dmarc: DmarcData | None = None
 
 
-def record_rows(desired: list[Any], changes: list[dict[str, Any]], live_read: bool) -> list[RecordRow]:
-    """Desired records against live ones: in sync, missing, different; live-only records we own last."""
-    by_key = {(c["name"], c["type"]): c for c in changes}
-    rows = []
-    for record in desired:
-        change = by_key.pop((record.name, record.type), None)
-        if change is None:
-            state, live = ("in sync" if live_read else "not read"), list(record.values) if live_read else []
-        elif change["action"] == "create":
-            state, live = "missing", []
-        else:
-            state, live = "different", list((change.get("old") or {}).get("values", []))
-        rows.append(RecordRow(record.name, record.type, list(record.values), live, state))
-    for change in by_key.values():
-        old = (change.get("old") or {}).get("values", [])
-        state = "to delete" if change["action"] == "delete" else change["action"]
-        new = (change.get("new") or {}).get("values", [])
-        rows.append(RecordRow(change["name"], change["type"], new, old, state))
-    return rows
+@dataclass
+class FindingGroup:
+    """The findings of one id: its worst severity, its fix, and each one (subject, check, message, evidence)."""
+
+    id: str
+    severity: str
+    hint: str
+    items: list[dict[str, Any]]
+
+    @property
+    def where(self) -> str:
+        """`subject · check` when every finding of the group has the same ones, else ''."""
+        places = {(str(f.get("subject", "")), str(f.get("check", ""))) for f in self.items}
+        return " · ".join(next(iter(places))) if len(places) == 1 else ""
+
+
+def group_findings(findings: list[dict[str, Any]]) -> list[FindingGroup]:
+    """Findings by id, errors first, then the largest groups: 70 `drift.missing` are one group."""
+    groups: dict[str, FindingGroup] = {}
+    for f in findings:
+        key = str(f.get("id", ""))
+        group = groups.setdefault(key, FindingGroup(key, str(f.get("severity", "")), str(f.get("hint") or ""), []))
+        if f.get("severity") == "error":
+            group.severity = "error"
+        group.hint = group.hint or str(f.get("hint") or "")
+        group.items.append(f)
+    rank = {"error": 0, "warning": 1}
+    return sorted(groups.values(), key=lambda g: (rank.get(g.severity, 2), -len(g.items), g.id))
 
 
 async def domain_detail(app: App, name: str, *, sections: bool = True) -> DomainDetail:
@@ -97,19 +101,36 @@ async def domain_detail(app: App, name: str, *, sections: bool = True) -> Domain
     from email_infrastructure.services.records import desired_records, live_drift
 
     zone = await desired_records(app, view.name, inventory=inventory)
+    read_at = datetime.now(UTC)
     drift = await live_drift(app, view.name)
     detail.live_error = drift.error
     detail.records = record_rows(zone.records, drift.changes, detail.live_error is None)
     detail.notes = zone.notes
     server = inventory.server(view.spec["server"]) if view.spec.get("server") else None
     detail.ip = str(server.ipv4) if server is not None and server.ipv4 else None
-    detail.checks = await domain_checks(app, [view.name, *([detail.ip] if detail.ip else []), *view.mailboxes])
+    subjects = [view.name, *([detail.ip] if detail.ip else []), *view.mailboxes]
+    detail.checks = await domain_checks(app, subjects)
+    dns = next((c for c in detail.checks if c.subject == view.name and c.check == "drift"), None)
+    add_dns_answers(detail.records, dns.findings if dns is not None else None)
+    provider = view.spec.get("dns_provider") or "the DNS provider"
+    detail.sources = [
+        Source("Desired", "the stored desired state (inventory)", read_at),
+        Source("At the provider", f"{provider}'s API, as the plan reads it", read_at, drift.error),
+        Source(
+            "DNS answer",
+            "a DNS query by the monitoring's drift check",
+            dns.checked_at if dns is not None else None,
+            None if dns is not None else "no drift check has run for this domain yet",
+        ),
+    ]
     detail.findings = [
         {**f, "hint": f.get("hint") or hint(str(f.get("id", ""))), "check": c.check, "subject": c.subject}
         for c in detail.checks
         for f in c.findings
         if f.get("severity") in ("error", "warning")
     ]
+    detail.groups = group_findings(detail.findings)
+    detail.timeline = await check_timeline(app, subjects)
     mailbox_states = {c.subject: c.status for c in detail.checks if c.check == "mailbox"}
     detail.mailboxes = [(m, mailbox_states.get(m, "none")) for m in view.mailboxes]
     last = date.today()
@@ -124,4 +145,13 @@ async def domain_detail(app: App, name: str, *, sections: bool = True) -> Domain
     return detail
 
 
-__all__ = ["DMARC_DAYS", "DmarcData", "DomainDetail", "RecordRow", "domain_detail", "record_rows"]
+__all__ = [
+    "DMARC_DAYS",
+    "DmarcData",
+    "DomainDetail",
+    "FindingGroup",
+    "RecordRow",
+    "domain_detail",
+    "group_findings",
+    "record_rows",
+]

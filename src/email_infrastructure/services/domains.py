@@ -7,23 +7,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from email_infrastructure.core.errors import ConflictError, NotFoundError, UserError
-from email_infrastructure.core.inventory import DomainSpec, Inventory, MailboxSpec
-from email_infrastructure.core.inventory.schema import DOMAIN_OPTIONS
+from email_infrastructure.core.inventory import Inventory
 from email_infrastructure.core.names import normalise_domain
 from email_infrastructure.services import events
 from email_infrastructure.services.app import App
-from email_infrastructure.services.desired import (
-    API_OWNER,
-    Owned,
-    OwnershipConflictError,
-    Snapshot,
-    explicit_domain,
-    from_rows,
-    write_snapshot,
-)
+from email_infrastructure.services.desired import API_OWNER, OwnershipConflictError, from_rows, write_snapshot
+from email_infrastructure.services.domain_edits import DomainEdit, edit_snapshot, stamp, target
 from email_infrastructure.services.scope import current
 from email_infrastructure.services.uow import resolve
 from email_infrastructure.storage.api_repositories import DomainPages, PageRow, page_outside_transaction, read_only
@@ -53,13 +43,6 @@ def _view(inventory: Inventory, name: str, owner: str) -> DomainView:
     data = resolved.model_dump(mode="json", exclude={"server", "mailboxes", "name"})
     data["server"] = resolved.server.name if resolved.server else None
     return DomainView(name, owner, data, [f"{m.address_local_part}@{name}" for m in spec.mailboxes])
-
-
-def _name(text: str) -> str:
-    try:
-        return normalise_domain(text)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
 
 
 def _existing_name(text: str) -> str:
@@ -292,46 +275,10 @@ async def add_domain(
 
     `dmarc_policy` changes only the policy of the stored DMARC defaults (the CLI's `--dmarc-policy`).
     """
-    wanted = _name(name)
-    unknown = sorted(set(options or {}) - set(DOMAIN_OPTIONS) - {"purge"})
-    if unknown:
-        raise UserError(f"unknown domain options: {', '.join(unknown)} (known: {', '.join(DOMAIN_OPTIONS)})")
-    async with _write_turn(app), app.uow() as uow:
-        # the fleet's small tables and this one domain: a write never reads (nor validates) the others
-        rows = await uow.desired.load(only=[wanted])
-        snap = from_rows(rows)
-        existing = snap.domains.get(wanted)
-        if existing is not None and not force:
-            if existing.owner != owner:
-                raise OwnershipConflictError(f"{wanted} is owned by {existing.owner}", cli_hint="--force takes it over")
-            raise ConflictError(f"{wanted} is a domain of the desired state already", cli_hint="--force replaces it")
-        inventory = snap.inventory()
-        if dmarc_policy is not None:
-            stored = inventory.defaults.dmarc
-            dmarc = {**(stored.model_dump(mode="json") if stored else {}), "policy": dmarc_policy}
-            options = {**(options or {}), "dmarc": dmarc}
-        try:
-            spec = DomainSpec.model_validate(
-                {
-                    "name": wanted,
-                    **(options or {}),
-                    "mailboxes": [MailboxSpec.model_validate(m) for m in mailboxes or []],
-                }
-            )
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise UserError(f"{wanted}: {where}: {err['msg']}") from None
-        value = explicit_domain(inventory, spec)
-        _check_references(inventory, wanted, value)
-        snap.domains[wanted] = Owned(value, owner)
-        view = _view(snap.inventory(), wanted, owner)  # validated before anything is written
-        await write_snapshot(uow, rows, snap)
-        topic = events.DOMAIN_UPDATED if existing else events.DOMAIN_CREATED
-        uow.emit(topic, events.DesiredDomainPayload(domain=wanted, owner=owner), source=source or owner)
-        await uow.commit()
-    app.domain_views.invalidate(wanted)
-    return view
+    edit = DomainEdit(
+        "add", name, dict(options or {}), list(mailboxes or []), dmarc_policy=dmarc_policy, owner=owner, force=force
+    )
+    return await write_edit(app, edit, source=source)
 
 
 async def replace_domain(
@@ -350,52 +297,58 @@ async def replace_domain(
     return await add_domain(app, current.name, options, mailboxes, force=True, source=source)
 
 
-def _check_references(inventory: Inventory, name: str, spec: dict[str, Any]) -> None:
-    dns = spec.get("dns_provider")
-    if dns and dns not in inventory.providers.dns:
-        known = ", ".join(sorted(inventory.providers.dns)) or "none"
-        raise UserError(f"{name}: DNS provider {dns!r} is not in the desired state (known: {known})")
-    server = spec.get("server")
-    if server and inventory.server(server) is None:
-        known = ", ".join(s.name for s in inventory.servers) or "none"
-        raise UserError(f"{name}: server {server!r} is not in the desired state (known: {known})")
-    if not dns:
-        raise UserError(f"{name}: no DNS provider: give one, or set defaults.dns_provider through an inventory")
+class StaleEditError(ConflictError):
+    """The stored desired state changed since the edit was previewed; nothing was written."""
 
 
-async def _editable(uow: Any, name: str, owner: str, force: bool) -> tuple[DesiredRows, Snapshot, Owned]:
-    """The stored rows, the state, and the domain `owner` may change (another's only with `force`): the
-    fleet's small tables and this domain alone, so an edit costs the same whatever the fleet's size."""
-    rows = await uow.desired.load(only=[name])
-    snap = from_rows(rows)
-    existing = snap.domains.get(name)
-    if existing is None:
-        raise NotFoundError(f"{name} is not a domain of the desired state")
-    if existing.owner != owner and not force:
-        raise OwnershipConflictError(
-            f"{name} is owned by {existing.owner}: change it there", cli_hint="--force changes it here"
+async def write_edit(
+    app: App, edit: DomainEdit, *, source: str | None = None, expected: str | None = None
+) -> DomainView:
+    """Write one edit (services/domain_edits.py): the fleet's small tables and this domain alone are read
+    and written, so an edit costs the same whatever the fleet's size. With `expected` (a preview's
+    `stamp`) it is refused, nothing written, when what the edit reads changed since."""
+    wanted = target(edit)
+    async with _write_turn(app), app.uow() as uow:
+        rows = await uow.desired.load(only=[wanted])
+        snap = from_rows(rows)
+        if expected is not None and stamp(snap, wanted) != expected:
+            raise StaleEditError(
+                f"the desired state of {wanted} changed since this change was previewed: preview it again"
+            )
+        before = _view(snap.inventory(), wanted, snap.domains[wanted].owner) if wanted in snap.domains else None
+        done = edit_snapshot(snap, edit)
+        view = before if edit.action == "remove" and before is not None else _view(snap.inventory(), wanted, done.owner)
+        await write_snapshot(uow, rows, snap)
+        uow.emit(
+            done.topic,
+            events.DesiredDomainPayload(domain=wanted, owner=done.event_owner),
+            source=source or edit.owner,
         )
-    return rows, snap, existing
+        await uow.commit()
+    app.domain_views.invalidate(wanted)
+    return view
+
+
+async def update_domain(
+    app: App,
+    name: str,
+    options: dict[str, Any] | None = None,
+    *,
+    dmarc_policy: str | None = None,
+    owner: str = API_OWNER,
+    force: bool = False,
+    source: str | None = None,
+) -> DomainView:
+    """Change some options of a domain (its other options and mailboxes kept); another owner's needs `force`."""
+    edit = DomainEdit("update", name, dict(options or {}), dmarc_policy=dmarc_policy, owner=owner, force=force)
+    return await write_edit(app, edit, source=source)
 
 
 async def remove_domain(
     app: App, name: str, *, owner: str = API_OWNER, force: bool = False, source: str | None = None
 ) -> DomainView:
     """Drop a domain from the desired state; the next apply deletes the records we made for it."""
-    wanted = _existing_name(name)
-    async with _write_turn(app), app.uow() as uow:
-        rows, snap, existing = await _editable(uow, wanted, owner, force)
-        view = _view(snap.inventory(), wanted, existing.owner)
-        del snap.domains[wanted]
-        await write_snapshot(uow, rows, snap)
-        uow.emit(
-            events.DOMAIN_REMOVED,
-            events.DesiredDomainPayload(domain=wanted, owner=existing.owner),
-            source=source or owner,
-        )
-        await uow.commit()
-    app.domain_views.invalidate(wanted)
-    return view
+    return await write_edit(app, DomainEdit("remove", name, owner=owner, force=force), source=source)
 
 
 async def set_mailboxes(
@@ -409,27 +362,5 @@ async def set_mailboxes(
     source: str | None = None,
 ) -> DomainView:
     """Add personas to a domain and remove mailboxes by local part; another owner's domain needs `force`."""
-    wanted = _existing_name(name)
-    async with _write_turn(app), app.uow() as uow:
-        rows, snap, existing = await _editable(uow, wanted, owner, force)
-        mailboxes = dict(existing.value.get("mailboxes", {}))
-        for local in remove or []:
-            if mailboxes.pop(local.split("@", 1)[0].lower(), None) is None:
-                raise UserError(f"{wanted} has no mailbox {local!r}")
-        for raw in add or []:
-            try:
-                persona = MailboxSpec.model_validate(raw)
-            except ValidationError as exc:
-                raise UserError(f"{wanted}: mailbox: {exc.errors()[0]['msg']}") from None
-            local = persona.address_local_part
-            if local in mailboxes:
-                raise UserError(f"{local}@{wanted} exists already")
-            mailboxes[local] = [persona.first_name, persona.last_name]
-        snap.domains[wanted] = Owned({**existing.value, "mailboxes": mailboxes}, existing.owner)
-        await write_snapshot(uow, rows, snap)
-        uow.emit(
-            events.MAILBOXES_UPDATED, events.DesiredDomainPayload(domain=wanted, owner=owner), source=source or owner
-        )
-        await uow.commit()
-    app.domain_views.invalidate(wanted)
-    return _view(snap.inventory(), wanted, existing.owner)
+    edit = DomainEdit("mailboxes", name, mailboxes=list(add or []), remove=list(remove or []), owner=owner, force=force)
+    return await write_edit(app, edit, source=source)

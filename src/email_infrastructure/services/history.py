@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from email_infrastructure.services.app import App
+from email_infrastructure.services.scope import Scope, acting_in
 from email_infrastructure.storage.api_repositories import EventPages, read_only
 from email_infrastructure.storage.models import CheckResultRecord, CheckState, EventRecord
 
@@ -41,6 +45,46 @@ async def events_since(app: App, when: datetime) -> list[dict[str, Any]]:
         return []
     async with app.uow() as uow:
         return [event_json(r) for r in await EventPages(uow.session).since(when)]
+
+
+#: how often a live stream looks for new events, and how far back it looks again (commits land late)
+POLL_EVERY = 1.0
+OVERLAP = timedelta(seconds=10)
+
+
+async def follow_events(
+    app: App,
+    scope: Scope,
+    since: datetime,
+    *,
+    gone: Callable[[], Awaitable[bool]],
+    for_seconds: float | None = None,
+) -> AsyncGenerator[list[dict[str, Any]]]:
+    """New audit-log entries of `scope` from `since` on, a batch per look, until `gone()` or `for_seconds` ends it.
+
+    Every face's live stream (the API's `/events/stream`, the dashboard's page updates) follows the log
+    through this one loop. A stream outlives the request that opened it, so each look acts in `scope`.
+    """
+    seen: deque[str] = deque(maxlen=5000)
+    start, newest = since, since
+    until = None if for_seconds is None else time.monotonic() + for_seconds
+    while True:
+        with acting_in(scope):
+            found = await events_since(app, newest - OVERLAP)
+        batch: list[dict[str, Any]] = []
+        for event in found:
+            occurred = datetime.fromisoformat(event["occurred_at"])
+            # the look-back catches late commits; what happened before the asked-for start is not sent
+            if event["id"] in seen or occurred < start:
+                continue
+            seen.append(event["id"])
+            newest = max(newest, occurred)
+            batch.append(event)
+        if batch:
+            yield batch
+        if await gone() or (until is not None and time.monotonic() >= until):
+            return
+        await asyncio.sleep(POLL_EVERY)
 
 
 async def check_history(

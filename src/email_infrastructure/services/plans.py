@@ -151,7 +151,11 @@ def normalise_checksum(text: str) -> str:
     return text if text.startswith("sha256:") else f"sha256:{text}"
 
 
-async def _desired(app: App, source: LoadedInventory | None, force: bool) -> tuple[Inventory, ImportResult | None]:
+async def _desired(
+    app: App, source: LoadedInventory | None, force: bool, inventory: Inventory | None = None
+) -> tuple[Inventory, ImportResult | None]:
+    if inventory is not None:
+        return inventory, None
     if source is None:
         return await desired_inventory(app), None
     return await preview_import(app, source, force=force)
@@ -165,8 +169,9 @@ async def _plan(
     progress: Progress | None,
     deadline: float | None,
     prune: bool = False,
+    edited: Inventory | None = None,
 ) -> tuple[Plan, Reconciler]:
-    inventory, imported = await _desired(app, source, force)
+    inventory, imported = await _desired(app, source, force, edited)
     # the inventory's nameservers, else the settings' (else the system's): reverse DNS waits on them
     nameservers = inventory.monitoring.nameservers or app.settings.nameservers
     reconciler = await build(
@@ -189,16 +194,18 @@ async def plan(
     progress: Progress | None = None,
     deadline: float | None = None,
     prune: bool = False,
+    inventory: Inventory | None = None,
 ) -> Plan:
     """What apply would change; never writes (not to providers, not to the database, not keys).
 
     Without `source` the stored desired state is planned; with it, what importing the file and
-    reconciling would do. Only with `prune` does the plan remove what the desired state no longer
+    reconciling would do; with `inventory`, that desired state (an edit previewed in memory, with
+    `only` its domain). Only with `prune` does the plan remove what the desired state no longer
     has from the mail servers (without it that is noted).
     """
     # a file naming a workspace that does not exist yet plans against an empty one (apply creates it)
     with correlation(), acting_in(replace(current(app.settings.workspace), missing_ok=source is not None)):
-        result, reconciler = await _plan(app, source, only, force, progress, deadline, prune)
+        result, reconciler = await _plan(app, source, only, force, progress, deadline, prune, inventory)
         await reconciler.close()
     return result
 
@@ -276,6 +283,21 @@ class StoredPlan:
         """True when applying would change something."""
         return any(s.get("changes") for s in self.plan.get("steps", []))
 
+    @property
+    def only(self) -> list[str]:
+        """The domains the plan is limited to (none: every domain)."""
+        return [str(d) for d in self.plan.get("only") or []]
+
+    @property
+    def force(self) -> bool:
+        """True when applying it passes the deletion guard (a removal confirmed by its domain's name)."""
+        return bool(self.plan.get("force"))
+
+    @property
+    def prune(self) -> bool:
+        """True when applying it removes what the desired state no longer has (`--prune`)."""
+        return bool(self.plan.get("prune"))
+
 
 def _stored(row: StoredPlanRecord) -> StoredPlan:
     return StoredPlan(row.id, row.checksum, dict(row.plan), row.key_name, row.created_at)
@@ -283,9 +305,19 @@ def _stored(row: StoredPlanRecord) -> StoredPlan:
 
 async def plan_and_store(app: App, *, key_name: str) -> StoredPlan:
     """Plan the stored desired state (writes nothing at the providers) and keep the plan to apply by id."""
-    planned = await plan(app)
+    return await store_plan(app, await plan(app), key_name=key_name)
+
+
+async def store_plan(
+    app: App, planned: Plan, *, key_name: str, only: Iterable[str] = (), prune: bool = False, force: bool = False
+) -> StoredPlan:
+    """Keep a plan to apply by id; one limited to `only` (with `prune`, `force`) is applied so, and says
+    so (its JSON's `only`, `prune` and `force` keys): its checksum covers those domains' steps alone."""
+    data = planned.to_json()
+    if only:
+        data.update(only=sorted(only), prune=prune, force=force)
     row = StoredPlanRecord(
-        id=uuid.uuid4().hex, checksum=planned.checksum, plan=planned.to_json(), key_name=key_name, created_at=utcnow()
+        id=uuid.uuid4().hex, checksum=planned.checksum, plan=data, key_name=key_name, created_at=utcnow()
     )
     async with app.uow() as uow:
         StoredPlans(uow.session).add(row)
@@ -315,8 +347,11 @@ async def apply_stored_plan(
     checksum no longer matches: it re-plans what is left and converges (the guard was passed
     when the apply first started). Failed steps raise JobFailed with the result.
     """
-    expected = None if resumed else (checksum or (await get_stored_plan(app, plan)).checksum)
-    result = await apply(app, checksum=expected, progress=progress)
+    stored = await get_stored_plan(app, plan)
+    expected = None if resumed else (checksum or stored.checksum)
+    result = await apply(
+        app, checksum=expected, progress=progress, only=stored.only, prune=stored.prune, force=stored.force
+    )
     if result.failed:
         keys = [o.key for o in result.failed]
         raise JobFailed(f"{len(keys)} step(s) failed: {', '.join(keys)}", result.to_json())

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from email_infrastructure.core.errors import NotFoundError
@@ -33,6 +33,10 @@ _RANK = {"none": 0, "ok": 1, "warning": 2, "unknown": 3, "error": 4}
 IP_CHECKS = ("ptr", "dnsbl")
 #: how many of its last events a server page shows
 EVENTS = 20
+#: how many of its domains and of its mailboxes a server page lists (failing ones first)
+SHOWN = 100
+#: the states listed first
+FAILING = ("error", "warning", "unknown")
 
 
 def worst(statuses: list[str]) -> str:
@@ -125,11 +129,14 @@ class ServerDetail:
     status: str
     addresses: list[Address]
     tls: list[TlsRow]
-    #: (domain name, worst state of its checks)
+    #: (domain name, worst state of its checks): the first SHOWN, failing ones first
     domains: list[tuple[str, str]]
-    #: (address, state of its mailbox check)
+    #: (address, state of its mailbox check): the first SHOWN, failing ones first
     mailboxes: list[tuple[str, str]]
     events: list[dict[str, Any]]
+    #: how many domains and mailboxes the server carries in all
+    domain_count: int = 0
+    mailbox_count: int = 0
 
 
 def _ips(view: ServerView) -> list[str]:
@@ -337,6 +344,8 @@ async def server_detail(app: App, name: str) -> ServerDetail:
         [(d, worst(on.domain_states.get(d, []))) for d in on.domains],
         [(b, on.mailbox_states.get(b, "none")) for b in on.boxes],
         events,
+        on.domain_count,
+        on.mailbox_count,
     )
 
 
@@ -346,26 +355,37 @@ class _Contents:
 
     domains: list[str] = field(default_factory=list)
     boxes: list[str] = field(default_factory=list)
+    domain_count: int = 0
+    mailbox_count: int = 0
     domain_states: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     mailbox_states: dict[str, str] = field(default_factory=dict)
     tls: list[CheckState] = field(default_factory=list)
 
 
 async def _contents(s: AsyncSession, server_id: int) -> _Contents:
-    """The domains and mailboxes on a server and their check states: joins, no list of names sent back."""
+    """The domains and mailboxes on a server (counted; the first SHOWN listed, failing first) and their states.
+
+    A server can carry thousands of domains: the page lists a screenful, the lists filtered by the
+    server have the rest, and only the listed ones' states are read.
+    """
     out = _Contents()
     on_server = select(Domain.name).where(Domain.server_id == server_id)
-    out.domains = list((await s.scalars(on_server.order_by(Domain.name))).all())
+    failing = select(CheckState.subject).where(CheckState.status.in_(FAILING))
+    out.domain_count = int(await s.scalar(select(func.count()).select_from(on_server.subquery())) or 0)
+    first = on_server.order_by(case((Domain.name.in_(failing), 0), else_=1), Domain.name).limit(SHOWN)
+    out.domains = list((await s.scalars(first)).all())
     address = Mailbox.local_part + "@" + Domain.name
     in_boxes = select(address).join(Domain, Mailbox.domain_id == Domain.id).where(Domain.server_id == server_id)
-    out.boxes = list((await s.scalars(in_boxes.order_by(Domain.name, Mailbox.local_part))).all())
-    query = select(CheckState.subject, CheckState.status).where(CheckState.subject.in_(on_server))
+    out.mailbox_count = int(await s.scalar(select(func.count()).select_from(in_boxes.subquery())) or 0)
+    first_boxes = in_boxes.order_by(case((address.in_(failing), 0), else_=1), Domain.name, Mailbox.local_part)
+    out.boxes = list((await s.scalars(first_boxes.limit(SHOWN))).all())
+    query = select(CheckState.subject, CheckState.status).where(CheckState.subject.in_(out.domains))
     for subject, status in (await s.execute(query)).all():
         out.domain_states[subject].append(status)
     tls = select(CheckState).where(CheckState.subject.in_(on_server), CheckState.check == "tls")
     out.tls = list((await s.scalars(tls)).all())
     boxes = select(CheckState.subject, CheckState.status).where(
-        CheckState.check == "mailbox", CheckState.subject.in_(in_boxes)
+        CheckState.check == "mailbox", CheckState.subject.in_(out.boxes)
     )
     for subject, status in (await s.execute(boxes)).all():
         out.mailbox_states[subject] = status

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TypedDict
 
 from email_infrastructure.core.errors import ConfigError, NotFoundError, UserError, VaultError
@@ -128,6 +129,52 @@ async def check_secrets(app: App) -> VaultCheck:
     async with app.uow(EVERY) as uow:
         total, bad = await uow.secrets(create_key=False).undecryptable()
     return VaultCheck(total, bad)
+
+
+@dataclass
+class VaultStatus:
+    """The vault as the dashboard shows it: which key (its id, never the key), since when, and the secrets."""
+
+    #: `core.vault.key_id` of the key this process encrypts with: 16 hex digits of a SHA-256 of it
+    key_id: str
+    #: the id of the key the database says is active (None before the first secret was written)
+    active_key_id: str | None
+    rotated_at: datetime | None
+    #: where the key comes from: EMAIL_INFRA_SECRET_KEY or the key file's path
+    key_source: str
+    #: an interrupted rotation left its new key file: the next `vault rotate-key` finishes it
+    rotation_pending: bool
+    check: VaultCheck
+
+    @property
+    def stale(self) -> bool:
+        """True when another process rotated the key and this one still holds the old one."""
+        return self.active_key_id is not None and self.active_key_id != self.key_id
+
+
+async def vault_status(app: App) -> VaultStatus:
+    """The vault's key id, last rotation, and how many stored secrets there are and open (install-wide)."""
+    from sqlalchemy import select
+
+    from email_infrastructure.storage.models import VaultState
+
+    check = await check_secrets(app)
+    vault = app.vault(create=False)
+    async with app.uow(EVERY) as uow:
+        state = (await uow.session.scalars(select(VaultState))).first()
+    rotated = state.rotated_at if state is not None else None
+    if rotated is not None and rotated.tzinfo is None:  # SQLite hands it back without its zone (stored in UTC)
+        rotated = rotated.replace(tzinfo=UTC)
+    settings = app.settings
+    path = key_file_path(settings)
+    return VaultStatus(
+        key_id=vault.primary_id,
+        active_key_id=state.key_id if state is not None else None,
+        rotated_at=rotated,
+        key_source="EMAIL_INFRA_SECRET_KEY" if settings.secret_key is not None else str(path),
+        rotation_pending=settings.secret_key is None and path.with_name(PENDING_KEY_FILE_NAME).exists(),
+        check=check,
+    )
 
 
 def parse_secret_name(label: str) -> tuple[str, str]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections import deque
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from contextlib import aclosing
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -14,13 +13,10 @@ from fastapi.responses import StreamingResponse
 
 from email_infrastructure.api.deps import AppDep, ReadKey
 from email_infrastructure.api.schemas import Envelope, EventList, EventOut, ok
-from email_infrastructure.services.history import events_page, events_since
-from email_infrastructure.services.scope import Scope, acting_in, chosen
+from email_infrastructure.services.history import events_page, follow_events
+from email_infrastructure.services.scope import Scope, chosen
 
 router = APIRouter(prefix="/events", tags=["events"])
-#: how often the stream looks for new events, and how far back it looks again (commits land late)
-POLL_EVERY = 1.0
-OVERLAP = timedelta(seconds=10)
 
 
 @router.get("", response_model=Envelope[EventList])
@@ -40,27 +36,15 @@ async def list_events(
 async def _stream(
     request: Request, app: AppDep, scope: Scope, since: datetime, limit: int | None
 ) -> AsyncIterator[str]:
-    seen: deque[str] = deque(maxlen=5000)
-    sent, start = 0, since
     yield ": connected\n\n"
-    while limit is None or sent < limit:
-        # the body is streamed after the handler returned: each poll acts in the scope captured then
-        with acting_in(scope):
-            found = await events_since(app, since - OVERLAP)
-        for event in found:
-            occurred = datetime.fromisoformat(event["occurred_at"])
-            # the look-back catches late commits; what happened before the asked-for start is not sent
-            if event["id"] in seen or occurred < start:
-                continue
-            seen.append(event["id"])
-            since = max(since, occurred)
-            yield f"id: {event['id']}\nevent: {event['topic']}\ndata: {json.dumps(event)}\n\n"
-            sent += 1
-            if limit is not None and sent >= limit:
-                return
-        if await request.is_disconnected():
-            return
-        await asyncio.sleep(POLL_EVERY)
+    sent = 0
+    async with aclosing(follow_events(app, scope, since, gone=request.is_disconnected)) as batches:
+        async for batch in batches:
+            for event in batch:
+                yield f"id: {event['id']}\nevent: {event['topic']}\ndata: {json.dumps(event)}\n\n"
+                sent += 1
+                if limit is not None and sent >= limit:
+                    return
 
 
 @router.get(

@@ -89,6 +89,8 @@ class ProvidersSpec(_Model):
     dns: dict[str, ProviderSpec] = Field(default_factory=dict)
     mail: dict[str, ProviderSpec] = Field(default_factory=dict)
     vps: dict[str, ProviderSpec] = Field(default_factory=dict)
+    #: sending platforms mailboxes are pushed to (Instantly, Smartlead, EmailBison, ReachInbox)
+    sequencers: dict[str, ProviderSpec] = Field(default_factory=dict)
 
 
 class ServerSpec(_Model):
@@ -158,12 +160,41 @@ class MtaStsSpec(_Model):
     max_age: int = Field(default=604800, ge=0, le=31557600)
 
 
+class SequencerUseSpec(_Model):
+    """A sequencer a mailbox is pushed to, with its sending settings there (None: the platform's own)."""
+
+    #: the sequencer's name under `providers.sequencers`
+    name: str = Field(min_length=1, max_length=64)
+    #: sends per day; default: the domain's `daily_send_limit`
+    daily_limit: int | None = Field(default=None, ge=1, le=2000)
+    warmup: bool | None = None
+    warmup_per_day: int | None = Field(default=None, ge=1, le=200)
+    #: the daily step of a slow ramp-up
+    ramp_up: int | None = Field(default=None, ge=0, le=100)
+    #: warmup reply rate in percent
+    reply_rate: int | None = Field(default=None, ge=0, le=100)
+    #: the tracking host; default: the domain's tracking CNAME when it has one
+    tracking_domain: DomainName | None = None
+    signature: str | None = Field(default=None, max_length=10_000)
+    #: minutes between sends
+    sending_gap: int | None = Field(default=None, ge=0, le=1440)
+    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _by_name(cls, data: Any) -> Any:
+        # `sequencers: [instantly]` is short for `sequencers: [{name: instantly}]`
+        return {"name": data} if isinstance(data, str) else data
+
+
 class MailboxSpec(_Model):
     """A persona whose mailbox is created on the domain."""
 
     first_name: str = Field(min_length=1, max_length=64)
     last_name: str = Field(min_length=1, max_length=64)
     local_part: LocalPart | None = None
+    #: the sequencers this mailbox goes to, replacing the domain's (an empty list: none)
+    sequencers: list[SequencerUseSpec] | None = None
 
     @property
     def address_local_part(self) -> str:
@@ -195,6 +226,8 @@ class _DomainOptions(_Model):
     ttl: int | None = Field(default=None, ge=60, le=86400)
     #: how generated mailboxes are named from the built-in persona list (mailcow/naming.py)
     mailbox_pattern: Annotated[str, Field(pattern=_MAILBOX_PATTERN)] | None = None
+    #: the sequencers the domain's mailboxes are pushed to, each with its sending settings
+    sequencers: list[SequencerUseSpec] | None = None
 
 
 #: the options a domain inherits from `defaults`
@@ -281,6 +314,7 @@ class ResolvedDomain(_Model):
     purge: bool
     mailboxes: list[MailboxSpec]
     mailbox_pattern: str = "{first}.{last}"
+    sequencers: list[SequencerUseSpec] = Field(default_factory=list)
     #: mailboxes to generate when `mailboxes` is empty
     mailbox_count: int = 3
 
@@ -354,6 +388,7 @@ class Inventory(_Model):
             mailboxes=list(d.mailboxes),
             mailbox_pattern=pick("mailbox_pattern", "{first}.{last}"),
             mailbox_count=d.mailbox_count if d.mailbox_count is not None else base.mailboxes_per_domain,
+            sequencers=pick("sequencers", []),
         )
 
     def resolved_domains(self) -> list[ResolvedDomain]:

@@ -10,13 +10,18 @@ from email_infrastructure.monitoring.context import AuditContext, DomainTarget
 from email_infrastructure.monitoring.findings import CheckResult
 
 
+def record_label(name: str, rtype: str) -> str:
+    """How a drift finding names its record: every message starts with it (the domain page reads it back)."""
+    return f"{name} {rtype}"
+
+
 async def check_drift(target: DomainTarget, ctx: AuditContext) -> CheckResult:
     """Every desired record must be live with the same values; one SPF record at the apex."""
     result = CheckResult("drift")
     desired = target.desired or []
     answers = await asyncio.gather(*(ctx.resolver.query(r.name, r.type) for r in desired))
     for record, answer in zip(desired, answers, strict=True):
-        label = f"{record.name} {record.type}"
+        label = record_label(record.name, record.type)
         if answer.status.unknown:
             result.cannot_tell("drift.unknown", f"{label}: the query did not answer")
             continue

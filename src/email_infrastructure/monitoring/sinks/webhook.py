@@ -7,10 +7,12 @@ import hmac
 import json
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from email_infrastructure.core.events import Event
 from email_infrastructure.core.http import RetryPolicy, VendorClient
 from email_infrastructure.core.inventory.loader import resolve_secret
+from email_infrastructure.core.logging import register_secret
 from email_infrastructure.monitoring.sinks.base import Sink
 
 SIGNATURE_HEADER = "X-Email-Infra-Signature"
@@ -32,6 +34,9 @@ class WebhookSink(Sink):
         super().__init__(name, settings)
         self._secret = resolve_secret(str(settings["secret"])) if settings.get("secret") else None
         self._url = str(settings["url"])
+        parts = urlsplit(self._url)
+        if parts.path.strip("/") or parts.query:
+            register_secret(self._url)  # a token in its path or query: never in a log line (retries name the URL)
         self._client = VendorClient("", retry=RetryPolicy(attempts=3, base_delay=0.5))
         self._client.provider = f"webhook sink {name}"
 

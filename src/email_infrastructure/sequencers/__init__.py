@@ -1,0 +1,1 @@
+"""Sequencers: the sending platforms our mailboxes are pushed to (Instantly, Smartlead, EmailBison, ReachInbox)."""
