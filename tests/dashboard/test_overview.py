@@ -77,7 +77,7 @@ def test_filters_by_server_provider_and_check(client: TestClient, seeded: Seeded
     assert shown(provider="local", check="drift", check_status="error") == ["acme-mail.test"]
     assert shown(check="drift") == ["acme-mail.test"]  # a check alone means its errors
     assert shown(check="spf", check_status="ok") == ["acme-mail.test", "acme-outreach.test"]
-    fragment = client.get("/", params={"server": "mx1"}, headers={"HX-Request": "true"}).text
+    fragment = client.get("/", params={"server": "mx1"}, headers={"HX-Request": "true", "HX-Target": "fleet"}).text
     assert fragment.startswith('<div id="fleet">') and "Current causes" not in fragment
     assert client.get("/", params={"check": "drift", "check_status": "purple"}).status_code == 400
 
