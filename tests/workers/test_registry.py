@@ -18,12 +18,12 @@ async def test_each_task_is_declared_once_and_known_to_both_queues_and_the_worke
     scaled = settings.model_copy(update={"redis_url": REDIS_URL})
     local, saq = InProcessQueue(app), SaqQueue(scaled)  # neither connects to anything yet
     try:
-        assert set(TASKS) == {"apply", "apply_plan", "run_check", "run_checks"}
+        assert set(TASKS) == {"apply", "apply_plan", "recheck", "run_check", "run_checks"}
         for name, spec in TASKS.items():
             assert local.tasks[name] is spec and saq.tasks[name] is spec
         worker = build_worker(scaled, WorkerOptions())
         assert set(TASKS) <= set(worker.functions)
-        assert [n for n, s in TASKS.items() if s.job_row] == ["apply"]
+        assert [n for n, s in TASKS.items() if s.job_row] == ["apply", "recheck"]
     finally:
         await saq.close()
 
@@ -33,7 +33,7 @@ async def test_an_unknown_task_is_a_clear_error_on_both_queues(app: App, setting
     try:
         for queue in (InProcessQueue(app), saq):
             with pytest.raises(
-                UserError, match=r"unknown task 'reboot' \(known: apply, apply_plan, run_check, run_checks\)"
+                UserError, match=r"unknown task 'reboot' \(known: apply, apply_plan, recheck, run_check, run_checks\)"
             ):
                 await queue.enqueue("reboot", {}, "reboot:1")
     finally:

@@ -25,6 +25,7 @@ def extension(api: FastAPI) -> None:
         live,
         lookup,
         mailboxes,
+        overview,
         plans,
         servers,
         views,
@@ -34,7 +35,7 @@ def extension(api: FastAPI) -> None:
     api.include_router(auth.router)
     api.include_router(workspaces.router)
     # edit first: its `/domains/new` is not the domain page of a domain called `new`
-    for module in (edit, views, plans, dmarc, mailboxes, servers, live, admin, lookup):
+    for module in (edit, overview, views, plans, dmarc, mailboxes, servers, live, admin, lookup):
         # each page twice: in the key's own workspace at `/…`, in a named one at `/workspaces/{ws}/…`
         api.include_router(module.router)
         api.include_router(module.router, prefix=workspaces.PREFIX)

@@ -1,4 +1,4 @@
-"""The read pages: the fleet overview, a domain's page (records diff, findings, history, mailboxes), events."""
+"""The read pages: a domain's page (records diff, findings, history, mailboxes), events."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from email_infrastructure.dashboard.render import PageRoute, fragment, link, redirect, render
+from email_infrastructure.dashboard.render import PageRoute, link, redirect, render
 from email_infrastructure.dashboard.session import check_csrf
 from email_infrastructure.dashboard.workspaces import Member
 from email_infrastructure.services.apikeys import require
@@ -21,33 +21,6 @@ PER_PAGE = 50
 def _app(request: Request) -> App:
     app: App = request.app.state.app
     return app
-
-
-@router.get("/")
-async def overview_page(
-    request: Request,
-    who: Member,
-    q: Annotated[str, Query(max_length=253)] = "",
-    status: Annotated[str, Query(max_length=16)] = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> Response:
-    """One row per domain, a coloured cell per check column; search, filter by status, pages of 50."""
-    from email_infrastructure.services.overview import COLUMNS, STATUSES, overview
-
-    view = await overview(_app(request), search=q, status=status or None, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-    pages = max(1, -(-view.matching // PER_PAGE))
-    template = "_overview_table.html" if fragment(request, "fleet") else "overview.html"
-    return render(
-        request,
-        template,
-        view=view,
-        columns=[label for label, _ in COLUMNS],
-        statuses=STATUSES,
-        q=q,
-        status=status,
-        page=page,
-        pages=pages,
-    )
 
 
 @router.get("/domains/{name}")

@@ -17,6 +17,7 @@ from email_infrastructure.services.jobs import run_job
 from email_infrastructure.services.monitoring import run_batch
 from email_infrastructure.services.plans import apply, apply_stored_plan
 from email_infrastructure.services.queue import TaskSpec
+from email_infrastructure.services.recheck import recheck_domains
 
 
 def check_key(family: str, subject: str, number: int) -> str:
@@ -93,5 +94,7 @@ TASKS: dict[str, TaskSpec] = {
         # a job row's run fails its job instead of raising, so `retries` only covers a lost worker
         TaskSpec("apply", apply_stored_plan, timeout=3600, heartbeat=60, retries=3, retry_delay=5.0, job_row=True),
         TaskSpec("apply_plan", apply_plan, timeout=3600, heartbeat=60, retries=3, retry_delay=5.0),
+        # the overview's bulk re-check: up to 1,000 domains' DNS checks, a line of progress per batch of 25
+        TaskSpec("recheck", recheck_domains, timeout=3600, heartbeat=60, retries=3, retry_delay=5.0, job_row=True),
     )
 }

@@ -308,6 +308,8 @@ class CheckState(WorkspaceScoped, Base):
     __tablename__ = "check_states"
     __table_args__ = (
         UniqueConstraint("workspace_id", "subject", "check", name="uq_check_states_workspace_subject_check"),
+        #: the failing states, few among many: the overview's grouped findings read them by this index
+        Index("ix_check_states_workspace_status", "workspace_id", "status"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject: Mapped[str] = mapped_column(String(253))
@@ -316,6 +318,35 @@ class CheckState(WorkspaceScoped, Base):
     since: Mapped[datetime] = mapped_column(default=utcnow)
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
     summary: Mapped[str] = mapped_column(Text, default="")
+
+
+class DomainStatus(WorkspaceScoped, Base):
+    """A domain's overview row: the worst state per overview column over its subjects (the domain, its
+    server's IP, its mailboxes), kept in step with `check_states` (storage/overview_rows.py) so the
+    overview sorts and filters 100,000 domains in SQL. Ranks: 0 none, 1 ok, 2 warning, 3 unknown, 4 error."""
+
+    __tablename__ = "domain_status"
+    __table_args__ = (
+        Index("ix_domain_status_workspace_status_name", "workspace_id", "status", "name"),
+        Index("ix_domain_status_workspace_server_id", "workspace_id", "server_id"),
+        Index("ix_domain_status_workspace_checked_at", "workspace_id", "checked_at"),
+    )
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True)
+    #: the domain's name, server and DNS provider (copies): every filter and sort reads this table alone
+    name: Mapped[str] = mapped_column(String(253))
+    server_id: Mapped[int | None] = mapped_column(Integer)
+    dns_provider: Mapped[str | None] = mapped_column(String(128))
+    drift: Mapped[int] = mapped_column(Integer, default=0)
+    spf: Mapped[int] = mapped_column(Integer, default=0)
+    dkim: Mapped[int] = mapped_column(Integer, default=0)
+    dmarc: Mapped[int] = mapped_column(Integer, default=0)
+    dnsbl: Mapped[int] = mapped_column(Integer, default=0)
+    tls: Mapped[int] = mapped_column(Integer, default=0)
+    mailbox: Mapped[int] = mapped_column(Integer, default=0)
+    #: the worst of the cells
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    #: when the domain's own subjects (name, mailboxes) were last checked; a server IP's checks are the server's
+    checked_at: Mapped[datetime | None] = mapped_column()
 
 
 # --- VPS: servers as their providers report them -------------------------------------------------

@@ -34,7 +34,8 @@ from email_infrastructure.storage.models import (
     VaultState,
     utcnow,
 )
-from email_infrastructure.storage.scoping import across_workspaces, bound_workspace, rows_for
+from email_infrastructure.storage.overview_rows import refresh_checked
+from email_infrastructure.storage.scoping import across_workspaces, bound_workspace, rows_for, writing_workspace
 
 
 def _columns(event: Event) -> dict[str, Any]:
@@ -584,6 +585,10 @@ class CheckHistory:
         changed = [state for state in current.values() if state["id"] is not None]
         if changed:
             await session.execute(update(CheckState), changed)
+        if results:  # the overview's rows of the domains these subjects feed, in the same transaction
+            workspace = writing_workspace(session, "check states")
+            moved = [t.subject for t in transitions]
+            await session.run_sync(refresh_checked, workspace, subjects, moved)
         return transitions
 
     async def states(self) -> Sequence[CheckState]:
