@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from email_infrastructure.core.inventory import Inventory
 from email_infrastructure.services.app import App
 from email_infrastructure.services.monitoring import record_results
 from email_infrastructure.services.records import LiveDrift, desired_records
@@ -79,7 +80,7 @@ def test_each_record_column_names_its_source_and_when_it_was_read(client: TestCl
 def test_an_unreadable_source_says_so_in_its_column(
     client: TestClient, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def refused(app: App, name: str) -> LiveDrift:
+    async def refused(app: App, name: str, *, inventory: Inventory | None = None) -> LiveDrift:
         return LiveDrift([], f"the provider refused the token {SCRIPT}")
 
     async def never_checked(app: App, subjects: list[str], history: int = 30) -> list[Any]:

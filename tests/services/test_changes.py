@@ -191,3 +191,24 @@ async def test_a_change_whose_plan_fails_is_shown_but_never_written(app: App, wr
             app, InProcessQueue(app), edit, stamp=shown.stamp, checksum=shown.checksum, key_name="k", source="t"
         )
     assert await _state(app) == before
+
+
+async def test_a_change_to_a_domain_that_receives_reports_keeps_their_authorisations(
+    app: App, write_inventory: WriteInventory
+) -> None:
+    """`send.test` reports to `recv.test`: the record `send.test._report._dmarc.recv.test` lives in recv.test's
+    zone and depends on send.test alone; a change planned for recv.test must keep it (RFC 7489 §7.1)."""
+    from email_infrastructure.services.plans import apply
+
+    await import_inventory(app, write_inventory())
+    await add_domain(app, "recv.test")
+    await add_domain(app, "send.test", {"dmarc": {"policy": "none", "rua": ["mailto:dmarc@recv.test"]}})
+    applied = await apply(app)
+    assert not applied.failed, [o.error for o in applied.failed]
+    shown = await preview(app, DomainEdit("update", "recv.test", dmarc_policy="reject"))
+    assert shown.plan is not None
+    changes = [c for step in shown.plan["steps"] for c in step["changes"]]
+    assert not [c for c in changes if "_report._dmarc" in c["resource"]], changes
+    assert [c["action"] for c in changes if c["resource"].startswith("_dmarc.recv.test")] == ["update"], changes
+    job = await _confirmed(app, DomainEdit("update", "recv.test", dmarc_policy="reject"))
+    assert job.status == "succeeded", job.error

@@ -201,6 +201,13 @@ def desired_zones(inventory: Inventory, dkim_keys: Mapping[str, str | None]) -> 
             if server.ipv6:
                 extra.append(Record.make(server.hostname, "AAAA", [str(server.ipv6)], 3600))
     for domain in resolved:
+        # another zone's authorisation for this domain's reports needs its DMARC addresses alone: it is
+        # made even when this domain's own records cannot be (a partial inventory lacks its server)
+        for report_domain in sorted(report_domains(domain)):
+            if zone_for(report_domain) is not None:
+                extra.append(
+                    Record.make(f"{domain.name}._report._dmarc.{report_domain}", "TXT", ["v=DMARC1"], domain.ttl)
+                )
         try:
             records, notes = domain_records(domain, dkim_keys.get(domain.name))
         except RecordError as exc:
@@ -215,17 +222,6 @@ def desired_zones(inventory: Inventory, dkim_keys: Mapping[str, str | None]) -> 
             target = zone_for(record.name)
             assert target is not None
             target.records.append(record)
-        for report_domain in sorted(report_domains(domain)):
-            target = zone_for(report_domain)
-            if target is not None:
-                extra.append(
-                    Record.make(
-                        f"{domain.name}._report._dmarc.{report_domain}",
-                        "TXT",
-                        ["v=DMARC1"],
-                        domain.ttl,
-                    )
-                )
     for record in extra:
         target = zone_for(record.name)
         assert target is not None

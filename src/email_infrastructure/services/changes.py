@@ -98,7 +98,11 @@ async def preview(app: App, edit: DomainEdit) -> Preview:
     name = target(edit)
     async with app.uow() as uow:
         await read_only(uow.session)
-        snap = from_rows(await uow.desired.load(only=[name]))
+        rows = await uow.desired.load(only=[name])
+        # read-only beside it: the domains reporting to it, whose `_report._dmarc` records are in its zone
+        # (the apply job plans the whole desired state: without them the checksums would differ)
+        rows.domains += await uow.desired.reporters([name])
+        snap = from_rows(rows)
         if edit.action == "add" and name not in snap.domains:  # another workspace's is refused unplanned
             await check_domains_free(uow, [name])
     shown = stamp(snap, name)

@@ -244,15 +244,16 @@ def _label(key: Any) -> str:
     return "/".join(key) if isinstance(key, tuple) else str(key)
 
 
-async def load_snapshot(app: App, incoming: Sequence[str] = ()) -> Snapshot:
-    """The stored desired state; empty when nothing has been stored yet (nothing is created).
+async def load_snapshot(app: App, incoming: Sequence[str] = (), *, only: Sequence[str] | None = None) -> Snapshot:
+    """The stored desired state (with `only`, just those domains beside the fleet's small tables);
+    empty when nothing has been stored yet (nothing is created).
 
     Domain names in `incoming` that this workspace does not hold must not be another workspace's.
     """
     if not app.has_state():
         return Snapshot()
     async with app.uow() as uow:
-        snapshot = from_rows(await uow.desired.load())
+        snapshot = from_rows(await uow.desired.load(only=only))
         await check_domains_free(uow, [name for name in incoming if name not in snapshot.domains])
         return snapshot
 

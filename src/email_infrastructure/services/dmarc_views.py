@@ -123,14 +123,16 @@ def _totals(rows: Iterable[tuple[Any, ...]]) -> list[Totals]:
     return [Totals(str(k), int(m), int(d), int(s), int(k2)) for k, m, d, s, k2 in rows]
 
 
+def _suffixes(name: str) -> list[str]:
+    """`a.b.example.com` and every parent domain of it: the names it is managed under, if any."""
+    labels = name.lower().rstrip(".").split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
 async def dmarc_summary(app: App, domain: str | None = None, since: date | None = None) -> DmarcSummary:
     """Volume and pass rates per domain, sending source and reporting organisation; TLS failures."""
     await require_state(app)
     domain = domain.lower().rstrip(".") if domain else None
-    snapshot = await load_snapshot(app)
-    inventory = snapshot.inventory()
-    ours = {ip for server in inventory.servers for ip in server.ips}
-    managed = {d.lower().rstrip(".") for d in snapshot.domains}
     async with app.uow() as uow:
         store = DmarcStore(uow.session)
         domains = _totals(await store.totals_by("domain", domain, since))
@@ -141,6 +143,11 @@ async def dmarc_summary(app: App, domain: str | None = None, since: date | None 
         reports, failures = await store.report_counts(domain, moment)
         tls_sessions = await store.tls_sessions(domain, since)
         tls_failures = await store.tls_failures(domain, since)
+    # one domain's summary (its page) reads the desired domains it could belong to, not the fleet's
+    only = sorted({suffix for t in domains for suffix in _suffixes(t.key)}) if domain else None
+    snapshot = await load_snapshot(app, only=only)
+    ours = {ip for server in snapshot.inventory().servers for ip in server.ips}
+    managed = {d.lower().rstrip(".") for d in snapshot.domains}
     for source in sources:
         source.reverse_dns, source.ours = names.get(source.key, ""), source.key in ours
     for totals in domains:

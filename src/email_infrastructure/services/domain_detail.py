@@ -102,7 +102,7 @@ async def domain_detail(app: App, name: str, *, sections: bool = True) -> Domain
 
     zone = await desired_records(app, view.name, inventory=inventory)
     read_at = datetime.now(UTC)
-    drift = await live_drift(app, view.name)
+    drift = await live_drift(app, view.name, inventory=inventory)
     detail.live_error = drift.error
     detail.records = record_rows(zone.records, drift.changes, detail.live_error is None)
     detail.notes = zone.notes

@@ -244,7 +244,8 @@ async def domain_inventory(app: App, name: str) -> tuple[Inventory, DomainView]:
         raise _absent(wanted)
     async with app.uow() as uow:
         await read_only(uow.session)
-        rows = await uow.desired.closure(wanted)
+        # the domains reporting to it too: their `_report._dmarc` records are in its zone
+        rows = await uow.desired.closure(wanted, reporters=True)
     if rows is None:
         raise _absent(wanted)
     inventory = from_rows(rows).inventory()

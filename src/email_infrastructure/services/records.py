@@ -15,6 +15,7 @@ from email_infrastructure.services.app import App
 from email_infrastructure.services.audit import domain_names
 from email_infrastructure.services.context import AppContext
 from email_infrastructure.services.desired import desired_inventory
+from email_infrastructure.services.domains import domain_inventory
 from email_infrastructure.services.plans import plan
 
 
@@ -76,10 +77,16 @@ class LiveDrift:
     error: str | None
 
 
-async def live_drift(app: App, name: str) -> LiveDrift:
-    """Plan this domain alone (reads its DNS provider, writes nothing) and keep its zone's changes."""
+async def live_drift(app: App, name: str, *, inventory: Inventory | None = None) -> LiveDrift:
+    """Plan this domain alone (reads its DNS provider, writes nothing) and keep its zone's changes.
+
+    The plan is of the domain's own desired state (`domain_inventory`, or `inventory` when the
+    caller read it already), never the fleet's: a domain page of 10,000 domains must not load them all.
+    """
     try:
-        planned = await plan(app, only=[name])
+        if inventory is None:
+            inventory, _ = await domain_inventory(app, name)
+        planned = await plan(app, only=[name], inventory=inventory)
     except EmailInfraError as exc:
         return LiveDrift([], str(exc))
     zones = [z for z in planned.zones if z.zone == name]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Text, and_, cast, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -320,18 +320,40 @@ class DesiredState:
         query = select(Domain).options(selectinload(Domain.mailboxes)).order_by(Domain.name)
         if only is not None:
             query = query.where(Domain.name.in_(list(only)))
-        domains = (await s.scalars(query)).all()
-        return DesiredRows(list(providers), list(servers), settings, list(domains))
+        domains = list((await s.scalars(query)).all())
+        return DesiredRows(list(providers), list(servers), settings, domains)
 
-    async def closure(self, name: str) -> DesiredRows | None:
+    async def reporters(self, names: Sequence[str]) -> list[Domain]:
+        """The other domains whose DMARC reports go to one of `names`: their `<d>._report._dmarc.<name>`
+        authorisation records (RFC 7489 §7.1) live in those zones, so a plan or a view of `names` alone
+        needs them (without them, applying `names` alone would delete those records). Read-only: rows
+        written back go through `load`, which never adds them."""
+        if not names:
+            return []
+        # every stored spec carries its explicit `dmarc` (defaults made explicit at import): a LIKE over
+        # its JSON text finds the candidates in one scan; desired_zones reads the exact targets
+        spec = cast(Domain.spec, Text)
+        query = (
+            select(Domain)
+            .options(selectinload(Domain.mailboxes))
+            .where(or_(*(spec.like(f"%@{name}%") for name in names)), Domain.name.not_in(list(names)))
+            .order_by(Domain.name)
+        )
+        return list((await self._session.scalars(query)).all())
+
+    async def closure(self, name: str, *, reporters: bool = False) -> DesiredRows | None:
         """One domain and just what its view needs, by key (a few indexed reads whatever the fleet's size):
-        the fleet settings, its server and the providers it and its server name; None when absent."""
+        the fleet settings, its server and the providers it and its server name; None when absent.
+        With `reporters`, also the domains whose DMARC reports it receives (what its records need)."""
         # the mailboxes joined: one round trip for the row and its mailboxes
         query = select(Domain).options(joinedload(Domain.mailboxes)).where(Domain.name == name)
         domain = (await self._session.scalars(query)).unique().one_or_none()
         if domain is None:
             return None
-        return await self.needed_by(domain)
+        rows = await self.needed_by(domain)
+        if reporters:
+            rows.domains += await self.reporters([name])
+        return rows
 
     async def needed_by(self, domain: Domain) -> DesiredRows:
         """What a domain's view needs besides the domain: the fleet settings, its server, the providers
