@@ -175,3 +175,14 @@ def test_serve_falls_back_to_asyncio_and_h11_without_them(start_server: StartSer
     assert "(API docs: /docs; asyncio, h11)" in server.output()
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=15) == 0, server.output()
+
+
+def test_sigterm_stops_serve_while_a_live_stream_is_open(cli: Cli, start_server: StartServer) -> None:
+    """A dashboard tab left open holds a server-sent-events stream: SIGTERM still stops `serve` (0)."""
+    key = make_key(cli, "watcher", "read")
+    server = start_server()
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.stream("GET", f"{server.url}/api/v1/events/stream", headers=headers, timeout=60) as stream:
+        assert next(stream.iter_lines()) == ": connected"
+        # bounded by serve's graceful-shutdown timeout (10 s), not by the stream's end
+        assert server.stop(timeout=45) == 0
