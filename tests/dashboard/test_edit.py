@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,10 +23,10 @@ __all__ = ["spaces"]  # the workspaces fixture
 NEW = {"name": "new-brand.test", "dmarc_policy": "quarantine", "mailboxes": "Ann Park\nBen Ruiz"}
 
 
-def _state(settings: Settings, workspace: str | None = None) -> dict[str, object]:
+def _state(settings: Settings, workspace: str | None = None) -> dict[str, tuple[dict[str, Any], str]]:
     """Every domain of the desired state with its spec and owner."""
 
-    async def read() -> dict[str, object]:
+    async def read() -> dict[str, tuple[dict[str, Any], str]]:
         app = App(settings)
         try:
             if workspace is None:
@@ -83,7 +84,7 @@ def test_a_preview_shows_the_plan_and_confirm_writes_it_and_starts_the_job(clien
     confirmed = client.post("/domains/new/confirm", data=fields)
     assert confirmed.status_code == 303 and confirmed.headers["location"].startswith("/jobs/")
     after = _state(seeded.settings)
-    value, owner = after["new-brand.test"]  # type: ignore[misc]
+    value, owner = after["new-brand.test"]
     assert owner == "api" and value["dmarc"]["policy"] == "quarantine"
     assert sorted(value["mailboxes"]) == ["ann.park", "ben.ruiz"]
     job_page = client.get(confirmed.headers["location"]).text

@@ -80,7 +80,7 @@ class HttpsFakeServer(FakeServer):
                 return
             finish(request, client_address)
 
-        self.httpd.finish_request = handshake_then_finish  # type: ignore[method-assign]
+        self.httpd.finish_request = handshake_then_finish  # type: ignore[method-assign]  # one instance's TLS handshake, per connection
 
     @property
     def url(self) -> str:

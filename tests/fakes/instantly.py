@@ -30,11 +30,11 @@ REQUIRED = (  # noqa: SIM905  # the reference's field lists, kept readable
     "email first_name last_name provider_code imap_username imap_password imap_host imap_port "
     "smtp_username smtp_password smtp_host smtp_port"
 ).split()
-OPTIONAL = (  # noqa: SIM905
+OPTIONAL = (  # noqa: SIM905  # the spec's field list, pasted as one string reads like the spec
     "daily_limit sending_gap enable_slow_ramp inbox_placement_test_limit tracking_domain_name "
     "tracking_domain_status skip_cname_check signature reply_to warmup_custom_ftag warmup"
 ).split()
-PATCHABLE = (  # noqa: SIM905
+PATCHABLE = (  # noqa: SIM905  # as above
     "first_name last_name warmup daily_limit tracking_domain_name tracking_domain_status enable_slow_ramp "
     "inbox_placement_test_limit sending_gap signature reply_to skip_cname_check remove_tracking_domain"
 ).split()

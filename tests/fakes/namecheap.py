@@ -133,7 +133,9 @@ class FakeNamecheap(FakeRegistrar):
         except NamecheapError as exc:
             self._outcome = str(exc.number)
             root = envelope("ERROR", command)
-            ET.SubElement(root.find("Errors"), "Error", Number=str(exc.number)).text = exc.text  # type: ignore[arg-type]
+            errors = root.find("Errors")
+            assert errors is not None  # envelope() always makes it
+            ET.SubElement(errors, "Error", Number=str(exc.number)).text = exc.text
             return xml(root)
         self._outcome = "OK"
         root = envelope("OK", command)

@@ -85,7 +85,7 @@ class FakeSmartlead(FakeSequencer):
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(2849))
 
     # test helpers ----------------------------------------------------------------------------
-    def add_account(self, email: str, password: str = "secret-pw", **fields: Any) -> dict[str, Any]:  # noqa: S107
+    def add_account(self, email: str, password: str = "secret-pw", **fields: Any) -> dict[str, Any]:  # noqa: S107  # a test fixture's password, seeded into the fake
         """Store an account directly; returns it (as reads show it)."""
         account_id = next(self._ids)
         now = (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=account_id)).isoformat()

@@ -115,7 +115,8 @@ def test_envelope_by_get_and_post(namecheap: FakeNamecheap) -> None:
     children = [child.tag.removeprefix(f"{{{NAMESPACE}}}") for child in by_get]
     assert children[:4] == ["Errors", "Warnings", "RequestedCommand", "CommandResponse"]
     assert by_get.findtext("nc:RequestedCommand", namespaces=NS) == "namecheap.users.getbalances"
-    assert by_get.find("nc:CommandResponse", NS).get("Type") == "namecheap.users.getbalances"  # type: ignore[union-attr]
+    response = by_get.find("nc:CommandResponse", NS)
+    assert response is not None and response.get("Type") == "namecheap.users.getbalances"
     assert ET.tostring(by_get) == ET.tostring(by_post)
 
 
