@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str, bool, dict[str, Any]]] = {
     "dmarc": ("dmarc", "app", True, {}),
     "apikey": ("apikey", "app", True, {}),
     "alerts": ("alerts", "app", True, {}),
+    "sequencer": ("sequencer", "app", True, {}),
     "workspace": ("workspace", "app", True, {}),
     "serve": ("serve", "serve", False, {}),
 }

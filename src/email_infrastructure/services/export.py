@@ -97,7 +97,8 @@ class _Account:
     tracking_host: str
 
 
-def _tracking(domain: ResolvedDomain) -> str:
+def tracking_host(domain: ResolvedDomain) -> str:
+    """The tracking CNAME's host name of `domain` (empty when it has none)."""
     spec = domain.tracking
     if spec is None:
         return ""
@@ -244,7 +245,7 @@ async def export_credentials(
                             domain.server.hostname,
                             smtp_port,
                             domain.daily_send_limit,
-                            _tracking(domain),
+                            tracking_host(domain),
                         )
                     )
     finally:
