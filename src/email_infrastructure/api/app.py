@@ -33,6 +33,7 @@ from email_infrastructure.api.routers import (
     monitoring,
     plans,
     records,
+    sequencers,
     status,
     workspaces,
 )
@@ -50,7 +51,20 @@ API_PREFIX = "/api/v1"
 #: the same routes with the workspace explicit (un-prefixed, they act in the key's own workspace)
 WORKSPACE_PREFIX = f"{API_PREFIX}/workspaces/{{workspace}}"
 #: the routers of one workspace's state, included under both prefixes
-WORKSPACE_ROUTERS = (status, domains, records, mailboxes, plans, changes, jobs, monitoring, audit, events, dmarc)
+WORKSPACE_ROUTERS = (
+    status,
+    domains,
+    records,
+    mailboxes,
+    plans,
+    changes,
+    jobs,
+    monitoring,
+    audit,
+    events,
+    dmarc,
+    sequencers,
+)
 #: where /docs loads Swagger UI's script, stylesheet and icon from: fastapi-offline's copy, not a CDN
 DOCS_ASSETS = "/docs/static"
 Extension = Callable[[FastAPI], None]

@@ -114,6 +114,50 @@ class StatusData(BaseModel):
     detail: str
 
 
+class SequencerOut(BaseModel):
+    """One sequencer: accounts on the platform, ours wanted, present, missing, in error; why it was not read."""
+
+    name: str
+    type: str
+    can_create: bool
+    accounts: int
+    wanted: int
+    present: int
+    missing: int
+    unhealthy: int
+    error: str | None
+
+
+class AccountHealthOut(BaseModel):
+    """What the platform thinks of an account (normalised: ok, warning, error, unknown)."""
+
+    state: str
+    detail: str
+    connected: bool | None
+    warmup: str | None
+    warmup_score: float | None
+    sent_today: int | None
+
+
+class SequencerAccountOut(BaseModel):
+    """One wanted account: `present`, `missing` or `unknown` at its sequencer; settings that differ."""
+
+    address: str
+    sequencer: str
+    state: str
+    remote_id: str | None
+    health: AccountHealthOut | None
+    #: field → {"platform": value there, "desired": value declared}
+    differs: dict[str, dict[str, Any]]
+
+
+class SequencerAccounts(BaseModel):
+    """Every sequencer's summary and every wanted account (`email-infra sequencer show --format json`)."""
+
+    sequencers: list[SequencerOut]
+    accounts: list[SequencerAccountOut]
+
+
 class DomainOut(BaseModel):
     """A domain of the desired state, defaults applied."""
 

@@ -1,0 +1,50 @@
+"""`GET /api/v1/sequencers/accounts`: each sequencer's accounts of our mailboxes, as `sequencer show --format
+json` gives them (the Smartlead fake: passwords in its reads never reach a response)."""
+
+from __future__ import annotations
+
+import pytest
+
+from email_infrastructure.services.desired import import_inventory
+from tests.api.conftest import Api
+from tests.fakes.smartlead import FakeSmartlead
+from tests.sequencers.conftest import smartlead
+from tests.services.conftest import QUICKSTART, WriteInventory
+
+__all__ = ["smartlead"]  # the fake's fixture, used here
+PASSWORD = "Sm4rtlead-read-back-pw"
+
+
+async def test_the_accounts_route_reports_presence_health_and_never_a_password(
+    api: Api, write_inventory: WriteInventory, smartlead: FakeSmartlead, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SL_KEY", smartlead.token)
+    smartlead.limits = ()
+    text = QUICKSTART.replace(
+        "\nservers:",
+        f'\n  sequencers:\n    sl: {{type: smartlead, token: env:SL_KEY, api_url: "{smartlead.url}"}}\n\nservers:',
+        1,
+    ).replace("  redirect: https://www.acme.test\n", "  redirect: https://www.acme.test\n  sequencers: [sl]\n", 1)
+    await import_inventory(api.app, write_inventory(text))
+    ann = smartlead.add_account(
+        "ann.lee@acme-outreach.test",
+        password=PASSWORD,
+        message_per_day=30,
+        custom_tracking_domain="inst.acme-outreach.test",
+    )
+    smartlead.set_health(ann["id"], smtp=False, error="535 authentication failed")
+    response = await api.client.get("/api/v1/sequencers/accounts", headers=api.auth())
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert [(s["name"], s["wanted"], s["present"], s["missing"], s["unhealthy"]) for s in data["sequencers"]] == [
+        ("sl", 3, 1, 2, 1)
+    ]
+    accounts = {a["address"]: a for a in data["accounts"]}
+    assert accounts["ann.lee@acme-outreach.test"]["health"]["state"] == "error"
+    assert "535" in accounts["ann.lee@acme-outreach.test"]["health"]["detail"]
+    assert accounts["cara.diaz@acme-mail.test"]["state"] == "missing"
+    assert PASSWORD not in response.text and smartlead.token not in response.text
+    one = await api.client.get("/api/v1/sequencers/accounts", params={"domain": "acme-mail.test"}, headers=api.auth())
+    assert [a["address"] for a in one.json()["data"]["accounts"]] == ["cara.diaz@acme-mail.test"]
+    unknown = await api.client.get("/api/v1/sequencers/accounts", params={"sequencer": "nope"}, headers=api.auth())
+    assert unknown.status_code == 400 and "no sequencer 'nope'" in unknown.text
