@@ -28,8 +28,8 @@ async def _fail(seeded: Seeded, domain: str, workspace: str = "default") -> None
         await app.close()
 
 
-def _first_message(client: TestClient, since: datetime) -> tuple[str, list[str]]:
-    with client.stream("GET", "/live", params={"since": since.isoformat()}) as response:
+def _first_message(client: TestClient, since: datetime, about: str = "") -> tuple[str, list[str]]:
+    with client.stream("GET", "/live", params={"since": since.isoformat(), "about": about}) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         event = ""
@@ -98,3 +98,20 @@ def test_a_live_re_read_gets_the_whole_page_and_a_filters_swap_the_table(
     assert '<div id="live"' in whole and f'<div id="{table}">' in whole
     alone = client.get(path, headers={"HX-Request": "true", "HX-Target": table}).text
     assert alone.startswith(f'<div id="{table}">')
+
+
+async def test_a_domain_pages_stream_brings_only_what_concerns_that_domain(client: TestClient, seeded: Seeded) -> None:
+    """Its page re-reads the DNS provider: another domain's check must not cost that read."""
+    before = datetime.now(UTC)
+    await _fail(seeded, "acme-outreach.test")  # another domain's failure first
+    app = App(seeded.settings)
+    try:
+        # acme-mail.test's drift recovers (the seed had it failing): its page's event, another topic
+        await record_results(app, [("acme-mail.test", "drift", "ok", finding("drift", "ok", ""), "ok")])
+    finally:
+        await app.close()
+    login(client, seeded.keys["read"])
+    event, topics = _first_message(client, before, about="acme-mail.test")
+    assert (event, topics) == ("changed", ["monitoring.check.recovered"])  # not the other domain's failure
+    page = client.get("/domains/acme-mail.test").text
+    assert "about=acme-mail.test" in page  # the page's own stream asks for its domain

@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
@@ -30,13 +30,30 @@ STREAM_SECONDS = 300.0
 RETRY_MS = 2000
 #: the furthest back a (re)opened stream looks: a page older than this re-reads itself once
 LOOK_BACK = timedelta(seconds=60)
+#: events every page of a domain or mailbox follows (an apply changes its records without naming it)
+JOB_TOPICS = ("api.job.",)
 
 
-async def _changes(request: Request, app: App, scope: Scope, since: datetime) -> AsyncIterator[str]:
+def concerns(event: dict[str, Any], about: str) -> bool:
+    """Whether an event can change the page of `about` (a domain or a mailbox address): its own checks and
+    desired state, its mailboxes' checks, and any job (an apply changes records without naming them)."""
+    payload = event.get("payload") or {}
+    if str(event.get("topic", "")).startswith(JOB_TOPICS):
+        return True
+    named = {str(payload.get(k, "")).lower() for k in ("subject", "domain", "address")}
+    return about in named or any(n.endswith("@" + about) for n in named)
+
+
+async def _changes(request: Request, app: App, scope: Scope, since: datetime, about: str) -> AsyncIterator[str]:
     yield f"retry: {RETRY_MS}\n\n"
     follow = follow_events(app, scope, since, gone=request.is_disconnected, for_seconds=STREAM_SECONDS)
     async with aclosing(follow) as batches:
         async for batch in batches:
+            if about:
+                # a domain's page re-reads its DNS provider: only what concerns it may cost that read
+                batch = [event for event in batch if concerns(event, about)]
+                if not batch:
+                    continue
             # one message per look however many events it found: the page re-reads itself once
             topics = sorted({str(event["topic"]) for event in batch})
             yield f"event: changed\ndata: {json.dumps(topics)}\n\n"
@@ -47,6 +64,7 @@ async def live(
     request: Request,
     who: Member,
     since: Annotated[datetime | None, Query(description="when the page was rendered")] = None,
+    about: Annotated[str, Query(max_length=320, description="only events about this domain or mailbox")] = "",
 ) -> Response:
     """The page's workspace's events since the page was rendered, as `changed` messages (`text/event-stream`)."""
     now = datetime.now(UTC)
@@ -56,7 +74,7 @@ async def live(
     assert scope is not None  # Member entered the page's workspace
     app: App = request.app.state.app
     return StreamingResponse(
-        _changes(request, app, scope, start),
+        _changes(request, app, scope, start, about.strip().lower().rstrip(".")),
         media_type="text/event-stream",
         headers={"X-Accel-Buffering": "no"},
     )
