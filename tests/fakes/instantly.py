@@ -44,7 +44,7 @@ STATUSES = {1, 2, 3, -1, -2, -3}
 SECRET = {"imap_username", "imap_password", "imap_host", "imap_port", "smtp_username", "smtp_password"}
 SECRET |= {"smtp_host", "smtp_port"}
 #: Account fields that start out null
-NULLABLE = (  # noqa: SIM905
+NULLABLE = (  # noqa: SIM905  # as above
     "status_message autofix_failed daily_limit daily_limit_max warmup_limit_max inbox_placement_test_limit "
     "signature reply_to tracking_domain_name tracking_domain_status stat_warmup_score timestamp_warmup_start "
     "added_by modified_by"

@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
@@ -30,30 +30,14 @@ STREAM_SECONDS = 300.0
 RETRY_MS = 2000
 #: the furthest back a (re)opened stream looks: a page older than this re-reads itself once
 LOOK_BACK = timedelta(seconds=60)
-#: events every page of a domain or mailbox follows (an apply changes its records without naming it)
-JOB_TOPICS = ("api.job.",)
-
-
-def concerns(event: dict[str, Any], about: str) -> bool:
-    """Whether an event can change the page of `about` (a domain or a mailbox address): its own checks and
-    desired state, its mailboxes' checks, and any job (an apply changes records without naming them)."""
-    payload = event.get("payload") or {}
-    if str(event.get("topic", "")).startswith(JOB_TOPICS):
-        return True
-    named = {str(payload.get(k, "")).lower() for k in ("subject", "domain", "address")}
-    return about in named or any(n.endswith("@" + about) for n in named)
 
 
 async def _changes(request: Request, app: App, scope: Scope, since: datetime, about: str) -> AsyncIterator[str]:
     yield f"retry: {RETRY_MS}\n\n"
-    follow = follow_events(app, scope, since, gone=request.is_disconnected, for_seconds=STREAM_SECONDS)
+    # a domain's page re-reads its DNS provider: only what concerns it (`about`) may cost that read
+    follow = follow_events(app, scope, since, gone=request.is_disconnected, for_seconds=STREAM_SECONDS, about=about)
     async with aclosing(follow) as batches:
         async for batch in batches:
-            if about:
-                # a domain's page re-reads its DNS provider: only what concerns it may cost that read
-                batch = [event for event in batch if concerns(event, about)]
-                if not batch:
-                    continue
             # one message per look however many events it found: the page re-reads itself once
             topics = sorted({str(event["topic"]) for event in batch})
             yield f"event: changed\ndata: {json.dumps(topics)}\n\n"

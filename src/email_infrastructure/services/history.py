@@ -50,6 +50,18 @@ async def events_since(app: App, when: datetime) -> list[dict[str, Any]]:
 #: how often a live stream looks for new events, and how far back it looks again (commits land late)
 POLL_EVERY = 1.0
 OVERLAP = timedelta(seconds=10)
+#: events that concern every domain and mailbox (an apply changes their records without naming them)
+JOB_TOPICS = ("api.job.",)
+
+
+def concerns(event: dict[str, Any], about: str) -> bool:
+    """Whether an event can change what is shown of `about` (a domain or a mailbox address): its own checks
+    and desired state, its mailboxes' checks, and any job."""
+    payload = event.get("payload") or {}
+    if str(event.get("topic", "")).startswith(JOB_TOPICS):
+        return True
+    named = {str(payload.get(k, "")).lower() for k in ("subject", "domain", "address")}
+    return about in named or any(n.endswith("@" + about) for n in named)
 
 
 async def follow_events(
@@ -59,8 +71,10 @@ async def follow_events(
     *,
     gone: Callable[[], Awaitable[bool]],
     for_seconds: float | None = None,
+    about: str = "",
 ) -> AsyncGenerator[list[dict[str, Any]]]:
-    """New audit-log entries of `scope` from `since` on, a batch per look, until `gone()` or `for_seconds` ends it.
+    """New audit-log entries of `scope` from `since` on, a batch per look, until `gone()` or `for_seconds` ends it;
+    with `about`, only those that `concerns` it (an empty look sends no batch).
 
     Every face's live stream (the API's `/events/stream`, the dashboard's page updates) follows the log
     through this one loop. A stream outlives the request that opened it, so each look acts in `scope`.
@@ -79,7 +93,8 @@ async def follow_events(
                 continue
             seen.append(event["id"])
             newest = max(newest, occurred)
-            batch.append(event)
+            if not about or concerns(event, about):
+                batch.append(event)
         if batch:
             yield batch
         if await gone() or (until is not None and time.monotonic() >= until):
