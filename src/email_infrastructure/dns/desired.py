@@ -36,6 +36,15 @@ class DesiredZone:
     redirect_host: str | None = None
 
 
+def tracking_host(domain: ResolvedDomain) -> str:
+    """The tracking CNAME's host name of `domain` (empty when it has none)."""
+    spec = domain.tracking
+    if spec is None:
+        return ""
+    host = spec.host or TRACKING_PLATFORMS.get(spec.platform or "", ("", ""))[0]
+    return f"{host}.{domain.name}" if host else ""
+
+
 def spf_value(domain: ResolvedDomain) -> tuple[str, int]:
     """The SPF record and its DNS-lookup count (ip4/ip6 cost none; each include costs one)."""
     terms = ["v=spf1"]

@@ -16,7 +16,7 @@ from email_infrastructure.core.errors import EmailInfraError, UserError
 from email_infrastructure.core.inventory import Inventory, ResolvedDomain
 from email_infrastructure.core.inventory.mail import has_mail_backend, no_mail_backend
 from email_infrastructure.core.secret_names import API_KEY_NAME, api_key_owner, password_key
-from email_infrastructure.dns.desired import TRACKING_PLATFORMS
+from email_infrastructure.dns.desired import tracking_host
 from email_infrastructure.mailcow.backend import MailBackend
 from email_infrastructure.mailcow.naming import Persona, personas
 from email_infrastructure.mailcow.registry import build_backend
@@ -95,15 +95,6 @@ class _Account:
     smtp_port: int
     daily_limit: int
     tracking_host: str
-
-
-def tracking_host(domain: ResolvedDomain) -> str:
-    """The tracking CNAME's host name of `domain` (empty when it has none)."""
-    spec = domain.tracking
-    if spec is None:
-        return ""
-    host = spec.host or TRACKING_PLATFORMS.get(spec.platform or "", ("", ""))[0]
-    return f"{host}.{domain.name}" if host else ""
 
 
 def _row(fmt: str, a: _Account) -> list[str]:

@@ -13,67 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from email_infrastructure.core.errors import EmailInfraError, UserError
-from email_infrastructure.core.inventory import Inventory, ProviderSpec, ResolvedDomain
-from email_infrastructure.core.inventory.loader import resolve_secret
-from email_infrastructure.core.inventory.schema import SequencerUseSpec
-from email_infrastructure.mailcow.naming import personas
-from email_infrastructure.sequencers.provider import AccountHealth, AccountSettings, RemoteAccount, SequencerProvider
-from email_infrastructure.sequencers.registry import build_sequencer
+from email_infrastructure.core.inventory import ProviderSpec
+from email_infrastructure.sequencers.provider import AccountHealth, RemoteAccount, SequencerProvider
+from email_infrastructure.sequencers.registry import from_spec
+from email_infrastructure.sequencers.wanted import wanted_accounts
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import stored_inventory
-from email_infrastructure.services.export import tracking_host
 
 #: how a sequencer is built from its declaration (tests give the fakes' base URLs through `api_url`)
 Build = Callable[[str, ProviderSpec], SequencerProvider]
-
-
-def build(name: str, spec: ProviderSpec) -> SequencerProvider:
-    """The provider of `providers.sequencers.<name>`, its token resolved from the environment."""
-    settings = dict(spec.settings)
-    token = resolve_secret(str(settings.pop("token")))
-    settings.pop("rate_limit", None)  # the providers keep their vendors' documented limits
-    return build_sequencer(name, spec.type, token, **settings)
-
-
-def wanted_settings(domain: ResolvedDomain, use: SequencerUseSpec) -> AccountSettings:
-    """The settings an account of `domain` should have at `use`'s sequencer (the domain's defaults filled in)."""
-    return AccountSettings(
-        daily_limit=use.daily_limit or domain.daily_send_limit,
-        warmup=use.warmup,
-        warmup_per_day=use.warmup_per_day,
-        ramp_up=use.ramp_up,
-        reply_rate=use.reply_rate,
-        tracking_domain=use.tracking_domain or tracking_host(domain) or None,
-        signature=use.signature,
-        sending_gap=use.sending_gap,
-        tags=tuple(use.tags),
-    )
-
-
-@dataclass(frozen=True)
-class Wanted:
-    """One account the desired state asks for: a mailbox at a sequencer, with its settings."""
-
-    address: str
-    domain: str
-    sequencer: str
-    settings: AccountSettings
-
-
-def wanted_accounts(inventory: Inventory, domains: Sequence[str] = ()) -> list[Wanted]:
-    """Every (mailbox, sequencer) pair of the desired state (of `domains` when given), in domain order."""
-    out: list[Wanted] = []
-    for domain in inventory.resolved_domains():
-        if domains and domain.name not in domains:
-            continue
-        own = {m.address_local_part: m.sequencers for m in domain.mailboxes}
-        for person in personas(domain):
-            uses = own.get(person.local_part)
-            for use in domain.sequencers if uses is None else uses:
-                out.append(
-                    Wanted(f"{person.local_part}@{domain.name}", domain.name, use.name, wanted_settings(domain, use))
-                )
-    return out
 
 
 @dataclass
@@ -147,7 +95,7 @@ async def _listing(provider: SequencerProvider) -> dict[str, RemoteAccount]:
 
 
 async def accounts_view(
-    app: App, *, sequencer: str | None = None, domains: Sequence[str] = (), builder: Build = build
+    app: App, *, sequencer: str | None = None, domains: Sequence[str] = (), builder: Build = from_spec
 ) -> AccountsView:
     """Each sequencer's accounts against the desired state's (one listing per sequencer, nothing written)."""
     inventory = await stored_inventory(app, only=list(domains) or None)
@@ -199,9 +147,5 @@ __all__ = [
     "AccountRow",
     "AccountsView",
     "SequencerSummary",
-    "Wanted",
     "accounts_view",
-    "build",
-    "wanted_accounts",
-    "wanted_settings",
 ]
