@@ -170,12 +170,13 @@ async def _plan(
     deadline: float | None,
     prune: bool = False,
     edited: Inventory | None = None,
+    kinds: Iterable[str] = (),
 ) -> tuple[Plan, Reconciler]:
     inventory, imported = await _desired(app, source, force, edited)
     # the inventory's nameservers, else the settings' (else the system's): reverse DNS waits on them
     nameservers = inventory.monitoring.nameservers or app.settings.nameservers
     reconciler = await build(
-        AppContext(app), inventory, only=only, deadline=deadline, prune=prune, nameservers=nameservers
+        AppContext(app), inventory, only=only, deadline=deadline, prune=prune, nameservers=nameservers, kinds=kinds
     )
     try:
         graph = await reconciler.graph.plan(progress)
@@ -195,17 +196,19 @@ async def plan(
     deadline: float | None = None,
     prune: bool = False,
     inventory: Inventory | None = None,
+    kinds: Iterable[str] = (),
 ) -> Plan:
     """What apply would change; never writes (not to providers, not to the database, not keys).
 
     Without `source` the stored desired state is planned; with it, what importing the file and
     reconciling would do; with `inventory`, that desired state (an edit previewed in memory, with
     `only` its domain). Only with `prune` does the plan remove what the desired state no longer
-    has from the mail servers (without it that is noted).
+    has from the mail servers (without it that is noted). `kinds` limits it to some step kinds
+    (`sequencer.accounts` for `sequencer sync`).
     """
     # a file naming a workspace that does not exist yet plans against an empty one (apply creates it)
     with correlation(), acting_in(replace(current(app.settings.workspace), missing_ok=source is not None)):
-        result, reconciler = await _plan(app, source, only, force, progress, deadline, prune, inventory)
+        result, reconciler = await _plan(app, source, only, force, progress, deadline, prune, inventory, kinds)
         await reconciler.close()
     return result
 
@@ -221,6 +224,7 @@ async def apply(
     lock_timeout: float = LOCK_TIMEOUT,
     deadline: float | None = None,
     prune: bool = False,
+    kinds: Iterable[str] = (),
 ) -> ApplyResult:
     """Import `source` (if any), plan, check the guard rails, apply step by step; one process at a time.
 
@@ -232,7 +236,7 @@ async def apply(
     db = await app.database()
     async with database_lock(db.engine, APPLY_LOCK, holder_description("email-infra apply"), lock_timeout):
         with correlation() as run_id:
-            planned, reconciler = await _plan(app, source, only, force, None, deadline, prune)
+            planned, reconciler = await _plan(app, source, only, force, None, deadline, prune, kinds=kinds)
             try:
                 if checksum is not None and normalise_checksum(checksum) != planned.checksum:
                     raise UserError(
