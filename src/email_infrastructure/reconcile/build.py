@@ -186,14 +186,15 @@ async def build(
             suffix = f"@{backend_name}" if domain_name in names else ""
             held = domain_name in elsewhere
             steps += removal_steps(ctx, domain_name, backend, error, prune=prune, suffix=suffix, held_elsewhere=held)
-        steps += await sequencer_steps(
-            ctx, inventory, domains, reconciler.sequencers, wanted=wanted, prune=prune, after_mail=not kinds
-        )
+        steps += await sequencer_steps(ctx, inventory, domains, reconciler.sequencers, wanted=wanted, prune=prune)
         unknown -= {s.key.split(":", 1)[1].split("@")[0] for s in steps if s.key.startswith("sequencer.")}
         if unknown:
             raise UserError(f"not in the desired state: {', '.join(sorted(unknown))}")
         if kinds:
             steps = [s for s in steps if selected(s.key, kinds)]
+            kept = {s.key for s in steps}
+            for step in steps:
+                step.depends_on = tuple(d for d in step.depends_on if d in kept)
         started = asyncio.get_running_loop().time()
         for name, provider in built.items() if not kinds or "dns.zone" in kind_names else ():
             # On failure (or past the deadline) each zone looks itself up and reports its own error.

@@ -105,7 +105,6 @@ class SequencerAccountsStep(Step):
         resolved: ResolvedDomain | None = None,
         error: str = "",
         prune: bool = False,
-        after_mail: bool = True,
     ) -> None:
         self.ctx, self.domain, self.sequencer, self.listing = ctx, domain, sequencer, listing
         self.wanted = {w.address.lower(): w for w in wanted}
@@ -113,7 +112,7 @@ class SequencerAccountsStep(Step):
         self.key = f"sequencer.accounts:{domain}@{sequencer}"
         self.scope = intent_scope("sequencer.accounts", sequencer, domain)
         mailed = resolved is not None and resolved.server is not None and bool(resolved.server.mail_backend)
-        self.depends_on = (f"mail.mailboxes:{domain}",) if after_mail and mailed and wanted else ()
+        self.depends_on = (f"mail.mailboxes:{domain}",) if mailed and wanted else ()
 
     def _payload(self, address: str, fields: list[str] | None = None) -> events.AccountPayload:
         return events.AccountPayload(

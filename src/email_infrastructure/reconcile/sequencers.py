@@ -29,7 +29,6 @@ async def sequencer_steps(
     *,
     wanted: set[str],
     prune: bool,
-    after_mail: bool = True,
     build: Build = from_spec,
 ) -> list[Step]:
     """A step per (domain, sequencer) the desired state pairs or an earlier run stored (of `wanted` domains
@@ -73,7 +72,6 @@ async def sequencer_steps(
                     resolved=domain,
                     error=errors.get(name, ""),
                     prune=prune,
-                    after_mail=after_mail,
                 )
             )
     for domain_name, name in sorted(await ctx.sequencer_pairs()):

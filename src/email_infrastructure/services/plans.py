@@ -302,6 +302,11 @@ class StoredPlan:
         """True when applying it removes what the desired state no longer has (`--prune`)."""
         return bool(self.plan.get("prune"))
 
+    @property
+    def kinds(self) -> list[str]:
+        """The step kinds the plan is limited to (none: every kind; `sequencer.accounts` for a sync)."""
+        return [str(k) for k in self.plan.get("kinds") or []]
+
 
 def _stored(row: StoredPlanRecord) -> StoredPlan:
     return StoredPlan(row.id, row.checksum, dict(row.plan), row.key_name, row.created_at)
@@ -313,13 +318,23 @@ async def plan_and_store(app: App, *, key_name: str) -> StoredPlan:
 
 
 async def store_plan(
-    app: App, planned: Plan, *, key_name: str, only: Iterable[str] = (), prune: bool = False, force: bool = False
+    app: App,
+    planned: Plan,
+    *,
+    key_name: str,
+    only: Iterable[str] = (),
+    prune: bool = False,
+    force: bool = False,
+    kinds: Iterable[str] = (),
 ) -> StoredPlan:
-    """Keep a plan to apply by id; one limited to `only` (with `prune`, `force`) is applied so, and says
-    so (its JSON's `only`, `prune` and `force` keys): its checksum covers those domains' steps alone."""
+    """Keep a plan to apply by id; one limited to `only` domains or `kinds` of steps (with `prune`, `force`)
+    is applied so, and says so (its JSON's `only`, `kinds`, `prune` and `force` keys): its checksum
+    covers those steps alone."""
     data = planned.to_json()
-    if only:
+    if only or kinds:
         data.update(only=sorted(only), prune=prune, force=force)
+    if kinds:
+        data.update(kinds=sorted(kinds))
     row = StoredPlanRecord(
         id=uuid.uuid4().hex, checksum=planned.checksum, plan=data, key_name=key_name, created_at=utcnow()
     )
@@ -354,7 +369,13 @@ async def apply_stored_plan(
     stored = await get_stored_plan(app, plan)
     expected = None if resumed else (checksum or stored.checksum)
     result = await apply(
-        app, checksum=expected, progress=progress, only=stored.only, prune=stored.prune, force=stored.force
+        app,
+        checksum=expected,
+        progress=progress,
+        only=stored.only,
+        prune=stored.prune,
+        force=stored.force,
+        kinds=stored.kinds,
     )
     if result.failed:
         keys = [o.key for o in result.failed]
