@@ -8,11 +8,13 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from email_infrastructure.core.secret_names import password_key
+from email_infrastructure.sequencers.smartlead import SmartleadProvider
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.models import EventIntent, EventRecord, SequencerAccountRecord
@@ -321,3 +323,38 @@ async def test_sync_plans_and_applies_the_sequencer_steps_only(
     applied = await plans.apply(app, kinds=["sequencer.accounts"])
     assert not applied.failed and {o.key.split(":")[0] for o in applied.outcomes} == {"sequencer.accounts"}
     assert len(inst.accounts) == len(DOMAINS) * PER_DOMAIN
+
+
+class Killed(BaseException):
+    """Stands for the process dying (no code catches it)."""
+
+
+async def test_a_password_change_cut_short_is_given_again_and_logged_once(
+    app: App,
+    write_inventory: WriteInventory,
+    fakes: tuple[str, FakeInstantly, FakeSmartlead],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, inst, sl = fakes
+    source = write_inventory(inventory(url, inst, sl, domains=DOMAINS[:1], per_domain=1))
+    assert not (await plans.apply(app, source=source)).failed
+    (address,) = inst.accounts
+    async with app.uow() as uow:
+        await uow.secrets().put(*password_key(address), "Rotated-Passw0rd-9x")
+        await uow.commit()
+    real = SmartleadProvider.change_password
+
+    async def dies_after(self: SmartleadProvider, account: Any, login: Any) -> Any:
+        await real(self, account, login)
+        raise Killed  # the platform took the password; the run never recorded it
+
+    monkeypatch.setattr(SmartleadProvider, "change_password", dies_after)
+    with pytest.raises(Killed):
+        await plans.apply(app, kinds=["sequencer.accounts@sl"])
+    monkeypatch.setattr(SmartleadProvider, "change_password", real)
+    assert not (await plans.apply(app)).failed
+    assert not any(sequencer_steps(await plans.plan(app)).values())
+    changed = [e for e in await _events(app) if e.topic == "sequencer.account.password_changed"]
+    assert sorted(e.payload["sequencer"] for e in changed) == ["inst", "sl"]
+    async with app.uow() as uow:
+        assert (await uow.session.scalars(select(EventIntent))).all() == []

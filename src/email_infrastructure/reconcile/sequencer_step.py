@@ -196,7 +196,8 @@ class SequencerAccountsStep(Step):
             # an update was made when the platform now holds what it wanted
             matches = have is None or asked is None or not asked.settings.differs(have.settings)
             made = intent_made(event, have is not None, deleted=events.ACCOUNT_DELETED, matches=matches)
-            detail.intents[event.id] = made
+            # no platform shows a password: an unconfirmed change of one is given again (the same value)
+            detail.intents[event.id] = made and event.topic != events.ACCOUNT_PASSWORD_CHANGED.name
         plan.detail = detail
         plan.housekeeping = bool(detail.intents or detail.adopt or detail.forget)
         return plan
