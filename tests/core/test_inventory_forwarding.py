@@ -73,7 +73,11 @@ def test_one_address_or_a_list_lowercased_each_once_and_a_domain_block_replaces_
         (("crm@agency.test, crm", "info@b.test, crm"), "forwarding loop: info@b.test → sales@b.test → info@b.test", 18),
         (("info: sales@b.test", "info: nobody@b.test"), "come back to the catch-all (a loop)", 18),
         (("catch_all: Ops@Agency.test", "catch_all: [a@x.test, 42]"), "defaults.forwarding.catch_all.1", 8),
-        (("sales: [ann.lee@b.test, crm@agency.test, crm@agency.test]", "sales: []"), "addresses.sales: Value should have at least 1 item", 17),
+        (
+            ("sales: [ann.lee@b.test, crm@agency.test, crm@agency.test]", "sales: []"),
+            "addresses.sales: Value should have at least 1 item",
+            17,
+        ),
     ],
 )
 def test_a_bad_forward_is_a_clear_error_with_its_line(change: tuple[str, str], expected: str, line: int) -> None:
@@ -92,7 +96,9 @@ def test_a_problem_of_the_defaults_block_points_at_the_defaults() -> None:
     assert any(p.startswith("inv.yaml:8:") and "defaults.forwarding.addresses.me" in p for p in found), found
 
 
-async def test_the_stored_desired_state_keeps_the_forwarding(settings: Settings, database: Database, tmp_path: Path) -> None:
+async def test_the_stored_desired_state_keeps_the_forwarding(
+    settings: Settings, database: Database, tmp_path: Path
+) -> None:
     path = tmp_path / "inv.yaml"
     path.write_text(FILE, encoding="utf-8")
     app = App(settings.model_copy(update={"database_url": database.url}))

@@ -67,7 +67,7 @@ async def test_the_fake_deletes_by_id_and_refuses_an_unknown_one(client: Mailcow
 
 @pytest.fixture
 async def backend(fake_mailcow: Fake, client: MailcowClient) -> MailcowBackend:
-    fake, url = fake_mailcow
+    _, url = fake_mailcow
     await client.add_domain({"domain": "a.test"})
     return MailcowBackend("mc", MailcowSettings(url=url, api_key="env:UNUSED"), client)
 
