@@ -14,9 +14,11 @@ from fastapi.testclient import TestClient
 
 from email_infrastructure.core.inventory import Inventory
 from email_infrastructure.services.app import App
+from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.services.monitoring import record_results
 from email_infrastructure.services.records import LiveDrift, desired_records
 from tests.dashboard.conftest import SCRIPT, Seeded, login
+from tests.services.conftest import QUICKSTART
 
 DOMAIN = "acme-outreach.test"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -208,3 +210,29 @@ def test_a_group_names_its_subject_once_when_every_finding_shares_it() -> None:
         ("spf.x", "error", ""),
         ("dkim.y", "warning", "a.test · dkim"),
     ]
+
+
+def test_the_forwarding_section_lists_forwards_and_the_catch_all_escaped(
+    client: TestClient, seeded: Seeded, write_inventory: Any
+) -> None:
+    text = QUICKSTART.replace(
+        "      - {first_name: Bob, last_name: Stone}\n",
+        "      - {first_name: Bob, last_name: Stone}\n"
+        "    forwarding: {catch_all: [ops@agency.test, desk@agency.test], addresses: {sales: crm@agency.test}}\n",
+    )
+    asyncio.run(_import(seeded.settings, write_inventory(text)))
+    login(client, seeded.keys["read"])
+    shown = section(client.get(f"/domains/{DOMAIN}").text, "forwarding")
+    assert f'<span class="mono">sales@{DOMAIN}</span> → <span class="mono">crm@agency.test</span>' in shown
+    assert (
+        f'Catch-all <span class="mono">@{DOMAIN}</span> → <span class="mono">ops@agency.test, desk@agency.test' in shown
+    )
+    assert "No forwarding" in section(client.get("/domains/acme-mail.test").text, "forwarding")
+
+
+async def _import(settings: Any, loaded: Any) -> None:
+    app = App(settings)
+    try:
+        await import_inventory(app, loaded)
+    finally:
+        await app.close()

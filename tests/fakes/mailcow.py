@@ -35,6 +35,10 @@ MIB = 1024 * 1024
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _LOCAL = re.compile(r"^[A-Za-z0-9._+-]+$")
 _SELECTOR = re.compile(r"^[A-Za-z0-9._-]+$")
+#: what PHP's FILTER_VALIDATE_EMAIL takes, near enough for the fake (no quoted local parts)
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$"
+)
 #: the Default domain template (init_db.inc.php)
 DOMAIN_DEFAULTS: dict[str, Any] = {
     "aliases": 400,
@@ -611,29 +615,73 @@ class FakeMailcow:
         }
         return alias_id
 
+    def _gotos(self, raw: str, address: str, data: Any, action: str) -> tuple[list[str], list[dict[str, Any]]]:
+        """Targets split on space , ; and newline, each checked like FILTER_VALIDATE_EMAIL (a bad one
+        is a `goto_invalid` entry and is dropped; on edit, the alias itself `alias_goto_identical`),
+        each once, in the order sent."""
+        out: list[str] = []
+        entries = []
+        for goto in (g.strip() for g in re.split(r"[ ,;\n]", raw)):
+            if not goto:
+                continue
+            if not _EMAIL.match(goto):
+                entries.append(self._mailbox_entry("danger", action, "alias", data, ["goto_invalid", goto]))
+            elif action == "edit" and goto == address:
+                entries.append(self._mailbox_entry("danger", action, "alias", data, "alias_goto_identical"))
+            elif goto not in out:
+                out.append(goto)
+        return out, entries
+
+    @staticmethod
+    def _special_goto(attr: dict[str, Any]) -> str | None:
+        """goto_null, goto_spam or goto_ham (checked in this order): the fixed target it stands for."""
+        for key, target in (
+            ("goto_null", "null@localhost"),
+            ("goto_spam", "spam@localhost"),
+            ("goto_ham", "ham@localhost"),
+        ):
+            if _int(attr.get(key)) == 1:
+                return target
+        return None
+
     def _add_alias(self, data: Any) -> list[dict[str, Any]]:
         data = data if isinstance(data, dict) else {}
         entry = self._mailbox_entry
         addresses = [a for a in re.split(r"[\s,;]+", str(data.get("address", "")).lower()) if a]
-        goto = str(data.get("goto", "")).strip()
+        if len(str(data.get("private_comment", ""))) > 160 or len(str(data.get("public_comment", ""))) > 160:
+            return [entry("danger", "add", "alias", data, "comment_too_long")]
         if not addresses:
             return [entry("danger", "add", "alias", data, "alias_empty")]
-        if not goto and not any(_int(data.get(k)) for k in ("goto_null", "goto_spam", "goto_ham")):
+        special = self._special_goto(data)
+        if not str(data.get("goto", "")).strip() and special is None:
             return [entry("danger", "add", "alias", data, "goto_empty")]
-        out = []
+        out: list[dict[str, Any]] = []
+        gotos = [special] if special else []
+        if special is None:
+            gotos, out = self._gotos(str(data.get("goto", "")), "", data, "add")
+            if not gotos:
+                return out  # the PHP returns false: only the goto_invalid entries
         for address in addresses:
-            domain = address.split("@", 1)[-1]
+            if address in gotos:
+                continue  # an address that is its own target is skipped without a word
+            local, _, domain = address.partition("@")
             if domain not in self.domains:
                 out.append(entry("danger", "add", "alias", data, ["domain_not_found", domain]))
                 continue
             if address in self.mailboxes or any(a["address"] == address for a in self.aliases.values()):
                 out.append(entry("danger", "add", "alias", data, ["is_alias_or_mailbox", address]))
                 continue
-            # active, sogo_visible, internal, sender_allowed: intval() with no default → 0
+            if local and not _EMAIL.match(address):
+                out.append(entry("danger", "add", "alias", data, ["alias_invalid", address]))
+                continue
+            # active, sogo_visible, internal, sender_allowed: intval() with no default → 0; an empty
+            # local part is the domain's catch-all, stored as @domain
             extra = {
-                k: v for k, v in data.items() if k in ("internal", "sogo_visible", "sender_allowed", "public_comment")
+                k: v
+                for k, v in data.items()
+                if k in ("internal", "sogo_visible", "sender_allowed", "public_comment", "private_comment")
             }
-            alias_id = self._alias(address, goto, domain, active=_int(data.get("active")), **extra)
+            alias_id = self._alias(address, ",".join(gotos), domain, active=_int(data.get("active")), **extra)
             out.append(entry("success", "add", "alias", data, ["alias_added", address, str(alias_id)]))
         return out
 
@@ -644,13 +692,23 @@ class FakeMailcow:
         for item in items:
             alias = self.aliases.get(_int(item))
             if alias is None:
-                out.append(self._mailbox_entry("danger", "edit", "alias", data, "access_denied"))
+                out.append(self._mailbox_entry("danger", "edit", "alias", data, "alias_invalid"))
                 continue
             for key in ("active", "sogo_visible", "internal", "sender_allowed"):
                 if key in attr:
                     alias[key] = _int(attr[key])
-            if "goto" in attr:
-                alias["goto"] = str(attr["goto"])
+            for key in ("public_comment", "private_comment"):
+                if key in attr:
+                    alias[key] = str(attr[key])
+            special = self._special_goto(attr)
+            if special is not None:
+                alias["goto"] = special
+            else:
+                raw = str(attr.get("goto") or "") or alias["goto"]
+                gotos, problems = self._gotos(raw, alias["address"], data, "edit")
+                out += problems
+                if gotos:  # nothing valid left: the goto stays as it was, and the edit still "succeeds"
+                    alias["goto"] = ",".join(gotos)
             out.append(self._mailbox_entry("success", "edit", "alias", data, ["alias_modified", alias["address"]]))
         return out
 

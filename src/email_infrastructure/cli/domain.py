@@ -47,6 +47,21 @@ def _mailbox(text: str) -> dict[str, str]:
     return {"first_name": first, "last_name": last.strip()}
 
 
+def _targets(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _forwarding(forwards: list[str], catch_all: str | None) -> dict[str, Any]:
+    """`--forward local=a@x,b@y` and `--catch-all a@x` as a `forwarding` block (the service checks it)."""
+    addresses: dict[str, list[str]] = {}
+    for text in forwards:
+        local, _, targets = text.partition("=")
+        if not local.strip() or not _targets(targets):
+            raise typer.BadParameter(f"{text!r}: give a forward as local=address[,address]", param_hint="--forward")
+        addresses[local.strip()] = _targets(targets)
+    return {"addresses": addresses, "catch_all": _targets(catch_all) if catch_all else None}
+
+
 @app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="The domain (IDN names are stored as punycode).")],
@@ -56,10 +71,18 @@ def add(
     redirect: Annotated[str | None, typer.Option(help="Where the apex and www redirect (https://…).")] = None,
     dkim_selector: Annotated[str | None, typer.Option(help="DKIM selector.")] = None,
     mailbox: Annotated[list[str] | None, typer.Option("--mailbox", help="A persona 'First Last' (repeatable).")] = None,
+    forward: Annotated[
+        list[str] | None,
+        typer.Option("--forward", help="Forward a local part: sales=a@x.test[,b@y.test] (repeatable)."),
+    ] = None,
+    catch_all: Annotated[
+        str | None, typer.Option("--catch-all", help="Where mail to any other address goes: a@x.test[,b@y.test].")
+    ] = None,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Add a domain with the stored defaults (server, DNS provider, policies); options override them."""
+    """Add a domain with the stored defaults (server, DNS provider, policies); options override them
+    (--forward or --catch-all replace the defaults' forwarding)."""
     from email_infrastructure.services.domains import add_domain
 
     options: dict[str, Any] = {}
@@ -68,6 +91,8 @@ def add(
             options[key] = value
     if dkim_selector is not None:
         options["dkim_selector"] = dkim_selector
+    if forward or catch_all:
+        options["forwarding"] = _forwarding(forward or [], catch_all)
     mailboxes = [_mailbox(m) for m in mailbox or []]
 
     async def go(app: Any) -> DomainView:

@@ -6,6 +6,7 @@ it (Mailcow answers success for writes that did nothing).
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -79,14 +80,25 @@ class Mailbox:
         }
 
 
+def goto_set(goto: str) -> frozenset[str]:
+    """The targets of a `goto` (comma-separated, as Mailcow stores it; spaces and ; split too)."""
+    return frozenset(t for t in re.split(r"[\s,;]+", goto.lower()) if t)
+
+
 @dataclass(frozen=True)
 class Alias:
-    """An alias: an address forwarded to `goto`."""
+    """An alias: an address (`@domain` for a catch-all) forwarded to `goto` (comma-separated)."""
 
     address: str
     goto: str
     active: bool = True
     id: str = ""
+    #: read: it carries the mark of an alias we created (only those are ever deleted)
+    managed: bool = False
+
+    def same(self, other: Alias) -> bool:
+        """The same targets (in any order) and the same state."""
+        return goto_set(self.goto) == goto_set(other.goto) and self.active == other.active
 
     def to_json(self) -> dict[str, Any]:
         """Plan form."""
@@ -134,7 +146,10 @@ class MailBackend(Protocol):
         """The domain's aliases."""
 
     async def ensure_alias(self, wanted: Alias, existing: Alias | None) -> None:
-        """Create or update an alias (always active as asked); read back."""
+        """Create (marked as ours) or update an alias (always active as asked); read back."""
+
+    async def remove_alias(self, alias: Alias) -> None:
+        """Delete an alias as read (by its id); read back."""
 
     async def health(self) -> Health:
         """Reachable, authorised, and its services running?"""

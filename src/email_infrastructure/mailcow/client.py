@@ -237,9 +237,11 @@ class MailcowClient(VendorClient):
         """The aliases of a domain (mailbox self-aliases excluded)."""
         return _as_list(await self.get(f"alias/all/{domain}"))
 
-    async def add_alias(self, address: str, goto: str, *, active: bool = True) -> list[Message]:
-        """Create an alias; `active` is always sent (omitted means inactive)."""
-        return await self.write("add", "alias", {"address": address, "goto": goto, "active": "1" if active else "0"})
+    async def add_alias(self, address: str, goto: str, *, active: bool = True, comment: str = "") -> list[Message]:
+        """Create an alias (`@domain`: the catch-all); `active` is always sent (omitted means inactive);
+        `comment` is its private comment (at most 160 characters)."""
+        body = {"address": address, "goto": goto, "active": "1" if active else "0"}
+        return await self.write("add", "alias", {**body, **({"private_comment": comment} if comment else {})})
 
     async def edit_alias(self, alias_id: str, attrs: Mapping[str, Any]) -> list[Message]:
         """Change an alias (by id)."""

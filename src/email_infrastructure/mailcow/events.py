@@ -49,5 +49,6 @@ MAILBOX_DELETED: Topic[MailboxPayload] = Topic("mail.mailbox.deleted", MailboxPa
 MAILBOX_FAILED: Topic[MailboxPayload] = Topic("mail.mailbox.failed", MailboxPayload)
 ALIAS_CREATED: Topic[AliasPayload] = Topic("mail.alias.created", AliasPayload)
 ALIAS_UPDATED: Topic[AliasPayload] = Topic("mail.alias.updated", AliasPayload)
+ALIAS_DELETED: Topic[AliasPayload] = Topic("mail.alias.deleted", AliasPayload)
 DKIM_CREATED: Topic[MailDkimPayload] = Topic("mail.dkim.created", MailDkimPayload)
 DKIM_DELETED: Topic[MailDkimPayload] = Topic("mail.dkim.deleted", MailDkimPayload)

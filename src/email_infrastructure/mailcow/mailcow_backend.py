@@ -19,6 +19,9 @@ MIB = 1024 * 1024
 RL_FRAME = "d"
 #: tags Mailcow appends to a domain we created (edit/domain adds tags, never replaces them)
 TAG = "email-infra"
+#: the private comment of an alias we created: it marks ours on the server itself (a lost database
+#: forgets nothing) and shows in Mailcow's UI; an alias without it is never deleted
+ALIAS_MARK = "email-infra: managed by email-infrastructure"
 
 
 def _int(value: Any) -> int:
@@ -230,23 +233,53 @@ class MailcowBackend:
 
     # aliases ----------------------------------------------------------------------------------
     async def aliases(self, domain: str) -> list[Alias]:
-        """get/alias/all/<domain>."""
+        """get/alias/all/<domain> (the catch-all's address is `@domain`)."""
         return [
-            Alias(str(a["address"]), str(a["goto"]), _int(a.get("active_int", a.get("active", 0))) == 1, str(a["id"]))
+            Alias(
+                str(a["address"]),
+                str(a["goto"]),
+                _int(a.get("active_int", a.get("active", 0))) == 1,
+                str(a["id"]),
+                managed=str(a.get("private_comment") or "").strip() == ALIAS_MARK,
+            )
             for a in await self.client.aliases(domain)
         ]
 
+    async def _read_alias(self, address: str) -> Alias | None:
+        domain = address.split("@", 1)[-1]
+        return next((a for a in await self.aliases(domain) if a.address == address), None)
+
     async def ensure_alias(self, wanted: Alias, existing: Alias | None) -> None:
-        """add/alias or edit/alias, `active` always sent (omitted means inactive)."""
+        """add/alias (with our mark) or edit/alias, `active` always sent (omitted means inactive);
+        the targets read back in any order (Mailcow keeps them as sent, comma-joined)."""
+        goto = wanted.goto
         if existing is None:
-            await self.client.add_alias(wanted.address, wanted.goto, active=wanted.active)
+            try:
+                await self.client.add_alias(wanted.address, goto, active=wanted.active, comment=ALIAS_MARK)
+            except MailcowWriteError as exc:
+                if exc.code != "is_alias_or_mailbox":  # a previous run's call went through: read back decides
+                    raise
+                existing = await self._read_alias(wanted.address)
+                if existing is None:  # a mailbox holds the address
+                    raise
+                if not existing.same(wanted):
+                    await self.client.edit_alias(existing.id, {"goto": goto, "active": "1" if wanted.active else "0"})
         else:
-            attrs = {"goto": wanted.goto, "active": "1" if wanted.active else "0"}
+            attrs = {"goto": goto, "active": "1" if wanted.active else "0"}
             await self.client.edit_alias(existing.id, attrs)
-        domain = wanted.address.split("@", 1)[-1]
-        got = next((a for a in await self.aliases(domain) if a.address == wanted.address), None)
-        if got is None or (got.goto, got.active) != (wanted.goto, wanted.active):
-            raise VerificationError(f"{wanted.address}: the alias does not read back as {wanted.to_json()}")
+        got = await self._read_alias(wanted.address)
+        if got is None or not got.same(wanted):
+            raise VerificationError(
+                f"{wanted.address}: the alias does not read back as {wanted.to_json()}", provider=self.name
+            )
+
+    async def remove_alias(self, alias: Alias) -> None:
+        """delete/alias by id, read back."""
+        await self.client.delete_aliases([alias.id])
+        if await self._read_alias(alias.address) is not None:
+            raise VerificationError(
+                f"{alias.address}: the alias still reads back after delete/alias", provider=self.name
+            )
 
     # health -----------------------------------------------------------------------------------
     async def health(self) -> Health:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from email_infrastructure.core.errors import ConflictError, NotFoundError, UserError
 from email_infrastructure.core.events import Topic
 from email_infrastructure.core.inventory import DomainSpec, Inventory, MailboxSpec
+from email_infrastructure.core.inventory.forwarding import forwarding_problems
 from email_infrastructure.core.inventory.schema import DOMAIN_OPTIONS
 from email_infrastructure.core.names import normalise_domain
 from email_infrastructure.mailcow.naming import personas
@@ -120,6 +121,7 @@ def edit_snapshot(snap: Snapshot, edit: DomainEdit) -> Edited:
         # once edited, the list is the truth: a count never brings back mailboxes removed from it
         value = {**existing.value, "mailboxes": _mailboxes(snap.inventory(), name, existing, edit), "mailbox_count": 0}
         snap.domains[name] = Owned(value, existing.owner)
+        _check_forwarding(snap, name)
         return Edited(name, events.MAILBOXES_UPDATED, edit.owner, existing.owner)
     inventory = snap.inventory()
     spec = {k: v for k, v in existing.value.items() if k not in NOT_OPTIONS}
@@ -128,7 +130,7 @@ def edit_snapshot(snap: Snapshot, edit: DomainEdit) -> Edited:
     value = explicit_domain(inventory, _validated(name, {**spec, **options}, mailbox_specs(existing.value)))
     _check_references(inventory, name, value)
     snap.domains[name] = Owned(value, existing.owner)
-    snap.inventory()  # the result must be a valid desired state before anything is written
+    _check_forwarding(snap, name)  # the result must be a valid desired state before anything is written
     return Edited(name, events.DOMAIN_UPDATED, edit.owner, existing.owner)
 
 
@@ -147,7 +149,7 @@ def _add(snap: Snapshot, name: str, edit: DomainEdit) -> Edited:
     if edit.count:
         value["mailboxes"] = _generated(inventory, name, value, edit.count, edit.pattern)
     snap.domains[name] = Owned(value, edit.owner)
-    snap.inventory()
+    _check_forwarding(snap, name)
     topic = events.DOMAIN_UPDATED if existing else events.DOMAIN_CREATED
     return Edited(name, topic, edit.owner, edit.owner)
 
@@ -186,6 +188,16 @@ def _check_references(inventory: Inventory, name: str, spec: dict[str, Any]) -> 
         raise UserError(f"{name}: server {server!r} is not in the desired state (known: {known})")
     if not dns:
         raise UserError(f"{name}: no DNS provider: give one, or set defaults.dns_provider through an inventory")
+
+
+def _check_forwarding(snap: Snapshot, name: str) -> None:
+    """The edited state is valid, and the domain's forwards clash with none of its mailboxes (listed or
+    generated), forward to nothing of their own domain that receives nothing, and make no loop."""
+    inventory = snap.inventory()
+    resolved = inventory.resolve(next(d for d in inventory.domains if d.name == name))
+    problems = forwarding_problems(resolved, [p.local_part for p in personas(resolved)])
+    if problems:
+        raise UserError("; ".join(f"{name}: forwarding.{'.'.join(path)}: {message}" for path, message in problems))
 
 
 def _mailboxes(inventory: Inventory, name: str, existing: Owned, edit: DomainEdit) -> dict[str, list[str]]:

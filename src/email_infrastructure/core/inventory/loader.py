@@ -19,6 +19,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from email_infrastructure.core.errors import InventoryError, SecretReferenceError
+from email_infrastructure.core.inventory.forwarding import forwarding_problems
 from email_infrastructure.core.inventory.mail import no_mail_backend
 from email_infrastructure.core.inventory.schema import PATTERN_MESSAGES, SECRET_REF, Inventory, MailboxSpec
 from email_infrastructure.core.logging import register_secret
@@ -332,6 +333,21 @@ def _reference_problems(data: dict[str, Any], pos: _Positions, where: str) -> li
     return problems
 
 
+def _forwarding_problems(inv: Inventory, data: dict[str, Any], pos: _Positions, where: str) -> list[str]:
+    """Forwards that clash with a listed mailbox, forward to themselves or loop, at the block that
+    declares them: the domain's own, else the defaults' (generated mailboxes are checked by the plan)."""
+    problems: list[str] = []
+    raw = [d for _, d in _items(data.get("domains"))]
+    for i, domain in enumerate(inv.resolved_domains()):
+        own = i < len(raw) and raw[i].get("forwarding") is not None
+        base: Path_ = ("domains", i, "forwarding") if own else ("defaults", "forwarding")
+        for path, message in forwarding_problems(domain, [m.address_local_part for m in domain.mailboxes]):
+            line, col = pos.at((*base, *path))
+            dotted = ".".join(map(str, (*base, *path)))
+            problems.append(f"{where}:{line}:{col}: {dotted}: {message}")
+    return problems
+
+
 def _provider_problems(inv: Inventory, schemas: ProviderSchemas, pos: _Positions, where: str) -> list[str]:
     problems: list[str] = []
     for kind in ("dns", "mail", "vps", "sequencers"):
@@ -393,6 +409,7 @@ def parse_inventory_text(text: str, where: str, provider_schemas: ProviderSchema
         problems.extend(_reference_problems(data, pos, where))
         raise InventoryError(sorted(problems, key=_line_order)) from None
     problems.extend(_reference_problems(data, pos, where))
+    problems.extend(_forwarding_problems(inv, data, pos, where))
     if provider_schemas is not None:
         problems.extend(_provider_problems(inv, provider_schemas, pos, where))
     if problems:

@@ -64,6 +64,22 @@ PATTERN_MESSAGES: dict[str, str] = {
     WORKSPACE_NAME_PATTERN: "a workspace name is lowercase letters, digits and inner hyphens, 1 to 64 (e.g. acme-corp)",
 }
 LocalPart = Annotated[str, Field(pattern=_LOCAL_PART)]
+#: a forwarding target's local part: what Mailcow's FILTER_VALIDATE_EMAIL takes, less quoting
+_TARGET_LOCAL = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+
+
+def _email_address(value: str) -> str:
+    """`local@domain`, lowercased, the domain in its ASCII form (a local part of at most 64)."""
+    local, at, domain = value.strip().lower().rpartition("@")
+    if not at or not _TARGET_LOCAL.match(local) or len(local) > 64:
+        raise ValueError(f"{value!r} is not an email address (like ann@example.com)")
+    try:
+        return f"{local}@{normalise_domain(domain)}"
+    except ValueError:
+        raise ValueError(f"{value!r} is not an email address: the part after @ is not a domain name") from None
+
+
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
 
 
 class _Model(BaseModel):
@@ -209,6 +225,34 @@ def _ascii_slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", folded.lower()) or "x"
 
 
+def _one_or_many(value: Any) -> Any:
+    """`a@x.test` is short for `[a@x.test]`."""
+    return [value] if isinstance(value, str) else value
+
+
+def _unique(values: list[str]) -> list[str]:
+    """The targets in their order, each once."""
+    return list(dict.fromkeys(values))
+
+
+#: where a forward or a catch-all delivers: one address or a list (max 20, each once)
+Targets = Annotated[
+    list[EmailAddress],
+    BeforeValidator(_one_or_many),
+    Field(min_length=1, max_length=20),
+    AfterValidator(_unique),
+]
+
+
+class ForwardingSpec(_Model):
+    """Mail forwarding on the domain's mail server: a catch-all and forwarded local parts (aliases)."""
+
+    #: where mail to any address of the domain that is no mailbox or forward goes (None: bounced)
+    catch_all: Targets | None = None
+    #: local part → where its mail goes (the local part must not be a mailbox)
+    addresses: dict[LocalPart, Targets] = Field(default_factory=dict, max_length=200)
+
+
 class _DomainOptions(_Model):
     """Settings a domain inherits from `defaults` and may override."""
 
@@ -228,6 +272,8 @@ class _DomainOptions(_Model):
     mailbox_pattern: Annotated[str, Field(pattern=_MAILBOX_PATTERN)] | None = None
     #: the sequencers the domain's mailboxes are pushed to, each with its sending settings
     sequencers: list[SequencerUseSpec] | None = None
+    #: a catch-all and forwarding addresses on the mail server (a domain's block replaces the defaults')
+    forwarding: ForwardingSpec | None = None
 
 
 #: the options a domain inherits from `defaults`
@@ -317,6 +363,7 @@ class ResolvedDomain(_Model):
     sequencers: list[SequencerUseSpec] = Field(default_factory=list)
     #: mailboxes to generate when `mailboxes` is empty
     mailbox_count: int = 3
+    forwarding: ForwardingSpec = Field(default_factory=ForwardingSpec)
 
 
 class Inventory(_Model):
@@ -389,6 +436,7 @@ class Inventory(_Model):
             mailbox_pattern=pick("mailbox_pattern", "{first}.{last}"),
             mailbox_count=d.mailbox_count if d.mailbox_count is not None else base.mailboxes_per_domain,
             sequencers=pick("sequencers", []),
+            forwarding=pick("forwarding", ForwardingSpec()),
         )
 
     def resolved_domains(self) -> list[ResolvedDomain]:

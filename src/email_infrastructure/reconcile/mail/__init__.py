@@ -2,8 +2,9 @@
 
     mail.domain:<d>  →  dkim.key:<d> (the server's key)  →  dns.zone:<d>  →  mail.mailboxes:<d>
 
-One file per step kind: `domain.py`, `dkim.py`, `mailboxes.py`, and `removal.py` for a mail domain
-we created that no domain wants any more (mailboxes → domain → DKIM key, with `prune`).
+One file per step kind: `domain.py`, `dkim.py`, `mailboxes.py` (its aliases, forwards and catch-all in
+`aliases.py`), and `removal.py` for a mail domain we created that no domain wants any more
+(mailboxes → domain → DKIM key, with `prune`).
 `common.py` holds what they share (intents, the DKIM key size, the stand-in for a backend that
 cannot be built), `mailbox_ops.py` what creating and removing mailboxes share (the vault, the
 deletion threshold). Every change is logged exactly once through an intent (see `common.py`).

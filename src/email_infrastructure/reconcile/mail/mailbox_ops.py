@@ -16,6 +16,7 @@ from email_infrastructure.mailcow import events
 from email_infrastructure.mailcow.backend import Alias, MailBackend, Mailbox
 from email_infrastructure.mailcow.naming import personas
 from email_infrastructure.reconcile.context import ReconcileContext
+from email_infrastructure.reconcile.mail.aliases import alias_carried_out
 from email_infrastructure.reconcile.mail.common import intend, intent_scope
 
 PASSWORD_LENGTH = 24
@@ -98,9 +99,7 @@ def mailbox_carried_out(
         return address in current and current[address] == wanted.get(address)
     if event.topic == events.MAILBOX_DELETED.name:
         return address not in current
-    if event.topic in (events.ALIAS_CREATED.name, events.ALIAS_UPDATED.name):
-        return address in aliases and aliases[address].goto == event.payload.get("goto")
-    return False
+    return bool(alias_carried_out(event, aliases))
 
 
 async def settle_mailboxes(

@@ -1,4 +1,5 @@
-"""`mail.mailboxes:<d>`: the mailboxes of a domain's personas and its role aliases, once DNS is live.
+"""`mail.mailboxes:<d>`: the mailboxes of a domain's personas, its role aliases and its forwarding
+(aliases.py), once DNS is live.
 
 A mailbox's password is generated at apply, stored in the vault as *pending* before the API call
 and *confirmed* after reading the mailbox back (the pending copy is then deleted, so a mailbox has
@@ -16,12 +17,14 @@ from collections.abc import Mapping
 from email_infrastructure.core.errors import EmailInfraError, ProviderError
 from email_infrastructure.core.events import Topic
 from email_infrastructure.core.inventory import ResolvedDomain
+from email_infrastructure.core.inventory.forwarding import forwarding_problems
 from email_infrastructure.core.secret_names import password_key, pending_key
 from email_infrastructure.mailcow import events
 from email_infrastructure.mailcow.backend import Alias, MailBackend, Mailbox, MailboxState
 from email_infrastructure.mailcow.naming import Persona, warnings
 from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Step, StepChange, StepPlan
+from email_infrastructure.reconcile.mail.aliases import apply_alias, plan_aliases, wanted_aliases
 from email_infrastructure.reconcile.mail.common import confirm, intend, step_error
 from email_infrastructure.reconcile.mail.mailbox_ops import (
     delete_mailbox,
@@ -34,9 +37,6 @@ from email_infrastructure.reconcile.mail.mailbox_ops import (
     settle_mailboxes,
     vault_pair,
 )
-
-#: role addresses every mail domain answers (RFC 2142)
-ROLE_ALIASES = ("postmaster", "abuse")
 
 
 def login_disabled_note(address: str, backend: str) -> str:
@@ -78,22 +78,18 @@ class MailboxesStep(Step):
         ]
 
     def wanted_aliases(self, mailboxes: list[Mailbox]) -> list[Alias]:
-        """postmaster@, abuse@ and a local DMARC report address, to the first mailbox."""
-        if not mailboxes:
-            return []
-        goto, own = mailboxes[0].address, {m.address for m in mailboxes}
-        addresses = [f"{role}@{self.domain.name}" for role in ROLE_ALIASES]
-        for uri in self.domain.dmarc.rua:
-            address = uri.removeprefix("mailto:").lower()
-            if address.endswith(f"@{self.domain.name}") and address not in addresses:
-                addresses.append(address)
-        return [Alias(a, goto) for a in addresses if a not in own]
+        """The role aliases and a local DMARC address to the first mailbox, the forwards, the catch-all."""
+        return wanted_aliases(self.domain, mailboxes)
 
     async def plan(self, upstream: Mapping[str, StepPlan]) -> StepPlan:
         """Read mailboxes and aliases; what to create, update, or confirm in the vault."""
         plan = self.new_plan()
         people = self.wanted_mailboxes()
         plan.notes += warnings(self.domain, self.people)
+        clashes = forwarding_problems(self.domain, [p.local_part for p in self.people])
+        if clashes:  # the loader checks listed mailboxes; generated ones are known here
+            plan.error = f"{self.domain.name}: forwarding: " + "; ".join(message for _, message in clashes)
+            return plan
         current: dict[str, Mailbox] = {}
         aliases: dict[str, Alias] = {}
         if not upstream[f"mail.domain:{self.domain.name}"].outputs.get("pending"):
@@ -121,13 +117,8 @@ class MailboxesStep(Step):
                     plan.changes.append(StepChange("update", f"{resource} password", None, {"vault": "confirm"}))
                 else:
                     plan.notes.append(f"{wanted.address} exists but its password is not in the vault (not exported)")
-        for alias in self.wanted_aliases(people):
-            have_alias = aliases.get(alias.address)
-            resource = f"alias {alias.address}"
-            if have_alias is None:
-                plan.changes.append(StepChange("create", resource, None, alias.to_json()))
-            elif (have_alias.goto, have_alias.active) != (alias.goto, alias.active):
-                plan.changes.append(StepChange("update", resource, have_alias.to_json(), alias.to_json()))
+        wanted_aliases = self.wanted_aliases(people)
+        plan_aliases(plan, self.domain.name, self.backend.name, wanted_aliases, aliases, self.prune)
         await self._plan_removals(plan, current, {m.address for m in people})
         if not upstream[f"mail.domain:{self.domain.name}"].outputs.get("pending"):
             by_address = {m.address: m for m in people}
@@ -162,7 +153,11 @@ class MailboxesStep(Step):
                 plan.changes.append(StepChange("delete", f"mailbox {address}", current[address].to_json(), None))
             else:
                 plan.notes.append(f"{address} {where} (left alone; --prune deletes it)")
-        problem = deletion_safety(self.domain.name, sum(c.action == "delete" for c in plan.changes), len(ours))
+        problem = deletion_safety(
+            self.domain.name,
+            sum(c.action == "delete" and c.resource.startswith("mailbox ") for c in plan.changes),
+            len(ours),
+        )
         plan.unsafe += [problem] if problem else []
 
     async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:
@@ -181,7 +176,8 @@ class MailboxesStep(Step):
                 self.ctx, self.scope, plan.detail or {}, passwords, self.domain.name, self.backend.name
             )
         ]
-        existing = {a.address: a for a in await self.backend.aliases(self.domain.name)} if aliases else {}
+        touched = any(c.resource.startswith("alias ") for c in plan.changes)
+        existing = {a.address: a for a in await self.backend.aliases(self.domain.name)} if touched else {}
         for change in plan.changes:
             kind, _, subject = change.resource.partition(" ")
             try:
@@ -198,14 +194,7 @@ class MailboxesStep(Step):
                     await self.backend.update_mailbox(dataclasses.replace(mailboxes[subject], state=state))
                     await confirm(self.ctx, intent)
                 elif kind == "alias":
-                    alias = aliases[subject]
-                    topic = events.ALIAS_CREATED if change.action == "create" else events.ALIAS_UPDATED
-                    payload = events.AliasPayload(
-                        domain=self.domain.name, address=subject, goto=alias.goto, backend=self.backend.name
-                    )
-                    intent = await intend(self.ctx, self.scope, topic, payload)
-                    await self.backend.ensure_alias(alias, existing.get(subject))
-                    await confirm(self.ctx, intent)
+                    await apply_alias(self.ctx, self.backend, self.scope, change, aliases, existing)
             except EmailInfraError as exc:
                 problems.append(step_error(subject, exc))
                 if kind == "mailbox":
