@@ -12,7 +12,7 @@ from email_infrastructure.core.inventory import load_inventory
 from email_infrastructure.core.inventory.loader import LoadedInventory, parse_inventory_text
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.reconcile.registry import provider_schemas
-from email_infrastructure.sequencers.wanted import wanted_accounts
+from email_infrastructure.reconcile.sequencer_wanted import wanted_accounts
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import desired_inventory, import_inventory
 from email_infrastructure.storage.db import Database

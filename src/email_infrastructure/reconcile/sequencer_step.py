@@ -30,9 +30,9 @@ from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.graph import Outputs, Step, StepChange, StepPlan
 from email_infrastructure.reconcile.mail.common import intend, intent_made, intent_scope, step_error
 from email_infrastructure.reconcile.mail.mailbox_ops import deletion_safety
+from email_infrastructure.reconcile.sequencer_wanted import Wanted
 from email_infrastructure.sequencers import events
 from email_infrastructure.sequencers.provider import AccountExistsError, Login, RemoteAccount, SequencerProvider
-from email_infrastructure.sequencers.wanted import Wanted
 
 #: the ports our mail servers (Mailcow) offer: submission with STARTTLS, IMAP over TLS
 SMTP_PORT = 587

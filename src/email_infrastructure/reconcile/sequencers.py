@@ -13,9 +13,9 @@ from email_infrastructure.core.inventory import Inventory, ProviderSpec, Resolve
 from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.graph import Step
 from email_infrastructure.reconcile.sequencer_step import Listing, SequencerAccountsStep
+from email_infrastructure.reconcile.sequencer_wanted import Wanted, domain_accounts
 from email_infrastructure.sequencers.provider import SequencerProvider
 from email_infrastructure.sequencers.registry import from_spec
-from email_infrastructure.sequencers.wanted import Wanted, domain_accounts
 
 #: how a sequencer is built from its declaration
 Build = Callable[[str, ProviderSpec], SequencerProvider]

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from email_infrastructure.core.errors import EmailInfraError, UserError
 from email_infrastructure.core.inventory import ProviderSpec
+from email_infrastructure.reconcile.sequencer_wanted import wanted_accounts
 from email_infrastructure.sequencers.provider import AccountHealth, RemoteAccount, SequencerProvider
 from email_infrastructure.sequencers.registry import from_spec
-from email_infrastructure.sequencers.wanted import wanted_accounts
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import stored_inventory
 

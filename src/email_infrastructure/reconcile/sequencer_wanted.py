@@ -1,7 +1,9 @@
 """Which accounts the desired state asks of each sequencer: a mailbox at a sequencer, with its settings.
 
 A domain's `sequencers:` (or the defaults') apply to each of its mailboxes; a mailbox's own list,
-where a file gave one, replaces it (`[]`: none). Read by the push step and by the read-only views.
+where a file gave one, replaces it (`[]`: none). Read by the push step, the views and the health
+family alike; here, not in `sequencers/`, because it joins three components' views of a domain
+(its personas, its tracking host, a sequencer's settings) and a component imports no other.
 """
 
 from __future__ import annotations
