@@ -101,9 +101,10 @@ async def mailbox_list(
             offset=offset,
         )
         # one query for the page's sequencer readings (stored by the monitoring family: no platform call)
-        stored = await views.latest_findings(SEQUENCER_CHECK, [r.address for r in rows])
+        stored = await views.latest_results(SEQUENCER_CHECK, [r.address for r in rows])
         domains, servers = await views.choices()
-    return MailboxList([MailboxItem.of(r, stored.get(r.address)) for r in rows], total, domains, servers)
+    items = [MailboxItem.of(r, stored[r.address].findings if r.address in stored else None) for r in rows]
+    return MailboxList(items, total, domains, servers)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any, Generic, TypeVar
 
 from email_infrastructure.core.errors import EmailInfraError, UserError
@@ -40,6 +41,9 @@ class AccountRow:
     health: AccountHealth | None = None
     #: declared settings the platform holds otherwise (field → (theirs, ours))
     differs: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    #: this platform's reading as the `sequencer` monitoring family last stored it (state, detail,
+    #: checked_at); None: never checked
+    last_check: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain data (never a credential: none is read)."""
@@ -60,6 +64,7 @@ class AccountRow:
                 "sent_today": health.sent_today,
             },
             "differs": {k: {"platform": v[0], "desired": v[1]} for k, v in sorted(self.differs.items())},
+            "last_check": self.last_check,
         }
 
 
@@ -189,7 +194,27 @@ async def accounts_view(
                     w.settings.differs(account.settings),
                 )
             )
+    await _last_checks(app, rows)
     return AccountsView(summaries, rows)
+
+
+async def _last_checks(app: App, rows: list[AccountRow]) -> None:
+    """Give each row its platform's reading from the `sequencer` family's latest stored result (one query)."""
+    from email_infrastructure.storage.mailbox_repositories import SEQUENCER_CHECK, MailboxViews
+
+    if not rows or not app.has_state():
+        return
+    async with app.uow() as uow:
+        stored = await MailboxViews(uow.session).latest_results(SEQUENCER_CHECK, [r.address for r in rows])
+    for row in rows:
+        latest = stored.get(row.address)
+        if latest is None:
+            continue
+        readings = latest.findings.get("sequencers") or []
+        mine = next((r for r in readings if isinstance(r, dict) and r.get("sequencer") == row.sequencer), None)
+        if mine is not None:
+            when = latest.checked_at.replace(tzinfo=latest.checked_at.tzinfo or UTC).isoformat()
+            row.last_check = {"state": mine.get("state"), "detail": mine.get("detail") or "", "checked_at": when}
 
 
 __all__ = [

@@ -41,6 +41,14 @@ class MailboxRow:
     since: datetime | None
 
 
+@dataclass(frozen=True)
+class LatestResult:
+    """A subject's latest stored result of one check: its JSON (docs/audit-format.md) and when."""
+
+    findings: dict[str, Any]
+    checked_at: datetime
+
+
 class MailboxViews:
     """Mailboxes of the session's workspace, filtered and paged in SQL."""
 
@@ -118,8 +126,8 @@ class MailboxViews:
         row = (await self._session.execute(query)).first()
         return MailboxRow(*row) if row is not None else None
 
-    async def latest_findings(self, check: str, subjects: list[str]) -> dict[str, dict[str, Any]]:
-        """The stored JSON of the latest `check` result of each of `subjects` (one query, a page's worth).
+    async def latest_results(self, check: str, subjects: list[str]) -> dict[str, LatestResult]:
+        """The latest `check` result of each of `subjects` (one query, a page's worth).
 
         The latest result is the one stored with its state's `checked_at` (the history and the state are
         written with one timestamp): matching on it reads one row per subject, where "the newest row of
@@ -128,7 +136,7 @@ class MailboxViews:
         if not subjects:
             return {}
         query = (
-            select(CheckResultRecord.subject, CheckResultRecord.findings)
+            select(CheckResultRecord.subject, CheckResultRecord.findings, CheckResultRecord.checked_at)
             .join(
                 CheckState,
                 and_(
@@ -140,7 +148,8 @@ class MailboxViews:
             .where(CheckState.check == check, CheckState.subject.in_(sorted(set(subjects))))
             .order_by(CheckResultRecord.id)
         )
-        return {subject: dict(findings or {}) for subject, findings in (await self._session.execute(query)).all()}
+        found = (await self._session.execute(query)).all()
+        return {subject: LatestResult(dict(findings or {}), checked_at) for subject, findings, checked_at in found}
 
     async def choices(self) -> tuple[list[str], list[str]]:
         """The filters' options: the domains that have mailboxes, and every server, by name."""
@@ -151,4 +160,4 @@ class MailboxViews:
         return list(domains.all()), list(servers.all())
 
 
-__all__ = ["LOGIN_CHECK", "SEQUENCER_CHECK", "MailboxRow", "MailboxViews"]
+__all__ = ["LOGIN_CHECK", "SEQUENCER_CHECK", "LatestResult", "MailboxRow", "MailboxViews"]
