@@ -204,3 +204,6 @@ def test_the_list_shows_each_sequencers_stored_reading(client: TestClient, check
     assert 'class="badge s-error" data-sequencer="inst"' in cells[BOB] and "&lt;script&gt;" in cells[BOB]
     assert "none" in cells[CARA] and "data-sequencer" not in cells[CARA]
     assert SCRIPT not in html
+    # a mailbox's page lists the family's findings like any check's, with their fix
+    page = client.get(f"/mailboxes/{BOB}").text
+    assert "<code>sequencer.disconnected</code>" in page and "reconnect the account" in page and SCRIPT not in page

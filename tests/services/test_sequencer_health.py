@@ -14,9 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from email_infrastructure.core.events import Event
+from email_infrastructure.sequencers.provider import AccountHealth, AccountSettings
+from email_infrastructure.sequencers.wanted import Wanted
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.services.monitoring import MonitorRequest, MonitorService, check_schedule, check_states
+from email_infrastructure.services.sequencer_accounts import SequencerRead
+from email_infrastructure.services.sequencer_health import SequencerResult, results
 from email_infrastructure.services.status import status
 from email_infrastructure.storage.models import CheckResultRecord, CheckState, EventRecord
 from tests.fakes.http_server import FakeServer
@@ -202,3 +206,69 @@ async def test_the_schedule_and_status_name_the_sequencer_family(watched: App, i
     after = (await status(watched)).components["sequencers"]
     assert after.status.value == "degraded"
     assert after.detail == f"inst, sl: 3 mailbox(es): 1 error, 2 warning (disconnected: {ANN})"
+
+
+def _judged(type_: str, health: AccountHealth | None, warmup: bool | None = None) -> SequencerResult:
+    """One platform's judgement of Ann's account (None: the platform does not have it)."""
+    wanted = Wanted(ANN, "acme-outreach.test", "s1", AccountSettings(warmup=warmup))
+    held = {} if health is None else {ANN: health}
+    return results([SequencerRead("s1", type_, [wanted], held=held)])[ANN]
+
+
+@pytest.mark.parametrize(
+    ("type_", "health", "warmup", "expected"),
+    [
+        ("instantly", AccountHealth("ok", "", True, "active", 95.0, 3), None, []),
+        ("instantly", AccountHealth("ok", "", True, "active", 79.0), None, [("sequencer.warmup", "score 79 below 80")]),
+        ("instantly", AccountHealth("ok", "", True, "paused", 20.0), None, []),  # not warming: its score says nothing
+        ("instantly", AccountHealth("ok", "", True, "paused"), True, [("sequencer.warmup", "paused although")]),
+        (
+            "instantly",
+            AccountHealth("warning", "warmup banned", True, "banned"),
+            None,
+            [("sequencer.warmup", "banned")],
+        ),
+        (
+            "instantly",
+            AccountHealth("warning", "paused", True, "banned"),
+            None,
+            [("sequencer.paused", "mailbox paused in Instantly (s1)"), ("sequencer.warmup", "banned")],
+        ),
+        (
+            "smartlead",
+            AccountHealth("warning", "warmup blocked: spam", True, "active"),
+            None,
+            [("sequencer.warmup", "blocked: spam")],
+        ),
+        (
+            "smartlead",
+            AccountHealth("warning", "suspended", True),
+            None,
+            [("sequencer.paused", "mailbox suspended in Smartlead")],
+        ),
+        (
+            "reachinbox",
+            AccountHealth("warning", "inactive", True),
+            None,
+            [("sequencer.paused", "inactive in ReachInbox")],
+        ),
+        (
+            "emailbison",
+            AccountHealth("error", "Disconnected", False),
+            None,
+            [("sequencer.disconnected", "EmailBison (s1): Disconnected")],
+        ),
+        ("emailbison", AccountHealth("unknown"), None, [("sequencer.unknown", "does not say")]),
+        ("emailbison", None, None, [("sequencer.missing", "not in EmailBison (s1)")]),
+    ],
+)
+def test_each_platforms_reading_becomes_its_finding(
+    type_: str, health: AccountHealth | None, warmup: bool | None, expected: list[tuple[str, str]]
+) -> None:
+    result = _judged(type_, health, warmup)
+    assert [f.id for f in result.findings] == [i for i, _ in expected]
+    for finding, (_, words) in zip(result.findings, expected, strict=True):
+        assert words in finding.message
+    [reading] = result.to_json()["sequencers"]
+    assert reading["state"] == (health.state if health is not None else "missing")
+    assert result.status.value != "ok" or not expected
