@@ -272,3 +272,32 @@ def test_each_platforms_reading_becomes_its_finding(
     [reading] = result.to_json()["sequencers"]
     assert reading["state"] == (health.state if health is not None else "missing")
     assert result.status.value != "ok" or not expected
+
+
+async def test_scheduled_batches_read_each_sequencer_once_per_interval_for_the_whole_workspace(
+    watched: App, instantly: FakeInstantly, smartlead: FakeSmartlead, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from email_infrastructure.services import monitoring
+    from email_infrastructure.services.monitoring import run_batch
+
+    clock = [7200.0 * 1000]
+    monkeypatch.setattr(monitoring, "_now", lambda: clock[0])
+    instantly.add_account(ANN)
+    smartlead.add_account(CARA, password=SECRET)
+
+    def batch(domain: str, slot: int) -> dict[str, str | None]:
+        return {domain: f"check:sequencer:{domain}:{slot}"}
+
+    first = await run_batch(watched, "sequencer", batch("acme-outreach.test", 1))
+    assert first.summary is not None
+    # the first batch of the interval reports every mailbox of the workspace, Cara's domain included
+    assert sorted(s.subject for s in first.summary.report.domains) == [ANN, BOB, CARA]
+    second = await run_batch(watched, "sequencer", batch("acme-mail.test", 1))
+    assert second.summary is not None and second.summary.report.domains == []
+    assert await _states(watched) == {ANN: "ok", BOB: "warning", CARA: "ok"}
+    assert _listings(instantly, "/api/v2/accounts") == 1 and _listings(smartlead, "/api/v1/email-accounts/") == 1
+
+    clock[0] += 3600  # the next interval: read again, once
+    await run_batch(watched, "sequencer", batch("acme-mail.test", 2))
+    await run_batch(watched, "sequencer", batch("acme-outreach.test", 2))
+    assert _listings(instantly, "/api/v2/accounts") == 2 and _listings(smartlead, "/api/v1/email-accounts/") == 2

@@ -196,7 +196,10 @@ class MonitorService:
         """Each sequencer's health of the watched domains' mailboxes: one read per sequencer, a report per address."""
         from email_infrastructure.services.sequencer_health import health_report
 
-        return await health_report(self.inventory, builder=self.sequencer_builder)
+        # scheduled: each sequencer once per interval for the whole workspace, whichever batch comes first
+        return await health_report(
+            self.inventory, builder=self.sequencer_builder, app=self.app, window=self.server_checks
+        )
 
     async def _mailboxes(self) -> AuditReport:
         """The login check of the stored mailboxes of the watched domains, as a report per address."""

@@ -10,7 +10,7 @@ what `email-infra sequencer list|show` print, and what the push step (issue 25, 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Generic, TypeVar
@@ -121,20 +121,24 @@ async def read_sequencers(
     domains: Sequence[str] = (),
     builder: Build = from_spec,
     idle: bool = True,
+    only: Collection[str] | None = None,
 ) -> list[SequencerRead[T]]:
     """Each declared sequencer (or only `sequencer`) with its wanted accounts, read by `read` once.
 
     The one place that pairs the desired state's accounts with a platform's answer: the accounts view
     reads listings, the `sequencer` monitoring family health. With `idle` False a sequencer none of
-    the accounts goes to is not read at all. A platform that cannot be read (bad token, down) is an
-    `error` on its entry, never an exception: the other sequencers are still read.
+    the accounts goes to is not read at all; with `only` just those sequencers are. A platform that
+    cannot be read (bad token, down) is an `error` on its entry, never an exception: the other
+    sequencers are still read.
     """
     declared = inventory.providers.sequencers if inventory is not None else {}
     wanted = wanted_accounts(inventory, domains) if inventory is not None else []
     out: list[SequencerRead[T]] = []
     for name, spec in sorted(declared.items()):
         mine = [w for w in wanted if w.sequencer == name]
-        if (sequencer is not None and name != sequencer) or (not mine and not idle):
+        if (sequencer is not None and name != sequencer) or (only is not None and name not in only):
+            continue
+        if not mine and not idle:
             continue
         entry: SequencerRead[T] = SequencerRead(name, spec.type, mine)
         out.append(entry)

@@ -23,7 +23,7 @@ its provider before any value type sees them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from email_infrastructure.core.component import Health, HealthStatus
 from email_infrastructure.core.inventory import Inventory
@@ -34,6 +34,9 @@ from email_infrastructure.sequencers.registry import from_spec
 from email_infrastructure.sequencers.wanted import Wanted
 from email_infrastructure.services.app import App
 from email_infrastructure.services.sequencer_accounts import Build, SequencerRead, read_sequencers
+
+if TYPE_CHECKING:
+    from email_infrastructure.services.monitoring import ServerChecks
 
 #: the check (and family) name; results are stored per mailbox address
 CHECK = "sequencer"
@@ -170,9 +173,31 @@ async def status_line(app: App, inventory: Inventory | None) -> Health:
     return Health(HealthStatus.OK, detail)
 
 
-async def health_report(inventory: Inventory | None, *, builder: Build | None = None) -> AuditReport:
-    """The `sequencer` results of every mailbox of `inventory` that goes to a sequencer (one read each)."""
-    reads = await read_sequencers(inventory, _health, builder=builder or from_spec, idle=False)
+async def health_report(
+    inventory: Inventory | None,
+    *,
+    builder: Build | None = None,
+    app: App | None = None,
+    window: ServerChecks | None = None,
+) -> AuditReport:
+    """The `sequencer` results of every mailbox of `inventory` that goes to a sequencer (one read each).
+
+    With `window` (a scheduled batch, one of many over the fleet) each sequencer is read once per interval
+    for the whole workspace: the first batch of the window claims it (`sequencer:<name>`) and reports
+    every mailbox of `app`'s desired state that goes to it; the other batches leave it out. Otherwise a
+    batch of 50 domains would list the whole platform again, a fleet's worth of pages per interval per
+    batch: far past Smartlead's 60 calls a minute.
+    """
+    only: set[str] | None = None
+    if window is not None and app is not None and inventory is not None:
+        names = {f"{CHECK}:{name}": name for name in inventory.providers.sequencers}
+        only = {names[key] for key in await window.gate(sorted(names))}
+        if not only:
+            return AuditReport([], [])
+        from email_infrastructure.services.desired import desired_inventory
+
+        inventory = await desired_inventory(app)
+    reads = await read_sequencers(inventory, _health, builder=builder or from_spec, idle=False, only=only)
     return AuditReport([SubjectReport(a, {CHECK: r}) for a, r in sorted(results(reads).items())], [])
 
 
