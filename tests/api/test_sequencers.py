@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from email_infrastructure.services.desired import import_inventory
-from tests.api.conftest import Api
+from tests.api.conftest import KNOWN_SECRETS, Api
 from tests.fakes.smartlead import FakeSmartlead
 from tests.sequencers.conftest import smartlead
 from tests.services.conftest import QUICKSTART, WriteInventory
@@ -59,6 +59,7 @@ async def test_a_sequencer_check_run_through_the_api_is_the_accounts_last_check(
 ) -> None:
     monkeypatch.setenv("SL_KEY", smartlead.token)
     smartlead.limits = ()
+    KNOWN_SECRETS.add(PASSWORD)  # the suite's leak scan (test_zz_leaks) searches every body for it too
     await import_inventory(api.app, write_inventory(_inventory(smartlead)))
     ann = smartlead.add_account("ann.lee@acme-outreach.test", password=PASSWORD)
     smartlead.set_health(ann["id"], imap=False, error="IMAP login refused")
