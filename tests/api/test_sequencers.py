@@ -1,17 +1,23 @@
-"""`GET /api/v1/sequencers/accounts`: each sequencer's accounts of our mailboxes, as `sequencer show --format
-json` gives them (the Smartlead fake: passwords in its reads never reach a response)."""
+"""`/api/v1/sequencers`: each sequencer's accounts of our mailboxes, as `sequencer show --format json` gives them
+(the Smartlead fake: passwords in its reads never reach a response), and the sync (plan kept, applied as a job)."""
 
 from __future__ import annotations
 
 import pytest
 
+from email_infrastructure.core.secret_names import password_key
+from email_infrastructure.services import plans
 from email_infrastructure.services.desired import import_inventory
 from tests.api.conftest import KNOWN_SECRETS, Api
+from tests.api.test_plans import poll
+from tests.fakes.instantly import FakeInstantly
+from tests.fakes.mailcow import FakeMailcow
 from tests.fakes.smartlead import FakeSmartlead
-from tests.sequencers.conftest import smartlead
+from tests.reconcile.test_sequencer_step import DOMAINS, PER_DOMAIN, inventory, mailcow
+from tests.sequencers.conftest import instantly, smartlead
 from tests.services.conftest import QUICKSTART, WriteInventory
 
-__all__ = ["smartlead"]  # the fake's fixture, used here
+__all__ = ["instantly", "mailcow", "smartlead"]  # fixtures, used here
 PASSWORD = "Sm4rtlead-read-back-pw"
 
 
@@ -48,6 +54,7 @@ async def test_the_accounts_route_reports_presence_health_and_never_a_password(
     assert "535" in accounts["ann.lee@acme-outreach.test"]["health"]["detail"]
     assert accounts["cara.diaz@acme-mail.test"]["state"] == "missing"
     assert PASSWORD not in response.text and smartlead.token not in response.text
+    KNOWN_SECRETS.update({PASSWORD, smartlead.token})  # and in no response of any API test (test_zz_leaks.py)
     one = await api.client.get("/api/v1/sequencers/accounts", params={"domain": "acme-mail.test"}, headers=api.auth())
     assert [a["address"] for a in one.json()["data"]["accounts"]] == ["cara.diaz@acme-mail.test"]
     unknown = await api.client.get("/api/v1/sequencers/accounts", params={"sequencer": "nope"}, headers=api.auth())
@@ -92,3 +99,38 @@ async def test_a_sequencer_check_run_through_the_api_is_the_accounts_last_check(
     assert history.json()["data"]["items"][0]["findings"]["sequencers"][0]["connected"] is False
     for response in (before, run, states, after, history):
         assert PASSWORD not in response.text and smartlead.token not in response.text
+
+
+async def test_a_sync_is_planned_with_read_scope_and_applied_as_a_job_with_write_scope(
+    api: Api,
+    write_inventory: WriteInventory,
+    mailcow: tuple[FakeMailcow, str],
+    instantly: FakeInstantly,
+    smartlead: FakeSmartlead,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INST_KEY", instantly.token)
+    monkeypatch.setenv("SL_KEY", smartlead.token)
+    instantly.limits = smartlead.limits = ()
+    source = write_inventory(inventory(mailcow[1], instantly, smartlead, domains=DOMAINS[:1]))
+    assert not (await plans.apply(api.app, source=source, kinds=["mail.domain", "dkim.key", "mail.mailboxes"])).failed
+    body = {"sequencer": "inst"}
+    made = await api.client.post("/api/v1/sequencers/sync/plan", json=body, headers=api.auth("read"))
+    assert made.status_code == 201, made.text
+    plan = made.json()["data"]
+    assert [s["key"] for s in plan["plan"]["steps"]] == [f"sequencer.accounts:{DOMAINS[0]}@inst"]
+    assert plan["summary"]["create"] == PER_DOMAIN and instantly.accounts == {}
+    refused = await api.client.post("/api/v1/sequencers/sync", json=body, headers=api.auth("read"))
+    assert refused.status_code == 403
+    started = await api.client.post("/api/v1/sequencers/sync", json=body, headers=api.auth("write"))
+    assert started.status_code == 202, started.text
+    done = await poll(api, started.json()["data"]["id"])
+    assert done["status"] == "succeeded", done
+    assert len(instantly.accounts) == PER_DOMAIN and smartlead.accounts == {}  # one sequencer's steps only
+    async with api.app.uow() as uow:
+        vault = await uow.secrets().get_many([password_key(a) for a in instantly.accounts])
+    text = made.text + started.text + str(done)
+    assert vault and not [p for p in vault.values() if p in text]
+    KNOWN_SECRETS.update(vault.values())  # and in no response of any API test (test_zz_leaks.py)
+    unknown = await api.client.post("/api/v1/sequencers/sync/plan", json={"sequencer": "nope"}, headers=api.auth())
+    assert unknown.status_code == 400 and "no sequencer 'nope'" in unknown.text

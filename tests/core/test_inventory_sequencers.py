@@ -12,6 +12,7 @@ from email_infrastructure.core.inventory import load_inventory
 from email_infrastructure.core.inventory.loader import LoadedInventory, parse_inventory_text
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.reconcile.registry import provider_schemas
+from email_infrastructure.sequencers.wanted import wanted_accounts
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import desired_inventory, import_inventory
 from email_infrastructure.storage.db import Database
@@ -107,8 +108,9 @@ async def test_the_stored_desired_state_keeps_the_sequencers(
     by_name = {d.name: d for d in stored.resolved_domains()}
     assert [u.name for u in by_name["a.test"].sequencers] == ["instantly"]
     assert [(u.name, u.daily_limit, u.tags) for u in by_name["b.test"].sequencers] == [("bison", 40, ["q4"])]
-
-
-def test_until_apply_pushes_accounts_loading_says_so() -> None:
-    warnings = _load(FILE).warnings
-    assert any("not pushed to sequencers by apply yet" in w and w.startswith("inv.yaml:6:") for w in warnings), warnings
+    # a mailbox's own list is kept: Bob opted out of the domain's, Ann takes it
+    assert {m.address_local_part: m.sequencers for m in by_name["b.test"].mailboxes} == {
+        "ann.lee": None,
+        "bob.stone": [],
+    }
+    assert [(w.address, w.sequencer) for w in wanted_accounts(stored, ["b.test"])] == [("ann.lee@b.test", "bison")]

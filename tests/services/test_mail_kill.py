@@ -7,13 +7,8 @@ process never hears about. A handful of such kills in a row, then a run to the e
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +23,7 @@ from email_infrastructure.services.app import App
 from email_infrastructure.storage.models import EventIntent, EventRecord, SecretRecord
 from tests.fakes.http_server import FakeServer
 from tests.fakes.mailcow import FakeMailcow, Response
+from tests.fixtures.kills import kill_apply_when
 from tests.services.conftest import WriteInventory
 
 # the probe that found the lost events ran 10 x 20; kills land in the same places on a smaller fleet
@@ -115,28 +111,9 @@ async def _kill_at(app: App, fake: HoldingMailcow, source: Any, hold: Hold, *opt
     fake.held.clear()
     fake.release.clear()
     fake.hold = hold
-    base = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_INFRA_") and k != "DATABASE_URL"}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "email_infrastructure", "apply", "-f", str(source.path), "--yes", *options],
-        env={
-            **base,
-            "EMAIL_INFRA_DATA_DIR": str(app.settings.data_dir),
-            "DATABASE_URL": str(app.settings.database_url),
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        deadline = time.monotonic() + 120
-        while not fake.held.is_set() and child.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        assert fake.held.is_set(), f"the apply never reached {hold} (exit {child.poll()})"
-        child.send_signal(signal.SIGKILL)
-        assert child.wait(30) == -signal.SIGKILL
+        await kill_apply_when(app, source.path, fake.held, *options, what=str(hold))
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(30)
         fake.hold = None
         fake.release.set()
 

@@ -210,6 +210,17 @@ class DomainUpdate(Input):
     mailboxes: list[MailboxIn] = Field(default_factory=list, max_length=500)
 
 
+class SequencerSyncIn(Input):
+    """Which sequencer steps a sync plans and applies (`email-infra sequencer sync`)."""
+
+    sequencer: str | None = Field(default=None, max_length=128, description="only this sequencer (default: all)")
+    domains: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(
+        default_factory=list, max_length=100, description="only these domains (default: all)"
+    )
+    prune: bool = Field(default=False, description="delete accounts we created whose mailbox is no longer wanted")
+    force: bool = Field(default=False, description="allow deleting over the guard (30 % of a domain's accounts)")
+
+
 class ChangeIn(Input):
     """One change to one domain (services/domain_edits.py): planned by `/changes/preview`, applied by `/changes`."""
 

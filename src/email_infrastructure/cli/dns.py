@@ -266,7 +266,8 @@ def plan(
         raise typer.Exit(2)
 
 
-def _summary(result: ApplyResult) -> None:
+def show_outcomes(result: ApplyResult) -> None:
+    """Each step's outcome, as a table."""
     from rich.table import Table
 
     table = Table("step", "status", "create", "update", "delete", "error", title="apply")
@@ -356,7 +357,7 @@ def apply(
     if as_json:
         print_json(result.to_json())
     else:
-        _summary(result)
+        show_outcomes(result)
         lines = _Lines()
         _import_notes(result.plan, lines)
         lines.flush()

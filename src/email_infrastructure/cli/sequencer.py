@@ -1,5 +1,5 @@
-"""`email-infra sequencer list|show`: what each sending platform holds of our mailboxes (read only;
-services/sequencer_accounts.py). The push by `apply` comes with the rest of issue 25."""
+"""`email-infra sequencer list|show|sync`: what each sending platform holds of our mailboxes, and the push of
+them alone (services/sequencer_accounts.py; `apply` pushes them too, after the mailboxes)."""
 
 from __future__ import annotations
 
@@ -78,3 +78,39 @@ def show(sequencer: SequencerOption = None, domain: DomainOption = None, output:
             table.add_row(escape(r.address), escape(r.sequencer), r.state, escape(health), escape(differs))
         console.print(table)
     raise typer.Exit(1 if view.failing else 0)
+
+
+@app.command("sync")
+def sync(
+    sequencer: SequencerOption = None,
+    domain: DomainOption = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Delete accounts we created whose mailbox is no longer wanted there.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Allow deleting over the guard (30 %).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan only; change nothing.")] = False,
+    output: FormatOption = Format.table,
+) -> None:
+    """Push mailboxes to their sequencers now: plan and apply the sequencer steps alone (mail, DNS, servers untouched).
+
+    Accounts are created with the vault's passwords and the mail server's SMTP/IMAP, differing settings updated,
+    a rotated password given to the platform. `apply` runs the same steps after the mailboxes.
+
+    Exit 0 done or nothing to do; 1 a step failed or could not be planned; 2 refused (a deletion over the guard
+    without --force, an unknown sequencer or domain).
+    """
+    from email_infrastructure.cli.dns import show_outcomes, show_plan
+    from email_infrastructure.services.plans import ApplyResult
+    from email_infrastructure.services.sequencer_accounts import sync as sync_service
+
+    result = call(
+        lambda a: sync_service(a, sequencer=sequencer, domains=domain or (), prune=prune, force=force, dry_run=dry_run)
+    )
+    if output is Format.json:
+        print_json(result.to_json())
+    elif isinstance(result, ApplyResult):
+        show_outcomes(result)
+    else:
+        show_plan(result)
+    plan = result.plan if isinstance(result, ApplyResult) else result
+    raise typer.Exit(1 if result.failed or plan.failed else 0)

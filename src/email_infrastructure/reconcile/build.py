@@ -24,7 +24,9 @@ from email_infrastructure.reconcile.graph import Graph, Step
 from email_infrastructure.reconcile.mail import mail_steps
 from email_infrastructure.reconcile.mail.mailbox_ops import vault_keys
 from email_infrastructure.reconcile.mail.removal import removal_steps
+from email_infrastructure.reconcile.sequencers import sequencer_steps
 from email_infrastructure.reconcile.servers import server_facts, server_removals, vps_steps
+from email_infrastructure.sequencers.provider import SequencerProvider
 from email_infrastructure.vps.provider import VpsProvider
 
 
@@ -37,6 +39,7 @@ class Reconciler:
     zones: dict[str, DesiredZone] = field(default_factory=dict)
     mail: dict[str, MailBackend] = field(default_factory=dict)
     vps: dict[str, VpsProvider] = field(default_factory=dict)
+    sequencers: dict[str, SequencerProvider] = field(default_factory=dict)
 
     async def close(self) -> None:
         """Close every provider and mail backend."""
@@ -46,6 +49,8 @@ class Reconciler:
             await backend.close()
         for vps in self.vps.values():
             await vps.aclose()
+        for sequencer in self.sequencers.values():
+            await sequencer.aclose()
 
 
 async def build(
@@ -58,13 +63,18 @@ async def build(
     providers: dict[str, DnsProvider[Any]] | None = None,
     prune: bool = False,
     nameservers: Sequence[str] = (),
+    kinds: Iterable[str] = (),
 ) -> Reconciler:
     """Steps per domain (DKIM key → DNS zone), plus the zones where we still own records that
     no domain wants any more (their records are planned as deletions), plus the mail domains we
     created that no domain wants any more (removed only with `prune`, else noted). `only` limits
-    the graph to some domains. Servers a VPS provider creates come first: their addresses feed
-    DNS and mail (`known after apply` until they exist); `nameservers` resolve their A records
-    before reverse DNS is set."""
+    the graph to some domains, `kinds` to some step kinds (`sequencer.accounts`, or
+    `sequencer.accounts@S` for one sequencer's: what `sequencer sync` runs; their dependencies on
+    other kinds are dropped). Servers a VPS provider creates come first:
+    their addresses feed DNS and mail (`known after apply` until they exist); `nameservers` resolve
+    their A records before reverse DNS is set."""
+    kinds = set(kinds)
+    kind_names = {k.partition("@")[0] for k in kinds}
     domains = inventory.resolved_domains()
     wanted = set(only)
     unknown = wanted - {d.name for d in domains}
@@ -75,7 +85,11 @@ async def build(
     reconciler = Reconciler(Graph([], concurrency=concurrency), built)
     try:
         used = {d.server.name for d in domains if d.server is not None and (not wanted or d.name in wanted)}
-        facts = await server_facts(ctx, inventory, reconciler.vps, used if wanted else None)
+        facts = (
+            await server_facts(ctx, inventory, reconciler.vps, used if wanted else None)
+            if not kinds or "vps.server" in kind_names
+            else {}
+        )
         pending = sorted(n for n, f in facts.items() if f.found is None)
         if facts:
             inventory = inventory.with_addresses(
@@ -172,10 +186,17 @@ async def build(
             suffix = f"@{backend_name}" if domain_name in names else ""
             held = domain_name in elsewhere
             steps += removal_steps(ctx, domain_name, backend, error, prune=prune, suffix=suffix, held_elsewhere=held)
+        steps += await sequencer_steps(ctx, inventory, domains, reconciler.sequencers, wanted=wanted, prune=prune)
+        unknown -= {s.key.split(":", 1)[1].split("@")[0] for s in steps if s.key.startswith("sequencer.")}
         if unknown:
             raise UserError(f"not in the desired state: {', '.join(sorted(unknown))}")
+        if kinds:
+            steps = [s for s in steps if selected(s.key, kinds)]
+            kept = {s.key for s in steps}
+            for step in steps:
+                step.depends_on = tuple(d for d in step.depends_on if d in kept)
         started = asyncio.get_running_loop().time()
-        for name, provider in built.items():
+        for name, provider in built.items() if not kinds or "dns.zone" in kind_names else ():
             # On failure (or past the deadline) each zone looks itself up and reports its own error.
             with contextlib.suppress(EmailInfraError, TimeoutError):
                 async with asyncio.timeout(deadline):
@@ -187,6 +208,16 @@ async def build(
         await reconciler.close()
         raise
     return reconciler
+
+
+def selected(key: str, kinds: set[str]) -> bool:
+    """Whether a step's key is of one of `kinds` (`kind`, or `kind@suffix` for the keys ending `@suffix`)."""
+    kind, _, subject = key.partition(":")
+    for wanted in kinds:
+        name, _, suffix = wanted.partition("@")
+        if name == kind and (not suffix or subject.endswith(f"@{suffix}")):
+            return True
+    return False
 
 
 def _backend(

@@ -94,6 +94,7 @@ class EmailBisonProvider:
 
     type: ClassVar[str] = "emailbison"
     can_create: ClassVar[bool] = True
+    unsupported: ClassVar[frozenset[str]] = UNSUPPORTED
 
     def __init__(
         self,
@@ -149,7 +150,7 @@ class EmailBisonProvider:
                 return _account(raw)
         return None
 
-    async def create(self, login: Login, settings: AccountSettings) -> RemoteAccount:
+    async def create(self, login: Login, settings: AccountSettings, *, absent: bool = False) -> RemoteAccount:
         """One POST; then one PATCH for the daily limit and one for warmup when they differ."""
         body: dict[str, Any] = {
             "name": f"{login.first_name} {login.last_name}".strip(),

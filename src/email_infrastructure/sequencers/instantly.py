@@ -151,6 +151,7 @@ class InstantlyProvider:
 
     type: ClassVar[str] = "instantly"
     can_create: ClassVar[bool] = True
+    unsupported: ClassVar[frozenset[str]] = UNSUPPORTED
 
     def __init__(
         self,
@@ -206,13 +207,13 @@ class InstantlyProvider:
         except ProviderNotFoundError:
             return None
 
-    async def create(self, login: Login, settings: AccountSettings) -> RemoteAccount:
+    async def create(self, login: Login, settings: AccountSettings, *, absent: bool = False) -> RemoteAccount:
         """GET (absent?), POST, and a warmup job when warmup is wanted; a lost answer is followed by `find`.
 
         The look-up first: whether a second POST of one email is refused or answers the existing
         account (keeping its old password) is unconfirmed, and a GET costs little of the budget.
         """
-        if await self.find(login.email) is not None:
+        if not absent and await self.find(login.email) is not None:
             raise AccountExistsError(f"{login.email} is already an account at Instantly", provider=self.name)
         body = {
             "email": login.email,

@@ -121,6 +121,8 @@ class SequencerProvider(Protocol):
     type: ClassVar[str]
     #: False for platforms whose API cannot create accounts (ReachInbox): the plan says so
     can_create: ClassVar[bool]
+    #: declared settings the platform's API cannot set (the plan names them; set them in the platform)
+    unsupported: ClassVar[frozenset[str]]
     #: the inventory's name of this provider (`providers.sequencers.<name>`)
     name: str
 
@@ -132,8 +134,12 @@ class SequencerProvider(Protocol):
         """The account of `email`, or None: what a create that timed out is followed by."""
         ...
 
-    async def create(self, login: Login, settings: AccountSettings) -> RemoteAccount:
-        """Create the account and read it back; AccountExistsError when the platform has it already."""
+    async def create(self, login: Login, settings: AccountSettings, *, absent: bool = False) -> RemoteAccount:
+        """Create the account and read it back; AccountExistsError when the platform has it already.
+
+        `absent`: the caller's own listing just showed no such account, so the look-up before the
+        create is skipped (the push step lists once per sequencer; a lost answer is still followed by one).
+        """
         ...
 
     async def update(self, account: RemoteAccount, settings: AccountSettings) -> RemoteAccount:

@@ -89,6 +89,7 @@ class ReachInboxProvider:
 
     type: ClassVar[str] = "reachinbox"
     can_create: ClassVar[bool] = False
+    unsupported: ClassVar[frozenset[str]] = UNSUPPORTED
 
     def __init__(
         self,
@@ -148,7 +149,7 @@ class ReachInboxProvider:
                 return _account(raw)
         return None
 
-    async def create(self, login: Login, settings: AccountSettings) -> RemoteAccount:
+    async def create(self, login: Login, settings: AccountSettings, *, absent: bool = False) -> RemoteAccount:
         """Refused without a request: no create route."""
         raise self._refuse("create")
 

@@ -148,6 +148,7 @@ class SmartleadProvider:
 
     type: ClassVar[str] = "smartlead"
     can_create: ClassVar[bool] = True
+    unsupported: ClassVar[frozenset[str]] = UNSUPPORTED
 
     def __init__(
         self,
@@ -252,9 +253,9 @@ class SmartleadProvider:
             return found
         return await self._get(str(account_id))
 
-    async def create(self, login: Login, settings: AccountSettings) -> RemoteAccount:
+    async def create(self, login: Login, settings: AccountSettings, *, absent: bool = False) -> RemoteAccount:
         """Look up (1 call), save (1), read back (1); warmup fields the save ignored are then updated."""
-        if await self.find(login.email) is not None:
+        if not absent and await self.find(login.email) is not None:
             raise AccountExistsError(f"{login.email} is already an account at Smartlead", provider=self.name)
         account = await self._save(self._save_body(login, settings), login.email)
         if settings.differs(account.settings).keys() - UNSUPPORTED:

@@ -15,7 +15,7 @@ from typing import Any
 from email_infrastructure.core.errors import UserError
 from email_infrastructure.mailcow.naming import personas
 from email_infrastructure.services.app import App
-from email_infrastructure.services.desired import from_rows, stored_inventory
+from email_infrastructure.services.desired import NOT_OPTIONS, from_rows, stored_inventory
 from email_infrastructure.services.domain_edits import DomainEdit, edit_snapshot, stamp, target
 from email_infrastructure.services.domains import DomainView, StaleEditError, write_edit
 from email_infrastructure.services.jobs import JobView
@@ -90,7 +90,7 @@ def _addresses(name: str, inventory: Any) -> list[str]:
 
 
 def _settings(spec: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in spec.items() if k not in ("mailboxes", "mailbox_count")}
+    return {k: v for k, v in spec.items() if k not in (*NOT_OPTIONS, "mailbox_count")}
 
 
 async def preview(app: App, edit: DomainEdit) -> Preview:

@@ -92,6 +92,21 @@ class AppContext:
         async with self.app.uow() as uow:
             return {r.name: (r.provider, r.port25, r.last_error) for r in await uow.vps.all()}
 
+    async def sequencer_accounts(self, domain: str) -> list[tuple[str, str, str, bool, str | None]]:
+        """A domain's stored sequencer accounts; none before anything was stored."""
+        if not self.app.has_state():
+            return []
+        async with self.app.uow() as uow:
+            rows = await uow.sequencer_accounts.of_domain(domain)
+            return [(r.sequencer, r.address, r.remote_id, r.created_by_us, r.password_fp) for r in rows]
+
+    async def sequencer_pairs(self) -> set[tuple[str, str]]:
+        """(domain, sequencer) wherever an account is stored."""
+        if not self.app.has_state():
+            return set()
+        async with self.app.uow() as uow:
+            return await uow.sequencer_accounts.pairs()
+
     async def intents(self, scope: str) -> list[Event]:
         """Intents an interrupted apply left in a scope."""
         if not self.app.has_state():

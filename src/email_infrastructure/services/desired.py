@@ -65,12 +65,8 @@ class Snapshot:
             providers.setdefault(kind, {})[name] = item.value
         domains = []
         for name, item in sorted(self.domains.items()):
-            spec = {k: v for k, v in item.value.items() if k != "mailboxes"}
-            mailboxes = [
-                {"first_name": first, "last_name": last, "local_part": local}
-                for local, (first, last) in sorted(item.value.get("mailboxes", {}).items())
-            ]
-            domains.append({**spec, "name": name, "mailboxes": mailboxes})
+            spec = {k: v for k, v in item.value.items() if k not in NOT_OPTIONS}
+            domains.append({**spec, "name": name, "mailboxes": mailbox_specs(item.value)})
         try:
             return Inventory.model_validate(
                 {
@@ -86,6 +82,22 @@ class Snapshot:
             raise UserError(f"the stored desired state is not valid: {exc.errors()[0]['msg']}") from None
 
 
+#: a stored domain's mailboxes that name their own sequencers: {local part: [uses]} (the others take the domain's)
+MAILBOX_SEQUENCERS = "mailbox_sequencers"
+#: keys of a stored domain that are not domain options
+NOT_OPTIONS = ("mailboxes", MAILBOX_SEQUENCERS)
+
+
+def mailbox_specs(value: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stored domain's mailboxes as the inventory lists them (with their own sequencers where they name any)."""
+    own = value.get(MAILBOX_SEQUENCERS) or {}
+    out = []
+    for local, (first, last) in sorted(value.get("mailboxes", {}).items()):
+        mailbox = {"first_name": first, "last_name": last, "local_part": local}
+        out.append({**mailbox, "sequencers": own[local]} if local in own else mailbox)
+    return out
+
+
 def explicit_domain(inventory: Inventory, domain: DomainSpec) -> dict[str, Any]:
     """A domain's spec with every option its defaults give made explicit (JSON form)."""
     spec = domain.model_dump(mode="json", exclude={"mailboxes"})
@@ -94,6 +106,13 @@ def explicit_domain(inventory: Inventory, domain: DomainSpec) -> dict[str, Any]:
         if spec.get(option) is None:
             spec[option] = defaults.get(option)
     spec["mailboxes"] = {m.address_local_part: [m.first_name, m.last_name] for m in domain.mailboxes}
+    own = {
+        m.address_local_part: [u.model_dump(mode="json", exclude_none=True) for u in m.sequencers]
+        for m in domain.mailboxes
+        if m.sequencers is not None
+    }
+    if own:
+        spec[MAILBOX_SEQUENCERS] = own
     return {k: v for k, v in spec.items() if v is not None and k != "name"}
 
 
@@ -359,6 +378,8 @@ async def write_snapshot(uow: Any, rows: DesiredRows, snap: Snapshot) -> None:
 
 __all__ = [
     "API_OWNER",
+    "MAILBOX_SEQUENCERS",
+    "NOT_OPTIONS",
     "SETTING_KEYS",
     "ImportResult",
     "OwnershipConflictError",
@@ -368,6 +389,7 @@ __all__ = [
     "file_owner",
     "import_inventory",
     "load_snapshot",
+    "mailbox_specs",
     "merge",
     "preview_import",
     "stored_inventory",

@@ -21,7 +21,15 @@ from email_infrastructure.core.inventory.schema import DOMAIN_OPTIONS
 from email_infrastructure.core.names import normalise_domain
 from email_infrastructure.mailcow.naming import personas
 from email_infrastructure.services import events
-from email_infrastructure.services.desired import API_OWNER, Owned, OwnershipConflictError, Snapshot, explicit_domain
+from email_infrastructure.services.desired import (
+    API_OWNER,
+    NOT_OPTIONS,
+    Owned,
+    OwnershipConflictError,
+    Snapshot,
+    explicit_domain,
+    mailbox_specs,
+)
 
 #: add a domain, change its options, add or remove mailboxes, remove it
 Action = Literal["add", "update", "mailboxes", "remove"]
@@ -114,13 +122,10 @@ def edit_snapshot(snap: Snapshot, edit: DomainEdit) -> Edited:
         snap.domains[name] = Owned(value, existing.owner)
         return Edited(name, events.MAILBOXES_UPDATED, edit.owner, existing.owner)
     inventory = snap.inventory()
-    spec = {k: v for k, v in existing.value.items() if k != "mailboxes"}
+    spec = {k: v for k, v in existing.value.items() if k not in NOT_OPTIONS}
     options = _with_policy(dict(edit.options), spec.get("dmarc"), edit.dmarc_policy)
     _known(options)
-    people = [
-        {"first_name": f, "last_name": la, "local_part": lp} for lp, (f, la) in existing.value["mailboxes"].items()
-    ]
-    value = explicit_domain(inventory, _validated(name, {**spec, **options}, people))
+    value = explicit_domain(inventory, _validated(name, {**spec, **options}, mailbox_specs(existing.value)))
     _check_references(inventory, name, value)
     snap.domains[name] = Owned(value, existing.owner)
     snap.inventory()  # the result must be a valid desired state before anything is written
@@ -213,7 +218,7 @@ def _generated(
     listed: dict[str, Any] = dict(value.get("mailboxes", {}))
     if not 1 <= count <= MAX_GENERATED or len(listed) + count > MAX_GENERATED:
         raise UserError(f"{name}: a domain has at most {MAX_GENERATED} mailboxes ({len(listed)} listed, {count} asked)")
-    options = {k: v for k, v in value.items() if k not in ("mailboxes", "mailbox_count")}
+    options = {k: v for k, v in value.items() if k not in (*NOT_OPTIONS, "mailbox_count")}
     if pattern:
         options["mailbox_pattern"] = pattern
     spec = _validated(name, {**options, "mailbox_count": min(MAX_GENERATED, count + len(listed))}, [])

@@ -170,12 +170,13 @@ async def _plan(
     deadline: float | None,
     prune: bool = False,
     edited: Inventory | None = None,
+    kinds: Iterable[str] = (),
 ) -> tuple[Plan, Reconciler]:
     inventory, imported = await _desired(app, source, force, edited)
     # the inventory's nameservers, else the settings' (else the system's): reverse DNS waits on them
     nameservers = inventory.monitoring.nameservers or app.settings.nameservers
     reconciler = await build(
-        AppContext(app), inventory, only=only, deadline=deadline, prune=prune, nameservers=nameservers
+        AppContext(app), inventory, only=only, deadline=deadline, prune=prune, nameservers=nameservers, kinds=kinds
     )
     try:
         graph = await reconciler.graph.plan(progress)
@@ -195,17 +196,19 @@ async def plan(
     deadline: float | None = None,
     prune: bool = False,
     inventory: Inventory | None = None,
+    kinds: Iterable[str] = (),
 ) -> Plan:
     """What apply would change; never writes (not to providers, not to the database, not keys).
 
     Without `source` the stored desired state is planned; with it, what importing the file and
     reconciling would do; with `inventory`, that desired state (an edit previewed in memory, with
     `only` its domain). Only with `prune` does the plan remove what the desired state no longer
-    has from the mail servers (without it that is noted).
+    has from the mail servers (without it that is noted). `kinds` limits it to some step kinds
+    (`sequencer.accounts` for `sequencer sync`).
     """
     # a file naming a workspace that does not exist yet plans against an empty one (apply creates it)
     with correlation(), acting_in(replace(current(app.settings.workspace), missing_ok=source is not None)):
-        result, reconciler = await _plan(app, source, only, force, progress, deadline, prune, inventory)
+        result, reconciler = await _plan(app, source, only, force, progress, deadline, prune, inventory, kinds)
         await reconciler.close()
     return result
 
@@ -221,6 +224,7 @@ async def apply(
     lock_timeout: float = LOCK_TIMEOUT,
     deadline: float | None = None,
     prune: bool = False,
+    kinds: Iterable[str] = (),
 ) -> ApplyResult:
     """Import `source` (if any), plan, check the guard rails, apply step by step; one process at a time.
 
@@ -232,7 +236,7 @@ async def apply(
     db = await app.database()
     async with database_lock(db.engine, APPLY_LOCK, holder_description("email-infra apply"), lock_timeout):
         with correlation() as run_id:
-            planned, reconciler = await _plan(app, source, only, force, None, deadline, prune)
+            planned, reconciler = await _plan(app, source, only, force, None, deadline, prune, kinds=kinds)
             try:
                 if checksum is not None and normalise_checksum(checksum) != planned.checksum:
                     raise UserError(
@@ -298,6 +302,11 @@ class StoredPlan:
         """True when applying it removes what the desired state no longer has (`--prune`)."""
         return bool(self.plan.get("prune"))
 
+    @property
+    def kinds(self) -> list[str]:
+        """The step kinds the plan is limited to (none: every kind; `sequencer.accounts` for a sync)."""
+        return [str(k) for k in self.plan.get("kinds") or []]
+
 
 def _stored(row: StoredPlanRecord) -> StoredPlan:
     return StoredPlan(row.id, row.checksum, dict(row.plan), row.key_name, row.created_at)
@@ -309,13 +318,23 @@ async def plan_and_store(app: App, *, key_name: str) -> StoredPlan:
 
 
 async def store_plan(
-    app: App, planned: Plan, *, key_name: str, only: Iterable[str] = (), prune: bool = False, force: bool = False
+    app: App,
+    planned: Plan,
+    *,
+    key_name: str,
+    only: Iterable[str] = (),
+    prune: bool = False,
+    force: bool = False,
+    kinds: Iterable[str] = (),
 ) -> StoredPlan:
-    """Keep a plan to apply by id; one limited to `only` (with `prune`, `force`) is applied so, and says
-    so (its JSON's `only`, `prune` and `force` keys): its checksum covers those domains' steps alone."""
+    """Keep a plan to apply by id; one limited to `only` domains or `kinds` of steps (with `prune`, `force`)
+    is applied so, and says so (its JSON's `only`, `kinds`, `prune` and `force` keys): its checksum
+    covers those steps alone."""
     data = planned.to_json()
-    if only:
+    if only or kinds:
         data.update(only=sorted(only), prune=prune, force=force)
+    if kinds:
+        data.update(kinds=sorted(kinds))
     row = StoredPlanRecord(
         id=uuid.uuid4().hex, checksum=planned.checksum, plan=data, key_name=key_name, created_at=utcnow()
     )
@@ -350,7 +369,13 @@ async def apply_stored_plan(
     stored = await get_stored_plan(app, plan)
     expected = None if resumed else (checksum or stored.checksum)
     result = await apply(
-        app, checksum=expected, progress=progress, only=stored.only, prune=stored.prune, force=stored.force
+        app,
+        checksum=expected,
+        progress=progress,
+        only=stored.only,
+        prune=stored.prune,
+        force=stored.force,
+        kinds=stored.kinds,
     )
     if result.failed:
         keys = [o.key for o in result.failed]

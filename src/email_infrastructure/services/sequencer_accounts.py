@@ -1,9 +1,9 @@
-"""What each sequencer holds of our mailboxes, against the desired state (read only).
+"""What each sequencer holds of our mailboxes against the desired state, and the sync that pushes them.
 
 For every (mailbox, sequencer) the desired state pairs — a domain's `sequencers:` (or the defaults'),
 a mailbox's own list where a file gave one — the platform's account is looked up in one listing per
 sequencer: present (with its health and the declared settings it differs in) or missing. This is
-what `email-infra sequencer list|show` print, and what the push step (issue 25, next) will plan from.
+what `email-infra sequencer list|show` print; `sync` runs the push step (reconcile/sequencer_step.py) alone.
 `read_sequencers` is the pairing itself, shared with the `sequencer` monitoring family
 (services/sequencer_health.py), which asks each platform for health instead of the listing.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from email_infrastructure.core.errors import EmailInfraError, UserError
 from email_infrastructure.core.inventory import Inventory, ProviderSpec
@@ -22,6 +22,11 @@ from email_infrastructure.sequencers.registry import from_spec
 from email_infrastructure.sequencers.wanted import Wanted, wanted_accounts
 from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import stored_inventory
+
+if TYPE_CHECKING:
+    from email_infrastructure.services.jobs import JobView
+    from email_infrastructure.services.plans import ApplyResult, Plan, StoredPlan
+    from email_infrastructure.services.queue import TaskQueue
 
 #: how a sequencer is built from its declaration (tests give the fakes' base URLs through `api_url`)
 Build = Callable[[str, ProviderSpec], SequencerProvider]
@@ -221,6 +226,72 @@ async def _last_checks(app: App, rows: list[AccountRow]) -> None:
             row.last_check = {"state": mine.get("state"), "detail": mine.get("detail") or "", "checked_at": when}
 
 
+def sync_kinds(declared: Sequence[str], sequencer: str | None) -> list[str]:
+    """The step kinds of a sync: every sequencer's accounts, or one's (refused when it is not declared)."""
+    if sequencer is None:
+        return ["sequencer.accounts"]
+    if sequencer not in declared:
+        raise UserError(f"no sequencer {sequencer!r} in the desired state (declared: {', '.join(declared) or 'none'})")
+    return [f"sequencer.accounts@{sequencer}"]
+
+
+async def sync(
+    app: App,
+    *,
+    sequencer: str | None = None,
+    domains: Sequence[str] = (),
+    prune: bool = False,
+    force: bool = False,
+    dry_run: bool = False,
+) -> Plan | ApplyResult:
+    """Plan and apply the sequencer steps only (mail, DNS and servers untouched): the plan alone with `dry_run`."""
+    from email_infrastructure.services import plans
+
+    kinds = await _sync_kinds(app, sequencer, domains)
+    if dry_run:
+        return await plans.plan(app, only=domains, prune=prune, kinds=kinds)
+    return await plans.apply(app, only=domains, prune=prune, force=force, kinds=kinds)
+
+
+async def _sync_kinds(app: App, sequencer: str | None, domains: Sequence[str]) -> list[str]:
+    inventory = await stored_inventory(app, only=list(domains) or None)
+    return sync_kinds(sorted(inventory.providers.sequencers) if inventory is not None else [], sequencer)
+
+
+async def plan_sync(
+    app: App,
+    *,
+    key_name: str,
+    sequencer: str | None = None,
+    domains: Sequence[str] = (),
+    prune: bool = False,
+    force: bool = False,
+) -> StoredPlan:
+    """The API's sync plan: the sequencer steps planned and kept, to apply by id (nothing written at a platform)."""
+    from email_infrastructure.services import plans
+
+    kinds = await _sync_kinds(app, sequencer, domains)
+    planned = await plans.plan(app, only=domains, prune=prune, kinds=kinds)
+    return await plans.store_plan(app, planned, key_name=key_name, only=domains, prune=prune, force=force, kinds=kinds)
+
+
+async def submit_sync(
+    app: App,
+    queue: TaskQueue,
+    *,
+    key_name: str,
+    sequencer: str | None = None,
+    domains: Sequence[str] = (),
+    prune: bool = False,
+    force: bool = False,
+) -> JobView:
+    """The API's sync: its plan kept and applied as a job (poll it by id)."""
+    from email_infrastructure.services import plans
+
+    stored = await plan_sync(app, key_name=key_name, sequencer=sequencer, domains=domains, prune=prune, force=force)
+    return await plans.submit_apply(app, queue, stored.id, key_name=key_name)
+
+
 __all__ = [
     "AccountRow",
     "AccountsView",
@@ -229,5 +300,9 @@ __all__ = [
     "SequencerRead",
     "SequencerSummary",
     "accounts_view",
+    "plan_sync",
     "read_sequencers",
+    "submit_sync",
+    "sync",
+    "sync_kinds",
 ]

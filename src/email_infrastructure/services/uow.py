@@ -25,6 +25,7 @@ from email_infrastructure.storage.repositories import (
     SecretStore,
 )
 from email_infrastructure.storage.scoping import bind
+from email_infrastructure.storage.sequencer_repositories import SequencerAccounts
 from email_infrastructure.storage.vps_repositories import VpsFacts
 from email_infrastructure.storage.workspace_repositories import Workspaces
 
@@ -146,6 +147,11 @@ class UnitOfWork:
     def vps(self) -> VpsFacts:
         """Servers we created at VPS providers."""
         return VpsFacts(self.session)
+
+    @property
+    def sequencer_accounts(self) -> SequencerAccounts:
+        """Our mailboxes' accounts at sequencers."""
+        return SequencerAccounts(self.session)
 
     @property
     def events(self) -> EventLog:

@@ -277,6 +277,29 @@ class MailOwnedDomain(WorkspaceScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SequencerAccountRecord(_Timestamps, WorkspaceScoped, Base):
+    """A mailbox's account at a sequencer: the platform's key for it, and whether we created it.
+
+    Only accounts we created are ever removed (`--prune`); one adopted (there before us) is updated
+    but never deleted. `password_fp` tells a password changed on our side since the push (a SHA-256
+    fingerprint of a generated 24-character password: the password itself is only in the vault).
+    """
+
+    __tablename__ = "sequencer_accounts"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "sequencer", "address", name="uq_sequencer_accounts_workspace"),
+        Index("ix_sequencer_accounts_workspace_domain", "workspace_id", "domain"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: the inventory's sequencer name (`providers.sequencers.<name>`)
+    sequencer: Mapped[str] = mapped_column(String(128))
+    address: Mapped[str] = mapped_column(String(320))
+    domain: Mapped[str] = mapped_column(String(253))
+    remote_id: Mapped[str] = mapped_column(String(320))
+    created_by_us: Mapped[bool] = mapped_column(default=False)
+    password_fp: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
 class AppliedPlan(WorkspaceScoped, Base):
     """A plan as applied, with the outcome per zone."""
 

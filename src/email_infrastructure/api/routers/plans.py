@@ -13,7 +13,8 @@ from email_infrastructure.services.plans import StoredPlan, get_stored_plan, pla
 router = APIRouter(prefix="/plans", tags=["plans"])
 
 
-def _plan_out(stored: StoredPlan) -> PlanOut:
+def plan_out(stored: StoredPlan) -> PlanOut:
+    """A stored plan as the API shows it."""
     return PlanOut(
         id=stored.id,
         checksum=stored.checksum,
@@ -26,13 +27,13 @@ def _plan_out(stored: StoredPlan) -> PlanOut:
 @router.post("", response_model=Envelope[PlanOut], status_code=status.HTTP_201_CREATED)
 async def create_plan(app: AppDep, key: ReadCreateKey) -> Envelope[PlanOut]:
     """Plan the stored desired state against every provider (writes nothing there) and keep the plan."""
-    return ok(_plan_out(await plan_and_store(app, key_name=key.name)))
+    return ok(plan_out(await plan_and_store(app, key_name=key.name)))
 
 
 @router.get("/{plan_id}", response_model=Envelope[PlanOut])
 async def read_plan(app: AppDep, key: ReadKey, plan_id: str) -> Envelope[PlanOut]:
     """A plan made earlier."""
-    return ok(_plan_out(await get_stored_plan(app, plan_id)))
+    return ok(plan_out(await get_stored_plan(app, plan_id)))
 
 
 @router.post("/{plan_id}/apply", response_model=Envelope[JobOut], status_code=status.HTTP_202_ACCEPTED)

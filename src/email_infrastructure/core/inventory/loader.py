@@ -406,13 +406,6 @@ def parse_inventory_text(text: str, where: str, provider_schemas: ProviderSchema
                 f"{where}:{line}:{col}: {'.'.join(map(str, path))}: environment variable "
                 f"{name} is not set (needed when this is used)"
             )
-    if inv.providers.sequencers:
-        # issue 25 lands in parts: the declarations are checked and stored; the push is not built yet
-        line, col = pos.at(("providers", "sequencers"))
-        warnings.append(
-            f"{where}:{line}:{col}: providers.sequencers: stored and checked, but mailboxes are not pushed to"
-            " sequencers by apply yet; use `email-infra export --format instantly|smartlead|…` meanwhile"
-        )
     advice = []
     for index, domain in enumerate(inv.resolved_domains()):
         reason = no_mail_backend(domain)

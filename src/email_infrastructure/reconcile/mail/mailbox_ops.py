@@ -33,12 +33,12 @@ def new_password() -> str:
             return value
 
 
-def mailbox_safety(domain: str, deletes: int, managed: int) -> str | None:
-    """Why deleting `deletes` of a domain's `managed` mailboxes needs --force (DNS's rule), or None."""
+def deletion_safety(domain: str, deletes: int, managed: int, what: str = "managed mailboxes") -> str | None:
+    """Why deleting `deletes` of a domain's `managed` things needs --force (DNS's rule), or None."""
     if managed < SAFETY_MIN_MAILBOXES or deletes / managed <= SAFETY_MAX_SHARE:
         return None
     return (
-        f"{domain}: would delete {deletes} of {managed} managed mailboxes "
+        f"{domain}: would delete {deletes} of {managed} {what} "
         f"(more than {SAFETY_MAX_SHARE:.0%}); re-run with --force if that is intended"
     )
 

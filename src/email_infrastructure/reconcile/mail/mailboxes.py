@@ -25,9 +25,9 @@ from email_infrastructure.reconcile.graph import KNOWN_AFTER_APPLY, Outputs, Ste
 from email_infrastructure.reconcile.mail.common import confirm, intend, step_error
 from email_infrastructure.reconcile.mail.mailbox_ops import (
     delete_mailbox,
+    deletion_safety,
     emit_mailbox,
     mailbox_carried_out,
-    mailbox_safety,
     mailboxes_scope,
     new_password,
     own_mailboxes,
@@ -162,7 +162,7 @@ class MailboxesStep(Step):
                 plan.changes.append(StepChange("delete", f"mailbox {address}", current[address].to_json(), None))
             else:
                 plan.notes.append(f"{address} {where} (left alone; --prune deletes it)")
-        problem = mailbox_safety(self.domain.name, sum(c.action == "delete" for c in plan.changes), len(ours))
+        problem = deletion_safety(self.domain.name, sum(c.action == "delete" for c in plan.changes), len(ours))
         plan.unsafe += [problem] if problem else []
 
     async def apply(self, plan: StepPlan, upstream: Mapping[str, Outputs]) -> Outputs:

@@ -32,9 +32,9 @@ from email_infrastructure.reconcile.mail.common import (
 )
 from email_infrastructure.reconcile.mail.mailbox_ops import (
     delete_mailbox,
+    deletion_safety,
     emit_mailbox,
     mailbox_carried_out,
-    mailbox_safety,
     mailboxes_scope,
     own_mailboxes,
     settle_mailboxes,
@@ -98,7 +98,7 @@ class MailboxesRemovalStep(RemovalStep[list[Mailbox]]):
         mailboxes = [own[a] for a in sorted(own)]
         for mailbox in mailboxes:
             plan.changes.append(StepChange("delete", f"mailbox {mailbox.address}", mailbox.to_json(), None))
-        problem = mailbox_safety(self.domain, len(mailboxes), len(mailboxes))
+        problem = deletion_safety(self.domain, len(mailboxes), len(mailboxes))
         plan.unsafe += [problem] if problem else []
         by_address = {m.address: m for m in mailboxes}
         plan.detail = {e.id: mailbox_carried_out(e, by_address, {}, {}) for e in await self.ctx.intents(self._scope())}
