@@ -17,8 +17,8 @@ HINTS = {
     "or the server is down",
     "sequencer.disconnected": "the platform cannot log in to the mailbox: check the login with "
     "`email-infra mailbox check`, then reconnect the account in the platform",
-    "sequencer.missing": "the account is not on the platform: push it (issue 25's sequencer step) or add it there; "
-    "`email-infra sequencer show` lists what is missing",
+    "sequencer.missing": "the account is not on the platform: push it with `email-infra sequencer sync` "
+    "(ReachInbox: import the CSV of `email-infra export --format reachinbox`)",
     "sequencer.paused": "resume the account in the platform, unless the pause was meant",
     "sequencer.warmup": "look at the warmup in the platform: a banned or blocked warmup or a low score "
     "means slower, riskier sending until it recovers",
