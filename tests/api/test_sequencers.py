@@ -21,17 +21,21 @@ __all__ = ["instantly", "mailcow", "smartlead"]  # fixtures, used here
 PASSWORD = "Sm4rtlead-read-back-pw"
 
 
+def _inventory(smartlead: FakeSmartlead) -> str:
+    """The quickstart with its first domain's mailboxes going to the Smartlead fake (`sl`)."""
+    return QUICKSTART.replace(
+        "\nservers:",
+        f'\n  sequencers:\n    sl: {{type: smartlead, token: env:SL_KEY, api_url: "{smartlead.url}"}}\n\nservers:',
+        1,
+    ).replace("  redirect: https://www.acme.test\n", "  redirect: https://www.acme.test\n  sequencers: [sl]\n", 1)
+
+
 async def test_the_accounts_route_reports_presence_health_and_never_a_password(
     api: Api, write_inventory: WriteInventory, smartlead: FakeSmartlead, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SL_KEY", smartlead.token)
     smartlead.limits = ()
-    text = QUICKSTART.replace(
-        "\nservers:",
-        f'\n  sequencers:\n    sl: {{type: smartlead, token: env:SL_KEY, api_url: "{smartlead.url}"}}\n\nservers:',
-        1,
-    ).replace("  redirect: https://www.acme.test\n", "  redirect: https://www.acme.test\n  sequencers: [sl]\n", 1)
-    await import_inventory(api.app, write_inventory(text))
+    await import_inventory(api.app, write_inventory(_inventory(smartlead)))
     ann = smartlead.add_account(
         "ann.lee@acme-outreach.test",
         password=PASSWORD,
@@ -55,6 +59,46 @@ async def test_the_accounts_route_reports_presence_health_and_never_a_password(
     assert [a["address"] for a in one.json()["data"]["accounts"]] == ["cara.diaz@acme-mail.test"]
     unknown = await api.client.get("/api/v1/sequencers/accounts", params={"sequencer": "nope"}, headers=api.auth())
     assert unknown.status_code == 400 and "no sequencer 'nope'" in unknown.text
+
+
+async def test_a_sequencer_check_run_through_the_api_is_the_accounts_last_check(
+    api: Api, write_inventory: WriteInventory, smartlead: FakeSmartlead, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SL_KEY", smartlead.token)
+    smartlead.limits = ()
+    KNOWN_SECRETS.add(PASSWORD)  # the suite's leak scan (test_zz_leaks) searches every body for it too
+    await import_inventory(api.app, write_inventory(_inventory(smartlead)))
+    ann = smartlead.add_account("ann.lee@acme-outreach.test", password=PASSWORD)
+    smartlead.set_health(ann["id"], imap=False, error="IMAP login refused")
+    before = await api.client.get("/api/v1/sequencers/accounts", headers=api.auth())
+    assert [a["last_check"] for a in before.json()["data"]["accounts"]] == [None, None, None]  # never checked
+
+    run = await api.client.post(
+        "/api/v1/monitoring/results",
+        headers=api.auth("write"),
+        json={"domain": "acme-outreach.test", "family": "sequencer"},
+    )
+    assert run.status_code == 200, run.text
+    assert (run.json()["data"]["checks"], run.json()["data"]["subjects"]) == (["sequencer"], 2)
+    states = await api.client.get("/api/v1/monitoring/results", params={"check": "sequencer"}, headers=api.auth())
+    assert {s["subject"]: s["status"] for s in states.json()["data"]["items"]} == {
+        "ann.lee@acme-outreach.test": "error",
+        "bob.stone@acme-outreach.test": "warning",
+    }
+    after = await api.client.get("/api/v1/sequencers/accounts", headers=api.auth())
+    last = {a["address"]: a["last_check"] for a in after.json()["data"]["accounts"]}
+    assert last["ann.lee@acme-outreach.test"]["state"] == "error"
+    assert last["ann.lee@acme-outreach.test"]["detail"] == "IMAP: IMAP login refused"
+    assert last["bob.stone@acme-outreach.test"]["state"] == "missing"
+    assert last["cara.diaz@acme-mail.test"] is None  # its domain was not checked
+    history = await api.client.get(
+        "/api/v1/monitoring/results/history",
+        params={"subject": "ann.lee@acme-outreach.test", "check": "sequencer"},
+        headers=api.auth(),
+    )
+    assert history.json()["data"]["items"][0]["findings"]["sequencers"][0]["connected"] is False
+    for response in (before, run, states, after, history):
+        assert PASSWORD not in response.text and smartlead.token not in response.text
 
 
 async def test_a_sync_is_planned_with_read_scope_and_applied_as_a_job_with_write_scope(

@@ -105,7 +105,7 @@ def test_status_reports_components_as_json(cli: Cli) -> None:
     result = cli("status", "-f", str(QUICKSTART), "--json")
     assert result.returncode == 0, result.stderr
     components = json.loads(result.stdout)["components"]
-    assert set(components) == {"storage", "dns", "mailcow", "vps", "servers", "monitoring"}
+    assert set(components) == {"storage", "dns", "mailcow", "vps", "servers", "monitoring", "sequencers"}
     assert components["storage"]["status"] == "ok"
     assert components["mailcow"]["status"] == "unconfigured"
     assert components["servers"]["status"] == "unknown"  # the quickstart's server: port 25 never recorded

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -153,3 +154,56 @@ def test_a_workspace_key_sees_only_its_own_mailboxes(
     assert client.get(f"/mailboxes/ann.lee@{DOMAINS[other][0]}").status_code == 404
     assert client.get(f"/mailboxes/{ANN}").status_code == 404
     assert client.get(f"/workspaces/{other}/mailboxes").status_code == 404
+
+
+def _sequencer_rows() -> list[Any]:
+    """The `sequencer` family's rows as the monitor stores them: Ann ok at `inst` and missing at `sl`, Bob
+    disconnected at `inst` (the platform's words carry a script), Cara on no sequencer."""
+    from email_infrastructure.monitoring.audit import AuditReport, SubjectReport
+    from email_infrastructure.monitoring.monitor import rows
+    from email_infrastructure.reconcile.sequencer_wanted import Wanted
+    from email_infrastructure.sequencers.provider import AccountHealth, AccountSettings
+    from email_infrastructure.services.sequencer_accounts import SequencerRead
+    from email_infrastructure.services.sequencer_health import CHECK, results
+
+    def wanted(address: str, sequencer: str) -> Wanted:
+        return Wanted(address, address.split("@")[1], sequencer, AccountSettings())
+
+    down = AccountHealth("error", f"connection error: 535 {SCRIPT}", connected=False)
+    reads = [
+        SequencerRead(
+            "inst",
+            "instantly",
+            [wanted(ANN, "inst"), wanted(BOB, "inst")],
+            held={ANN: AccountHealth("ok", connected=True, sent_today=3), BOB: down},
+        ),
+        SequencerRead("sl", "smartlead", [wanted(ANN, "sl")], held={}),
+    ]
+    report = AuditReport([SubjectReport(a, {CHECK: r}) for a, r in results(reads).items()], [])
+    return rows(report, {CHECK})
+
+
+def test_the_list_shows_each_sequencers_stored_reading(client: TestClient, checked: Seeded) -> None:
+    async def seed() -> None:
+        app = App(checked.settings)
+        try:
+            await record_results(app, _sequencer_rows())
+        finally:
+            await app.close()
+
+    asyncio.run(seed())
+    login(client, checked.keys["read"])
+    html = client.get("/mailboxes").text
+    assert "<th>Sequencers</th>" in html
+    cells = dict(re.findall(r'<tr data-mailbox="([^"]+)".*?<td class="sequencers">(.*?)</td>', html, re.S))
+    assert re.findall(r'data-sequencer="(\w+)"[^>]*>([^<]+)<', cells[ANN]) == [
+        ("inst", "inst: ok"),
+        ("sl", "sl: missing"),
+    ]
+    assert 'class="badge s-warning" data-sequencer="sl"' in cells[ANN]  # missing reads as a warning
+    assert 'class="badge s-error" data-sequencer="inst"' in cells[BOB] and "&lt;script&gt;" in cells[BOB]
+    assert "none" in cells[CARA] and "data-sequencer" not in cells[CARA]
+    assert SCRIPT not in html
+    # a mailbox's page lists the family's findings like any check's, with their fix
+    page = client.get(f"/mailboxes/{BOB}").text
+    assert "<code>sequencer.disconnected</code>" in page and "reconnect the account" in page and SCRIPT not in page

@@ -8,7 +8,7 @@ from pathlib import Path
 from email_infrastructure.monitoring.findings import HINTS, Finding, Severity, hint
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECKS = "spf|dkim|dmarc|mx|mta_sts|tls_rpt|bimi|ptr|dnsbl|tls|drift|compliance|mailbox"
+CHECKS = "spf|dkim|dmarc|mx|mta_sts|tls_rpt|bimi|ptr|dnsbl|tls|drift|compliance|mailbox|sequencer"
 
 
 def ids_in_source() -> set[str]:
@@ -17,6 +17,7 @@ def ids_in_source() -> set[str]:
     sources = [
         *(ROOT / "src/email_infrastructure/monitoring").rglob("*.py"),
         ROOT / "src/email_infrastructure/services/monitoring.py",
+        ROOT / "src/email_infrastructure/services/sequencer_health.py",
     ]
     for path in sources:
         found |= set(re.findall(rf'"((?:{CHECKS})\.[a-z_]+)"', path.read_text()))

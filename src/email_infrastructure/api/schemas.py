@@ -149,6 +149,8 @@ class SequencerAccountOut(BaseModel):
     health: AccountHealthOut | None
     #: field → {"platform": value there, "desired": value declared}
     differs: dict[str, dict[str, Any]]
+    #: the platform's state, detail and checked_at as the `sequencer` monitoring family last stored them
+    last_check: dict[str, Any] | None = None
 
 
 class SequencerAccounts(BaseModel):

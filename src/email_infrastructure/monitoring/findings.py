@@ -15,6 +15,16 @@ HINTS = {
     "check the mailbox on the server (apply sets the password it creates)",
     "mailbox.unreachable": "the mail host or port does not answer from here: a firewall, DNS of the host, "
     "or the server is down",
+    "sequencer.disconnected": "the platform cannot log in to the mailbox: check the login with "
+    "`email-infra mailbox check`, then reconnect the account in the platform",
+    "sequencer.missing": "the account is not on the platform: push it with `email-infra sequencer sync` "
+    "(ReachInbox: import the CSV of `email-infra export --format reachinbox`)",
+    "sequencer.paused": "resume the account in the platform, unless the pause was meant",
+    "sequencer.warmup": "look at the warmup in the platform: a banned or blocked warmup or a low score "
+    "means slower, riskier sending until it recovers",
+    "sequencer.unreachable": "check the sequencer's token (env:NAME) and that its API answers: "
+    "`email-infra sequencer list`",
+    "sequencer.unknown": "the platform does not report this account's connection: look at it in the platform",
     "spf.missing": "publish one TXT record 'v=spf1 ip4:<sending IP> -all' at the domain",
     "spf.multiple_records": "merge the SPF records into one TXT record",
     "spf.syntax": "fix the term as RFC 7208 §4.6.1 spells it (the message names it)",

@@ -25,6 +25,8 @@ FAMILIES: dict[str, frozenset[str]] = {
     "tls": frozenset({"tls"}),
     # not an audit check: the monitor runs `services.mailbox_check` for it (stored mailboxes only)
     "mailbox": frozenset({"mailbox"}),
+    # not an audit check: each sequencer's health of the mailboxes it sends for (services/sequencer_health.py)
+    "sequencer": frozenset({"sequencer"}),
 }
 #: other names of a family: `blocklist` is the word of the README and the docs
 FAMILY_ALIASES = {"blocklist": "blacklist"}

@@ -1,6 +1,7 @@
 """The mailboxes as the dashboard reads them: a fleet-wide list and one mailbox's page.
 
-Built from the desired state's mailbox rows and the stored `mailbox` (login) check states; the
+Built from the desired state's mailbox rows, the stored `mailbox` (login) check states and each
+sequencer's last stored reading (the `sequencer` family's latest result, one query a page); the
 vault is never read, so no password can reach a page. Send-tests (services/mailbox_send.py) are
 not stored anywhere yet, so there is no "last send-test" to show: `SEND_TEST_NOTE` says so.
 """
@@ -15,7 +16,7 @@ from email_infrastructure.core.errors import NotFoundError, UserError
 from email_infrastructure.monitoring.findings import hint
 from email_infrastructure.services.app import App
 from email_infrastructure.services.overview import CheckView, domain_checks
-from email_infrastructure.storage.mailbox_repositories import LOGIN_CHECK, MailboxRow, MailboxViews
+from email_infrastructure.storage.mailbox_repositories import LOGIN_CHECK, SEQUENCER_CHECK, MailboxRow, MailboxViews
 
 #: the login status filter's values: the stored states, and `none` for a mailbox never checked
 STATUSES = ("error", "unknown", "warning", "ok", "none")
@@ -40,10 +41,14 @@ class MailboxItem:
     summary: str
     checked_at: datetime | None
     owner: str
+    #: each sequencer's last stored reading of the mailbox: (sequencer, state, detail); state is a
+    #: health state or `missing` (not on the platform). Empty: no sequencer, or never checked
+    sequencers: list[tuple[str, str, str]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, row: MailboxRow) -> MailboxItem:
-        """From a stored row."""
+    def of(cls, row: MailboxRow, stored: dict[str, Any] | None = None) -> MailboxItem:
+        """From a stored row (and its `sequencer` check's stored result, when there is one)."""
+        readings = (stored or {}).get("sequencers") or []
         return cls(
             row.address,
             f"{row.first_name} {row.last_name}".strip(),
@@ -54,6 +59,7 @@ class MailboxItem:
             row.summary if row.status else "",
             _aware(row.checked_at),
             row.managed_by,
+            [(str(r.get("sequencer")), str(r.get("state")), str(r.get("detail") or "")) for r in readings],
         )
 
 
@@ -94,8 +100,11 @@ async def mailbox_list(
             limit=limit,
             offset=offset,
         )
+        # one query for the page's sequencer readings (stored by the monitoring family: no platform call)
+        stored = await views.latest_results(SEQUENCER_CHECK, [r.address for r in rows])
         domains, servers = await views.choices()
-    return MailboxList([MailboxItem.of(r) for r in rows], total, domains, servers)
+    items = [MailboxItem.of(r, stored[r.address].findings if r.address in stored else None) for r in rows]
+    return MailboxList(items, total, domains, servers)
 
 
 @dataclass

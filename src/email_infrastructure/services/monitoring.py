@@ -30,6 +30,7 @@ from email_infrastructure.storage.repositories import Transition
 
 if TYPE_CHECKING:
     from email_infrastructure.services.mailbox_check import CheckOptions as MailboxCheckOptions
+    from email_infrastructure.services.sequencer_accounts import Build as SequencerBuild
     from email_infrastructure.storage.models import CheckState
 
 
@@ -162,6 +163,8 @@ class MonitorService:
         self._detach = self.dispatcher.attach(app.bus)
         self.monitor = Monitor(self._run, self._store, inventory.monitoring.intervals.model_dump(), on_run)
         self.mailbox_options: MailboxCheckOptions | None = None
+        #: how the `sequencer` family builds a provider from its declaration (None: registry.from_spec)
+        self.sequencer_builder: SequencerBuild | None = None
         #: a worker's run keys (one per subject): results of a re-delivered job are not stored twice
         self.run_keys: list[str] = []
         #: a scheduled run's PTR and IP blocklists: once per server per interval
@@ -184,8 +187,19 @@ class MonitorService:
     async def _run(self, checks: set[str]) -> AuditReport:
         if checks == FAMILIES["mailbox"]:
             return await self._mailboxes()
+        if checks == FAMILIES["sequencer"]:
+            return await self._sequencers()
         gate = self.server_checks.gate if self.server_checks is not None else None
-        return await run_audit(self.plan, checks - FAMILIES["mailbox"], ip_gate=gate)
+        return await run_audit(self.plan, checks - FAMILIES["mailbox"] - FAMILIES["sequencer"], ip_gate=gate)
+
+    async def _sequencers(self) -> AuditReport:
+        """Each sequencer's health of the watched domains' mailboxes: one read per sequencer, a report per address."""
+        from email_infrastructure.services.sequencer_health import health_report
+
+        # scheduled: each sequencer once per interval for the whole workspace, whichever batch comes first
+        return await health_report(
+            self.inventory, builder=self.sequencer_builder, app=self.app, window=self.server_checks
+        )
 
     async def _mailboxes(self) -> AuditReport:
         """The login check of the stored mailboxes of the watched domains, as a report per address."""
@@ -343,7 +357,8 @@ class CheckSchedule:
 
 
 async def check_schedule(app: App) -> CheckSchedule:
-    """The stored desired state's domains per family (mailbox only where a mail backend serves them)."""
+    """The stored desired state's domains per family (mailbox only where a mail backend serves them,
+    sequencer only where mailboxes go to a sequencer)."""
     if not app.has_state():
         return CheckSchedule({}, {})
     inventory = await desired_inventory(app)
@@ -352,6 +367,10 @@ async def check_schedule(app: App) -> CheckSchedule:
     subjects = {family: sorted(d.name for d in domains) for family in intervals}
     if "mailbox" in subjects:
         subjects["mailbox"] = sorted(d.name for d in domains if d.server and d.server.mail_backend)
+    if "sequencer" in subjects:  # a domain whose mailboxes (or one of them) go to a sequencer
+        subjects["sequencer"] = sorted(
+            d.name for d in domains if d.sequencers or any(m.sequencers for m in d.mailboxes)
+        )
     return CheckSchedule(intervals, subjects)
 
 

@@ -73,6 +73,13 @@ async def _monitoring(app: App, inventory: Inventory | None) -> Health:
     return Health(HealthStatus.OK, f"{len(states)} check states, none failing")
 
 
+async def _sequencers(app: App, inventory: Inventory | None) -> Health:
+    """Each sequencer's health of our mailboxes, from the stored `sequencer` check states."""
+    from email_infrastructure.services.sequencer_health import status_line
+
+    return await status_line(app, inventory)
+
+
 async def status(app: App, source: LoadedInventory | None = None) -> StatusReport:
     """Storage first, then each component of the file's (or the stored) desired state."""
     from email_infrastructure.services.desired import desired_inventory
@@ -95,6 +102,7 @@ async def status(app: App, source: LoadedInventory | None = None) -> StatusRepor
             await component.cleanup()
     results["servers"] = await _servers(app, inventory)
     results["monitoring"] = await _monitoring(app, inventory)
+    results["sequencers"] = await _sequencers(app, inventory)
     return StatusReport(app.state_location, results)
 
 

@@ -14,10 +14,12 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from email_infrastructure.storage.models import CheckState, DesiredSetting, Domain, Mailbox, Server
+from email_infrastructure.storage.models import CheckResultRecord, CheckState, DesiredSetting, Domain, Mailbox, Server
 
 #: the check whose state is a mailbox's login status (services/monitoring.py stores it per address)
 LOGIN_CHECK = "mailbox"
+#: the check whose result holds each sequencer's reading of a mailbox (services/sequencer_health.py)
+SEQUENCER_CHECK = "sequencer"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,14 @@ class MailboxRow:
     summary: str
     checked_at: datetime | None
     since: datetime | None
+
+
+@dataclass(frozen=True)
+class LatestResult:
+    """A subject's latest stored result of one check: its JSON (docs/audit-format.md) and when."""
+
+    findings: dict[str, Any]
+    checked_at: datetime
 
 
 class MailboxViews:
@@ -116,6 +126,31 @@ class MailboxViews:
         row = (await self._session.execute(query)).first()
         return MailboxRow(*row) if row is not None else None
 
+    async def latest_results(self, check: str, subjects: list[str]) -> dict[str, LatestResult]:
+        """The latest `check` result of each of `subjects` (one query, a page's worth).
+
+        The latest result is the one stored with its state's `checked_at` (the history and the state are
+        written with one timestamp): matching on it reads one row per subject, where "the newest row of
+        the subject" would read its whole history, which grows every interval.
+        """
+        if not subjects:
+            return {}
+        query = (
+            select(CheckResultRecord.subject, CheckResultRecord.findings, CheckResultRecord.checked_at)
+            .join(
+                CheckState,
+                and_(
+                    CheckState.subject == CheckResultRecord.subject,
+                    CheckState.check == CheckResultRecord.check,
+                    CheckState.checked_at == CheckResultRecord.checked_at,
+                ),
+            )
+            .where(CheckState.check == check, CheckState.subject.in_(sorted(set(subjects))))
+            .order_by(CheckResultRecord.id)
+        )
+        found = (await self._session.execute(query)).all()
+        return {subject: LatestResult(dict(findings or {}), checked_at) for subject, findings, checked_at in found}
+
     async def choices(self) -> tuple[list[str], list[str]]:
         """The filters' options: the domains that have mailboxes, and every server, by name."""
         domains = await self._session.scalars(
@@ -125,4 +160,4 @@ class MailboxViews:
         return list(domains.all()), list(servers.all())
 
 
-__all__ = ["LOGIN_CHECK", "MailboxRow", "MailboxViews"]
+__all__ = ["LOGIN_CHECK", "SEQUENCER_CHECK", "LatestResult", "MailboxRow", "MailboxViews"]

@@ -319,6 +319,8 @@ class IntervalsSpec(_Model):
     ptr: Seconds = 3600
     #: SMTP and IMAP logins of every mailbox on a mail backend (`email-infra mailbox check`)
     mailbox: Seconds = 3600
+    #: each sequencer's health of our mailboxes (one read per sequencer per run)
+    sequencer: Seconds = 3600
 
 
 class DmarcAlertsSpec(_Model):
