@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Annotated, Any, Literal
 
@@ -91,6 +92,8 @@ class ProvidersSpec(_Model):
     vps: dict[str, ProviderSpec] = Field(default_factory=dict)
     #: sending platforms mailboxes are pushed to (Instantly, Smartlead, EmailBison, ReachInbox)
     sequencers: dict[str, ProviderSpec] = Field(default_factory=dict)
+    #: registrar accounts domains are bought at and delegated from (Porkbun, Namecheap)
+    registrars: dict[str, ProviderSpec] = Field(default_factory=dict)
 
 
 class ServerSpec(_Model):
@@ -187,6 +190,21 @@ class SequencerUseSpec(_Model):
         return {"name": data} if isinstance(data, str) else data
 
 
+#: money in the registrar's currency (USD): at most 2 decimals, never float arithmetic
+Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
+
+
+class RegisterSpec(_Model):
+    """Buy the domain at its `registrar` (only `apply --buy` spends money, within `max_price` and the budget)."""
+
+    years: int = Field(default=1, ge=1, le=10)
+    auto_renew: bool = True
+    #: WHOIS privacy (free at Porkbun and Namecheap)
+    privacy: bool = True
+    #: the most this one domain may cost for its first term; absent: only the run's budget caps it
+    max_price: Money | None = None
+
+
 class MailboxSpec(_Model):
     """A persona whose mailbox is created on the domain."""
 
@@ -228,6 +246,11 @@ class _DomainOptions(_Model):
     mailbox_pattern: Annotated[str, Field(pattern=_MAILBOX_PATTERN)] | None = None
     #: the sequencers the domain's mailboxes are pushed to, each with its sending settings
     sequencers: list[SequencerUseSpec] | None = None
+    #: the registrar account the domain is (or is to be) registered at (`providers.registrars`)
+    registrar: str | None = None
+    #: `register:` in a file: buy it there; absent: registered already (nameservers set and watched only).
+    #: Named `registration` in Python (pydantic's models have a `register` of their own); both names load.
+    registration: RegisterSpec | None = Field(default=None, validation_alias=AliasChoices("register", "registration"))
 
 
 #: the options a domain inherits from `defaults`
@@ -238,6 +261,8 @@ class DefaultsSpec(_DomainOptions):
     """Fleet-wide defaults."""
 
     mailboxes_per_domain: int = Field(default=3, ge=0, le=50)
+    #: the most one `apply --buy` may spend on all its purchases together (`--budget` overrides)
+    register_budget: Money | None = None
 
 
 class DomainSpec(_DomainOptions):
@@ -317,6 +342,8 @@ class ResolvedDomain(_Model):
     sequencers: list[SequencerUseSpec] = Field(default_factory=list)
     #: mailboxes to generate when `mailboxes` is empty
     mailbox_count: int = 3
+    registrar: str | None = None
+    registration: RegisterSpec | None = None
 
 
 class Inventory(_Model):
@@ -389,6 +416,8 @@ class Inventory(_Model):
             mailbox_pattern=pick("mailbox_pattern", "{first}.{last}"),
             mailbox_count=d.mailbox_count if d.mailbox_count is not None else base.mailboxes_per_domain,
             sequencers=pick("sequencers", []),
+            registrar=pick("registrar", None),
+            registration=pick("registration", None),
         )
 
     def resolved_domains(self) -> list[ResolvedDomain]:
