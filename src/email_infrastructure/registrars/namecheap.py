@@ -33,7 +33,7 @@ from email_infrastructure.core.errors import (
 )
 from email_infrastructure.core.http import Sleep, VendorClient
 from email_infrastructure.core.logging import register_secret
-from email_infrastructure.registrars.common import QuoteCache, money
+from email_infrastructure.registrars.common import QuoteCache, Windows, money
 from email_infrastructure.registrars.provider import (
     AccountDomain,
     InsufficientFundsError,
@@ -45,7 +45,6 @@ from email_infrastructure.registrars.provider import (
     Registration,
     clean_ns,
 )
-from email_infrastructure.sequencers.common import windows
 
 DEFAULT_API_URL = "https://api.namecheap.com/xml.response"
 SANDBOX_API_URL = "https://api.sandbox.namecheap.com/xml.response"
@@ -128,7 +127,7 @@ class NamecheapRegistrar:
         self._path = url.path or "/xml.response"
         self._sleep = sleep
         # the SDK's budget (20/min, 700/h, 8000/day): the strictest figure in the reference
-        limiter = windows((20, 60.0), (700, 3600.0), (8000, 86_400.0), clock=clock)
+        limiter = Windows((20, 60.0), (700, 3600.0), (8000, 86_400.0), clock=clock)
         self.client = VendorClient(
             f"{url.scheme}://{url.netloc}", rate_limiter=limiter, transport=transport, sleep=sleep
         )

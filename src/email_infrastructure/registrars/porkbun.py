@@ -33,7 +33,7 @@ from email_infrastructure.core.errors import (
 )
 from email_infrastructure.core.http import RateLimiter, Sleep, VendorClient
 from email_infrastructure.core.logging import redact_text, register_secret
-from email_infrastructure.registrars.common import QuoteCache, cents, money
+from email_infrastructure.registrars.common import QuoteCache, Windows, cents, money
 from email_infrastructure.registrars.provider import (
     AccountDomain,
     InsufficientFundsError,
@@ -46,7 +46,6 @@ from email_infrastructure.registrars.provider import (
     Registration,
     clean_ns,
 )
-from email_infrastructure.sequencers.common import Limiters, SlidingWindow
 
 _log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://api.porkbun.com/api/json/v3"
@@ -135,8 +134,8 @@ class PorkbunRegistrar:
         self._sleep = sleep
         # support's "about 2/s, bursts to 5"; checks 10 per 10 s; one create attempt per second
         general = RateLimiter(5, 2.5, clock=clock)
-        self._checks = Limiters(SlidingWindow(10, 10.0, clock=clock))
-        self._creates = Limiters(SlidingWindow(1, 1.0, clock=clock))
+        self._checks = Windows((10, 10.0), clock=clock)
+        self._creates = Windows((1, 1.0), clock=clock)
         self.client = _PorkbunClient(
             (api_url or DEFAULT_API_URL).rstrip("/"), rate_limiter=general, transport=transport, sleep=sleep
         )
