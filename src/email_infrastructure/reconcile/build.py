@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from email_infrastructure.core.errors import EmailInfraError, UserError
@@ -20,11 +21,19 @@ from email_infrastructure.mailcow.registry import build_backend
 from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.dkim_step import DkimKeyStep
 from email_infrastructure.reconcile.dns_step import DnsZoneStep
-from email_infrastructure.reconcile.graph import Graph, Step
+from email_infrastructure.reconcile.graph import Graph, GraphPlan, Step
 from email_infrastructure.reconcile.mail import mail_steps
 from email_infrastructure.reconcile.mail.mailbox_ops import vault_keys
 from email_infrastructure.reconcile.mail.removal import removal_steps
+from email_infrastructure.reconcile.purchases import PurchaseRun, review
+from email_infrastructure.reconcile.registrar_steps import (
+    DomainFacts,
+    RegistrarDomainStep,
+    RegistrarNameserversStep,
+)
 from email_infrastructure.reconcile.servers import server_facts, server_removals, vps_steps
+from email_infrastructure.registrars.provider import Registrar
+from email_infrastructure.registrars.registry import build_registrar
 from email_infrastructure.vps.provider import VpsProvider
 
 
@@ -37,15 +46,24 @@ class Reconciler:
     zones: dict[str, DesiredZone] = field(default_factory=dict)
     mail: dict[str, MailBackend] = field(default_factory=dict)
     vps: dict[str, VpsProvider] = field(default_factory=dict)
+    registrars: dict[str, Registrar] = field(default_factory=dict)
+    #: the run's purchase switch, caps and (after `review`) verdict
+    purchases: PurchaseRun = field(default_factory=PurchaseRun)
+
+    async def review(self, plan: GraphPlan) -> None:
+        """Decide on the whole purchase set of `plan` before anything is applied (reconcile/purchases.py)."""
+        await review(plan, self.purchases, self.registrars)
 
     async def close(self) -> None:
-        """Close every provider and mail backend."""
+        """Close every provider, mail backend and registrar."""
         for provider in self.providers.values():
             await provider.close()
         for backend in self.mail.values():
             await backend.close()
         for vps in self.vps.values():
             await vps.aclose()
+        for registrar in self.registrars.values():
+            await registrar.aclose()
 
 
 async def build(
@@ -58,13 +76,17 @@ async def build(
     providers: dict[str, DnsProvider[Any]] | None = None,
     prune: bool = False,
     nameservers: Sequence[str] = (),
+    registrars: Mapping[str, Registrar] | None = None,
+    buy: bool = False,
+    budget: Decimal | None = None,
 ) -> Reconciler:
     """Steps per domain (DKIM key → DNS zone), plus the zones where we still own records that
     no domain wants any more (their records are planned as deletions), plus the mail domains we
     created that no domain wants any more (removed only with `prune`, else noted). `only` limits
     the graph to some domains. Servers a VPS provider creates come first: their addresses feed
     DNS and mail (`known after apply` until they exist); `nameservers` resolve their A records
-    before reverse DNS is set."""
+    before reverse DNS is set. A domain with a `registrar` gets the registrar steps first; with
+    `buy` (and within `budget`, else the inventory's `register_budget`) its purchase is made."""
     domains = inventory.resolved_domains()
     wanted = set(only)
     unknown = wanted - {d.name for d in domains}
@@ -73,6 +95,9 @@ async def build(
         for name, spec in inventory.providers.dns.items():
             built[name] = build_provider(name, spec, ctx.data_dir, limiters=ctx.rate_limiters)
     reconciler = Reconciler(Graph([], concurrency=concurrency), built)
+    reconciler.purchases = PurchaseRun(
+        buy=buy, budget=budget if budget is not None else inventory.defaults.register_budget
+    )
     try:
         used = {d.server.name for d in domains if d.server is not None and (not wanted or d.name in wanted)}
         facts = await server_facts(ctx, inventory, reconciler.vps, used if wanted else None)
@@ -94,6 +119,9 @@ async def build(
             [dkim_key(d.name, d.dkim_selector) for d in domains if d not in mailed]
             + vault_keys(mailed)
             + sorted(set(api_keys))
+        )
+        at_registrar = await _registrar_facts(
+            inventory, [d for d in domains if not wanted or d.name in wanted], registrars, reconciler.registrars
         )
         steps: list[Step] = []
         steps += vps_steps(ctx, facts, zones, nameservers)
@@ -125,7 +153,8 @@ async def build(
                 dns_step = DnsZoneStep(
                     ctx, zone, provider, domain=domain, dkim_step=dkim_step.key, server_steps=waits, rebuild=rebuild
                 )
-                steps += [domain_step, dkim_step, dns_step, mailboxes_step]
+                own: list[Step] = [domain_step, dkim_step, dns_step, mailboxes_step]
+                steps += _registrar_steps(ctx, at_registrar.get(domain.name), reconciler.purchases, own, provider)
                 continue
             # said on the domain's one mail-side step, whether or not it has changes
             unmailed = no_mail_backend(domain)
@@ -135,12 +164,13 @@ async def build(
                 keys.get(dkim_key(domain.name, domain.dkim_selector)),
                 notes=[unmailed] if unmailed else [],
             )
-            steps += [
+            own = [
                 dkim,
                 DnsZoneStep(
                     ctx, zone, provider, domain=domain, dkim_step=dkim.key, server_steps=waits, rebuild=rebuild
                 ),
             ]
+            steps += _registrar_steps(ctx, at_registrar.get(domain.name), reconciler.purchases, own, provider)
         desired_places = {(z.provider, z.zone) for z in zones.values()}
         for provider_name, zone_name in sorted(await ctx.owned_zones()):
             if (provider_name, zone_name) in desired_places or (wanted and zone_name not in wanted):
@@ -187,6 +217,66 @@ async def build(
         await reconciler.close()
         raise
     return reconciler
+
+
+async def _registrar_facts(
+    inventory: Inventory,
+    domains: Sequence[Any],
+    given: Mapping[str, Registrar] | None,
+    built: dict[str, Registrar],
+) -> dict[str, DomainFacts]:
+    """Each domain with a `registrar`: its registrar (built once) and whether the account holds it."""
+    errors: dict[str, str] = {}
+    for domain in domains:
+        name = domain.registrar
+        if name is None or name in built or name in errors:
+            continue
+        if given is not None and name in given:
+            built[name] = given[name]
+        elif (spec := inventory.providers.registrars.get(name)) is None:
+            errors[name] = f"no registrar named {name!r}"
+        else:
+            try:
+                built[name] = build_registrar(name, spec)
+            except EmailInfraError as exc:
+                errors[name] = f"registrar {name}: {exc}"
+    facts = {
+        d.name: DomainFacts(d, built.get(d.registrar), error=errors.get(d.registrar, ""))
+        for d in domains
+        if d.registrar is not None
+    }
+
+    async def look(one: DomainFacts) -> None:
+        if one.registrar is None:
+            return
+        try:
+            one.found = await one.registrar.find(one.domain.name)
+        except EmailInfraError as exc:
+            one.error = f"{one.domain.name}: could not look it up at registrar {one.domain.registrar}: {exc}"
+
+    semaphore = asyncio.Semaphore(4)  # registrars allow a few requests a second
+
+    async def bounded(one: DomainFacts) -> None:
+        async with semaphore:
+            await look(one)
+
+    await asyncio.gather(*(bounded(f) for f in facts.values()))
+    return facts
+
+
+def _registrar_steps(
+    ctx: ReconcileContext, facts: DomainFacts | None, run: PurchaseRun, own: list[Step], dns: DnsProvider[Any]
+) -> list[Step]:
+    """A domain's steps, with its registrar steps first: while it is still to be bought (or we could not
+    tell), every other step of it waits for the purchase."""
+    if facts is None:
+        return own
+    first = RegistrarDomainStep(ctx, facts, run)
+    if facts.pending_purchase or facts.error:
+        for step in own:
+            step.depends_on = (*step.depends_on, first.key)
+    zone_step = next(s.key for s in own if s.key.startswith("dns.zone:"))
+    return [first, *own, RegistrarNameserversStep(ctx, facts, dns, zone_step)]
 
 
 def _backend(

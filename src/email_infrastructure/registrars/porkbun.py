@@ -228,7 +228,7 @@ class PorkbunRegistrar:
                 raise PurchaseRefusedError(str(exc), provider="porkbun", code=code) from None
             raise
         self.quotes.forget(purchase.domain)
-        charged = Decimal(int(data.get("cost", 0))) / 100
+        charged = (Decimal(int(data.get("cost", 0))) / 100).quantize(Decimal("0.01"))
         notes: list[str] = []
         try:
             await self._call(
@@ -272,7 +272,7 @@ class PorkbunRegistrar:
     async def balance(self) -> Decimal:
         """`account/balance` (cents)."""
         data = await self._call("/account/balance")
-        return money(data.get("balance", 0), provider="porkbun") / 100
+        return (money(data.get("balance", 0), provider="porkbun") / 100).quantize(Decimal("0.01"))
 
     async def aclose(self) -> None:
         """Close the connection pool."""
