@@ -366,7 +366,7 @@ def apply(
         async def preview() -> Plan:
             async with application() as app:
                 note_state(app)
-                return await plan_service(app, source=loaded, only=only, force=force, prune=prune, budget=cap)
+                return await plan_service(app, source=loaded, only=only, force=force, prune=prune, budget=cap, buy=buy)
 
         shown = run(preview())
         show_plan(shown)

@@ -213,6 +213,7 @@ async def plan(
     prune: bool = False,
     inventory: Inventory | None = None,
     budget: Decimal | None = None,
+    buy: bool = False,
 ) -> Plan:
     """What apply would change; never writes (not to providers, not to the database, not keys).
 
@@ -220,7 +221,8 @@ async def plan(
     reconciling would do; with `inventory`, that desired state (an edit previewed in memory, with
     `only` its domain). Only with `prune` does the plan remove what the desired state no longer
     has from the mail servers (without it that is noted). `budget` replaces the inventory's
-    `register_budget` in the purchases' verdict (a plan never buys: its verdict says what --buy would do).
+    `register_budget` in the purchases' verdict; `buy` makes the verdict the one `apply --buy` would
+    reach (balances read too). A plan never buys.
     """
     # a file naming a workspace that does not exist yet plans against an empty one (apply creates it)
     with correlation(), acting_in(replace(current(app.settings.workspace), missing_ok=source is not None)):
