@@ -26,14 +26,9 @@ from email_infrastructure.reconcile.mail import mail_steps
 from email_infrastructure.reconcile.mail.mailbox_ops import vault_keys
 from email_infrastructure.reconcile.mail.removal import removal_steps
 from email_infrastructure.reconcile.purchases import PurchaseRun, review
-from email_infrastructure.reconcile.registrar_steps import (
-    DomainFacts,
-    RegistrarDomainStep,
-    RegistrarNameserversStep,
-)
+from email_infrastructure.reconcile.registrar_graph import registrar_facts, registrar_steps
 from email_infrastructure.reconcile.servers import server_facts, server_removals, vps_steps
 from email_infrastructure.registrars.provider import Registrar
-from email_infrastructure.registrars.registry import build_registrar
 from email_infrastructure.vps.provider import VpsProvider
 
 
@@ -120,7 +115,7 @@ async def build(
             + vault_keys(mailed)
             + sorted(set(api_keys))
         )
-        at_registrar = await _registrar_facts(
+        at_registrar = await registrar_facts(
             inventory, [d for d in domains if not wanted or d.name in wanted], registrars, reconciler.registrars
         )
         steps: list[Step] = []
@@ -154,7 +149,7 @@ async def build(
                     ctx, zone, provider, domain=domain, dkim_step=dkim_step.key, server_steps=waits, rebuild=rebuild
                 )
                 own: list[Step] = [domain_step, dkim_step, dns_step, mailboxes_step]
-                steps += _registrar_steps(ctx, at_registrar.get(domain.name), reconciler.purchases, own, provider)
+                steps += registrar_steps(ctx, at_registrar.get(domain.name), reconciler.purchases, own, provider)
                 continue
             # said on the domain's one mail-side step, whether or not it has changes
             unmailed = no_mail_backend(domain)
@@ -170,7 +165,7 @@ async def build(
                     ctx, zone, provider, domain=domain, dkim_step=dkim.key, server_steps=waits, rebuild=rebuild
                 ),
             ]
-            steps += _registrar_steps(ctx, at_registrar.get(domain.name), reconciler.purchases, own, provider)
+            steps += registrar_steps(ctx, at_registrar.get(domain.name), reconciler.purchases, own, provider)
         desired_places = {(z.provider, z.zone) for z in zones.values()}
         for provider_name, zone_name in sorted(await ctx.owned_zones()):
             if (provider_name, zone_name) in desired_places or (wanted and zone_name not in wanted):
@@ -217,66 +212,6 @@ async def build(
         await reconciler.close()
         raise
     return reconciler
-
-
-async def _registrar_facts(
-    inventory: Inventory,
-    domains: Sequence[Any],
-    given: Mapping[str, Registrar] | None,
-    built: dict[str, Registrar],
-) -> dict[str, DomainFacts]:
-    """Each domain with a `registrar`: its registrar (built once) and whether the account holds it."""
-    errors: dict[str, str] = {}
-    for domain in domains:
-        name = domain.registrar
-        if name is None or name in built or name in errors:
-            continue
-        if given is not None and name in given:
-            built[name] = given[name]
-        elif (spec := inventory.providers.registrars.get(name)) is None:
-            errors[name] = f"no registrar named {name!r}"
-        else:
-            try:
-                built[name] = build_registrar(name, spec)
-            except EmailInfraError as exc:
-                errors[name] = f"registrar {name}: {exc}"
-    facts = {
-        d.name: DomainFacts(d, built.get(d.registrar), error=errors.get(d.registrar, ""))
-        for d in domains
-        if d.registrar is not None
-    }
-
-    async def look(one: DomainFacts) -> None:
-        if one.registrar is None:
-            return
-        try:
-            one.found = await one.registrar.find(one.domain.name)
-        except EmailInfraError as exc:
-            one.error = f"{one.domain.name}: could not look it up at registrar {one.domain.registrar}: {exc}"
-
-    semaphore = asyncio.Semaphore(4)  # registrars allow a few requests a second
-
-    async def bounded(one: DomainFacts) -> None:
-        async with semaphore:
-            await look(one)
-
-    await asyncio.gather(*(bounded(f) for f in facts.values()))
-    return facts
-
-
-def _registrar_steps(
-    ctx: ReconcileContext, facts: DomainFacts | None, run: PurchaseRun, own: list[Step], dns: DnsProvider[Any]
-) -> list[Step]:
-    """A domain's steps, with its registrar steps first: while it is still to be bought (or we could not
-    tell), every other step of it waits for the purchase."""
-    if facts is None:
-        return own
-    first = RegistrarDomainStep(ctx, facts, run)
-    if facts.pending_purchase or facts.error:
-        for step in own:
-            step.depends_on = (*step.depends_on, first.key)
-    zone_step = next(s.key for s in own if s.key.startswith("dns.zone:"))
-    return [first, *own, RegistrarNameserversStep(ctx, facts, dns, zone_step)]
 
 
 def _backend(

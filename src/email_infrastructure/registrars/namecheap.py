@@ -14,10 +14,8 @@ to switch auto-renew, so a purchase says so instead of pretending.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -26,7 +24,6 @@ from xml.etree import ElementTree as ET
 import httpx
 
 from email_infrastructure.core.errors import (
-    ProviderAuthError,
     ProviderError,
     ProviderServerError,
     ProviderTimeoutError,
@@ -34,6 +31,7 @@ from email_infrastructure.core.errors import (
 from email_infrastructure.core.http import Sleep, VendorClient
 from email_infrastructure.core.logging import register_secret
 from email_infrastructure.registrars.common import QuoteCache, Windows, money
+from email_infrastructure.registrars.namecheap_xml import NamecheapApiError, envelope, find_all, us_date
 from email_infrastructure.registrars.provider import (
     AccountDomain,
     InsufficientFundsError,
@@ -48,9 +46,6 @@ from email_infrastructure.registrars.provider import (
 
 DEFAULT_API_URL = "https://api.namecheap.com/xml.response"
 SANDBOX_API_URL = "https://api.sandbox.namecheap.com/xml.response"
-_DTD = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-#: credentials, API access or the IP allow-list (global-parameters page)
-_AUTH = {1010101, 1010102, 1011102, 1010105, 1011105, 1011150, 1017150, 1017105, 1017101, 1017103, 1016103}
 _NOT_OURS = {2019166, 2016166}
 #: unconfirmed numbers (reference §9): matched with the words as well
 _INSUFFICIENT, _NOT_AVAILABLE, _PRICE_MISMATCH, _PREMIUM_MISMATCH = 2528166, 3019166, 2515610, 2515623
@@ -69,29 +64,6 @@ _CONTACT_FIELDS = {
 _LIMIT_RETRIES = 2
 #: how long TLD prices are reused (users.getPricing asks callers to cache it)
 PRICE_TTL = 3600.0
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _find_all(root: ET.Element, name: str) -> list[ET.Element]:
-    return [e for e in root.iter() if _local(e.tag) == name]
-
-
-def _date(text: str | None) -> datetime | None:
-    try:
-        return datetime.strptime((text or "").strip(), "%m/%d/%Y").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-class NamecheapApiError(ProviderError):
-    """An `<Error Number>` answer."""
-
-    def __init__(self, message: str, number: int) -> None:
-        super().__init__(message, provider="namecheap", code=str(number))
-        self.number = number
 
 
 class NamecheapRegistrar:
@@ -149,27 +121,7 @@ class NamecheapRegistrar:
                     continue
                 raise
             break
-        text = response.text
-        if _DTD.search(text):
-            raise ProviderError(f"{command}: the answer declares a DTD or entities; refused", provider="namecheap")
-        try:
-            root = ET.fromstring(text)  # noqa: S314  # no DTD/entity gets here (refused above): nothing left to expand
-        except ET.ParseError:
-            raise ProviderError(f"{command}: the answer is not XML", provider="namecheap") from None
-        if root.get("Status", "").upper() != "OK":
-            errors = _find_all(root, "Error")
-            first = errors[0] if errors else None
-            number = int(first.get("Number", "0")) if first is not None and first.get("Number", "").isdigit() else 0
-            words = ((first.text or "") if first is not None else "no error given").strip()[:300]
-            message = f"{command}: error {number}: {words}"
-            if number in _AUTH:
-                hint = " (add this server's IPv4 to the API allow-list)" if number in (1011150, 1017150) else ""
-                raise ProviderAuthError(message + hint, provider="namecheap", code=str(number))
-            raise NamecheapApiError(message, number)
-        found = _find_all(root, "CommandResponse")
-        if not found:
-            raise ProviderError(f"{command}: the answer has no CommandResponse", provider="namecheap")
-        return found[0]
+        return envelope(command, response.text)
 
     async def _price(self, tld: str) -> tuple[Decimal, Decimal, Decimal]:
         """(register per year, renew per year, ICANN fee per year) for one TLD, kept an hour (docs ask to cache)."""
@@ -185,7 +137,7 @@ class NamecheapRegistrar:
                     "ProductName": tld,
                 }
                 result = await self._call("namecheap.users.getPricing", params)
-                rows = [p for p in _find_all(result, "Price") if p.get("Duration") == "1"]
+                rows = [p for p in find_all(result, "Price") if p.get("Duration") == "1"]
                 if not rows:
                     raise ProviderError(f"no {action.lower()} price for .{tld}", provider="namecheap")
                 row = rows[0]
@@ -203,7 +155,7 @@ class NamecheapRegistrar:
         todo = [d for d in domains if d not in out]
         for start in range(0, len(todo), 50):
             result = await self._call("namecheap.domains.check", {"DomainList": ",".join(todo[start : start + 50])})
-            for row in _find_all(result, "DomainCheckResult"):
+            for row in find_all(result, "DomainCheckResult"):
                 domain = row.get("Domain", "").lower()
                 premium = row.get("IsPremiumName", "false").lower() == "true"
                 note = row.get("Description", "") if row.get("ErrorNo", "0") != "0" else ""
@@ -271,7 +223,7 @@ class NamecheapRegistrar:
                 raise NotAvailableError(str(exc), provider="namecheap", code=exc.code) from None
             raise PurchaseRefusedError(str(exc), provider="namecheap", code=exc.code) from None
         self.quotes.forget(purchase.domain)
-        row = _find_all(result, "DomainCreateResult")
+        row = find_all(result, "DomainCreateResult")
         attrs = row[0].attrib if row else {}
         notes = ("Namecheap has no API to switch auto-renew: turn it on in the web UI",) if purchase.auto_renew else ()
         return Registration(
@@ -289,13 +241,13 @@ class NamecheapRegistrar:
             if exc.number in _NOT_OURS:
                 return None
             raise
-        guard = _find_all(result, "Whoisguard")
-        created = _find_all(result, "CreatedDate")
-        expires = _find_all(result, "ExpiredDate")
+        guard = find_all(result, "Whoisguard")
+        created = find_all(result, "CreatedDate")
+        expires = find_all(result, "ExpiredDate")
         return AccountDomain(
             domain=domain,
-            created=_date(created[0].text) if created else None,
-            expires=_date(expires[0].text) if expires else None,
+            created=us_date(created[0].text) if created else None,
+            expires=us_date(expires[0].text) if expires else None,
             privacy=guard[0].get("Enabled", "").lower() == "true" if guard else None,
         )
 
@@ -311,7 +263,7 @@ class NamecheapRegistrar:
             if exc.number != 2019166:
                 raise
             result = await self._call("namecheap.domains.getInfo", {"DomainName": domain})
-        return clean_ns([e.text or "" for e in _find_all(result, "Nameserver")])
+        return clean_ns([e.text or "" for e in find_all(result, "Nameserver")])
 
     async def set_nameservers(self, domain: str, nameservers: Sequence[str]) -> None:
         """`domains.dns.setCustom` (Namecheap's URL and email forwarding stop working)."""
@@ -321,7 +273,7 @@ class NamecheapRegistrar:
     async def balance(self) -> Decimal:
         """`users.getBalances` AvailableBalance."""
         result = await self._call("namecheap.users.getBalances")
-        rows = _find_all(result, "UserGetBalancesResult")
+        rows = find_all(result, "UserGetBalancesResult")
         return money(rows[0].get("AvailableBalance", "0") if rows else "0", provider="namecheap")
 
     async def aclose(self) -> None:
