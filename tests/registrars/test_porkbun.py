@@ -143,3 +143,24 @@ async def test_bad_keys_are_an_auth_error_without_the_secret(porkbun: FakePorkbu
         await client.balance()
     await client.aclose()
     assert "Invalid API key" in str(caught.value) and "sk1_wrong-secret-value" not in str(caught.value)
+
+
+async def test_without_the_newer_get_route_find_pages_the_list(
+    porkbun: FakePorkbun, pb: PorkbunRegistrar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.porkbun_wire import PorkbunError
+
+    route = porkbun._route
+
+    def older(method: str, path: str, *args: object) -> object:
+        if path.startswith("/domain/get/"):
+            raise PorkbunError(404, "Endpoint not found.", "ENDPOINT_NOT_FOUND")
+        return route(method, path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(porkbun, "_route", older)
+    porkbun.add_domain("mine-1.com")
+    found = await pb.find("mine-1.com")
+    assert found is not None and found.domain == "mine-1.com"
+    # "not ours" comes from the list, never from the missing route's 404
+    assert await pb.find("elsewhere-1.com") is None
+    assert len(porkbun.calls("domain/listAll")) == 2

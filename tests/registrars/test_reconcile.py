@@ -229,3 +229,5 @@ async def test_namecheap_purchases_sit_beside_porkbuns(
     assert applied.plan.purchases is not None and applied.plan.purchases.total == Decimal("11.08") + Decimal("30.16")
     assert [c.amount for c in namecheap.charges] == ["30.1600"]
     assert namecheap.nameservers("coldmail-3.com") == NS
+    step = next(s for s in applied.plan.graph.steps if s.key == "registrar.domain:coldmail-3.com")
+    assert any("no API to switch auto-renew" in n for n in step.notes)

@@ -115,6 +115,10 @@ class RegistrarDomainStep(Step):
         if plan.error:
             return plan
         plan.notes += [quote.note] if quote.note else []
+        if wanted.auto_renew and not registrar.sets_auto_renew:
+            plan.notes.append(
+                f"{registrar.type} has no API to switch auto-renew: turn it on in its web UI after buying"
+            )
         new = {
             "registrar": d.registrar,
             "price": str(quote.price),

@@ -70,6 +70,7 @@ class NamecheapRegistrar:
     """One Namecheap account (`providers.registrars.<name>` of type namecheap)."""
 
     type: ClassVar[str] = "namecheap"
+    sets_auto_renew: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -63,6 +63,8 @@ _REFUSED = {
     "IP_NOT_ALLOWED",
     "DOMAIN_NOT_ALLOWED",
 }
+#: `listAll` pages hold 1000 domains; a shorter page is the last
+_PAGE = 1000
 #: how often a "limit used" answer is waited out before the call fails
 _LIMIT_RETRIES = 3
 
@@ -114,6 +116,7 @@ class PorkbunRegistrar:
     """One Porkbun account (`providers.registrars.<name>` of type porkbun)."""
 
     type: ClassVar[str] = "porkbun"
+    sets_auto_renew: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -239,12 +242,32 @@ class PorkbunRegistrar:
         return Registration(purchase.domain, charged, str(data.get("orderId", "")), tuple(notes))
 
     async def find(self, domain: str) -> AccountDomain | None:
-        """`domain/get` (DOMAIN_NOT_FOUND: not ours)."""
+        """`domain/get` (DOMAIN_NOT_FOUND: not ours); where that newer route is missing, `listAll` pages.
+
+        Only the registrar's explicit "not in this account" counts as absent: a purchase follows an absence,
+        so a 404 of an unknown route must never be read as one.
+        """
         try:
             data = await self._call(f"/domain/get/{domain}")
-        except ProviderNotFoundError:
-            return None
-        raw = data.get("domain") or {}
+        except ProviderNotFoundError as exc:
+            if exc.code == "DOMAIN_NOT_FOUND":
+                return None
+            return await self._find_listed(domain)
+        return self._account_domain(domain, data.get("domain") or {})
+
+    async def _find_listed(self, domain: str) -> AccountDomain | None:
+        start = 0
+        while True:
+            rows = (await self._call("/domain/listAll", {"start": str(start)})).get("domains") or []
+            for row in rows:
+                if str(row.get("domain", "")).lower() == domain:
+                    return self._account_domain(domain, row)
+            if len(rows) < _PAGE:
+                return None
+            start += len(rows)
+
+    @staticmethod
+    def _account_domain(domain: str, raw: dict[str, Any]) -> AccountDomain:
         return AccountDomain(
             domain=domain,
             created=_when(raw.get("createDate")),

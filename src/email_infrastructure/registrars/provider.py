@@ -116,6 +116,8 @@ class Registrar(Protocol):
 
     #: the inventory's `type:` (porkbun, namecheap)
     type: ClassVar[str]
+    #: False where no API switches auto-renew (Namecheap): the plan says to do it by hand
+    sets_auto_renew: ClassVar[bool]
     #: the inventory's name of this account (`providers.registrars.<name>`)
     name: str
 
