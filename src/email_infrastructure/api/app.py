@@ -33,6 +33,7 @@ from email_infrastructure.api.routers import (
     monitoring,
     plans,
     records,
+    registrars,
     sequencers,
     status,
     workspaces,
@@ -64,6 +65,7 @@ WORKSPACE_ROUTERS = (
     events,
     dmarc,
     sequencers,
+    registrars,
 )
 #: where /docs loads Swagger UI's script, stylesheet and icon from: fastapi-offline's copy, not a CDN
 DOCS_ASSETS = "/docs/static"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -46,6 +47,35 @@ DeadlineOption = Annotated[
 PruneOption = Annotated[
     bool,
     typer.Option("--prune", help="Also remove from the mail server what the desired state no longer has."),
+]
+BuyOption = Annotated[
+    bool,
+    typer.Option(
+        "--buy",
+        help="Buy the domains the plan would buy (all of them, or none when one is over its max_price or the "
+        "total over the budget). Without it nothing is ever bought.",
+    ),
+]
+
+
+def _money(value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise typer.BadParameter(f"{value!r} is not an amount (e.g. 50 or 49.99)") from None
+    if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise typer.BadParameter(f"{value!r}: a budget is a positive amount with at most 2 decimals")
+    return amount
+
+
+BudgetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--budget",
+        help="The most this run may spend on domain purchases, in USD (default: defaults.register_budget).",
+    ),
 ]
 ForceOption = Annotated[
     bool,
@@ -138,7 +168,7 @@ class _Lines:
             self.pending.clear()
 
 
-_RANK = {"vps": 0, "dkim": 1, "mail": 2}
+_RANK = {"registrars": -1, "vps": 0, "dkim": 1, "mail": 2}
 
 
 def _import_notes(result: Plan, line: Callable[[str], None]) -> None:
@@ -190,7 +220,7 @@ def show_plan(result: Plan) -> None:
             line(f"[bold]{escape(step.key)}[/]: [red]error:[/] {escape(step.error)}")
         for step_change in step.changes:
             resource = escape(step_change.resource)
-            later = "" if step_change.action == "delete" else " (known after apply)"
+            later = "" if step_change.action == "delete" or step.component == "registrars" else " (known after apply)"
             line(f"[bold]{escape(step.key)}[/]: {_SIGN[step_change.action]} {resource}{later}")
         for note in step.notes:
             line(f"[bold]{escape(step.key)}[/]: [dim]note: {escape(note)}[/]")
@@ -200,6 +230,11 @@ def show_plan(result: Plan) -> None:
         line(f"[yellow]needs --force:[/] {escape(reason)}")
     s = result.summary()
     line(f"plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete")
+    bought = result.purchases
+    if bought is not None and bought.purchases:
+        cap = f" (budget {bought.budget} USD)" if bought.budget is not None else ""
+        verdict = "within every cap" if bought.allowed else bought.reason
+        line(f"purchases: {len(bought.purchases)} domain(s), total {bought.total} USD{cap}: {escape(verdict)}")
     line.flush()
     # On its own line, never wrapped: scripts and people copy it into `apply --checksum`.
     sys.stdout.flush()
@@ -213,6 +248,7 @@ def plan(
     as_json: JsonOption = False,
     force: Annotated[bool, typer.Option("--force", help="Preview taking over another owner's domains.")] = False,
     prune: PruneOption = False,
+    budget: BudgetOption = None,
     deadline: DeadlineOption = None,
     detailed_exitcode: Annotated[
         bool,
@@ -232,6 +268,7 @@ def plan(
     """
     from email_infrastructure.services.plans import plan as plan_service
 
+    cap = _money(budget)
     with bulk_allocation():  # the plan's objects all live until printed
         loaded = source(file, quiet=as_json)
 
@@ -241,7 +278,13 @@ def plan(
                 progress = _progress(2)
                 if progress is None:
                     return await plan_service(
-                        app, source=loaded, only=domains or (), force=force, deadline=deadline, prune=prune
+                        app,
+                        source=loaded,
+                        only=domains or (),
+                        force=force,
+                        deadline=deadline,
+                        prune=prune,
+                        budget=cap,
                     )
                 with progress:
                     task = progress.add_task("planning", total=None)
@@ -252,6 +295,7 @@ def plan(
                         force=force,
                         deadline=deadline,
                         prune=prune,
+                        budget=cap,
                         progress=lambda _k: progress.advance(task),
                     )
 
@@ -292,6 +336,8 @@ def apply(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     force: ForceOption = False,
     prune: PruneOption = False,
+    buy: BuyOption = False,
+    budget: BudgetOption = None,
     checksum: Annotated[
         str | None,
         typer.Option("--checksum", help="Apply only if the plan still has this checksum (with or without sha256:)."),
@@ -311,6 +357,7 @@ def apply(
     from email_infrastructure.services.plans import apply as apply_service
     from email_infrastructure.services.plans import plan as plan_service
 
+    cap = _money(budget)
     loaded = source(file, quiet=as_json)
     only = domains or ()
     if not yes and checksum is None:
@@ -320,7 +367,7 @@ def apply(
         async def preview() -> Plan:
             async with application() as app:
                 note_state(app)
-                return await plan_service(app, source=loaded, only=only, force=force, prune=prune)
+                return await plan_service(app, source=loaded, only=only, force=force, prune=prune, budget=cap, buy=buy)
 
         shown = run(preview())
         show_plan(shown)
@@ -344,6 +391,8 @@ def apply(
                     lock_timeout=lock_timeout,
                     deadline=deadline,
                     prune=prune,
+                    buy=buy,
+                    budget=cap,
                     progress=advance,
                 )
 

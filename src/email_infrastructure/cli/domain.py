@@ -1,7 +1,9 @@
-"""`email-infra domain add|list|show|remove`: edit the desired state without a file."""
+"""`email-infra domain add|list|show|remove`: edit the desired state without a file; `domain check`:
+availability and price at a registrar (buys nothing: buying is `apply --buy`)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -11,11 +13,13 @@ from rich.table import Table
 from email_infrastructure.cli.common import (
     AllWorkspacesOption,
     JsonOption,
+    SourceOption,
     call,
     call_each,
     console,
     print_json,
     print_key_table,
+    source,
 )
 
 if TYPE_CHECKING:
@@ -151,3 +155,46 @@ def remove(
         print_json({"removed": view.to_json()})
     else:
         console.print(f"removed {view.name} from the desired state; `email-infra plan` shows what apply deletes")
+
+
+class Format(StrEnum):
+    """Output formats of `domain check`."""
+
+    table = "table"
+    json = "json"
+
+
+@app.command("check")
+def check(
+    names: Annotated[list[str], typer.Argument(help="Domains to price (at most 50).")],
+    registrar: Annotated[
+        str | None, typer.Option("--registrar", "-r", help="Its name under providers.registrars (default: defaults')")
+    ] = None,
+    file: SourceOption = None,
+    output: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+) -> None:
+    """Availability and price of each name for a year; buys nothing (buying is `apply --buy`).
+
+    Premium names are shown with their price but are never bought automatically.
+    """
+    from email_infrastructure.services.registrar_quotes import check_domains
+
+    loaded = source(file, quiet=output is Format.json)
+    inventory = loaded.inventory if loaded is not None else None
+    view = call(lambda app: check_domains(app, names, registrar=registrar, inventory=inventory))
+    if output is Format.json:
+        print_json(view.to_json())
+        return
+    table = Table("domain", "available", "price", "term", "renewal", "note", title=f"{view.registrar} ({view.type})")
+    table.columns[-1].overflow = "fold"
+    for q in view.quotes:
+        note = "premium: never bought automatically" if q.premium else q.note
+        table.add_row(
+            q.domain,
+            "[green]yes[/]" if q.available else "[red]no[/]",
+            f"{q.price} {q.currency}" if q.price is not None else "-",
+            f"{q.years} y",
+            f"{q.renewal} {q.currency}" if q.renewal is not None else "-",
+            escape(note),
+        )
+    console.print(table)

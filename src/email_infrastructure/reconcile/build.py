@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from email_infrastructure.core.errors import EmailInfraError, UserError
@@ -20,12 +21,15 @@ from email_infrastructure.mailcow.registry import build_backend
 from email_infrastructure.reconcile.context import ReconcileContext
 from email_infrastructure.reconcile.dkim_step import DkimKeyStep
 from email_infrastructure.reconcile.dns_step import DnsZoneStep
-from email_infrastructure.reconcile.graph import Graph, Step
+from email_infrastructure.reconcile.graph import Graph, GraphPlan, Step
 from email_infrastructure.reconcile.mail import mail_steps
 from email_infrastructure.reconcile.mail.mailbox_ops import vault_keys
 from email_infrastructure.reconcile.mail.removal import removal_steps
+from email_infrastructure.reconcile.purchases import PurchaseRun, review
+from email_infrastructure.reconcile.registrar_graph import registrar_facts, registrar_steps
 from email_infrastructure.reconcile.sequencers import sequencer_steps
 from email_infrastructure.reconcile.servers import server_facts, server_removals, vps_steps
+from email_infrastructure.registrars.provider import Registrar
 from email_infrastructure.sequencers.provider import SequencerProvider
 from email_infrastructure.vps.provider import VpsProvider
 
@@ -40,9 +44,16 @@ class Reconciler:
     mail: dict[str, MailBackend] = field(default_factory=dict)
     vps: dict[str, VpsProvider] = field(default_factory=dict)
     sequencers: dict[str, SequencerProvider] = field(default_factory=dict)
+    registrars: dict[str, Registrar] = field(default_factory=dict)
+    #: the run's purchase switch, caps and (after `review`) verdict
+    purchases: PurchaseRun = field(default_factory=PurchaseRun)
+
+    async def review(self, plan: GraphPlan) -> None:
+        """Decide on the whole purchase set of `plan` before anything is applied (reconcile/purchases.py)."""
+        await review(plan, self.purchases, self.registrars)
 
     async def close(self) -> None:
-        """Close every provider and mail backend."""
+        """Close every provider, mail backend and registrar."""
         for provider in self.providers.values():
             await provider.close()
         for backend in self.mail.values():
@@ -51,6 +62,8 @@ class Reconciler:
             await vps.aclose()
         for sequencer in self.sequencers.values():
             await sequencer.aclose()
+        for registrar in self.registrars.values():
+            await registrar.aclose()
 
 
 async def build(
@@ -64,15 +77,19 @@ async def build(
     prune: bool = False,
     nameservers: Sequence[str] = (),
     kinds: Iterable[str] = (),
+    registrars: Mapping[str, Registrar] | None = None,
+    buy: bool = False,
+    budget: Decimal | None = None,
 ) -> Reconciler:
     """Steps per domain (DKIM key → DNS zone), plus the zones where we still own records that
     no domain wants any more (their records are planned as deletions), plus the mail domains we
     created that no domain wants any more (removed only with `prune`, else noted). `only` limits
     the graph to some domains, `kinds` to some step kinds (`sequencer.accounts`, or
     `sequencer.accounts@S` for one sequencer's: what `sequencer sync` runs; their dependencies on
-    other kinds are dropped). Servers a VPS provider creates come first:
-    their addresses feed DNS and mail (`known after apply` until they exist); `nameservers` resolve
-    their A records before reverse DNS is set."""
+    other kinds are dropped). Servers a VPS provider creates come first: their addresses feed DNS
+    and mail (`known after apply` until they exist); `nameservers` resolve their A records before
+    reverse DNS is set. A domain with a `registrar` gets the registrar steps first; with `buy` (and
+    within `budget`, else the inventory's `register_budget`) its purchase is made."""
     kinds = set(kinds)
     kind_names = {k.partition("@")[0] for k in kinds}
     domains = inventory.resolved_domains()
@@ -83,6 +100,9 @@ async def build(
         for name, spec in inventory.providers.dns.items():
             built[name] = build_provider(name, spec, ctx.data_dir, limiters=ctx.rate_limiters)
     reconciler = Reconciler(Graph([], concurrency=concurrency), built)
+    reconciler.purchases = PurchaseRun(
+        buy=buy, budget=budget if budget is not None else inventory.defaults.register_budget
+    )
     try:
         used = {d.server.name for d in domains if d.server is not None and (not wanted or d.name in wanted)}
         facts = (
@@ -108,6 +128,14 @@ async def build(
             [dkim_key(d.name, d.dkim_selector) for d in domains if d not in mailed]
             + vault_keys(mailed)
             + sorted(set(api_keys))
+        )
+        # a run of other kinds alone (a sequencer sync) asks no registrar
+        at_registrar = (
+            await registrar_facts(
+                inventory, [d for d in domains if not wanted or d.name in wanted], registrars, reconciler.registrars
+            )
+            if not kinds or any(k.startswith("registrar.") for k in kind_names)
+            else {}
         )
         steps: list[Step] = []
         steps += vps_steps(ctx, facts, zones, nameservers)
@@ -139,7 +167,8 @@ async def build(
                 dns_step = DnsZoneStep(
                     ctx, zone, provider, domain=domain, dkim_step=dkim_step.key, server_steps=waits, rebuild=rebuild
                 )
-                steps += [domain_step, dkim_step, dns_step, mailboxes_step]
+                own: list[Step] = [domain_step, dkim_step, dns_step, mailboxes_step]
+                steps += registrar_steps(ctx, at_registrar.get(domain.name), reconciler.purchases, own, provider)
                 continue
             # said on the domain's one mail-side step, whether or not it has changes
             unmailed = no_mail_backend(domain)
@@ -149,12 +178,13 @@ async def build(
                 keys.get(dkim_key(domain.name, domain.dkim_selector)),
                 notes=[unmailed] if unmailed else [],
             )
-            steps += [
+            own = [
                 dkim,
                 DnsZoneStep(
                     ctx, zone, provider, domain=domain, dkim_step=dkim.key, server_steps=waits, rebuild=rebuild
                 ),
             ]
+            steps += registrar_steps(ctx, at_registrar.get(domain.name), reconciler.purchases, own, provider)
         desired_places = {(z.provider, z.zone) for z in zones.values()}
         for provider_name, zone_name in sorted(await ctx.owned_zones()):
             if (provider_name, zone_name) in desired_places or (wanted and zone_name not in wanted):

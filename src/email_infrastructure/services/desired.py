@@ -60,7 +60,7 @@ class Snapshot:
 
     def inventory(self) -> Inventory:
         """The desired state as an Inventory, the shape every component reads."""
-        providers: dict[str, dict[str, Any]] = {"dns": {}, "mail": {}, "vps": {}, "sequencers": {}}
+        providers: dict[str, dict[str, Any]] = {"dns": {}, "mail": {}, "vps": {}, "sequencers": {}, "registrars": {}}
         for (kind, name), item in sorted(self.providers.items()):
             providers.setdefault(kind, {})[name] = item.value
         domains = []
@@ -119,7 +119,7 @@ def explicit_domain(inventory: Inventory, domain: DomainSpec) -> dict[str, Any]:
 def from_inventory(inventory: Inventory, owner: str) -> Snapshot:
     """What importing `inventory` declares, every item owned by `owner`."""
     snap = Snapshot()
-    for kind in ("dns", "mail", "vps", "sequencers"):
+    for kind in ("dns", "mail", "vps", "sequencers", "registrars"):
         for name, spec in getattr(inventory.providers, kind).items():
             snap.providers[(kind, name)] = Owned(spec.model_dump(mode="json"), owner)
     for server in inventory.servers:

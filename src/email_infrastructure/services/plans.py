@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from email_infrastructure.core.errors import NotFoundError, UserError
@@ -18,6 +19,7 @@ from email_infrastructure.core.pending import mask_pending
 from email_infrastructure.dns.plan import ZonePlan
 from email_infrastructure.reconcile.build import Reconciler, build
 from email_infrastructure.reconcile.graph import PLAN_FORMAT_VERSION, GraphPlan, Progress, StepOutcome, StepPlan
+from email_infrastructure.reconcile.purchases import PurchaseRun
 from email_infrastructure.services import events
 from email_infrastructure.services.app import App
 from email_infrastructure.services.context import AppContext
@@ -45,6 +47,8 @@ class Plan:
     graph: GraphPlan
     state: str
     imported: ImportResult | None = None
+    #: the domains to buy, their total and whether this run may buy them (None: no registrar step)
+    purchases: PurchaseRun | None = None
 
     @property
     def zones(self) -> list[ZonePlan]:
@@ -85,6 +89,8 @@ class Plan:
         yield "steps", (s.to_json() for s in self.graph.ordered)
         yield "zones", (mask_pending(z.to_json()) for z in sorted(self.zones, key=lambda z: z.zone))
         yield "unsafe", self.unsafe
+        if self.purchases is not None:
+            yield "purchases", self.purchases.to_json()
 
     def to_json(self) -> dict[str, Any]:
         """The documented plan schema (docs/plan-format.md, format 2)."""
@@ -171,19 +177,31 @@ async def _plan(
     prune: bool = False,
     edited: Inventory | None = None,
     kinds: Iterable[str] = (),
+    buy: bool = False,
+    budget: Decimal | None = None,
 ) -> tuple[Plan, Reconciler]:
     inventory, imported = await _desired(app, source, force, edited)
     # the inventory's nameservers, else the settings' (else the system's): reverse DNS waits on them
     nameservers = inventory.monitoring.nameservers or app.settings.nameservers
     reconciler = await build(
-        AppContext(app), inventory, only=only, deadline=deadline, prune=prune, nameservers=nameservers, kinds=kinds
+        AppContext(app),
+        inventory,
+        only=only,
+        deadline=deadline,
+        prune=prune,
+        nameservers=nameservers,
+        kinds=kinds,
+        buy=buy,
+        budget=budget,
     )
     try:
         graph = await reconciler.graph.plan(progress)
+        await reconciler.review(graph)  # the whole purchase set is judged before any step is applied
     except BaseException:
         await reconciler.close()
         raise
-    return Plan(graph, app.state_location, imported), reconciler
+    purchases = reconciler.purchases if reconciler.registrars else None
+    return Plan(graph, app.state_location, imported, purchases), reconciler
 
 
 async def plan(
@@ -197,6 +215,8 @@ async def plan(
     prune: bool = False,
     inventory: Inventory | None = None,
     kinds: Iterable[str] = (),
+    budget: Decimal | None = None,
+    buy: bool = False,
 ) -> Plan:
     """What apply would change; never writes (not to providers, not to the database, not keys).
 
@@ -204,11 +224,15 @@ async def plan(
     reconciling would do; with `inventory`, that desired state (an edit previewed in memory, with
     `only` its domain). Only with `prune` does the plan remove what the desired state no longer
     has from the mail servers (without it that is noted). `kinds` limits it to some step kinds
-    (`sequencer.accounts` for `sequencer sync`).
+    (`sequencer.accounts` for `sequencer sync`). `budget` replaces the inventory's
+    `register_budget` in the purchases' verdict; `buy` makes the verdict the one `apply --buy` would
+    reach (balances read too). A plan never buys.
     """
     # a file naming a workspace that does not exist yet plans against an empty one (apply creates it)
     with correlation(), acting_in(replace(current(app.settings.workspace), missing_ok=source is not None)):
-        result, reconciler = await _plan(app, source, only, force, progress, deadline, prune, inventory, kinds)
+        result, reconciler = await _plan(
+            app, source, only, force, progress, deadline, prune, inventory, kinds, buy=buy, budget=budget
+        )
         await reconciler.close()
     return result
 
@@ -225,10 +249,14 @@ async def apply(
     deadline: float | None = None,
     prune: bool = False,
     kinds: Iterable[str] = (),
+    buy: bool = False,
+    budget: Decimal | None = None,
 ) -> ApplyResult:
     """Import `source` (if any), plan, check the guard rails, apply step by step; one process at a time.
 
     A failed step never stops the others, only the steps that depend on it. `prune` as for `plan`.
+    Domains are bought only with `buy`, and only if the whole purchase set is within its caps
+    (`max_price` per domain, `budget` or the inventory's `register_budget` for the run).
     """
     started = asyncio.get_running_loop().time()
     if source is not None:
@@ -236,7 +264,9 @@ async def apply(
     db = await app.database()
     async with database_lock(db.engine, APPLY_LOCK, holder_description("email-infra apply"), lock_timeout):
         with correlation() as run_id:
-            planned, reconciler = await _plan(app, source, only, force, None, deadline, prune, kinds=kinds)
+            planned, reconciler = await _plan(
+                app, source, only, force, None, deadline, prune, kinds=kinds, buy=buy, budget=budget
+            )
             try:
                 if checksum is not None and normalise_checksum(checksum) != planned.checksum:
                     raise UserError(
@@ -357,14 +387,21 @@ async def get_stored_plan(app: App, plan_id: str) -> StoredPlan:
 
 
 async def apply_stored_plan(
-    app: App, *, plan: str, checksum: str | None = None, progress: Progress | None = None, resumed: bool = False
+    app: App,
+    *,
+    plan: str,
+    checksum: str | None = None,
+    progress: Progress | None = None,
+    resumed: bool = False,
+    buy: bool = False,
 ) -> ApplyResult:
     """Apply a stored plan: re-plan, refuse if the checksum moved since it was shown, apply.
 
     `plan` is the stored plan's id and `checksum` the one shown (the stored plan's by default).
     A run taking over a dead worker's apply (`resumed`) finds part of the plan applied, so the
     checksum no longer matches: it re-plans what is left and converges (the guard was passed
-    when the apply first started). Failed steps raise JobFailed with the result.
+    when the apply first started). `buy` (an admin's request) lets it buy domains within the caps.
+    Failed steps raise JobFailed with the result.
     """
     stored = await get_stored_plan(app, plan)
     expected = None if resumed else (checksum or stored.checksum)
@@ -376,6 +413,7 @@ async def apply_stored_plan(
         prune=stored.prune,
         force=stored.force,
         kinds=stored.kinds,
+        buy=buy,
     )
     if result.failed:
         keys = [o.key for o in result.failed]
@@ -383,9 +421,14 @@ async def apply_stored_plan(
     return result
 
 
-async def submit_apply(app: App, queue: TaskQueue, plan_id: str, *, key_name: str) -> JobView:
-    """Start applying a stored plan as a job (poll it by id); the same plan submitted again is the same job."""
+async def submit_apply(app: App, queue: TaskQueue, plan_id: str, *, key_name: str, buy: bool = False) -> JobView:
+    """Start applying a stored plan as a job (poll it by id); the same plan submitted again is the same job.
+
+    `buy` (the API's admin-only route) lets the apply buy the plan's domains within the caps."""
     stored = await get_stored_plan(app, plan_id)
-    params = {"plan": plan_id, "checksum": stored.checksum}
-    job, _created = await submit(app, queue, "apply", params, key_name=key_name, job_key=f"apply:{plan_id}")
+    params: dict[str, Any] = {"plan": plan_id, "checksum": stored.checksum}
+    if buy:
+        params["buy"] = True
+    job_key = f"apply:{plan_id}" + (":buy" if buy else "")
+    job, _created = await submit(app, queue, "apply", params, key_name=key_name, job_key=job_key)
     return job

@@ -272,7 +272,9 @@ def _reference_problems(data: dict[str, Any], pos: _Positions, where: str) -> li
             bad(path, f"{what} {name!r} is not declared{_hint(name, known)}")
 
     providers = _mapping(data.get("providers"))
-    dns, mail, vps, sequencers = (list(_mapping(providers.get(k))) for k in ("dns", "mail", "vps", "sequencers"))
+    dns, mail, vps, sequencers, registrars = (
+        list(_mapping(providers.get(k))) for k in ("dns", "mail", "vps", "sequencers", "registrars")
+    )
 
     def uses(path: Path_, value: Any) -> None:
         """A `sequencers:` list: each name declared, none twice."""
@@ -295,6 +297,7 @@ def _reference_problems(data: dict[str, Any], pos: _Positions, where: str) -> li
     ref(("defaults", "dns_provider"), defaults.get("dns_provider"), dns, "DNS provider")
     ref(("defaults", "server"), defaults.get("server"), servers, "server")
     uses(("defaults", "sequencers"), defaults.get("sequencers"))
+    ref(("defaults", "registrar"), defaults.get("registrar"), registrars, "registrar")
 
     seen: dict[str, int] = {}
     for i, domain in _items(data.get("domains")):
@@ -309,6 +312,10 @@ def _reference_problems(data: dict[str, Any], pos: _Positions, where: str) -> li
         ref(("domains", i, "dns_provider"), domain.get("dns_provider"), dns, "DNS provider")
         ref(("domains", i, "server"), domain.get("server"), servers, "server")
         uses(("domains", i, "sequencers"), domain.get("sequencers"))
+        ref(("domains", i, "registrar"), domain.get("registrar"), registrars, "registrar")
+        buys = next((d[k] for d in (domain, defaults) for k in ("register", "registration") if d.get(k)), None)
+        if buys is not None and domain.get("registrar", defaults.get("registrar")) is None:
+            bad(("domains", i, "register"), "register: needs a registrar (set registrar here or in defaults)")
         if "name" in domain and domain.get("dns_provider", defaults.get("dns_provider")) is None:
             bad(("domains", i, "name"), "no DNS provider: set dns_provider here or in defaults")
         locals_seen: set[str] = set()
@@ -350,7 +357,7 @@ def _forwarding_problems(inv: Inventory, data: dict[str, Any], pos: _Positions, 
 
 def _provider_problems(inv: Inventory, schemas: ProviderSchemas, pos: _Positions, where: str) -> list[str]:
     problems: list[str] = []
-    for kind in ("dns", "mail", "vps", "sequencers"):
+    for kind in ("dns", "mail", "vps", "sequencers", "registrars"):
         known = sorted(t for k, t in schemas if k == kind)
         for name, spec in getattr(inv.providers, kind).items():
             base: Path_ = ("providers", kind, name)

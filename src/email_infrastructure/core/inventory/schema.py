@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Annotated, Any, Literal
 
@@ -107,6 +108,8 @@ class ProvidersSpec(_Model):
     vps: dict[str, ProviderSpec] = Field(default_factory=dict)
     #: sending platforms mailboxes are pushed to (Instantly, Smartlead, EmailBison, ReachInbox)
     sequencers: dict[str, ProviderSpec] = Field(default_factory=dict)
+    #: registrar accounts domains are bought at and delegated from (Porkbun, Namecheap)
+    registrars: dict[str, ProviderSpec] = Field(default_factory=dict)
 
 
 class ServerSpec(_Model):
@@ -203,6 +206,21 @@ class SequencerUseSpec(_Model):
         return {"name": data} if isinstance(data, str) else data
 
 
+#: money in the registrar's currency (USD): at most 2 decimals, never float arithmetic
+Money = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
+
+
+class RegisterSpec(_Model):
+    """Buy the domain at its `registrar` (only `apply --buy` spends money, within `max_price` and the budget)."""
+
+    years: int = Field(default=1, ge=1, le=10)
+    auto_renew: bool = True
+    #: WHOIS privacy (free at Porkbun and Namecheap)
+    privacy: bool = True
+    #: the most this one domain may cost for its first term; absent: only the run's budget caps it
+    max_price: Money | None = None
+
+
 class MailboxSpec(_Model):
     """A persona whose mailbox is created on the domain."""
 
@@ -274,6 +292,11 @@ class _DomainOptions(_Model):
     sequencers: list[SequencerUseSpec] | None = None
     #: a catch-all and forwarding addresses on the mail server (a domain's block replaces the defaults')
     forwarding: ForwardingSpec | None = None
+    #: the registrar account the domain is (or is to be) registered at (`providers.registrars`)
+    registrar: str | None = None
+    #: `register:` in a file: buy it there; absent: registered already (nameservers set and watched only).
+    #: Named `registration` in Python (pydantic's models have a `register` of their own); both names load.
+    registration: RegisterSpec | None = Field(default=None, validation_alias=AliasChoices("register", "registration"))
 
 
 #: the options a domain inherits from `defaults`
@@ -284,6 +307,8 @@ class DefaultsSpec(_DomainOptions):
     """Fleet-wide defaults."""
 
     mailboxes_per_domain: int = Field(default=3, ge=0, le=50)
+    #: the most one `apply --buy` may spend on all its purchases together (`--budget` overrides)
+    register_budget: Money | None = None
 
 
 class DomainSpec(_DomainOptions):
@@ -366,6 +391,8 @@ class ResolvedDomain(_Model):
     #: mailboxes to generate when `mailboxes` is empty
     mailbox_count: int = 3
     forwarding: ForwardingSpec = Field(default_factory=ForwardingSpec)
+    registrar: str | None = None
+    registration: RegisterSpec | None = None
 
 
 class Inventory(_Model):
@@ -439,6 +466,8 @@ class Inventory(_Model):
             mailbox_count=d.mailbox_count if d.mailbox_count is not None else base.mailboxes_per_domain,
             sequencers=pick("sequencers", []),
             forwarding=pick("forwarding", ForwardingSpec()),
+            registrar=pick("registrar", None),
+            registration=pick("registration", None),
         )
 
     def resolved_domains(self) -> list[ResolvedDomain]:

@@ -92,6 +92,10 @@ class DnsProvider(ABC, Generic[S]):
             f"server must answer with a redirect to {desired.redirect}"
         ]
 
+    async def nameservers(self, zone: str) -> list[str]:
+        """The nameservers the parent should delegate `zone` to."""
+        return list(getattr(self.settings, "nameservers", []))
+
     async def health(self) -> Health:
         """Reachable and authorised?"""
         try:
