@@ -25,6 +25,9 @@ FAMILIES: dict[str, frozenset[str]] = {
     "tls": frozenset({"tls"}),
     # not an audit check: the monitor runs `services.mailbox_check` for it (stored mailboxes only)
     "mailbox": frozenset({"mailbox"}),
+    # not audit checks either: RDAP and the parent's delegation (services/registration_checks.py)
+    "registration": frozenset({"registration", "expiry"}),
+    "delegation": frozenset({"delegation"}),
 }
 #: other names of a family: `blocklist` is the word of the README and the docs
 FAMILY_ALIASES = {"blocklist": "blacklist"}

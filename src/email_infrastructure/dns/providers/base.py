@@ -66,6 +66,10 @@ class DnsProvider(ABC, Generic[S]):
     async def apply_changes(self, zone: str, changes: list[Change]) -> None:
         """Apply deletes, creates and updates, creating the zone when needed and allowed."""
 
+    async def nameservers(self, zone: str) -> list[str]:
+        """The nameservers the parent should delegate `zone` to."""
+        return list(getattr(self.settings, "nameservers", []))
+
     async def prefetch(self, zones: list[str]) -> None:
         """Warm caches before many zones are read (e.g. resolve zone ids in bulk)."""
 

@@ -96,7 +96,7 @@ class ZonefileProvider(DnsProvider[ZonefileSettings]):
                 current[change.new.key] = change.new
         self.write(zone, sorted(current.values()))
 
-    def nameservers(self) -> list[str]:
+    def apex_nameservers(self) -> list[str]:
         """The apex NS hosts, absolute; ProviderError for one that is not a host name."""
         try:
             hosts = [normalise_domain(ns) + "." for ns in self.settings.nameservers]
@@ -108,7 +108,7 @@ class ZonefileProvider(DnsProvider[ZonefileSettings]):
 
     def render_body(self, zone: str, records: list[Record]) -> str:
         """Everything after the SOA serial: deterministic for the same records."""
-        lines = [f"@\t3600\tIN\tNS\t{ns}" for ns in self.nameservers()]
+        lines = [f"@\t3600\tIN\tNS\t{ns}" for ns in self.apex_nameservers()]
         for record in records:
             try:
                 owner = _owner(record, zone)
@@ -138,7 +138,7 @@ class ZonefileProvider(DnsProvider[ZonefileSettings]):
                 f"{today} (and its secondaries, RFC 1982) before the next apply",
                 provider=self.name,
             )
-        primary = self.nameservers()[0]
+        primary = self.apex_nameservers()[0]
         try:
             rname = soa_mailbox(self.settings.hostmaster, zone)
         except ValueError as exc:
