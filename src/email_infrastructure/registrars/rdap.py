@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from email_infrastructure.core.errors import ConfigError
 from email_infrastructure.core.names import normalise_domain
 from email_infrastructure.registrars.rdap_model import (
     Lookup,
@@ -115,7 +117,12 @@ class RdapClient:
     follow_registrar: bool = True
 
     def __post_init__(self) -> None:
-        verify: Any = self.ca_file if self.ca_file else True
+        verify: ssl.SSLContext | bool = True
+        if self.ca_file:
+            try:
+                verify = ssl.create_default_context(cafile=self.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"{CA_ENV}: {self.ca_file} is not a readable CA bundle ({exc})") from None
         self._http = httpx.AsyncClient(
             timeout=self.timeout,
             verify=verify,
