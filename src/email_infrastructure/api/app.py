@@ -35,6 +35,7 @@ from email_infrastructure.api.routers import (
     records,
     sequencers,
     status,
+    whois,
     workspaces,
 )
 from email_infrastructure.api.schemas import ERROR_RESPONSES
@@ -61,6 +62,7 @@ WORKSPACE_ROUTERS = (
     jobs,
     monitoring,
     audit,
+    whois,
     events,
     dmarc,
     sequencers,

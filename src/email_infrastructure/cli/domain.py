@@ -126,3 +126,13 @@ def remove(
         print_json({"removed": view.to_json()})
     else:
         console.print(f"removed {view.name} from the desired state; `email-infra plan` shows what apply deletes")
+
+
+def _register_whois() -> None:
+    # its own module (cli/domain_whois.py): RDAP is not the desired state's, and the group's other files merge apart
+    from email_infrastructure.cli.domain_whois import whois
+
+    app.command("whois")(whois)
+
+
+_register_whois()
