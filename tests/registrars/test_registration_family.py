@@ -20,6 +20,7 @@ from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.services.history import check_history
 from email_infrastructure.services.monitoring import MonitorRequest, MonitorService, check_states
 from email_infrastructure.services.registration_checks import DomainCheckOptions
+from email_infrastructure.services.status import status
 from tests.fakes.http_server import FakeServer
 from tests.fakes.rdap import FakeRdap
 
@@ -110,6 +111,15 @@ async def test_an_expiry_in_10_days_and_a_server_hold_each_raise_one_alert(
     young = {f.id: f.message for f in by_subject[YOUNG]["registration"].findings}
     assert "registered 3 day(s) ago" in young["registration.young"] and "minimum" in young["registration.young"]
     assert young["registration.registrar"] == "registrar: Porkbun LLC"
+    # the age beside the minimum is the state's line when nothing is wrong; `status` names what is
+    summaries = {(s.subject, s.check): s.summary for s in await check_states(app)}
+    assert (
+        summaries[(EXPIRING, "registration")] == "registered 400 days ago (recommended minimum before cold sending: 30)"
+    )
+    line = (await status(app)).components["registration"]
+    assert line.status.value == "degraded"
+    assert f"{EXPIRING} expiry: {EXPIRING} expires in 10 day(s)" in line.detail
+    assert f"{YOUNG} registration: {YOUNG} was registered 3 day(s) ago" in line.detail
 
 
 @pytest.mark.parametrize("failure", ["404", "429", "503"])

@@ -178,6 +178,8 @@ class CheckResult:
     check: str
     findings: list[Finding] = field(default_factory=list)
     unknown: bool = False
+    #: the state's one line when nothing is wrong (else its worst finding is): a domain's age, its expiry
+    summary: str | None = None
 
     def add(self, id: str, severity: Severity, message: str, evidence: Iterable[str] = ()) -> None:
         """Record a finding."""

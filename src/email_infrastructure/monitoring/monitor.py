@@ -68,7 +68,7 @@ def rows(report: AuditReport, checks: set[str]) -> list[Row]:
             worst = next((f for f in result.findings if f.severity.value == "error"), None) or next(
                 (f for f in result.findings if f.severity.value == "warning"), None
             )
-            summary = worst.message if worst else result.status.value
+            summary = worst.message if worst else result.summary or result.status.value
             out.append((subject.subject, name, result.status.value, result.to_json(), summary))
     return out
 

@@ -23,10 +23,10 @@ from email_infrastructure.monitoring.checks.delegation import (
     host,
 )
 from email_infrastructure.monitoring.checks.registration import MIN_AGE_DAYS, RegistrationTarget, check_registration
-from email_infrastructure.monitoring.findings import CheckResult
 from email_infrastructure.services.app import App
 
 if TYPE_CHECKING:
+    from email_infrastructure.core.component import Health
     from email_infrastructure.core.inventory import Inventory
     from email_infrastructure.core.inventory.schema import ResolvedDomain
     from email_infrastructure.registrars.rdap import RdapClient
@@ -176,14 +176,33 @@ async def delegation_report(
     return AuditReport(list(reports), [])
 
 
-def unknown_report(names: Sequence[str], checks: Sequence[str], reason: str) -> AuditReport:
-    """Every check `unknown` with one reason (a run that could not start)."""
-    reports = []
-    for name in names:
-        results = {}
-        for check in checks:
-            result = CheckResult(check)
-            result.cannot_tell(f"{check}.unknown", reason)
-            results[check] = result
-        reports.append(SubjectReport(name, results))
-    return AuditReport(reports, [])
+#: the checks `status` summarises in its `registration` line
+STATUS_CHECKS = ("registration", "expiry", "delegation")
+
+
+async def registration_health(app: App, inventory: Inventory | None) -> Health:
+    """`status`'s line for registrations and delegations, from the stored states: errors make it degraded.
+
+    A domain younger than the recommended minimum is a warning here, named with its age.
+    """
+    from email_infrastructure.core.component import Health, HealthStatus
+    from email_infrastructure.services.monitoring import check_states
+
+    if inventory is None or not inventory.domains:
+        return Health(HealthStatus.UNCONFIGURED, "no domains to watch")
+    never = "never checked (`email-infra monitor --once --family registration --family delegation`)"
+    if not app.has_state():
+        return Health(HealthStatus.UNKNOWN, never)
+    names = {d.name for d in inventory.domains}
+    states = [s for s in await check_states(app) if s.check in STATUS_CHECKS and s.subject in names]
+    if not states:
+        return Health(HealthStatus.UNKNOWN, never)
+    bad = sorted(
+        (s.status != "error", s.subject, s.check, s.summary) for s in states if s.status in ("error", "warning")
+    )
+    lines = [f"{subject} {check}: {summary}" for _, subject, check, summary in bad]
+    shown = "; ".join(lines[:5]) + (f"; and {len(lines) - 5} more" if len(lines) > 5 else "")
+    if any(s.status == "error" for s in states):
+        return Health(HealthStatus.DEGRADED, shown)
+    checked = len({s.subject for s in states})
+    return Health(HealthStatus.OK, shown or f"{checked} domain(s) registered and delegated as desired")

@@ -154,6 +154,7 @@ async def check_delegation(
             f"the DNS provider names no nameservers for {target.name}: only the parent's were checked",
         )
     await _lame(target, target.desired or tuple(sorted(seen)), resolver, glue, options, result)
+    result.summary = f"delegated to {' '.join(sorted(seen))}"
     if not result.findings:
         result.info("delegation.ok", f"the parent delegates {target.name} to {' '.join(sorted(seen))}")
     return result

@@ -75,16 +75,16 @@ def _age(target: RegistrationTarget, age: int | None, result: CheckResult) -> No
         result.info(
             "registration.age", f"the registry gives no registration date (recommended minimum: {minimum} days)"
         )
-    elif age < minimum:
+        return
+    result.summary = f"registered {age} days ago (recommended minimum before cold sending: {minimum})"
+    if age < minimum:
         result.warn(
             "registration.young",
             f"{target.name} was registered {age} day(s) ago; the recommended minimum before cold sending is "
             f"{minimum} days (warm up only until then)",
         )
     else:
-        result.info(
-            "registration.age", f"registered {age} days ago (recommended minimum before cold sending: {minimum})"
-        )
+        result.info("registration.age", result.summary)
 
 
 def _expiry(target: RegistrationTarget, expires: datetime | None, now: datetime, result: CheckResult) -> None:
@@ -111,4 +111,5 @@ def _expiry(target: RegistrationTarget, expires: datetime | None, now: datetime,
         )
     else:
         renewal = "auto-renews" if renew else "expires"
-        result.info("expiry.date", f"{target.name} {renewal} on {when} (in {int(days)} days)")
+        result.summary = f"{renewal} on {when} (in {int(days)} days)"
+        result.info("expiry.date", f"{target.name} {result.summary}")
