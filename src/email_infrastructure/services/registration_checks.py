@@ -186,7 +186,6 @@ async def registration_health(app: App, inventory: Inventory | None) -> Health:
     A domain younger than the recommended minimum is a warning here, named with its age.
     """
     from email_infrastructure.core.component import Health, HealthStatus
-    from email_infrastructure.services.monitoring import check_states
 
     if inventory is None or not inventory.domains:
         return Health(HealthStatus.UNCONFIGURED, "no domains to watch")
@@ -194,7 +193,9 @@ async def registration_health(app: App, inventory: Inventory | None) -> Health:
     if not app.has_state():
         return Health(HealthStatus.UNKNOWN, never)
     names = {d.name for d in inventory.domains}
-    states = [s for s in await check_states(app) if s.check in STATUS_CHECKS and s.subject in names]
+    async with app.uow() as uow:
+        stored = await uow.checks.states()
+    states = [s for s in stored if s.check in STATUS_CHECKS and s.subject in names]
     if not states:
         return Health(HealthStatus.UNKNOWN, never)
     bad = sorted(

@@ -16,7 +16,7 @@ import asyncio
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import dns.asyncquery
 import dns.exception
@@ -25,6 +25,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
+from email_infrastructure.monitoring.context import AuditContext
 from email_infrastructure.monitoring.findings import CheckResult
 from email_infrastructure.monitoring.resolver import Resolver
 
@@ -229,3 +230,9 @@ async def _lame(
             )
 
     await asyncio.gather(*(one(ns) for ns in nameservers))
+
+
+async def audit_delegation(name: str, ctx: AuditContext) -> CheckResult:
+    """`delegation` of any domain in an audit: the parent's referral and its servers' answers (no desired set)."""
+    assert ctx.probe is not None  # the audit asks only when a probe was given
+    return await check_delegation(DelegationTarget(name), ctx.resolver, ctx.probe.delegation, datetime.now(UTC))

@@ -9,8 +9,9 @@ never "expired": a registry's bad minute is not a lost domain.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+from email_infrastructure.monitoring.context import AuditContext
 from email_infrastructure.monitoring.findings import CheckResult
 from email_infrastructure.registrars.rdap_model import Lookup, LookupStatus
 
@@ -113,3 +114,10 @@ def _expiry(target: RegistrationTarget, expires: datetime | None, now: datetime,
         renewal = "auto-renews" if renew else "expires"
         result.summary = f"{renewal} on {when} (in {int(days)} days)"
         result.info("expiry.date", f"{target.name} {result.summary}")
+
+
+async def audit_registration(name: str, ctx: AuditContext) -> dict[str, CheckResult]:
+    """`registration` and `expiry` of any domain in an audit (auto-renew unknown: the stricter expiry rule)."""
+    assert ctx.probe is not None  # the audit asks only when a probe was given
+    lookup = await ctx.probe.rdap.lookup(name)
+    return check_registration(RegistrationTarget(name, None, ctx.probe.min_age_days), lookup, datetime.now(UTC))
