@@ -166,3 +166,17 @@ async def test_auto_renew_softens_the_expiry_warning(app: App, rdap: FakeRdap, t
     assert (renewing.status.value, renewing.ids()) == ("ok", {"expiry.date"})
     assert (urgent["expiry"].status.value, urgent["expiry"].ids()) == ("warning", {"expiry.renewal_due"})
     assert (gone["expiry"].status.value, gone["expiry"].ids()) == ("error", {"expiry.expired"})
+
+
+def test_auto_renew_is_read_from_the_registrar_schema_whatever_its_shape() -> None:
+    from types import SimpleNamespace
+
+    from email_infrastructure.services.registration_checks import auto_renew
+
+    def domain(**fields: object) -> Any:
+        return SimpleNamespace(**fields)
+
+    assert auto_renew(domain(registration=SimpleNamespace(auto_renew=True))) is True
+    assert auto_renew(domain(register={"auto_renew": False})) is False
+    assert auto_renew(domain(registration=None)) is None  # registered elsewhere: the stricter rule
+    assert auto_renew(domain()) is None and auto_renew(domain(register={"auto_renew": "yes"})) is None

@@ -57,8 +57,9 @@ class DomainCheckOptions:
 
 
 def auto_renew(domain: ResolvedDomain) -> bool | None:
-    """The inventory's `register: {auto_renew: …}`, read defensively (the registrar schema is another change's)."""
-    register: Any = getattr(domain, "register", None)
+    """The inventory's `register: {auto_renew: …}`, read defensively (the registrar schema is another change's:
+    `registration` in Python, `register` in a file); None when the domain declares no purchase."""
+    register: Any = getattr(domain, "registration", None) or getattr(domain, "register", None)
     value = register.get("auto_renew") if isinstance(register, dict) else getattr(register, "auto_renew", None)
     return value if isinstance(value, bool) else None
 

@@ -66,10 +66,6 @@ class DnsProvider(ABC, Generic[S]):
     async def apply_changes(self, zone: str, changes: list[Change]) -> None:
         """Apply deletes, creates and updates, creating the zone when needed and allowed."""
 
-    async def nameservers(self, zone: str) -> list[str]:
-        """The nameservers the parent should delegate `zone` to."""
-        return list(getattr(self.settings, "nameservers", []))
-
     async def prefetch(self, zones: list[str]) -> None:
         """Warm caches before many zones are read (e.g. resolve zone ids in bulk)."""
 
@@ -95,6 +91,10 @@ class DnsProvider(ABC, Generic[S]):
             f"redirect: {desired.zone} and www.{desired.zone} point at {desired.redirect_host}, whose web "
             f"server must answer with a redirect to {desired.redirect}"
         ]
+
+    async def nameservers(self, zone: str) -> list[str]:
+        """The nameservers the parent should delegate `zone` to."""
+        return list(getattr(self.settings, "nameservers", []))
 
     async def health(self) -> Health:
         """Reachable and authorised?"""
