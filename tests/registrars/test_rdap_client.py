@@ -221,3 +221,10 @@ def test_bootstrap_matching_takes_the_longest_suffix_and_prefers_https() -> None
 def test_status_values_and_shapes() -> None:
     assert status_value("serverHold") == "server hold" and status_value("Pending  Delete") == "pending delete"
     assert parse_domain("a.test", {"ldhName": "A.TEST"}).statuses == ()
+
+
+def test_an_unreadable_ca_bundle_is_a_clear_configuration_error(tmp_path: Path) -> None:
+    from email_infrastructure.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="EMAIL_INFRA_RDAP_CA: .*missing.pem is not a readable CA bundle"):
+        RdapClient(ca_file=str(tmp_path / "missing.pem"))

@@ -40,6 +40,8 @@ CHANGE_PREFIX = "registrar."
 PENDING_LOOKBACK = timedelta(days=2)
 #: RDAP lookups at once: registries limit per source IP (~1/s is what operators plan for, §6.4)
 RDAP_CONCURRENCY = 2
+#: domains whose delegation is checked at once: each asks a few servers on sockets of its own
+DELEGATION_CONCURRENCY = 32
 
 
 def _now() -> datetime:
@@ -162,10 +164,13 @@ async def delegation_report(
     changed = await change_times(app, [d.name for d in domains], now)
     resolver = Resolver.from_strings(nameservers, timeout=options.delegation.timeout)
 
+    gate = asyncio.Semaphore(DELEGATION_CONCURRENCY)
+
     async def one(domain: ResolvedDomain) -> SubjectReport:
         wanted = desired.get(domain.name)
         target = DelegationTarget(domain.name, wanted if isinstance(wanted, tuple) else (), changed.get(domain.name))
-        result = await check_delegation(target, resolver, options.delegation, now)
+        async with gate:
+            result = await check_delegation(target, resolver, options.delegation, now)
         if isinstance(wanted, str):
             result.info("delegation.no_desired", wanted)
         return SubjectReport(domain.name, {"delegation": result})
