@@ -226,5 +226,5 @@ def test_status_values_and_shapes() -> None:
 def test_an_unreadable_ca_bundle_is_a_clear_configuration_error(tmp_path: Path) -> None:
     from email_infrastructure.core.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="EMAIL_INFRA_RDAP_CA: .*missing.pem is not a readable CA bundle"):
+    with pytest.raises(ConfigError, match=r"EMAIL_INFRA_RDAP_CA: .*missing\.pem is not a readable CA bundle"):
         RdapClient(ca_file=str(tmp_path / "missing.pem"))
