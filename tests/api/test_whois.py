@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from email_infrastructure.services.desired import import_inventory
 from tests.api.conftest import Api
 from tests.fakes.rdap import FakeRdap
+from tests.services.conftest import WriteInventory
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -33,3 +35,26 @@ async def test_whois_answers_found_not_found_and_unknown_with_a_read_key(
     assert (await api.client.get("/api/v1/whois/acme-outreach.test")).status_code == 401
     bad = await api.client.get("/api/v1/whois/a..b", headers=api.auth("read"))
     assert bad.status_code in (400, 422), bad.text
+
+
+async def test_the_registration_family_runs_and_lists_through_the_check_routes(
+    api: Api, rdap: FakeRdap, monkeypatch: pytest.MonkeyPatch, write_inventory: WriteInventory
+) -> None:
+    monkeypatch.setenv("EMAIL_INFRA_RDAP_BOOTSTRAP", rdap.bootstrap_url)
+    monkeypatch.setenv("EMAIL_INFRA_RDAP_CA", str(rdap.ca_path))
+    await import_inventory(api.app, write_inventory())
+    rdap.add_domain("acme-mail.test", NOW - timedelta(days=400), NOW + timedelta(days=9))
+
+    run = await api.client.post(
+        "/api/v1/monitoring/results",
+        headers=api.auth("write"),
+        json={"domain": "acme-mail.test", "family": "registration"},
+    )
+    assert run.status_code == 200, run.text
+    assert run.json()["data"]["checks"] == ["expiry", "registration"] and run.json()["data"]["transitions"] == 2
+    listed = await api.client.get(
+        "/api/v1/monitoring/results", headers=api.auth("read"), params={"subject": "acme-mail.test"}
+    )
+    states = {i["check"]: (i["status"], i["summary"]) for i in listed.json()["data"]["items"]}
+    assert states["registration"] == ("ok", "registered 400 days ago (recommended minimum before cold sending: 30)")
+    assert states["expiry"][0] == "error" and "expires in 9 day(s)" in states["expiry"][1]

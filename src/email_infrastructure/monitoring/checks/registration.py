@@ -8,6 +8,7 @@ never "expired": a registry's bad minute is not a lost domain.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -93,26 +94,27 @@ def _expiry(target: RegistrationTarget, expires: datetime | None, now: datetime,
         result.warn("expiry.no_date", f"the registry gives no expiry date for {target.name}")
         return
     days = (expires - now).total_seconds() / 86400
+    left = math.ceil(days)  # 8.9 days left reads "in 9 days", as a calendar would say it
     when = f"{expires:%Y-%m-%d}"
     renew = target.auto_renew is True
     if days < 0:
         result.error("expiry.expired", f"{target.name} expired on {when}: renew it now (restore costs more later)")
     elif days <= EXPIRY_URGENT_DAYS and not renew:
-        result.error("expiry.urgent", f"{target.name} expires in {int(days)} day(s) ({when}) and does not auto-renew")
+        result.error("expiry.urgent", f"{target.name} expires in {left} day(s) ({when}) and does not auto-renew")
     elif days <= EXPIRY_ERROR_DAYS and not renew:
-        result.error("expiry.soon", f"{target.name} expires in {int(days)} day(s) ({when}) and does not auto-renew")
+        result.error("expiry.soon", f"{target.name} expires in {left} day(s) ({when}) and does not auto-renew")
     elif days <= EXPIRY_WARN_DAYS and not renew:
         result.warn(
-            "expiry.approaching", f"{target.name} expires in {int(days)} day(s) ({when}); renew or enable auto-renew"
+            "expiry.approaching", f"{target.name} expires in {left} day(s) ({when}); renew or enable auto-renew"
         )
     elif days <= EXPIRY_URGENT_DAYS:
         # auto-renew should have happened by now at most registrars: worth a look, not a page
         result.warn(
-            "expiry.renewal_due", f"{target.name} expires in {int(days)} day(s) ({when}); auto-renew has not run yet"
+            "expiry.renewal_due", f"{target.name} expires in {left} day(s) ({when}); auto-renew has not run yet"
         )
     else:
         renewal = "auto-renews" if renew else "expires"
-        result.summary = f"{renewal} on {when} (in {int(days)} days)"
+        result.summary = f"{renewal} on {when} (in {left} days)"
         result.info("expiry.date", f"{target.name} {result.summary}")
 
 
