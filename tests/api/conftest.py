@@ -22,6 +22,7 @@ from email_infrastructure.core.settings import Settings
 from email_infrastructure.services.apikeys import ApiKeyService
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.db import Database
+from tests.fixtures.rdap_fixtures import rdap, rdap_tls  # noqa: F401  # the loopback RDAP registry (whois)
 from tests.services.conftest import write_inventory
 
 __all__ = ["write_inventory"]  # the inventory fixture of the service tests, used here too

@@ -42,6 +42,8 @@ FAKE = {"name": "never-held.test", "plan_id": "0" * 32, "job_id": "f" * 32, "wor
 #: left out: live DNS to the internet (the audit reads no stored state of another workspace: its drift
 #: comparison reads the desired state through the request's unit of work, like every other route)
 LIVE = {("POST", "/api/v1/audit"), ("POST", "/api/v1/workspaces/{workspace}/audit")}
+#: and RDAP lookups of any domain (no stored state at all: a name is no workspace's resource there)
+LIVE |= {("GET", "/api/v1/whois/{name}"), ("GET", "/api/v1/workspaces/{workspace}/whois/{name}")}
 #: the bodies of the operations that take one, by (method, path without the workspace prefix)
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/domains"): lambda ids: {"json": {"name": ids["name"]}},

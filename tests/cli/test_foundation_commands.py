@@ -105,7 +105,17 @@ def test_status_reports_components_as_json(cli: Cli) -> None:
     result = cli("status", "-f", str(QUICKSTART), "--json")
     assert result.returncode == 0, result.stderr
     components = json.loads(result.stdout)["components"]
-    assert set(components) == {"storage", "dns", "mailcow", "vps", "servers", "monitoring", "sequencers"}
+    assert set(components) == {
+        "storage",
+        "dns",
+        "mailcow",
+        "vps",
+        "servers",
+        "monitoring",
+        "sequencers",
+        "registration",
+    }
+    assert components["registration"]["status"] == "unknown" and "never checked" in components["registration"]["detail"]
     assert components["storage"]["status"] == "ok"
     assert components["mailcow"]["status"] == "unconfigured"
     assert components["servers"]["status"] == "unknown"  # the quickstart's server: port 25 never recorded

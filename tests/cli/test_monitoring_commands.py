@@ -135,7 +135,16 @@ def test_monitor_once_stores_history_and_alerts_only_on_change(cli: Cli, audit_d
     first = cli("monitor", "-f", str(inventory), "--once", "--json")
     assert first.returncode == 1, first.stderr
     data = json.loads(first.stdout)
-    assert [r["family"] for r in data["runs"]] == ["dns", "blacklist", "ptr", "tls", "mailbox", "sequencer"]
+    assert [r["family"] for r in data["runs"]] == [
+        "dns",
+        "blacklist",
+        "ptr",
+        "tls",
+        "mailbox",
+        "sequencer",
+        "registration",
+        "delegation",
+    ]
     changes = [c for r in data["runs"] for c in r["changes"]]
     assert {"subject": "nothing.test", "check": "spf", "from": None, "to": "error"} in changes
     domains = {d["domain"]: d for d in data["report"]["domains"]}

@@ -8,7 +8,7 @@ from pathlib import Path
 from email_infrastructure.monitoring.findings import HINTS, Finding, Severity, hint
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECKS = "spf|dkim|dmarc|mx|mta_sts|tls_rpt|bimi|ptr|dnsbl|tls|drift|compliance|mailbox|sequencer"
+CHECKS = "spf|dkim|dmarc|mx|mta_sts|tls_rpt|bimi|ptr|dnsbl|tls|drift|compliance|mailbox|sequencer|registration|expiry|delegation"
 
 
 def ids_in_source() -> set[str]:

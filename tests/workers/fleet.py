@@ -14,7 +14,15 @@ from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.workers.scheduler import offset, slot
 
 #: the fleet's monitoring intervals (seconds), `dns` as `fleet_yaml`'s default
-INTERVALS = {"dns": 900, "blacklist": 3600, "tls": 21600, "ptr": 3600, "mailbox": 3600}
+INTERVALS = {
+    "dns": 900,
+    "blacklist": 3600,
+    "tls": 21600,
+    "ptr": 3600,
+    "mailbox": 3600,
+    "registration": 86400,
+    "delegation": 3600,
+}
 
 
 def steady_domains(count: int, suffix: str = "fleet.test", *, margin: float = 300) -> list[str]:
@@ -61,7 +69,7 @@ defaults:
     policy: none
 monitoring:
   nameservers: ["{nameserver}"]
-  intervals: {{dns: {dns_interval}, blacklist: {INTERVALS["blacklist"]}, tls: {INTERVALS["tls"]}, ptr: {INTERVALS["ptr"]}, mailbox: {INTERVALS["mailbox"]}}}
+  intervals: {{dns: {dns_interval}, blacklist: {INTERVALS["blacklist"]}, tls: {INTERVALS["tls"]}, ptr: {INTERVALS["ptr"]}, mailbox: {INTERVALS["mailbox"]}, registration: {INTERVALS["registration"]}, delegation: {INTERVALS["delegation"]}}}
 domains:
 {listed}
 """

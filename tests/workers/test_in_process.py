@@ -50,7 +50,7 @@ async def test_the_scheduler_runs_checks_in_process_and_stores_each_run_once(
     schedule = await check_schedule(app)
     first = await scheduler.tick(schedule)
     await queue.join()
-    assert first.enqueued == 4 and first.jobs == 4  # a batch per family
+    assert first.enqueued == 6 and first.jobs == 6  # a batch per family
     assert {r["status"] for r in queue.results.values()} == {"complete"}, queue.results
     dns_key = next(k for k in first.keys if k.startswith("check:dns:"))
     dns_result = next(r["result"] for r in queue.results.values() if r["result"]["family"] == "dns")

@@ -18,7 +18,7 @@ from tests.workers.fleet import steady_domains, store_fleet
 
 DOMAINS = ["one.fleet.test", "two.fleet.test", "three.fleet.test"]
 #: the families a domain without a mail backend gets (mailbox checks need one)
-FAMILIES = ["blacklist", "dns", "ptr", "tls"]
+FAMILIES = ["blacklist", "delegation", "dns", "ptr", "registration", "tls"]
 
 
 async def test_two_schedulers_enqueue_each_check_once(scale_app: App, processes: Processes, tmp_path: Path) -> None:

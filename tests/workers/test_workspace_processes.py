@@ -21,7 +21,7 @@ from tests.workers.fleet import steady_domains
 from tests.workers.test_workspaces import store
 
 #: the families of a domain without a mail backend
-FAMILIES = {"blacklist", "dns", "ptr", "tls"}
+FAMILIES = {"blacklist", "delegation", "dns", "ptr", "registration", "tls"}
 
 
 async def test_a_worker_process_applies_each_job_in_its_own_workspace(

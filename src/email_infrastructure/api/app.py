@@ -36,6 +36,7 @@ from email_infrastructure.api.routers import (
     registrars,
     sequencers,
     status,
+    whois,
     workspaces,
 )
 from email_infrastructure.api.schemas import ERROR_RESPONSES
@@ -62,6 +63,7 @@ WORKSPACE_ROUTERS = (
     jobs,
     monitoring,
     audit,
+    whois,
     events,
     dmarc,
     sequencers,

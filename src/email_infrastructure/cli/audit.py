@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 #: the monitoring-plugin convention (docs/audit-format.md): 2 is a usage error (cli/app.py)
 EXIT_CODES = {"ok": 0, "warning": 0, "error": 1, "unknown": 3}
 #: spaces after the commas: `--help` wraps between names, never cuts one (`--checks` takes them with or without)
-CHECK_NAMES = "spf, dkim, dmarc, mx, mta_sts, tls_rpt, bimi, ptr, dnsbl (alias blocklist), tls, drift, compliance"
+CHECK_NAMES = (
+    "spf, dkim, dmarc, mx, mta_sts, tls_rpt, bimi, ptr, dnsbl (alias blocklist), tls, drift, compliance, "
+    "registration, expiry, delegation"
+)
 STATUS_STYLE = {
     "ok": "green",
     "warning": "yellow",

@@ -198,3 +198,13 @@ def check(
             escape(note),
         )
     console.print(table)
+
+
+def _register_whois() -> None:
+    # its own module (cli/domain_whois.py): RDAP is not the desired state's, and the group's other files merge apart
+    from email_infrastructure.cli.domain_whois import whois
+
+    app.command("whois")(whois)
+
+
+_register_whois()

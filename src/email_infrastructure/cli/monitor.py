@@ -39,7 +39,11 @@ def monitor(
     once: Annotated[bool, typer.Option("--once", help="Run every check family once, then exit.")] = False,
     family: Annotated[
         list[str] | None,
-        typer.Option("--family", help="With --once: only this family (dns, blacklist alias blocklist, ptr, tls)."),
+        typer.Option(
+            "--family",
+            help="With --once: only this family (dns, blacklist alias blocklist, ptr, tls, mailbox, registration, "
+            "delegation).",
+        ),
     ] = None,
     nameserver: NameserverOption = None,
     metrics_port: Annotated[

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from email_infrastructure.monitoring.checks.compliance import compliance
+from email_infrastructure.monitoring.checks.delegation import audit_delegation
 from email_infrastructure.monitoring.checks.dkim import check_dkim
 from email_infrastructure.monitoring.checks.dmarc import check_dmarc
 from email_infrastructure.monitoring.checks.drift import check_drift
 from email_infrastructure.monitoring.checks.mta_sts import check_bimi, check_mta_sts, check_tls_rpt
 from email_infrastructure.monitoring.checks.mx import check_mx
 from email_infrastructure.monitoring.checks.ptr import check_ptr
+from email_infrastructure.monitoring.checks.registration import audit_registration
 from email_infrastructure.monitoring.checks.spf import check_spf, spf_records
 from email_infrastructure.monitoring.checks.tls import check_tls
 from email_infrastructure.monitoring.context import AuditContext, DomainTarget
@@ -47,9 +49,14 @@ ALL_CHECKS = (
     "tls",
     "drift",
     "compliance",
+    "registration",
+    "expiry",
+    "delegation",
 )
-#: `tls` connects to the mail host's ports: opt-in for audits, on in the monitor
-DEFAULT_CHECKS = tuple(c for c in ALL_CHECKS if c != "tls")
+#: `tls` connects to the mail host's ports, `registration`/`expiry` ask registries' RDAP (rate limited per
+#: source IP) and `delegation` the TLD's servers: opt-in for audits, their own families in the monitor
+OPT_IN_CHECKS = ("tls", "registration", "expiry", "delegation")
+DEFAULT_CHECKS = tuple(c for c in ALL_CHECKS if c not in OPT_IN_CHECKS)
 #: seconds a domain's checks may take in all; a silent nameserver delays its own domain only
 DEFAULT_DEADLINE = 30.0
 
@@ -289,11 +296,25 @@ async def audit_stream(
                 jobs[name] = guarded(name, target.name, fn(target, ctx))
         if target.desired is not None and "drift" in checks:
             jobs["drift"] = guarded("drift", target.name, check_drift(target, ctx))
+        registered: dict[str, CheckResult] = {}
+
+        async def registration() -> CheckResult:
+            registered.update(await audit_registration(target.name, ctx))
+            return registered["registration"]
+
+        if ctx.probe is not None and checks & {"registration", "expiry"}:
+            jobs["registration"] = guarded("registration", target.name, registration())
+        if ctx.probe is not None and "delegation" in checks:
+            jobs["delegation"] = guarded("delegation", target.name, audit_delegation(target.name, ctx))
         # mx always runs: its addresses are the IPs to check when no inventory names them
         jobs["mx"] = guarded("mx", target.name, mx_check())
         results = await _all_within(end, jobs)
         if "mx" not in checks:
             del results["mx"]
+        if "expiry" in checks and "expiry" in registered:
+            results["expiry"] = registered["expiry"]
+        if "registration" not in checks:
+            results.pop("registration", None)
         if "mta_sts" in checks:
             results["mta_sts"] = await _within(end, "mta_sts", guarded("mta_sts", target.name, mta_sts()))
         ips, host = await discover(target, mx_ips, end)

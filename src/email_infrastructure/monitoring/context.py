@@ -5,11 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from publicsuffixlist import PublicSuffixList
 
 from email_infrastructure.dns.records import Record
 from email_infrastructure.monitoring.resolver import Resolver
+
+if TYPE_CHECKING:
+    from email_infrastructure.monitoring.checks.delegation import DelegationOptions
+    from email_infrastructure.registrars.rdap import RdapClient
 
 COMMON_SELECTORS = (
     "dkim",
@@ -67,8 +72,19 @@ class AuditOptions:
 
 
 @dataclass
+class DomainProbe:
+    """What the opt-in `registration` and `delegation` audit checks reach out with (services/audit.py makes it)."""
+
+    rdap: RdapClient
+    delegation: DelegationOptions
+    min_age_days: int = 30
+
+
+@dataclass
 class AuditContext:
     """Shared by every check of a run."""
 
     resolver: Resolver
     options: AuditOptions = field(default_factory=AuditOptions)
+    #: set when the run asks for `registration`/`expiry`/`delegation` (RDAP and the parent's servers)
+    probe: DomainProbe | None = None

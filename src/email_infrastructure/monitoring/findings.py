@@ -111,6 +111,34 @@ HINTS = {
     "drift.changed": "`email-infra plan DOMAIN`, then `email-infra apply DOMAIN` (or update the inventory)",
     "drift.extra_spf": "delete the extra SPF record",
     "drift.unknown": "check the domain's nameservers; re-run later",
+    "registration.suspended": "ask the registrar why (unverified registrant email, abuse report, unpaid): "
+    "`email-infra domain whois DOMAIN` shows the status",
+    "registration.deleting": "restore or renew at the registrar now: the name is about to be released",
+    "registration.status": "check the domain at the registrar (renewal, transfer or delegation)",
+    "registration.age": "nothing to do: the domain's age beside the recommended minimum",
+    "registration.registrar": "nothing to do: the registrar the registry names",
+    "registration.young": "warm up only: cold sending waits until the domain reaches the minimum age",
+    "registration.not_found": "check the name's spelling, or register it (the registry does not know it)",
+    "registration.unknown": "the registry's RDAP did not answer usefully; re-run later "
+    "(EMAIL_INFRA_RDAP_BOOTSTRAP overrides the bootstrap source)",
+    "expiry.date": "nothing to do: the expiry date (and whether it auto-renews)",
+    "expiry.expired": "renew at the registrar now (after the grace period a restore costs more)",
+    "expiry.urgent": "renew now, or turn auto-renew on at the registrar and declare `register: {auto_renew: true}`",
+    "expiry.soon": "renew, or turn auto-renew on at the registrar and declare `register: {auto_renew: true}`",
+    "expiry.approaching": "renew, or turn auto-renew on at the registrar",
+    "expiry.renewal_due": "check the registrar's balance or card: auto-renew has not run yet",
+    "expiry.no_date": "read the expiry at the registrar",
+    "expiry.not_found": "check the name's spelling, or register it (the registry does not know it)",
+    "expiry.unknown": "the registry's RDAP did not answer usefully; re-run later",
+    "delegation.ok": "nothing to do: the parent delegates to the desired nameservers",
+    "delegation.no_desired": "declare the DNS provider's nameservers (or its zone) so the delegation can be compared",
+    "delegation.missing": "register the domain, lift the hold, or renew it (`email-infra domain whois DOMAIN`)",
+    "delegation.mismatch": "set the domain's nameservers at the registrar to the DNS provider's",
+    "delegation.pending": "nothing to do: wait until the parent's TTL has passed",
+    "delegation.inconsistent": "wait a few minutes: the registry is publishing the change",
+    "delegation.suspended": "verify the registrant's email address at the registrar, then re-check",
+    "delegation.lame": "serve the zone on that nameserver (apply), or remove it from the delegation",
+    "delegation.unknown": "check the resolver and the network to the TLD's servers; re-run later",
     "compliance.gmail": "fix the failing rules named in the message (if not determined: the unknown checks first)",
     "compliance.yahoo": "fix the failing rules named in the message (if not determined: the unknown checks first)",
     "compliance.microsoft": "fix the failing rules named in the message (if not determined: the unknown checks first)",
@@ -188,6 +216,8 @@ class CheckResult:
     check: str
     findings: list[Finding] = field(default_factory=list)
     unknown: bool = False
+    #: the state's one line when nothing is wrong (else its worst finding is): a domain's age, its expiry
+    summary: str | None = None
 
     def add(self, id: str, severity: Severity, message: str, evidence: Iterable[str] = ()) -> None:
         """Record a finding."""

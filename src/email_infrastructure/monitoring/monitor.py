@@ -27,6 +27,9 @@ FAMILIES: dict[str, frozenset[str]] = {
     "mailbox": frozenset({"mailbox"}),
     # not an audit check: each sequencer's health of the mailboxes it sends for (services/sequencer_health.py)
     "sequencer": frozenset({"sequencer"}),
+    # not audit checks either: RDAP and the parent's delegation (services/registration_checks.py)
+    "registration": frozenset({"registration", "expiry"}),
+    "delegation": frozenset({"delegation"}),
 }
 #: other names of a family: `blocklist` is the word of the README and the docs
 FAMILY_ALIASES = {"blocklist": "blacklist"}
@@ -67,7 +70,7 @@ def rows(report: AuditReport, checks: set[str]) -> list[Row]:
             worst = next((f for f in result.findings if f.severity.value == "error"), None) or next(
                 (f for f in result.findings if f.severity.value == "warning"), None
             )
-            summary = worst.message if worst else result.status.value
+            summary = worst.message if worst else result.summary or result.status.value
             out.append((subject.subject, name, result.status.value, result.to_json(), summary))
     return out
 

@@ -6,6 +6,7 @@ import contextlib
 import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from email_infrastructure.core.errors import UserError
@@ -21,7 +22,7 @@ from email_infrastructure.monitoring.audit import (
     audit,
     audit_stream,
 )
-from email_infrastructure.monitoring.context import AuditContext, DomainTarget
+from email_infrastructure.monitoring.context import AuditContext, DomainProbe, DomainTarget
 from email_infrastructure.monitoring.dnsbl import Blocklist, BlocklistReport, blocklist_report, resolve_zones
 from email_infrastructure.monitoring.resolver import Resolver
 from email_infrastructure.services.app import App
@@ -61,8 +62,13 @@ class AuditPlan:
     zones: list[Blocklist]
     timeout: float = 2.0
     deadline: float = DEFAULT_DEADLINE
+    #: where RDAP's bootstrap file is cached (`<data dir>/cache`), and the inventory's minimum domain age
+    cache_dir: Path | None = None
+    min_age_days: int = 30
 
 
+#: the opt-in checks that reach registries (RDAP) and the TLD's servers: they need a `DomainProbe`
+PROBE_CHECKS = frozenset({"registration", "expiry", "delegation"})
 #: other names people use for a check: `blocklist` is the word of the README and the docs
 CHECK_ALIASES = {"blocklist": "dnsbl", "blacklist": "dnsbl"}
 
@@ -174,7 +180,22 @@ async def prepare(app: App, request: AuditRequest) -> AuditPlan:
         zones_for(request.zones, request.dqs_key_env, inventory),
         timeout=request.timeout,
         deadline=request.deadline,
+        cache_dir=app.settings.data_dir / "cache",
+        min_age_days=inventory.monitoring.min_domain_age_days if inventory is not None else 30,
     )
+
+
+@contextlib.asynccontextmanager
+async def _probe(plan: AuditPlan, checks: set[str]) -> AsyncIterator[DomainProbe | None]:
+    """The RDAP client and delegation options of a run that asks for them (closed after it); else None."""
+    if not checks & PROBE_CHECKS:
+        yield None
+        return
+    from email_infrastructure.monitoring.checks.delegation import DelegationOptions
+    from email_infrastructure.registrars.rdap import RdapClient
+
+    async with RdapClient.from_env(cache_dir=plan.cache_dir) as client:
+        yield DomainProbe(client, DelegationOptions(), plan.min_age_days)
 
 
 @contextlib.asynccontextmanager
@@ -190,10 +211,10 @@ async def run_audit(
     plan: AuditPlan, checks: set[str], *, concurrency: int = 200, ip_gate: IpGate | None = None
 ) -> AuditReport:
     """Run the checks of an audit plan on a fresh resolver (`ip_gate`: which IPs get theirs)."""
-    async with _resolver(plan.nameservers, plan.timeout) as resolver:
+    async with _resolver(plan.nameservers, plan.timeout) as resolver, _probe(plan, checks) as probe:
         return await audit(
             plan.targets,
-            AuditContext(resolver),
+            AuditContext(resolver, probe=probe),
             checks,
             plan.zones,
             concurrency=concurrency,
@@ -212,10 +233,10 @@ async def stream_audit(app: App, request: AuditRequest, emit: Emit) -> AuditSumm
     """Audit, handing each domain's (then each IP's) report to `emit` as it completes; keeps none."""
     checks = check_names(set(request.checks))
     plan = await prepare(app, request)
-    async with _resolver(plan.nameservers, plan.timeout) as resolver:
+    async with _resolver(plan.nameservers, plan.timeout) as resolver, _probe(plan, checks) as probe:
         return await audit_stream(
             plan.targets,
-            AuditContext(resolver),
+            AuditContext(resolver, probe=probe),
             checks,
             plan.zones,
             emit,

@@ -30,6 +30,7 @@ from email_infrastructure.storage.repositories import Transition
 
 if TYPE_CHECKING:
     from email_infrastructure.services.mailbox_check import CheckOptions as MailboxCheckOptions
+    from email_infrastructure.services.registration_checks import DomainCheckOptions
     from email_infrastructure.services.sequencer_accounts import Build as SequencerBuild
     from email_infrastructure.storage.models import CheckState
 
@@ -43,12 +44,16 @@ class MonitorRequest:
     subjects: list[str] = field(default_factory=list)
     #: how the `mailbox` family connects (ports, CA, an address to use instead of the host's)
     mailbox_options: MailboxCheckOptions | None = None
+    #: how the `registration` and `delegation` families reach RDAP and the parent servers
+    domain_options: DomainCheckOptions | None = None
 
 
 async def _inventory(app: App, request: MonitorRequest) -> Inventory:
     return request.source.inventory if request.source else await desired_inventory(app)
 
 
+#: checks a service runs, not the audit engine (their families are run apart: `_run`)
+SERVICE_CHECKS = FAMILIES["mailbox"] | FAMILIES["sequencer"] | FAMILIES["registration"] | FAMILIES["delegation"]
 #: the clock of the server checks' intervals (a test moves it)
 _now: Callable[[], float] = time.time
 
@@ -165,6 +170,7 @@ class MonitorService:
         self.mailbox_options: MailboxCheckOptions | None = None
         #: how the `sequencer` family builds a provider from its declaration (None: registry.from_spec)
         self.sequencer_builder: SequencerBuild | None = None
+        self.domain_options: DomainCheckOptions | None = None
         #: a worker's run keys (one per subject): results of a re-delivered job are not stored twice
         self.run_keys: list[str] = []
         #: a scheduled run's PTR and IP blocklists: once per server per interval
@@ -182,6 +188,7 @@ class MonitorService:
         plan = await prepare(app, audit_request)
         service = cls(app, inventory, plan, on_run, workspace=await workspace_name(app))
         service.mailbox_options = request.mailbox_options
+        service.domain_options = request.domain_options
         return service
 
     async def _run(self, checks: set[str]) -> AuditReport:
@@ -189,8 +196,10 @@ class MonitorService:
             return await self._mailboxes()
         if checks == FAMILIES["sequencer"]:
             return await self._sequencers()
+        if checks <= FAMILIES["registration"] | FAMILIES["delegation"]:
+            return await self._domain_checks(checks)
         gate = self.server_checks.gate if self.server_checks is not None else None
-        return await run_audit(self.plan, checks - FAMILIES["mailbox"] - FAMILIES["sequencer"], ip_gate=gate)
+        return await run_audit(self.plan, checks - SERVICE_CHECKS, ip_gate=gate)
 
     async def _sequencers(self) -> AuditReport:
         """Each sequencer's health of the watched domains' mailboxes: one read per sequencer, a report per address."""
@@ -200,6 +209,20 @@ class MonitorService:
         return await health_report(
             self.inventory, builder=self.sequencer_builder, app=self.app, window=self.server_checks
         )
+
+    async def _domain_checks(self, checks: set[str]) -> AuditReport:
+        """RDAP (`registration`, `expiry`) and the parent's delegation of the watched domains."""
+        from email_infrastructure.services.registration_checks import (
+            DomainCheckOptions,
+            delegation_report,
+            registration_report,
+        )
+
+        names = [t.name for t in self.plan.targets]
+        options = self.domain_options or DomainCheckOptions()
+        if checks <= FAMILIES["registration"]:
+            return await registration_report(self.app, self.inventory, names, options)
+        return await delegation_report(self.app, self.inventory, names, self.plan.nameservers, options)
 
     async def _mailboxes(self) -> AuditReport:
         """The login check of the stored mailboxes of the watched domains, as a report per address."""

@@ -83,6 +83,7 @@ async def _sequencers(app: App, inventory: Inventory | None) -> Health:
 async def status(app: App, source: LoadedInventory | None = None) -> StatusReport:
     """Storage first, then each component of the file's (or the stored) desired state."""
     from email_infrastructure.services.desired import desired_inventory
+    from email_infrastructure.services.registration_checks import registration_health
 
     results = {"storage": await _storage(app)}
     inventory: Inventory | None = None
@@ -103,6 +104,7 @@ async def status(app: App, source: LoadedInventory | None = None) -> StatusRepor
     results["servers"] = await _servers(app, inventory)
     results["monitoring"] = await _monitoring(app, inventory)
     results["sequencers"] = await _sequencers(app, inventory)
+    results["registration"] = await registration_health(app, inventory)
     return StatusReport(app.state_location, results)
 
 

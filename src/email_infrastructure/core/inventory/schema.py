@@ -346,6 +346,11 @@ class IntervalsSpec(_Model):
     mailbox: Seconds = 3600
     #: each sequencer's health of our mailboxes (one read per sequencer per run)
     sequencer: Seconds = 3600
+    #: RDAP: age, expiry and holds change by the day, and registries rate-limit per source IP
+    registration: Seconds = 86400
+    #: the parent's referral and our nameservers' SOA: a few queries per domain, and a lost
+    #: delegation takes the domain's mail with it
+    delegation: Seconds = 3600
 
 
 class DmarcAlertsSpec(_Model):
@@ -363,6 +368,8 @@ class MonitoringSpec(_Model):
     #: `blocklists` in the docs; `blacklists` (the first name) is kept as an alias
     blacklists: list[DomainName] | None = Field(default=None, validation_alias=AliasChoices("blocklists", "blacklists"))
     nameservers: list[str] = Field(default_factory=list)
+    #: days a domain should be registered before cold sending (operating-defaults.md: warn if < 30)
+    min_domain_age_days: int = Field(default=30, ge=1, le=3650)
     spamhaus_dqs_key: str | None = None
     alert_sinks: list[SinkSpec] = Field(default_factory=list)
     dmarc_alerts: DmarcAlertsSpec = Field(default_factory=DmarcAlertsSpec)

@@ -24,7 +24,7 @@ from email_infrastructure.core.inventory.loader import resolve_secret
 from email_infrastructure.dns.config import CloudflareSettings
 from email_infrastructure.dns.desired import REDIRECT, DesiredZone
 from email_infrastructure.dns.plan import Action, Change, ExtraChange
-from email_infrastructure.dns.providers.base import DnsProvider, ProviderContext
+from email_infrastructure.dns.providers.base import DnsProvider, ProviderContext, vendor_answers
 from email_infrastructure.dns.records import Record, RecordError, parse_txt, txt_presentation
 
 _log = logging.getLogger(__name__)
@@ -196,6 +196,17 @@ class CloudflareProvider(DnsProvider[CloudflareSettings]):
         except ProviderNotFoundError:
             return False
         return True
+
+    async def nameservers(self, zone: str) -> list[str]:
+        """The pair Cloudflare assigned to the zone (`name_servers`): what the registrar must delegate to."""
+        body = await self.client.json("GET", "/zones", params={"name": zone, "per_page": 5})
+        with vendor_answers(self.name):
+            match = next((z for z in body.get("result") or [] if str(z.get("name", "")).lower() == zone), None)
+            if match is None:
+                raise ProviderNotFoundError(
+                    f"zone {zone} does not exist in this Cloudflare account", provider=self.name
+                )
+            return [str(ns) for ns in match.get("name_servers") or []]
 
     # reading ----------------------------------------------------------------------------------
     async def _fetch(self, zone: str) -> list[dict[str, Any]]:
