@@ -180,3 +180,32 @@ def test_auto_renew_is_read_from_the_registrar_schema_whatever_its_shape() -> No
     assert auto_renew(domain(register={"auto_renew": False})) is False
     assert auto_renew(domain(registration=None)) is None  # registered elsewhere: the stricter rule
     assert auto_renew(domain()) is None and auto_renew(domain(register={"auto_renew": "yes"})) is None
+
+
+async def test_an_expiry_without_auto_renew_alerts_at_30_14_and_7_days_and_once_renewed_recovers(
+    app: App, rdap: FakeRdap, webhook: tuple[Webhook, str], tmp_path: Path
+) -> None:
+    receiver, url = webhook
+    await stored(app, tmp_path, inventory_text([EXPIRING], url))
+    expires = NOW + timedelta(days=30)
+    rdap.add_domain(EXPIRING, NOW - timedelta(days=400), expires)
+    seen: list[tuple[int, str]] = []
+    for days_left in (40, 30, 25, 14, 10, 7, 3):
+        service = await MonitorService.create(
+            app, MonitorRequest(domain_options=options(rdap, expires - timedelta(days=days_left)))
+        )
+        try:
+            await service.run_once(["registration"])
+        finally:
+            await service.close()
+        seen += [(days_left, b["payload"]["summary"]) for b in receiver.bodies[len(seen) :]]
+    # one page at each threshold (30, 14, 7), none between them
+    assert [d for d, _ in seen] == [30, 14, 7]
+    assert all(f"{EXPIRING} expires in {days} day(s)" in summary for days, summary in seen)
+    rdap.add_domain(EXPIRING, NOW - timedelta(days=400), expires + timedelta(days=365))  # renewed
+    service = await MonitorService.create(app, MonitorRequest(domain_options=options(rdap, expires)))
+    try:
+        await service.run_once(["registration"])
+    finally:
+        await service.close()
+    assert [b["topic"] for b in receiver.bodies][-1] == "monitoring.check.recovered" and len(receiver.bodies) == 4

@@ -218,6 +218,8 @@ class CheckResult:
     unknown: bool = False
     #: the state's one line when nothing is wrong (else its worst finding is): a domain's age, its expiry
     summary: str | None = None
+    #: a failing state whose worst error changes id alerts again (an expiry 30, then 14, then 7 days away)
+    escalates: bool = False
 
     def add(self, id: str, severity: Severity, message: str, evidence: Iterable[str] = ()) -> None:
         """Record a finding."""
@@ -258,4 +260,7 @@ class CheckResult:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {"status": self.status.value, "findings": [f.to_json() for f in self.findings]}
+        data: dict[str, Any] = {"status": self.status.value, "findings": [f.to_json() for f in self.findings]}
+        if self.escalates:
+            data["escalates"] = True
+        return data

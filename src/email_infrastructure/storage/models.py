@@ -341,6 +341,8 @@ class CheckState(WorkspaceScoped, Base):
     since: Mapped[datetime] = mapped_column(default=utcnow)
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
     summary: Mapped[str] = mapped_column(Text, default="")
+    #: the id of the worst error of an escalating check's failing state (a new one alerts again)
+    finding: Mapped[str | None] = mapped_column(String(128), default=None)
 
 
 class DomainStatus(WorkspaceScoped, Base):

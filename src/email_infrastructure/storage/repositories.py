@@ -550,6 +550,13 @@ class Transition:
     summary: str
 
 
+def escalation(result: dict[str, Any]) -> str | None:
+    """The id of the worst error of an escalating check's result (None for any other check or result)."""
+    if not result.get("escalates"):
+        return None
+    return next((str(f.get("id")) for f in result.get("findings") or [] if f.get("severity") == "error"), None)
+
+
 class CheckHistory:
     """Check results (history) and current states (for state-change alerts)."""
 
@@ -571,7 +578,13 @@ class CheckHistory:
         # a whole-fleet run reads them all rather than bind more parameters than a driver takes
         subjects = sorted({row[0] for row in results})
         query = select(
-            CheckState.id, CheckState.subject, CheckState.check, CheckState.status, CheckState.since, CheckState.summary
+            CheckState.id,
+            CheckState.subject,
+            CheckState.check,
+            CheckState.status,
+            CheckState.since,
+            CheckState.summary,
+            CheckState.finding,
         )
         if len(subjects) <= 1000:
             query = query.where(CheckState.subject.in_(subjects))
@@ -590,15 +603,18 @@ class CheckHistory:
                 if state is not None:
                     state["checked_at"] = now
                 continue
+            worst = escalation(findings)
             if state is None:
                 current[key] = {"id": None, "subject": subject, "check": check, "status": status, "since": now}
-                current[key].update(checked_at=now, summary=summary)
+                current[key].update(checked_at=now, summary=summary, finding=worst)
                 transitions.append(Transition(subject, check, None, status, summary))
                 continue
             if state["status"] != status:
                 transitions.append(Transition(subject, check, state["status"], status, summary))
                 state["status"], state["since"] = status, now
-            state["checked_at"], state["summary"] = now, summary
+            elif status == "error" and worst is not None and worst != state.get("finding"):
+                transitions.append(Transition(subject, check, "error", "error", summary))  # escalated: alert again
+            state["checked_at"], state["summary"], state["finding"] = now, summary, worst
         if history:
             await session.execute(insert(CheckResultRecord), rows_for(session, history))
         created = [{k: v for k, v in state.items() if k != "id"} for state in current.values() if state["id"] is None]

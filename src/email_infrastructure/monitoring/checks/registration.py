@@ -18,7 +18,8 @@ from email_infrastructure.registrars.rdap_model import Lookup, LookupStatus
 
 #: operating-defaults.md: "domain age before sending ≥ 30 days … warn if < 30 days"
 MIN_AGE_DAYS = 30
-#: days before expiry: warning at the first, error at the second and third (registrars.md §8, issue 26)
+#: days before expiry without auto-renew: an alert at each (issue 26); the expiry check escalates, so a
+#: failing state whose finding moves to the next threshold alerts again (storage: CheckState.finding)
 EXPIRY_WARN_DAYS, EXPIRY_ERROR_DAYS, EXPIRY_URGENT_DAYS = 30, 14, 7
 
 #: RDAP statuses (RFC 8056 mappings) that take a domain out of the DNS or out of our hands
@@ -90,6 +91,7 @@ def _age(target: RegistrationTarget, age: int | None, result: CheckResult) -> No
 
 
 def _expiry(target: RegistrationTarget, expires: datetime | None, now: datetime, result: CheckResult) -> None:
+    result.escalates = True
     if expires is None:
         result.warn("expiry.no_date", f"the registry gives no expiry date for {target.name}")
         return
@@ -104,7 +106,7 @@ def _expiry(target: RegistrationTarget, expires: datetime | None, now: datetime,
     elif days <= EXPIRY_ERROR_DAYS and not renew:
         result.error("expiry.soon", f"{target.name} expires in {left} day(s) ({when}) and does not auto-renew")
     elif days <= EXPIRY_WARN_DAYS and not renew:
-        result.warn(
+        result.error(
             "expiry.approaching", f"{target.name} expires in {left} day(s) ({when}); renew or enable auto-renew"
         )
     elif days <= EXPIRY_URGENT_DAYS:
