@@ -82,11 +82,18 @@ def add(
     catch_all: Annotated[
         str | None, typer.Option("--catch-all", help="Where mail to any other address goes: a@x.test[,b@y.test].")
     ] = None,
+    sequencer: Annotated[
+        list[str] | None,
+        typer.Option("--sequencer", help="A sequencer its mailboxes go to (repeatable; replaces the defaults')."),
+    ] = None,
+    registrar: Annotated[
+        str | None, typer.Option("--registrar", help="The registrar account it is registered at (delegation, watch).")
+    ] = None,
     force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Add a domain with the stored defaults (server, DNS provider, policies); options override them
-    (--forward or --catch-all replace the defaults' forwarding)."""
+    (--forward or --catch-all replace the defaults' forwarding, --sequencer the defaults' sequencers)."""
     from email_infrastructure.services.domains import add_domain
 
     options: dict[str, Any] = {}
@@ -97,6 +104,10 @@ def add(
         options["dkim_selector"] = dkim_selector
     if forward or catch_all:
         options["forwarding"] = _forwarding(forward or [], catch_all)
+    if sequencer:
+        options["sequencers"] = list(sequencer)
+    if registrar is not None:
+        options["registrar"] = registrar
     mailboxes = [_mailbox(m) for m in mailbox or []]
 
     async def go(app: Any) -> DomainView:

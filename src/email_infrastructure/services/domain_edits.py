@@ -188,6 +188,15 @@ def _check_references(inventory: Inventory, name: str, spec: dict[str, Any]) -> 
         raise UserError(f"{name}: server {server!r} is not in the desired state (known: {known})")
     if not dns:
         raise UserError(f"{name}: no DNS provider: give one, or set defaults.dns_provider through an inventory")
+    for use in spec.get("sequencers") or []:
+        used = use if isinstance(use, str) else use.get("name")
+        if used not in inventory.providers.sequencers:
+            known = ", ".join(sorted(inventory.providers.sequencers)) or "none"
+            raise UserError(f"{name}: sequencer {used!r} is not in the desired state (known: {known})")
+    registrar = spec.get("registrar")
+    if registrar and registrar not in inventory.providers.registrars:
+        known = ", ".join(sorted(inventory.providers.registrars)) or "none"
+        raise UserError(f"{name}: registrar {registrar!r} is not in the desired state (known: {known})")
 
 
 def _check_forwarding(snap: Snapshot, name: str) -> None:
