@@ -15,6 +15,8 @@ from email_infrastructure.core.events import Event
 from email_infrastructure.core.settings import Settings
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.db import Database, open_database
+from tests.fakes.http_server import FakeServer
+from tests.fakes.mailcow import FakeMailcow
 from tests.fixtures.cli import clean_environment, run_in_process
 from tests.fixtures.databases import PostgresDatabases, SqliteTemplate, in_thread
 from tests.fixtures.mailserver import MailServer, mailserver_available, start_mailserver
@@ -259,3 +261,12 @@ def cli_process(tmp_path: Path) -> Cli:
         )
 
     return run
+
+
+@pytest.fixture
+def mailcow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeMailcow, str]]:
+    """A faithful fake Mailcow API on loopback, its read-write key in MAILCOW_TEST_KEY: (fake, base URL)."""
+    fake = FakeMailcow()
+    monkeypatch.setenv("MAILCOW_TEST_KEY", fake.rw_key)
+    with FakeServer(fake) as server:
+        yield fake, server.url

@@ -13,11 +13,11 @@ from tests.api.test_plans import poll
 from tests.fakes.instantly import FakeInstantly
 from tests.fakes.mailcow import FakeMailcow
 from tests.fakes.smartlead import FakeSmartlead
-from tests.reconcile.test_sequencer_step import DOMAINS, PER_DOMAIN, inventory, mailcow
+from tests.reconcile.test_sequencer_step import DOMAINS, PER_DOMAIN, inventory
 from tests.sequencers.conftest import instantly, smartlead
 from tests.services.conftest import QUICKSTART, WriteInventory
 
-__all__ = ["instantly", "mailcow", "smartlead"]  # fixtures, used here
+__all__ = ["instantly", "smartlead"]  # fixtures, used here
 PASSWORD = "Sm4rtlead-read-back-pw"
 
 

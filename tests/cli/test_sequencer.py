@@ -10,11 +10,11 @@ from tests.conftest import Cli
 from tests.fakes.instantly import FakeInstantly
 from tests.fakes.mailcow import FakeMailcow
 from tests.fakes.smartlead import FakeSmartlead
-from tests.reconcile.test_sequencer_step import DOMAINS, PER_DOMAIN, inventory, mailcow
+from tests.reconcile.test_sequencer_step import DOMAINS, PER_DOMAIN, inventory
 from tests.sequencers.conftest import instantly, smartlead
 from tests.services.conftest import QUICKSTART
 
-__all__ = ["instantly", "mailcow", "smartlead"]  # fixtures, used here
+__all__ = ["instantly", "smartlead"]  # fixtures, used here
 
 
 def test_list_and_show_say_what_the_platform_holds_of_our_mailboxes(

@@ -23,11 +23,11 @@ from tests.fakes.mailcow import FakeMailcow
 from tests.fakes.sequencer_base import Response
 from tests.fakes.smartlead import FakeSmartlead
 from tests.fixtures.kills import kill_apply_when
-from tests.reconcile.test_sequencer_step import DOMAINS, PER_DOMAIN, inventory, mailcow
+from tests.reconcile.test_sequencer_step import DOMAINS, PER_DOMAIN, inventory
 from tests.sequencers.conftest import smartlead
 from tests.services.conftest import WriteInventory, write_inventory
 
-__all__ = ["mailcow", "smartlead", "write_inventory"]  # fixtures, used here
+__all__ = ["smartlead", "write_inventory"]  # fixtures, used here
 
 
 @dataclass

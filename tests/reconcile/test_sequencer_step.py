@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from email_infrastructure.sequencers.smartlead import SmartleadProvider
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.models import EventIntent, EventRecord, SequencerAccountRecord
-from tests.fakes.http_server import FakeServer
 from tests.fakes.instantly import FakeInstantly
 from tests.fakes.mailcow import FakeMailcow
 from tests.fakes.reachinbox import FakeReachInbox
@@ -30,14 +28,6 @@ __all__ = ["instantly", "reachinbox", "smartlead", "write_inventory"]  # fixture
 
 DOMAINS = ["push1-outreach.test", "push2-outreach.test"]
 PER_DOMAIN = 5
-
-
-@pytest.fixture
-def mailcow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeMailcow, str]]:
-    fake = FakeMailcow()
-    monkeypatch.setenv("MAILCOW_TEST_KEY", fake.rw_key)
-    with FakeServer(fake) as server:
-        yield fake, server.url
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ from email_infrastructure.core.settings import Settings
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.models import SecretRecord
-from tests.fakes.http_server import FakeServer
 from tests.fakes.mailcow import FakeMailcow
 from tests.services.conftest import WriteInventory
 
@@ -48,14 +46,6 @@ domains:
   - name: {OTHER}
     mailbox_pattern: "{{f}}{{last}}"
 {extra_domain}"""
-
-
-@pytest.fixture
-def mailcow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeMailcow, str]]:
-    fake = FakeMailcow()
-    monkeypatch.setenv("MAILCOW_TEST_KEY", fake.rw_key)
-    with FakeServer(fake) as server:
-        yield fake, server.url
 
 
 class Killed(BaseException):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,19 +13,9 @@ from email_infrastructure.core.errors import UserError
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
 from email_infrastructure.services.export import export_credentials
-from tests.fakes.http_server import FakeServer
 from tests.fakes.mailcow import FakeMailcow
 from tests.services.conftest import WriteInventory
 from tests.services.test_mail_apply import DOMAIN, OTHER, mail_inventory
-
-
-@pytest.fixture
-def mailcow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeMailcow, str]]:
-    fake = FakeMailcow()
-    monkeypatch.setenv("MAILCOW_TEST_KEY", fake.rw_key)
-    with FakeServer(fake) as server:
-        yield fake, server.url
-
 
 REFERENCE = Path("/work/shared/reference/sequencer-exports.md")
 _SECTIONS = {

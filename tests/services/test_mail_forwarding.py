@@ -4,16 +4,12 @@ it; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from email_infrastructure.core.events import Event
 from email_infrastructure.mailcow.mailcow_backend import ALIAS_MARK
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
-from tests.fakes.http_server import FakeServer
 from tests.fakes.mailcow import FakeMailcow
 from tests.services.conftest import WriteInventory
 from tests.services.test_mail_apply import DOMAIN, mail_inventory
@@ -31,14 +27,6 @@ def with_forwarding(url: str, block: str = FORWARDING) -> str:
     text = mail_inventory(url)
     anchor = "      - {first_name: Bob, last_name: Stone}\n"
     return text.replace(anchor, anchor + block, 1)
-
-
-@pytest.fixture
-def mailcow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeMailcow, str]]:
-    fake = FakeMailcow()
-    monkeypatch.setenv("MAILCOW_TEST_KEY", fake.rw_key)
-    with FakeServer(fake) as server:
-        yield fake, server.url
 
 
 def aliases(fake: FakeMailcow) -> dict[str, dict[str, Any]]:

@@ -4,17 +4,16 @@ is logged exactly once and the re-run converges (the same holding fake as test_m
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import select
 
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.models import EventIntent, EventRecord
-from tests.fakes.http_server import FakeServer
 from tests.services.conftest import WriteInventory
-from tests.services.test_mail_kill import Hold, HoldingMailcow, _kill_at
+from tests.services.test_mail_kill import Hold, HoldingMailcow, _kill_at, mailcow
+
+__all__ = ["mailcow"]  # the holding fake's fixture, used here
 
 # one domain: its alias changes run one after the other, so each kill lands where it is aimed
 DOMAINS = ["fwd0-outreach.test"]
@@ -44,15 +43,6 @@ defaults:
     catch_all: ops@agency.test
 {forward}domains:
 {domains}"""
-
-
-@pytest.fixture
-def mailcow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[HoldingMailcow, str]]:
-    fake = HoldingMailcow()
-    monkeypatch.setenv("MAILCOW_TEST_KEY", fake.rw_key)
-    with FakeServer(fake) as server:
-        yield fake, server.url
-    fake.release.set()
 
 
 #: (route, nth write of that route in the run, carried out before the kill)

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
 from tests.dns.test_powerdns import query, serial
-from tests.fakes.http_server import FakeServer
 from tests.fakes.mailcow import FakeMailcow
 from tests.fixtures.pdns import PowerDns
 from tests.services.conftest import WriteInventory
-
-
-@pytest.fixture
-def mailcow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeMailcow, str]]:
-    fake = FakeMailcow()
-    monkeypatch.setenv("MAILCOW_TEST_KEY", fake.rw_key)
-    with FakeServer(fake) as server:
-        yield fake, server.url
 
 
 def inventory(pdns: PowerDns, url: str, zone: str) -> str:

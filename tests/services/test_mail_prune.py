@@ -3,7 +3,6 @@ we created; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,18 +11,9 @@ from email_infrastructure.core.events import Event
 from email_infrastructure.core.secret_names import password_key, pending_key
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
-from tests.fakes.http_server import FakeServer
 from tests.fakes.mailcow import FakeMailcow
 from tests.services.conftest import WriteInventory
 from tests.services.test_mail_apply import DOMAIN, OTHER, mail_inventory
-
-
-@pytest.fixture
-def mailcow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeMailcow, str]]:
-    fake = FakeMailcow()
-    monkeypatch.setenv("MAILCOW_TEST_KEY", fake.rw_key)
-    with FakeServer(fake) as server:
-        yield fake, server.url
 
 
 def only_first(url: str) -> str:

@@ -4,7 +4,6 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,12 @@ from email_infrastructure.core.errors import UserError
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
 from email_infrastructure.services.export import export_credentials
-from tests.fakes.http_server import FakeServer
 from tests.fakes.mailcow import FakeMailcow
 from tests.services.conftest import WriteInventory
 from tests.services.test_mail_apply import DOMAIN, OTHER, mail_inventory
 from tests.services.test_mail_prune import deletes, only_first, removals, step
 
 ANN, BOB = f"ann.lee@{DOMAIN}", f"bob.stone@{DOMAIN}"
-
-
-@pytest.fixture
-def mailcow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeMailcow, str]]:
-    fake = FakeMailcow()
-    monkeypatch.setenv("MAILCOW_TEST_KEY", fake.rw_key)
-    with FakeServer(fake) as server:
-        yield fake, server.url
 
 
 def mailbox_changes(planned: plans.Plan) -> list[tuple[str, str, object, object]]:

@@ -7,7 +7,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -18,21 +18,12 @@ from email_infrastructure.services.app import App
 from email_infrastructure.services.desired import import_inventory
 from email_infrastructure.services.scope import acting_in
 from tests.dns.test_powerdns import query
-from tests.fakes.http_server import FakeServer
 from tests.fakes.mailcow import FakeMailcow
 from tests.fixtures.pdns import PowerDns
 from tests.services.conftest import WriteInventory
 
 #: reads the values of one RRset, wherever the DNS provider keeps it
 Lookup = Callable[[str, str], Awaitable[list[str]]]
-
-
-@pytest.fixture
-def mailcow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeMailcow, str]]:
-    fake = FakeMailcow()
-    monkeypatch.setenv("MAILCOW_TEST_KEY", fake.rw_key)
-    with FakeServer(fake) as server:
-        yield fake, server.url
 
 
 def zonefile_lines(settings: Settings) -> Lookup:

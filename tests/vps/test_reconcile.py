@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +21,9 @@ from email_infrastructure.services.export import export_credentials
 from email_infrastructure.services.vps import list_servers, record_port25
 from tests.dns.test_powerdns import query
 from tests.fakes.hetzner import FakeHetzner
-from tests.fakes.http_server import FakeServer
 from tests.fakes.mailcow import FakeMailcow
 from tests.fixtures.pdns import PowerDns
 from tests.services.conftest import WriteInventory
-
-
-@pytest.fixture
-def mailcow(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeMailcow, str]]:
-    fake = FakeMailcow()
-    monkeypatch.setenv("MAILCOW_TEST_KEY", fake.rw_key)
-    with FakeServer(fake) as server:
-        yield fake, server.url
 
 
 @pytest.fixture
