@@ -3,12 +3,6 @@ the re-run finds the domain in the account, logs the purchase once and never ord
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +14,7 @@ from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
 from email_infrastructure.storage.models import EventIntent, EventRecord
 from tests.fakes.porkbun import FakePorkbun
+from tests.fixtures.kills import kill_apply_when
 from tests.registrars.test_reconcile import inventory
 
 
@@ -31,28 +26,9 @@ async def test_kill_during_a_purchase_then_rerun_one_domain_one_event_one_charge
     path = tmp_path / "inventory.yaml"
     path.write_text(inventory(porkbun.url, "  - {name: coldmail-1.com, register: {max_price: 12}}"), encoding="utf-8")
     porkbun.pause_orders = True
-    base = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_INFRA_") and k != "DATABASE_URL"}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "email_infrastructure", "apply", "-f", str(path), "--yes", "--buy"],
-        env={
-            **base,
-            "EMAIL_INFRA_DATA_DIR": str(app.settings.data_dir),
-            "DATABASE_URL": str(app.settings.database_url),
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        deadline = time.monotonic() + 120
-        while not porkbun.order_stored.is_set() and child.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        assert porkbun.order_stored.is_set(), f"the apply never ordered (exit {child.poll()})"
-        child.send_signal(signal.SIGKILL)
-        assert child.wait(30) == -signal.SIGKILL
+        await kill_apply_when(app, path, porkbun.order_stored, "--buy", what="the order")
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(30)
         porkbun.pause_orders = False
         porkbun.resume.set()
 
