@@ -44,6 +44,8 @@ FAKE = {"name": "never-held.test", "plan_id": "0" * 32, "job_id": "f" * 32, "wor
 LIVE = {("POST", "/api/v1/audit"), ("POST", "/api/v1/workspaces/{workspace}/audit")}
 #: and RDAP lookups of any domain (no stored state at all: a name is no workspace's resource there)
 LIVE |= {("GET", "/api/v1/whois/{name}"), ("GET", "/api/v1/workspaces/{workspace}/whois/{name}")}
+#: and price quotes: they ask a registrar account of the key's own workspace (none here), never a stored domain
+LIVE |= {("GET", "/api/v1/registrars/quote"), ("GET", "/api/v1/workspaces/{workspace}/registrars/quote")}
 #: the bodies of the operations that take one, by (method, path without the workspace prefix)
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/domains"): lambda ids: {"json": {"name": ids["name"]}},
@@ -53,6 +55,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/changes/preview"): lambda ids: {
         "json": {"action": "update", "domain": ids["name"], "dmarc_policy": "reject"}
     },
+    # a sync of the key's own workspace (B has no sequencer: an empty plan, an empty job)
+    ("POST", "/api/v1/sequencers/sync/plan"): lambda ids: {"json": {}},
+    ("POST", "/api/v1/sequencers/sync"): lambda ids: {"json": {}},
     ("POST", "/api/v1/changes"): lambda ids: {
         "json": {"action": "remove", "domain": ids["name"], "stamp": "sha256:0", "confirmed": ids["name"]}
     },

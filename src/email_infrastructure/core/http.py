@@ -176,6 +176,7 @@ class VendorClient:
             try:
                 response = await self._client.request(method, path, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
+                self._answered()
                 sent = not isinstance(exc, _NOT_SENT)
                 if attempt >= self.retry.attempts or (sent and not safe):
                     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "unreachable"
@@ -188,6 +189,7 @@ class VendorClient:
                     ) from None
                 await self._sleep(self.retry.backoff(attempt))
                 continue
+            self._answered()
             retryable = (
                 response.status_code == 429
                 or (response.status_code == 503 and retry_unavailable)
@@ -209,6 +211,12 @@ class VendorClient:
                 if self._auth_strikes >= self.auth_failures_to_stop:
                     self._auth_stopped = error
             raise error
+
+    def _answered(self) -> None:
+        """Tell a limiter that counts by answers (sequencers' `SlidingWindow`) that one came back."""
+        release = getattr(self.rate_limiter, "release", None)
+        if release is not None:
+            release()
 
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """`request()` and decode the JSON body; a body that is not JSON is a ProviderError."""
