@@ -45,13 +45,14 @@ def fakes(
 
 def inventory(
     url: str,
-    inst: FakeInstantly,
+    instantly: FakeInstantly,
     sl: FakeSmartlead,
     *,
     domains: list[str] = DOMAINS,
     per_domain: int = PER_DOMAIN,
     sl_limit: int = 40,
     extra: str = "",
+    inst: str = "inst",
 ) -> str:
     listed = "\n".join(f"  - name: {d}" for d in domains)
     return f"""
@@ -62,7 +63,7 @@ providers:
   mail:
     mc: {{type: mailcow, url: "{url}", api_key: env:MAILCOW_TEST_KEY, mailbox_quota_mib: 1024, timeout: 5}}
   sequencers:
-    inst: {{type: instantly, token: env:INST_KEY, api_url: "{inst.url}"}}
+    inst: {{type: instantly, token: env:INST_KEY, api_url: "{instantly.url}"}}
     sl: {{type: smartlead, token: env:SL_KEY, api_url: "{sl.url}"}}
 {extra}servers:
   - {{name: mx1, hostname: mail.push1-outreach.test, ipv4: 127.0.0.10, mail_backend: mc}}
@@ -72,7 +73,7 @@ defaults:
   daily_send_limit: 30
   mailboxes_per_domain: {per_domain}
   dmarc: {{policy: none}}
-  sequencers: [inst, {{name: sl, daily_limit: {sl_limit}, warmup: true}}]
+  sequencers: [{inst}, {{name: sl, daily_limit: {sl_limit}, warmup: true}}]
 domains:
 {listed}
 """
@@ -348,3 +349,20 @@ async def test_a_password_change_cut_short_is_given_again_and_logged_once(
     assert sorted(e.payload["sequencer"] for e in changed) == ["inst", "sl"]
     async with app.uow() as uow:
         assert (await uow.session.scalars(select(EventIntent))).all() == []
+
+
+async def test_warmup_at_instantly_is_one_job_per_step_and_a_plan_waits_for_it(
+    app: App, write_inventory: WriteInventory, fakes: tuple[str, FakeInstantly, FakeSmartlead]
+) -> None:
+    url, inst, sl = fakes
+    source = write_inventory(inventory(url, inst, sl, inst="{name: inst, warmup: true}"))
+    assert not (await plans.apply(app, source=source)).failed
+    jobs = inst.calls("POST", "/warmup/enable")
+    assert len(jobs) == len(DOMAINS)  # one job per domain's step, not one per account
+    # Instantly has not run the jobs yet (the fake runs one when it is read): the plan waits, it does not ask again
+    shown = await plans.plan(app)
+    assert not any(sequencer_steps(shown).values())
+    notes = [n for s in shown.graph.component("sequencers") for n in s.notes if "warmup was started" in n]
+    assert len(notes) == len(DOMAINS) * PER_DOMAIN
+    again = await plans.apply(app)
+    assert not again.failed and len(inst.calls("POST", "/warmup/enable")) == len(DOMAINS)

@@ -43,6 +43,8 @@ async def test_create_reads_back_and_find_sees_it(instantly: FakeInstantly, prov
     stored = instantly.accounts["jon@a.example"]
     assert stored["_secret"]["smtp_password"] == stored["_secret"]["imap_password"] == PASSWORD
     assert stored["warmup"]["reply_rate"] == 0.1  # Instantly's fraction
+    assert not instantly.calls("POST", "/warmup/enable")  # queued: one job per 100 accounts
+    assert await provider.flush() == ["jon@a.example"] and await provider.flush() == []
     assert len(instantly.calls("POST", "/warmup/enable")) == 1 and not instantly.calls("GET", "background-jobs")
     found = await provider.find("jon@a.example")
     assert found is not None and found.settings.daily_limit == 30 and found.health.state == "ok"
@@ -101,6 +103,7 @@ async def test_update_sends_only_the_differing_fields(instantly: FakeInstantly) 
     await provider.update(changed, AccountSettings(reply_rate=30))
     assert recorder.bodies("PATCH")[-1] == {"warmup": {"limit": 20, "reply_rate": 0.3}}
     await provider.update(changed, AccountSettings(warmup=True))
+    assert await provider.flush() == ["jon@a.example"]
     assert recorder.bodies("POST", "/warmup/enable") == [{"emails": ["jon@a.example"]}]
     await provider.aclose()
 
@@ -201,3 +204,14 @@ async def test_the_token_never_reaches_a_log_record(instantly: FakeInstantly, ca
     assert token not in str(refused.value) and redact_text(f"key {token}") != f"key {token}"
     assert caplog.records and not any(token in text for text in redacted_records(caplog.records))
     await provider.aclose()
+
+
+async def test_warmup_jobs_go_out_a_hundred_emails_at_a_time(
+    instantly: FakeInstantly, provider: InstantlyProvider
+) -> None:
+    instantly.limits = ()
+    for i in range(150):
+        await provider.create(login(f"m{i:03}@a.example"), AccountSettings(warmup=True), absent=True)
+    sent = await provider.flush()
+    assert len(sent) == 150 and len(instantly.calls("POST", "/warmup/enable")) == 2
+    assert not instantly.calls("GET", "/api/v2/accounts/m000@a.example")  # absent: no look-up before a create

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from email_infrastructure.core.events import Event, P, Topic
 from email_infrastructure.storage.repositories import DnsOwnership, EventIntents, MailOwnership, SecretStore
-from email_infrastructure.storage.sequencer_repositories import SequencerAccounts
+from email_infrastructure.storage.sequencer_repositories import SequencerAccounts, StoredAccount
 from email_infrastructure.storage.vps_repositories import VpsFacts
 
 
@@ -92,8 +92,8 @@ class ReconcileContext(Protocol):
     async def vps_servers(self) -> dict[str, tuple[str, str, str | None]]:
         """Servers we created: name → (VPS provider, port25 state, last error)."""
 
-    async def sequencer_accounts(self, domain: str) -> list[tuple[str, str, str, bool, str | None]]:
-        """A domain's stored sequencer accounts: (sequencer, address, remote id, ours, password fingerprint)."""
+    async def sequencer_accounts(self, domain: str) -> list[StoredAccount]:
+        """A domain's stored sequencer accounts."""
 
     async def sequencer_pairs(self) -> set[tuple[str, str]]:
         """(domain, sequencer) wherever a sequencer account is stored."""

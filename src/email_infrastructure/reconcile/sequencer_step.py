@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from email_infrastructure.core.errors import EmailInfraError, ProviderError
@@ -33,10 +34,21 @@ from email_infrastructure.reconcile.mail.mailbox_ops import deletion_safety
 from email_infrastructure.reconcile.sequencer_wanted import Wanted
 from email_infrastructure.sequencers import events
 from email_infrastructure.sequencers.provider import AccountExistsError, Login, RemoteAccount, SequencerProvider
+from email_infrastructure.storage.models import utcnow
+from email_infrastructure.storage.sequencer_repositories import StoredAccount
 
 #: the ports our mail servers (Mailcow) offer: submission with STARTTLS, IMAP over TLS
 SMTP_PORT = 587
 IMAP_PORT = 993
+#: how long a warmup we asked for may take to show before the plan asks again (Instantly's background job;
+#: how soon it runs is unconfirmed)
+WARMUP_GRACE = timedelta(minutes=30)
+
+
+def _warming(row: StoredAccount | None) -> bool:
+    """Whether we asked for this account's warmup within the grace."""
+    started = row.warmup_started_at if row is not None else None
+    return started is not None and utcnow() - started < WARMUP_GRACE
 
 
 def password_fingerprint(address: str, password: str) -> str:
@@ -65,15 +77,6 @@ class Listing:
                 raise self._error
             assert self._accounts is not None
             return self._accounts
-
-
-@dataclass
-class Stored:
-    """One stored account row."""
-
-    remote_id: str
-    created_by_us: bool
-    password_fp: str | None
 
 
 @dataclass
@@ -109,6 +112,7 @@ class SequencerAccountsStep(Step):
         self.ctx, self.domain, self.sequencer, self.listing = ctx, domain, sequencer, listing
         self.wanted = {w.address.lower(): w for w in wanted}
         self.resolved, self.error, self.prune = resolved, error, prune
+        self._passwords: dict[tuple[str, str], str] = {}
         self.key = f"sequencer.accounts:{domain}@{sequencer}"
         self.scope = intent_scope("sequencer.accounts", sequencer, domain)
         mailed = resolved is not None and resolved.server is not None and bool(resolved.server.mail_backend)
@@ -137,9 +141,9 @@ class SequencerAccountsStep(Step):
         try:
             remote = await self.listing.accounts()
             stored = {
-                address.lower(): Stored(remote_id, ours, fp)
-                for name, address, remote_id, ours, fp in await self.ctx.sequencer_accounts(self.domain)
-                if name == self.sequencer
+                row.address.lower(): row
+                for row in await self.ctx.sequencer_accounts(self.domain)
+                if row.sequencer == self.sequencer
             }
             vault = await self.ctx.secrets([password_key(w.address) for w in wanted.values()])
             pending = await self.ctx.intents(self.scope)
@@ -168,6 +172,10 @@ class SequencerAccountsStep(Step):
                         f"{want.address} was already on {self.sequencer}: adopted (updated, never deleted)"
                     )
             differs = want.settings.differs(have.settings)
+            if "warmup" in differs and want.settings.warmup and _warming(row):
+                # asked for within the grace: the platform runs it in the background (Instantly's job)
+                del differs["warmup"]
+                plan.notes.append(f"{want.address}: warmup was started at {self.sequencer}; it shows once it runs")
             cannot = sorted(set(differs) & provider.unsupported)
             if cannot:
                 plan.notes.append(
@@ -206,7 +214,7 @@ class SequencerAccountsStep(Step):
         self,
         plan: StepPlan,
         detail: Detail,
-        stored: dict[str, Stored],
+        stored: dict[str, StoredAccount],
         remote: Mapping[str, RemoteAccount],
         wanted: set[str],
     ) -> None:
@@ -236,6 +244,8 @@ class SequencerAccountsStep(Step):
         detail: Detail = plan.detail or Detail()
         provider = self.listing.provider
         await self._settle(detail)
+        wanted_passwords = [password_key(self.wanted[a].address) for a in self._needing_login(plan)]
+        self._passwords = await self.ctx.secrets(wanted_passwords) if wanted_passwords else {}
         problems: list[str] = []
         for change in plan.changes:
             subject = change.resource.removeprefix("account ")
@@ -258,6 +268,14 @@ class SequencerAccountsStep(Step):
                 async with self.ctx.uow() as uow:
                     uow.emit(events.ACCOUNT_FAILED, self._payload(address), "sequencers")
                     await uow.commit()
+        try:
+            started = await provider.flush()
+        except EmailInfraError as exc:
+            problems.append(f"warmup not started (the next run starts it): {exc}")
+        else:
+            async with self.ctx.uow() as uow:
+                await uow.sequencer_accounts.warmup_started(self.sequencer, [a.lower() for a in started])
+                await uow.commit()
         if problems:
             raise ProviderError(
                 f"{self.domain} at {self.sequencer}: {len(problems)} of {len(plan.changes)} account changes failed: "
@@ -287,11 +305,19 @@ class SequencerAccountsStep(Step):
                     uow.emit(events.ACCOUNT_ADOPTED, self._payload(address), "sequencers")
             await uow.commit()
 
+    def _needing_login(self, plan: StepPlan) -> list[str]:
+        """The addresses whose change sends a password (creates, password updates)."""
+        out = []
+        for change in plan.changes:
+            subject = change.resource.removeprefix("account ")
+            if change.action == "create" or subject.endswith(" password"):
+                out.append(subject.removesuffix(" password").lower())
+        return out
+
     async def _login(self, want: Wanted) -> Login:
-        """The account's logins: the vault's password and the domain's mail server."""
+        """The account's logins: the vault's password (read once per apply) and the domain's mail server."""
         server = self.resolved.server if self.resolved is not None else None
-        secrets = await self.ctx.secrets([password_key(want.address)])
-        password = secrets.get(password_key(want.address))
+        password = self._passwords.get(password_key(want.address))
         if password is None or server is None:
             raise ProviderError(f"{want.address}: its password is not in the vault (its mailbox is not created yet)")
         first, last = (want.person.first_name, want.person.last_name) if want.person else ("", "")

@@ -35,6 +35,10 @@ class Limiters:
             limiter.release()
 
 
+#: seconds a window's end may be missed by through rounding
+_EPSILON = 1e-6
+
+
 class SlidingWindow:
     """At most `limit` requests in any `seconds`, counted as the vendor counts them: by arrival.
 
@@ -54,8 +58,9 @@ class SlidingWindow:
         self._lock = asyncio.Lock()
 
     def _expire(self, now: float) -> None:
+        # a wait of `stamp + seconds - now` may land a hair short of it in floating point: it counts as passed
         for stamps in (self._sent, self._answered):
-            while stamps and now - stamps[0] >= self.seconds:
+            while stamps and now - stamps[0] >= self.seconds - _EPSILON:
                 stamps.popleft()
 
     async def acquire(self, sleep: Sleep = asyncio.sleep) -> None:
@@ -77,6 +82,14 @@ class SlidingWindow:
         if self._sent:
             self._sent.popleft()
         self._answered.append(now)
+
+
+class Unbatched:
+    """A provider whose every change is sent at once: nothing to flush."""
+
+    async def flush(self) -> list[str]:
+        """Nothing was batched."""
+        return []
 
 
 def windows(*limits: tuple[int, float], clock: Callable[[], float] = time.monotonic) -> Limiters:

@@ -23,6 +23,7 @@ from email_infrastructure.sequencers.common import (
     LOST_ANSWER,
     Limiters,
     SequencerClient,
+    Unbatched,
     recover_lost_create,
     windows,
     with_settings,
@@ -89,7 +90,7 @@ def _account(raw: dict[str, Any]) -> RemoteAccount:
     return RemoteAccount(str(raw["id"]), str(raw.get("email", "")), settings_of(raw), health_of(raw))
 
 
-class EmailBisonProvider:
+class EmailBisonProvider(Unbatched):
     """Sender emails on one EmailBison instance (`api_url` is required: every customer has a host)."""
 
     type: ClassVar[str] = "emailbison"

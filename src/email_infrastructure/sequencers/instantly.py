@@ -41,6 +41,8 @@ from email_infrastructure.sequencers.provider import (
 DEFAULT_API_URL = "https://api.instantly.ai"
 ACCOUNTS = "/api/v2/accounts"
 PAGE_SIZE = 100
+#: emails one warmup enable/disable job takes (sequencer-apis.md §1.2)
+WARMUP_BATCH = 100
 #: settings Instantly's API cannot set (no tag-assignment route in the accounts API)
 UNSUPPORTED: frozenset[str] = frozenset({"tags"})
 _STATUS: dict[int, tuple[HealthState, str, bool | None]] = {
@@ -178,6 +180,8 @@ class InstantlyProvider:
             retry=retry,
         )
         self._client.provider = name
+        #: warmup on (True) or off (False) asked for, not sent yet: `flush`
+        self._queued: dict[bool, list[str]] = {True: [], False: []}
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -242,7 +246,7 @@ class InstantlyProvider:
         else:
             account = _account(raw)
         if settings.warmup and not account.settings.warmup:
-            await self._warmup([login.email], True)
+            self._queued[True].append(login.email)  # one job per 100 accounts: `flush`
             account = with_settings(account, warmup=True)
         return account
 
@@ -264,9 +268,24 @@ class InstantlyProvider:
             raw = await self._client.json("PATCH", _path(account.remote_id), json=body, idempotent=True)
             account = _account(raw)
         if "warmup" in changed and settings.warmup is not None:
-            await self._warmup([account.remote_id], settings.warmup)
+            self._queued[settings.warmup].append(account.remote_id)  # one job per 100 accounts: `flush`
             account = with_settings(account, warmup=settings.warmup)
         return account
+
+    async def flush(self) -> list[str]:
+        """Start the queued warmup jobs, 100 emails a job (the routes take up to 100); the emails sent.
+
+        Accounts are created and updated without waiting for their job; a run stopped before its
+        flush leaves warmup off there, which the next plan sees and asks for again.
+        """
+        sent: list[str] = []
+        for enable, emails in self._queued.items():
+            while emails:
+                batch = emails[:WARMUP_BATCH]
+                await self._warmup(batch, enable)
+                del emails[: len(batch)]
+                sent += batch
+        return sent
 
     async def change_password(self, account: RemoteAccount, login: Login) -> RemoteAccount:
         """No route takes a password: delete, then create with the account's settings (2-3 calls)."""

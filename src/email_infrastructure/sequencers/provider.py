@@ -154,6 +154,10 @@ class SequencerProvider(Protocol):
         """Remove the account (gone already counts as done)."""
         ...
 
+    async def flush(self) -> list[str]:
+        """Send what the provider batched (Instantly's warmup jobs, 100 emails each); the emails it asked warmup for."""
+        ...
+
     async def health(self, emails: Sequence[str]) -> dict[str, AccountHealth]:
         """The health of these accounts (by email); accounts the platform lacks are left out."""
         ...

@@ -17,7 +17,7 @@ import httpx
 
 from email_infrastructure.core.http import Limiter, RetryPolicy, Sleep
 from email_infrastructure.core.logging import register_secret
-from email_infrastructure.sequencers.common import Limiters, SequencerClient, windows, with_settings
+from email_infrastructure.sequencers.common import Limiters, SequencerClient, Unbatched, windows, with_settings
 from email_infrastructure.sequencers.provider import (
     AccountHealth,
     AccountSettings,
@@ -84,7 +84,7 @@ def _account(raw: dict[str, Any]) -> RemoteAccount:
     return RemoteAccount(str(raw["id"]), str(raw.get("email", "")), settings_of(raw), health_of(raw))
 
 
-class ReachInboxProvider:
+class ReachInboxProvider(Unbatched):
     """Accounts at ReachInbox (bearer key): read them, switch their warmup."""
 
     type: ClassVar[str] = "reachinbox"

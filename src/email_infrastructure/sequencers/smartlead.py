@@ -25,6 +25,7 @@ from email_infrastructure.sequencers.common import (
     LOST_ANSWER,
     Limiters,
     SequencerClient,
+    Unbatched,
     merged,
     recover_lost_create,
     windows,
@@ -143,7 +144,7 @@ def _account(raw: dict[str, Any]) -> RemoteAccount:
     return RemoteAccount(str(raw["id"]), str(raw.get("from_email", "")), settings_of(raw), health_of(raw))
 
 
-class SmartleadProvider:
+class SmartleadProvider(Unbatched):
     """Email accounts at Smartlead (`?api_key=`); `client_id` scopes an agency key to one sub-client."""
 
     type: ClassVar[str] = "smartlead"

@@ -10,6 +10,7 @@ from email_infrastructure.core.events import Event
 from email_infrastructure.services.app import App
 from email_infrastructure.services.uow import UnitOfWork
 from email_infrastructure.storage.repositories import secret_count
+from email_infrastructure.storage.sequencer_repositories import StoredAccount
 
 
 class AppContext:
@@ -92,13 +93,12 @@ class AppContext:
         async with self.app.uow() as uow:
             return {r.name: (r.provider, r.port25, r.last_error) for r in await uow.vps.all()}
 
-    async def sequencer_accounts(self, domain: str) -> list[tuple[str, str, str, bool, str | None]]:
+    async def sequencer_accounts(self, domain: str) -> list[StoredAccount]:
         """A domain's stored sequencer accounts; none before anything was stored."""
         if not self.app.has_state():
             return []
         async with self.app.uow() as uow:
-            rows = await uow.sequencer_accounts.of_domain(domain)
-            return [(r.sequencer, r.address, r.remote_id, r.created_by_us, r.password_fp) for r in rows]
+            return [StoredAccount.of(r) for r in await uow.sequencer_accounts.of_domain(domain)]
 
     async def sequencer_pairs(self) -> set[tuple[str, str]]:
         """(domain, sequencer) wherever an account is stored."""

@@ -298,6 +298,9 @@ class SequencerAccountRecord(_Timestamps, WorkspaceScoped, Base):
     remote_id: Mapped[str] = mapped_column(String(320))
     created_by_us: Mapped[bool] = mapped_column(default=False)
     password_fp: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: when we last asked the platform to start warmup (Instantly runs it as a background job: until it
+    #: shows, the plan waits instead of asking again)
+    warmup_started_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AppliedPlan(WorkspaceScoped, Base):

@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from email_infrastructure.storage.models import SequencerAccountRecord, utcnow
+
+
+@dataclass(frozen=True)
+class StoredAccount:
+    """One stored account, as the push step reads it."""
+
+    sequencer: str
+    address: str
+    remote_id: str
+    created_by_us: bool
+    password_fp: str | None
+    warmup_started_at: datetime | None
+
+    @classmethod
+    def of(cls, row: SequencerAccountRecord) -> StoredAccount:
+        """From its row (a time SQLite gives back naive is UTC)."""
+        started = row.warmup_started_at
+        if started is not None and started.tzinfo is None:
+            started = started.replace(tzinfo=UTC)
+        return cls(row.sequencer, row.address, row.remote_id, row.created_by_us, row.password_fp, started)
 
 
 class SequencerAccounts:
@@ -56,6 +78,16 @@ class SequencerAccounts:
             row.password_fp = password_fp
         await self.session.flush()
         return row
+
+    async def warmup_started(self, sequencer: str, addresses: Iterable[str]) -> None:
+        """We asked the platform to start warmup for these accounts, now."""
+        wanted = list(addresses)
+        if wanted:
+            await self.session.execute(
+                update(SequencerAccountRecord)
+                .where(SequencerAccountRecord.sequencer == sequencer, SequencerAccountRecord.address.in_(wanted))
+                .values(warmup_started_at=utcnow())
+            )
 
     async def forget(self, sequencer: str, addresses: Iterable[str]) -> None:
         """Drop the accounts of these addresses at `sequencer` (removed there, or no longer ours)."""

@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("remote_id", sa.String(length=320), nullable=False),
         sa.Column("created_by_us", sa.Boolean(), nullable=False),
         sa.Column("password_fp", sa.String(length=64), nullable=True),
+        sa.Column("warmup_started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("workspace_id", sa.Integer(), nullable=False),
