@@ -11,8 +11,8 @@ every domain's mailboxes pushed to the sequencer `inst` (tests/fakes/instantly.p
    other calls (target 0); and a plan right after the push, before Instantly ran its warmup jobs;
 3. the rate limit: the fake's documented 100/s and 6,000/min on a real clock, a fresh push again: 429s
    (target 0: the client keeps the budget) and wall time against the floor of a client sending exactly
-   100 requests a second (calls ÷ 100 s); beside it (`--margin`, 0 to skip) the same push with the client's
-   windows that much longer (a proposed change, patched in for this run only), `--pairs` times interleaved;
+   100 requests a second (calls ÷ 100 s); beside it the same push with a proposed client budget (bench/held_window.py,
+   patched in for that run only) and, with `--margin S`, with today's windows S seconds longer; `--pairs` rounds;
 4. the manual alternative's machine part: `export_credentials(app, "instantly")` (what `email-infra export
    --format instantly` runs) for the same mailboxes; the upload in Instantly's UI is not timed.
 
@@ -21,7 +21,7 @@ Phases 1-2 run with the fake's limits off (its clock stands still); our client s
 fake completes a warmup job only when someone reads it; Instantly runs them in the background, so
 between phases the benchmark reads every job once, as Instantly's worker would have done.
 
-    python bench/sequencer_push.py [--domains 200] [--per-domain 5] [--postgres] [--no-sqlite] [--margin 0.05] [--pairs 1]
+    python bench/sequencer_push.py [--domains 200] [--per-domain 5] [--postgres] [--no-sqlite] [--margin 0.05] [--pairs 2]
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ ROOT = BENCH.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(BENCH)]
 
 from api_wrk import backends, drop_databases  # noqa: E402  # after the sys.path insert above
+from held_window import installed  # noqa: E402  # after the sys.path insert above
 from measure import load  # noqa: E402  # after the sys.path insert above
 from tests.fakes.http_server import FakeServer  # noqa: E402  # after the sys.path insert above
 from tests.fakes.instantly import FakeInstantly  # noqa: E402  # after the sys.path insert above
@@ -168,33 +170,39 @@ async def timed(rows: list[dict[str, Any]], label: str, fake: StampedInstantly, 
     rows.append(row)
 
 
+@contextmanager
+def client_budget(factory: Callable[..., Any]) -> Iterator[None]:
+    """Instantly providers built inside (one run) keep the budget `factory` makes instead of the documented one."""
+    instantly.default_limiter = factory
+    try:
+        yield
+    finally:
+        instantly.default_limiter = DEFAULT_LIMITER
+
+
 def margined(margin: float) -> Callable[..., Limiters]:
-    """Instantly's client budget with each window `margin` seconds longer (the proposed change)."""
-
-    def limiter(clock: Callable[[], float] = time.monotonic) -> Limiters:
-        return windows(*((n, seconds + margin) for n, seconds in DOCUMENTED), clock=clock)
-
-    return limiter
+    """Today's budget with each window `margin` seconds longer (a simpler proposal than held slots)."""
+    return lambda clock=time.monotonic: windows(*((n, s + margin) for n, s in DOCUMENTED), clock=clock)
 
 
 async def rate_limited(
     app: App, inst: StampedInstantly, rows: list[dict[str, Any]], mailboxes: int, margin: float, pairs: int
 ) -> None:
-    """Fresh pushes under the documented limits on real time: today's client, then (with `margin`) the proposed one,
-    interleaved `pairs` times; each push starts on an empty budget, as if the last one were a minute ago."""
-    clients = [("today's client", DEFAULT_LIMITER)]
+    """Fresh pushes under the documented limits on real time, today's client and the proposed ones interleaved
+    `pairs` times; each push starts on an empty budget at the fake, as if the last one were a minute ago."""
+    clients: list[tuple[str, Callable[[], AbstractContextManager[None]]]] = [
+        ("today's client", nullcontext),
+        ("slots held to one window after the answer (proposed)", lambda: installed(DOCUMENTED)),
+    ]
     if margin:
-        clients.append((f"client windows +{margin * 1000:.0f} ms (proposed)", margined(margin)))
+        clients.append((f"windows +{margin * 1000:.0f} ms (proposed)", lambda: client_budget(margined(margin))))
     for n in range(pairs):
-        for name, limiter in clients:
+        for name, client in clients:
             inst.accounts.clear()
             inst._limiter = None  # a fresh budget: the last push's 2,000 calls would count a minute
-            instantly.default_limiter = limiter  # read when the run builds its provider
-            try:
+            with client():
                 label = f"fresh push, real limits, {name}" + (f", run {n + 1}" if pairs > 1 else "")
                 await timed(rows, label, inst, mailboxes, plans.apply(app, kinds=SYNC))
-            finally:
-                instantly.default_limiter = DEFAULT_LIMITER
 
 
 async def run(
@@ -220,13 +228,9 @@ async def run(
             inst.accounts.clear()  # the sequencer part alone: mail exists, Instantly is empty
             await timed(rows, "sequencer sync, fresh push", inst, mailboxes, plans.apply(app, kinds=SYNC))
             inst.accounts.clear()
-            instantly.default_limiter = lambda clock=time.monotonic: windows(clock=clock)  # no budget: our own cost
-            try:
-                await timed(
-                    rows, "sequencer sync, fresh push, client budget off", inst, mailboxes, plans.apply(app, kinds=SYNC)
-                )
-            finally:
-                instantly.default_limiter = DEFAULT_LIMITER
+            with client_budget(lambda clock=time.monotonic: windows(clock=clock)):  # no budget: our own cost
+                off = "sequencer sync, fresh push, client budget off"
+                await timed(rows, off, inst, mailboxes, plans.apply(app, kinds=SYNC))
             # before Instantly's worker ran the warmup jobs, a plan sees warmup off on every account
             await timed(rows, "plan, warmup jobs still pending", inst, mailboxes, plans.plan(app, kinds=SYNC))
             jobs = inst.run_jobs()
@@ -276,7 +280,7 @@ def main() -> None:
     parser.add_argument("--per-domain", type=int, default=5)
     parser.add_argument("--postgres", action="store_true", help="also on PostgreSQL (a temp database, ~3 more min)")
     parser.add_argument("--no-sqlite", action="store_true")
-    parser.add_argument("--margin", type=float, default=0.05, help="the proposed client window margin, s (0: skip)")
+    parser.add_argument("--margin", type=float, default=0.0, help="also today's windows this much longer, s")
     parser.add_argument("--pairs", type=int, default=1, help="real-limit pushes of each client, interleaved")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sequencer_push.json")
     args = parser.parse_args()
