@@ -104,5 +104,5 @@ def installed(limits: tuple[tuple[int, float], ...]) -> Iterator[None]:
     try:
         yield
     finally:
-        instantly.default_limiter = original_limiter  # type: ignore[assignment]
+        instantly.default_limiter = original_limiter  # type: ignore[assignment]  # mypy saw the lambda's type above
         instantly._InstantlyClient = original_client  # type: ignore[misc]  # restored
