@@ -64,7 +64,7 @@ from email_infrastructure.storage.migrate import upgrade  # noqa: E402  # after 
 
 SYNC = ["sequencer.accounts"]
 DEFAULT_LIMITER = instantly.default_limiter
-#: Instantly's documented budget per workspace (sequencer-apis.md §1): the floor counts the tighter one
+#: Instantly's documented budget per workspace (sequencer-apis.md §1.10); a push of 2,001 calls meets only the first
 PER_SECOND = 100
 DOCUMENTED = ((100, 1.0), (6000, 60.0))
 #: ids in a route replaced by a placeholder, so calls group by route
