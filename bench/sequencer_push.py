@@ -11,8 +11,7 @@ every domain's mailboxes pushed to the sequencer `inst` (tests/fakes/instantly.p
    other calls (target 0); and a plan right after the push, before Instantly ran its warmup jobs;
 3. the rate limit: the fake's documented 100/s and 6,000/min on a real clock, a fresh push again: 429s
    (target 0: the client keeps the budget) and wall time against the floor of a client sending exactly
-   100 requests a second (calls ÷ 100 s); beside it the same push with a proposed client budget (bench/held_window.py,
-   patched in for that run only) and, with `--margin S`, with today's windows S seconds longer; `--pairs` rounds;
+   100 requests a second (calls ÷ 100 s); `--pairs N` pushes, each on a fresh budget at the fake;
 4. the manual alternative's machine part: `export_credentials(app, "instantly")` (what `email-infra export
    --format instantly` runs) for the same mailboxes; the upload in Instantly's UI is not timed.
 
@@ -21,7 +20,7 @@ Phases 1-2 run with the fake's limits off (its clock stands still); our client s
 fake completes a warmup job only when someone reads it; Instantly runs them in the background, so
 between phases the benchmark reads every job once, as Instantly's worker would have done.
 
-    python bench/sequencer_push.py [--domains 200] [--per-domain 5] [--postgres] [--no-sqlite] [--margin 0.05] [--pairs 2]
+    python bench/sequencer_push.py [--domains 200] [--per-domain 5] [--postgres] [--no-sqlite] [--pairs 2]
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,6 @@ ROOT = BENCH.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(BENCH)]
 
 from api_wrk import backends, drop_databases  # noqa: E402  # after the sys.path insert above
-from held_window import installed  # noqa: E402  # after the sys.path insert above
 from measure import load  # noqa: E402  # after the sys.path insert above
 from tests.fakes.http_server import FakeServer  # noqa: E402  # after the sys.path insert above
 from tests.fakes.instantly import FakeInstantly  # noqa: E402  # after the sys.path insert above
@@ -56,7 +54,7 @@ from email_infrastructure.core.inventory.loader import load_inventory  # noqa: E
 from email_infrastructure.core.settings import Settings  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.reconcile.registry import provider_schemas  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.sequencers import instantly  # noqa: E402  # after the sys.path insert above
-from email_infrastructure.sequencers.common import Limiters, windows  # noqa: E402  # after the sys.path insert above
+from email_infrastructure.sequencers.common import windows  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.services import plans  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.services.app import App  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.services.export import export_credentials  # noqa: E402  # after the sys.path insert above
@@ -180,34 +178,19 @@ def client_budget(factory: Callable[..., Any]) -> Iterator[None]:
         instantly.default_limiter = DEFAULT_LIMITER
 
 
-def margined(margin: float) -> Callable[..., Limiters]:
-    """Today's budget with each window `margin` seconds longer (a simpler proposal than held slots)."""
-    return lambda clock=time.monotonic: windows(*((n, s + margin) for n, s in DOCUMENTED), clock=clock)
-
-
 async def rate_limited(
-    app: App, inst: StampedInstantly, rows: list[dict[str, Any]], mailboxes: int, margin: float, pairs: int
+    app: App, inst: StampedInstantly, rows: list[dict[str, Any]], mailboxes: int, pairs: int
 ) -> None:
-    """Fresh pushes under the documented limits on real time, today's client and the proposed ones interleaved
-    `pairs` times; each push starts on an empty budget at the fake, as if the last one were a minute ago."""
-    clients: list[tuple[str, Callable[[], AbstractContextManager[None]]]] = [
-        ("today's client", nullcontext),
-        ("slots held to one window after the answer (proposed)", lambda: installed(DOCUMENTED)),
-    ]
-    if margin:
-        clients.append((f"windows +{margin * 1000:.0f} ms (proposed)", lambda: client_budget(margined(margin))))
+    """Fresh pushes under the documented limits on real time, `pairs` times; each starts on an empty budget at
+    the fake, as if the last one were a minute ago."""
     for n in range(pairs):
-        for name, client in clients:
-            inst.accounts.clear()
-            inst._limiter = None  # a fresh budget: the last push's 2,000 calls would count a minute
-            with client():
-                label = f"fresh push, real limits, {name}" + (f", run {n + 1}" if pairs > 1 else "")
-                await timed(rows, label, inst, mailboxes, plans.apply(app, kinds=SYNC))
+        inst.accounts.clear()
+        inst._limiter = None  # a fresh budget: the last push's calls would count a minute
+        label = "fresh push, real limits" + (f", run {n + 1}" if pairs > 1 else "")
+        await timed(rows, label, inst, mailboxes, plans.apply(app, kinds=SYNC))
 
 
-async def run(
-    settings: Settings, label: str, domains: int, per_domain: int, margin: float, pairs: int
-) -> dict[str, Any]:
+async def run(settings: Settings, label: str, domains: int, per_domain: int, pairs: int) -> dict[str, Any]:
     """Every phase on one database."""
     mailboxes = domains * per_domain
     mailcow, inst = FakeMailcow(), StampedInstantly()
@@ -231,14 +214,14 @@ async def run(
             with client_budget(lambda clock=time.monotonic: windows(clock=clock)):  # no budget: our own cost
                 off = "sequencer sync, fresh push, client budget off"
                 await timed(rows, off, inst, mailboxes, plans.apply(app, kinds=SYNC))
-            # before Instantly's worker ran the warmup jobs, a plan sees warmup off on every account
+            # before Instantly's worker ran the warmup jobs: the plan waits for them (it used to plan 1,000 updates)
             await timed(rows, "plan, warmup jobs still pending", inst, mailboxes, plans.plan(app, kinds=SYNC))
             jobs = inst.run_jobs()
             await timed(rows, "no-op plan", inst, mailboxes, plans.plan(app, kinds=SYNC))
             await timed(rows, "no-op apply", inst, mailboxes, plans.apply(app, kinds=SYNC))
 
             inst.limits, inst.clock = DOCUMENTED, RealClock()  # type: ignore[assignment]  # read per request
-            await rate_limited(app, inst, rows, mailboxes, margin, pairs)
+            await rate_limited(app, inst, rows, mailboxes, pairs)
 
             started = time.perf_counter()
             export = await export_credentials(app, "instantly")
@@ -280,7 +263,6 @@ def main() -> None:
     parser.add_argument("--per-domain", type=int, default=5)
     parser.add_argument("--postgres", action="store_true", help="also on PostgreSQL (a temp database, ~3 more min)")
     parser.add_argument("--no-sqlite", action="store_true")
-    parser.add_argument("--margin", type=float, default=0.0, help="also today's windows this much longer, s")
     parser.add_argument("--pairs", type=int, default=1, help="real-limit pushes of each client, interleaved")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sequencer_push.json")
     args = parser.parse_args()
@@ -289,9 +271,7 @@ def main() -> None:
         created: list[str] = []
         try:
             for label, make in backends(Path(tmp), created, not args.postgres, args.no_sqlite):
-                report.append(
-                    asyncio.run(run(make(label), label, args.domains, args.per_domain, args.margin, args.pairs))
-                )
+                report.append(asyncio.run(run(make(label), label, args.domains, args.per_domain, args.pairs)))
         finally:
             drop_databases(created)
     args.out.parent.mkdir(parents=True, exist_ok=True)
