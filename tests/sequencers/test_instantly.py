@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -215,3 +216,13 @@ async def test_warmup_jobs_go_out_a_hundred_emails_at_a_time(
     sent = await provider.flush()
     assert len(sent) == 150 and len(instantly.calls("POST", "/warmup/enable")) == 2
     assert not instantly.calls("GET", "/api/v2/accounts/m000@a.example")  # absent: no look-up before a create
+
+
+async def test_concurrent_flushes_send_each_email_once(instantly: FakeInstantly, provider: InstantlyProvider) -> None:
+    instantly.limits = ()
+    for i in range(30):
+        await provider.create(login(f"c{i:03}@a.example"), AccountSettings(warmup=True), absent=True)
+    flushed = await asyncio.gather(*(provider.flush() for _ in range(3)))
+    sent = [email for batch in flushed for email in batch]
+    assert sorted(sent) == sorted(f"c{i:03}@a.example" for i in range(30))  # each once, none twice
+    assert len(instantly.calls("POST", "/warmup/enable")) == 1

@@ -281,9 +281,14 @@ class InstantlyProvider:
         sent: list[str] = []
         for enable, emails in self._queued.items():
             while emails:
+                # taken before the call: steps flush concurrently, and none may send another's batch again
                 batch = emails[:WARMUP_BATCH]
-                await self._warmup(batch, enable)
                 del emails[: len(batch)]
+                try:
+                    await self._warmup(batch, enable)
+                except BaseException:
+                    emails[:0] = batch  # not sent: the next flush (or the next run) asks again
+                    raise
                 sent += batch
         return sent
 
