@@ -280,14 +280,16 @@ class InstantlyProvider:
         """
         sent: list[str] = []
         for enable, emails in self._queued.items():
-            while emails:
-                # taken before the call: steps flush concurrently, and none may send another's batch again
-                batch = emails[:WARMUP_BATCH]
-                del emails[: len(batch)]
+            # what was asked for until now, taken before any call: steps flush concurrently, and none may
+            # send another's batch again, nor chase what others queue while it waits
+            taken = emails[:]
+            emails.clear()
+            for start in range(0, len(taken), WARMUP_BATCH):
+                batch = taken[start : start + WARMUP_BATCH]
                 try:
                     await self._warmup(batch, enable)
                 except BaseException:
-                    emails[:0] = batch  # not sent: the next flush (or the next run) asks again
+                    emails[:0] = taken[start:]  # not sent: the next flush (or the next run) asks again
                     raise
                 sent += batch
         return sent
