@@ -43,7 +43,7 @@ def registrar(fake: FakeNamecheap, *, client_ip: str = "127.0.0.1", **options: o
         str(options.pop("api_key", fake.api_key)),
         client_ip,
         api_url=fake.url,
-        contact=options.pop("contact", CONTACT),  # type: ignore[arg-type]
+        contact=options.pop("contact", CONTACT),  # type: ignore[arg-type]  # a test's loose options
         clock=fake.clock,
         sleep=sleep,
     )
@@ -58,7 +58,7 @@ async def nc(namecheap: FakeNamecheap) -> AsyncIterator[NamecheapRegistrar]:
 
 def buy(domain: str, price: str, years: int = 1, **options: object) -> Purchase:
     fields: dict[str, object] = {"auto_renew": False, "privacy": True, **options}
-    return Purchase(domain, years=years, price=Decimal(price), **fields)  # type: ignore[arg-type]
+    return Purchase(domain, years=years, price=Decimal(price), **fields)  # type: ignore[arg-type]  # a test's loose options
 
 
 async def test_quote_prices_a_term_with_the_icann_fee(namecheap: FakeNamecheap, nc: NamecheapRegistrar) -> None:

@@ -42,7 +42,7 @@ async def pb(porkbun: FakePorkbun) -> AsyncIterator[PorkbunRegistrar]:
 
 def buy(domain: str, price: str, **options: object) -> Purchase:
     fields: dict[str, object] = {"years": 1, "auto_renew": False, "privacy": True, **options}
-    return Purchase(domain, price=Decimal(price), **fields)  # type: ignore[arg-type]
+    return Purchase(domain, price=Decimal(price), **fields)  # type: ignore[arg-type]  # a test's loose options
 
 
 async def test_quote_available_taken_premium_and_minimum_term(porkbun: FakePorkbun, pb: PorkbunRegistrar) -> None:
@@ -155,7 +155,7 @@ async def test_without_the_newer_get_route_find_pages_the_list(
     def older(method: str, path: str, *args: object) -> object:
         if path.startswith("/domain/get/"):
             raise PorkbunError(404, "Endpoint not found.", "ENDPOINT_NOT_FOUND")
-        return route(method, path, *args)  # type: ignore[arg-type]
+        return route(method, path, *args)  # type: ignore[arg-type]  # the fake's own arguments, passed on
 
     monkeypatch.setattr(porkbun, "_route", older)
     porkbun.add_domain("mine-1.com")

@@ -65,7 +65,7 @@ def _money(value: str | None) -> Decimal | None:
         amount = Decimal(value)
     except InvalidOperation:
         raise typer.BadParameter(f"{value!r} is not an amount (e.g. 50 or 49.99)") from None
-    if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+    if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]  # finite: an int exponent
         raise typer.BadParameter(f"{value!r}: a budget is a positive amount with at most 2 decimals")
     return amount
 
