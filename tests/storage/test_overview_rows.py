@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from email_infrastructure.core.database import create_engine
 from email_infrastructure.storage import migrate
 from email_infrastructure.storage.models import Domain, DomainStatus
-from email_infrastructure.storage.overview_rows import rows_select
+from email_infrastructure.storage.overview_rows import refresh, rows_select
 
 
 async def test_the_backfill_writes_the_rows_the_check_states_say(database_url: str) -> None:
@@ -74,3 +76,52 @@ async def test_the_backfill_writes_the_rows_the_check_states_say(database_url: s
         assert (d2.dnsbl, d2.status, d2.drift + d2.spf + d2.dkim + d2.dmarc + d2.tls + d2.mailbox) == (4, 4, 0)
     finally:
         await engine.dispose()
+
+
+async def test_two_writers_of_one_domains_row_at_once_both_commit(postgres_url: str) -> None:
+    """Two families' results of one domain stored at the same moment (two workers): the second writer of its
+    row waits for the first and updates it, never a unique-key error (PostgreSQL: SQLite's writers queue)."""
+    await migrate.upgrade(postgres_url)
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    engine = create_engine(postgres_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO domains (workspace_id, name, dns_provider, managed_by, spec, created_at, updated_at)"
+                    " VALUES (1, 'race.test', 'zf', 'api', '{}', :t, :t)"
+                ),
+                {"t": now},
+            )
+        where = Domain.name == "race.test"
+        async with engine.connect() as first, engine.connect() as second:
+            await first.begin()
+            await first.run_sync(refresh, where)
+            await second.begin()
+            waiting = asyncio.ensure_future(second.run_sync(refresh, where))
+            await _blocked_on_a_lock(engine)  # the second writer reached the row the first holds
+            assert not waiting.done()
+            await first.commit()
+            await waiting
+            await second.commit()
+        async with engine.connect() as conn:
+            count = await conn.scalar(sa.select(sa.func.count()).select_from(DomainStatus))
+        assert count == 1
+    finally:
+        await engine.dispose()
+
+
+async def _blocked_on_a_lock(engine: Any) -> None:
+    """Until a backend of this database waits on a lock (bounded)."""
+    async with engine.connect() as conn:
+        for _ in range(500):
+            waiting = await conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'"
+                )
+            )
+            if waiting:
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError("the second writer never waited for the first")

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import and_, case, delete, event, func, insert, literal, or_, select, union_all
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
@@ -93,6 +94,15 @@ _COLUMNS = ["domain_id", "workspace_id", "name", "server_id", "dns_provider", *C
 
 def refresh(connection: Connection, where: Any) -> None:
     """Recompute the rows of the domains `where` selects (a condition on `Domain`)."""
+    if connection.dialect.name == "postgresql":
+        # two writers of one domain's row at once (two families' results, two workers): the second waits
+        # for the first and updates the row (a delete + insert raced into a unique-key error); every
+        # selected domain gets a row, so nothing is left to delete
+        upsert = pg_insert(_TABLE).from_select(_COLUMNS, rows_select(where))
+        fresh = {name: upsert.excluded[name] for name in _COLUMNS if name != "domain_id"}
+        connection.execute(upsert.on_conflict_do_update(index_elements=["domain_id"], set_=fresh))
+        return
+    # SQLite's writers run one at a time
     connection.execute(delete(_TABLE).where(_TABLE.c.domain_id.in_(select(Domain.id).where(where))))
     connection.execute(insert(_TABLE).from_select(_COLUMNS, rows_select(where)))
 
