@@ -22,6 +22,9 @@ from tests.fixtures.databases import PostgresDatabases, SqliteTemplate, in_threa
 from tests.fixtures.mailserver import MailServer, mailserver_available, start_mailserver
 from tests.fixtures.pdns import PowerDns, pdns_available, start_pdns
 from tests.fixtures.receiver import Receiver, receiving
+from tests.fixtures.threads import keep_thread_greenlets
+
+keep_thread_greenlets()  # before any test starts a thread: see the module for the hang it prevents
 
 #: CI sets this so that a missing service fails the run instead of skipping tests.
 REQUIRE_SERVICES = os.environ.get("EMAIL_INFRA_TEST_REQUIRE_SERVICES") == "1"
