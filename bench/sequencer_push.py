@@ -50,11 +50,11 @@ from tests.fakes.http_server import FakeServer  # noqa: E402  # after the sys.pa
 from tests.fakes.instantly import FakeInstantly  # noqa: E402  # after the sys.path insert above
 from tests.fakes.mailcow import FakeMailcow  # noqa: E402  # after the sys.path insert above
 
+from email_infrastructure.core.http import windows  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.core.inventory.loader import load_inventory  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.core.settings import Settings  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.reconcile.registry import provider_schemas  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.sequencers import instantly  # noqa: E402  # after the sys.path insert above
-from email_infrastructure.sequencers.common import windows  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.services import plans  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.services.app import App  # noqa: E402  # after the sys.path insert above
 from email_infrastructure.services.export import export_credentials  # noqa: E402  # after the sys.path insert above

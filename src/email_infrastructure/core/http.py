@@ -7,7 +7,9 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -54,13 +56,100 @@ class RateLimiter:
                     return
                 await sleep((1 - self._tokens) / rate)
 
+    def release(self) -> None:
+        """A token bucket counts a request when it is sent: an answer changes nothing."""
+
 
 class Limiter(Protocol):
-    """What a vendor client waits on before each request: `RateLimiter`, or Redis's across processes."""
+    """What a vendor client waits on before each request: `RateLimiter`, `windows()`, or Redis's across processes."""
 
     async def acquire(self, sleep: Sleep = ...) -> None:
         """Wait until one request may be sent."""
         ...
+
+    def release(self) -> None:
+        """One request's answer came back (VendorClient calls this after each attempt)."""
+        ...
+
+
+#: seconds a window's end may be missed by through rounding
+_EPSILON = 1e-6
+
+
+class SlidingWindow:
+    """At most `limit` requests in any `seconds`, counted as the vendor counts them: by arrival.
+
+    A token bucket lets a burst plus its refill through, which a vendor counting a sliding window
+    answers with 429. Stamping a request when it is sent is not enough either: the vendor stamps it
+    when it arrives, and a request slowed on its way (a new connection, a busy host) lands later in
+    the vendor's window than in ours — the one sent a window after it then arrives less than a window
+    after it (3-44 429s per 1,000-account push, bench/sequencer_push.py). So a request's stamp moves
+    to its answer (`release`), which comes after its arrival: no delay puts more than `limit`
+    arrivals in a window. A stamp never released (a caller without answers) expires as sent.
+    """
+
+    def __init__(self, limit: int, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.seconds, self._clock = limit, seconds, clock
+        self._sent: deque[float] = deque()
+        self._answered: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    def _expire(self, now: float) -> None:
+        # a wait of `stamp + seconds - now` may land a hair short of it in floating point: it counts as passed
+        for stamps in (self._sent, self._answered):
+            while stamps and now - stamps[0] >= self.seconds - _EPSILON:
+                stamps.popleft()
+
+    async def acquire(self, sleep: Sleep = asyncio.sleep) -> None:
+        """Wait until one request may be sent."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                self._expire(now)
+                if len(self._sent) + len(self._answered) < self.limit:
+                    self._sent.append(now)
+                    return
+                oldest = min(stamps[0] for stamps in (self._sent, self._answered) if stamps)
+                await sleep(oldest + self.seconds - now)
+
+    def release(self) -> None:
+        """One answer back: a sent stamp becomes an answered one, at the time of the answer."""
+        now = self._clock()
+        self._expire(now)
+        if self._sent:
+            self._sent.popleft()
+        self._answered.append(now)
+
+
+class Limiters:
+    """Several windows at once (Instantly's 100/s and 6,000/min): a request waits on each in turn."""
+
+    def __init__(self, *limiters: SlidingWindow) -> None:
+        self.limiters = limiters
+
+    async def acquire(self, sleep: Sleep = asyncio.sleep) -> None:
+        """Wait until every window lets one request through."""
+        for limiter in self.limiters:
+            await limiter.acquire(sleep)
+
+    def release(self) -> None:
+        """A request's answer came back."""
+        for limiter in self.limiters:
+            limiter.release()
+
+    @asynccontextmanager
+    async def held(self, sleep: Sleep = asyncio.sleep) -> AsyncIterator[None]:
+        """One request under these windows from sending to its answer (a budget beside a client's own)."""
+        await self.acquire(sleep)
+        try:
+            yield
+        finally:
+            self.release()
+
+
+def windows(*limits: tuple[int, float], clock: Callable[[], float] = time.monotonic) -> Limiters:
+    """One sliding window per (requests, seconds) the vendor documents."""
+    return Limiters(*(SlidingWindow(count, seconds, clock=clock) for count, seconds in limits))
 
 
 @dataclass(frozen=True)
@@ -213,10 +302,9 @@ class VendorClient:
             raise error
 
     def _answered(self) -> None:
-        """Tell a limiter that counts by answers (sequencers' `SlidingWindow`) that one came back."""
-        release = getattr(self.rate_limiter, "release", None)
-        if release is not None:
-            release()
+        """Tell the limiter an answer came back (a sliding window counts requests by it)."""
+        if self.rate_limiter is not None:
+            self.rate_limiter.release()
 
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """`request()` and decode the JSON body; a body that is not JSON is a ProviderError."""

@@ -108,3 +108,6 @@ class SharedRateLimiter:
         while not await self._limiter.hit(self._item, self.name):
             stats = await self._limiter.get_window_stats(self._item, self.name)
             await sleep(min(self.period, max(0.05, stats.reset_time - time.time())))
+
+    def release(self) -> None:
+        """Counted when sent, in Redis: an answer changes nothing."""

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections import deque
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from email_infrastructure.core.errors import ProviderError
-from email_infrastructure.core.http import Sleep
 from email_infrastructure.registrars.provider import Quote
 
 #: how long a quote is reused: a plan and the apply right after it ask once (prices move slowly,
@@ -39,33 +36,6 @@ class QuoteCache:
         """Drop a name's quotes (after buying it, it is no longer available)."""
         for key in [k for k in self._quotes if k[0] == domain]:
             del self._quotes[key]
-
-
-class Windows:
-    """At most `limit` requests in any `seconds`, for each (limit, seconds) given: a vendor counting a
-    sliding window answers a token bucket's burst-plus-refill with a refusal."""
-
-    def __init__(self, *limits: tuple[int, float], clock: Callable[[], float] = time.monotonic) -> None:
-        self.limits, self._clock = limits, clock
-        self._stamps: list[deque[float]] = [deque() for _ in limits]
-        self._lock = asyncio.Lock()
-
-    async def acquire(self, sleep: Sleep = asyncio.sleep) -> None:
-        """Wait until one request may be sent under every window."""
-        async with self._lock:
-            while True:
-                now = self._clock()
-                wait = 0.0
-                for (limit, seconds), stamps in zip(self.limits, self._stamps, strict=True):
-                    while stamps and now - stamps[0] >= seconds:
-                        stamps.popleft()
-                    if len(stamps) >= limit:
-                        wait = max(wait, stamps[0] + seconds - now)
-                if wait <= 0:
-                    for stamps in self._stamps:
-                        stamps.append(now)
-                    return
-                await sleep(wait)
 
 
 def money(value: object, *, provider: str) -> Decimal:

@@ -28,9 +28,9 @@ from email_infrastructure.core.errors import (
     ProviderServerError,
     ProviderTimeoutError,
 )
-from email_infrastructure.core.http import Sleep, VendorClient
+from email_infrastructure.core.http import Sleep, VendorClient, windows
 from email_infrastructure.core.logging import register_secret
-from email_infrastructure.registrars.common import QuoteCache, Windows, money
+from email_infrastructure.registrars.common import QuoteCache, money
 from email_infrastructure.registrars.namecheap_xml import NamecheapApiError, envelope, find_all, us_date
 from email_infrastructure.registrars.provider import (
     AccountDomain,
@@ -100,7 +100,7 @@ class NamecheapRegistrar:
         self._path = url.path or "/xml.response"
         self._sleep = sleep
         # the SDK's budget (20/min, 700/h, 8000/day): the strictest figure in the reference
-        limiter = Windows((20, 60.0), (700, 3600.0), (8000, 86_400.0), clock=clock)
+        limiter = windows((20, 60.0), (700, 3600.0), (8000, 86_400.0), clock=clock)
         self.client = VendorClient(
             f"{url.scheme}://{url.netloc}", rate_limiter=limiter, transport=transport, sleep=sleep
         )

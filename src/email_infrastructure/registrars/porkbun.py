@@ -31,9 +31,9 @@ from email_infrastructure.core.errors import (
     ProviderServerError,
     ProviderTimeoutError,
 )
-from email_infrastructure.core.http import RateLimiter, Sleep, VendorClient
+from email_infrastructure.core.http import RateLimiter, Sleep, VendorClient, windows
 from email_infrastructure.core.logging import redact_text, register_secret
-from email_infrastructure.registrars.common import QuoteCache, Windows, cents, money
+from email_infrastructure.registrars.common import QuoteCache, cents, money
 from email_infrastructure.registrars.provider import (
     AccountDomain,
     InsufficientFundsError,
@@ -137,8 +137,8 @@ class PorkbunRegistrar:
         self._sleep = sleep
         # support's "about 2/s, bursts to 5"; checks 10 per 10 s; one create attempt per second
         general = RateLimiter(5, 2.5, clock=clock)
-        self._checks = Windows((10, 10.0), clock=clock)
-        self._creates = Windows((1, 1.0), clock=clock)
+        self._checks = windows((10, 10.0), clock=clock)
+        self._creates = windows((1, 1.0), clock=clock)
         self.client = _PorkbunClient(
             (api_url or DEFAULT_API_URL).rstrip("/"), rate_limiter=general, transport=transport, sleep=sleep
         )
@@ -180,8 +180,8 @@ class PorkbunRegistrar:
             if cached is not None:
                 out[domain] = cached
                 continue
-            await self._checks.acquire(self._sleep)
-            data = await self._call(f"/domain/checkDomain/{domain}")
+            async with self._checks.held(self._sleep):
+                data = await self._call(f"/domain/checkDomain/{domain}")
             raw = data.get("response") or {}
             term = int(raw.get("minDuration") or 1)
             yearly = money(raw.get("price", "0"), provider="porkbun")
@@ -206,15 +206,15 @@ class PorkbunRegistrar:
         """`domain/create` with `cost` in cents and the intent as Idempotency-Key; never sent twice."""
         body = {"cost": cents(purchase.price), "agreeToTerms": "yes", "whoisPrivacy": purchase.privacy}
         headers = {"Idempotency-Key": purchase.reference} if purchase.reference else {}
-        await self._creates.acquire(self._sleep)
         try:
-            data = await self._call(
-                f"/domain/create/{purchase.domain}",
-                body,
-                headers=headers,
-                idempotent=False,
-                retry_unavailable=False,
-            )
+            async with self._creates.held(self._sleep):
+                data = await self._call(
+                    f"/domain/create/{purchase.domain}",
+                    body,
+                    headers=headers,
+                    idempotent=False,
+                    retry_unavailable=False,
+                )
         except (ProviderTimeoutError, ProviderServerError) as exc:
             raise PurchaseUnknownError(
                 f"the order for {purchase.domain} was sent but its answer was lost ({exc}); "

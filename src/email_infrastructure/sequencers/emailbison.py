@@ -17,15 +17,13 @@ from typing import Any, ClassVar
 import httpx
 
 from email_infrastructure.core.errors import ProviderNotFoundError, ProviderValidationError, UserError
-from email_infrastructure.core.http import Limiter, RetryPolicy, Sleep
+from email_infrastructure.core.http import Limiter, Limiters, RetryPolicy, Sleep, windows
 from email_infrastructure.core.logging import register_secret
 from email_infrastructure.sequencers.common import (
     LOST_ANSWER,
-    Limiters,
     SequencerClient,
     Unbatched,
     recover_lost_create,
-    windows,
     with_settings,
 )
 from email_infrastructure.sequencers.provider import (

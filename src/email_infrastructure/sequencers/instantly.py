@@ -18,15 +18,13 @@ from urllib.parse import quote
 import httpx
 
 from email_infrastructure.core.errors import ProviderError, ProviderNotFoundError, ProviderValidationError
-from email_infrastructure.core.http import Limiter, RetryPolicy, Sleep
+from email_infrastructure.core.http import Limiter, Limiters, RetryPolicy, Sleep, windows
 from email_infrastructure.core.logging import register_secret
 from email_infrastructure.sequencers.common import (
     LOST_ANSWER,
-    Limiters,
     SequencerClient,
     merged,
     recover_lost_create,
-    windows,
     with_settings,
 )
 from email_infrastructure.sequencers.provider import (

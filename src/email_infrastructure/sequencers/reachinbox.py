@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from email_infrastructure.core.http import Limiter, RetryPolicy, Sleep
+from email_infrastructure.core.http import Limiter, Limiters, RetryPolicy, Sleep, windows
 from email_infrastructure.core.logging import register_secret
-from email_infrastructure.sequencers.common import Limiters, SequencerClient, Unbatched, windows, with_settings
+from email_infrastructure.sequencers.common import SequencerClient, Unbatched, with_settings
 from email_infrastructure.sequencers.provider import (
     AccountHealth,
     AccountSettings,

@@ -19,16 +19,14 @@ from typing import Any, ClassVar
 import httpx
 
 from email_infrastructure.core.errors import ProviderError, ProviderNotFoundError
-from email_infrastructure.core.http import Limiter, RetryPolicy, Sleep
+from email_infrastructure.core.http import Limiter, Limiters, RetryPolicy, Sleep, windows
 from email_infrastructure.core.logging import register_secret
 from email_infrastructure.sequencers.common import (
     LOST_ANSWER,
-    Limiters,
     SequencerClient,
     Unbatched,
     merged,
     recover_lost_create,
-    windows,
 )
 from email_infrastructure.sequencers.provider import (
     AccountExistsError,

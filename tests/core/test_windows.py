@@ -1,11 +1,14 @@
-"""The sequencers' client-side budget counts requests as the vendors do, by arrival: a request's slot is held
-from sending until a window after its answer, so no delay on the way puts more than the limit in a window."""
+"""Client-side sliding windows (sequencers, registrars) count requests as the vendors do, by arrival: a request's
+slot is held from sending until a window after its answer, so no delay on the way puts more than the limit in a
+window."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from email_infrastructure.sequencers.common import SlidingWindow, windows
+import pytest
+
+from email_infrastructure.core.http import SlidingWindow, windows
 from tests.fakes.sequencer_base import ManualClock
 
 
@@ -40,3 +43,29 @@ async def test_without_answers_stamps_expire_as_sent() -> None:
     # the second window (3 per 10 s) holds the fourth until the first send leaves it
     await limits.acquire(sleeper(clock))
     assert clock() == 10.0
+
+
+async def test_a_budget_beside_the_clients_own_is_held_until_the_answer() -> None:
+    # Porkbun's checkDomain budget (1 per second here) wraps a call that takes 0.7 s to answer
+    clock = ManualClock(0.0)
+    checks = windows((1, 1.0), clock=clock)
+    async with checks.held(sleeper(clock)):
+        clock.advance(0.7)
+    async with checks.held(sleeper(clock)):
+        pass
+    assert clock() == 1.7  # a window after the first answer, not after its sending
+
+
+async def test_a_call_that_fails_still_gives_its_slot_back_at_the_answer() -> None:
+    clock = ManualClock(0.0)
+    checks = windows((1, 1.0), clock=clock)
+
+    async def call_that_times_out() -> None:
+        async with checks.held(sleeper(clock)):
+            clock.advance(0.2)
+            raise TimeoutError
+
+    with pytest.raises(TimeoutError):
+        await call_that_times_out()
+    await checks.acquire(sleeper(clock))
+    assert clock() == 1.2
