@@ -223,6 +223,8 @@ class FakeHetzner(FakeVps):
         if action is None:
             raise ApiError(404, "not_found", f"action with ID '{raw}' not found")
         action.advance()
+        if action.outcome == "never":
+            self.unfinished_polled.set()
         return action
 
     def _action(self, action: Action) -> dict[str, Any]:

@@ -3,12 +3,6 @@ DNS set after the A record resolves, Mailcow on it configured — and a kill -9 
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,6 +16,7 @@ from email_infrastructure.services.vps import list_servers, record_port25
 from tests.dns.test_powerdns import query
 from tests.fakes.hetzner import FakeHetzner
 from tests.fakes.mailcow import FakeMailcow
+from tests.fixtures.kills import kill_apply_when
 from tests.fixtures.pdns import PowerDns
 from tests.services.conftest import WriteInventory
 
@@ -265,30 +260,9 @@ async def test_killed_during_creation_the_rerun_finds_the_server_and_never_makes
     zone = _zone()
     source = write_inventory(inventory(pdns, hetzner_api, zone))
     hetzner_api.actions_never_finish = True  # creation hangs in its action poll: the moment to kill
-    base = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_INFRA_")}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "email_infrastructure", "apply", "-f", str(source.path), "--yes"],
-        # the child works on the test's own database (SQLite file or PostgreSQL) and data dir
-        env={
-            **base,
-            **env,
-            "EMAIL_INFRA_DATA_DIR": str(app.settings.data_dir),
-            "DATABASE_URL": str(app.settings.database_url),
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    await kill_apply_when(
+        app, source.path, hetzner_api.unfinished_polled, env=env, what="the poll of the server's creation"
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not hetzner_api.servers and time.monotonic() < deadline and child.poll() is None:
-            await asyncio.sleep(0.05)
-        assert hetzner_api.servers, "the server was never created"
-        await asyncio.sleep(0.2)
-        child.send_signal(signal.SIGKILL)
-        child.wait(10)
-    finally:
-        if child.poll() is None:
-            child.kill()
     hetzner_api.actions_never_finish = False
     for server in hetzner_api.servers.values():  # the platform finishes booting it without us
         server["status"] = "running"
