@@ -164,3 +164,23 @@ async def test_without_the_newer_get_route_find_pages_the_list(
     # "not ours" comes from the list, never from the missing route's 404
     assert await pb.find("elsewhere-1.com") is None
     assert len(porkbun.calls("domain/listAll")) == 2
+
+
+async def test_holdings_of_several_names_read_the_listing_once_per_thousand(
+    porkbun: FakePorkbun, pb: PorkbunRegistrar
+) -> None:
+    for n in range(1001):
+        porkbun.add_domain(f"fleet-{n}.com")
+    names = ["fleet-0.com", "fleet-1000.com", "fleet-500.com", "elsewhere-1.com"]
+    held = await pb.holdings(names)
+    assert len(porkbun.calls("domain/listAll")) == 2 and not porkbun.calls("domain/get/")
+    assert held["elsewhere-1.com"] is None
+    one = await pb.find("fleet-500.com")  # the same facts as the one-name route gives
+    assert held["fleet-500.com"] == one and one is not None and one.expires is not None
+
+
+async def test_holdings_of_one_or_two_names_ask_for_each(porkbun: FakePorkbun, pb: PorkbunRegistrar) -> None:
+    porkbun.add_domain("mine-1.com")
+    held = await pb.holdings(["mine-1.com", "elsewhere-1.com"])
+    assert held["mine-1.com"] is not None and held["elsewhere-1.com"] is None
+    assert len(porkbun.calls("domain/get/")) == 2 and not porkbun.calls("domain/listAll")

@@ -219,6 +219,18 @@ async def test_a_domain_registered_already_is_delegated_only(app: App, write: Wr
     assert not porkbun.charges
 
 
+async def test_a_plan_lists_the_registrar_account_once_not_each_domain(
+    app: App, write: Write, porkbun: FakePorkbun
+) -> None:
+    for n in range(5):
+        porkbun.add_domain(f"owned-{n}.com")
+    planned = await plans.plan(app, source=write("\n".join(f"  - name: owned-{n}.com" for n in range(5))))
+    steps = {s.key: s for s in planned.graph.steps}
+    assert all(steps[f"registrar.domain:owned-{n}.com"].error is None for n in range(5))
+    assert len(porkbun.calls("domain/listAll")) == 1 and not porkbun.calls("domain/get/")
+    assert len(porkbun.calls("domain/getNs")) == 5  # each delegation is still read where the registrar keeps it
+
+
 async def test_namecheap_purchases_sit_beside_porkbuns(
     app: App, write: Write, porkbun: FakePorkbun, namecheap: FakeNamecheap, monkeypatch: pytest.MonkeyPatch
 ) -> None:

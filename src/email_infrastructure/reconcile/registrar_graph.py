@@ -45,21 +45,19 @@ async def registrar_facts(
         if d.registrar is not None
     }
 
-    async def look(one: DomainFacts) -> None:
-        if one.registrar is None:
-            return
+    async def look(name: str, registrar: Registrar) -> None:
+        mine = [f for f in facts.values() if f.domain.registrar == name and not f.error]
         try:
-            one.found = await one.registrar.find(one.domain.name)
+            held = await registrar.holdings([f.domain.name for f in mine])
         except EmailInfraError as exc:
-            one.error = f"{one.domain.name}: could not look it up at registrar {one.domain.registrar}: {exc}"
+            for one in mine:
+                one.error = f"{one.domain.name}: could not look it up at registrar {name}: {exc}"
+            return
+        for one in mine:
+            one.found = held.get(one.domain.name)
 
-    semaphore = asyncio.Semaphore(4)  # registrars allow a few requests a second
-
-    async def bounded(one: DomainFacts) -> None:
-        async with semaphore:
-            await look(one)
-
-    await asyncio.gather(*(bounded(f) for f in facts.values()))
+    # one listing per registrar account, the accounts side by side
+    await asyncio.gather(*(look(name, registrar) for name, registrar in built.items()))
     return facts
 
 

@@ -62,6 +62,8 @@ _CONTACT_FIELDS = {
     "organization": "OrganizationName",
 }
 _LIMIT_RETRIES = 2
+#: more names than this are looked up in the account's listing (`getList`, its largest page), not one `getInfo` each
+_GET_UP_TO, _LIST_PAGE = 2, 100
 #: how long TLD prices are reused (users.getPricing asks callers to cache it)
 PRICE_TTL = 3600.0
 
@@ -255,6 +257,31 @@ class NamecheapRegistrar:
     def _sld_tld(self, domain: str) -> dict[str, str]:
         sld, tld = domain.split(".", 1)
         return {"SLD": sld, "TLD": tld}
+
+    async def holdings(self, domains: Sequence[str]) -> dict[str, AccountDomain | None]:
+        """`domains.getInfo` for a name or two; for more, `domains.getList`'s pages once (100 names a call)."""
+        if len(domains) <= _GET_UP_TO:
+            return {domain: await self.find(domain) for domain in domains}
+        listed: dict[str, AccountDomain] = {}
+        page = 1
+        while True:
+            params = {"ListType": "ALL", "Page": str(page), "PageSize": str(_LIST_PAGE)}
+            result = await self._call("namecheap.domains.getList", params)
+            rows = find_all(result, "Domain")
+            for row in rows:
+                name = row.get("Name", "").lower()
+                listed[name] = AccountDomain(
+                    domain=name,
+                    created=us_date(row.get("Created")),
+                    expires=us_date(row.get("Expires")),
+                    auto_renew=row.get("AutoRenew", "").lower() == "true",
+                    privacy=row.get("WhoisGuard", "").upper() == "ENABLED",
+                )
+            total = find_all(result, "TotalItems")
+            count = int(total[0].text or 0) if total and (total[0].text or "").isdigit() else 0
+            if len(rows) < _LIST_PAGE or page * _LIST_PAGE >= count:
+                return {domain: listed.get(domain) for domain in domains}
+            page += 1
 
     async def nameservers(self, domain: str) -> list[str]:
         """`domains.dns.getList`; for a FreeDNS domain (2019166) `getInfo`'s DnsDetails, as the SDK does."""

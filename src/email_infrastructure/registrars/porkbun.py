@@ -65,6 +65,8 @@ _REFUSED = {
 }
 #: `listAll` pages hold 1000 domains; a shorter page is the last
 _PAGE = 1000
+#: more names than this are looked up in the account's listing, not one `domain/get` each
+_GET_UP_TO = 2
 #: how often a "limit used" answer is waited out before the call fails
 _LIMIT_RETRIES = 3
 
@@ -256,14 +258,26 @@ class PorkbunRegistrar:
         return self._account_domain(domain, data.get("domain") or {})
 
     async def _find_listed(self, domain: str) -> AccountDomain | None:
+        return (await self._listed()).get(domain)
+
+    async def holdings(self, domains: Sequence[str]) -> dict[str, AccountDomain | None]:
+        """`domain/get` for a name or two; for more, `listAll`'s pages once (1,000 names a call)."""
+        if len(domains) <= _GET_UP_TO:
+            return {domain: await self.find(domain) for domain in domains}
+        listed = await self._listed()
+        return {domain: listed.get(domain) for domain in domains}
+
+    async def _listed(self) -> dict[str, AccountDomain]:
+        """Every domain of the account, paged until a page is short (the whole listing: absence is explicit)."""
+        found: dict[str, AccountDomain] = {}
         start = 0
         while True:
             rows = (await self._call("/domain/listAll", {"start": str(start)})).get("domains") or []
             for row in rows:
-                if str(row.get("domain", "")).lower() == domain:
-                    return self._account_domain(domain, row)
+                name = str(row.get("domain", "")).lower()
+                found[name] = self._account_domain(name, row)
             if len(rows) < _PAGE:
-                return None
+                return found
             start += len(rows)
 
     @staticmethod

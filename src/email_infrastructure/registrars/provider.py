@@ -133,6 +133,10 @@ class Registrar(Protocol):
         """The domain if it is in our account, else None."""
         ...
 
+    async def holdings(self, domains: Sequence[str]) -> dict[str, AccountDomain | None]:
+        """`find` for many names in as few calls as the registrar allows (the account's listing, paged)."""
+        ...
+
     async def nameservers(self, domain: str) -> list[str]:
         """The nameservers the registry delegates the domain to (lowercase, no trailing dot)."""
         ...
