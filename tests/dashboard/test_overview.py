@@ -100,7 +100,7 @@ def test_csv_export_of_the_filtered_set_neutralises_formulas(
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(response.text)))
-    checks = ["drift", "spf", "dkim", "dmarc", "dnsbl", "tls", "mailbox"]
+    checks = ["drift", "spf", "dkim", "dmarc", "dnsbl", "tls", "mailbox", "registration", "delegation", "sequencer"]
     assert rows[0] == ["domain", "server", "ip", "dns_provider", *checks, "status", "checked_at"]
     assert [r[0] for r in rows[1:]] == ["acme-mail.test"]
     assert rows[1][1:5] == ["mx1", "127.0.0.10", "'" + HOSTILE, "error"]  # a formula becomes text

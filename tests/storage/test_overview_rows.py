@@ -1,4 +1,5 @@
-"""Migration 0015's backfill of `domain_status` writes the rows `rows_select` computes (storage/overview_rows.py)."""
+"""Migrations 0015's and 0018's backfills of `domain_status` write the rows `rows_select` computes
+(storage/overview_rows.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ async def test_the_backfill_writes_the_rows_the_check_states_say(database_url: s
                 ),
                 stamps,
             )
-            for i, server in enumerate((1, None, 1)):
+            for i, server in enumerate((1, None, 1, None)):
                 await conn.execute(
                     sa.text(
                         "INSERT INTO domains (workspace_id, name, dns_provider, server_id, managed_by, spec,"
@@ -51,6 +52,9 @@ async def test_the_backfill_writes_the_rows_the_check_states_say(database_url: s
                 ("d1.test", "drift", "ok"),
                 ("ann@d1.test", "mailbox", "error"),
                 ("d2.test", "ptr", "error"),  # a check of no column counts for none
+                ("ann@d1.test", "sequencer", "warning"),
+                ("d3.test", "expiry", "warning"),  # columns since 0018: registration (with expiry), delegation
+                ("d3.test", "delegation", "ok"),
             ]
             for subject, check, status in states:
                 await conn.execute(
@@ -74,6 +78,9 @@ async def test_the_backfill_writes_the_rows_the_check_states_say(database_url: s
         assert (by_name["d1.test"].mailbox, by_name["d1.test"].dnsbl, by_name["d1.test"].status) == (4, 0, 4)
         d2 = by_name["d2.test"]  # on mx1; its own ptr state fills no column
         assert (d2.dnsbl, d2.status, d2.drift + d2.spf + d2.dkim + d2.dmarc + d2.tls + d2.mailbox) == (4, 4, 0)
+        assert by_name["d1.test"].sequencer == 2
+        d3 = by_name["d3.test"]  # no server: its registration's warning is its status
+        assert (d3.registration, d3.delegation, d3.sequencer, d3.status) == (2, 1, 0, 2)
     finally:
         await engine.dispose()
 

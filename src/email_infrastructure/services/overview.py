@@ -28,6 +28,9 @@ COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Blocklists", COLUMN_CHECKS["dnsbl"]),
     ("TLS", COLUMN_CHECKS["tls"]),
     ("Mailboxes", COLUMN_CHECKS["mailbox"]),
+    ("Registration", COLUMN_CHECKS["registration"]),
+    ("Delegation", COLUMN_CHECKS["delegation"]),
+    ("Sequencers", COLUMN_CHECKS["sequencer"]),
 )
 #: column label → its key (a `domain_status` column, and the `check` / `sort` parameter)
 COLUMN_KEYS: dict[str, str] = dict(zip((label for label, _ in COLUMNS), COLUMN_CHECKS, strict=True))

@@ -371,6 +371,10 @@ class DomainStatus(WorkspaceScoped, Base):
     dnsbl: Mapped[int] = mapped_column(Integer, default=0)
     tls: Mapped[int] = mapped_column(Integer, default=0)
     mailbox: Mapped[int] = mapped_column(Integer, default=0)
+    #: RDAP's registration and expiry checks, the delegation at the parent, the sequencers' view of the mailboxes
+    registration: Mapped[int] = mapped_column(Integer, default=0)
+    delegation: Mapped[int] = mapped_column(Integer, default=0)
+    sequencer: Mapped[int] = mapped_column(Integer, default=0)
     #: the worst of the cells
     status: Mapped[int] = mapped_column(Integer, default=0)
     #: when the domain's own subjects (name, mailboxes) were last checked; a server IP's checks are the server's

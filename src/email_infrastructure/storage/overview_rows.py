@@ -31,6 +31,9 @@ COLUMN_CHECKS: dict[str, tuple[str, ...]] = {
     "dnsbl": ("dnsbl",),
     "tls": ("tls",),
     "mailbox": ("mailbox",),
+    "registration": ("registration", "expiry"),
+    "delegation": ("delegation",),
+    "sequencer": ("sequencer",),
 }
 #: a state's rank; a cell never checked is 0 (`none`), a row's status is its worst cell
 RANK = {"none": 0, "ok": 1, "warning": 2, "unknown": 3, "error": 4}
