@@ -5,6 +5,7 @@ and never a password in a plan, an event or a log line."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from typing import Any
@@ -13,6 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from email_infrastructure.core.secret_names import password_key
+from email_infrastructure.reconcile.sequencer_step import SequencerAccountsStep
+from email_infrastructure.sequencers.instantly import InstantlyProvider
 from email_infrastructure.sequencers.smartlead import SmartleadProvider
 from email_infrastructure.services import plans
 from email_infrastructure.services.app import App
@@ -369,3 +372,43 @@ async def test_warmup_at_instantly_is_one_job_per_step_and_a_plan_waits_for_it(
     sent = len(inst.jobs)
     again = await plans.apply(app)
     assert not again.failed and len(inst.jobs) == sent  # not asked again
+
+
+async def test_a_warmup_another_steps_flush_sent_before_the_account_was_stored_is_waited_for(
+    app: App,
+    write_inventory: WriteInventory,
+    fakes: tuple[str, FakeInstantly, FakeSmartlead],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the second domain's step stores its first account only once a flush (the first domain's: it is held) has
+    # sent its warmup: the flushing step's stamp finds no row yet, and the plan must still wait, not ask again
+    url, inst, sl = fakes
+    sent: set[str] = set()
+    held: list[str] = []
+    flushed = asyncio.Condition()
+    original_flush, original_record = InstantlyProvider.flush, SequencerAccountsStep._record
+
+    async def flush(self: InstantlyProvider) -> list[str]:
+        async with flushed:  # not before the second domain's first account waits to be stored
+            await asyncio.wait_for(flushed.wait_for(lambda: bool(held)), 30)
+        started = await original_flush(self)
+        async with flushed:
+            sent.update(started)
+            flushed.notify_all()
+        return started
+
+    async def record(self: SequencerAccountsStep, account: Any, intent: Any, **options: Any) -> None:
+        if self.domain == DOMAINS[1] and self.sequencer == "inst" and not held:
+            async with flushed:
+                held.append(account.email)
+                flushed.notify_all()
+                await asyncio.wait_for(flushed.wait_for(lambda: account.email in sent), 30)
+        await original_record(self, account, intent, **options)
+
+    monkeypatch.setattr(InstantlyProvider, "flush", flush)
+    monkeypatch.setattr(SequencerAccountsStep, "_record", record)
+    source = write_inventory(inventory(url, inst, sl, inst="{name: inst, warmup: true}"))
+    assert not (await plans.apply(app, source=source)).failed
+    assert held and held[0] in sent  # the race happened: sent by the other step's flush before it was stored
+    shown = await plans.plan(app)
+    assert not any(sequencer_steps(shown).values())

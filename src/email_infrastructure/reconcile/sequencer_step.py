@@ -273,8 +273,12 @@ class SequencerAccountsStep(Step):
         except EmailInfraError as exc:
             problems.append(f"warmup not started (the next run starts it): {exc}")
         else:
+            # another step's flush may have sent ours before their rows were stored (its stamp found none): ours
+            # are stored by now, and a flush still under way stamps them itself when it ends
+            sent = {email.lower() for email in provider.warmups_sent()}
+            mine = {address for address in self.wanted if address in sent}
             async with self.ctx.uow() as uow:
-                await uow.sequencer_accounts.warmup_started(self.sequencer, [a.lower() for a in started])
+                await uow.sequencer_accounts.warmup_started(self.sequencer, sorted({a.lower() for a in started} | mine))
                 await uow.commit()
         if problems:
             raise ProviderError(

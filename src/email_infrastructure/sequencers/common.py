@@ -22,6 +22,10 @@ class Unbatched:
         """Nothing was batched."""
         return []
 
+    def warmups_sent(self) -> frozenset[str]:
+        """Warmup is a field of the create or update here: no job is ever sent."""
+        return frozenset()
+
 
 def vendor_words(body: Any) -> str | None:
     """The message of a JSON error body: `message`/`error` strings, or nested under `error`/`data`."""

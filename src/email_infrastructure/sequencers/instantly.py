@@ -180,6 +180,7 @@ class InstantlyProvider:
         self._client.provider = name
         #: warmup on (True) or off (False) asked for, not sent yet: `flush`
         self._queued: dict[bool, list[str]] = {True: [], False: []}
+        self._sent: set[str] = set()
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -290,7 +291,13 @@ class InstantlyProvider:
                     emails[:0] = taken[start:]  # not sent: the next flush (or the next run) asks again
                     raise
                 sent += batch
+                if enable:
+                    self._sent.update(batch)
         return sent
+
+    def warmups_sent(self) -> frozenset[str]:
+        """Every email whose warmup job a flush of this client sent."""
+        return frozenset(self._sent)
 
     async def change_password(self, account: RemoteAccount, login: Login) -> RemoteAccount:
         """No route takes a password: delete, then create with the account's settings (2-3 calls)."""

@@ -158,6 +158,10 @@ class SequencerProvider(Protocol):
         """Send what the provider batched (Instantly's warmup jobs, 100 emails each); the emails it asked warmup for."""
         ...
 
+    def warmups_sent(self) -> frozenset[str]:
+        """Every email whose warmup any flush of this client has sent so far (another step's flush included)."""
+        ...
+
     async def health(self, emails: Sequence[str]) -> dict[str, AccountHealth]:
         """The health of these accounts (by email); accounts the platform lacks are left out."""
         ...
