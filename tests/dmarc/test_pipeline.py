@@ -134,9 +134,11 @@ async def test_a_report_is_stored_once_in_batches_and_a_bad_one_leaves_nothing(
 async def test_tls_and_failure_duplicates_are_found_by_the_store(tmp_path: Path) -> None:
     database = MemoryDatabase()
     ingestor = pipeline(database.transaction)
+    # each built once: the failure report's dates come from the clock, and a second apart they are another report
+    tls, failure = tlsrpt(), failure_report()
     for _ in range(2):
-        await take(ingestor, tmp_path, "t.json", tlsrpt())
-        await take(ingestor, tmp_path, "f.eml", failure_report())
+        await take(ingestor, tmp_path, "t.json", tls)
+        await take(ingestor, tmp_path, "f.eml", failure)
     assert [(i.kind, i.status) for i in ingestor.items] == [
         ("tlsrpt", "ingested"), ("failure", "ingested"), ("tlsrpt", "duplicate"), ("failure", "duplicate"),
     ]  # fmt: skip
