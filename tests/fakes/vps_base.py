@@ -90,7 +90,8 @@ class FakeVps:
     fail_next_action: str | None = None
     #: actions started from now on never finish
     actions_never_finish: bool = False
-    #: set when a client polls an action that never finishes (it has the create's answer and waits on it)
+    #: set when a client polls an action that never finishes (it has the create's answer and waits on it);
+    #: the Hetzner fake sets it, the kill test's moment
     unfinished_polled: threading.Event = field(default_factory=threading.Event)
     #: creates are refused: the account's server limit is reached
     quota_exceeded: bool = False

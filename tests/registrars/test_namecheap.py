@@ -160,7 +160,7 @@ async def test_holdings_of_several_names_page_the_domain_list(namecheap: FakeNam
     held = await nc.holdings(["fleet-7.com", "fleet-149.com", "fleet-0.com", "elsewhere-1.com"])
     assert len(namecheap.calls("domains.getlist")) == 2 and not namecheap.calls("domains.getinfo")
     assert held["elsewhere-1.com"] is None
-    seven = held["fleet-7.com"]
-    assert seven is not None and seven.auto_renew is True and held["fleet-0.com"].auto_renew is False  # type: ignore[union-attr]  # asserted below
+    seven, zero = held["fleet-7.com"], held["fleet-0.com"]
+    assert seven is not None and seven.auto_renew is True and zero is not None and zero.auto_renew is False
     one = await nc.find("fleet-7.com")  # the facts getInfo gives agree
     assert one is not None and (seven.created, seven.expires, seven.privacy) == (one.created, one.expires, one.privacy)
